@@ -1,0 +1,101 @@
+# nosnat - build the dataplane, the loader and the tests.
+# `make` builds build/nosnat (one binary: the BPF object is embedded through
+# the skeleton). `make V=1` shows commands.
+
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+OUT       := build
+CC        ?= cc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
+	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP
+LDLIBS    := -lbpf -lelf -lz
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+	     $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Wextra -Werror -MMD -MP
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
+	     user/names.c user/show.c
+USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
+PURE_OBJS := $(OUT)/user/parse.o $(OUT)/user/maglev.o $(OUT)/user/names.o
+
+.SECONDARY:
+.PHONY: all deps test test-unit test-bpf test-e2e demo clean
+all: $(OUT)/nosnat
+
+$(OUT) $(OUT)/user $(OUT)/tests:
+	$(Q)mkdir -p $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUT)/user/%.o: user/%.c | $(OUT)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# Everything that includes the skeleton waits for it.
+$(OUT)/user/attach.o: $(OUT)/nosnat.skel.h
+
+$(OUT)/nosnat: $(OUT)/user/main.o $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# --- tests ---------------------------------------------------------------
+$(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
+
+$(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h
+
+$(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(PURE_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ -o $@
+
+$(OUT)/test_bpf: $(OUT)/tests/bpf/test_bpf.o $(OUT)/tests/bpf/pkt.o $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/xdp_pass.bpf.o: tests/e2e/xdp_pass.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+deps:
+	@scripts/deps.sh
+
+test-unit: $(OUT)/test_unit
+	$(Q)$(OUT)/test_unit
+
+test-bpf: $(OUT)/test_bpf
+	$(Q)$(OUT)/test_bpf
+
+test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o
+	$(Q)tests/e2e/run.sh
+
+# The full suite; prints one "N passed, N failed" line at the end.
+test: $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o
+	$(Q)tests/run_all.sh
+
+demo: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o
+	$(Q)scripts/demo.sh
+
+clean:
+	$(Q)rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d)

@@ -1,0 +1,246 @@
+/* encap.h - IPIP between nodes: encapsulate towards a backend's node and
+ * forward (fib lookup, XDP_TX/redirect, tc hand-off), decapsulate, and the
+ * ICMP fragmentation-needed reply for packets that cannot grow. */
+#ifndef NOSNAT_ENCAP_H
+#define NOSNAT_ENCAP_H
+
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "stats.h"
+
+#define AF_INET			2	/* <sys/socket.h> is not for BPF */
+#define ICMP_DEST_UNREACH	3
+#define ICMP_FRAG_NEEDED	4
+
+/* <linux/icmp.h> drags in libc headers; this is the part we write. */
+struct icmp_frag_hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 unused;
+	__be16 mtu;		/* next-hop MTU, RFC 1191 */
+};
+
+/* Ethernet header plus up to two VLAN tags, carried across a head move. */
+struct l2_hdr {
+	__u8 bytes[sizeof(struct ethhdr) + 2 * sizeof(struct vlan_tag)];
+};
+
+static __always_inline int l2_save(void *data, void *data_end, __u32 l2_len, struct l2_hdr *h)
+{
+	if (data + sizeof(h->bytes) <= data_end && l2_len == sizeof(h->bytes)) {
+		__builtin_memcpy(h->bytes, data, sizeof(h->bytes));
+		return 0;
+	}
+	if (data + 18 <= data_end && l2_len == 18) {
+		__builtin_memcpy(h->bytes, data, 18);
+		return 0;
+	}
+	if (data + 14 <= data_end && l2_len == 14) {
+		__builtin_memcpy(h->bytes, data, 14);
+		return 0;
+	}
+	return -1;
+}
+
+static __always_inline int l2_restore(void *data, void *data_end, __u32 l2_len,
+				      const struct l2_hdr *h)
+{
+	if (data + sizeof(h->bytes) <= data_end && l2_len == sizeof(h->bytes)) {
+		__builtin_memcpy(data, h->bytes, sizeof(h->bytes));
+		return 0;
+	}
+	if (data + 18 <= data_end && l2_len == 18) {
+		__builtin_memcpy(data, h->bytes, 18);
+		return 0;
+	}
+	if (data + 14 <= data_end && l2_len == 14) {
+		__builtin_memcpy(data, h->bytes, 14);
+		return 0;
+	}
+	return -1;
+}
+
+/* Prepend an outer IPv4 header (this node -> backend's node). The outer IP
+ * ID carries the chosen pod's tag; DF and TOS come from the inner header. */
+static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
+				      __be32 dst, __u16 tag)
+{
+	struct iphdr *inner = p->ip, *outer;
+	__u32 l2_len = p->l2_len;
+	__u16 inner_len = bpf_ntohs(inner->tot_len);
+	__be16 df = inner->frag_off & bpf_htons(IP_DF);
+	__u8 tos = inner->tos;
+	struct l2_hdr l2;
+	void *data, *data_end;
+
+	if (l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct iphdr)))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (l2_restore(data, data_end, l2_len, &l2))
+		return -1;
+	outer = data + (l2_len & 0x1f);
+	if ((void *)(outer + 1) > data_end)
+		return -1;
+	outer->version = 4;
+	outer->ihl = 5;
+	outer->tos = tos;
+	outer->tot_len = bpf_htons(inner_len + sizeof(*outer));
+	outer->id = bpf_htons(tag);
+	outer->frag_off = df;
+	outer->ttl = 64;
+	outer->protocol = IPPROTO_IPIP;
+	outer->check = 0;
+	outer->saddr = src;
+	outer->daddr = dst;
+	outer->check = ipv4_hdr_csum(outer);
+	p->ip = outer;
+	p->data_end = data_end;
+	return 0;
+}
+
+/* Send the encapsulated frame towards outer->daddr. */
+static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
+					  const struct nosnat_cfg *cfg, struct verdict *v)
+{
+	struct bpf_fib_lookup fib = {};
+	struct iphdr *outer = p->ip;
+	struct ethhdr *eth = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	long rc;
+
+	if ((void *)(eth + 1) > data_end || (void *)(outer + 1) > data_end) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	fib.family = AF_INET;
+	fib.tos = outer->tos;
+	fib.l4_protocol = IPPROTO_IPIP;
+	fib.tot_len = bpf_ntohs(outer->tot_len);
+	fib.ifindex = ctx->ingress_ifindex;
+	fib.ipv4_src = outer->saddr;
+	fib.ipv4_dst = outer->daddr;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
+		if (fib.ifindex == ctx->ingress_ifindex)
+			set_verdict(v, XDP_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		else
+			set_verdict(v, bpf_redirect(fib.ifindex, 0), NOSNAT_ACT_ENCAP,
+				    NOSNAT_R_NONE);
+		return;
+	}
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
+		/* Let the kernel resolve the neighbour: the tc ingress twin
+		 * sees this mark and hands the frame to bpf_redirect_neigh(). */
+		__u32 ifindex = fib.ifindex ? fib.ifindex : cfg->ifindex;
+		struct nosnat_meta *meta;
+		void *data;
+
+		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+			goto fail;
+		meta = (void *)(long)ctx->data_meta;
+		data = (void *)(long)ctx->data;
+		if ((void *)(meta + 1) > data)
+			goto fail;
+		meta->magic = NOSNAT_META_MAGIC;
+		meta->ifindex = ifindex;
+		set_verdict(v, XDP_PASS, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK);
+		return;
+	}
+fail:
+	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+}
+
+/* Strip the outer IPv4 header (p->ip, p->ip_len bytes). */
+static __always_inline int decap_ipip(struct xdp_md *ctx, struct pkt *p)
+{
+	__u32 l2_len = p->l2_len, outer_len = p->ip_len & 0x3c;
+	struct l2_hdr l2;
+
+	if (l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, outer_len))
+		return -1;
+	return l2_restore((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2);
+}
+
+/* Turn the frame into ICMP "fragmentation needed" back to its sender, with
+ * the IP header (no options) and 8 bytes of the original; send via XDP_TX. */
+#define ICMP_QUOTE_LEN	(sizeof(struct iphdr) + 8)
+#define ICMP_PKT_LEN	(sizeof(struct iphdr) + sizeof(struct icmp_frag_hdr) + ICMP_QUOTE_LEN)
+
+static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
+					    __be32 node_ip, __u16 mtu)
+{
+	__u32 l2_len = p->l2_len, grow = sizeof(struct iphdr) + sizeof(struct icmp_frag_hdr);
+	struct l2_hdr l2;
+	struct ethhdr *eth;
+	struct iphdr *ip;
+	struct icmp_frag_hdr *icmp;
+	void *data, *data_end;
+	__u8 mac[ETH_ALEN];
+	__u32 sum = 0;
+	int len;
+
+	if (p->ip_len != sizeof(struct iphdr))
+		return -1;
+	if (l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
+		return -1;
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	len = data_end - data;
+	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMP_PKT_LEN) - len))
+		return -1;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (l2_restore(data, data_end, l2_len, &l2))
+		return -1;
+	eth = data;
+	ip = data + (l2_len & 0x1f);
+	icmp = (void *)(ip + 1);
+	struct iphdr *quote = (void *)(icmp + 1);
+
+	if ((void *)(eth + 1) > data_end || (void *)quote + ICMP_QUOTE_LEN > data_end)
+		return -1;
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+
+	ip->version = 4;
+	ip->ihl = 5;
+	ip->tos = 0xc0;		/* internetwork control, as the kernel sends */
+	ip->tot_len = bpf_htons(ICMP_PKT_LEN);
+	ip->id = 0;
+	ip->frag_off = 0;
+	ip->ttl = 64;
+	ip->protocol = IPPROTO_ICMP;
+	ip->check = 0;
+	ip->saddr = node_ip;
+	ip->daddr = quote->saddr;
+	ip->check = ipv4_hdr_csum(ip);
+
+	icmp->type = ICMP_DEST_UNREACH;
+	icmp->code = ICMP_FRAG_NEEDED;
+	icmp->checksum = 0;
+	icmp->unused = 0;
+	icmp->mtu = bpf_htons(mtu);
+	{
+		__u16 *w = (void *)icmp;
+
+#pragma unroll
+		for (int i = 0; i < (int)(sizeof(*icmp) + ICMP_QUOTE_LEN) / 2; i++)
+			sum += w[i];
+	}
+	icmp->checksum = csum_fold(sum);
+	return 0;
+}
+
+#endif

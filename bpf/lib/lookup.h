@@ -1,0 +1,141 @@
+/* lookup.h - from a VIP packet to a backend: VIP table, flow table (sticky
+ * flows), per-VIP Maglev table, and this node's own backends of a VIP. */
+#ifndef NOSNAT_LOOKUP_H
+#define NOSNAT_LOOKUP_H
+
+#include "maps.h"
+#include "hash.h"
+
+static __always_inline struct nosnat_vip *vip_lookup(__be32 addr, __be16 port, __u8 proto)
+{
+	struct nosnat_vip_key k = { .addr = addr, .port = port, .proto = proto };
+
+	return bpf_map_lookup_elem(&nosnat_vips, &k);
+}
+
+static __always_inline __u32 flow_hash(const struct nosnat_flow_key *k)
+{
+	return hash_3words(k->src, k->dst,
+			   (((__u32)k->sport << 16) | k->dport) ^ k->proto);
+}
+
+/* A backend slot, only while it still belongs to this VIP. */
+static __always_inline struct nosnat_backend *backend_get(__u32 id, __u32 vip_id)
+{
+	struct nosnat_backend *be = bpf_map_lookup_elem(&nosnat_backends, &id);
+
+	if (!be || !(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != vip_id)
+		return NULL;
+	return be;
+}
+
+/* The flow's recorded backend, if that pod is still configured. */
+static __always_inline struct nosnat_backend *
+flow_backend(const struct nosnat_flow_key *k, __u32 vip_id, __u32 *id)
+{
+	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
+	struct nosnat_backend *be;
+
+	if (!f)
+		return NULL;
+	be = backend_get(f->backend_id, vip_id);
+	if (!be || be->addr != f->backend_addr)
+		return NULL;
+	*id = f->backend_id;
+	return be;
+}
+
+static __always_inline struct nosnat_backend *
+maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
+{
+	void *table = bpf_map_lookup_elem(&nosnat_maglev, &vip_id);
+	__u32 slot = hash % NOSNAT_MAGLEV_SIZE;
+	__u32 *bid;
+
+	if (!table)
+		return NULL;
+	bid = bpf_map_lookup_elem(table, &slot);
+	if (!bid)
+		return NULL;
+	*id = *bid;
+	return backend_get(*id, vip_id);
+}
+
+static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 id,
+					const struct nosnat_backend *be)
+{
+	struct nosnat_flow f = { .backend_id = id, .backend_addr = be->addr };
+
+	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
+}
+
+/* Ingress node: known flow, else Maglev. */
+static __always_inline struct nosnat_backend *
+select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
+	       __u32 *id, int *new_flow)
+{
+	struct nosnat_backend *be = flow_backend(k, vip->id, id);
+
+	if (be)
+		return be;
+	if (!vip->active)
+		return NULL;
+	be = maglev_backend(vip->id, flow_hash(k), id);
+	if (!be)
+		return NULL;
+	flow_record(k, *id, be);
+	*new_flow = 1;
+	return be;
+}
+
+/* Backend node, packet decapsulated: known flow, else the pod the ingress
+ * node chose (by tag), else Maglev if that is local, else one of this node's
+ * own backends by flow hash. Never a pod on another node. */
+static __always_inline struct nosnat_backend *
+select_local_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
+		     __be32 node_ip, __u16 tag, __u32 *id, int *new_flow)
+{
+	struct nosnat_backend *be = flow_backend(k, vip->id, id);
+	struct nosnat_local *local;
+	__u32 hash, fallback = 0, have_fallback = 0;
+
+	if (be && be->node == node_ip)
+		return be;
+	local = bpf_map_lookup_elem(&nosnat_local, &vip->id);
+	if (!local)
+		return NULL;
+	hash = flow_hash(k);
+	for (__u32 i = 0; i < NOSNAT_MAX_LOCAL; i++) {
+		__u32 bid;
+
+		if (i >= local->count)
+			break;
+		bid = local->ids[i];
+		be = backend_get(bid, vip->id);
+		if (!be || be->node != node_ip)
+			continue;
+		if (backend_tag(be->addr, be->port) == tag) {
+			*id = bid;
+			goto found;
+		}
+		if (be->weight && (!have_fallback || (hash % (i + 1)) == 0)) {
+			fallback = bid;
+			have_fallback = 1;
+		}
+	}
+	be = maglev_backend(vip->id, hash, id);
+	if (be && be->node == node_ip)
+		goto found;
+	if (!have_fallback)
+		return NULL;
+	*id = fallback;
+	be = backend_get(fallback, vip->id);
+	if (!be)
+		return NULL;
+found:
+	flow_record(k, *id, be);
+	*new_flow = 1;
+	return be;
+}
+
+#endif

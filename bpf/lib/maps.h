@@ -1,0 +1,118 @@
+/* maps.h - every map of the dataplane, pinned by name under the pin dir.
+ * Layouts come from include/nosnat_abi.h; the loader owns their contents. */
+#ifndef NOSNAT_MAPS_H
+#define NOSNAT_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "nosnat_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nosnat_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, struct nosnat_vip_key);
+	__type(value, struct nosnat_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vips SEC(".maps");
+
+/* VIP addresses (any port), to recognise fragments of VIP traffic. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __be32);
+	__type(value, __u32);		/* number of VIP:port entries */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip_addr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct nosnat_backend);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_NODES);
+	__type(key, __be32);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_nodes SEC(".maps");
+
+struct nosnat_maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAGLEV_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);		/* backend id */
+};
+
+/* Per VIP id, its Maglev table; the loader swaps whole tables in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct nosnat_maglev_table);
+} nosnat_maglev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct nosnat_local);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_local SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NOSNAT_FLOW_ENTRIES);
+	__type(key, struct nosnat_flow_key);
+	__type(value, struct nosnat_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NOSNAT_RNAT_ENTRIES);
+	__type(key, struct nosnat_rnat_key);
+	__type(value, struct nosnat_rnat);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_rnat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NOSNAT_STATS_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nosnat_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct nosnat_vip_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip_stat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct nosnat_counter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_be_stat SEC(".maps");
+
+#endif

@@ -1,0 +1,134 @@
+/* nat.h - destination NAT of VIP packets to the pod (XDP, incremental
+ * checksums), the reverse-NAT entry replies need, and TCP MSS clamping. */
+#ifndef NOSNAT_NAT_H
+#define NOSNAT_NAT_H
+
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+
+#define TCPOPT_EOL	0
+#define TCPOPT_NOP	1
+#define TCPOPT_MSS	2
+#define TCP_MAX_OPT_ITER 12
+
+/* Rewrite dst VIP:port -> pod:port; the L4 header is at p->l4. */
+static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *be)
+{
+	struct iphdr *ip = p->ip;
+	__be32 old_addr = ip->daddr;
+
+	if (!p->l4)
+		return -1;
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		if ((void *)(th + 1) > p->data_end)
+			return -1;
+		csum_replace4(&th->check, old_addr, be->addr);
+		csum_replace2(&th->check, th->dest, be->port);
+		th->dest = be->port;
+	} else {
+		struct udphdr *uh = p->l4;
+
+		if ((void *)(uh + 1) > p->data_end)
+			return -1;
+		if (uh->check) {
+			csum_replace4(&uh->check, old_addr, be->addr);
+			csum_replace2(&uh->check, uh->dest, be->port);
+			if (!uh->check)
+				uh->check = 0xffff;
+		}
+		uh->dest = be->port;
+	}
+	csum_replace4(&ip->check, old_addr, be->addr);
+	ip->daddr = be->addr;
+	return 0;
+}
+
+/* Make sure the pod's replies to this client are rewritten back to the VIP.
+ * A lookup keeps a live entry from LRU eviction; only a miss writes. */
+static __always_inline void rnat_ensure(const struct nosnat_flow_key *k, __u32 id,
+					const struct nosnat_backend *be, __u16 flags,
+					int new_flow)
+{
+	struct nosnat_rnat_key rk = {
+		.pod = be->addr, .client = k->src,
+		.pod_port = be->port, .client_port = k->sport, .proto = k->proto,
+	};
+	struct nosnat_rnat rv = {
+		.vip = k->dst, .vip_port = k->dport, .flags = flags, .backend_id = id,
+	};
+	struct nosnat_rnat *cur;
+
+	if (!new_flow) {
+		cur = bpf_map_lookup_elem(&nosnat_rnat, &rk);
+		if (cur && cur->vip == rv.vip && cur->vip_port == rv.vip_port &&
+		    (cur->flags & flags) == flags)
+			return;
+	}
+	bpf_map_update_elem(&nosnat_rnat, &rk, &rv, BPF_ANY);
+}
+
+/* Find the MSS option of a TCP header; returns its offset from th or -1.
+ * Senders put MSS first in practice; the walk gives up after a dozen
+ * options, which keeps the verifier's work small. */
+static __always_inline int tcp_mss_offset(struct tcphdr *th, void *data_end)
+{
+	__u8 *opt = (__u8 *)(th + 1);
+	__u32 optlen = th->doff * 4 - sizeof(*th);
+	__u32 off = 0;
+
+#pragma unroll
+	for (int i = 0; i < TCP_MAX_OPT_ITER; i++) {
+		__u8 *o;
+		__u8 kind, len;
+
+		if (off >= optlen || off >= 40)
+			return -1;
+		o = opt + off;
+		if ((void *)(o + 4) > data_end)
+			return -1;
+		kind = o[0];
+		if (kind == TCPOPT_EOL)
+			return -1;
+		if (kind == TCPOPT_NOP) {
+			off++;
+			continue;
+		}
+		len = o[1];
+		if (kind == TCPOPT_MSS)
+			return (len == 4 && off + 4 <= optlen) ? (int)(sizeof(*th) + off) : -1;
+		if (len < 2)
+			return -1;
+		off += len;
+	}
+	return -1;
+}
+
+/* XDP: lower the MSS option of a SYN to mss_max, checksum kept valid. */
+static __always_inline void mss_clamp_xdp(struct tcphdr *th, void *data_end, __u16 mss_max)
+{
+	int off;
+	__be16 *mss;
+
+	if (!th->syn || !mss_max)
+		return;
+	off = tcp_mss_offset(th, data_end);
+	if (off < 0)
+		return;
+	mss = (void *)th + (off & 0x3f) + 2;
+	if ((void *)(mss + 1) > data_end)
+		return;
+	if (bpf_ntohs(*mss) <= mss_max)
+		return;
+	/* A field at an odd offset adds to the sum byte-swapped. */
+	if (off & 1)
+		csum_replace2(&th->check, __builtin_bswap16(*mss),
+			      __builtin_bswap16(bpf_htons(mss_max)));
+	else
+		csum_replace2(&th->check, *mss, bpf_htons(mss_max));
+	*mss = bpf_htons(mss_max);
+}
+
+#endif

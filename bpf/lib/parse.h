@@ -1,0 +1,119 @@
+/* parse.h - bounds-checked header walk shared by the XDP and tc programs:
+ * Ethernet (+ up to two VLAN tags), IPv4 with options, TCP/UDP ports. */
+#ifndef NOSNAT_PARSE_H
+#define NOSNAT_PARSE_H
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef ETH_P_8021AD
+#define ETH_P_8021AD 0x88A8
+#endif
+#define IP_MF		0x2000
+#define IP_DF		0x4000
+#define IP_OFFSET	0x1fff
+
+struct vlan_tag {
+	__be16 tci;
+	__be16 proto;
+};
+
+enum parse_result {
+	PARSE_OK = 0,
+	PARSE_NOT_IPV4,		/* not ours: pass */
+	PARSE_MALFORMED,	/* claims IPv4 but headers are cut or lie */
+};
+
+struct pkt {
+	void *data_end;
+	struct iphdr *ip;
+	void *l4;		/* NULL for non-first fragments */
+	__u32 l2_len;		/* bytes before the IP header */
+	__u32 ip_len;		/* IP header length incl. options */
+	__u8 proto;
+	__u8 fragment;		/* MF set or offset != 0 */
+};
+
+/* Walk L2 and the IPv4 header. Sets p->ip, p->l2_len, p->ip_len. */
+static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p)
+{
+	struct ethhdr *eth = data;
+	__u32 off = sizeof(*eth);
+	__be16 proto;
+
+	p->data_end = data_end;
+	if ((void *)(eth + 1) > data_end)
+		return PARSE_NOT_IPV4;
+	proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct vlan_tag *vt = data + off;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vt + 1) > data_end)
+			return PARSE_NOT_IPV4;
+		proto = vt->proto;
+		off += sizeof(*vt);
+	}
+	if (proto != bpf_htons(ETH_P_IP))
+		return PARSE_NOT_IPV4;
+
+	struct iphdr *ip = data + off;
+
+	if ((void *)(ip + 1) > data_end)
+		return PARSE_MALFORMED;
+	p->ip = ip;		/* readable: callers may look at the addresses */
+	__u32 ihl = ip->ihl * 4;
+
+	if (ip->version != 4 || ihl < sizeof(*ip))
+		return PARSE_MALFORMED;
+	if ((void *)ip + ihl > data_end)
+		return PARSE_MALFORMED;
+	if (bpf_ntohs(ip->tot_len) < ihl ||
+	    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+		return PARSE_MALFORMED;
+	p->l2_len = off;
+	p->ip_len = ihl;
+	p->proto = ip->protocol;
+	p->fragment = (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
+	p->l4 = NULL;
+	return PARSE_OK;
+}
+
+/* Locate the TCP/UDP header and its ports. First fragments carry ports too,
+ * later ones do not; callers treat any fragment of VIP traffic alike. */
+static __always_inline int parse_ports(struct pkt *p, __be16 *sport, __be16 *dport)
+{
+	void *l4 = (void *)p->ip + (p->ip_len & 0x3c);
+
+	if (p->ip->frag_off & bpf_htons(IP_OFFSET))
+		return PARSE_OK;
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > p->data_end)
+			return PARSE_MALFORMED;
+		if (th->doff < 5 || l4 + th->doff * 4 > p->data_end)
+			return PARSE_MALFORMED;
+		*sport = th->source;
+		*dport = th->dest;
+	} else if (p->proto == IPPROTO_UDP) {
+		struct udphdr *uh = l4;
+
+		if ((void *)(uh + 1) > p->data_end)
+			return PARSE_MALFORMED;
+		*sport = uh->source;
+		*dport = uh->dest;
+	} else {
+		return PARSE_OK;
+	}
+	p->l4 = l4;
+	return PARSE_OK;
+}
+
+#endif

@@ -1,0 +1,56 @@
+/* stats.h - per-CPU counters: one slot per {hook, action, reason}, plus
+ * per-VIP and per-backend packet/byte counts. No atomics: per-CPU maps. */
+#ifndef NOSNAT_STATS_H
+#define NOSNAT_STATS_H
+
+#include "maps.h"
+
+struct verdict {
+	int ret;		/* XDP_* or TC_ACT_* */
+	__u32 action;		/* enum nosnat_action */
+	__u32 reason;		/* enum nosnat_reason */
+};
+
+static __always_inline void set_verdict(struct verdict *v, int ret, __u32 action, __u32 reason)
+{
+	v->ret = ret;
+	v->action = action;
+	v->reason = reason;
+}
+
+static __always_inline void count_verdict(__u32 hook, const struct verdict *v, __u64 bytes)
+{
+	__u32 key = nosnat_stat_slot(hook, v->action, v->reason);
+	struct nosnat_counter *c;
+
+	if (v->action >= NOSNAT_ACT_MAX || v->reason >= NOSNAT_R_MAX)
+		return;
+	c = bpf_map_lookup_elem(&nosnat_stats, &key);
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+static __always_inline void count_vip(__u32 vip_id, __u64 bytes, int new_flow)
+{
+	struct nosnat_vip_counter *c = bpf_map_lookup_elem(&nosnat_vip_stat, &vip_id);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+		c->flows += new_flow;
+	}
+}
+
+static __always_inline void count_backend(__u32 id, __u64 bytes)
+{
+	struct nosnat_counter *c = bpf_map_lookup_elem(&nosnat_be_stat, &id);
+
+	if (c) {
+		c->packets++;
+		c->bytes += bytes;
+	}
+}
+
+#endif

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* nosnat dataplane entry points. Each program calls into bpf/lib and counts
+ * its verdict exactly once, on the way out. */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "nosnat_abi.h"
+#include "lib/maps.h"
+#include "lib/parse.h"
+#include "lib/csum.h"
+#include "lib/stats.h"
+#include "lib/lookup.h"
+#include "lib/nat.h"
+#include "lib/encap.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+static __always_inline const struct nosnat_cfg *cfg_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nosnat_cfg, &zero);
+}
+
+static __always_inline int is_vip_addr(__be32 addr)
+{
+	return bpf_map_lookup_elem(&nosnat_vip_addr, &addr) != NULL;
+}
+
+/* A parsed VIP packet: pick the pod, then DNAT locally or encapsulate.
+ * from_node: it arrived in IPIP from another node (tag = that node's pick). */
+static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
+				       const struct nosnat_vip *vip,
+				       const struct nosnat_cfg *cfg, __be16 sport,
+				       __be16 dport, int from_node, __u16 tag,
+				       struct verdict *v)
+{
+	struct nosnat_flow_key k = {
+		.src = p->ip->saddr, .dst = p->ip->daddr,
+		.sport = sport, .dport = dport, .proto = p->proto,
+	};
+	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+	struct nosnat_backend *be;
+	int new_flow = 0;
+	__u32 id = 0;
+
+	if (from_node)
+		be = select_local_backend(&k, vip, cfg->node_ip, tag, &id, &new_flow);
+	else
+		be = select_backend(&k, vip, &id, &new_flow);
+	count_vip(vip->id, bytes, new_flow);
+	if (!be) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		return;
+	}
+	count_backend(id, bytes);
+
+	if (be->node == cfg->node_ip) {
+		rnat_ensure(&k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow);
+		if (dnat_xdp(p, be)) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		set_verdict(v, XDP_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
+			    NOSNAT_R_NONE);
+		return;
+	}
+	if (from_node) {	/* never bounce a packet between nodes */
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		return;
+	}
+
+	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
+		if ((p->ip->frag_off & bpf_htons(IP_DF)) &&
+		    !icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
+			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		else
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		return;
+	}
+	if (p->proto == IPPROTO_TCP && p->l4)
+		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max);
+	if (encap_ipip(ctx, p, cfg->node_ip, be->node, backend_tag(be->addr, be->port))) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	encap_forward(ctx, p, cfg, v);
+}
+
+/* IPIP addressed to this node. Ours only if the inner dst is a VIP. */
+static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
+					const struct nosnat_cfg *cfg, struct verdict *v)
+{
+	struct iphdr *outer = p->ip, *inner = (void *)outer + (p->ip_len & 0x3c);
+	struct nosnat_vip *vip;
+	__be16 sport = 0, dport = 0;
+	__be32 outer_src;
+	__u16 tag;
+
+	if (p->fragment)
+		return;		/* not reassembled here; the kernel's business */
+	if ((void *)(inner + 1) > p->data_end) {
+		set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (!is_vip_addr(inner->daddr))
+		return;		/* someone else's tunnel (e.g. Calico IPIP) */
+	outer_src = outer->saddr;
+	if (!bpf_map_lookup_elem(&nosnat_nodes, &outer_src)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
+		return;
+	}
+	tag = bpf_ntohs(outer->id);
+	if (decap_ipip(ctx, p)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p) != PARSE_OK ||
+	    parse_ports(p, &sport, &dport) != PARSE_OK) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (p->fragment) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+		return;
+	}
+	vip = p->l4 ? vip_lookup(p->ip->daddr, dport, p->proto) : NULL;
+	if (!vip) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+		return;
+	}
+	handle_vip(ctx, p, vip, cfg, sport, dport, 1, tag, v);
+}
+
+static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	const struct nosnat_cfg *cfg;
+	struct nosnat_vip *vip;
+	__be16 sport = 0, dport = 0;
+	struct pkt p = {};
+	int rc;
+
+	rc = parse_l2_l3(data, data_end, &p);
+	if (rc == PARSE_NOT_IPV4)
+		return;
+	if (rc == PARSE_MALFORMED) {
+		/* Can we tell whose it is? Only a readable dst says. */
+		if (p.ip && is_vip_addr(p.ip->daddr))
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		else
+			set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
+		if (p.fragment) {
+			if (is_vip_addr(p.ip->daddr))
+				set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+			return;
+		}
+		if (parse_ports(&p, &sport, &dport) != PARSE_OK) {
+			if (is_vip_addr(p.ip->daddr))
+				set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			else
+				set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+			return;
+		}
+		vip = vip_lookup(p.ip->daddr, dport, p.proto);
+		if (!vip)
+			return;
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip) {
+			set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
+			return;
+		}
+		handle_vip(ctx, &p, vip, cfg, sport, dport, 0, 0, v);
+		return;
+	}
+	if (p.proto == IPPROTO_IPIP) {
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip || p.ip->daddr != cfg->node_ip)
+			return;
+		handle_ipip(ctx, &p, cfg, v);
+	}
+}
+
+SEC("xdp")
+int nosnat_xdp(struct xdp_md *ctx)
+{
+	struct verdict v = { .ret = XDP_PASS, .action = NOSNAT_ACT_PASS };
+	__u64 len = ctx->data_end - ctx->data;
+
+	xdp_process(ctx, &v);
+	count_verdict(NOSNAT_HOOK_XDP, &v, len);
+	return v.ret;
+}
+
+/* tc ingress twin: encapsulated frames XDP could not address (no neighbour
+ * entry yet) go out through the kernel's neighbour resolution. */
+SEC("tc")
+int nosnat_tc_ingress(struct __sk_buff *skb)
+{
+	struct verdict v = { .ret = TC_ACT_OK, .action = NOSNAT_ACT_PASS };
+	struct nosnat_meta *meta = (void *)(long)skb->data_meta;
+	void *data = (void *)(long)skb->data;
+
+	if ((void *)(meta + 1) <= data && meta->magic == NOSNAT_META_MAGIC) {
+		__u32 ifindex = meta->ifindex;
+
+		meta->magic = 0;
+		set_verdict(&v, bpf_redirect_neigh(ifindex, NULL, 0, 0),
+			    NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK);
+		if (v.ret != TC_ACT_REDIRECT)
+			set_verdict(&v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+	}
+	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
+	return v.ret;
+}
+
+/* tc egress: a pod's reply to a client that came through a VIP leaves with
+ * the VIP as its source. Anything without a reverse-NAT entry is untouched. */
+static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *v)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be16 sport = 0, dport = 0;
+	struct pkt p = {};
+
+	if (parse_l2_l3(data, data_end, &p) != PARSE_OK)
+		return;
+	if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment)
+		return;
+	if (parse_ports(&p, &sport, &dport) != PARSE_OK || !p.l4)
+		return;
+
+	struct nosnat_rnat_key rk = {
+		.pod = p.ip->saddr, .client = p.ip->daddr,
+		.pod_port = sport, .client_port = dport, .proto = p.proto,
+	};
+	struct nosnat_rnat *rn = bpf_map_lookup_elem(&nosnat_rnat, &rk);
+
+	if (!rn)
+		return;
+
+	__u32 l3 = p.l2_len, l4 = p.l2_len + p.ip_len;
+	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+						      : offsetof(struct udphdr, check));
+	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
+	__be32 old_ip = p.ip->saddr, new_ip = rn->vip;
+	__be16 new_port = rn->vip_port;
+	__u16 flags = rn->flags;
+	int syn_ack = 0;
+
+	if (p.proto == IPPROTO_TCP) {
+		struct tcphdr *th = p.l4;
+
+		syn_ack = th->syn && th->ack;
+	}
+	count_backend(rn->backend_id, skb->len);
+	if (bpf_l4_csum_replace(skb, csum_off, old_ip, new_ip, pseudo | sizeof(new_ip)) ||
+	    bpf_l4_csum_replace(skb, csum_off, sport, new_port,
+				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(new_port)) ||
+	    bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_ip, new_ip,
+				sizeof(new_ip)) ||
+	    bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, saddr), &new_ip,
+				sizeof(new_ip), 0) ||
+	    bpf_skb_store_bytes(skb, l4, &new_port, sizeof(new_port), 0)) {
+		set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
+
+	/* The client's segments to this pod are encapsulated: its SYN-ACK
+	 * tells the client how big they may be. */
+	if (syn_ack && (flags & NOSNAT_RNAT_ENCAP)) {
+		const struct nosnat_cfg *cfg = cfg_get();
+		struct tcphdr *th;
+		__be16 mss, clamp;
+		int off;
+
+		if (!cfg || !cfg->mss_max)
+			return;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		th = data + (l4 & 0x7f);
+		if ((void *)(th + 1) > data_end)
+			return;
+		off = tcp_mss_offset(th, data_end);
+		if (off < 0)
+			return;
+		if (bpf_skb_load_bytes(skb, l4 + off + 2, &mss, sizeof(mss)))
+			return;
+		if (bpf_ntohs(mss) <= cfg->mss_max)
+			return;
+		clamp = bpf_htons(cfg->mss_max);
+		if (off & 1)
+			bpf_l4_csum_replace(skb, csum_off, __builtin_bswap16(mss),
+					    __builtin_bswap16(clamp), sizeof(clamp));
+		else
+			bpf_l4_csum_replace(skb, csum_off, mss, clamp, sizeof(clamp));
+		bpf_skb_store_bytes(skb, l4 + off + 2, &clamp, sizeof(clamp), 0);
+	}
+}
+
+SEC("tc")
+int nosnat_tc_egress(struct __sk_buff *skb)
+{
+	struct verdict v = { .ret = TC_ACT_OK, .action = NOSNAT_ACT_PASS };
+
+	tc_reply_nat(skb, &v);
+	count_verdict(NOSNAT_HOOK_TC_EGRESS, &v, skb->len);
+	return v.ret;
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* nosnat_abi.h - the one contract between the BPF programs and the loader:
+ * map key/value layouts, limits, map names, actions and drop reasons. */
+#ifndef NOSNAT_ABI_H
+#define NOSNAT_ABI_H
+
+#include <linux/types.h>
+
+#define NOSNAT_MAGLEV_SIZE	65537	/* prime; slots per VIP table */
+#define NOSNAT_MAX_VIPS		1024	/* VIP:port/proto entries */
+#define NOSNAT_MAX_BACKENDS	16384	/* backend slots, all VIPs */
+#define NOSNAT_MAX_NODES	1024
+#define NOSNAT_MAX_LOCAL	16	/* local backends per VIP on one node */
+#define NOSNAT_FLOW_ENTRIES	262144
+#define NOSNAT_RNAT_ENTRIES	262144
+#define NOSNAT_MAX_WEIGHT	1000
+#define NOSNAT_IPIP_OVERHEAD	20
+
+/* Pinned map names (<= 15 chars so bpftool shows them whole). */
+#define NOSNAT_MAP_CFG		"nosnat_cfg"
+#define NOSNAT_MAP_VIPS		"nosnat_vips"
+#define NOSNAT_MAP_BACKENDS	"nosnat_backends"
+#define NOSNAT_MAP_NODES	"nosnat_nodes"
+#define NOSNAT_MAP_VIP_ADDR	"nosnat_vip_addr"
+#define NOSNAT_MAP_MAGLEV	"nosnat_maglev"
+#define NOSNAT_MAP_LOCAL	"nosnat_local"
+#define NOSNAT_MAP_FLOWS	"nosnat_flows"
+#define NOSNAT_MAP_RNAT		"nosnat_rnat"
+#define NOSNAT_MAP_STATS	"nosnat_stats"
+#define NOSNAT_MAP_VIP_STATS	"nosnat_vip_stat"
+#define NOSNAT_MAP_BE_STATS	"nosnat_be_stat"
+
+/* What happened to a packet. */
+enum nosnat_action {
+	NOSNAT_ACT_PASS = 0,	/* not ours: left untouched */
+	NOSNAT_ACT_LOCAL,	/* VIP -> local pod, DNAT + XDP_PASS */
+	NOSNAT_ACT_ENCAP,	/* VIP -> pod on another node, IPIP sent */
+	NOSNAT_ACT_DECAP,	/* IPIP from a node -> local pod */
+	NOSNAT_ACT_REPLY_NAT,	/* reply src pod:port -> VIP:port (tc) */
+	NOSNAT_ACT_DROP,
+	NOSNAT_ACT_MAX,
+};
+
+/* Why. One enum for every program; doubles as the metrics label. */
+enum nosnat_reason {
+	NOSNAT_R_NONE = 0,		/* the ordinary case of the action */
+	NOSNAT_R_NEIGH_FALLBACK,	/* encap handed to tc for neighbour resolution */
+	NOSNAT_R_ICMP_FRAG_NEEDED,	/* too big with DF: ICMP sent to client */
+	NOSNAT_R_NO_BACKEND,
+	NOSNAT_R_UNKNOWN_ENCAP_SRC,
+	NOSNAT_R_ENCAP_NOT_VIP,		/* IPIP from a node, inner dst not a VIP */
+	NOSNAT_R_FRAGMENT,
+	NOSNAT_R_MALFORMED,
+	NOSNAT_R_FIB_FAILED,
+	NOSNAT_R_TOO_BIG,		/* too big without DF, or ICMP impossible */
+	NOSNAT_R_NO_NODE_IP,		/* attached without a node address */
+	NOSNAT_R_MAX,
+};
+
+/* Where a verdict was reached. */
+enum nosnat_hook {
+	NOSNAT_HOOK_XDP = 0,		/* uplink ingress, XDP */
+	NOSNAT_HOOK_TC_INGRESS,		/* uplink ingress, tc (neighbour fallback) */
+	NOSNAT_HOOK_TC_EGRESS,		/* uplink egress, tc (reply NAT) */
+	NOSNAT_HOOK_MAX,
+};
+
+/* nosnat_stats is indexed by nosnat_stat_slot(hook, action, reason). */
+#define NOSNAT_STATS_SLOTS	(NOSNAT_HOOK_MAX * NOSNAT_ACT_MAX * NOSNAT_R_MAX)
+#define nosnat_stat_slot(hook, action, reason) \
+	(((hook) * NOSNAT_ACT_MAX + (action)) * NOSNAT_R_MAX + (reason))
+
+/* nosnat_cfg: one-element array, written by attach. */
+struct nosnat_cfg {
+	__be32 node_ip;		/* this node's address on the uplink */
+	__u32 ifindex;		/* the uplink */
+	__u16 mtu;		/* uplink MTU */
+	__u16 mss_max;		/* clamp for encapsulated TCP SYN/SYN-ACK */
+	__u32 flags;
+};
+_Static_assert(sizeof(struct nosnat_cfg) == 16, "nosnat_cfg size");
+
+/* nosnat_vips key: what a client addresses. */
+struct nosnat_vip_key {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+_Static_assert(sizeof(struct nosnat_vip_key) == 8, "vip key size");
+
+struct nosnat_vip {
+	__u32 id;		/* index into nosnat_maglev, nosnat_local, stats */
+	__u32 active;		/* backends with weight > 0 in the table */
+};
+_Static_assert(sizeof(struct nosnat_vip) == 8, "vip size");
+
+#define NOSNAT_BE_IN_USE	0x1
+
+/* nosnat_backends: array indexed by backend id (unique per VIP + pod:port). */
+struct nosnat_backend {
+	__be32 addr;		/* pod address */
+	__be32 node;		/* address of the node running the pod */
+	__be16 port;		/* pod port */
+	__u16 weight;		/* 0 = drain */
+	__u32 vip_id;
+	__u32 flags;		/* NOSNAT_BE_IN_USE */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct nosnat_backend) == 24, "backend size");
+
+/* nosnat_local: per VIP id, the backends that run on this node. */
+struct nosnat_local {
+	__u32 count;
+	__u32 ids[NOSNAT_MAX_LOCAL];
+};
+_Static_assert(sizeof(struct nosnat_local) == 4 + 4 * NOSNAT_MAX_LOCAL, "local size");
+
+/* nosnat_flows key: the client's 5-tuple towards the VIP. */
+struct nosnat_flow_key {
+	__be32 src;
+	__be32 dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
+
+struct nosnat_flow {
+	__u32 backend_id;
+	__be32 backend_addr;	/* guards against a reused backend slot */
+};
+_Static_assert(sizeof(struct nosnat_flow) == 8, "flow size");
+
+/* nosnat_rnat key: a reply as the pod sends it. */
+struct nosnat_rnat_key {
+	__be32 pod;
+	__be32 client;
+	__be16 pod_port;
+	__be16 client_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct nosnat_rnat_key) == 16, "rnat key size");
+
+#define NOSNAT_RNAT_ENCAP	0x1	/* flow arrived encapsulated: clamp SYN-ACK MSS */
+
+struct nosnat_rnat {
+	__be32 vip;
+	__be16 vip_port;
+	__u16 flags;
+	__u32 backend_id;
+};
+_Static_assert(sizeof(struct nosnat_rnat) == 12, "rnat size");
+
+struct nosnat_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct nosnat_vip_counter {
+	__u64 packets;
+	__u64 bytes;
+	__u64 flows;
+};
+
+/* XDP -> tc ingress hand-off in the frame's metadata area, for encapsulated
+ * packets whose next hop has no neighbour entry yet. */
+#define NOSNAT_META_MAGIC	0x6e6f736eU	/* "nosn" */
+struct nosnat_meta {
+	__u32 magic;
+	__u32 ifindex;
+};
+_Static_assert(sizeof(struct nosnat_meta) == 8, "meta size");
+
+#endif /* NOSNAT_ABI_H */

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* attach / detach: open -> pin maps -> load -> config -> XDP link -> tc. */
+#include <errno.h>
+#include <dirent.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "nosnat.skel.h"
+#include "attach.h"
+#include "log.h"
+#include "parse.h"
+#include "state.h"
+
+int iface_ipv4(const char *ifname, __be32 *addr)
+{
+	struct ifaddrs *ifa, *i;
+	int rc = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, ifname))
+			continue;
+		*addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+int iface_mtu(const char *ifname, unsigned int *mtu)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFMTU, &ifr))
+		rc = -errno;
+	else
+		*mtu = ifr.ifr_mtu;
+	close(fd);
+	return rc;
+}
+
+static void link_pin_path(char *buf, size_t len, const char *pin_dir, const char *ifname)
+{
+	snprintf(buf, len, "%s/xdp_link_%s", pin_dir, ifname);
+}
+
+/* Replace the program behind an existing pinned link, else create one. */
+static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int prog_fd,
+		      enum xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts,
+		    .flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+	char path[PATH_MAX];
+	int fd, rc;
+
+	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		rc = bpf_link_update(fd, prog_fd, NULL);
+		close(fd);
+		if (!rc) {
+			debug("replaced the XDP program on %s in place", ifname);
+			return 0;
+		}
+		debug("stale XDP link pin %s (%s), recreating", path, strerror(errno));
+		unlink(path);
+	}
+	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -EBUSY || rc == -EEXIST)
+			err("cannot attach XDP to %s: another XDP program is attached "
+			    "(remove it: ip link set dev %s xdp off)", ifname, ifname);
+		else if (rc == -EOPNOTSUPP || rc == -EINVAL)
+			err("cannot attach XDP to %s: %s (try --mode generic)", ifname, strerror(-rc));
+		else
+			err("cannot attach XDP to %s: %s", ifname, strerror(-rc));
+		return rc;
+	}
+	if (bpf_obj_pin(fd, path)) {
+		rc = -errno;
+		err("cannot pin XDP link at %s: %s", path, strerror(-rc));
+		close(fd);
+		return rc;
+	}
+	close(fd);
+	return 0;
+}
+
+static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	struct { enum bpf_tc_attach_point at; int fd; const char *name; } t[] = {
+		{ BPF_TC_INGRESS, ingress_fd, "ingress" }, { BPF_TC_EGRESS, egress_fd, "egress" },
+	};
+	int rc;
+
+	rc = bpf_tc_hook_create(&hook);	/* creates the clsact qdisc */
+	if (rc && rc != -EEXIST) {
+		err("cannot create clsact qdisc on %s: %s", ifname, strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = NOSNAT_TC_HANDLE, .priority = NOSNAT_TC_PRIO,
+			    .prog_fd = t[i].fd, .flags = BPF_TC_F_REPLACE);
+
+		hook.attach_point = t[i].at;
+		rc = bpf_tc_attach(&hook, &o);
+		if (rc) {
+			err("cannot attach tc %s program to %s: %s", t[i].name, ifname, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = pin_dir);
+	struct nosnat_bpf *skel = NULL;
+	struct nosnat_maps maps = { .lock_fd = -1 };
+	static struct state st;
+	struct nosnat_cfg cfg = {};
+	unsigned int mtu = 0;
+	__u32 zero = 0;
+	int ifindex, rc;
+	char a[INET_ADDRSTRLEN];
+
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		err("interface %s not found", ifname);
+		return -ENODEV;
+	}
+	if (!node_ip && iface_ipv4(ifname, &node_ip)) {
+		err("interface %s has no IPv4 address (give --node-ip)", ifname);
+		return -EADDRNOTAVAIL;
+	}
+	rc = iface_mtu(ifname, &mtu);
+	if (rc) {
+		err("cannot read the MTU of %s: %s", ifname, strerror(-rc));
+		return rc;
+	}
+	rc = pin_dir_prepare(pin_dir, 1);
+	if (rc)
+		return rc;
+	rc = maps_lock(pin_dir, &maps);
+	if (rc)
+		return rc;
+
+	skel = nosnat_bpf__open_opts(&oopts);
+	if (!skel) {
+		rc = -errno;
+		err("cannot open the BPF object: %s", strerror(-rc));
+		goto out;
+	}
+	rc = nosnat_bpf__load(skel);
+	if (rc) {
+		err("cannot load the BPF programs: %s (run with -v for the verifier log)",
+		    strerror(-rc));
+		goto out;
+	}
+
+	cfg.node_ip = node_ip;
+	cfg.ifindex = ifindex;
+	cfg.mtu = mtu;
+	/* A client segment plus TCP, IP and the outer IP header fit the MTU. */
+	cfg.mss_max = mtu - NOSNAT_IPIP_OVERHEAD - 20 - 20;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_cfg), &zero, &cfg, BPF_ANY)) {
+		rc = -errno;
+		err("cannot write the node configuration: %s", strerror(-rc));
+		goto out;
+	}
+
+	/* A new node address changes which backends are local. */
+	rc = maps_open(pin_dir, &maps);
+	if (!rc)
+		rc = state_read(&maps, &st);
+	for (size_t i = 0; !rc && i < st.n_vips; i++)
+		rc = vip_sync(&maps, &st, &st.vips[i]);
+	if (rc) {
+		err("cannot refresh the VIP tables: %s", strerror(-rc));
+		goto out;
+	}
+
+	rc = attach_tc(ifname, ifindex, bpf_program__fd(skel->progs.nosnat_tc_ingress),
+		       bpf_program__fd(skel->progs.nosnat_tc_egress));
+	if (rc)
+		goto out;
+	rc = attach_xdp(pin_dir, ifname, ifindex, bpf_program__fd(skel->progs.nosnat_xdp), mode);
+	if (rc)
+		goto out;
+	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP), maps in %s", ifname, ifindex,
+	     ip_str(node_ip, a), mtu, mode == XDP_MODE_GENERIC ? "generic" : "native", pin_dir);
+out:
+	nosnat_bpf__destroy(skel);
+	maps_close(&maps);
+	return rc;
+}
+
+static int other_links(const char *pin_dir)
+{
+	DIR *d = opendir(pin_dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "xdp_link_", 9))
+			n++;
+	closedir(d);
+	return n;
+}
+
+int dp_detach(const char *pin_dir, const char *ifname)
+{
+	const char *maps[] = {
+		NOSNAT_MAP_CFG, NOSNAT_MAP_VIPS, NOSNAT_MAP_VIP_ADDR, NOSNAT_MAP_BACKENDS,
+		NOSNAT_MAP_NODES, NOSNAT_MAP_MAGLEV, NOSNAT_MAP_LOCAL, NOSNAT_MAP_FLOWS,
+		NOSNAT_MAP_RNAT, NOSNAT_MAP_STATS, NOSNAT_MAP_VIP_STATS, NOSNAT_MAP_BE_STATS,
+	};
+	struct nosnat_maps lock = { .lock_fd = -1 };
+	char path[PATH_MAX];
+	int ifindex = if_nametoindex(ifname), found = 0, fd, rc;
+
+	rc = pin_dir_prepare(pin_dir, 0);
+	if (rc)
+		return rc;
+	rc = maps_lock(pin_dir, &lock);
+	if (rc)
+		return rc;
+	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		bpf_link_detach(fd);
+		close(fd);
+		unlink(path);
+		found = 1;
+	}
+	if (ifindex) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = NOSNAT_TC_HANDLE, .priority = NOSNAT_TC_PRIO);
+
+		hook.attach_point = BPF_TC_INGRESS;
+		if (!bpf_tc_detach(&hook, &o))
+			found = 1;
+		hook.attach_point = BPF_TC_EGRESS;
+		if (!bpf_tc_detach(&hook, &o))
+			found = 1;
+	}
+	if (!found) {
+		err("nosnat is not attached to %s (pin dir %s)", ifname, pin_dir);
+		maps_close(&lock);
+		return -ENOENT;
+	}
+	if (!other_links(pin_dir)) {
+		for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
+			unlink(path);
+		}
+		rmdir(pin_dir);
+	}
+	maps_close(&lock);
+	info("detached from %s", ifname);
+	return 0;
+}

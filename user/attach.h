@@ -1,0 +1,19 @@
+/* attach.h - putting the dataplane on an interface and taking it off:
+ * skeleton load with pinned maps, XDP through a pinned bpf_link, tc clsact. */
+#ifndef NOSNAT_ATTACH_H
+#define NOSNAT_ATTACH_H
+
+#include <linux/types.h>
+
+enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_GENERIC };
+
+#define NOSNAT_TC_HANDLE	0x6e73
+#define NOSNAT_TC_PRIO		1
+
+int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip);
+int dp_detach(const char *pin_dir, const char *ifname);
+/* First IPv4 address of ifname, and its MTU. */
+int iface_ipv4(const char *ifname, __be32 *addr);
+int iface_mtu(const char *ifname, unsigned int *mtu);
+
+#endif

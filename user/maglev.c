@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Weighted Maglev: every backend walks its own permutation of the slots
+ * (offset + j * skip mod M) and, round by round, claims as many free slots
+ * as its weight. Shares follow weights to within max(weight)/M. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "maglev.h"
+
+static uint64_t mix64(uint64_t x)
+{
+	/* splitmix64 finaliser */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+struct perm {
+	uint32_t idx;		/* into the caller's array */
+	uint32_t offset, skip, next;
+	uint64_t key;
+};
+
+static int cmp_perm(const void *a, const void *b)
+{
+	const struct perm *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+int maglev_build(const struct maglev_backend *be, size_t n, uint32_t m, uint32_t *table)
+{
+	struct perm *p;
+	size_t live = 0, filled = 0;
+
+	if (m < 2 || (n && !be) || !table)
+		return -EINVAL;
+	for (uint32_t i = 0; i < m; i++)
+		table[i] = MAGLEV_EMPTY;
+	p = calloc(n ? n : 1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t key = ((uint64_t)be[i].addr << 16) | be[i].port;
+
+		if (!be[i].weight)
+			continue;
+		p[live].idx = i;
+		p[live].key = key;
+		p[live].offset = mix64(key ^ 0x6d61676c65764f66ULL) % m;
+		p[live].skip = mix64(key ^ 0x6d61676c65765368ULL) % (m - 1) + 1;
+		live++;
+	}
+	/* Canonical order, so every node builds the same table. */
+	qsort(p, live, sizeof(*p), cmp_perm);
+	while (live && filled < m) {
+		for (size_t i = 0; i < live && filled < m; i++) {
+			for (uint32_t w = 0; w < be[p[i].idx].weight && filled < m; w++) {
+				uint32_t slot;
+
+				do {
+					slot = (uint32_t)(((uint64_t)p[i].offset +
+							   (uint64_t)p[i].next * p[i].skip) % m);
+					p[i].next++;
+				} while (table[slot] != MAGLEV_EMPTY);
+				table[slot] = p[i].idx;
+				filled++;
+			}
+		}
+	}
+	free(p);
+	return 0;
+}

@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* nosnat: command table, one handler per command. Exit 0 ok, 1 error,
+ * 2 usage. Writers validate everything before they touch a map. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/resource.h>
+#include <arpa/inet.h>
+#include "attach.h"
+#include "log.h"
+#include "parse.h"
+#include "show.h"
+#include "state.h"
+
+#ifndef NOSNAT_VERSION
+#define NOSNAT_VERSION "dev"
+#endif
+
+static const char *pin_dir = NOSNAT_DEFAULT_PIN_DIR;
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+};
+
+static const struct cmd *current;
+
+static void usage_of(const struct cmd *c, FILE *f)
+{
+	fprintf(f, "usage: nosnat [--pin-dir DIR] %s %s\n", c->name, c->usage);
+}
+
+static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "nosnat: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n");
+	usage_of(current, stderr);
+	exit(2);
+}
+
+/* Parse a command's options; -h prints its usage. Returns optind. */
+static int cmd_getopt(int argc, char **argv, const struct option *extra,
+		      int (*on_opt)(int opt, const char *arg))
+{
+	struct option opts[8] = { { "help", no_argument, NULL, 'h' } };
+	char shortopts[32] = "h";
+	int n = 1, opt;
+
+	for (; extra && extra[n - 1].name && n < 7; n++)
+		opts[n] = extra[n - 1];
+	opts[n] = (struct option){ 0 };
+	optind = 0;	/* glibc: re-initialise, permute options after operands */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+		if (opt == 'h') {
+			usage_of(current, stdout);
+			exit(0);
+		}
+		if (opt == '?' || opt == ':')
+			bad_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+		if (!on_opt || on_opt(opt, optarg))
+			bad_usage("unexpected option '%s'", argv[optind - 1]);
+	}
+	return optind;
+}
+
+static int need_root(void)
+{
+	if (geteuid() != 0) {
+		err("must run as root (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* Open, lock and read the state for a writer. */
+static int writer_begin(struct nosnat_maps *m, struct state *s)
+{
+	int rc = need_root();
+
+	if (rc)
+		return rc;
+	rc = pin_dir_prepare(pin_dir, 0);
+	if (rc)
+		return rc;
+	rc = maps_open(pin_dir, m);
+	if (rc)
+		return rc;
+	rc = maps_lock(pin_dir, m);
+	if (!rc) {
+		rc = state_read(m, s);
+		if (rc)
+			err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
+	}
+	if (rc)
+		maps_close(m);
+	return rc;
+}
+
+/* --- attach / detach ------------------------------------------------- */
+
+static enum xdp_mode opt_mode;
+static __be32 opt_node_ip;
+static unsigned long opt_weight;
+static __be32 opt_node;
+static int opt_json;
+static int opt_node_set;
+
+static int attach_opt(int opt, const char *arg)
+{
+	if (opt == 'm') {
+		if (!strcmp(arg, "native"))
+			opt_mode = XDP_MODE_NATIVE;
+		else if (!strcmp(arg, "generic"))
+			opt_mode = XDP_MODE_GENERIC;
+		else
+			bad_usage("--mode takes native or generic, not '%s'", arg);
+		return 0;
+	}
+	if (opt == 'n') {
+		if (parse_ipv4(arg, &opt_node_ip)) {
+			err("invalid --node-ip '%s': not an IPv4 address", arg);
+			exit(1);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int cmd_attach(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "node-ip", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	int i = cmd_getopt(argc, argv, o, attach_opt);
+
+	if (argc - i != 1)
+		bad_usage("%s", "attach takes one interface");
+	if (need_root())
+		return 1;
+	return dp_attach(pin_dir, argv[i], opt_mode, opt_node_ip) ? 1 : 0;
+}
+
+static int cmd_detach(int argc, char **argv)
+{
+	int i = cmd_getopt(argc, argv, NULL, NULL);
+
+	if (argc - i != 1)
+		bad_usage("%s", "detach takes one interface");
+	if (need_root())
+		return 1;
+	return dp_detach(pin_dir, argv[i]) ? 1 : 0;
+}
+
+/* --- node ----------------------------------------------------------- */
+
+static int cmd_node(int argc, char **argv)
+{
+	static struct state s;
+	struct nosnat_maps m;
+	char a[INET_ADDRSTRLEN];
+	__be32 node;
+	int i = cmd_getopt(argc, argv, NULL, NULL), rc, add;
+
+	if (argc - i != 2 || (strcmp(argv[i], "add") && strcmp(argv[i], "del")))
+		bad_usage("%s", "node takes add|del ADDR");
+	add = !strcmp(argv[i], "add");
+	if (parse_ipv4(argv[i + 1], &node) || !node) {
+		err("invalid node address '%s'", argv[i + 1]);
+		return 1;
+	}
+	if (writer_begin(&m, &s))
+		return 1;
+	rc = add ? op_node_add(&m, &s, node) : op_node_del(&m, &s, node);
+	maps_close(&m);
+	ip_str(node, a);
+	if (rc == -EEXIST)
+		err("node %s already exists", a);
+	else if (rc == -ENOENT)
+		err("node %s is not known", a);
+	else if (rc == -EBUSY)
+		err("node %s still runs backends (delete them first)", a);
+	else if (rc == -ENOSPC)
+		err("node %s: node table full (%d)", a, NOSNAT_MAX_NODES);
+	else if (rc)
+		err("node %s: %s", a, strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+/* --- vip ------------------------------------------------------------ */
+
+static int cmd_vip(int argc, char **argv)
+{
+	static struct state s;
+	struct nosnat_maps m;
+	struct nosnat_vip_key k;
+	int i = cmd_getopt(argc, argv, NULL, NULL), rc, add;
+
+	if (argc - i != 2 || (strcmp(argv[i], "add") && strcmp(argv[i], "del")))
+		bad_usage("%s", "vip takes add|del VIP:PORT/PROTO");
+	add = !strcmp(argv[i], "add");
+	if (parse_vip_spec(argv[i + 1], &k)) {
+		err("invalid VIP '%s' (expected ADDR:PORT/tcp|udp, port 1-65535)", argv[i + 1]);
+		return 1;
+	}
+	if (!k.addr) {
+		err("invalid VIP '%s': 0.0.0.0", argv[i + 1]);
+		return 1;
+	}
+	if (writer_begin(&m, &s))
+		return 1;
+	rc = add ? op_vip_add(&m, &s, &k) : op_vip_del(&m, &s, &k);
+	maps_close(&m);
+	if (rc == -EEXIST)
+		err("VIP %s already exists", argv[i + 1]);
+	else if (rc == -ENOENT)
+		err("unknown VIP %s", argv[i + 1]);
+	else if (rc == -ENOSPC)
+		err("VIP %s: VIP table full (%d)", argv[i + 1], NOSNAT_MAX_VIPS);
+	else if (rc)
+		err("VIP %s: %s", argv[i + 1], strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+/* --- backend -------------------------------------------------------- */
+
+static int backend_opt(int opt, const char *arg)
+{
+	if (opt == 'N') {
+		if (parse_ipv4(arg, &opt_node) || !opt_node) {
+			err("invalid --node '%s': not an IPv4 address", arg);
+			exit(1);
+		}
+		opt_node_set = 1;
+		return 0;
+	}
+	if (opt == 'w') {
+		if (parse_uint(arg, 0, NOSNAT_MAX_WEIGHT, &opt_weight)) {
+			err("invalid --weight '%s' (0-%d)", arg, NOSNAT_MAX_WEIGHT);
+			exit(1);
+		}
+		return 0;
+	}
+	return -1;
+}
+
+static int cmd_backend(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "node", required_argument, NULL, 'N' },
+		{ "weight", required_argument, NULL, 'w' },
+		{ 0 },
+	};
+	static struct state s;
+	struct nosnat_maps m;
+	struct nosnat_vip_key k;
+	char a[INET_ADDRSTRLEN], spec[48];
+	__be32 addr;
+	__be16 port;
+	int i, rc, add;
+
+	opt_weight = 1;
+	i = cmd_getopt(argc, argv, o, backend_opt);
+	if (argc - i != 3 || (strcmp(argv[i], "add") && strcmp(argv[i], "del")))
+		bad_usage("%s", "backend takes add|del VIP:PORT/PROTO POD_ADDR[:PORT]");
+	add = !strcmp(argv[i], "add");
+	if (add && !opt_node_set)
+		bad_usage("%s", "backend add needs --node NODE_ADDR");
+	if (!add && opt_node_set)
+		bad_usage("%s", "backend del takes no --node");
+	if (parse_vip_spec(argv[i + 1], &k)) {
+		err("invalid VIP '%s' (expected ADDR:PORT/tcp|udp, port 1-65535)", argv[i + 1]);
+		return 1;
+	}
+	if (parse_addr_port(argv[i + 2], &addr, &port) || !addr) {
+		err("invalid backend '%s' (expected ADDR[:PORT], port 1-65535)", argv[i + 2]);
+		return 1;
+	}
+	if (writer_begin(&m, &s))
+		return 1;
+	rc = add ? op_backend_add(&m, &s, &k, addr, port, opt_node, (__u16)opt_weight)
+		 : op_backend_del(&m, &s, &k, addr, port);
+	maps_close(&m);
+	snprintf(spec, sizeof(spec), "%s:%u", ip_str(addr, a), ntohs(port ? port : k.port));
+	if (rc == -ENOENT)
+		err("unknown VIP %s (add it with 'nosnat vip add %s')", argv[i + 1], argv[i + 1]);
+	else if (rc == -EEXIST)
+		err("backend %s already exists for VIP %s", spec, argv[i + 1]);
+	else if (rc == -ESRCH)
+		err("backend %s is not a backend of VIP %s", spec, argv[i + 1]);
+	else if (rc == -EHOSTUNREACH)
+		err("unknown node %s (add it with 'nosnat node add %s')", ip_str(opt_node, a), a);
+	else if (rc == -E2BIG)
+		err("backend %s: more than %d backends of VIP %s on this node", spec,
+		    NOSNAT_MAX_LOCAL, argv[i + 1]);
+	else if (rc == -ENOSPC)
+		err("backend %s: backend table full (%d)", spec, NOSNAT_MAX_BACKENDS);
+	else if (rc)
+		err("backend %s: %s", spec, strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+/* --- list / stats --------------------------------------------------- */
+
+static int json_opt(int opt, const char *arg)
+{
+	(void)arg;
+	if (opt != 'j')
+		return -1;
+	opt_json = 1;
+	return 0;
+}
+
+static int reader(int argc, char **argv, int stats)
+{
+	static const struct option o[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	static struct state s;
+	struct nosnat_maps m;
+	int i = cmd_getopt(argc, argv, o, json_opt), rc;
+
+	if (argc != i)
+		bad_usage("unexpected argument '%s'", argv[i]);
+	if (pin_dir_prepare(pin_dir, 0) || maps_open(pin_dir, &m))
+		return 1;
+	rc = state_read(&m, &s);
+	if (rc)
+		err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
+	else if (stats)
+		rc = show_stats(stdout, &m, &s, opt_json);
+	else
+		show_list(stdout, &s, opt_json);
+	if (rc && stats)
+		err("cannot read the counters: %s", strerror(-rc));
+	maps_close(&m);
+	return rc ? 1 : 0;
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	return reader(argc, argv, 0);
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	return reader(argc, argv, 1);
+}
+
+static const struct cmd cmds[] = {
+	{ "attach", cmd_attach, "IFACE [--mode native|generic] [--node-ip ADDR]" },
+	{ "detach", cmd_detach, "IFACE" },
+	{ "node", cmd_node, "add|del ADDR" },
+	{ "vip", cmd_vip, "add|del VIP:PORT/PROTO" },
+	{ "backend", cmd_backend,
+	  "add VIP:PORT/PROTO POD_ADDR[:PORT] --node NODE_ADDR [--weight N]\n"
+	  "       nosnat [--pin-dir DIR] backend del VIP:PORT/PROTO POD_ADDR[:PORT]" },
+	{ "list", cmd_list, "[--json]" },
+	{ "stats", cmd_stats, "[--json]" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: nosnat [-v] [--pin-dir DIR] COMMAND [options]\n"
+		   "       nosnat --version\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].usage);
+	fprintf(f, "\n'nosnat COMMAND -h' for a command's options. Default pin dir: %s\n",
+		NOSNAT_DEFAULT_PIN_DIR);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	int opt;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+vhp:", o, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			pin_dir = optarg;
+			break;
+		case 'v':
+			log_verbose = 1;
+			break;
+		case 'V':
+			printf("nosnat %s\n", NOSNAT_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "nosnat: unknown or incomplete option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!*pin_dir || pin_dir[0] != '/') {
+		fprintf(stderr, "nosnat: --pin-dir must be an absolute path, not '%s'\n", pin_dir);
+		return 2;
+	}
+	log_init_libbpf();
+	/* Kernels >= 5.11 charge BPF memory to the cgroup; failure is harmless. */
+	setrlimit(RLIMIT_MEMLOCK, &rl);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[optind], cmds[i].name))
+			continue;
+		current = &cmds[i];
+		return cmds[i].fn(argc - optind, argv + optind);
+	}
+	fprintf(stderr, "nosnat: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Pinned maps as the loader's state: read, validate, apply in safe order. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "maglev.h"
+#include "parse.h"
+#include "state.h"
+
+static int on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	if (statfs(path, &st))
+		return -errno;
+	return st.f_type == BPF_FS_MAGIC ? 0 : -ENOTDIR;
+}
+
+int pin_dir_prepare(const char *pin_dir, int create)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int rc;
+
+	if (strlen(pin_dir) >= sizeof(parent) - 1)
+		return -ENAMETOOLONG;
+	strcpy(parent, pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		strcpy(parent, "/");
+
+	if (!strcmp(pin_dir, NOSNAT_DEFAULT_PIN_DIR) && on_bpffs("/sys/fs/bpf") == -ENOTDIR) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") && errno != EBUSY) {
+			err("cannot mount bpffs at /sys/fs/bpf: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	rc = on_bpffs(pin_dir);
+	if (rc == -ENOENT) {
+		rc = on_bpffs(parent);
+		if (rc == -ENOENT) {
+			err("pin directory %s: parent %s does not exist", pin_dir, parent);
+			return rc;
+		}
+		if (rc == -ENOTDIR) {
+			err("pin directory %s is not on a bpffs (mount -t bpf bpf %s)", pin_dir, parent);
+			return rc;
+		}
+		if (!create) {
+			err("no nosnat state under %s (run 'nosnat attach' first)", pin_dir);
+			return -ENOENT;
+		}
+		if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+			rc = -errno;
+			err("cannot create %s: %s", pin_dir, strerror(errno));
+			return rc;
+		}
+		return 0;
+	}
+	if (rc == -ENOTDIR) {
+		err("pin directory %s is not on a bpffs (mount -t bpf bpf %s)", pin_dir, pin_dir);
+		return rc;
+	}
+	if (rc) {
+		err("pin directory %s: %s", pin_dir, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static int open_pinned(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+int maps_open(const char *pin_dir, struct nosnat_maps *m)
+{
+	struct { int *fd; const char *name; } t[] = {
+		{ &m->cfg, NOSNAT_MAP_CFG }, { &m->vips, NOSNAT_MAP_VIPS },
+		{ &m->vip_addr, NOSNAT_MAP_VIP_ADDR }, { &m->backends, NOSNAT_MAP_BACKENDS },
+		{ &m->nodes, NOSNAT_MAP_NODES }, { &m->maglev, NOSNAT_MAP_MAGLEV },
+		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
+		{ &m->rnat, NOSNAT_MAP_RNAT }, { &m->stats, NOSNAT_MAP_STATS },
+		{ &m->vip_stat, NOSNAT_MAP_VIP_STATS }, { &m->be_stat, NOSNAT_MAP_BE_STATS },
+	};
+
+	m->lock_fd = -1;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		*t[i].fd = -1;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		*t[i].fd = open_pinned(pin_dir, t[i].name);
+		if (*t[i].fd < 0) {
+			int rc = -errno;
+
+			if (rc == -ENOENT)
+				err("no map %s under %s (run 'nosnat attach' first)", t[i].name, pin_dir);
+			else
+				err("cannot open %s/%s: %s", pin_dir, t[i].name, strerror(-rc));
+			maps_close(m);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void maps_close(struct nosnat_maps *m)
+{
+	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->backends, &m->nodes, &m->maglev,
+		       &m->local, &m->flows, &m->rnat, &m->stats, &m->vip_stat, &m->be_stat,
+		       &m->lock_fd };
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int maps_lock(const char *pin_dir, struct nosnat_maps *m)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		int rc = -errno;
+
+		err("cannot lock %s: %s", pin_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	m->lock_fd = fd;
+	return 0;
+}
+
+int state_read(const struct nosnat_maps *m, struct state *s)
+{
+	struct nosnat_vip_key key, next, *prev = NULL;
+	__be32 nk, nkey, *nprev = NULL;
+	__u32 zero = 0, val;
+
+	memset(s, 0, sizeof(*s));
+	if (bpf_map_lookup_elem(m->cfg, &zero, &s->cfg))
+		return -errno;
+	while (!bpf_map_get_next_key(m->vips, prev, &next)) {
+		struct vip_entry *v = &s->vips[s->n_vips];
+
+		if (s->n_vips >= NOSNAT_MAX_VIPS)
+			break;
+		if (!bpf_map_lookup_elem(m->vips, &next, &v->val)) {
+			v->key = next;
+			s->n_vips++;
+		}
+		key = next;
+		prev = &key;
+	}
+	while (!bpf_map_get_next_key(m->nodes, nprev, &nk)) {
+		if (s->n_nodes >= NOSNAT_MAX_NODES)
+			break;
+		if (!bpf_map_lookup_elem(m->nodes, &nk, &val))
+			s->nodes[s->n_nodes++] = nk;
+		nkey = nk;
+		nprev = &nkey;
+	}
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++)
+		if (bpf_map_lookup_elem(m->backends, &i, &s->be[i]))
+			return -errno;
+	return 0;
+}
+
+struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k)
+{
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (!memcmp(&s->vips[i].key, k, sizeof(*k)))
+			return &s->vips[i];
+	return NULL;
+}
+
+int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port)
+{
+	for (int i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
+		const struct nosnat_backend *b = &s->be[i];
+
+		if ((b->flags & NOSNAT_BE_IN_USE) && b->vip_id == vip_id && b->addr == addr &&
+		    b->port == port)
+			return i;
+	}
+	return -1;
+}
+
+int state_has_node(const struct state *s, __be32 node)
+{
+	for (size_t i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i] == node)
+			return 1;
+	return 0;
+}
+
+static int zero_percpu(int fd, __u32 key, size_t value_size)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	void *zeros;
+	int rc;
+
+	if (ncpu < 0)
+		return ncpu;
+	zeros = calloc(ncpu, (value_size + 7) & ~7UL);
+	if (!zeros)
+		return -ENOMEM;
+	rc = bpf_map_update_elem(fd, &key, zeros, BPF_ANY) ? -errno : 0;
+	free(zeros);
+	return rc;
+}
+
+/* Build the VIP's Maglev table in a fresh inner map and swap it in with one
+ * update of the outer map: a packet sees the old table or the new one. */
+static int maglev_swap(const struct nosnat_maps *m, struct state *s, __u32 vip_id, __u32 *active)
+{
+	static struct maglev_backend mb[NOSNAT_MAX_BACKENDS];
+	static __u32 ids[NOSNAT_MAX_BACKENDS], table[NOSNAT_MAGLEV_SIZE], keys[NOSNAT_MAGLEV_SIZE];
+	size_t n = 0;
+	int inner, rc = 0;
+	__u32 count = NOSNAT_MAGLEV_SIZE;
+
+	*active = 0;
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
+		const struct nosnat_backend *b = &s->be[i];
+
+		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != vip_id)
+			continue;
+		mb[n] = (struct maglev_backend){ .addr = b->addr, .port = b->port, .weight = b->weight };
+		ids[n++] = i;
+		if (b->weight)
+			(*active)++;
+	}
+	if (!*active) {
+		if (bpf_map_delete_elem(m->maglev, &vip_id) && errno != ENOENT)
+			return -errno;
+		return 0;
+	}
+	rc = maglev_build(mb, n, NOSNAT_MAGLEV_SIZE, table);
+	if (rc)
+		return rc;
+	for (__u32 i = 0; i < NOSNAT_MAGLEV_SIZE; i++) {
+		keys[i] = i;
+		table[i] = ids[table[i]];
+	}
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32), sizeof(__u32),
+			       NOSNAT_MAGLEV_SIZE, NULL);
+	if (inner < 0)
+		return -errno;
+	if (bpf_map_update_batch(inner, keys, table, &count, NULL))
+		rc = -errno;
+	else if (bpf_map_update_elem(m->maglev, &vip_id, &inner, BPF_ANY))
+		rc = -errno;
+	close(inner);
+	return rc;
+}
+
+int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v)
+{
+	struct nosnat_local local = {};
+	__u32 active;
+	int rc;
+
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
+		const struct nosnat_backend *b = &s->be[i];
+
+		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != v->val.id ||
+		    b->node != s->cfg.node_ip || local.count >= NOSNAT_MAX_LOCAL)
+			continue;
+		local.ids[local.count++] = i;
+	}
+	rc = maglev_swap(m, s, v->val.id, &active);
+	if (rc)
+		return rc;
+	if (bpf_map_update_elem(m->local, &v->val.id, &local, BPF_ANY))
+		return -errno;
+	v->val.active = active;
+	if (bpf_map_update_elem(m->vips, &v->key, &v->val, BPF_EXIST))
+		return -errno;
+	return 0;
+}
+
+int op_node_add(const struct nosnat_maps *m, struct state *s, __be32 node)
+{
+	__u32 one = 1;
+
+	if (state_has_node(s, node))
+		return -EEXIST;
+	if (s->n_nodes >= NOSNAT_MAX_NODES)
+		return -ENOSPC;
+	if (bpf_map_update_elem(m->nodes, &node, &one, BPF_NOEXIST))
+		return -errno;
+	s->nodes[s->n_nodes++] = node;
+	return 0;
+}
+
+int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node)
+{
+	size_t i;
+
+	if (!state_has_node(s, node))
+		return -ENOENT;
+	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++)
+		if ((s->be[b].flags & NOSNAT_BE_IN_USE) && s->be[b].node == node)
+			return -EBUSY;
+	if (bpf_map_delete_elem(m->nodes, &node))
+		return -errno;
+	for (i = 0; i < s->n_nodes && s->nodes[i] != node; i++)
+		;
+	s->nodes[i] = s->nodes[--s->n_nodes];
+	return 0;
+}
+
+int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+{
+	static __u8 used[NOSNAT_MAX_VIPS];
+	struct vip_entry *v;
+	struct nosnat_local none = {};
+	__u32 id, refs = 0;
+
+	if (state_find_vip(s, k))
+		return -EEXIST;
+	if (s->n_vips >= NOSNAT_MAX_VIPS)
+		return -ENOSPC;
+	memset(used, 0, sizeof(used));
+	for (size_t i = 0; i < s->n_vips; i++)
+		used[s->vips[i].val.id] = 1;
+	for (id = 0; id < NOSNAT_MAX_VIPS && used[id]; id++)
+		;
+	/* Fresh per-VIP state first, the VIP itself last. */
+	if (zero_percpu(m->vip_stat, id, sizeof(struct nosnat_vip_counter)) ||
+	    bpf_map_update_elem(m->local, &id, &none, BPF_ANY))
+		return -errno;
+	if (bpf_map_delete_elem(m->maglev, &id) && errno != ENOENT)
+		return -errno;
+	bpf_map_lookup_elem(m->vip_addr, &k->addr, &refs);
+	refs++;
+	if (bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY))
+		return -errno;
+	v = &s->vips[s->n_vips];
+	v->key = *k;
+	v->val = (struct nosnat_vip){ .id = id, .active = 0 };
+	if (bpf_map_update_elem(m->vips, k, &v->val, BPF_NOEXIST))
+		return -errno;
+	s->n_vips++;
+	return 0;
+}
+
+int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+{
+	struct vip_entry *v = state_find_vip(s, k);
+	__u32 id, refs = 0;
+	int others = 0;
+
+	if (!v)
+		return -ENOENT;
+	id = v->val.id;
+	/* Stop matching packets first, then release what the VIP held. */
+	if (bpf_map_delete_elem(m->vips, k))
+		return -errno;
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (&s->vips[i] != v && s->vips[i].key.addr == k->addr)
+			others++;
+	if (others) {
+		refs = others;
+		bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(m->vip_addr, &k->addr);
+	}
+	bpf_map_delete_elem(m->maglev, &id);
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
+		struct nosnat_backend *b = &s->be[i];
+
+		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != id)
+			continue;
+		memset(b, 0, sizeof(*b));
+		bpf_map_update_elem(m->backends, &i, b, BPF_ANY);
+	}
+	*v = s->vips[--s->n_vips];
+	return 0;
+}
+
+int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
+		   __be32 addr, __be16 port, __be32 node, __u16 weight)
+{
+	struct vip_entry *v = state_find_vip(s, k);
+	__u32 id, local = 0;
+	int rc;
+
+	if (!v)
+		return -ENOENT;
+	if (!port)
+		port = k->port;
+	if (weight > NOSNAT_MAX_WEIGHT || !addr || !node)
+		return -EINVAL;
+	if (state_find_backend(s, v->val.id, addr, port) >= 0)
+		return -EEXIST;
+	if (node != s->cfg.node_ip && !state_has_node(s, node))
+		return -EHOSTUNREACH;
+	for (id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+		if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id == v->val.id &&
+		    s->be[id].node == s->cfg.node_ip)
+			local++;
+	if (node == s->cfg.node_ip && local >= NOSNAT_MAX_LOCAL)
+		return -E2BIG;
+	for (id = 0; id < NOSNAT_MAX_BACKENDS && (s->be[id].flags & NOSNAT_BE_IN_USE); id++)
+		;
+	if (id == NOSNAT_MAX_BACKENDS)
+		return -ENOSPC;
+
+	s->be[id] = (struct nosnat_backend){
+		.addr = addr, .node = node, .port = port, .weight = weight,
+		.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
+	};
+	rc = zero_percpu(m->be_stat, id, sizeof(struct nosnat_counter));
+	if (rc)
+		return rc;
+	if (bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY))
+		return -errno;
+	return vip_sync(m, s, v);
+}
+
+int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
+		   __be32 addr, __be16 port)
+{
+	struct vip_entry *v = state_find_vip(s, k);
+	struct nosnat_backend gone = {};
+	int id, rc;
+	__u32 uid;
+
+	if (!v)
+		return -ENOENT;
+	if (!port)
+		port = k->port;
+	id = state_find_backend(s, v->val.id, addr, port);
+	if (id < 0)
+		return -ESRCH;
+	/* New table without it first; then free the slot (its flows re-pick). */
+	s->be[id].flags = 0;
+	rc = vip_sync(m, s, v);
+	if (rc) {
+		s->be[id].flags = NOSNAT_BE_IN_USE;
+		return rc;
+	}
+	uid = id;
+	s->be[id] = gone;
+	if (bpf_map_update_elem(m->backends, &uid, &gone, BPF_ANY))
+		return -errno;
+	return 0;
+}

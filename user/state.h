@@ -1,0 +1,58 @@
+/* state.h - the loader's view of the pinned maps: open them, read the whole
+ * configuration into memory, validate a change against it, then apply it
+ * in an order where every packet sees a consistent state. */
+#ifndef NOSNAT_STATE_H
+#define NOSNAT_STATE_H
+
+#include <stddef.h>
+#include "nosnat_abi.h"
+
+#define NOSNAT_DEFAULT_PIN_DIR "/sys/fs/bpf/nosnat"
+
+struct nosnat_maps {
+	int cfg, vips, vip_addr, backends, nodes, maglev, local;
+	int flows, rnat, stats, vip_stat, be_stat;
+	int lock_fd;
+};
+
+struct vip_entry {
+	struct nosnat_vip_key key;
+	struct nosnat_vip val;
+};
+
+struct state {
+	struct nosnat_cfg cfg;
+	struct vip_entry vips[NOSNAT_MAX_VIPS];
+	size_t n_vips;
+	struct nosnat_backend be[NOSNAT_MAX_BACKENDS];
+	__be32 nodes[NOSNAT_MAX_NODES];
+	size_t n_nodes;
+};
+
+/* Pin directory: exists, is on a bpffs (mounting /sys/fs/bpf when it is the
+ * default and missing). create: make the directory. */
+int pin_dir_prepare(const char *pin_dir, int create);
+int maps_open(const char *pin_dir, struct nosnat_maps *m);
+void maps_close(struct nosnat_maps *m);
+/* Exclusive lock for writers, held until maps_close(). */
+int maps_lock(const char *pin_dir, struct nosnat_maps *m);
+
+int state_read(const struct nosnat_maps *m, struct state *s);
+struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k);
+int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port);
+int state_has_node(const struct state *s, __be32 node);
+
+/* Changes. Each validates first (-EEXIST, -ENOENT, -ENOSPC, -EBUSY, -EINVAL
+ * with no map touched), then applies. */
+int op_node_add(const struct nosnat_maps *m, struct state *s, __be32 node);
+int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node);
+int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
+int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
+int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
+		   __be32 addr, __be16 port, __be32 node, __u16 weight);
+int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
+		   __be32 addr, __be16 port);
+/* Rebuild one VIP's Maglev table, local list and active count. */
+int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v);
+
+#endif
