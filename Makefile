@@ -85,17 +85,21 @@ test-unit: $(OUT)/test_unit
 test-bpf: $(OUT)/test_bpf
 	$(Q)$(OUT)/test_bpf
 
-test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o
+test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 	$(Q)tests/e2e/run.sh
 
 # The full suite; prints one "N passed, N failed" line at the end.
-test: $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o
+test: $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 	$(Q)tests/run_all.sh
 
-demo: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o
+demo: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 	$(Q)scripts/demo.sh
 
 clean:
 	$(Q)rm -rf $(OUT)
 
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d)
+
+$(OUT)/nsn_tcp: tests/e2e/nsn_tcp.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@

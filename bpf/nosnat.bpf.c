@@ -17,6 +17,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Enough for Ethernet, two VLAN tags, IPv4 and TCP with options. */
+#define TC_PULL_LEN 142
+
 static __always_inline const struct nosnat_cfg *cfg_get(void)
 {
 	__u32 zero = 0;
@@ -117,7 +120,7 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	if (parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p) != PARSE_OK ||
+	if (parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK ||
 	    parse_ports(p, &sport, &dport) != PARSE_OK) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
@@ -144,7 +147,7 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 	struct pkt p = {};
 	int rc;
 
-	rc = parse_l2_l3(data, data_end, &p);
+	rc = parse_l2_l3(data, data_end, &p, 1);
 	if (rc == PARSE_NOT_IPV4)
 		return;
 	if (rc == PARSE_MALFORMED) {
@@ -228,12 +231,28 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	void *data_end = (void *)(long)skb->data_end;
 	__be16 sport = 0, dport = 0;
 	struct pkt p = {};
+	int rc;
 
-	if (parse_l2_l3(data, data_end, &p) != PARSE_OK)
+	rc = parse_l2_l3(data, data_end, &p, 0);
+	if (rc == PARSE_OK && (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) && !p.fragment)
+		rc = parse_ports(&p, &sport, &dport);
+	if (rc == PARSE_MALFORMED) {
+		/* Headers may sit partly outside the linear area: pull them in. */
+		__u32 want = skb->len < TC_PULL_LEN ? skb->len : TC_PULL_LEN;
+
+		if (bpf_skb_pull_data(skb, want))
+			return;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (parse_l2_l3(data, data_end, &p, 0) != PARSE_OK)
+			return;
+		if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment)
+			return;
+		rc = parse_ports(&p, &sport, &dport);
+	}
+	if (rc != PARSE_OK || !p.l4 || p.fragment)
 		return;
-	if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment)
-		return;
-	if (parse_ports(&p, &sport, &dport) != PARSE_OK || !p.l4)
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return;
 
 	struct nosnat_rnat_key rk = {

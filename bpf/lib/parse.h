@@ -38,8 +38,10 @@ struct pkt {
 	__u8 fragment;		/* MF set or offset != 0 */
 };
 
-/* Walk L2 and the IPv4 header. Sets p->ip, p->l2_len, p->ip_len. */
-static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p)
+/* Walk L2 and the IPv4 header. Sets p->ip, p->l2_len, p->ip_len.
+ * linear: the whole packet is in [data, data_end) (XDP), so tot_len must
+ * fit; an skb may keep its payload in fragments beyond data_end (tc). */
+static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p, int linear)
 {
 	struct ethhdr *eth = data;
 	__u32 off = sizeof(*eth);
@@ -74,8 +76,9 @@ static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p
 		return PARSE_MALFORMED;
 	if ((void *)ip + ihl > data_end)
 		return PARSE_MALFORMED;
-	if (bpf_ntohs(ip->tot_len) < ihl ||
-	    (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+	if (bpf_ntohs(ip->tot_len) < ihl)
+		return PARSE_MALFORMED;
+	if (linear && (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
 		return PARSE_MALFORMED;
 	p->l2_len = off;
 	p->ip_len = ihl;

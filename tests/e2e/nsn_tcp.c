@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* nsn_tcp - the test lab's TCP server ("pod") and client.
+ *
+ *   nsn_tcp server PORT LOG      accept forever; log "PEER ip:port" per connection
+ *   nsn_tcp who HOST PORT        print the address the server saw for us
+ *   nsn_tcp upload HOST PORT N   send N bytes; server answers with the count
+ *   nsn_tcp hold HOST PORT SECS  echo a line every 50 ms for SECS seconds
+ *
+ * Protocol: the client's first line is "WHO", "UPLOAD n" or "ECHO". Clients
+ * exit 0 only when every answer came back complete and correct. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int read_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		ssize_t r = read(fd, buf + n, 1);
+
+		if (r <= 0)
+			return -1;
+		if (buf[n] == '\n') {
+			buf[n] = '\0';
+			return (int)n;
+		}
+		n++;
+	}
+	return -1;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= w;
+	}
+	return 0;
+}
+
+static void serve(int c, const char *peer)
+{
+	char line[256], out[400];
+	static char buf[65536];
+
+	if (read_line(c, line, sizeof(line)) < 0)
+		return;
+	if (!strcmp(line, "WHO")) {
+		snprintf(out, sizeof(out), "%s\n", peer);
+		write_all(c, out, strlen(out));
+	} else if (!strncmp(line, "UPLOAD ", 7)) {
+		long long want = atoll(line + 7), got = 0;
+
+		while (got < want) {
+			ssize_t r = read(c, buf, sizeof(buf));
+
+			if (r <= 0)
+				break;
+			got += r;
+		}
+		snprintf(out, sizeof(out), "OK %lld %s\n", got, peer);
+		write_all(c, out, strlen(out));
+	} else if (!strcmp(line, "ECHO")) {
+		while (read_line(c, line, sizeof(line)) >= 0) {
+			snprintf(out, sizeof(out), "%s %s\n", line, peer);
+			if (write_all(c, out, strlen(out)))
+				break;
+		}
+	}
+}
+
+static void stop_group(int sig)
+{
+	(void)sig;
+	signal(SIGTERM, SIG_DFL);
+	kill(0, SIGTERM);	/* this server and its connection children */
+	_exit(0);
+}
+
+static int server(int port, const char *log)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+
+	signal(SIGCHLD, SIG_IGN);
+	setpgid(0, 0);
+	signal(SIGTERM, stop_group);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 128)) {
+		perror("bind/listen");
+		return 1;
+	}
+	for (;;) {
+		struct sockaddr_in p;
+		socklen_t pl = sizeof(p);
+		char peer[64], ip[INET_ADDRSTRLEN];
+		int c = accept(s, (struct sockaddr *)&p, &pl);
+		FILE *f;
+
+		if (c < 0)
+			continue;
+		inet_ntop(AF_INET, &p.sin_addr, ip, sizeof(ip));
+		snprintf(peer, sizeof(peer), "%s:%u", ip, ntohs(p.sin_port));
+		f = fopen(log, "a");
+		if (f) {
+			fprintf(f, "PEER %s\n", peer);
+			fclose(f);
+		}
+		if (fork() == 0) {
+			close(s);
+			serve(c, peer);
+			_exit(0);
+		}
+		close(c);
+	}
+}
+
+static int dial(const char *host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { .tv_sec = 5 };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+		fprintf(stderr, "bad address %s\n", host);
+		return -1;
+	}
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		fprintf(stderr, "connect %s:%d: %s\n", host, port, strerror(errno));
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	char line[256];
+	int s;
+
+	if (argc == 4 && !strcmp(argv[1], "server"))
+		return server(atoi(argv[2]), argv[3]);
+	if (argc < 4)
+		goto usage;
+	s = dial(argv[2], atoi(argv[3]));
+	if (s < 0)
+		return 1;
+	if (!strcmp(argv[1], "who") && argc == 4) {
+		if (write_all(s, "WHO\n", 4) || read_line(s, line, sizeof(line)) < 0) {
+			fprintf(stderr, "no answer\n");
+			return 1;
+		}
+		printf("%s\n", line);
+		return 0;
+	}
+	if (!strcmp(argv[1], "upload") && argc == 5) {
+		static char buf[65536];
+		long long n = atoll(argv[4]), sent = 0;
+		char hdr[64], want[64];
+
+		memset(buf, 'm', sizeof(buf));
+		snprintf(hdr, sizeof(hdr), "UPLOAD %lld\n", n);
+		if (write_all(s, hdr, strlen(hdr)))
+			return 1;
+		while (sent < n) {
+			size_t chunk = n - sent < (long long)sizeof(buf) ? (size_t)(n - sent) : sizeof(buf);
+
+			if (write_all(s, buf, chunk)) {
+				fprintf(stderr, "upload: write failed after %lld bytes: %s\n", sent,
+					strerror(errno));
+				return 1;
+			}
+			sent += chunk;
+		}
+		if (read_line(s, line, sizeof(line)) < 0) {
+			fprintf(stderr, "upload: no answer after %lld bytes\n", sent);
+			return 1;
+		}
+		printf("%s\n", line);
+		snprintf(want, sizeof(want), "OK %lld ", n);
+		return strncmp(line, want, strlen(want)) ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "hold") && argc == 5) {
+		double end = now() + atof(argv[4]);
+		int n = 0;
+
+		if (write_all(s, "ECHO\n", 5))
+			return 1;
+		while (now() < end) {
+			char msg[64];
+
+			snprintf(msg, sizeof(msg), "ping%d\n", n);
+			if (write_all(s, msg, strlen(msg)) || read_line(s, line, sizeof(line)) < 0 ||
+			    strncmp(line, msg, strlen(msg) - 1)) {
+				fprintf(stderr, "hold: echo %d lost\n", n);
+				return 1;
+			}
+			n++;
+			usleep(50000);
+		}
+		printf("held %d echoes, last: %s\n", n, line);
+		return 0;
+	}
+usage:
+	fprintf(stderr, "usage: nsn_tcp server PORT LOG | who|upload|hold HOST PORT [ARG]\n");
+	return 2;
+}
