@@ -205,6 +205,15 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	rc = attach_xdp(pin_dir, ifname, ifindex, bpf_program__fd(skel->progs.nosnat_xdp), mode);
 	if (rc)
 		goto out;
+	{
+		FILE *f = fopen("/proc/sys/net/ipv4/conf/all/forwarding", "r");
+
+		if (f && fgetc(f) == '0')
+			err("warning: IPv4 forwarding is off in this network namespace: "
+			    "encapsulation will fail (sysctl net.ipv4.ip_forward=1)");
+		if (f)
+			fclose(f);
+	}
 	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP), maps in %s", ifname, ifindex,
 	     ip_str(node_ip, a), mtu, mode == XDP_MODE_GENERIC ? "generic" : "native", pin_dir);
 out:

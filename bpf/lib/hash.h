@@ -5,6 +5,10 @@
 
 #include <linux/types.h>
 
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
 #define NOSNAT_HASH_SEED 0x6e6f736eU
 
 static __always_inline __u32 rol32(__u32 w, unsigned int s)
@@ -25,6 +29,13 @@ static __always_inline __u32 hash_3words(__u32 a, __u32 b, __u32 c)
 	b ^= a; b -= rol32(a, 14);
 	c ^= b; c -= rol32(b, 24);
 	return c;
+}
+
+/* The flow hash that picks a Maglev slot; every node must agree on it. */
+static __always_inline __u32 nosnat_flow_hash(__be32 src, __be32 dst, __be16 sport,
+					      __be16 dport, __u8 proto)
+{
+	return hash_3words(src, dst, (((__u32)sport << 16) | dport) ^ proto);
 }
 
 /* 16-bit tag naming a backend pod across nodes (its id is node-local). */

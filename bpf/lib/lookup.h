@@ -15,8 +15,7 @@ static __always_inline struct nosnat_vip *vip_lookup(__be32 addr, __be16 port, _
 
 static __always_inline __u32 flow_hash(const struct nosnat_flow_key *k)
 {
-	return hash_3words(k->src, k->dst,
-			   (((__u32)k->sport << 16) | k->dport) ^ k->proto);
+	return nosnat_flow_hash(k->src, k->dst, k->sport, k->dport, k->proto);
 }
 
 /* A backend slot, only while it still belongs to this VIP. */

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include "pkt.h"
+
+const uint8_t MAC_ROUTER[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+const uint8_t MAC_SELF[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x11 };
+const uint8_t MAC_B[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x12 };
+
+uint32_t ip4(const char *s)
+{
+	struct in_addr a;
+
+	inet_pton(AF_INET, s, &a);
+	return a.s_addr;
+}
+
+uint16_t csum16(const void *data, size_t len, uint32_t sum)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return htons((uint16_t)~sum);
+}
+
+static uint32_t pseudo_sum(uint32_t s, uint32_t d, uint8_t proto, size_t len)
+{
+	uint32_t hs = ntohl(s), hd = ntohl(d);
+
+	return (hs >> 16) + (hs & 0xffff) + (hd >> 16) + (hd & 0xffff) + proto + (uint32_t)len;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v & 0xffff);
+}
+
+size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4)
+{
+	size_t ihl = 20 + ip->opts_len, l4len = 0;
+	uint8_t *h = buf, *t = buf + ihl;
+	uint16_t c;
+
+	if (l4->proto == IPPROTO_TCP) {
+		size_t thl = 20 + l4->opts_len;
+
+		memset(t, 0, thl);
+		put16(t, l4->sport);
+		put16(t + 2, l4->dport);
+		put32(t + 4, l4->seq);
+		put32(t + 8, l4->ack);
+		t[12] = (uint8_t)((thl / 4) << 4);
+		t[13] = l4->flags;
+		put16(t + 14, 64240);
+		memcpy(t + 20, l4->opts, l4->opts_len);
+		memcpy(t + thl, l4->payload, l4->payload_len);
+		l4len = thl + l4->payload_len;
+		c = csum16(t, l4len, pseudo_sum(ip->saddr, ip->daddr, IPPROTO_TCP, l4len));
+		memcpy(t + 16, &c, 2);
+	} else if (l4->proto == IPPROTO_UDP) {
+		l4len = 8 + l4->payload_len;
+		put16(t, l4->sport);
+		put16(t + 2, l4->dport);
+		put16(t + 4, (uint16_t)l4len);
+		put16(t + 6, 0);
+		memcpy(t + 8, l4->payload, l4->payload_len);
+		if (!l4->udp_no_csum) {
+			c = csum16(t, l4len, pseudo_sum(ip->saddr, ip->daddr, IPPROTO_UDP, l4len));
+			if (!c)
+				c = 0xffff;
+			memcpy(t + 6, &c, 2);
+		}
+	} else if (l4->payload_len) {
+		memcpy(t, l4->payload, l4->payload_len);
+		l4len = l4->payload_len;
+	}
+	h[0] = 0x40 | (uint8_t)(ihl / 4);
+	h[1] = ip->tos;
+	put16(h + 2, (uint16_t)(ihl + l4len));
+	put16(h + 4, ip->id);
+	put16(h + 6, ip->frag);
+	h[8] = ip->ttl ? ip->ttl : 64;
+	h[9] = ip->proto ? ip->proto : l4->proto;
+	put16(h + 10, 0);
+	memcpy(h + 12, &ip->saddr, 4);
+	memcpy(h + 16, &ip->daddr, 4);
+	memcpy(h + 20, ip->opts, ip->opts_len);
+	c = csum16(h, ihl, 0);
+	memcpy(h + 10, &c, 2);
+	return ihl + l4len;
+}
+
+size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t tos,
+		  uint16_t frag, const uint8_t *inner, size_t inner_len)
+{
+	struct ip_spec o = { .saddr = src, .daddr = dst, .proto = IPPROTO_IPIP, .tos = tos,
+			     .ttl = 64, .id = id, .frag = frag };
+	struct l4_spec l = { .payload = inner, .payload_len = inner_len };
+
+	return build_ip(buf, &o, &l);
+}
+
+size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vlans,
+		 uint16_t ethertype, const uint8_t *l3, size_t l3_len)
+{
+	size_t off = 12;
+
+	memcpy(buf, dmac, 6);
+	memcpy(buf + 6, smac, 6);
+	for (int i = 0; i < vlans; i++) {
+		put16(buf + off, i == 0 && vlans == 2 ? 0x88a8 : 0x8100);
+		put16(buf + off + 2, (uint16_t)(100 + i));
+		off += 4;
+	}
+	put16(buf + off, ethertype);
+	off += 2;
+	memcpy(buf + off, l3, l3_len);
+	return off + l3_len;
+}

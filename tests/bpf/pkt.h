@@ -1,0 +1,64 @@
+/* pkt.h - a small packet builder for the BPF unit tests: IPv4 + TCP/UDP
+ * with options, IPIP wrapping, Ethernet with VLAN tags. Checksums are
+ * always computed in full, so an expected packet is an independent check. */
+#ifndef NOSNAT_TEST_PKT_H
+#define NOSNAT_TEST_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Canonical test addresses (documentation ranges only). */
+#define T_CLIENT	"203.0.113.2"
+#define T_CLIENT2	"203.0.113.3"
+#define T_VIP		"192.0.2.10"
+#define T_OTHER		"192.0.2.99"	/* not a VIP */
+#define T_NODE_SELF	"198.51.100.11"
+#define T_NODE_B	"198.51.100.12"	/* neighbour resolved */
+#define T_NODE_C	"198.51.100.13"	/* no neighbour entry */
+#define T_STRANGER	"198.51.100.66"	/* not a node */
+#define T_POD_LOCAL	"198.18.1.2"
+#define T_POD_LOCAL2	"198.18.1.3"
+#define T_POD_B		"198.18.2.2"
+#define T_POD_C		"198.18.3.2"
+
+struct l4_spec {
+	uint8_t proto;			/* IPPROTO_TCP/UDP/...; 0 = none */
+	uint16_t sport, dport;		/* host order */
+	uint8_t flags;			/* TCP flags byte */
+	uint32_t seq, ack;
+	const uint8_t *opts;		/* TCP options */
+	size_t opts_len;		/* multiple of 4 */
+	const void *payload;
+	size_t payload_len;
+	int udp_no_csum;
+};
+
+struct ip_spec {
+	uint32_t saddr, daddr;		/* network order */
+	uint8_t proto, tos, ttl;
+	uint16_t id;			/* host order */
+	uint16_t frag;			/* host order: flags | offset */
+	const uint8_t *opts;
+	size_t opts_len;		/* multiple of 4 */
+};
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+uint32_t ip4(const char *s);
+uint16_t csum16(const void *data, size_t len, uint32_t init);
+/* IPv4 header + L4 into buf; returns length. */
+size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4);
+/* Outer IPv4 (IPIP) around an IPv4 packet; returns length. */
+size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t tos,
+		  uint16_t frag, const uint8_t *inner, size_t inner_len);
+/* Ethernet (+ n VLAN tags) around an L3 packet; returns length. */
+size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vlans,
+		 uint16_t ethertype, const uint8_t *l3, size_t l3_len);
+
+extern const uint8_t MAC_ROUTER[6], MAC_SELF[6], MAC_B[6];
+
+#endif

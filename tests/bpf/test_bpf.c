@@ -1,0 +1,925 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* BPF unit tests: crafted packets through BPF_PROG_TEST_RUN against the
+ * production object, with maps configured by the loader's own code.
+ * Each test asserts the verdict, the exact output bytes and that exactly
+ * one {hook, action, reason} counter moved. Runs in a private netns. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "nosnat.skel.h"
+#include "nosnat_abi.h"
+#include "../../bpf/lib/hash.h"
+#include "maglev.h"
+#include "state.h"
+#include "pkt.h"
+
+static struct nosnat_bpf *skel;
+static struct nosnat_maps maps;
+static struct state st;
+static int dummy_ifindex;	/* the "uplink": a veth in a private netns */
+
+#define FAIL(fmt, ...) do { \
+	fprintf(stderr, "    %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__); \
+	return -1; } while (0)
+#define CHECK(cond, fmt, ...) do { if (!(cond)) FAIL(fmt, ##__VA_ARGS__); } while (0)
+
+/* --- harness ------------------------------------------------------------ */
+
+struct run {
+	uint8_t out[4096];
+	uint8_t *pkt;		/* output packet (after any XDP metadata) */
+	uint32_t len;
+	uint32_t meta_len;
+	uint32_t ret;
+};
+
+static int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
+{
+	struct xdp_md ctx_in = { .data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex };
+	struct xdp_md ctx_out = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1,
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in),
+		    .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.nosnat_xdp), &o))
+		return -errno;
+	r->ret = o.retval;
+	r->meta_len = ctx_out.data;
+	r->pkt = r->out + ctx_out.data;
+	r->len = o.data_size_out - ctx_out.data;
+	return 0;
+}
+
+static int run_tc(int prog_fd, const uint8_t *in, size_t len, struct run *r)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return -errno;
+	r->ret = o.retval;
+	r->pkt = r->out;
+	r->len = o.data_size_out;
+	return 0;
+}
+
+static uint64_t stats_now[NOSNAT_STATS_SLOTS];
+
+static uint64_t counter(int fd, __u32 key, int field, int nfields)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[256 * 3] = {}, sum = 0;
+
+	if (ncpu > 256 || bpf_map_lookup_elem(fd, &key, vals))
+		return UINT64_MAX;
+	for (int c = 0; c < ncpu; c++)
+		sum += vals[c * nfields + field];
+	return sum;
+}
+
+static void stats_snap(void)
+{
+	for (__u32 i = 0; i < NOSNAT_STATS_SLOTS; i++)
+		stats_now[i] = counter(maps.stats, i, 0, 2);
+}
+
+/* Exactly one packet counted since the snapshot, in this slot. */
+static int stats_moved(__u32 hook, __u32 action, __u32 reason)
+{
+	__u32 want = nosnat_stat_slot(hook, action, reason);
+	uint64_t total = 0, here = 0;
+
+	for (__u32 i = 0; i < NOSNAT_STATS_SLOTS; i++) {
+		uint64_t d = counter(maps.stats, i, 0, 2) - stats_now[i];
+
+		total += d;
+		if (i == want)
+			here = d;
+		else if (d)
+			fprintf(stderr, "    counter slot %u moved by %llu\n", i, (unsigned long long)d);
+	}
+	return total == 1 && here == 1;
+}
+
+static void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen)
+{
+	size_t n = glen > wlen ? glen : wlen;
+
+	fprintf(stderr, "    got %zu bytes, want %zu\n", glen, wlen);
+	for (size_t i = 0; i < n; i++)
+		if (i >= glen || i >= wlen || got[i] != want[i])
+			fprintf(stderr, "    [%zu] got %02x want %02x\n", i, i < glen ? got[i] : 0,
+				i < wlen ? want[i] : 0);
+}
+
+#define CHECK_BYTES(r, want, wlen) do { \
+	if ((r)->len != (wlen) || memcmp((r)->pkt, (want), (wlen))) { \
+		hexdiff((r)->pkt, (r)->len, (want), (wlen)); \
+		FAIL("output bytes differ"); } } while (0)
+
+/* --- configuration through the loader's code --------------------------- */
+
+static int cfg_reset(void)
+{
+	struct nosnat_cfg cfg = {
+		.node_ip = ip4(T_NODE_SELF), .ifindex = (__u32)dummy_ifindex,
+		.mtu = 1500, .mss_max = 1440,
+	};
+	struct nosnat_flow_key fk, *fp = NULL;
+	struct nosnat_rnat_key rk, *rp = NULL;
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
+		return -1;
+	while (st.n_vips)
+		if (op_vip_del(&maps, &st, &st.vips[0].key))
+			return -1;
+	while (st.n_nodes)
+		if (op_node_del(&maps, &st, st.nodes[0]))
+			return -1;
+	while (!bpf_map_get_next_key(maps.flows, fp, &fk))
+		bpf_map_delete_elem(maps.flows, &fk);
+	while (!bpf_map_get_next_key(maps.rnat, rp, &rk))
+		bpf_map_delete_elem(maps.rnat, &rk);
+	if (op_node_add(&maps, &st, ip4(T_NODE_B)) || op_node_add(&maps, &st, ip4(T_NODE_C)))
+		return -1;
+	return 0;
+}
+
+static struct nosnat_vip_key vkey(const char *addr, uint16_t port, uint8_t proto)
+{
+	return (struct nosnat_vip_key){ .addr = ip4(addr), .port = htons(port), .proto = proto };
+}
+
+static int add_vip(const char *addr, uint16_t port, uint8_t proto)
+{
+	struct nosnat_vip_key k = vkey(addr, port, proto);
+
+	return op_vip_add(&maps, &st, &k);
+}
+
+static int add_be(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
+		  const char *node, uint16_t weight)
+{
+	struct nosnat_vip_key k = vkey(vip, port, proto);
+
+	return op_backend_add(&maps, &st, &k, ip4(pod), htons(pod_port), ip4(node), weight);
+}
+
+/* --- packets ------------------------------------------------------------ */
+
+/* Linux's SYN options: MSS, SACK permitted, timestamps, NOP, window scale. */
+static uint8_t syn_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+static uint8_t syn_opts_1440[20] = { 2, 4, 0x05, 0xa0, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+
+static struct l4_spec tcp(uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	struct l4_spec l = { .proto = IPPROTO_TCP, .sport = sport, .dport = dport,
+			     .flags = flags, .seq = 1000, .ack = flags & TH_ACK ? 2000 : 0 };
+
+	if (flags & TH_SYN) {
+		l.opts = syn_opts;
+		l.opts_len = sizeof(syn_opts);
+	}
+	return l;
+}
+
+static struct ip_spec ipv4(const char *src, const char *dst)
+{
+	return (struct ip_spec){ .saddr = ip4(src), .daddr = ip4(dst), .id = 0x1234,
+				 .frag = 0x4000, .ttl = 63 };
+}
+
+/* eth(router -> self) around ip/l4 */
+static size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4, int vlans)
+{
+	uint8_t l3[2048];
+	size_t n = build_ip(l3, ip, l4);
+
+	return build_eth(buf, MAC_SELF, MAC_ROUTER, vlans, 0x0800, l3, n);
+}
+
+/* --- tests -------------------------------------------------------------- */
+
+static int t_local_syn(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40000, 25, TH_SYN);
+	struct nosnat_rnat_key rk = { .pod = ip4(T_POD_LOCAL), .client = ip4(T_CLIENT),
+				      .pod_port = htons(2525), .client_port = htons(40000),
+				      .proto = IPPROTO_TCP };
+	struct nosnat_rnat rv;
+	struct run r;
+	size_t n, wn;
+	__u32 vid;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	vid = st.vips[0].val.id;
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "vip packets");
+	CHECK(counter(maps.vip_stat, vid, 1, 3) == n - 14, "vip bytes (IP length)");
+	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "vip new flows");
+	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "reverse-NAT entry missing");
+	CHECK(rv.vip == ip4(T_VIP) && rv.vip_port == htons(25) && rv.flags == 0, "rnat value");
+	return 0;
+}
+
+static int t_remote_syn(void)
+{
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40001, 25, TH_SYN);
+	struct run r;
+	size_t n, in_n, out_n, wn;
+	__u16 tag = backend_tag(ip4(T_POD_B), htons(2525));
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	l.opts = syn_opts_1440;		/* clamped: 1500 - 20 (IPIP) - 20 - 20 */
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag, 0, 0x4000, inner, in_n);
+	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
+
+	/* Arriving on another interface than the next hop's: redirect. */
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_REDIRECT, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
+	return 0;
+}
+
+static int t_remote_no_neigh(void)
+{
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40002, 25, TH_ACK);
+	struct nosnat_meta meta;
+	struct run r;
+	size_t n, in_n, out_n, wn;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_C, 25, T_NODE_C, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_C),
+			   backend_tag(ip4(T_POD_C), htons(25)), 0, 0x4000, inner, in_n);
+	/* MACs untouched: the kernel's neighbour code fills them in later */
+	wn = build_eth(want, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, out_n);
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(r.meta_len == sizeof(meta), "metadata length %u", r.meta_len);
+	memcpy(&meta, r.out, sizeof(meta));
+	CHECK(meta.magic == NOSNAT_META_MAGIC && meta.ifindex == (__u32)dummy_ifindex,
+	      "metadata %x/%u", meta.magic, meta.ifindex);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK), "counter");
+	return 0;
+}
+
+static int t_existing_flow_sticks(void)
+{
+	struct maglev_backend mb[2] = {
+		{ .addr = ip4(T_POD_LOCAL), .port = htons(2525), .weight = 1 },
+		{ .addr = ip4(T_POD_LOCAL2), .port = htons(2525), .weight = 1 },
+	};
+	static uint32_t table[NOSNAT_MAGLEV_SIZE];
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l;
+	uint16_t moved = 0, fresh = 0;
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!maglev_build(mb, 2, NOSNAT_MAGLEV_SIZE, table), "maglev");
+	/* Find a flow the new table would send to the second pod, and a
+	 * second such flow that starts only after the change. */
+	for (uint16_t p = 41000; p < 42000 && !fresh; p++) {
+		__u32 h = nosnat_flow_hash(ip4(T_CLIENT), ip4(T_VIP), htons(p), htons(25),
+					   IPPROTO_TCP);
+
+		if (table[h % NOSNAT_MAGLEV_SIZE] != 1)
+			continue;
+		if (!moved)
+			moved = p;
+		else
+			fresh = p;
+	}
+	CHECK(moved && fresh, "no flow found that the new table moves");
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	l = tcp(moved, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
+
+	l = tcp(moved, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+
+	/* A new flow follows the new table: the second pod. */
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(fresh, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "new SYN");
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+/* Packets that are not ours leave exactly as they came. */
+static int expect_untouched(const uint8_t *in, size_t n, __u32 reason)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, in, n);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, reason), "counter");
+	return 0;
+}
+
+static int expect_drop(const uint8_t *in, size_t n, __u32 reason)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_DROP, "verdict %u", r.ret);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, reason), "counter");
+	return 0;
+}
+
+static int t_non_vip(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_OTHER);
+	struct l4_spec l = tcp(40003, 25, TH_SYN);
+	uint8_t arp[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06 };
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP TCP");
+	ip.daddr = ip4(T_NODE_SELF);	/* to the node itself, e.g. ssh */
+	l = tcp(40003, 22, TH_SYN);
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "to the node");
+	CHECK(!expect_untouched(arp, sizeof(arp), NOSNAT_R_NONE), "ARP");
+	return 0;
+}
+
+static int t_vip_other_port(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40004, 80, TH_SYN);
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:80");
+	l = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40004, .dport = 25 };
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:25/udp");
+	return 0;
+}
+
+static int t_no_backend(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40005, 25, TH_SYN);
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_NO_BACKEND), "no backends");
+	/* draining only (weight 0): no new flows */
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 0), "backend add");
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_NO_BACKEND), "draining");
+	return 0;
+}
+
+static size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
+			 const struct ip_spec *ip, const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2048];
+	size_t in_n = build_ip(inner, ip, l);
+	size_t out_n = build_ipip(outer, ip4(outer_src), ip4(T_NODE_SELF), id, 0, 0x4000, inner, in_n);
+
+	return build_eth(buf, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
+}
+
+static int t_ipip_unknown_source(void)
+{
+	uint8_t in[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40006, 25, TH_SYN);
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!expect_drop(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_UNKNOWN_ENCAP_SRC),
+	      "forged encapsulation");
+	/* Someone else's tunnel (e.g. Calico IPIP): inner dst is not a VIP. */
+	ip.daddr = ip4(T_POD_LOCAL);
+	CHECK(!expect_untouched(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_NONE),
+	      "foreign IPIP");
+	CHECK(!expect_untouched(in, ipip_frame(in, T_NODE_B, 0, &ip, &l), NOSNAT_R_NONE),
+	      "node IPIP to a pod");
+	return 0;
+}
+
+static int t_ipip_known_node(void)
+{
+	uint8_t in[512], want[512], reply[256], want_reply[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40007, 25, TH_SYN);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
+	/* The ingress node chose the second pod; its tag says so. */
+	n = ipip_frame(in, T_NODE_B, backend_tag(ip4(T_POD_LOCAL2), htons(2525)), &ip, &l);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	{
+		uint8_t l3[256];
+		size_t l3n = build_ip(l3, &ip, &l);
+
+		wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x0800, l3, l3n);
+	}
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DECAP, NOSNAT_R_NONE), "counter");
+
+	/* The pod's SYN-ACK: source back to the VIP, MSS lowered for the
+	 * encapsulated client->pod direction. */
+	{
+		struct ip_spec rip = ipv4(T_POD_LOCAL2, T_CLIENT);
+		struct l4_spec rl = tcp(2525, 40007, TH_SYN | TH_ACK);
+		int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+		size_t rn = frame(reply, &rip, &rl, 0), wrn;
+
+		rip.saddr = ip4(T_VIP);
+		rl.sport = 25;
+		rl.opts = syn_opts_1440;
+		wrn = frame(want_reply, &rip, &rl, 0);
+		stats_snap();
+		CHECK(!run_tc(fd, reply, rn, &r), "tc run");
+		CHECK(r.ret == TC_ACT_OK, "tc verdict %u", r.ret);
+		CHECK_BYTES(&r, want_reply, wrn);
+		CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "counter");
+	}
+	return 0;
+}
+
+static int t_truncated(void)
+{
+	uint8_t in[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40008, 25, TH_SYN);
+	size_t n;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	/* (test_run refuses frames shorter than an Ethernet header) */
+	/* A VLAN tag announced, the frame ends */
+	{
+		uint8_t v[14];
+
+		memcpy(v, in, 12);
+		v[12] = 0x81;
+		v[13] = 0x00;
+		CHECK(!expect_untouched(v, sizeof(v), NOSNAT_R_NONE), "vlan tag");
+	}
+	/* IPv4 announced, no header at all */
+	CHECK(!expect_untouched(in, 14, NOSNAT_R_MALFORMED), "no ip header");
+	/* IPv4 header cut before the destination: whose, nobody can say */
+	CHECK(!expect_untouched(in, 14 + 12, NOSNAT_R_MALFORMED), "ip header");
+	/* tot_len promises more than the frame holds */
+	CHECK(!expect_drop(in, 14 + 20 + 10, NOSNAT_R_MALFORMED), "ip payload");
+	/* consistent IP header, TCP header cut */
+	{
+		uint8_t l3[256];
+		struct l4_spec raw = { .payload = in + 14 + 20, .payload_len = 10 };
+		struct ip_spec t = ip;
+		size_t l3n;
+
+		t.proto = IPPROTO_TCP;
+		l3n = build_ip(l3, &t, &raw);
+		n = build_eth(in, MAC_SELF, MAC_ROUTER, 0, 0x0800, l3, l3n);
+		CHECK(!expect_drop(in, n, NOSNAT_R_MALFORMED), "tcp header");
+	}
+	/* TCP data offset beyond the packet */
+	n = frame(in, &ip, &l, 0);
+	in[14 + 20 + 12] = 0xf0;
+	CHECK(!expect_drop(in, n, NOSNAT_R_MALFORMED), "tcp doff");
+	/* IHL below 5 */
+	n = frame(in, &ip, &l, 0);
+	in[14] = 0x44;
+	CHECK(!expect_drop(in, n, NOSNAT_R_MALFORMED), "ihl");
+	/* IPIP from a node whose inner header is cut */
+	n = ipip_frame(in, T_NODE_B, 0, &ip, &l);
+	{
+		uint8_t outer[256];
+		size_t on = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), 0, 0, 0x4000,
+				       in + 14 + 20, 12);
+
+		n = build_eth(in, MAC_SELF, MAC_B, 0, 0x0800, outer, on);
+		CHECK(!expect_untouched(in, n, NOSNAT_R_MALFORMED), "inner ip header");
+	}
+	return 0;
+}
+
+static int t_ip_options(void)
+{
+	static const uint8_t opts[8] = { 0x94, 0x04, 0, 0, 1, 1, 1, 0 };	/* router alert, NOPs */
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40009, 25, TH_SYN);
+	struct run r;
+	size_t n, wn;
+
+	ip.opts = opts;
+	ip.opts_len = sizeof(opts);
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	return 0;
+}
+
+static int t_fragments(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40010, 25, TH_ACK);
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	ip.frag = 0x2000;	/* MF, offset 0 */
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "first fragment");
+	ip.frag = 185;		/* offset 1480, last */
+	l = (struct l4_spec){ .payload = "later fragment bytes", .payload_len = 20 };
+	ip.proto = IPPROTO_TCP;
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "later fragment");
+	ip.daddr = ip4(T_OTHER);
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP fragment");
+	return 0;
+}
+
+static int t_udp(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = { .proto = IPPROTO_UDP, .sport = 40011, .dport = 53,
+			     .payload = "query", .payload_len = 5 };
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 5353, T_NODE_SELF, 1), "backend add");
+	for (int zero = 0; zero < 2; zero++) {
+		ip.daddr = ip4(T_VIP);
+		l.dport = 53;
+		l.udp_no_csum = zero;
+		n = frame(in, &ip, &l, 0);
+		ip.daddr = ip4(T_POD_LOCAL);
+		l.dport = 5353;
+		wn = frame(want, &ip, &l, 0);
+		stats_snap();
+		CHECK(!run_xdp(in, n, 1, &r), "test run");
+		CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	}
+	return 0;
+}
+
+static int t_vlan(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip;
+	struct l4_spec l;
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	for (int tags = 1; tags <= 2; tags++) {
+		ip = ipv4(T_CLIENT, T_VIP);
+		l = tcp((uint16_t)(40012 + tags), 25, TH_SYN);
+		n = frame(in, &ip, &l, tags);
+		ip.daddr = ip4(T_POD_LOCAL);
+		l.dport = 2525;
+		wn = frame(want, &ip, &l, tags);
+		stats_snap();
+		CHECK(!run_xdp(in, n, 1, &r), "test run");
+		CHECK(r.ret == XDP_PASS, "verdict %u (%d tags)", r.ret, tags);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	}
+	return 0;
+}
+
+static int t_tc_reply(void)
+{
+	uint8_t in[256], reply[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40020, 25, TH_SYN);
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+
+	/* Before any client came through the VIP: the pod's packet is its own. */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40020, TH_SYN | TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r), "tc run");
+	CHECK(r.ret == TC_ACT_OK, "verdict %u", r.ret);
+	CHECK_BYTES(&r, reply, n);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40020, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "client SYN");
+
+	/* Now the reply leaves as the VIP (no MSS change: not encapsulated). */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40020, TH_SYN | TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	ip.saddr = ip4(T_VIP);
+	l.sport = 25;
+	wn = frame(want, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r), "tc run");
+	CHECK(r.ret == TC_ACT_OK, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "counter");
+
+	/* Same pod, another client (or the pod reached by its own address). */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT2);
+	l = tcp(2525, 40020, TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r), "tc run");
+	CHECK_BYTES(&r, reply, n);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+
+	/* UDP reply with a checksum */
+	{
+		struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40021, .dport = 53,
+				     .payload = "q", .payload_len = 1 };
+
+		CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+		CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 53, T_NODE_SELF, 1), "be add");
+		ip = ipv4(T_CLIENT, T_VIP);
+		n = frame(in, &ip, &u, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "udp query");
+		ip = ipv4(T_POD_LOCAL, T_CLIENT);
+		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 53, .dport = 40021,
+				      .payload = "answer", .payload_len = 6 };
+		n = frame(reply, &ip, &u, 0);
+		ip.saddr = ip4(T_VIP);
+		wn = frame(want, &ip, &u, 0);
+		CHECK(!run_tc(fd, reply, n, &r), "tc run");
+		CHECK_BYTES(&r, want, wn);
+	}
+	return 0;
+}
+
+static int t_icmp_frag_needed(void)
+{
+	static uint8_t payload[1500];
+	uint8_t in[2048], orig_l3[2048], want[256], icmp[64], l3[128];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40030, 25, TH_ACK);
+	struct run r;
+	size_t n, l3n, wn;
+	uint16_t c;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "backend add");
+	l.payload = payload;
+	l.payload_len = 1500 - 40;	/* a full 1500-byte packet: +20 does not fit */
+	n = frame(in, &ip, &l, 0);
+	build_ip(orig_l3, &ip, &l);
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = 3;
+	icmp[1] = 4;
+	icmp[6] = 1480 >> 8;
+	icmp[7] = 1480 & 0xff;
+	memcpy(icmp + 8, orig_l3, 28);
+	c = csum16(icmp, 36, 0);
+	memcpy(icmp + 2, &c, 2);
+	{
+		struct ip_spec o = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
+				     .proto = IPPROTO_ICMP, .tos = 0xc0, .ttl = 64 };
+		struct l4_spec p = { .payload = icmp, .payload_len = 36 };
+
+		l3n = build_ip(l3, &o, &p);
+	}
+	wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+
+	/* Without DF nothing may be sent back: dropped, counted */
+	ip.frag = 0;
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_TOO_BIG), "no DF");
+	return 0;
+}
+
+static int t_backend_removed_flow_moves(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40040, 25, TH_SYN);
+	struct nosnat_vip_key k = vkey(T_VIP, 25, IPPROTO_TCP);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
+	/* The pod goes away and another takes its place. */
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!op_backend_del(&maps, &st, &k, ip4(T_POD_LOCAL), htons(2525)), "backend del");
+	l = tcp(40040, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "ACK");
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+struct test {
+	const char *name;
+	int (*fn)(void);
+};
+
+static const struct test tests[] = {
+	{ "SYN to VIP, local backend: DNAT + reverse-NAT entry", t_local_syn },
+	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn },
+	{ "remote backend, next hop unresolved: handed to tc", t_remote_no_neigh },
+	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
+	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
+	{ "non-VIP packets pass untouched", t_non_vip },
+	{ "VIP on an unconfigured port or protocol passes untouched", t_vip_other_port },
+	{ "VIP without (or with only draining) backends: dropped", t_no_backend },
+	{ "IPIP from an unknown source dropped; foreign tunnels pass", t_ipip_unknown_source },
+	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node },
+	{ "truncated and lying headers at every layer", t_truncated },
+	{ "IPv4 options", t_ip_options },
+	{ "fragments of VIP traffic dropped", t_fragments },
+	{ "UDP VIP, with and without checksum", t_udp },
+	{ "802.1Q and QinQ", t_vlan },
+	{ "tc egress rewrites replies only with a reverse-NAT entry", t_tc_reply },
+	{ "too big for the tunnel with DF: ICMP fragmentation needed", t_icmp_frag_needed },
+};
+
+static int setup_netns(void)
+{
+	static const char *const cmds[] = {
+		"ip link set lo up",
+		"sysctl -qw net.ipv4.ip_forward=1",	/* bpf_fib_lookup needs it, as a node does */
+		"ip link add nsnt0 type veth peer name nsnt1",
+		"ip link set nsnt1 up",
+		"ip link set nsnt0 address 02:00:00:00:00:11 mtu 1500 up",
+		"ip addr add " T_NODE_SELF "/24 dev nsnt0",
+		"ip neigh replace " T_NODE_B " lladdr 02:00:00:00:00:12 dev nsnt0 nud permanent",
+	};
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (system(cmds[i])) {
+			fprintf(stderr, "setup failed: %s\n", cmds[i]);
+			return -1;
+		}
+	dummy_ifindex = (int)if_nametoindex("nsnt0");
+	return dummy_ifindex ? 0 : -1;
+}
+
+static int setup_skel(void)
+{
+	struct bpf_map *m;
+
+	skel = nosnat_bpf__open();
+	if (!skel)
+		return -1;
+	bpf_object__for_each_map(m, skel->obj)
+		bpf_map__set_pin_path(m, NULL);	/* private maps, nothing pinned */
+	if (nosnat_bpf__load(skel))
+		return -1;
+	maps = (struct nosnat_maps){
+		.cfg = bpf_map__fd(skel->maps.nosnat_cfg),
+		.vips = bpf_map__fd(skel->maps.nosnat_vips),
+		.vip_addr = bpf_map__fd(skel->maps.nosnat_vip_addr),
+		.backends = bpf_map__fd(skel->maps.nosnat_backends),
+		.nodes = bpf_map__fd(skel->maps.nosnat_nodes),
+		.maglev = bpf_map__fd(skel->maps.nosnat_maglev),
+		.local = bpf_map__fd(skel->maps.nosnat_local),
+		.flows = bpf_map__fd(skel->maps.nosnat_flows),
+		.rnat = bpf_map__fd(skel->maps.nosnat_rnat),
+		.stats = bpf_map__fd(skel->maps.nosnat_stats),
+		.vip_stat = bpf_map__fd(skel->maps.nosnat_vip_stat),
+		.be_stat = bpf_map__fd(skel->maps.nosnat_be_stat),
+		.lock_fd = -1,
+	};
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int passed = 0, failed = 0;
+
+	if (setup_netns() || setup_skel()) {
+		fprintf(stderr, "bpf: setup failed (root, BTF kernel needed)\n");
+		printf("bpf: 0 passed, 1 failed\n");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		if (argc > 1 && !strstr(tests[i].name, argv[1]))
+			continue;
+		if (cfg_reset()) {
+			fprintf(stderr, "bpf: map reset failed\n");
+			failed++;
+			continue;
+		}
+		if (tests[i].fn()) {
+			printf("  FAIL  %s\n", tests[i].name);
+			failed++;
+		} else {
+			printf("  ok    %s\n", tests[i].name);
+			passed++;
+		}
+	}
+	nosnat_bpf__destroy(skel);
+	if (!passed && !failed)
+		failed = 1;	/* ran nothing: that is a failure */
+	printf("bpf: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
