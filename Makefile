@@ -66,7 +66,7 @@ $(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h
 
 $(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(PURE_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -o $@
+	$(Q)$(CC) $(CFLAGS) $^ -lm -o $@
 
 $(OUT)/test_bpf: $(OUT)/tests/bpf/test_bpf.o $(OUT)/tests/bpf/pkt.o $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -92,7 +92,7 @@ test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 test: $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 	$(Q)tests/run_all.sh
 
-demo: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
+demo:
 	$(Q)scripts/demo.sh
 
 clean:

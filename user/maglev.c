@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Weighted Maglev: every backend walks its own permutation of the slots
  * (offset + j * skip mod M) and, round by round, claims as many free slots
- * as its weight. Shares follow weights to within max(weight)/M. */
+ * up to its weight, until it holds its exact share of M (largest-remainder
+ * rounding: within one slot of M * weight / total). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,9 @@ static uint64_t mix64(uint64_t x)
 struct perm {
 	uint32_t idx;		/* into the caller's array */
 	uint32_t offset, skip, next;
+	uint32_t target, got;	/* slots owed by weight, slots taken */
 	uint64_t key;
+	uint64_t rem;		/* remainder of M * weight / total */
 };
 
 static int cmp_perm(const void *a, const void *b)
@@ -29,6 +32,35 @@ static int cmp_perm(const void *a, const void *b)
 	const struct perm *x = a, *y = b;
 
 	return x->key < y->key ? -1 : x->key > y->key;
+}
+
+/* Exact shares: floor(M * w / W) each, the leftover slots to the largest
+ * remainders (ties by canonical order). Rounding costs at most one slot. */
+static void assign_targets(struct perm *p, size_t live, const struct maglev_backend *be,
+			   uint32_t m)
+{
+	uint64_t total = 0, given = 0;
+
+	for (size_t i = 0; i < live; i++)
+		total += be[p[i].idx].weight;
+	for (size_t i = 0; i < live; i++) {
+		uint64_t share = (uint64_t)m * be[p[i].idx].weight;
+
+		p[i].target = (uint32_t)(share / total);
+		p[i].rem = share % total;
+		p[i].got = 0;
+		given += p[i].target;
+	}
+	while (given < m) {
+		size_t best = 0;
+
+		for (size_t i = 1; i < live; i++)
+			if (p[i].rem > p[best].rem)
+				best = i;
+		p[best].target++;
+		p[best].rem = 0;
+		given++;
+	}
 }
 
 int maglev_build(const struct maglev_backend *be, size_t n, uint32_t m, uint32_t *table)
@@ -56,9 +88,10 @@ int maglev_build(const struct maglev_backend *be, size_t n, uint32_t m, uint32_t
 	}
 	/* Canonical order, so every node builds the same table. */
 	qsort(p, live, sizeof(*p), cmp_perm);
+	assign_targets(p, live, be, m);
 	while (live && filled < m) {
 		for (size_t i = 0; i < live && filled < m; i++) {
-			for (uint32_t w = 0; w < be[p[i].idx].weight && filled < m; w++) {
+			for (uint32_t w = 0; w < be[p[i].idx].weight && p[i].got < p[i].target; w++) {
 				uint32_t slot;
 
 				do {
@@ -67,6 +100,7 @@ int maglev_build(const struct maglev_backend *be, size_t n, uint32_t m, uint32_t
 					p[i].next++;
 				} while (table[slot] != MAGLEV_EMPTY);
 				table[slot] = p[i].idx;
+				p[i].got++;
 				filled++;
 			}
 		}

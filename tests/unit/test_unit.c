@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Unit tests for the loader's pure parts: Maglev and argument parsing. */
+#include <arpa/inet.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "maglev.h"
+#include "names.h"
+#include "parse.h"
+
+#define M NOSNAT_MAGLEV_SIZE
+
+static int passed, failed;
+
+#define EXPECT(cond, ...) do { \
+	if (cond) { passed++; } else { failed++; \
+		printf("  FAIL  %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } \
+	} while (0)
+
+static uint32_t table[M], table2[M];
+
+static struct maglev_backend be(int i, uint16_t w)
+{
+	return (struct maglev_backend){ .addr = htonl(0xc6120000u + (uint32_t)i),	/* 198.18.x.x */
+					.port = htons(2525), .weight = w };
+}
+
+static void counts(const uint32_t *t, size_t n, size_t *c)
+{
+	memset(c, 0, n * sizeof(*c));
+	for (uint32_t i = 0; i < M; i++)
+		if (t[i] < n)
+			c[t[i]]++;
+}
+
+static void test_shares(const uint16_t *w, size_t n, const char *what)
+{
+	struct maglev_backend b[64];
+	size_t c[64], total = 0, filled = 0;
+	double worst = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		b[i] = be((int)i, w[i]);
+		total += w[i];
+	}
+	EXPECT(maglev_build(b, n, M, table) == 0, "build %s", what);
+	counts(table, n, c);
+	for (size_t i = 0; i < n; i++) {
+		double want = (double)w[i] / (double)total, got = (double)c[i] / M;
+
+		filled += c[i];
+		if (w[i] && fabs(got - want) / want > worst)
+			worst = fabs(got - want) / want;
+		if (!w[i])
+			EXPECT(c[i] == 0, "%s: weight-0 backend %zu got %zu slots", what, i, c[i]);
+	}
+	EXPECT(filled == M, "%s: %zu of %u slots filled", what, filled, M);
+	EXPECT(worst <= 0.01, "%s: a share is %.3f%% off its weight", what, worst * 100);
+}
+
+static void test_maglev(void)
+{
+	static const uint16_t equal[7] = { 1, 1, 1, 1, 1, 1, 1 };
+	static const uint16_t weighted[5] = { 1, 2, 3, 10, 0 };
+	static const uint16_t extreme[3] = { 1, 1000, 7 };
+	struct maglev_backend b[20], shuffled[20];
+	size_t changed = 0, others = 0;
+
+	test_shares(equal, 7, "7 equal");
+	test_shares(weighted, 5, "weights 1,2,3,10,0");
+	test_shares(extreme, 3, "weights 1,1000,7");
+
+	/* Removing one of 20: only its slots move, plus at most ~1% of the rest. */
+	for (int i = 0; i < 20; i++)
+		b[i] = be(i, 1);
+	EXPECT(maglev_build(b, 20, M, table) == 0, "build 20");
+	EXPECT(maglev_build(b, 19, M, table2) == 0, "build 19");	/* #19 removed */
+	for (uint32_t s = 0; s < M; s++) {
+		if (table[s] == 19)
+			continue;
+		others++;
+		if (table[s] != table2[s])
+			changed++;
+	}
+	EXPECT((double)changed / (double)others <= 0.015,
+	       "removal moved %zu of %zu other slots (%.2f%%)", changed, others,
+	       100.0 * changed / others);
+	printf("  info  removing 1 of 20 backends moved %.2f%% of the other slots\n",
+	       100.0 * changed / others);
+
+	/* Every node builds the same table whatever order it lists backends in. */
+	for (int i = 0; i < 20; i++)
+		shuffled[i] = b[(i * 7) % 20];
+	EXPECT(maglev_build(shuffled, 20, M, table2) == 0, "build shuffled");
+	changed = 0;
+	for (uint32_t s = 0; s < M; s++)
+		if (b[table[s]].addr != shuffled[table2[s]].addr)
+			changed++;
+	EXPECT(changed == 0, "order changed %zu slots", changed);
+
+	/* No weighted backend: every slot empty */
+	b[0].weight = 0;
+	EXPECT(maglev_build(b, 1, M, table) == 0 && table[0] == MAGLEV_EMPTY &&
+	       table[M - 1] == MAGLEV_EMPTY, "empty table");
+	EXPECT(maglev_build(NULL, 0, M, table) == 0 && table[12345] == MAGLEV_EMPTY, "no backends");
+	EXPECT(maglev_build(b, 1, 1, table) != 0, "m=1 rejected");
+}
+
+static void test_parse(void)
+{
+	struct nosnat_vip_key k;
+	__be32 a;
+	__be16 p;
+	__u8 proto;
+	unsigned long u;
+	char buf[48];
+	static const char *const bad_ip[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ",
+					       " 1.2.3.4", "a.b.c.d", "1.2.3.-1", "::1", "01.2.3.4x" };
+	static const char *const bad_vip[] = {
+		"192.0.2.10", "192.0.2.10:25", "192.0.2.10/tcp", "192.0.2.10:0/tcp",
+		"192.0.2.10:65536/tcp", "192.0.2.10:25/sctp", "192.0.2.10:25/TCP", ":25/tcp",
+		"192.0.2.10:-1/tcp", "192.0.2.10:2x5/tcp", "192.0.2.10:25/tcp/udp",
+		"192.0.2.10:25:26/tcp", "192.0.2.10:/tcp", "192.0.2.300:25/tcp",
+		"192.0.2.10:25/", "this-is-a-very-long-string-that-does-not-fit-the-buffer:25/tcp",
+	};
+	static const char *const bad_ap[] = { "198.18.0.5:", "198.18.0.5:0", "198.18.0.5:70000",
+					      "198.18.0.5:25:1", ":25", "x:25", "" };
+
+	EXPECT(parse_ipv4("192.0.2.10", &a) == 0 && a == htonl(0xc000020a), "ipv4");
+	for (size_t i = 0; i < sizeof(bad_ip) / sizeof(bad_ip[0]); i++)
+		EXPECT(parse_ipv4(bad_ip[i], &a) != 0, "accepted address '%s'", bad_ip[i]);
+	EXPECT(parse_port("25", &p) == 0 && p == htons(25), "port 25");
+	EXPECT(parse_port("65535", &p) == 0 && p == htons(65535), "port 65535");
+	EXPECT(parse_port("0", &p) != 0, "port 0 accepted");
+	EXPECT(parse_port("65536", &p) != 0, "port 65536 accepted");
+	EXPECT(parse_port("+25", &p) != 0, "port +25 accepted");
+	EXPECT(parse_port("", &p) != 0, "empty port accepted");
+	EXPECT(parse_proto("tcp", &proto) == 0 && proto == 6, "tcp");
+	EXPECT(parse_proto("udp", &proto) == 0 && proto == 17, "udp");
+	EXPECT(parse_proto("icmp", &proto) != 0, "icmp accepted");
+	EXPECT(parse_uint("1000", 0, 1000, &u) == 0 && u == 1000, "weight 1000");
+	EXPECT(parse_uint("1001", 0, 1000, &u) != 0, "weight 1001 accepted");
+	EXPECT(parse_uint("-1", 0, 1000, &u) != 0, "weight -1 accepted");
+	EXPECT(parse_uint("99999999999999999999999", 0, 1000, &u) != 0, "overflow accepted");
+
+	EXPECT(parse_vip_spec("192.0.2.10:25/tcp", &k) == 0 && k.addr == htonl(0xc000020a) &&
+	       k.port == htons(25) && k.proto == 6 && k.pad == 0, "vip spec");
+	EXPECT(!strcmp(vip_str(&k, buf), "192.0.2.10:25/tcp"), "vip_str round trip: %s", buf);
+	EXPECT(parse_vip_spec("192.0.2.10:53/udp", &k) == 0 && k.proto == 17, "udp vip spec");
+	for (size_t i = 0; i < sizeof(bad_vip) / sizeof(bad_vip[0]); i++)
+		EXPECT(parse_vip_spec(bad_vip[i], &k) != 0, "accepted VIP '%s'", bad_vip[i]);
+
+	EXPECT(parse_addr_port("198.18.0.5", &a, &p) == 0 && p == 0, "addr without port");
+	EXPECT(parse_addr_port("198.18.0.5:2525", &a, &p) == 0 && p == htons(2525) &&
+	       a == htonl(0xc6120005), "addr:port");
+	for (size_t i = 0; i < sizeof(bad_ap) / sizeof(bad_ap[0]); i++)
+		EXPECT(parse_addr_port(bad_ap[i], &a, &p) != 0, "accepted backend '%s'", bad_ap[i]);
+
+	/* every action and reason has a name (they become metric labels) */
+	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++)
+		EXPECT(strcmp(reason_name(r), "unknown") != 0, "reason %u unnamed", r);
+	for (unsigned int a2 = 0; a2 < NOSNAT_ACT_MAX; a2++)
+		EXPECT(strcmp(action_name(a2), "unknown") != 0, "action %u unnamed", a2);
+}
+
+int main(void)
+{
+	test_maglev();
+	test_parse();
+	if (!passed && !failed)
+		failed = 1;
+	printf("unit: %d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
