@@ -270,7 +270,6 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
 	__be32 old_ip = p.ip->saddr, new_ip = rn->vip;
 	__be16 new_port = rn->vip_port;
-	__u16 flags = rn->flags;
 	int syn_ack = 0;
 
 	if (p.proto == IPPROTO_TCP) {
@@ -292,9 +291,11 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	}
 	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
 
-	/* The client's segments to this pod are encapsulated: its SYN-ACK
-	 * tells the client how big they may be. */
-	if (syn_ack && (flags & NOSNAT_RNAT_ENCAP)) {
+	/* The SYN-ACK tells the client how big its segments may be. Clamp it
+	 * for every VIP flow, not only those encapsulated now: after a VIP
+	 * failover a flow that began locally is encapsulated too, and many
+	 * clients never see the ICMP that would teach them the smaller MTU. */
+	if (syn_ack) {
 		const struct nosnat_cfg *cfg = cfg_get();
 		struct tcphdr *th;
 		__be16 mss, clamp;

@@ -144,7 +144,7 @@ struct nosnat_rnat_key {
 };
 _Static_assert(sizeof(struct nosnat_rnat_key) == 16, "rnat key size");
 
-#define NOSNAT_RNAT_ENCAP	0x1	/* flow arrived encapsulated: clamp SYN-ACK MSS */
+#define NOSNAT_RNAT_ENCAP	0x1	/* the flow arrived encapsulated (informational) */
 
 struct nosnat_rnat {
 	__be32 vip;

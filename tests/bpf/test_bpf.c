@@ -279,6 +279,34 @@ static int t_remote_syn(void)
 	return 0;
 }
 
+/* MSS after a NOP: its value sits at an odd offset, where the checksum
+ * update must be byte-swapped. */
+static int t_mss_odd_offset(void)
+{
+	static uint8_t opts[8] = { 1, 2, 4, 0x23, 0x28, 1, 1, 0 };	/* NOP, MSS 9000, pad */
+	static uint8_t opts_c[8] = { 1, 2, 4, 0x05, 0xa0, 1, 1, 0 };
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40050, 25, TH_SYN);
+	struct run r;
+	size_t n, in_n, out_n, wn;
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "backend add");
+	l.opts = opts;
+	l.opts_len = sizeof(opts);
+	n = frame(in, &ip, &l, 0);
+	l.opts = opts_c;
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B),
+			   backend_tag(ip4(T_POD_B), htons(2525)), 0, 0x4000, inner, in_n);
+	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
 static int t_remote_no_neigh(void)
 {
 	uint8_t in[256], inner[256], outer[512], want[512];
@@ -699,12 +727,14 @@ static int t_tc_reply(void)
 	n = frame(in, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "client SYN");
 
-	/* Now the reply leaves as the VIP (no MSS change: not encapsulated). */
+	/* Now the reply leaves as the VIP, its MSS lowered (a failover may
+	 * encapsulate this flow later). */
 	ip = ipv4(T_POD_LOCAL, T_CLIENT);
 	l = tcp(2525, 40020, TH_SYN | TH_ACK);
 	n = frame(reply, &ip, &l, 0);
 	ip.saddr = ip4(T_VIP);
 	l.sport = 25;
+	l.opts = syn_opts_1440;
 	wn = frame(want, &ip, &l, 0);
 	stats_snap();
 	CHECK(!run_tc(fd, reply, n, &r), "tc run");
@@ -821,6 +851,7 @@ struct test {
 static const struct test tests[] = {
 	{ "SYN to VIP, local backend: DNAT + reverse-NAT entry", t_local_syn },
 	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn },
+	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset },
 	{ "remote backend, next hop unresolved: handed to tc", t_remote_no_neigh },
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
