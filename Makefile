@@ -13,7 +13,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
 	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS    := -lbpf -lelf -lz
+LDLIBS    := -lbpf -lelf -lz -lyaml
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
 	     $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Wextra -Werror -MMD -MP
 
@@ -26,7 +26,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
-	     user/names.c user/show.c
+	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 PURE_OBJS := $(OUT)/user/parse.o $(OUT)/user/maglev.o $(OUT)/user/names.o
 

@@ -29,6 +29,8 @@
 #define NOSNAT_MAP_STATS	"nosnat_stats"
 #define NOSNAT_MAP_VIP_STATS	"nosnat_vip_stat"
 #define NOSNAT_MAP_BE_STATS	"nosnat_be_stat"
+#define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
+#define NOSNAT_MAP_CTL		"nosnat_ctl"
 
 /* What happened to a packet. */
 enum nosnat_action {
@@ -164,6 +166,22 @@ struct nosnat_vip_counter {
 	__u64 bytes;
 	__u64 flows;
 };
+
+/* Control-plane records, kept in pinned maps so that every nosnat command
+ * (and a restarted daemon) sees them. The BPF programs never read these. */
+#define NOSNAT_VIP_NAME_LEN	64
+
+struct nosnat_vip_meta {	/* nosnat_vip_meta, by VIP id */
+	char name[NOSNAT_VIP_NAME_LEN];	/* service name from the config, or "" */
+};
+
+struct nosnat_ctl {		/* nosnat_ctl, one element */
+	__u64 reloads;			/* configurations applied by apply/run */
+	__u64 reload_failures;		/* rejected or failed */
+	__u64 last_success;		/* unix time of the last good one */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct nosnat_ctl) == 32, "ctl size");
 
 /* XDP -> tc ingress hand-off in the frame's metadata area, for encapsulated
  * packets whose next hop has no neighbour entry yet. */

@@ -3,7 +3,7 @@
 # Quiet and quick when everything is already there.
 set -euo pipefail
 
-PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool
+PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool libyaml-dev
       iproute2 ethtool jq util-linux procps)
 
 missing=()

@@ -9,7 +9,11 @@
 #include <unistd.h>
 #include <sys/resource.h>
 #include <arpa/inet.h>
+#include "apply.h"
 #include "attach.h"
+#include "config.h"
+#include "metrics.h"
+#include "run.h"
 #include "log.h"
 #include "parse.h"
 #include "show.h"
@@ -47,11 +51,11 @@ static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg
 static int cmd_getopt(int argc, char **argv, const struct option *extra,
 		      int (*on_opt)(int opt, const char *arg))
 {
-	struct option opts[8] = { { "help", no_argument, NULL, 'h' } };
+	struct option opts[12] = { { "help", no_argument, NULL, 'h' } };
 	char shortopts[32] = "h";
 	int n = 1, opt;
 
-	for (; extra && extra[n - 1].name && n < 7; n++)
+	for (; extra && extra[n - 1].name && n < 11; n++)
 		opts[n] = extra[n - 1];
 	opts[n] = (struct option){ 0 };
 	optind = 0;	/* glibc: re-initialise, permute options after operands */
@@ -352,6 +356,162 @@ static int cmd_stats(int argc, char **argv)
 	return reader(argc, argv, 1);
 }
 
+/* --- apply / check / metrics / run ----------------------------------- */
+
+static int opt_dry_run;
+
+static int apply_opt(int opt, const char *arg)
+{
+	(void)arg;
+	if (opt != 'd')
+		return -1;
+	opt_dry_run = 1;
+	return 0;
+}
+
+static int cmd_apply(int argc, char **argv)
+{
+	static const struct option o[] = { { "dry-run", no_argument, NULL, 'd' }, { 0 } };
+	int i = cmd_getopt(argc, argv, o, apply_opt), rc;
+
+	if (argc - i != 1)
+		bad_usage("%s", "apply takes one FILE");
+	if (need_root())
+		return 1;
+	rc = apply_file(pin_dir, argv[i], opt_dry_run, stdout);
+	if (rc >= 0 && !opt_dry_run)
+		info("%s: applied, %d change%s", argv[i], rc, rc == 1 ? "" : "s");
+	else if (rc >= 0)
+		info("%s: dry run, %d change%s", argv[i], rc, rc == 1 ? "" : "s");
+	return rc < 0 ? 1 : 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	static struct config cfg;
+	char ebuf[512];
+	int i = cmd_getopt(argc, argv, NULL, NULL);
+
+	if (argc - i != 1)
+		bad_usage("%s", "check takes one FILE");
+	if (config_load(argv[i], &cfg, ebuf, sizeof(ebuf))) {
+		err("%s", ebuf);
+		return 1;
+	}
+	printf("%s: ok (%zu VIP ports, %zu backends, %zu nodes)\n", argv[i], cfg.n_vips,
+	       cfg.n_bes, cfg.n_nodes);
+	return 0;
+}
+
+static const char *opt_textfile;
+
+static int metrics_opt(int opt, const char *arg)
+{
+	if (opt != 't')
+		return -1;
+	opt_textfile = arg;
+	return 0;
+}
+
+static int cmd_metrics(int argc, char **argv)
+{
+	static const struct option o[] = { { "textfile", required_argument, NULL, 't' }, { 0 } };
+	static struct metrics mx;
+	static struct state s;
+	struct nosnat_maps m;
+	int i = cmd_getopt(argc, argv, o, metrics_opt), rc;
+
+	if (argc != i)
+		bad_usage("unexpected argument '%s'", argv[i]);
+	if (pin_dir_prepare(pin_dir, 0) || maps_open(pin_dir, &m))
+		return 1;
+	rc = state_read(&m, &s);
+	if (!rc) {
+		mx.version = NOSNAT_VERSION;
+		rc = metrics_collect(&m, &s, &mx);
+	}
+	maps_close(&m);
+	if (rc) {
+		err("cannot read the counters under %s: %s", pin_dir, strerror(-rc));
+		return 1;
+	}
+	if (!opt_textfile) {
+		metrics_render(stdout, &mx);
+		return 0;
+	}
+	rc = metrics_write_textfile(opt_textfile, &mx);
+	if (rc)
+		err("cannot write %s: %s", opt_textfile, strerror(-rc));
+	return rc ? 1 : 0;
+}
+
+static struct run_opts ropts = { .interval = 15 };
+
+static int run_opt(int opt, const char *arg)
+{
+	unsigned long u;
+
+	switch (opt) {
+	case 'c':
+		ropts.config = arg;
+		return 0;
+	case 'i':
+		ropts.iface = arg;
+		return 0;
+	case 'n':
+		if (parse_ipv4(arg, &ropts.node_ip) || !ropts.node_ip) {
+			err("invalid --node-ip '%s': not an IPv4 address", arg);
+			exit(1);
+		}
+		return 0;
+	case 't':
+		ropts.textfile = arg;
+		return 0;
+	case 'I':
+		if (parse_uint(arg, 1, 86400, &u)) {
+			err("invalid --interval '%s' (1-86400 seconds)", arg);
+			exit(1);
+		}
+		ropts.interval = (unsigned int)u;
+		return 0;
+	case 'D':
+		ropts.detach_on_exit = 1;
+		return 0;
+	case 'm':
+		if (!strcmp(arg, "native"))
+			ropts.mode = XDP_MODE_NATIVE;
+		else if (!strcmp(arg, "generic"))
+			ropts.mode = XDP_MODE_GENERIC;
+		else
+			bad_usage("--mode takes native or generic, not '%s'", arg);
+		return 0;
+	}
+	return -1;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option o[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "iface", required_argument, NULL, 'i' },
+		{ "node-ip", required_argument, NULL, 'n' },
+		{ "textfile", required_argument, NULL, 't' },
+		{ "interval", required_argument, NULL, 'I' },
+		{ "detach-on-exit", no_argument, NULL, 'D' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ 0 },
+	};
+	int i = cmd_getopt(argc, argv, o, run_opt);
+
+	if (argc != i)
+		bad_usage("unexpected argument '%s'", argv[i]);
+	if (!ropts.config)
+		bad_usage("%s", "run needs --config FILE");
+	if (need_root())
+		return 1;
+	return run_daemon(pin_dir, &ropts) ? 1 : 0;
+}
+
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach, "IFACE [--mode native|generic] [--node-ip ADDR]" },
 	{ "detach", cmd_detach, "IFACE" },
@@ -362,6 +522,12 @@ static const struct cmd cmds[] = {
 	  "       nosnat [--pin-dir DIR] backend del VIP:PORT/PROTO POD_ADDR[:PORT]" },
 	{ "list", cmd_list, "[--json]" },
 	{ "stats", cmd_stats, "[--json]" },
+	{ "apply", cmd_apply, "FILE [--dry-run]" },
+	{ "check", cmd_check, "FILE" },
+	{ "metrics", cmd_metrics, "[--textfile PATH]" },
+	{ "run", cmd_run,
+	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"
+	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]" },
 };
 
 static void usage(FILE *f)

@@ -99,6 +99,7 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
 		{ &m->rnat, NOSNAT_MAP_RNAT }, { &m->stats, NOSNAT_MAP_STATS },
 		{ &m->vip_stat, NOSNAT_MAP_VIP_STATS }, { &m->be_stat, NOSNAT_MAP_BE_STATS },
+		{ &m->vip_meta, NOSNAT_MAP_VIP_META }, { &m->ctl, NOSNAT_MAP_CTL },
 	};
 
 	m->lock_fd = -1;
@@ -124,7 +125,7 @@ void maps_close(struct nosnat_maps *m)
 {
 	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->backends, &m->nodes, &m->maglev,
 		       &m->local, &m->flows, &m->rnat, &m->stats, &m->vip_stat, &m->be_stat,
-		       &m->lock_fd };
+		       &m->vip_meta, &m->ctl, &m->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -164,7 +165,12 @@ int state_read(const struct nosnat_maps *m, struct state *s)
 		if (s->n_vips >= NOSNAT_MAX_VIPS)
 			break;
 		if (!bpf_map_lookup_elem(m->vips, &next, &v->val)) {
+			struct nosnat_vip_meta meta = {};
+
 			v->key = next;
+			bpf_map_lookup_elem(m->vip_meta, &v->val.id, &meta);
+			memcpy(v->name, meta.name, sizeof(v->name));
+			v->name[sizeof(v->name) - 1] = '\0';
 			s->n_vips++;
 		}
 		key = next;
@@ -355,7 +361,14 @@ int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	refs++;
 	if (bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY))
 		return -errno;
+	{
+		struct nosnat_vip_meta meta = {};
+
+		if (bpf_map_update_elem(m->vip_meta, &id, &meta, BPF_ANY))
+			return -errno;
+	}
 	v = &s->vips[s->n_vips];
+	memset(v, 0, sizeof(*v));
 	v->key = *k;
 	v->val = (struct nosnat_vip){ .id = id, .active = 0 };
 	if (bpf_map_update_elem(m->vips, k, &v->val, BPF_NOEXIST))
@@ -398,12 +411,59 @@ int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	return 0;
 }
 
+int be_alloc(const struct state *s)
+{
+	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+		if (!(s->be[id].flags & NOSNAT_BE_IN_USE))
+			return id;
+	return -ENOSPC;
+}
+
+int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh)
+{
+	int rc;
+
+	if (fresh) {
+		rc = zero_percpu(m->be_stat, id, sizeof(struct nosnat_counter));
+		if (rc)
+			return rc;
+	}
+	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
+}
+
+int be_release(const struct nosnat_maps *m, struct state *s, __u32 id)
+{
+	memset(&s->be[id], 0, sizeof(s->be[id]));
+	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
+}
+
+int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name)
+{
+	struct nosnat_vip_meta meta = {};
+
+	snprintf(meta.name, sizeof(meta.name), "%s", name);
+	if (bpf_map_update_elem(m->vip_meta, &v->val.id, &meta, BPF_ANY))
+		return -errno;
+	memcpy(v->name, meta.name, sizeof(v->name));
+	return 0;
+}
+
+unsigned int vip_local_count(const struct state *s, __u32 vip_id, __be32 node_ip)
+{
+	unsigned int n = 0;
+
+	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+		if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id == vip_id &&
+		    s->be[id].node == node_ip)
+			n++;
+	return n;
+}
+
 int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
 		   __be32 addr, __be16 port, __be32 node, __u16 weight)
 {
 	struct vip_entry *v = state_find_vip(s, k);
-	__u32 id, local = 0;
-	int rc;
+	int id, rc;
 
 	if (!v)
 		return -ENOENT;
@@ -415,26 +475,18 @@ int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct no
 		return -EEXIST;
 	if (node != s->cfg.node_ip && !state_has_node(s, node))
 		return -EHOSTUNREACH;
-	for (id = 0; id < NOSNAT_MAX_BACKENDS; id++)
-		if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id == v->val.id &&
-		    s->be[id].node == s->cfg.node_ip)
-			local++;
-	if (node == s->cfg.node_ip && local >= NOSNAT_MAX_LOCAL)
+	if (node == s->cfg.node_ip && vip_local_count(s, v->val.id, node) >= NOSNAT_MAX_LOCAL)
 		return -E2BIG;
-	for (id = 0; id < NOSNAT_MAX_BACKENDS && (s->be[id].flags & NOSNAT_BE_IN_USE); id++)
-		;
-	if (id == NOSNAT_MAX_BACKENDS)
-		return -ENOSPC;
-
+	id = be_alloc(s);
+	if (id < 0)
+		return id;
 	s->be[id] = (struct nosnat_backend){
 		.addr = addr, .node = node, .port = port, .weight = weight,
 		.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
 	};
-	rc = zero_percpu(m->be_stat, id, sizeof(struct nosnat_counter));
+	rc = be_write(m, s, id, 1);
 	if (rc)
 		return rc;
-	if (bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY))
-		return -errno;
 	return vip_sync(m, s, v);
 }
 
@@ -442,9 +494,7 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 		   __be32 addr, __be16 port)
 {
 	struct vip_entry *v = state_find_vip(s, k);
-	struct nosnat_backend gone = {};
 	int id, rc;
-	__u32 uid;
 
 	if (!v)
 		return -ENOENT;
@@ -460,9 +510,5 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 		s->be[id].flags = NOSNAT_BE_IN_USE;
 		return rc;
 	}
-	uid = id;
-	s->be[id] = gone;
-	if (bpf_map_update_elem(m->backends, &uid, &gone, BPF_ANY))
-		return -errno;
-	return 0;
+	return be_release(m, s, id);
 }

@@ -12,12 +12,14 @@
 struct nosnat_maps {
 	int cfg, vips, vip_addr, backends, nodes, maglev, local;
 	int flows, rnat, stats, vip_stat, be_stat;
+	int vip_meta, ctl;
 	int lock_fd;
 };
 
 struct vip_entry {
 	struct nosnat_vip_key key;
 	struct nosnat_vip val;
+	char name[NOSNAT_VIP_NAME_LEN];
 };
 
 struct state {
@@ -54,5 +56,14 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 		   __be32 addr, __be16 port);
 /* Rebuild one VIP's Maglev table, local list and active count. */
 int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v);
+
+/* Building blocks for batched changes (apply): a free backend slot, writing
+ * a slot (after s->be[id] is set), releasing one, naming a VIP. */
+int be_alloc(const struct state *s);
+int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh);
+int be_release(const struct nosnat_maps *m, struct state *s, __u32 id);
+int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name);
+/* Count local backends of a VIP id for node ip. */
+unsigned int vip_local_count(const struct state *s, __u32 vip_id, __be32 node_ip);
 
 #endif

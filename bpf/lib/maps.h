@@ -115,4 +115,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_be_stat SEC(".maps");
 
+/* Control plane only: service names and reload bookkeeping (see ABI). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct nosnat_vip_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nosnat_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_ctl SEC(".maps");
+
 #endif

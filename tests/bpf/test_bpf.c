@@ -918,6 +918,8 @@ static int setup_skel(void)
 		.stats = bpf_map__fd(skel->maps.nosnat_stats),
 		.vip_stat = bpf_map__fd(skel->maps.nosnat_vip_stat),
 		.be_stat = bpf_map__fd(skel->maps.nosnat_be_stat),
+		.vip_meta = bpf_map__fd(skel->maps.nosnat_vip_meta),
+		.ctl = bpf_map__fd(skel->maps.nosnat_ctl),
 		.lock_fd = -1,
 	};
 	return 0;

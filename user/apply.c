@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Converge: validate against the live state first, then change the maps in
+ * an order where traffic always sees a consistent state:
+ *   node address, removed VIPs, new nodes, each VIP (new and changed
+ *   backends written, one Maglev table swap, removed slots freed), removed
+ *   nodes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include "apply.h"
+#include "parse.h"
+
+static int cfg_has_vip(const struct config *cfg, const struct nosnat_vip_key *k)
+{
+	for (size_t i = 0; i < cfg->n_vips; i++)
+		if (!memcmp(&cfg->vips[i].key, k, sizeof(*k)))
+			return 1;
+	return 0;
+}
+
+static int cfg_has_node(const struct config *cfg, __be32 n)
+{
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (cfg->nodes[i] == n)
+			return 1;
+	return 0;
+}
+
+static void say(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!out)
+		return;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+static const char *be_str(__be32 addr, __be16 port, char *buf)
+{
+	char a[INET_ADDRSTRLEN];
+
+	snprintf(buf, 32, "%s:%u", ip_str(addr, a), ntohs(port));
+	return buf;
+}
+
+static int validate(const struct state *s, const struct config *cfg, __be32 node_ip,
+		    const char *file, char *err, size_t errlen)
+{
+	size_t peak = 0;
+
+	if (!node_ip) {
+		snprintf(err, errlen, "%s:1:1: this node's address is unknown (set 'node' or attach with --node-ip)",
+			 file);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		unsigned int local = 0;
+		char vs[32];
+
+		for (size_t b = 0; b < v->n_be; b++)
+			if (cfg->bes[v->first_be + b].node == node_ip)
+				local++;
+		if (local > NOSNAT_MAX_LOCAL) {
+			snprintf(err, errlen, "%s:%u:%u: %s has %u backends on this node (at most %d)",
+				 file, v->line, v->col, vip_str(&v->key, vs), local, NOSNAT_MAX_LOCAL);
+			return -EINVAL;
+		}
+		peak += v->n_be;
+	}
+	/* Slots of kept VIPs stay allocated until their table is swapped. */
+	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+		if (s->be[id].flags & NOSNAT_BE_IN_USE)
+			for (size_t i = 0; i < s->n_vips; i++)
+				if (s->vips[i].val.id == s->be[id].vip_id &&
+				    cfg_has_vip(cfg, &s->vips[i].key))
+					peak++;
+	if (peak > NOSNAT_MAX_BACKENDS) {
+		snprintf(err, errlen, "%s:1:1: this change needs more than %d backend slots at once; apply it in two steps",
+			 file, NOSNAT_MAX_BACKENDS);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Converge one VIP's backends; swap its table once if anything changed. */
+static int converge_vip(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
+			const struct config_vip *cv, int dry, int force, FILE *out)
+{
+	static __u8 keep[NOSNAT_MAX_BACKENDS];
+	static __u32 drop[NOSNAT_MAX_BACKENDS];
+	struct vip_entry *v = state_find_vip(s, &cv->key);
+	size_t n_drop = 0;
+	int changes = 0, rc;
+	char vs[32], bs[32], n1[INET_ADDRSTRLEN];
+
+	vip_str(&cv->key, vs);
+	if (!v) {
+		say(out, "+ vip %s%s%s", vs, cv->name[0] ? " " : "", cv->name);
+		changes++;
+		if (!dry) {
+			rc = op_vip_add(m, s, &cv->key);
+			if (rc)
+				return rc;
+			v = state_find_vip(s, &cv->key);
+			if (!v)
+				return -ENOENT;
+		}
+	} else if (strcmp(v->name, cv->name)) {
+		say(out, "~ vip %s name '%s' -> '%s'", vs, v->name, cv->name);
+		changes++;
+	}
+	if (v && !dry && strcmp(v->name, cv->name)) {
+		rc = vip_set_name(m, v, cv->name);
+		if (rc)
+			return rc;
+	}
+
+	memset(keep, 0, sizeof(keep));
+	for (size_t b = 0; b < cv->n_be; b++) {
+		const struct config_backend *cb = &cfg->bes[cv->first_be + b];
+		int id = v ? state_find_backend(s, v->val.id, cb->addr, cb->port) : -1;
+
+		be_str(cb->addr, cb->port, bs);
+		if (id >= 0) {
+			struct nosnat_backend *be = &s->be[id];
+
+			keep[id] = 1;
+			if (be->weight == cb->weight && be->node == cb->node)
+				continue;
+			if (be->weight != cb->weight)
+				say(out, "~ backend %s %s weight %u -> %u", vs, bs, be->weight, cb->weight);
+			if (be->node != cb->node)
+				say(out, "~ backend %s %s node -> %s", vs, bs, ip_str(cb->node, n1));
+			changes++;
+			if (!dry) {
+				be->weight = cb->weight;
+				be->node = cb->node;
+				rc = be_write(m, s, id, 0);
+				if (rc)
+					return rc;
+			}
+			continue;
+		}
+		say(out, "+ backend %s %s node %s weight %u", vs, bs, ip_str(cb->node, n1), cb->weight);
+		changes++;
+		if (dry)
+			continue;
+		id = be_alloc(s);
+		if (id < 0)
+			return id;
+		s->be[id] = (struct nosnat_backend){
+			.addr = cb->addr, .node = cb->node, .port = cb->port, .weight = cb->weight,
+			.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
+		};
+		keep[id] = 1;
+		rc = be_write(m, s, id, 1);
+		if (rc)
+			return rc;
+	}
+	if (v) {
+		for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+			struct nosnat_backend *be = &s->be[id];
+
+			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v->val.id || keep[id])
+				continue;
+			say(out, "- backend %s %s", vs, be_str(be->addr, be->port, bs));
+			changes++;
+			if (!dry) {
+				be->flags = 0;	/* out of the new table */
+				drop[n_drop++] = id;
+			}
+		}
+	}
+	if (dry || (!changes && !force))
+		return changes;
+	rc = vip_sync(m, s, v);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n_drop; i++) {
+		rc = be_release(m, s, drop[i]);
+		if (rc)
+			return rc;
+	}
+	return changes;
+}
+
+int config_apply(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
+		 const char *file, int dry, FILE *out, char *err, size_t errlen)
+{
+	__be32 node_ip = cfg->has_node ? cfg->node : s->cfg.node_ip;
+	int changes = 0, force = 0, rc;
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], vs[32];
+
+	rc = validate(s, cfg, node_ip, file, err, errlen);
+	if (rc)
+		return rc;
+
+	if (node_ip != s->cfg.node_ip) {
+		say(out, "~ node address %s -> %s", ip_str(s->cfg.node_ip, a), ip_str(node_ip, b));
+		changes++;
+		force = 1;	/* which backends are local changes everywhere */
+		if (!dry) {
+			__u32 zero = 0;
+
+			s->cfg.node_ip = node_ip;
+			if (bpf_map_update_elem(m->cfg, &zero, &s->cfg, BPF_ANY)) {
+				rc = -errno;
+				goto fail;
+			}
+		}
+	}
+	for (size_t i = 0; i < s->n_vips;) {
+		struct vip_entry *v = &s->vips[i];
+
+		if (cfg_has_vip(cfg, &v->key)) {
+			i++;
+			continue;
+		}
+		say(out, "- vip %s%s%s", vip_str(&v->key, vs), v->name[0] ? " " : "", v->name);
+		changes++;
+		if (dry) {
+			i++;
+			continue;
+		}
+		rc = op_vip_del(m, s, &v->key);	/* moves the last entry to i */
+		if (rc)
+			goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_nodes; i++) {
+		if (state_has_node(s, cfg->nodes[i]))
+			continue;
+		say(out, "+ node %s", ip_str(cfg->nodes[i], a));
+		changes++;
+		if (!dry && (rc = op_node_add(m, s, cfg->nodes[i])))
+			goto fail;
+	}
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		rc = converge_vip(m, s, cfg, &cfg->vips[i], dry, force, out);
+		if (rc < 0)
+			goto fail;
+		changes += rc;
+	}
+	for (size_t i = 0; i < s->n_nodes;) {
+		__be32 n = s->nodes[i];
+
+		int used = 0;
+
+		for (int id = 0; id < NOSNAT_MAX_BACKENDS && !used; id++)
+			used = (s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].node == n;
+		/* only this node's own address can still be in use here */
+		if (cfg_has_node(cfg, n) || (used && n == node_ip)) {
+			i++;
+			continue;
+		}
+		say(out, "- node %s", ip_str(n, a));
+		changes++;
+		if (dry) {
+			i++;
+			continue;
+		}
+		rc = op_node_del(m, s, n);	/* moves the last entry to i */
+		if (rc)
+			goto fail;
+	}
+	return changes;
+fail:
+	snprintf(err, errlen, "%s: applying failed part-way: %s", file, strerror(-rc));
+	return rc;
+}
+
+void ctl_record(const struct nosnat_maps *m, int ok)
+{
+	struct nosnat_ctl ctl = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	if (ok) {
+		ctl.reloads++;
+		ctl.last_success = (__u64)time(NULL);
+	} else {
+		ctl.reload_failures++;
+	}
+	bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
+}

@@ -1,0 +1,20 @@
+/* apply.h - converge the maps to a parsed configuration: per-VIP table
+ * swaps, flows of remaining backends untouched, one line per change. */
+#ifndef NOSNAT_APPLY_H
+#define NOSNAT_APPLY_H
+
+#include <stdio.h>
+#include "config.h"
+#include "state.h"
+
+/* Validate cfg against the live state, then (unless dry_run) change the maps.
+ * Writes one line per change to out (may be NULL). Returns the number of
+ * changes, or -EINVAL with "FILE:LINE:COL: message" in err, or -errno with
+ * a message in err when a map operation failed. */
+int config_apply(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
+		 const char *file, int dry_run, FILE *out, char *err, size_t errlen);
+
+/* Record the outcome of a configuration load in nosnat_ctl. */
+void ctl_record(const struct nosnat_maps *m, int ok);
+
+#endif

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* YAML configuration: libyaml's document API gives every node its position,
+ * so each error names FILE:LINE:COL. Everything is checked here; apply only
+ * ever sees a configuration that is whole and consistent. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <yaml.h>
+#include "config.h"
+#include "parse.h"
+
+#define MAX_PORTS_PER_SERVICE 64
+
+struct ctx {
+	const char *file;
+	yaml_document_t *doc;
+	struct config *cfg;
+	char *err;
+	size_t errlen;
+};
+
+static int failf(struct ctx *c, size_t line, size_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int failf(struct ctx *c, size_t line, size_t col, const char *fmt, ...)
+{
+	char msg[192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(c->err, c->errlen, "%s:%zu:%zu: %s", c->file, line, col, msg);
+	return -EINVAL;
+}
+
+#define FAIL_AT(c, n, ...) failf(c, (n)->start_mark.line + 1, (n)->start_mark.column + 1, __VA_ARGS__)
+
+static yaml_node_t *get(struct ctx *c, int idx)
+{
+	return yaml_document_get_node(c->doc, idx);
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE: return "a mapping";
+	default: return "nothing";
+	}
+}
+
+static int want_type(struct ctx *c, yaml_node_t *n, yaml_node_type_t t, const char *what)
+{
+	if (n->type == t)
+		return 0;
+	return FAIL_AT(c, n, "%s must be %s, not %s", what,
+		       t == YAML_SCALAR_NODE ? "a scalar" : t == YAML_SEQUENCE_NODE ? "a list" : "a mapping",
+		       type_name(n));
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+/* A scalar that must not contain NUL bytes (libyaml allows them). */
+static int get_str(struct ctx *c, yaml_node_t *n, const char *what, const char **out)
+{
+	if (want_type(c, n, YAML_SCALAR_NODE, what))
+		return -EINVAL;
+	if (strlen(scalar(n)) != n->data.scalar.length)
+		return FAIL_AT(c, n, "%s contains a NUL byte", what);
+	*out = scalar(n);
+	return 0;
+}
+
+static int get_ipv4(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out)
+{
+	const char *s;
+
+	if (get_str(c, n, what, &s))
+		return -EINVAL;
+	if (parse_ipv4(s, out) || !*out)
+		return FAIL_AT(c, n, "%s: invalid IPv4 address '%.64s'", what, s);
+	return 0;
+}
+
+static int get_uint(struct ctx *c, yaml_node_t *n, const char *what, unsigned long min,
+		    unsigned long max, unsigned long *out)
+{
+	const char *s;
+
+	if (get_str(c, n, what, &s))
+		return -EINVAL;
+	if (parse_uint(s, min, max, out))
+		return FAIL_AT(c, n, "%s must be a whole number from %lu to %lu, not '%.64s'", what,
+			       min, max, s);
+	return 0;
+}
+
+/* Walk a mapping's pairs; each key must be one of keys[]. */
+typedef int (*pair_fn)(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg);
+
+static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, const char *const *keys,
+		     pair_fn fn, void *arg)
+{
+	yaml_node_pair_t *p;
+
+	if (want_type(c, map, YAML_MAPPING_NODE, what))
+		return -EINVAL;
+	for (p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = get(c, p->key), *v = get(c, p->value);
+		const char *ks;
+		int known = 0, rc;
+
+		if (!k || !v)
+			return FAIL_AT(c, map, "%s: broken mapping", what);
+		if (get_str(c, k, "a key", &ks))
+			return -EINVAL;
+		for (const char *const *kk = keys; *kk; kk++)
+			if (!strcmp(*kk, ks))
+				known = 1;
+		if (!known)
+			return FAIL_AT(c, k, "unknown key '%.64s' in %s", ks, what);
+		/* a key given twice would silently override: refuse */
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *qk = get(c, q->key);
+
+			if (qk && qk->type == YAML_SCALAR_NODE && !strcmp(scalar(qk), ks))
+				return FAIL_AT(c, k, "key '%.64s' given twice in %s", ks, what);
+		}
+		rc = fn(c, ks, k, v, arg);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* --- nodes ---------------------------------------------------------- */
+
+static int parse_nodes(struct ctx *c, yaml_node_t *seq)
+{
+	struct config *cfg = c->cfg;
+
+	if (want_type(c, seq, YAML_SEQUENCE_NODE, "nodes"))
+		return -EINVAL;
+	for (yaml_node_item_t *i = seq->data.sequence.items.start;
+	     i < seq->data.sequence.items.top; i++) {
+		yaml_node_t *n = get(c, *i);
+		__be32 a;
+
+		if (!n || get_ipv4(c, n, "node", &a))
+			return n ? -EINVAL : FAIL_AT(c, seq, "nodes: broken list");
+		for (size_t j = 0; j < cfg->n_nodes; j++)
+			if (cfg->nodes[j] == a)
+				return FAIL_AT(c, n, "node %s listed twice", scalar(n));
+		if (cfg->n_nodes >= NOSNAT_MAX_NODES)
+			return FAIL_AT(c, n, "more than %d nodes", NOSNAT_MAX_NODES);
+		cfg->nodes[cfg->n_nodes++] = a;
+	}
+	return 0;
+}
+
+/* --- services ------------------------------------------------------- */
+
+struct port_entry {
+	__be16 port, target;
+	yaml_node_t *at;
+};
+
+struct service {
+	yaml_node_t *at;
+	const char *name;
+	__be32 vip;
+	int has_vip;
+	__u8 proto;
+	struct port_entry ports[MAX_PORTS_PER_SERVICE];
+	size_t n_ports;
+	yaml_node_t *backends;
+};
+
+struct backend_tmp {
+	__be32 addr, node;
+	unsigned long weight;
+	int has_addr, has_node;
+};
+
+static int port_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct port_entry *pe = arg;
+	unsigned long u;
+
+	(void)k;
+	if (get_uint(c, v, key, 1, 65535, &u))
+		return -EINVAL;
+	if (!strcmp(key, "port"))
+		pe->port = htons((uint16_t)u);
+	else
+		pe->target = htons((uint16_t)u);
+	return 0;
+}
+
+static int parse_ports(struct ctx *c, yaml_node_t *seq, struct service *svc)
+{
+	static const char *const keys[] = { "port", "targetPort", NULL };
+
+	if (want_type(c, seq, YAML_SEQUENCE_NODE, "ports"))
+		return -EINVAL;
+	if (seq->data.sequence.items.top == seq->data.sequence.items.start)
+		return FAIL_AT(c, seq, "ports is empty");
+	for (yaml_node_item_t *i = seq->data.sequence.items.start;
+	     i < seq->data.sequence.items.top; i++) {
+		yaml_node_t *n = get(c, *i);
+		struct port_entry pe = { .at = n };
+		unsigned long u;
+
+		if (!n)
+			return FAIL_AT(c, seq, "ports: broken list");
+		if (svc->n_ports >= MAX_PORTS_PER_SERVICE)
+			return FAIL_AT(c, n, "more than %d ports in one service", MAX_PORTS_PER_SERVICE);
+		if (n->type == YAML_MAPPING_NODE) {
+			if (each_pair(c, n, "a port", keys, port_pair, &pe))
+				return -EINVAL;
+			if (!pe.port)
+				return FAIL_AT(c, n, "port mapping without 'port'");
+			if (!pe.target)
+				pe.target = pe.port;
+		} else {
+			if (get_uint(c, n, "port", 1, 65535, &u))
+				return -EINVAL;
+			pe.port = pe.target = htons((uint16_t)u);
+		}
+		for (size_t j = 0; j < svc->n_ports; j++)
+			if (svc->ports[j].port == pe.port)
+				return FAIL_AT(c, n, "port %u listed twice", ntohs(pe.port));
+		svc->ports[svc->n_ports++] = pe;
+	}
+	return 0;
+}
+
+static int backend_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct backend_tmp *b = arg;
+
+	(void)k;
+	if (!strcmp(key, "address")) {
+		b->has_addr = 1;
+		return get_ipv4(c, v, "address", &b->addr);
+	}
+	if (!strcmp(key, "node")) {
+		b->has_node = 1;
+		return get_ipv4(c, v, "node", &b->node);
+	}
+	return get_uint(c, v, "weight", 0, NOSNAT_MAX_WEIGHT, &b->weight);
+}
+
+static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct service *svc = arg;
+	const char *s;
+
+	(void)k;
+	if (!strcmp(key, "name")) {
+		if (get_str(c, v, "name", &s))
+			return -EINVAL;
+		if (strlen(s) >= CONFIG_NAME_LEN || !*s)
+			return FAIL_AT(c, v, "name must be 1 to %d characters", CONFIG_NAME_LEN - 1);
+		for (const char *p = s; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
+			      *p == '/'))
+				return FAIL_AT(c, v, "name '%.64s': only letters, digits, - _ . /", s);
+		svc->name = s;
+		return 0;
+	}
+	if (!strcmp(key, "vip")) {
+		svc->has_vip = 1;
+		return get_ipv4(c, v, "vip", &svc->vip);
+	}
+	if (!strcmp(key, "protocol")) {
+		if (get_str(c, v, "protocol", &s))
+			return -EINVAL;
+		if (parse_proto(s, &svc->proto))
+			return FAIL_AT(c, v, "protocol must be tcp or udp, not '%.64s'", s);
+		return 0;
+	}
+	if (!strcmp(key, "ports"))
+		return parse_ports(c, v, svc);
+	if (want_type(c, v, YAML_SEQUENCE_NODE, "backends"))
+		return -EINVAL;
+	svc->backends = v;
+	return 0;
+}
+
+static int node_known(const struct config *cfg, __be32 node)
+{
+	if (cfg->has_node && cfg->node == node)
+		return 1;
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (cfg->nodes[i] == node)
+			return 1;
+	return 0;
+}
+
+static int parse_service(struct ctx *c, yaml_node_t *n)
+{
+	static const char *const keys[] = { "name", "vip", "protocol", "ports", "backends", NULL };
+	static const char *const bkeys[] = { "address", "node", "weight", NULL };
+	struct config *cfg = c->cfg;
+	struct service svc = { .at = n, .proto = IPPROTO_TCP };
+	size_t first_be = cfg->n_bes, n_be = 0;
+
+	if (each_pair(c, n, "a service", keys, service_pair, &svc))
+		return -EINVAL;
+	if (!svc.has_vip)
+		return FAIL_AT(c, n, "service without 'vip'");
+	if (!svc.n_ports)
+		return FAIL_AT(c, n, "service without 'ports'");
+
+	/* Backends, with pod port per VIP port filled in below. */
+	struct backend_tmp bt[NOSNAT_MAX_LOCAL * 64];
+	yaml_node_t *bat[NOSNAT_MAX_LOCAL * 64];
+
+	if (svc.backends) {
+		for (yaml_node_item_t *i = svc.backends->data.sequence.items.start;
+		     i < svc.backends->data.sequence.items.top; i++) {
+			yaml_node_t *b = get(c, *i);
+
+			if (!b)
+				return FAIL_AT(c, svc.backends, "backends: broken list");
+			if (n_be >= sizeof(bt) / sizeof(bt[0]))
+				return FAIL_AT(c, b, "more than %zu backends in one service",
+					       sizeof(bt) / sizeof(bt[0]));
+			bt[n_be] = (struct backend_tmp){ .weight = 1 };
+			bat[n_be] = b;
+			if (each_pair(c, b, "a backend", bkeys, backend_pair, &bt[n_be]))
+				return -EINVAL;
+			if (!bt[n_be].has_addr)
+				return FAIL_AT(c, b, "backend without 'address'");
+			if (!bt[n_be].has_node)
+				return FAIL_AT(c, b, "backend without 'node'");
+			if (!node_known(cfg, bt[n_be].node))
+				return FAIL_AT(c, b, "backend's node is not in 'nodes'");
+			for (size_t j = 0; j < n_be; j++)
+				if (bt[j].addr == bt[n_be].addr)
+					return FAIL_AT(c, b, "backend address listed twice");
+			n_be++;
+		}
+	}
+
+	for (size_t p = 0; p < svc.n_ports; p++) {
+		struct config_vip *v;
+		struct nosnat_vip_key key = { .addr = svc.vip, .port = svc.ports[p].port,
+					      .proto = svc.proto };
+		char vs[32];
+
+		for (size_t j = 0; j < cfg->n_vips; j++)
+			if (!memcmp(&cfg->vips[j].key, &key, sizeof(key)))
+				return FAIL_AT(c, svc.ports[p].at, "%s is already defined on line %u",
+					       vip_str(&key, vs), cfg->vips[j].line);
+		if (cfg->n_vips >= NOSNAT_MAX_VIPS)
+			return FAIL_AT(c, svc.ports[p].at, "more than %d VIP ports", NOSNAT_MAX_VIPS);
+		if (cfg->n_bes + n_be > NOSNAT_MAX_BACKENDS)
+			return FAIL_AT(c, svc.ports[p].at, "more than %d backends in all",
+				       NOSNAT_MAX_BACKENDS);
+		v = &cfg->vips[cfg->n_vips++];
+		v->key = key;
+		snprintf(v->name, sizeof(v->name), "%s", svc.name ? svc.name : "");
+		v->first_be = cfg->n_bes;
+		v->n_be = n_be;
+		v->line = svc.ports[p].at->start_mark.line + 1;
+		v->col = svc.ports[p].at->start_mark.column + 1;
+		for (size_t b = 0; b < n_be; b++) {
+			struct config_backend *cb = &cfg->bes[cfg->n_bes++];
+
+			*cb = (struct config_backend){
+				.addr = bt[b].addr, .node = bt[b].node, .port = svc.ports[p].target,
+				.weight = (__u16)bt[b].weight,
+				.line = bat[b]->start_mark.line + 1,
+				.col = bat[b]->start_mark.column + 1,
+			};
+		}
+	}
+	(void)first_be;
+	return 0;
+}
+
+static int parse_services(struct ctx *c, yaml_node_t *seq)
+{
+	if (want_type(c, seq, YAML_SEQUENCE_NODE, "services"))
+		return -EINVAL;
+	for (yaml_node_item_t *i = seq->data.sequence.items.start;
+	     i < seq->data.sequence.items.top; i++) {
+		yaml_node_t *n = get(c, *i);
+
+		if (!n)
+			return FAIL_AT(c, seq, "services: broken list");
+		if (parse_service(c, n))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* --- top level ------------------------------------------------------- */
+
+struct top {
+	yaml_node_t *node, *nodes, *services;
+};
+
+static int top_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+	struct top *t = arg;
+
+	(void)c;
+	(void)k;
+	if (!strcmp(key, "node"))
+		t->node = v;
+	else if (!strcmp(key, "nodes"))
+		t->nodes = v;
+	else
+		t->services = v;
+	return 0;
+}
+
+int config_parse(const char *file, const char *buf, size_t len, struct config *cfg,
+		 char *err, size_t errlen)
+{
+	static const char *const keys[] = { "node", "nodes", "services", NULL };
+	yaml_parser_t parser;
+	yaml_document_t doc, extra;
+	struct ctx c = { .file = file, .doc = &doc, .cfg = cfg, .err = err, .errlen = errlen };
+	struct top t = {};
+	yaml_node_t *root;
+	int rc = 0;
+
+	memset(cfg, 0, offsetof(struct config, vips));
+	cfg->n_vips = 0;
+	cfg->n_bes = 0;
+	if (len > CONFIG_MAX_BYTES)
+		return failf(&c, 1, 1, "file too large (%zu bytes, at most %d)", len, CONFIG_MAX_BYTES);
+	if (!yaml_parser_initialize(&parser))
+		return failf(&c, 1, 1, "cannot initialise the YAML parser");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = failf(&c, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			   "not valid YAML: %s%s%s", parser.problem ? parser.problem : "error",
+			   parser.context ? " " : "", parser.context ? parser.context : "");
+		yaml_parser_delete(&parser);
+		return rc;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (!root) {
+		rc = failf(&c, 1, 1, "empty configuration");
+		goto out;
+	}
+	/* exactly one document */
+	if (!yaml_parser_load(&parser, &extra)) {
+		rc = failf(&c, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			   "not valid YAML: %s", parser.problem ? parser.problem : "error");
+		goto out;
+	}
+	if (yaml_document_get_root_node(&extra)) {
+		yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+
+		rc = failf(&c, r2->start_mark.line + 1, r2->start_mark.column + 1,
+			   "more than one YAML document");
+		yaml_document_delete(&extra);
+		goto out;
+	}
+	yaml_document_delete(&extra);
+
+	if (root->type != YAML_MAPPING_NODE) {
+		rc = FAIL_AT(&c, root, "the configuration must be a mapping (node, nodes, services)");
+		goto out;
+	}
+	rc = each_pair(&c, root, "the configuration", keys, top_pair, &t);
+	if (rc)
+		goto out;
+	if (t.node) {
+		rc = get_ipv4(&c, t.node, "node", &cfg->node);
+		if (rc)
+			goto out;
+		cfg->has_node = 1;
+	}
+	if (t.nodes && (rc = parse_nodes(&c, t.nodes)))
+		goto out;
+	if (t.services && (rc = parse_services(&c, t.services)))
+		goto out;
+out:
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd, rc;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s:1:1: cannot open: %s", file, strerror(errno));
+		return rc;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s:1:1: not a regular file", file);
+		close(fd);
+		return -EINVAL;
+	}
+	if (st.st_size > CONFIG_MAX_BYTES) {
+		snprintf(err, errlen, "%s:1:1: file too large (%lld bytes, at most %d)", file,
+			 (long long)st.st_size, CONFIG_MAX_BYTES);
+		close(fd);
+		return -EFBIG;
+	}
+	buf = malloc(CONFIG_MAX_BYTES + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, CONFIG_MAX_BYTES + 1);
+	close(fd);
+	if (n < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s:1:1: cannot read: %s", file, strerror(errno));
+		free(buf);
+		return rc;
+	}
+	rc = config_parse(file, buf, (size_t)n, cfg, err, errlen);
+	free(buf);
+	return rc;
+}

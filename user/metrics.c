@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Metrics: names prefixed nosnat_, base units, _total only on counters,
+ * HELP and TYPE on every family, every drop reason present even at zero. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "metrics.h"
+#include "names.h"
+#include "parse.h"
+
+static int percpu_sum(int fd, __u32 key, size_t n, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu * n, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		free(vals);
+		return -errno;
+	}
+	memset(out, 0, n * sizeof(*out));
+	for (int c = 0; c < ncpu; c++)
+		for (size_t i = 0; i < n; i++)
+			out[i] += vals[(size_t)c * n + i];
+	free(vals);
+	return 0;
+}
+
+/* Entries in a hash map: batched walk, falling back to key by key. */
+static uint64_t count_entries(int fd, size_t key_size, size_t value_size)
+{
+	static __u8 keys[4096 * 16], values[4096 * 16];
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u64 in = 0, out = 0, total = 0;
+	void *inp = NULL;
+	__u8 k[16], nk[16];
+	void *prev = NULL;
+
+	if (key_size <= 16 && value_size <= 16) {
+		for (;;) {
+			__u32 count = 4096;
+			int rc = bpf_map_lookup_batch(fd, inp, &out, keys, values, &count, &opts);
+
+			if (rc && errno != ENOENT)
+				break;
+			total += count;
+			if (rc)	/* ENOENT: that was the last batch */
+				return total;
+			in = out;
+			inp = &in;
+		}
+	}
+	total = 0;
+	while (!bpf_map_get_next_key(fd, prev, nk)) {
+		total++;
+		memcpy(k, nk, key_size);
+		prev = k;
+	}
+	return total;
+}
+
+int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct metrics *mx)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+	uint64_t c[3];
+	__u32 zero = 0;
+	int rc;
+
+	mx->n_vips = mx->n_bes = 0;
+	for (__u32 h = 0; h < NOSNAT_HOOK_MAX; h++)
+		for (__u32 a = 0; a < NOSNAT_ACT_MAX; a++)
+			for (__u32 r = 0; r < NOSNAT_R_MAX; r++) {
+				rc = percpu_sum(m->stats, nosnat_stat_slot(h, a, r), 2, c);
+				if (rc)
+					return rc;
+				mx->verdict[h][a][r][0] = c[0];
+				mx->verdict[h][a][r][1] = c[1];
+			}
+	for (size_t i = 0; i < s->n_vips; i++) {
+		struct metrics_vip *v = &mx->vips[mx->n_vips++];
+		const struct vip_entry *e = &s->vips[i];
+
+		memset(v, 0, sizeof(*v));
+		v->key = e->key;
+		memcpy(v->name, e->name, sizeof(v->name));
+		rc = percpu_sum(m->vip_stat, e->val.id, 3, c);
+		if (rc)
+			return rc;
+		v->packets = c[0];
+		v->bytes = c[1];
+		v->flows = c[2];
+		for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+			const struct nosnat_backend *b = &s->be[id];
+			struct metrics_backend *mb;
+
+			if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != e->val.id)
+				continue;
+			v->backends++;
+			v->active += b->weight > 0;
+			mb = &mx->bes[mx->n_bes++];
+			memset(mb, 0, sizeof(*mb));
+			mb->vip = e->key;
+			mb->addr = b->addr;
+			mb->node = b->node;
+			mb->port = b->port;
+			rc = percpu_sum(m->be_stat, id, 2, c);
+			if (rc)
+				return rc;
+			mb->packets = c[0];
+			mb->bytes = c[1];
+		}
+	}
+	mx->flows = count_entries(m->flows, sizeof(struct nosnat_flow_key), sizeof(struct nosnat_flow));
+	mx->rnat = count_entries(m->rnat, sizeof(struct nosnat_rnat_key), sizeof(struct nosnat_rnat));
+	if (!bpf_obj_get_info_by_fd(m->flows, &info, &info_len))
+		mx->flows_max = info.max_entries;
+	info_len = sizeof(info);
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(m->rnat, &info, &info_len))
+		mx->rnat_max = info.max_entries;
+	memset(&mx->ctl, 0, sizeof(mx->ctl));
+	bpf_map_lookup_elem(m->ctl, &zero, &mx->ctl);
+	return 0;
+}
+
+/* Label values: escape backslash, double quote and newline. */
+static void label(FILE *f, const char *name, const char *value, int first)
+{
+	fprintf(f, "%s%s=\"", first ? "" : ",", name);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\\' || *p == '"')
+			fputc('\\', f);
+		if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void vip_labels(FILE *f, const struct nosnat_vip_key *k, const char *service)
+{
+	char a[INET_ADDRSTRLEN], port[8];
+
+	snprintf(port, sizeof(port), "%u", ntohs(k->port));
+	label(f, "vip", ip_str(k->addr, a), 1);
+	label(f, "port", port, 0);
+	label(f, "proto", proto_name(k->proto), 0);
+	if (service)
+		label(f, "service", service, 0);
+}
+
+static int cmp_vip(const void *x, const void *y)
+{
+	const struct metrics_vip *a = x, *b = y;
+
+	if (a->key.addr != b->key.addr)
+		return ntohl(a->key.addr) < ntohl(b->key.addr) ? -1 : 1;
+	if (a->key.port != b->key.port)
+		return ntohs(a->key.port) < ntohs(b->key.port) ? -1 : 1;
+	return a->key.proto - b->key.proto;
+}
+
+static int cmp_be(const void *x, const void *y)
+{
+	const struct metrics_backend *a = x, *b = y;
+	struct metrics_vip va = { .key = a->vip }, vb = { .key = b->vip };
+	int c = cmp_vip(&va, &vb);
+
+	if (c)
+		return c;
+	if (a->addr != b->addr)
+		return ntohl(a->addr) < ntohl(b->addr) ? -1 : 1;
+	return ntohs(a->port) - ntohs(b->port);
+}
+
+static int is_drop_reason(unsigned int r)
+{
+	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK;
+}
+
+void metrics_render(FILE *f, const struct metrics *mx)
+{
+	static struct metrics_vip vips[NOSNAT_MAX_VIPS];
+	static struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
+	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], bp[32];
+
+	memcpy(vips, mx->vips, mx->n_vips * sizeof(vips[0]));
+	qsort(vips, mx->n_vips, sizeof(vips[0]), cmp_vip);
+	memcpy(bes, mx->bes, mx->n_bes * sizeof(bes[0]));
+	qsort(bes, mx->n_bes, sizeof(bes[0]), cmp_be);
+
+	family(f, "nosnat_backend_bytes_total", "counter", "Bytes sent to or replied from a backend on this node.");
+	for (size_t i = 0; i < mx->n_bes; i++) {
+		snprintf(bp, sizeof(bp), "%s:%u", ip_str(bes[i].addr, a), ntohs(bes[i].port));
+		fprintf(f, "nosnat_backend_bytes_total{");
+		vip_labels(f, &bes[i].vip, NULL);
+		label(f, "backend", bp, 0);
+		label(f, "node", ip_str(bes[i].node, n), 0);
+		fprintf(f, "} %llu\n", (unsigned long long)bes[i].bytes);
+	}
+	family(f, "nosnat_backend_packets_total", "counter", "Packets sent to or replied from a backend on this node.");
+	for (size_t i = 0; i < mx->n_bes; i++) {
+		snprintf(bp, sizeof(bp), "%s:%u", ip_str(bes[i].addr, a), ntohs(bes[i].port));
+		fprintf(f, "nosnat_backend_packets_total{");
+		vip_labels(f, &bes[i].vip, NULL);
+		label(f, "backend", bp, 0);
+		label(f, "node", ip_str(bes[i].node, n), 0);
+		fprintf(f, "} %llu\n", (unsigned long long)bes[i].packets);
+	}
+	family(f, "nosnat_backends", "gauge", "Backends configured for a VIP (including draining ones).");
+	for (size_t i = 0; i < mx->n_vips; i++) {
+		fprintf(f, "nosnat_backends{");
+		vip_labels(f, &vips[i].key, vips[i].name);
+		fprintf(f, "} %u\n", vips[i].backends);
+	}
+	family(f, "nosnat_backends_active", "gauge", "Backends of a VIP that take new flows (weight above 0).");
+	for (size_t i = 0; i < mx->n_vips; i++) {
+		fprintf(f, "nosnat_backends_active{");
+		vip_labels(f, &vips[i].key, vips[i].name);
+		fprintf(f, "} %u\n", vips[i].active);
+	}
+	family(f, "nosnat_build_info", "gauge", "nosnat build, value 1.");
+	fprintf(f, "nosnat_build_info{");
+	label(f, "version", mx->version ? mx->version : "unknown", 1);
+	fprintf(f, "} 1\n");
+	family(f, "nosnat_bytes_total", "counter", "Bytes by hook and action.");
+	for (unsigned int h = 0; h < NOSNAT_HOOK_MAX; h++)
+		for (unsigned int act = 0; act < NOSNAT_ACT_MAX; act++) {
+			uint64_t sum = 0;
+
+			for (unsigned int r = 0; r < NOSNAT_R_MAX; r++)
+				sum += mx->verdict[h][act][r][1];
+			fprintf(f, "nosnat_bytes_total{");
+			label(f, "hook", hook_name(h), 1);
+			label(f, "action", action_name(act), 0);
+			fprintf(f, "} %llu\n", (unsigned long long)sum);
+		}
+	family(f, "nosnat_config_last_reload_success_timestamp_seconds", "gauge",
+	       "Unix time of the last configuration applied successfully (0: never).");
+	fprintf(f, "nosnat_config_last_reload_success_timestamp_seconds %llu\n",
+		(unsigned long long)mx->ctl.last_success);
+	family(f, "nosnat_config_reload_failures_total", "counter", "Configurations rejected or failed.");
+	fprintf(f, "nosnat_config_reload_failures_total %llu\n", (unsigned long long)mx->ctl.reload_failures);
+	family(f, "nosnat_config_reloads_total", "counter", "Configurations applied successfully.");
+	fprintf(f, "nosnat_config_reloads_total %llu\n", (unsigned long long)mx->ctl.reloads);
+	family(f, "nosnat_drops_total", "counter", "Packets dropped (or answered with ICMP) by reason.");
+	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++) {
+		uint64_t sum = 0;
+
+		if (!is_drop_reason(r))
+			continue;
+		for (unsigned int h = 0; h < NOSNAT_HOOK_MAX; h++)
+			sum += mx->verdict[h][NOSNAT_ACT_DROP][r][0];
+		fprintf(f, "nosnat_drops_total{");
+		label(f, "reason", reason_name(r), 1);
+		fprintf(f, "} %llu\n", (unsigned long long)sum);
+	}
+	family(f, "nosnat_flow_table_capacity", "gauge", "Size of the flow table (LRU).");
+	fprintf(f, "nosnat_flow_table_capacity %llu\n", (unsigned long long)mx->flows_max);
+	family(f, "nosnat_flow_table_entries", "gauge", "Flows in the flow table.");
+	fprintf(f, "nosnat_flow_table_entries %llu\n", (unsigned long long)mx->flows);
+	if (mx->has_kube) {
+		family(f, "nosnat_kube_connected", "gauge", "1 while the Kubernetes watch is connected.");
+		fprintf(f, "nosnat_kube_connected %d\n", mx->kube_connected ? 1 : 0);
+		family(f, "nosnat_kube_last_sync_timestamp_seconds", "gauge",
+		       "Unix time of the last state received from Kubernetes.");
+		fprintf(f, "nosnat_kube_last_sync_timestamp_seconds %llu\n",
+			(unsigned long long)mx->kube_last_sync);
+		family(f, "nosnat_kube_watch_restarts_total", "counter", "Kubernetes watches restarted.");
+		fprintf(f, "nosnat_kube_watch_restarts_total %llu\n",
+			(unsigned long long)mx->kube_watch_restarts);
+	}
+	family(f, "nosnat_packets_total", "counter", "Packets by hook and action.");
+	for (unsigned int h = 0; h < NOSNAT_HOOK_MAX; h++)
+		for (unsigned int act = 0; act < NOSNAT_ACT_MAX; act++) {
+			uint64_t sum = 0;
+
+			for (unsigned int r = 0; r < NOSNAT_R_MAX; r++)
+				sum += mx->verdict[h][act][r][0];
+			fprintf(f, "nosnat_packets_total{");
+			label(f, "hook", hook_name(h), 1);
+			label(f, "action", action_name(act), 0);
+			fprintf(f, "} %llu\n", (unsigned long long)sum);
+		}
+	family(f, "nosnat_reverse_nat_capacity", "gauge", "Size of the reverse-NAT table (LRU).");
+	fprintf(f, "nosnat_reverse_nat_capacity %llu\n", (unsigned long long)mx->rnat_max);
+	family(f, "nosnat_reverse_nat_entries", "gauge", "Entries in the reverse-NAT table.");
+	fprintf(f, "nosnat_reverse_nat_entries %llu\n", (unsigned long long)mx->rnat);
+	family(f, "nosnat_vip_bytes_total", "counter", "Bytes (IP length) of VIP packets seen by this node.");
+	for (size_t i = 0; i < mx->n_vips; i++) {
+		fprintf(f, "nosnat_vip_bytes_total{");
+		vip_labels(f, &vips[i].key, vips[i].name);
+		fprintf(f, "} %llu\n", (unsigned long long)vips[i].bytes);
+	}
+	family(f, "nosnat_vip_flows_total", "counter", "New flows of a VIP seen by this node.");
+	for (size_t i = 0; i < mx->n_vips; i++) {
+		fprintf(f, "nosnat_vip_flows_total{");
+		vip_labels(f, &vips[i].key, vips[i].name);
+		fprintf(f, "} %llu\n", (unsigned long long)vips[i].flows);
+	}
+	family(f, "nosnat_vip_packets_total", "counter", "VIP packets seen by this node.");
+	for (size_t i = 0; i < mx->n_vips; i++) {
+		fprintf(f, "nosnat_vip_packets_total{");
+		vip_labels(f, &vips[i].key, vips[i].name);
+		fprintf(f, "} %llu\n", (unsigned long long)vips[i].packets);
+	}
+}
+
+int metrics_write_textfile(const char *path, const struct metrics *mx)
+{
+	char tmp[PATH_MAX], dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	FILE *f;
+	int fd, rc = 0;
+
+	if (slash) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+		if (!dir[0])
+			strcpy(dir, "/");
+	} else {
+		strcpy(dir, ".");
+	}
+	/* same directory (rename stays atomic), a name node_exporter ignores */
+	if (snprintf(tmp, sizeof(tmp), "%s/.nosnat.prom.tmp.XXXXXX", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return -errno;
+	/* mkstemp makes 0600, which a non-root node_exporter cannot read */
+	if (fchmod(fd, 0644)) {
+		rc = -errno;
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
+	f = fdopen(fd, "w");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
+	metrics_render(f, mx);
+	if (fflush(f) || fsync(fileno(f)))
+		rc = -errno;
+	if (fclose(f) && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path))
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/* metrics.h - Prometheus text exposition (node_exporter textfile format):
+ * collect a snapshot from the maps, render it (pure), write it atomically. */
+#ifndef NOSNAT_METRICS_H
+#define NOSNAT_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "state.h"
+
+struct metrics_vip {
+	struct nosnat_vip_key key;
+	char name[NOSNAT_VIP_NAME_LEN];
+	uint64_t packets, bytes, flows;
+	unsigned int backends, active;
+};
+
+struct metrics_backend {
+	struct nosnat_vip_key vip;
+	__be32 addr, node;
+	__be16 port;
+	uint64_t packets, bytes;
+};
+
+struct metrics {
+	const char *version;
+	uint64_t verdict[NOSNAT_HOOK_MAX][NOSNAT_ACT_MAX][NOSNAT_R_MAX][2];	/* packets, bytes */
+	struct metrics_vip vips[NOSNAT_MAX_VIPS];
+	size_t n_vips;
+	struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
+	size_t n_bes;
+	uint64_t flows, flows_max, rnat, rnat_max;
+	struct nosnat_ctl ctl;
+	/* Kubernetes discovery, when run --kube is used (has_kube) */
+	int has_kube, kube_connected;
+	uint64_t kube_last_sync, kube_watch_restarts;
+};
+
+int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct metrics *mx);
+/* Families sorted, series sorted, no timestamps. */
+void metrics_render(FILE *f, const struct metrics *mx);
+/* PATH.tmp-style temp file in the same directory (not ending in .prom),
+ * mode 0644, fsync, rename. */
+int metrics_write_textfile(const char *path, const struct metrics *mx);
+
+#endif

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The daemon. One poll loop over a signalfd and an inotify watch on the
+ * config's directory: Kubernetes swaps a ConfigMap by renaming a "..data"
+ * symlink there, so the directory, not the file, is what to watch. */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <libgen.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include "apply.h"
+#include "config.h"
+#include "log.h"
+#include "metrics.h"
+#include "parse.h"
+#include "run.h"
+#include "state.h"
+
+#ifndef NOSNAT_VERSION
+#define NOSNAT_VERSION "dev"
+#endif
+
+int iface_by_addr(__be32 addr, char *ifname, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	int rc = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		if (((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr != addr)
+			continue;
+		snprintf(ifname, len, "%s", i->ifa_name);
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
+/* Log lines of changes: a memstream turned into one log line each. */
+static void log_lines(const char *text)
+{
+	const char *p = text;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (n)
+			info("%.*s", n, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out)
+{
+	static struct config cfg;
+	static struct state st;
+	struct nosnat_maps m;
+	char ebuf[512];
+	int rc;
+
+	rc = pin_dir_prepare(pin_dir, 0);
+	if (rc)
+		return rc;
+	rc = maps_open(pin_dir, &m);
+	if (rc)
+		return rc;
+	rc = config_load(file, &cfg, ebuf, sizeof(ebuf));
+	if (rc) {
+		err("%s", ebuf);
+		if (!dry_run)
+			ctl_record(&m, 0);
+		maps_close(&m);
+		return rc;
+	}
+	rc = maps_lock(pin_dir, &m);
+	if (!rc) {
+		rc = state_read(&m, &st);
+		if (rc)
+			err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
+	}
+	if (!rc) {
+		rc = config_apply(&m, &st, &cfg, file, dry_run, out, ebuf, sizeof(ebuf));
+		if (rc < 0)
+			err("%s", ebuf);
+	}
+	if (!dry_run)
+		ctl_record(&m, rc >= 0);
+	maps_close(&m);
+	return rc;
+}
+
+/* Apply and log each change on its own line. */
+static int reload(const char *pin_dir, const char *file, const char *why)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&buf, &len);
+	int rc;
+
+	rc = apply_file(pin_dir, file, 0, mem);
+	if (mem)
+		fclose(mem);
+	log_lines(buf);
+	free(buf);
+	if (rc < 0)
+		err("%s: configuration rejected, the previous state stays in force", why);
+	else
+		info("%s: configuration applied (%d change%s)", why, rc, rc == 1 ? "" : "s");
+	return rc;
+}
+
+static void write_metrics(const char *pin_dir, const char *path)
+{
+	static struct metrics mx;
+	static struct state st;
+	struct nosnat_maps m;
+	int rc;
+
+	if (maps_open(pin_dir, &m))
+		return;
+	rc = state_read(&m, &st);
+	if (!rc) {
+		mx.version = NOSNAT_VERSION;
+		rc = metrics_collect(&m, &st, &mx);
+	}
+	if (!rc)
+		rc = metrics_write_textfile(path, &mx);
+	if (rc)
+		err("cannot write metrics to %s: %s", path, strerror(-rc));
+	maps_close(&m);
+}
+
+/* A digest of the file's bytes, to reapply only on real change. */
+static unsigned long long file_digest(const char *path)
+{
+	unsigned long long h = 1469598103934665603ULL;
+	FILE *f = fopen(path, "rb");
+	int c;
+
+	if (!f)
+		return 0;
+	while ((c = fgetc(f)) != EOF)
+		h = (h ^ (unsigned char)c) * 1099511628211ULL;
+	fclose(f);
+	return h;
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int run_daemon(const char *pin_dir, const struct run_opts *o)
+{
+	static struct config cfg;
+	char ifname[IF_NAMESIZE + 1], ebuf[512], dirbuf[PATH_MAX], a[INET_ADDRSTRLEN];
+	__be32 node_ip = o->node_ip;
+	unsigned long long digest;
+	double next_metrics = 0, reload_at = -1;
+	sigset_t mask;
+	int sfd, ifd, rc;
+
+	log_timestamps = 1;
+	/* The node address: flag, else the config's, else the interface's. */
+	if (!node_ip && !config_load(o->config, &cfg, ebuf, sizeof(ebuf)) && cfg.has_node)
+		node_ip = cfg.node;
+	if (!o->iface || !strcmp(o->iface, "auto")) {
+		if (!node_ip) {
+			err("--iface auto needs the node address (--node-ip or 'node' in %s)", o->config);
+			return -EINVAL;
+		}
+		rc = iface_by_addr(node_ip, ifname, sizeof(ifname));
+		if (rc) {
+			err("no interface holds the node address %s", ip_str(node_ip, a));
+			return rc;
+		}
+	} else {
+		snprintf(ifname, sizeof(ifname), "%s", o->iface);
+	}
+	rc = dp_attach(pin_dir, ifname, o->mode, node_ip);
+	if (rc)
+		return rc;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	snprintf(dirbuf, sizeof(dirbuf), "%s", o->config);
+	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (sfd < 0 || ifd < 0 ||
+	    inotify_add_watch(ifd, dirname(dirbuf), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+			      IN_DELETE | IN_ATTRIB) < 0) {
+		rc = -errno;
+		err("cannot watch %s: %s", o->config, strerror(errno));
+		goto out;
+	}
+	digest = file_digest(o->config);
+	reload(pin_dir, o->config, "start");
+	info("following %s; metrics %s every %us", o->config, o->textfile ? o->textfile : "off",
+	     o->interval);
+
+	for (;;) {
+		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ifd, .events = POLLIN } };
+		double t = now_mono(), wait = 3600;
+
+		if (o->textfile && t >= next_metrics) {
+			write_metrics(pin_dir, o->textfile);
+			next_metrics = t + o->interval;
+		}
+		if (reload_at >= 0 && t >= reload_at) {
+			unsigned long long d = file_digest(o->config);
+
+			reload_at = -1;
+			if (d != digest) {
+				digest = d;
+				reload(pin_dir, o->config, "config changed");
+				if (o->textfile)
+					next_metrics = 0;
+				continue;
+			}
+		}
+		if (o->textfile)
+			wait = next_metrics - t;
+		if (reload_at >= 0 && reload_at - t < wait)
+			wait = reload_at - t;
+		if (wait < 0)
+			wait = 0;
+		rc = poll(p, 2, (int)(wait * 1000) + 1);
+		if (rc < 0 && errno != EINTR) {
+			rc = -errno;
+			err("poll: %s", strerror(errno));
+			goto out;
+		}
+		if (p[1].revents & POLLIN) {
+			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+			while (read(ifd, buf, sizeof(buf)) > 0)
+				;
+			/* A ConfigMap update is several events; let them settle. */
+			reload_at = now_mono() + 0.2;
+		}
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGHUP) {
+				digest = file_digest(o->config);
+				reload(pin_dir, o->config, "SIGHUP");
+				if (o->textfile)
+					next_metrics = 0;
+				continue;
+			}
+			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
+			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
+			if (o->textfile)
+				write_metrics(pin_dir, o->textfile);
+			rc = 0;
+			if (o->detach_on_exit)
+				rc = dp_detach(pin_dir, ifname);
+			goto out;
+		}
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (ifd >= 0)
+		close(ifd);
+	return rc;
+}
