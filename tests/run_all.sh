@@ -32,7 +32,7 @@ suite() {
 	rm -f "$out"
 }
 
-suite unit "$B/test_unit"
+suite unit "$B/test_unit" "$ROOT/tests/fixtures"
 suite bpf "$B/test_bpf"
 suite e2e "$ROOT/tests/e2e/run.sh"
 

@@ -5,7 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
+#include "config.h"
 #include "maglev.h"
+#include "metrics.h"
 #include "names.h"
 #include "parse.h"
 
@@ -164,10 +169,208 @@ static void test_parse(void)
 		EXPECT(strcmp(action_name(a2), "unknown") != 0, "action %u unnamed", a2);
 }
 
-int main(void)
+static struct config cfg;
+
+/* "# expect: LINE:COL: text" on a bad file's first line (COL may be empty). */
+static void test_config_file(const char *dir, const char *name)
 {
+	char path[1024], first[256] = "", want_pos[1100], err[1200];
+	const char *want_text = "empty configuration";
+	unsigned int line = 1;
+	int col = 1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	if (f && fgets(first, sizeof(first), f) && !strncmp(first, "# expect: ", 10)) {
+		char *p = first + 10, *colon2;
+
+		first[strcspn(first, "\n")] = '\0';
+		line = (unsigned int)strtoul(p, &p, 10);
+		col = p[1] == ':' ? -1 : (int)strtoul(p + 1, &p, 10);
+		colon2 = strchr(p + (col == -1 ? 1 : 0), ':');
+		want_text = colon2 ? colon2 + 2 : "";
+	}
+	if (f)
+		fclose(f);
+	if (!strncmp(name, "good", 4)) {
+		int rc = config_load(path, &cfg, err, sizeof(err));
+
+		EXPECT(rc == 0, "%s rejected: %s", name, err);
+		return;
+	}
+	EXPECT(config_load(path, &cfg, err, sizeof(err)) == -EINVAL, "%s accepted", name);
+	if (col < 0)
+		snprintf(want_pos, sizeof(want_pos), "%s:%u:", path, line);
+	else
+		snprintf(want_pos, sizeof(want_pos), "%s:%u:%d: ", path, line, col);
+	EXPECT(!strncmp(err, want_pos, strlen(want_pos)), "%s: error at the wrong place: %s (want %s)",
+	       name, err, want_pos);
+	EXPECT(strstr(err, want_text) != NULL, "%s: error '%s' lacks '%s'", name, err, want_text);
+	EXPECT(!strchr(err, '\n'), "%s: error is more than one line", name);
+}
+
+static void test_config(const char *fixtures)
+{
+	char dir[700], err[1200], big[64] = "/tmp/nosnat-unit-big.XXXXXX";
+	struct dirent **ents;
+	int n, files = 0, fd;
+
+	snprintf(dir, sizeof(dir), "%s/config", fixtures);
+	n = scandir(dir, &ents, NULL, alphasort);
+	EXPECT(n > 0, "no config fixtures in %s", dir);
+	for (int i = 0; i < n; i++) {
+		if (strstr(ents[i]->d_name, ".yaml")) {
+			test_config_file(dir, ents[i]->d_name);
+			files++;
+		}
+		free(ents[i]);
+	}
+	if (n > 0)
+		free(ents);
+	EXPECT(files >= 20, "only %d config fixtures", files);
+
+	/* The good file, in detail. */
+	snprintf(dir, sizeof(dir), "%s/config/good-mail.yaml", fixtures);
+	if (config_load(dir, &cfg, err, sizeof(err)) == 0) {
+		EXPECT(cfg.has_node && cfg.node == htonl(0xc633640d), "node");
+		EXPECT(cfg.n_nodes == 3, "nodes %zu", cfg.n_nodes);
+		EXPECT(cfg.n_vips == 5, "VIP ports %zu", cfg.n_vips);
+		EXPECT(cfg.n_bes == 8, "backends %zu", cfg.n_bes);
+		EXPECT(!strcmp(cfg.vips[0].name, "mail") && cfg.vips[4].name[0] == 0, "names");
+		EXPECT(cfg.vips[3].key.port == htons(993) &&
+		       cfg.bes[cfg.vips[3].first_be].port == htons(10993), "targetPort");
+		EXPECT(cfg.vips[0].key.port == htons(25) &&
+		       cfg.bes[cfg.vips[0].first_be].port == htons(25), "targetPort default");
+		EXPECT(cfg.bes[1].weight == 0 && cfg.bes[0].weight == 1, "weights");
+		EXPECT(cfg.vips[4].key.proto == 17 && cfg.vips[4].n_be == 0, "udp service");
+	}
+
+	/* A file of many megabytes is refused before it is read. */
+	fd = mkstemp(big);
+	if (fd >= 0) {
+		EXPECT(ftruncate(fd, 5 << 20) == 0, "truncate");
+		close(fd);
+		EXPECT(config_load(big, &cfg, err, sizeof(err)) == -EFBIG && strstr(err, "too large") &&
+		       strstr(err, ":1:1: "), "big file: %s", err);
+		unlink(big);
+	}
+	/* Same through the in-memory parser (what the fuzzer drives). */
+	{
+		static char buf[(1 << 20) + 2];
+
+		memset(buf, '#', sizeof(buf));
+		EXPECT(config_parse("mem", buf, sizeof(buf), &cfg, err, sizeof(err)) == -EINVAL &&
+		       strstr(err, "too large"), "big buffer: %s", err);
+		EXPECT(config_parse("mem", "nodes: [\0]", 11, &cfg, err, sizeof(err)) == -EINVAL,
+		       "NUL byte accepted");
+	}
+}
+
+static struct metrics mx;
+
+static void fill_metrics(void)
+{
+	memset(&mx, 0, sizeof(mx));
+	mx.version = "1.2.3-test";
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_NONE][0] = 1000;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_NONE][1] = 64000;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_MALFORMED][0] = 2;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_ENCAP][NOSNAT_R_NONE][0] = 50;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_ENCAP][NOSNAT_R_NONE][1] = 70000;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_ENCAP][NOSNAT_R_NEIGH_FALLBACK][0] = 1;
+	mx.verdict[NOSNAT_HOOK_TC_INGRESS][NOSNAT_ACT_ENCAP][NOSNAT_R_NEIGH_FALLBACK][0] = 1;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_DROP][NOSNAT_R_FRAGMENT][0] = 3;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_DROP][NOSNAT_R_UNKNOWN_ENCAP_SRC][0] = 4;
+	mx.verdict[NOSNAT_HOOK_TC_EGRESS][NOSNAT_ACT_REPLY_NAT][NOSNAT_R_NONE][0] = 40;
+	mx.n_vips = 2;
+	/* out of order on purpose: rendering sorts */
+	mx.vips[0] = (struct metrics_vip){ .key = { htonl(0xc000020a), htons(465), 6 }, .name = "mail",
+					   .packets = 7, .bytes = 700, .flows = 1, .backends = 1, .active = 1 };
+	mx.vips[1] = (struct metrics_vip){ .key = { htonl(0xc000020a), htons(25), 6 }, .name = "mail",
+					   .packets = 51, .bytes = 70000, .flows = 2, .backends = 2, .active = 1 };
+	mx.n_bes = 3;
+	mx.bes[0] = (struct metrics_backend){ .vip = mx.vips[1].key, .addr = htonl(0xc6120302),
+					      .node = htonl(0xc633640d), .port = htons(2525),
+					      .packets = 30, .bytes = 40000 };
+	mx.bes[1] = (struct metrics_backend){ .vip = mx.vips[1].key, .addr = htonl(0xc6120202),
+					      .node = htonl(0xc633640c), .port = htons(2525),
+					      .packets = 21, .bytes = 30000 };
+	mx.bes[2] = (struct metrics_backend){ .vip = mx.vips[0].key, .addr = htonl(0xc6120202),
+					      .node = htonl(0xc633640c), .port = htons(465),
+					      .packets = 7, .bytes = 700 };
+	mx.flows = 3;
+	mx.flows_max = 262144;
+	mx.rnat = 2;
+	mx.rnat_max = 262144;
+	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
+}
+
+static void test_metrics(const char *fixtures)
+{
+	char *buf = NULL, golden_path[600], *golden = NULL, *line, *save;
+	size_t len = 0, glen = 0;
+	FILE *f = open_memstream(&buf, &len);
+	char seen[256][160];
+	int n_seen = 0, dups = 0, bad = 0, drops = 0;
+
+	fill_metrics();
+	metrics_render(f, &mx);
+	fclose(f);
+	snprintf(golden_path, sizeof(golden_path), "%s/metrics.golden", fixtures);
+	f = fopen(golden_path, "r");
+	if (f) {
+		golden = calloc(1, 1 << 16);
+		glen = fread(golden, 1, (1 << 16) - 1, f);
+		fclose(f);
+	}
+	if (getenv("NOSNAT_UPDATE_GOLDEN")) {
+		f = fopen(golden_path, "w");
+		if (f) {
+			fwrite(buf, 1, len, f);
+			fclose(f);
+		}
+	} else {
+		EXPECT(golden && glen == len && !memcmp(golden, buf, len),
+		       "metrics differ from %s (NOSNAT_UPDATE_GOLDEN=1 rewrites it after review)",
+		       golden_path);
+	}
+	/* What promtool does not check: duplicate series and timestamps. */
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char series[160];
+		int fields = 0;
+
+		if (line[0] == '#')
+			continue;
+		for (char *p = line; *p; p++)
+			if (*p == ' ')
+				fields++;
+		if (fields != 1)
+			bad++;	/* a timestamp or a space in a label */
+		snprintf(series, sizeof(series), "%.*s", (int)(strchr(line, ' ') - line), line);
+		for (int i = 0; i < n_seen; i++)
+			if (!strcmp(seen[i], series))
+				dups++;
+		if (n_seen < 256)
+			strcpy(seen[n_seen++], series);
+		if (!strncmp(line, "nosnat_drops_total{", 19))
+			drops++;
+	}
+	EXPECT(dups == 0, "%d duplicate series", dups);
+	EXPECT(bad == 0, "%d samples with more than a value", bad);
+	EXPECT(drops == NOSNAT_R_MAX - 2, "%d drop reasons rendered", drops);
+	free(buf);
+	free(golden);
+}
+
+int main(int argc, char **argv)
+{
+	const char *fixtures = argc > 1 ? argv[1] : "tests/fixtures";
+
 	test_maglev();
 	test_parse();
+	test_config(fixtures);
+	test_metrics(fixtures);
 	if (!passed && !failed)
 		failed = 1;
 	printf("unit: %d passed, %d failed\n", passed, failed);
