@@ -91,6 +91,13 @@ struct nosnat_vip_key {
 };
 _Static_assert(sizeof(struct nosnat_vip_key) == 8, "vip key size");
 
+/* One VIP's Maglev table: the single value of an inner map of
+ * nosnat_maglev. One value, so the loader can fill it with one memcpy
+ * (mmap) or one update before swapping it in. */
+struct nosnat_maglev_slots {
+	__u32 backend[NOSNAT_MAGLEV_SIZE];	/* backend id per slot */
+};
+
 struct nosnat_vip {
 	__u32 id;		/* index into nosnat_maglev, nosnat_local, stats */
 	__u32 active;		/* backends with weight > 0 in the table */

@@ -72,7 +72,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 		return 0;
 	if (!log_verbose)
 		return 0;	/* warnings surface through our own error line */
-	fprintf(stderr, "libbpf: ");
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -150,6 +151,35 @@ int maps_lock(const char *pin_dir, struct nosnat_maps *m)
 	return 0;
 }
 
+/* A whole array map in one or a few syscalls. */
+int array_read(int fd, void *values, size_t value_size, __u32 n)
+{
+	static __u32 keys[NOSNAT_MAGLEV_SIZE];
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	__u32 in = 0, out = 0, done = 0;
+	void *inp = NULL;
+
+	while (done < n) {
+		__u32 count = n - done;
+		int rc = bpf_map_lookup_batch(fd, inp, &out, keys, (char *)values + done * value_size,
+					      &count, &opts);
+
+		done += count;
+		if (rc && errno == ENOENT)
+			break;
+		if (rc) {
+			/* older kernels: one by one */
+			for (__u32 i = done; i < n; i++)
+				if (bpf_map_lookup_elem(fd, &i, (char *)values + i * value_size))
+					return -errno;
+			return 0;
+		}
+		in = out;
+		inp = &in;
+	}
+	return done == n ? 0 : -EIO;
+}
+
 int state_read(const struct nosnat_maps *m, struct state *s)
 {
 	struct nosnat_vip_key key, next, *prev = NULL;
@@ -184,10 +214,7 @@ int state_read(const struct nosnat_maps *m, struct state *s)
 		nkey = nk;
 		nprev = &nkey;
 	}
-	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++)
-		if (bpf_map_lookup_elem(m->backends, &i, &s->be[i]))
-			return -errno;
-	return 0;
+	return array_read(m->backends, s->be, sizeof(s->be[0]), NOSNAT_MAX_BACKENDS);
 }
 
 struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k)
@@ -239,10 +266,12 @@ static int zero_percpu(int fd, __u32 key, size_t value_size)
 static int maglev_swap(const struct nosnat_maps *m, struct state *s, __u32 vip_id, __u32 *active)
 {
 	static struct maglev_backend mb[NOSNAT_MAX_BACKENDS];
-	static __u32 ids[NOSNAT_MAX_BACKENDS], table[NOSNAT_MAGLEV_SIZE], keys[NOSNAT_MAGLEV_SIZE];
+	static __u32 ids[NOSNAT_MAX_BACKENDS], table[NOSNAT_MAGLEV_SIZE];
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
 	size_t n = 0;
 	int inner, rc = 0;
-	__u32 count = NOSNAT_MAGLEV_SIZE;
+	__u32 zero = 0;
+	void *mem;
 
 	*active = 0;
 	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
@@ -263,17 +292,23 @@ static int maglev_swap(const struct nosnat_maps *m, struct state *s, __u32 vip_i
 	rc = maglev_build(mb, n, NOSNAT_MAGLEV_SIZE, table);
 	if (rc)
 		return rc;
-	for (__u32 i = 0; i < NOSNAT_MAGLEV_SIZE; i++) {
-		keys[i] = i;
+	for (__u32 i = 0; i < NOSNAT_MAGLEV_SIZE; i++)
 		table[i] = ids[table[i]];
-	}
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32), sizeof(__u32),
-			       NOSNAT_MAGLEV_SIZE, NULL);
+	_Static_assert(sizeof(table) == sizeof(struct nosnat_maglev_slots), "table layout");
+	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
+			       sizeof(struct nosnat_maglev_slots), 1, &mopts);
 	if (inner < 0)
 		return -errno;
-	if (bpf_map_update_batch(inner, keys, table, &count, NULL))
-		rc = -errno;
-	else if (bpf_map_update_elem(m->maglev, &vip_id, &inner, BPF_ANY))
+	mem = mmap(NULL, sizeof(table), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	if (mem == MAP_FAILED) {
+		if (bpf_map_update_elem(inner, &zero, table, BPF_ANY))
+			rc = -errno;
+	} else {
+		memcpy(mem, table, sizeof(table));
+		munmap(mem, sizeof(table));
+	}
+	/* The one moment packets switch tables: a single map update. */
+	if (!rc && bpf_map_update_elem(m->maglev, &vip_id, &inner, BPF_ANY))
 		rc = -errno;
 	close(inner);
 	return rc;

@@ -40,6 +40,8 @@ void maps_close(struct nosnat_maps *m);
 int maps_lock(const char *pin_dir, struct nosnat_maps *m);
 
 int state_read(const struct nosnat_maps *m, struct state *s);
+/* Read all n values of an array map (batched). */
+int array_read(int fd, void *values, size_t value_size, __u32 n);
 struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k);
 int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port);
 int state_has_node(const struct state *s, __be32 node);

@@ -47,16 +47,18 @@ flow_backend(const struct nosnat_flow_key *k, __u32 vip_id, __u32 *id)
 static __always_inline struct nosnat_backend *
 maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
 {
-	void *table = bpf_map_lookup_elem(&nosnat_maglev, &vip_id);
-	__u32 slot = hash % NOSNAT_MAGLEV_SIZE;
-	__u32 *bid;
+	void *inner = bpf_map_lookup_elem(&nosnat_maglev, &vip_id);
+	struct nosnat_maglev_slots *table;
+	__u32 slot = hash % NOSNAT_MAGLEV_SIZE, zero = 0;
 
-	if (!table)
+	if (!inner)
 		return NULL;
-	bid = bpf_map_lookup_elem(table, &slot);
-	if (!bid)
+	table = bpf_map_lookup_elem(inner, &zero);
+	/* The compiler knows slot < M; the verifier must be told. */
+	asm volatile("" : "+r"(slot));
+	if (!table || slot >= NOSNAT_MAGLEV_SIZE)
 		return NULL;
-	*id = *bid;
+	*id = table->backend[slot];
 	return backend_get(*id, vip_id);
 }
 

@@ -51,11 +51,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_nodes SEC(".maps");
 
+/* One value holding the whole table; mmapable, so the loader fills a new
+ * table with one memcpy. */
 struct nosnat_maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NOSNAT_MAGLEV_SIZE);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u32);		/* backend id */
+	__uint(value_size, sizeof(struct nosnat_maglev_slots));
 };
 
 /* Per VIP id, its Maglev table; the loader swaps whole tables in. */
