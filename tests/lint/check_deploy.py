@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Offline checks of deploy/: the rendered Kubernetes objects, the systemd
+unit and the Grafana dashboard agree with the nosnat CLI and its metrics.
+Usage: check_deploy.py RENDERED_YAML NOSNAT_BINARY GOLDEN_METRICS DEPLOY_DIR
+Prints one line per check and 'lint-deploy: N passed, N failed'."""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+rendered, nosnat, golden, deploy = sys.argv[1:5]
+passed = failed = 0
+
+
+def check(ok, what):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"  ok    {what}")
+    else:
+        failed += 1
+        print(f"  FAIL  {what}")
+
+
+run_help = subprocess.run([nosnat, "run", "-h"], capture_output=True, text=True).stdout
+run_flags = set(re.findall(r"--[a-z-]+", run_help))
+
+docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
+kinds = {d["kind"]: d for d in docs}
+check({"Namespace", "ConfigMap", "DaemonSet"} <= set(kinds), f"objects: {sorted(kinds)}")
+for d in docs:
+    check(d.get("apiVersion") and d.get("metadata", {}).get("name"),
+          f"{d['kind']} has apiVersion and a name")
+
+ds = kinds["DaemonSet"]
+spec = ds["spec"]["template"]["spec"]
+check(ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items(),
+      "DaemonSet selector matches its pod labels")
+check(spec.get("hostNetwork") is True, "hostNetwork")
+check(any(t.get("operator") == "Exists" and "key" not in t for t in spec.get("tolerations", [])),
+      "tolerates every taint (runs on every node)")
+c = spec["containers"][0]
+args = c["args"]
+check(args[0] == "run", "container runs 'nosnat run'")
+flags = [a for a in args if a.startswith("--")]
+check(all(f in run_flags for f in flags), f"every flag is one 'nosnat run' knows: {flags}")
+for f in ("--config", "--iface", "--node-ip", "--textfile"):
+    check(f in flags, f"DaemonSet passes {f}")
+env = {e["name"]: e for e in c.get("env", [])}
+check(env.get("NODE_IP", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "status.hostIP",
+      "node address from the downward API")
+check("$(NODE_IP)" in args, "--node-ip uses $(NODE_IP)")
+caps = set(c["securityContext"]["capabilities"]["add"])
+check(caps <= {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN"} and {"BPF", "NET_ADMIN"} <= caps,
+      f"capabilities {sorted(caps)}")
+check(c["securityContext"].get("privileged") is not True, "not privileged")
+check("requests" in c.get("resources", {}), "resource requests")
+check("livenessProbe" in c, "liveness probe")
+mounts = {m["name"]: m for m in c["volumeMounts"]}
+vols = {v["name"]: v for v in spec["volumes"]}
+check(mounts["bpffs"]["mountPath"] == "/sys/fs/bpf" and vols["bpffs"]["hostPath"]["path"] == "/sys/fs/bpf"
+      and mounts["bpffs"].get("mountPropagation") in ("HostToContainer", "Bidirectional"),
+      "host /sys/fs/bpf with mount propagation")
+cfg_path = args[args.index("--config") + 1]
+check(os.path.dirname(cfg_path) == mounts["config"]["mountPath"], "--config lives in the ConfigMap mount")
+cm_name = vols["config"]["configMap"]["name"]
+check(kinds["ConfigMap"]["metadata"]["name"] == cm_name, "the ConfigMap volume names the ConfigMap")
+textfile = args[args.index("--textfile") + 1]
+check(os.path.dirname(textfile) == mounts["textfile"]["mountPath"], "--textfile lives in the textfile mount")
+probe = c["livenessProbe"]["exec"]["command"]
+check(probe[0] == "/usr/local/sbin/nosnat", "liveness probe runs the installed binary")
+dockerfile = open(os.path.join(deploy, "Dockerfile")).read()
+check("/usr/local/sbin/nosnat" in dockerfile and dockerfile.count("FROM ") >= 2,
+      "Dockerfile is multi-stage and installs /usr/local/sbin/nosnat")
+
+key = os.path.basename(cfg_path)
+cm_yaml = kinds["ConfigMap"]["data"].get(key)
+check(cm_yaml is not None, f"ConfigMap has {key}")
+with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    f.write(cm_yaml or "")
+r = subprocess.run([nosnat, "check", f.name], capture_output=True, text=True)
+os.unlink(f.name)
+check(r.returncode == 0, f"the ConfigMap's config passes 'nosnat check' {r.stderr.strip()}")
+check(all(p in cm_yaml for p in ("25", "465", "587", "993")) and "10.0.20.202" in cm_yaml,
+      "the ConfigMap carries the mail VIP and its ports")
+
+r = subprocess.run([nosnat, "check", os.path.join(deploy, "nosnat.yaml")], capture_output=True, text=True)
+check(r.returncode == 0, f"deploy/nosnat.yaml passes 'nosnat check' {r.stderr.strip()}")
+
+unit = open(os.path.join(deploy, "nosnat.service")).read().replace("\\\n", " ")
+exec_start = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).split()
+check(exec_start[1] == "run" and all(a in run_flags for a in exec_start if a.startswith("--")),
+      "systemd ExecStart uses 'nosnat run' flags that exist")
+check("ExecReload=/bin/kill -HUP $MAINPID" in unit, "systemd reload sends SIGHUP")
+
+families = set(re.findall(r"^# TYPE (\S+)", open(golden).read(), re.M))
+dash = json.load(open(os.path.join(deploy, "grafana-dashboard.json")))
+used = set()
+for p in dash["panels"]:
+    for t in p.get("targets", []):
+        used |= set(re.findall(r"\b(nosnat_[a-z_]+)", t["expr"]))
+check(used and used <= families, f"dashboard queries only exported metrics: {sorted(used - families)}")
+
+print(f"lint-deploy: {passed} passed, {failed} failed")
+sys.exit(1 if failed or not passed else 0)

@@ -1,0 +1,35 @@
+#!/bin/bash
+# Lint gates: promtool on the metrics golden file, the deploy/ manifests
+# rendered offline with kustomize and checked against the CLI.
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+P=0
+F=0
+ok() { echo "  ok    $*"; P=$((P + 1)); }
+no() { echo "  FAIL  $*"; F=$((F + 1)); }
+
+if command -v promtool >/dev/null; then
+	if out=$(promtool check metrics <"$ROOT/tests/fixtures/metrics.golden" 2>&1); then
+		ok "promtool check metrics (golden file)"
+	else
+		no "promtool check metrics: $out"
+	fi
+else
+	no "promtool not installed (Debian package prometheus)"
+fi
+
+rendered=$(mktemp /tmp/nosnat-deploy.XXXXXX)
+trap 'rm -f "$rendered"' EXIT
+if command -v kubectl >/dev/null && kubectl kustomize "$ROOT/deploy" >"$rendered" 2>&1; then
+	ok "kubectl kustomize deploy/"
+	out=$(python3 "$ROOT/tests/lint/check_deploy.py" "$rendered" "$ROOT/build/nosnat" \
+		"$ROOT/tests/fixtures/metrics.golden" "$ROOT/deploy")
+	echo "$out" | grep -v '^lint-deploy:'
+	line=$(echo "$out" | tail -1)
+	P=$((P + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
+	F=$((F + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+else
+	no "kubectl kustomize deploy/: $(head -3 "$rendered")"
+fi
+echo "lint: $P passed, $F failed"
+[ "$F" = 0 ]
