@@ -134,7 +134,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = pin_dir);
 	struct nosnat_bpf *skel = NULL;
-	struct nosnat_maps maps = { .lock_fd = -1 };
+	struct nosnat_maps lock, maps;
 	static struct state st;
 	struct nosnat_cfg cfg = {};
 	unsigned int mtu = 0;
@@ -159,7 +159,9 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	rc = pin_dir_prepare(pin_dir, 1);
 	if (rc)
 		return rc;
-	rc = maps_lock(pin_dir, &maps);
+	maps_open_none(&lock);
+	maps_open_none(&maps);
+	rc = maps_lock(pin_dir, &lock);
 	if (rc)
 		return rc;
 
@@ -219,6 +221,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 out:
 	nosnat_bpf__destroy(skel);
 	maps_close(&maps);
+	maps_close(&lock);
 	return rc;
 }
 
@@ -245,13 +248,14 @@ int dp_detach(const char *pin_dir, const char *ifname)
 		NOSNAT_MAP_RNAT, NOSNAT_MAP_STATS, NOSNAT_MAP_VIP_STATS, NOSNAT_MAP_BE_STATS,
 		NOSNAT_MAP_VIP_META, NOSNAT_MAP_CTL,
 	};
-	struct nosnat_maps lock = { .lock_fd = -1 };
+	struct nosnat_maps lock;
 	char path[PATH_MAX];
 	int ifindex = if_nametoindex(ifname), found = 0, fd, rc;
 
 	rc = pin_dir_prepare(pin_dir, 0);
 	if (rc)
 		return rc;
+	maps_open_none(&lock);
 	rc = maps_lock(pin_dir, &lock);
 	if (rc)
 		return rc;

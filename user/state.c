@@ -91,6 +91,11 @@ static int open_pinned(const char *pin_dir, const char *name)
 	return bpf_obj_get(path);
 }
 
+void maps_open_none(struct nosnat_maps *m)
+{
+	memset(m, 0xff, sizeof(*m));	/* every fd -1 */
+}
+
 int maps_open(const char *pin_dir, struct nosnat_maps *m)
 {
 	struct { int *fd; const char *name; } t[] = {

@@ -35,6 +35,8 @@ struct state {
  * default and missing). create: make the directory. */
 int pin_dir_prepare(const char *pin_dir, int create);
 int maps_open(const char *pin_dir, struct nosnat_maps *m);
+/* Mark every fd closed, so maps_close() is a no-op. */
+void maps_open_none(struct nosnat_maps *m);
 void maps_close(struct nosnat_maps *m);
 /* Exclusive lock for writers, held until maps_close(). */
 int maps_lock(const char *pin_dir, struct nosnat_maps *m);

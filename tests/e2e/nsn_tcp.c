@@ -4,7 +4,7 @@
  *   nsn_tcp server PORT LOG      accept forever; log "PEER ip:port" per connection
  *   nsn_tcp who HOST PORT        print the address the server saw for us
  *   nsn_tcp upload HOST PORT N   send N bytes; server answers with the count
- *   nsn_tcp hold HOST PORT SECS  echo a line every 50 ms for SECS seconds
+ *   nsn_tcp hold HOST PORT SECS [SRCPORT]  echo a line every 50 ms for SECS seconds
  *
  * Protocol: the client's first line is "WHO", "UPLOAD n" or "ECHO". Clients
  * exit 0 only when every answer came back complete and correct. */
@@ -134,11 +134,21 @@ static int server(int port, const char *log)
 	}
 }
 
-static int dial(const char *host, int port)
+static int dial(const char *host, int port, int srcport)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct timeval tv = { .tv_sec = 5 };
-	int s = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (srcport) {
+		struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(srcport) };
+
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(s, (struct sockaddr *)&l, sizeof(l))) {
+			perror("bind");
+			return -1;
+		}
+	}
 
 	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
 		fprintf(stderr, "bad address %s\n", host);
@@ -171,7 +181,7 @@ int main(int argc, char **argv)
 		return server(atoi(argv[2]), argv[3]);
 	if (argc < 4)
 		goto usage;
-	s = dial(argv[2], atoi(argv[3]));
+	s = dial(argv[2], atoi(argv[3]), argc == 6 ? atoi(argv[5]) : 0);
 	if (s < 0)
 		return 1;
 	if (!strcmp(argv[1], "who") && argc == 4) {
@@ -209,7 +219,7 @@ int main(int argc, char **argv)
 		snprintf(want, sizeof(want), "OK %lld ", n);
 		return strncmp(line, want, strlen(want)) ? 1 : 0;
 	}
-	if (!strcmp(argv[1], "hold") && argc == 5) {
+	if (!strcmp(argv[1], "hold") && (argc == 5 || argc == 6)) {
 		double end = now() + atof(argv[4]);
 		int n = 0;
 
