@@ -32,7 +32,7 @@ PURE_OBJS := $(OUT)/user/parse.o $(OUT)/user/maglev.o $(OUT)/user/names.o $(OUT)
 	     $(OUT)/user/metrics.o
 
 .SECONDARY:
-.PHONY: all deps test test-unit test-bpf test-e2e demo clean
+.PHONY: all deps test test-bins test-unit test-bpf test-e2e demo fuzz clean
 all: $(OUT)/nosnat
 
 $(OUT) $(OUT)/user $(OUT)/tests:
@@ -77,6 +77,20 @@ $(OUT)/xdp_pass.bpf.o: tests/e2e/xdp_pass.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# libFuzzer harnesses with ASan and UBSan (clang only)
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	      -Iinclude -Iuser -Wall -Wextra -Werror
+$(OUT)/fuzz_config: tests/fuzz/fuzz_config.c user/config.c user/parse.c | $(OUT)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -lyaml -o $@
+
+$(OUT)/fuzz_spec: tests/fuzz/fuzz_spec.c user/parse.c | $(OUT)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
+
+fuzz: $(OUT)/fuzz_config $(OUT)/fuzz_spec
+	$(Q)tests/fuzz/run.sh
+
 deps:
 	@scripts/deps.sh
 
@@ -90,7 +104,10 @@ test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 	$(Q)tests/e2e/run.sh
 
 # The full suite; prints one "N passed, N failed" line at the end.
-test: $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
+TEST_BINS := $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp \
+	     $(OUT)/fuzz_config $(OUT)/fuzz_spec
+test-bins: $(TEST_BINS)
+test: $(TEST_BINS)
 	$(Q)tests/run_all.sh
 
 demo:

@@ -4,5 +4,5 @@
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/scripts/deps.sh"
-make -C "$ROOT" -s all build/test_unit build/test_bpf build/nsn_tcp build/xdp_pass.bpf.o
+make -C "$ROOT" -s all test-bins
 exec "$ROOT/tests/run_all.sh"

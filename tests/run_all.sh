@@ -35,6 +35,7 @@ suite() {
 suite unit "$B/test_unit" "$ROOT/tests/fixtures"
 suite bpf "$B/test_bpf"
 suite lint "$ROOT/tests/lint/run.sh"
+suite fuzz "$ROOT/tests/fuzz/run.sh"
 suite e2e "$ROOT/tests/e2e/run.sh"
 
 echo "$total_p passed, $total_f failed"

@@ -36,6 +36,10 @@ static int failf(struct ctx *c, size_t line, size_t col, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Quoted input may carry newlines or escapes: one line, printable. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	snprintf(c->err, c->errlen, "%s:%zu:%zu: %s", c->file, line, col, msg);
 	return -EINVAL;
 }
