@@ -28,8 +28,6 @@ endif
 USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
 	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
-PURE_OBJS := $(OUT)/user/parse.o $(OUT)/user/maglev.o $(OUT)/user/names.o $(OUT)/user/config.o \
-	     $(OUT)/user/metrics.o
 
 .SECONDARY:
 .PHONY: all deps test test-bins test-unit test-bpf test-e2e demo fuzz clean
@@ -65,9 +63,9 @@ $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
 
 $(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h
 
-$(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(PURE_OBJS)
+$(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lyaml -lm -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lm -o $@
 
 $(OUT)/test_bpf: $(OUT)/tests/bpf/test_bpf.o $(OUT)/tests/bpf/pkt.o $(USER_OBJS)
 	$(call msg,LINK,$@)

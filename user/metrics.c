@@ -15,28 +15,6 @@
 #include "names.h"
 #include "parse.h"
 
-static int percpu_sum(int fd, __u32 key, size_t n, uint64_t *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals;
-
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu * n, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, vals)) {
-		free(vals);
-		return -errno;
-	}
-	memset(out, 0, n * sizeof(*out));
-	for (int c = 0; c < ncpu; c++)
-		for (size_t i = 0; i < n; i++)
-			out[i] += vals[(size_t)c * n + i];
-	free(vals);
-	return 0;
-}
-
 /* Entries in a hash map: batched walk, falling back to key by key. */
 static uint64_t count_entries(int fd, size_t key_size, size_t value_size)
 {
@@ -196,71 +174,102 @@ static int is_drop_reason(unsigned int r)
 	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK;
 }
 
-void metrics_render(FILE *f, const struct metrics *mx)
+enum vip_field { VF_PACKETS, VF_BYTES, VF_FLOWS, VF_BACKENDS, VF_ACTIVE };
+
+static uint64_t vip_value(const struct metrics_vip *v, enum vip_field field)
 {
-	static struct metrics_vip vips[NOSNAT_MAX_VIPS];
-	static struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
-	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], bp[32];
+	switch (field) {
+	case VF_PACKETS: return v->packets;
+	case VF_BYTES: return v->bytes;
+	case VF_FLOWS: return v->flows;
+	case VF_BACKENDS: return v->backends;
+	default: return v->active;
+	}
+}
 
-	memcpy(vips, mx->vips, mx->n_vips * sizeof(vips[0]));
-	qsort(vips, mx->n_vips, sizeof(vips[0]), cmp_vip);
-	memcpy(bes, mx->bes, mx->n_bes * sizeof(bes[0]));
-	qsort(bes, mx->n_bes, sizeof(bes[0]), cmp_be);
+static void vip_family(FILE *f, const char *name, const char *type, const char *help,
+		       const struct metrics_vip *vips, size_t n, enum vip_field field)
+{
+	family(f, name, type, help);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s{", name);
+		vip_labels(f, &vips[i].key, vips[i].name);
+		fprintf(f, "} %llu\n", (unsigned long long)vip_value(&vips[i], field));
+	}
+}
 
-	family(f, "nosnat_backend_bytes_total", "counter", "Bytes sent to or replied from a backend on this node.");
-	for (size_t i = 0; i < mx->n_bes; i++) {
+static void backend_family(FILE *f, const char *name, const char *help,
+			   const struct metrics_backend *bes, size_t n, int bytes)
+{
+	char a[INET_ADDRSTRLEN], node[INET_ADDRSTRLEN], bp[32];
+
+	family(f, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
 		snprintf(bp, sizeof(bp), "%s:%u", ip_str(bes[i].addr, a), ntohs(bes[i].port));
-		fprintf(f, "nosnat_backend_bytes_total{");
+		fprintf(f, "%s{", name);
 		vip_labels(f, &bes[i].vip, NULL);
 		label(f, "backend", bp, 0);
-		label(f, "node", ip_str(bes[i].node, n), 0);
-		fprintf(f, "} %llu\n", (unsigned long long)bes[i].bytes);
+		label(f, "node", ip_str(bes[i].node, node), 0);
+		fprintf(f, "} %llu\n", (unsigned long long)(bytes ? bes[i].bytes : bes[i].packets));
 	}
-	family(f, "nosnat_backend_packets_total", "counter", "Packets sent to or replied from a backend on this node.");
-	for (size_t i = 0; i < mx->n_bes; i++) {
-		snprintf(bp, sizeof(bp), "%s:%u", ip_str(bes[i].addr, a), ntohs(bes[i].port));
-		fprintf(f, "nosnat_backend_packets_total{");
-		vip_labels(f, &bes[i].vip, NULL);
-		label(f, "backend", bp, 0);
-		label(f, "node", ip_str(bes[i].node, n), 0);
-		fprintf(f, "} %llu\n", (unsigned long long)bes[i].packets);
-	}
-	family(f, "nosnat_backends", "gauge", "Backends configured for a VIP (including draining ones).");
-	for (size_t i = 0; i < mx->n_vips; i++) {
-		fprintf(f, "nosnat_backends{");
-		vip_labels(f, &vips[i].key, vips[i].name);
-		fprintf(f, "} %u\n", vips[i].backends);
-	}
-	family(f, "nosnat_backends_active", "gauge", "Backends of a VIP that take new flows (weight above 0).");
-	for (size_t i = 0; i < mx->n_vips; i++) {
-		fprintf(f, "nosnat_backends_active{");
-		vip_labels(f, &vips[i].key, vips[i].name);
-		fprintf(f, "} %u\n", vips[i].active);
-	}
-	family(f, "nosnat_build_info", "gauge", "nosnat build, value 1.");
-	fprintf(f, "nosnat_build_info{");
-	label(f, "version", mx->version ? mx->version : "unknown", 1);
-	fprintf(f, "} 1\n");
-	family(f, "nosnat_bytes_total", "counter", "Bytes by hook and action.");
+}
+
+/* Sum over reasons, one series per hook and action. */
+static void hook_action_family(FILE *f, const char *name, const char *help,
+			       const struct metrics *mx, int bytes)
+{
+	family(f, name, "counter", help);
 	for (unsigned int h = 0; h < NOSNAT_HOOK_MAX; h++)
 		for (unsigned int act = 0; act < NOSNAT_ACT_MAX; act++) {
 			uint64_t sum = 0;
 
 			for (unsigned int r = 0; r < NOSNAT_R_MAX; r++)
-				sum += mx->verdict[h][act][r][1];
-			fprintf(f, "nosnat_bytes_total{");
+				sum += mx->verdict[h][act][r][bytes];
+			fprintf(f, "%s{", name);
 			label(f, "hook", hook_name(h), 1);
 			label(f, "action", action_name(act), 0);
 			fprintf(f, "} %llu\n", (unsigned long long)sum);
 		}
-	family(f, "nosnat_config_last_reload_success_timestamp_seconds", "gauge",
-	       "Unix time of the last configuration applied successfully (0: never).");
-	fprintf(f, "nosnat_config_last_reload_success_timestamp_seconds %llu\n",
-		(unsigned long long)mx->ctl.last_success);
-	family(f, "nosnat_config_reload_failures_total", "counter", "Configurations rejected or failed.");
-	fprintf(f, "nosnat_config_reload_failures_total %llu\n", (unsigned long long)mx->ctl.reload_failures);
-	family(f, "nosnat_config_reloads_total", "counter", "Configurations applied successfully.");
-	fprintf(f, "nosnat_config_reloads_total %llu\n", (unsigned long long)mx->ctl.reloads);
+}
+
+static void scalar_family(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
+{
+	family(f, name, type, help);
+	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+}
+
+void metrics_render(FILE *f, const struct metrics *mx)
+{
+	static struct metrics_vip vips[NOSNAT_MAX_VIPS];
+	static struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
+	size_t nv = mx->n_vips, nb = mx->n_bes;
+
+	memcpy(vips, mx->vips, nv * sizeof(vips[0]));
+	qsort(vips, nv, sizeof(vips[0]), cmp_vip);
+	memcpy(bes, mx->bes, nb * sizeof(bes[0]));
+	qsort(bes, nb, sizeof(bes[0]), cmp_be);
+
+	/* families in name order */
+	backend_family(f, "nosnat_backend_bytes_total",
+		       "Bytes sent to or replied from a backend on this node.", bes, nb, 1);
+	backend_family(f, "nosnat_backend_packets_total",
+		       "Packets sent to or replied from a backend on this node.", bes, nb, 0);
+	vip_family(f, "nosnat_backends", "gauge", "Backends configured for a VIP (including draining ones).",
+		   vips, nv, VF_BACKENDS);
+	vip_family(f, "nosnat_backends_active", "gauge",
+		   "Backends of a VIP that take new flows (weight above 0).", vips, nv, VF_ACTIVE);
+	family(f, "nosnat_build_info", "gauge", "nosnat build, value 1.");
+	fprintf(f, "nosnat_build_info{");
+	label(f, "version", mx->version ? mx->version : "unknown", 1);
+	fprintf(f, "} 1\n");
+	hook_action_family(f, "nosnat_bytes_total", "Bytes by hook and action.", mx, 1);
+	scalar_family(f, "nosnat_config_last_reload_success_timestamp_seconds", "gauge",
+		      "Unix time of the last configuration applied successfully (0: never).",
+		      mx->ctl.last_success);
+	scalar_family(f, "nosnat_config_reload_failures_total", "counter",
+		      "Configurations rejected or failed.", mx->ctl.reload_failures);
+	scalar_family(f, "nosnat_config_reloads_total", "counter",
+		      "Configurations applied successfully.", mx->ctl.reloads);
 	family(f, "nosnat_drops_total", "counter", "Packets dropped (or answered with ICMP) by reason.");
 	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++) {
 		uint64_t sum = 0;
@@ -273,55 +282,28 @@ void metrics_render(FILE *f, const struct metrics *mx)
 		label(f, "reason", reason_name(r), 1);
 		fprintf(f, "} %llu\n", (unsigned long long)sum);
 	}
-	family(f, "nosnat_flow_table_capacity", "gauge", "Size of the flow table (LRU).");
-	fprintf(f, "nosnat_flow_table_capacity %llu\n", (unsigned long long)mx->flows_max);
-	family(f, "nosnat_flow_table_entries", "gauge", "Flows in the flow table.");
-	fprintf(f, "nosnat_flow_table_entries %llu\n", (unsigned long long)mx->flows);
+	scalar_family(f, "nosnat_flow_table_capacity", "gauge", "Size of the flow table (LRU).",
+		      mx->flows_max);
+	scalar_family(f, "nosnat_flow_table_entries", "gauge", "Flows in the flow table.", mx->flows);
 	if (mx->has_kube) {
-		family(f, "nosnat_kube_connected", "gauge", "1 while the Kubernetes watch is connected.");
-		fprintf(f, "nosnat_kube_connected %d\n", mx->kube_connected ? 1 : 0);
-		family(f, "nosnat_kube_last_sync_timestamp_seconds", "gauge",
-		       "Unix time of the last state received from Kubernetes.");
-		fprintf(f, "nosnat_kube_last_sync_timestamp_seconds %llu\n",
-			(unsigned long long)mx->kube_last_sync);
-		family(f, "nosnat_kube_watch_restarts_total", "counter", "Kubernetes watches restarted.");
-		fprintf(f, "nosnat_kube_watch_restarts_total %llu\n",
-			(unsigned long long)mx->kube_watch_restarts);
+		scalar_family(f, "nosnat_kube_connected", "gauge",
+			      "1 while the Kubernetes watch is connected.", mx->kube_connected ? 1 : 0);
+		scalar_family(f, "nosnat_kube_last_sync_timestamp_seconds", "gauge",
+			      "Unix time of the last state received from Kubernetes.", mx->kube_last_sync);
+		scalar_family(f, "nosnat_kube_watch_restarts_total", "counter",
+			      "Kubernetes watches restarted.", mx->kube_watch_restarts);
 	}
-	family(f, "nosnat_packets_total", "counter", "Packets by hook and action.");
-	for (unsigned int h = 0; h < NOSNAT_HOOK_MAX; h++)
-		for (unsigned int act = 0; act < NOSNAT_ACT_MAX; act++) {
-			uint64_t sum = 0;
-
-			for (unsigned int r = 0; r < NOSNAT_R_MAX; r++)
-				sum += mx->verdict[h][act][r][0];
-			fprintf(f, "nosnat_packets_total{");
-			label(f, "hook", hook_name(h), 1);
-			label(f, "action", action_name(act), 0);
-			fprintf(f, "} %llu\n", (unsigned long long)sum);
-		}
-	family(f, "nosnat_reverse_nat_capacity", "gauge", "Size of the reverse-NAT table (LRU).");
-	fprintf(f, "nosnat_reverse_nat_capacity %llu\n", (unsigned long long)mx->rnat_max);
-	family(f, "nosnat_reverse_nat_entries", "gauge", "Entries in the reverse-NAT table.");
-	fprintf(f, "nosnat_reverse_nat_entries %llu\n", (unsigned long long)mx->rnat);
-	family(f, "nosnat_vip_bytes_total", "counter", "Bytes (IP length) of VIP packets seen by this node.");
-	for (size_t i = 0; i < mx->n_vips; i++) {
-		fprintf(f, "nosnat_vip_bytes_total{");
-		vip_labels(f, &vips[i].key, vips[i].name);
-		fprintf(f, "} %llu\n", (unsigned long long)vips[i].bytes);
-	}
-	family(f, "nosnat_vip_flows_total", "counter", "New flows of a VIP seen by this node.");
-	for (size_t i = 0; i < mx->n_vips; i++) {
-		fprintf(f, "nosnat_vip_flows_total{");
-		vip_labels(f, &vips[i].key, vips[i].name);
-		fprintf(f, "} %llu\n", (unsigned long long)vips[i].flows);
-	}
-	family(f, "nosnat_vip_packets_total", "counter", "VIP packets seen by this node.");
-	for (size_t i = 0; i < mx->n_vips; i++) {
-		fprintf(f, "nosnat_vip_packets_total{");
-		vip_labels(f, &vips[i].key, vips[i].name);
-		fprintf(f, "} %llu\n", (unsigned long long)vips[i].packets);
-	}
+	hook_action_family(f, "nosnat_packets_total", "Packets by hook and action.", mx, 0);
+	scalar_family(f, "nosnat_reverse_nat_capacity", "gauge", "Size of the reverse-NAT table (LRU).",
+		      mx->rnat_max);
+	scalar_family(f, "nosnat_reverse_nat_entries", "gauge", "Entries in the reverse-NAT table.",
+		      mx->rnat);
+	vip_family(f, "nosnat_vip_bytes_total", "counter",
+		   "Bytes (IP length) of VIP packets seen by this node.", vips, nv, VF_BYTES);
+	vip_family(f, "nosnat_vip_flows_total", "counter", "New flows of a VIP seen by this node.",
+		   vips, nv, VF_FLOWS);
+	vip_family(f, "nosnat_vip_packets_total", "counter", "VIP packets seen by this node.",
+		   vips, nv, VF_PACKETS);
 }
 
 int metrics_write_textfile(const char *path, const struct metrics *mx)

@@ -110,29 +110,6 @@ void show_list(FILE *f, const struct state *s, int json)
 	}
 }
 
-/* Sum a per-CPU value of n u64 counters. */
-static int percpu_sum(int fd, __u32 key, size_t n, uint64_t *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	uint64_t *vals;
-
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc((size_t)ncpu * n, sizeof(uint64_t));
-	if (!vals)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, vals)) {
-		free(vals);
-		return -errno;
-	}
-	memset(out, 0, n * sizeof(*out));
-	for (int c = 0; c < ncpu; c++)
-		for (size_t i = 0; i < n; i++)
-			out[i] += vals[c * n + i];
-	free(vals);
-	return 0;
-}
-
 int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int json)
 {
 	static struct vip_entry v[NOSNAT_MAX_VIPS];

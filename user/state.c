@@ -250,6 +250,28 @@ int state_has_node(const struct state *s, __be32 node)
 	return 0;
 }
 
+int percpu_sum(int fd, __u32 key, size_t n, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc((size_t)ncpu * n, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &key, vals)) {
+		free(vals);
+		return -errno;
+	}
+	memset(out, 0, n * sizeof(*out));
+	for (int c = 0; c < ncpu; c++)
+		for (size_t i = 0; i < n; i++)
+			out[i] += vals[(size_t)c * n + i];
+	free(vals);
+	return 0;
+}
+
 static int zero_percpu(int fd, __u32 key, size_t value_size)
 {
 	int ncpu = libbpf_num_possible_cpus();

@@ -5,6 +5,7 @@
 #define NOSNAT_STATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "nosnat_abi.h"
 
 #define NOSNAT_DEFAULT_PIN_DIR "/sys/fs/bpf/nosnat"
@@ -42,6 +43,8 @@ void maps_close(struct nosnat_maps *m);
 int maps_lock(const char *pin_dir, struct nosnat_maps *m);
 
 int state_read(const struct nosnat_maps *m, struct state *s);
+/* Sum the n u64 counters of a per-CPU value over all CPUs. */
+int percpu_sum(int fd, __u32 key, size_t n, uint64_t *out);
 /* Read all n values of an array map (batched). */
 int array_read(int fd, void *values, size_t value_size, __u32 n);
 struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k);

@@ -57,7 +57,8 @@ struct nosnat_maglev_table {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
-	__type(key, __u32);
+	/* sizes, not BTF types: libbpf cannot size a 65537-slot array type */
+	__uint(key_size, sizeof(__u32));
 	__uint(value_size, sizeof(struct nosnat_maglev_slots));
 };
 

@@ -180,6 +180,13 @@ static int add_be(const char *vip, uint16_t port, uint8_t proto, const char *pod
 	return op_backend_add(&maps, &st, &k, ip4(pod), htons(pod_port), ip4(node), weight);
 }
 
+/* The mail VIP, 192.0.2.10:25/tcp, with one backend. */
+static int mail_vip(const char *pod, uint16_t port, const char *node)
+{
+	return add_vip(T_VIP, 25, IPPROTO_TCP) ||
+	       add_be(T_VIP, 25, IPPROTO_TCP, pod, port, node, 1);
+}
+
 /* --- packets ------------------------------------------------------------ */
 
 /* Linux's SYN options: MSS, SACK permitted, timestamps, NOP, window scale. */
@@ -215,6 +222,8 @@ static size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec
 
 /* --- tests -------------------------------------------------------------- */
 
+static int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn);
+
 static int t_local_syn(void)
 {
 	uint8_t in[256], want[256];
@@ -224,23 +233,17 @@ static int t_local_syn(void)
 				      .pod_port = htons(2525), .client_port = htons(40000),
 				      .proto = IPPROTO_TCP };
 	struct nosnat_rnat rv;
-	struct run r;
 	size_t n, wn;
 	__u32 vid;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	vid = st.vips[0].val.id;
 	n = frame(in, &ip, &l, 0);
 	ip.daddr = ip4(T_POD_LOCAL);
 	l.dport = 2525;
 	wn = frame(want, &ip, &l, 0);
 
-	stats_snap();
-	CHECK(!run_xdp(in, n, 1, &r), "test run");
-	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	CHECK(!expect_local(in, n, want, wn), "local delivery");
 	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "vip packets");
 	CHECK(counter(maps.vip_stat, vid, 1, 3) == n - 14, "vip bytes (IP length)");
 	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "vip new flows");
@@ -258,8 +261,7 @@ static int t_remote_syn(void)
 	size_t n, in_n, out_n, wn;
 	__u16 tag = backend_tag(ip4(T_POD_B), htons(2525));
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "backend add");
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	l.opts = syn_opts_1440;		/* clamped: 1500 - 20 (IPIP) - 20 - 20 */
 	in_n = build_ip(inner, &ip, &l);
@@ -293,8 +295,7 @@ static int t_mss_odd_offset(void)
 	struct run r;
 	size_t n, in_n, out_n, wn;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "backend add");
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	l.opts = opts;
 	l.opts_len = sizeof(opts);
 	n = frame(in, &ip, &l, 0);
@@ -318,8 +319,7 @@ static int t_remote_no_neigh(void)
 	struct run r;
 	size_t n, in_n, out_n, wn;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_C, 25, T_NODE_C, 1), "backend add");
+	CHECK(!mail_vip(T_POD_C, 25, T_NODE_C), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	in_n = build_ip(inner, &ip, &l);
 	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_C),
@@ -369,8 +369,7 @@ static int t_existing_flow_sticks(void)
 	}
 	CHECK(moved && fresh, "no flow found that the new table moves");
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	l = tcp(moved, 25, TH_SYN);
 	n = frame(in, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
@@ -381,11 +380,7 @@ static int t_existing_flow_sticks(void)
 	ip.daddr = ip4(T_POD_LOCAL);
 	l.dport = 2525;
 	wn = frame(want, &ip, &l, 0);
-	stats_snap();
-	CHECK(!run_xdp(in, n, 1, &r), "test run");
-	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	CHECK(!expect_local(in, n, want, wn), "local delivery");
 
 	/* A new flow follows the new table: the second pod. */
 	ip = ipv4(T_CLIENT, T_VIP);
@@ -396,6 +391,19 @@ static int t_existing_flow_sticks(void)
 	wn = frame(want, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "new SYN");
 	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+/* A frame DNATed to a local pod: passed to the kernel as want, counted once. */
+static int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
 	return 0;
 }
 
@@ -430,8 +438,7 @@ static int t_non_vip(void)
 	struct l4_spec l = tcp(40003, 25, TH_SYN);
 	uint8_t arp[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06 };
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP TCP");
 	ip.daddr = ip4(T_NODE_SELF);	/* to the node itself, e.g. ssh */
 	l = tcp(40003, 22, TH_SYN);
@@ -446,8 +453,7 @@ static int t_vip_other_port(void)
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40004, 80, TH_SYN);
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:80");
 	l = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40004, .dport = 25 };
 	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:25/udp");
@@ -484,8 +490,7 @@ static int t_ipip_unknown_source(void)
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40006, 25, TH_SYN);
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	CHECK(!expect_drop(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_UNKNOWN_ENCAP_SRC),
 	      "forged encapsulation");
 	/* Someone else's tunnel (e.g. Calico IPIP): inner dst is not a VIP. */
@@ -505,8 +510,7 @@ static int t_ipip_known_node(void)
 	struct run r;
 	size_t n, wn;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
 	/* The ingress node chose the second pod; its tag says so. */
 	n = ipip_frame(in, T_NODE_B, backend_tag(ip4(T_POD_LOCAL2), htons(2525)), &ip, &l);
@@ -552,8 +556,7 @@ static int t_truncated(void)
 	struct l4_spec l = tcp(40008, 25, TH_SYN);
 	size_t n;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	/* (test_run refuses frames shorter than an Ethernet header) */
 	/* A VLAN tag announced, the frame ends */
@@ -610,22 +613,16 @@ static int t_ip_options(void)
 	uint8_t in[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40009, 25, TH_SYN);
-	struct run r;
 	size_t n, wn;
 
 	ip.opts = opts;
 	ip.opts_len = sizeof(opts);
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	ip.daddr = ip4(T_POD_LOCAL);
 	l.dport = 2525;
 	wn = frame(want, &ip, &l, 0);
-	stats_snap();
-	CHECK(!run_xdp(in, n, 1, &r), "test run");
-	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	CHECK(!expect_local(in, n, want, wn), "local delivery");
 	return 0;
 }
 
@@ -635,8 +632,7 @@ static int t_fragments(void)
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40010, 25, TH_ACK);
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	ip.frag = 0x2000;	/* MF, offset 0 */
 	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "first fragment");
 	ip.frag = 185;		/* offset 1480, last */
@@ -654,7 +650,6 @@ static int t_udp(void)
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = { .proto = IPPROTO_UDP, .sport = 40011, .dport = 53,
 			     .payload = "query", .payload_len = 5 };
-	struct run r;
 	size_t n, wn;
 
 	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
@@ -667,11 +662,7 @@ static int t_udp(void)
 		ip.daddr = ip4(T_POD_LOCAL);
 		l.dport = 5353;
 		wn = frame(want, &ip, &l, 0);
-		stats_snap();
-		CHECK(!run_xdp(in, n, 1, &r), "test run");
-		CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
-		CHECK_BYTES(&r, want, wn);
-		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+		CHECK(!expect_local(in, n, want, wn), "local delivery");
 	}
 	return 0;
 }
@@ -684,8 +675,7 @@ static int t_vlan(void)
 	struct run r;
 	size_t n, wn;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	for (int tags = 1; tags <= 2; tags++) {
 		ip = ipv4(T_CLIENT, T_VIP);
 		l = tcp((uint16_t)(40012 + tags), 25, TH_SYN);
@@ -711,8 +701,7 @@ static int t_tc_reply(void)
 	struct run r;
 	size_t n, wn;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 
 	/* Before any client came through the VIP: the pod's packet is its own. */
 	ip = ipv4(T_POD_LOCAL, T_CLIENT);
@@ -785,8 +774,7 @@ static int t_icmp_frag_needed(void)
 	size_t n, l3n, wn;
 	uint16_t c;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "backend add");
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	l.payload = payload;
 	l.payload_len = 1500 - 40;	/* a full 1500-byte packet: +20 does not fit */
 	n = frame(in, &ip, &l, 0);
@@ -828,8 +816,7 @@ static int t_backend_removed_flow_moves(void)
 	struct run r;
 	size_t n, wn;
 
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
 	/* The pod goes away and another takes its place. */
