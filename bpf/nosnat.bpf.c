@@ -46,7 +46,7 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 	};
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 	struct nosnat_backend *be;
-	int new_flow = 0;
+	int new_flow = 0, partial;
 	__u32 id = 0;
 
 	if (from_node)
@@ -60,9 +60,10 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 	}
 	count_backend(id, bytes);
 
+	partial = l4_csum_partial(p);
 	if (be->node == cfg->node_ip) {
 		rnat_ensure(&k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow);
-		if (dnat_xdp(p, be)) {
+		if (dnat_xdp(p, be, partial)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
@@ -81,6 +82,10 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
 		else
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		return;
+	}
+	if (partial && l4_csum_complete(p)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	if (p->proto == IPPROTO_TCP && p->l4)

@@ -12,8 +12,109 @@
 #define TCPOPT_MSS	2
 #define TCP_MAX_OPT_ITER 12
 
+/* A packet that Linux sent with checksum offload and that crossed a veth
+ * (a lab, some VMs) arrives as CHECKSUM_PARTIAL: its TCP/UDP check holds
+ * only the folded pseudo-header sum, for "hardware" to finish. XDP cannot
+ * see ip_summed, but that value gives it away; a complete checksum equals
+ * it by chance once in 65536 packets. Real uplinks never deliver these. */
+static __always_inline __sum16 *l4_check(struct pkt *p)
+{
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		if (!th || (void *)(th + 1) > p->data_end)
+			return NULL;
+		return &th->check;
+	}
+	{
+		struct udphdr *uh = p->l4;
+
+		if (!uh || (void *)(uh + 1) > p->data_end)
+			return NULL;
+		return &uh->check;
+	}
+}
+
+static __always_inline int l4_csum_partial(struct pkt *p)
+{
+	struct iphdr *ip = p->ip;
+	__sum16 *check = l4_check(p);
+	__u32 len = bpf_ntohs(ip->tot_len) - p->ip_len;
+	__u32 sum;
+
+	if (!check || !*check)
+		return 0;
+	sum = (ip->saddr & 0xffff) + (ip->saddr >> 16) + (ip->daddr & 0xffff) +
+	      (ip->daddr >> 16) + bpf_htons((__u16)p->proto) + bpf_htons((__u16)len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return *check == (__u16)sum;
+}
+
+/* The partial form of the check is a plain (uncomplemented) sum: an address
+ * change moves it the other way from a complete checksum. */
+static __always_inline void csum_partial_replace4(__sum16 *check, __be32 from, __be32 to)
+{
+	__sum16 inv = ~*check;
+
+	csum_replace4(&inv, from, to);
+	*check = ~inv;
+}
+
+#define CSUM_MAX_WORDS	((1500 - 20) / 4)
+
+/* Turn a partial check into a complete one, in software, before the packet
+ * leaves as a frame (XDP_TX): nobody downstream would finish it. */
+static __always_inline int l4_csum_complete(struct pkt *p)
+{
+	__sum16 *check = l4_check(p);
+	__u32 len = bpf_ntohs(p->ip->tot_len) - p->ip_len, i;
+	void *l4 = p->l4;
+	__u64 sum = 0;
+
+	if (!check)
+		return -1;
+	for (i = 0; i < CSUM_MAX_WORDS; i++) {
+		__u32 *w = l4 + i * 4;
+
+		if (i * 4 + 4 > len)
+			break;
+		if ((void *)(w + 1) > p->data_end)
+			return -1;
+		sum += *w;
+	}
+	if (i == CSUM_MAX_WORDS && i * 4 < len)
+		return -1;		/* longer than any packet we encapsulate */
+	{
+		__u8 *t = l4 + (i & 0x1ff) * 4;
+		__u32 rest = len - i * 4;
+
+		if (rest >= 1) {
+			if ((void *)(t + 1) > p->data_end)
+				return -1;
+			sum += t[0];	/* little-endian word view, low byte first */
+		}
+		if (rest >= 2) {
+			if ((void *)(t + 2) > p->data_end)
+				return -1;
+			sum += (__u32)t[1] << 8;
+		}
+		if (rest >= 3) {
+			if ((void *)(t + 3) > p->data_end)
+				return -1;
+			sum += t[2];
+		}
+	}
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	*check = csum_fold((__u32)(sum & 0xffff) + (__u32)(sum >> 16));
+	if (!*check && p->proto == IPPROTO_UDP)
+		*check = 0xffff;
+	return 0;
+}
+
 /* Rewrite dst VIP:port -> pod:port; the L4 header is at p->l4. */
-static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *be)
+static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *be, int partial)
 {
 	struct iphdr *ip = p->ip;
 	__be32 old_addr = ip->daddr;
@@ -25,15 +126,22 @@ static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *
 
 		if ((void *)(th + 1) > p->data_end)
 			return -1;
-		csum_replace4(&th->check, old_addr, be->addr);
-		csum_replace2(&th->check, th->dest, be->port);
+		if (partial) {
+			/* ports are summed later, with the payload */
+			csum_partial_replace4(&th->check, old_addr, be->addr);
+		} else {
+			csum_replace4(&th->check, old_addr, be->addr);
+			csum_replace2(&th->check, th->dest, be->port);
+		}
 		th->dest = be->port;
 	} else {
 		struct udphdr *uh = p->l4;
 
 		if ((void *)(uh + 1) > p->data_end)
 			return -1;
-		if (uh->check) {
+		if (partial) {
+			csum_partial_replace4(&uh->check, old_addr, be->addr);
+		} else if (uh->check) {
 			csum_replace4(&uh->check, old_addr, be->addr);
 			csum_replace2(&uh->check, uh->dest, be->port);
 			if (!uh->check)

@@ -130,3 +130,19 @@ size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vla
 	memcpy(buf + off, l3, l3_len);
 	return off + l3_len;
 }
+
+void l4_set_partial(uint8_t *l3)
+{
+	size_t ihl = (size_t)(l3[0] & 0x0f) * 4;
+	uint16_t tot = (uint16_t)(l3[2] << 8 | l3[3]);
+	uint32_t s, d, sum;
+	uint16_t c;
+
+	memcpy(&s, l3 + 12, 4);
+	memcpy(&d, l3 + 16, 4);
+	sum = pseudo_sum(s, d, l3[9], tot - ihl);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	c = htons((uint16_t)sum);
+	memcpy(l3 + ihl + (l3[9] == IPPROTO_TCP ? 16 : 6), &c, 2);
+}

@@ -59,6 +59,10 @@ size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t
 size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vlans,
 		 uint16_t ethertype, const uint8_t *l3, size_t l3_len);
 
+/* Give the IPv4 packet at l3 the check a CHECKSUM_PARTIAL packet carries
+ * over a veth: the folded pseudo-header sum, not complemented. */
+void l4_set_partial(uint8_t *l3);
+
 extern const uint8_t MAC_ROUTER[6], MAC_SELF[6], MAC_B[6];
 
 #endif

@@ -993,6 +993,71 @@ static int t_apply_converges(void)
 	return 0;
 }
 
+/* Packets from a Linux sender over veth carry a partial check. Local
+ * delivery keeps that form (the pod's stack trusts it); a packet that
+ * leaves as an encapsulated frame gets its checksum completed. */
+static int t_partial_checksums(void)
+{
+	uint8_t in[1024], want[1024], inner[1024], outer[1024];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40060, 25, TH_SYN);
+	static uint8_t payload[301];
+	struct run r;
+	size_t n, wn, in_n, out_n;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	l4_set_partial(in + 14);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	l4_set_partial(want + 14);
+	CHECK(!expect_local(in, n, want, wn), "local delivery keeps the partial form");
+
+	/* UDP too */
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 5353, T_NODE_SELF, 1), "be add");
+	{
+		struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40061, .dport = 53,
+				     .payload = "q", .payload_len = 1 };
+
+		ip = ipv4(T_CLIENT, T_VIP);
+		n = frame(in, &ip, &u, 0);
+		l4_set_partial(in + 14);
+		ip.daddr = ip4(T_POD_LOCAL);
+		u.dport = 5353;
+		wn = frame(want, &ip, &u, 0);
+		l4_set_partial(want + 14);
+		CHECK(!expect_local(in, n, want, wn), "udp local delivery");
+	}
+
+	/* Remote: complete checksums (odd payload length), then the MSS clamp. */
+	CHECK(!cfg_reset(), "reset");
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	for (int syn = 0; syn < 2; syn++) {
+		ip = ipv4(T_CLIENT, T_VIP);
+		l = tcp(40062, 25, syn ? TH_SYN : TH_ACK | TH_PSH);
+		if (!syn) {
+			for (size_t i = 0; i < sizeof(payload); i++)
+				payload[i] = (uint8_t)(i * 7 + 3);
+			l.payload = payload;
+			l.payload_len = sizeof(payload);
+		}
+		n = frame(in, &ip, &l, 0);
+		l4_set_partial(in + 14);
+		if (syn)
+			l.opts = syn_opts_1440;
+		in_n = build_ip(inner, &ip, &l);
+		out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B),
+				   backend_tag(ip4(T_POD_B), htons(2525)), 0, 0x4000, inner, in_n);
+		wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+		CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+		CHECK_BYTES(&r, want, wn);
+	}
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1017,6 +1082,7 @@ static const struct test tests[] = {
 	{ "802.1Q and QinQ", t_vlan },
 	{ "tc egress rewrites replies only with a reverse-NAT entry", t_tc_reply },
 	{ "too big for the tunnel with DF: ICMP fragmentation needed", t_icmp_frag_needed },
+	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 };
 

@@ -221,6 +221,22 @@ t_detach_removes_everything() {
 	echo "programs and pins gone, re-attached"
 }
 
+t_complete_checksums_like_a_wire() {
+	# the client checksums in software: XDP sees what a NIC would deliver
+	nsx client ethtool -K c0 tx off >/dev/null || return 1
+	local rc=0 seen out
+	mail_vip c || rc=1
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "encapsulated: $seen" || rc=1
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "encapsulated upload: $out" || rc=1
+	nosnat_all vip del $VIP:25/tcp >/dev/null
+	mail_vip a || rc=1
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "local: $seen" || rc=1
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "local upload: $out" || rc=1
+	nsx client ethtool -K c0 tx on >/dev/null
+	[ $rc = 0 ] && echo "complete checksums: local and encapsulated paths carry 5 MiB each"
+	return $rc
+}
+
 # --- the daemon --------------------------------------------------------------
 
 # Publish a config the way the kubelet updates a mounted ConfigMap: a new
