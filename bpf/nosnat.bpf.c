@@ -220,7 +220,7 @@ int nosnat_tc_ingress(struct __sk_buff *skb)
 
 		meta->magic = 0;
 		set_verdict(&v, bpf_redirect_neigh(ifindex, NULL, 0, 0),
-			    NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK);
+			    NOSNAT_ACT_ENCAP, NOSNAT_R_TC_FORWARD);
 		if (v.ret != TC_ACT_REDIRECT)
 			set_verdict(&v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 	}

@@ -56,6 +56,7 @@ enum nosnat_reason {
 	NOSNAT_R_FIB_FAILED,
 	NOSNAT_R_TOO_BIG,		/* too big without DF, or ICMP impossible */
 	NOSNAT_R_NO_NODE_IP,		/* attached without a node address */
+	NOSNAT_R_TC_FORWARD,		/* encapsulated, sent on by the tc twin (veth uplink) */
 	NOSNAT_R_MAX,
 };
 
@@ -71,6 +72,10 @@ enum nosnat_hook {
 #define NOSNAT_STATS_SLOTS	(NOSNAT_HOOK_MAX * NOSNAT_ACT_MAX * NOSNAT_R_MAX)
 #define nosnat_stat_slot(hook, action, reason) \
 	(((hook) * NOSNAT_ACT_MAX + (action)) * NOSNAT_R_MAX + (reason))
+
+/* nosnat_cfg flags */
+#define NOSNAT_CFG_ENCAP_VIA_TC	0x1	/* hand every encapsulated frame to tc: on a veth
+					 * uplink XDP_TX is lost unless the peer runs XDP */
 
 /* nosnat_cfg: one-element array, written by attach. */
 struct nosnat_cfg {

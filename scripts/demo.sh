@@ -19,7 +19,7 @@ say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
 say "Building the lab: client -> router -> LAN -> nodes a, b, c (each with a pod)"
 lab_up || exit 1
-lab_nosnat_up || exit 1
+lab_nosnat_up --encap-via xdp || exit 1
 say "Every node gets the same config (as the DaemonSet would apply it):"
 echo "  VIP $VIP:25/tcp -> pod ${POD_IP[b]}:2525 on node b (${NODE_IP[b]})"
 nosnat_all vip add $VIP:25/tcp >/dev/null || exit 1

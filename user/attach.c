@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -51,6 +53,38 @@ int iface_mtu(const char *ifname, unsigned int *mtu)
 		rc = -errno;
 	else
 		*mtu = ifr.ifr_mtu;
+	close(fd);
+	return rc;
+}
+
+int parse_encap_via(const char *s, enum encap_via *via)
+{
+	if (!strcmp(s, "auto"))
+		*via = ENCAP_VIA_AUTO;
+	else if (!strcmp(s, "xdp"))
+		*via = ENCAP_VIA_XDP;
+	else if (!strcmp(s, "tc"))
+		*via = ENCAP_VIA_TC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* The interface's driver name ("veth", "mlx5_core", ...). */
+static int iface_driver(const char *ifname, char *drv, size_t len)
+{
+	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr))
+		rc = -errno;
+	else
+		snprintf(drv, len, "%s", info.driver);
 	close(fd);
 	return rc;
 }
@@ -130,7 +164,8 @@ static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress
 	return 0;
 }
 
-int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip)
+int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip,
+	      enum encap_via via)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = pin_dir);
 	struct nosnat_bpf *skel = NULL;
@@ -140,6 +175,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	unsigned int mtu = 0;
 	__u32 zero = 0;
 	int ifindex, rc;
+	char drv[32] = "";
 	char a[INET_ADDRSTRLEN];
 
 	ifindex = if_nametoindex(ifname);
@@ -183,6 +219,9 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	cfg.mtu = mtu;
 	/* A client segment plus TCP, IP and the outer IP header fit the MTU. */
 	cfg.mss_max = mtu - NOSNAT_IPIP_OVERHEAD - 20 - 20;
+	iface_driver(ifname, drv, sizeof(drv));
+	if (via == ENCAP_VIA_TC || (via == ENCAP_VIA_AUTO && !strcmp(drv, "veth")))
+		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_cfg), &zero, &cfg, BPF_ANY)) {
 		rc = -errno;
 		err("cannot write the node configuration: %s", strerror(-rc));
@@ -216,8 +255,9 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 		if (f)
 			fclose(f);
 	}
-	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP), maps in %s", ifname, ifindex,
-	     ip_str(node_ip, a), mtu, mode == XDP_MODE_GENERIC ? "generic" : "native", pin_dir);
+	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP, encapsulated frames via %s), maps in %s",
+	     ifname, ifindex, ip_str(node_ip, a), mtu, mode == XDP_MODE_GENERIC ? "generic" : "native",
+	     cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX", pin_dir);
 out:
 	nosnat_bpf__destroy(skel);
 	maps_close(&maps);

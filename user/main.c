@@ -109,6 +109,7 @@ static int writer_begin(struct nosnat_maps *m, struct state *s)
 /* --- attach / detach ------------------------------------------------- */
 
 static enum xdp_mode opt_mode;
+static enum encap_via opt_via;
 static __be32 opt_node_ip;
 static unsigned long opt_weight;
 static __be32 opt_node;
@@ -126,6 +127,11 @@ static int attach_opt(int opt, const char *arg)
 			bad_usage("--mode takes native or generic, not '%s'", arg);
 		return 0;
 	}
+	if (opt == 'e') {
+		if (parse_encap_via(arg, &opt_via))
+			bad_usage("--encap-via takes auto, xdp or tc, not '%s'", arg);
+		return 0;
+	}
 	if (opt == 'n') {
 		if (parse_ipv4(arg, &opt_node_ip)) {
 			err("invalid --node-ip '%s': not an IPv4 address", arg);
@@ -141,6 +147,7 @@ static int cmd_attach(int argc, char **argv)
 	static const struct option o[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "node-ip", required_argument, NULL, 'n' },
+		{ "encap-via", required_argument, NULL, 'e' },
 		{ 0 },
 	};
 	int i = cmd_getopt(argc, argv, o, attach_opt);
@@ -149,7 +156,7 @@ static int cmd_attach(int argc, char **argv)
 		bad_usage("%s", "attach takes one interface");
 	if (need_root())
 		return 1;
-	return dp_attach(pin_dir, argv[i], opt_mode, opt_node_ip) ? 1 : 0;
+	return dp_attach(pin_dir, argv[i], opt_mode, opt_node_ip, opt_via) ? 1 : 0;
 }
 
 static int cmd_detach(int argc, char **argv)
@@ -477,6 +484,10 @@ static int run_opt(int opt, const char *arg)
 	case 'D':
 		ropts.detach_on_exit = 1;
 		return 0;
+	case 'e':
+		if (parse_encap_via(arg, &ropts.via))
+			bad_usage("--encap-via takes auto, xdp or tc, not '%s'", arg);
+		return 0;
 	case 'm':
 		if (!strcmp(arg, "native"))
 			ropts.mode = XDP_MODE_NATIVE;
@@ -499,6 +510,7 @@ static int cmd_run(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'I' },
 		{ "detach-on-exit", no_argument, NULL, 'D' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "encap-via", required_argument, NULL, 'e' },
 		{ 0 },
 	};
 	int i = cmd_getopt(argc, argv, o, run_opt);
@@ -513,7 +525,8 @@ static int cmd_run(int argc, char **argv)
 }
 
 static const struct cmd cmds[] = {
-	{ "attach", cmd_attach, "IFACE [--mode native|generic] [--node-ip ADDR]" },
+	{ "attach", cmd_attach,
+	  "IFACE [--mode native|generic] [--node-ip ADDR] [--encap-via auto|xdp|tc]" },
 	{ "detach", cmd_detach, "IFACE" },
 	{ "node", cmd_node, "add|del ADDR" },
 	{ "vip", cmd_vip, "add|del VIP:PORT/PROTO" },
@@ -527,7 +540,8 @@ static const struct cmd cmds[] = {
 	{ "metrics", cmd_metrics, "[--textfile PATH]" },
 	{ "run", cmd_run,
 	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"
-	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]" },
+	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]\n"
+	  "       [--encap-via auto|xdp|tc]" },
 };
 
 static void usage(FILE *f)

@@ -171,7 +171,7 @@ static int cmp_be(const void *x, const void *y)
 
 static int is_drop_reason(unsigned int r)
 {
-	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK;
+	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK && r != NOSNAT_R_TC_FORWARD;
 }
 
 enum vip_field { VF_PACKETS, VF_BYTES, VF_FLOWS, VF_BACKENDS, VF_ACTIVE };

@@ -195,7 +195,7 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 	} else {
 		snprintf(ifname, sizeof(ifname), "%s", o->iface);
 	}
-	rc = dp_attach(pin_dir, ifname, o->mode, node_ip);
+	rc = dp_attach(pin_dir, ifname, o->mode, node_ip, o->via);
 	if (rc)
 		return rc;
 

@@ -14,6 +14,7 @@ struct run_opts {
 	unsigned int interval;	/* seconds between metrics writes */
 	int detach_on_exit;
 	enum xdp_mode mode;
+	enum encap_via via;
 };
 
 int run_daemon(const char *pin_dir, const struct run_opts *o);

@@ -103,6 +103,29 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 
 	return 0;
 }
 
+/* Pass the encapsulated frame up with a mark in its metadata; the tc
+ * ingress twin sees the mark and sends it with bpf_redirect_neigh(), i.e.
+ * through the kernel's routing and neighbour resolution. */
+static __always_inline void hand_to_tc(struct xdp_md *ctx, __u32 ifindex, __u32 reason,
+				       struct verdict *v)
+{
+	struct nosnat_meta *meta;
+	void *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		goto fail;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		goto fail;
+	meta->magic = NOSNAT_META_MAGIC;
+	meta->ifindex = ifindex;
+	set_verdict(v, XDP_PASS, NOSNAT_ACT_ENCAP, reason);
+	return;
+fail:
+	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+}
+
 /* Send the encapsulated frame towards outer->daddr. */
 static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 					  const struct nosnat_cfg *cfg, struct verdict *v)
@@ -115,6 +138,10 @@ static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 
 	if ((void *)(eth + 1) > data_end || (void *)(outer + 1) > data_end) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) {
+		hand_to_tc(ctx, cfg->ifindex, NOSNAT_R_TC_FORWARD, v);
 		return;
 	}
 	fib.family = AF_INET;
@@ -136,24 +163,10 @@ static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 		return;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
-		/* Let the kernel resolve the neighbour: the tc ingress twin
-		 * sees this mark and hands the frame to bpf_redirect_neigh(). */
-		__u32 ifindex = fib.ifindex ? fib.ifindex : cfg->ifindex;
-		struct nosnat_meta *meta;
-		void *data;
-
-		if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-			goto fail;
-		meta = (void *)(long)ctx->data_meta;
-		data = (void *)(long)ctx->data;
-		if ((void *)(meta + 1) > data)
-			goto fail;
-		meta->magic = NOSNAT_META_MAGIC;
-		meta->ifindex = ifindex;
-		set_verdict(v, XDP_PASS, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK);
+		/* Let the kernel resolve the neighbour. */
+		hand_to_tc(ctx, fib.ifindex ? fib.ifindex : cfg->ifindex, NOSNAT_R_NEIGH_FALLBACK, v);
 		return;
 	}
-fail:
 	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 }
 

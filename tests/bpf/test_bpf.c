@@ -336,6 +336,30 @@ static int t_remote_no_neigh(void)
 	CHECK(meta.magic == NOSNAT_META_MAGIC && meta.ifindex == (__u32)dummy_ifindex,
 	      "metadata %x/%u", meta.magic, meta.ifindex);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK), "counter");
+
+	/* A veth uplink (encap via tc): even a resolved next hop goes to tc. */
+	{
+		struct nosnat_cfg cfg;
+		__u32 zero = 0;
+
+		CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
+		CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+		CHECK(!add_vip(T_VIP, 26, IPPROTO_TCP), "vip add");
+		CHECK(!add_be(T_VIP, 26, IPPROTO_TCP, T_POD_B, 26, T_NODE_B, 1), "be add");
+		ip = ipv4(T_CLIENT, T_VIP);
+		l = tcp(40002, 26, TH_ACK);
+		n = frame(in, &ip, &l, 0);
+		in_n = build_ip(inner, &ip, &l);
+		out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B),
+				   backend_tag(ip4(T_POD_B), htons(26)), 0, 0x4000, inner, in_n);
+		wn = build_eth(want, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, out_n);
+		stats_snap();
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+		CHECK(r.ret == XDP_PASS && r.meta_len == sizeof(meta), "verdict %u meta %u", r.ret, r.meta_len);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_TC_FORWARD), "counter");
+	}
 	return 0;
 }
 
@@ -1067,7 +1091,7 @@ static const struct test tests[] = {
 	{ "SYN to VIP, local backend: DNAT + reverse-NAT entry", t_local_syn },
 	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn },
 	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset },
-	{ "remote backend, next hop unresolved: handed to tc", t_remote_no_neigh },
+	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh },
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
 	{ "non-VIP packets pass untouched", t_non_vip },

@@ -9,6 +9,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../scripts/lab.sh
 source "$ROOT/scripts/lab.sh"
 
+# The lab gives every node uplink's bridge-side peer an XDP program, so the
+# XDP_TX fast path works; t_veth_peer_without_xdp covers labs that do not.
+ATTACH_ARGS=(--encap-via xdp)
 PASSED=0
 FAILED=0
 LOG=$(mktemp /tmp/nosnat-e2e.XXXXXX)
@@ -146,9 +149,9 @@ t_neighbour_fallback() {
 	mail_vip b || return 1
 	nsx a ip neigh flush dev eth0
 	local before seen
-	before=$(verdict_packets a tc_ingress encap neigh_fallback)
+	before=$(verdict_packets a xdp encap neigh_fallback)
 	seen=$(who client $VIP 25) || fail "first connection after neighbour flush failed" || return 1
-	[ "$(verdict_packets a tc_ingress encap neigh_fallback)" -gt "$before" ] \
+	[ "$(verdict_packets a xdp encap neigh_fallback)" -gt "$before" ] \
 		|| fail "no packet went through the tc neighbour fallback" || return 1
 	echo "pod b saw $seen after an unresolved next hop"
 }
@@ -160,9 +163,9 @@ t_reattach_keeps_flows() {
 	pid=$!
 	sleep 1
 	flows_before=$(bpftool -j map dump pinned "$LAB_DIR/bpffs/a/nosnat_flows" | jq length)
-	nosnat_on a attach eth0 >/dev/null 2>&1 || fail "re-attach on a failed" || return 1
-	nosnat_on b attach eth0 >/dev/null 2>&1 || fail "re-attach on b failed" || return 1
-	nosnat_on c attach eth0 >/dev/null 2>&1 || fail "re-attach on c failed" || return 1
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "re-attach on a failed" || return 1
+	nosnat_on b attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "re-attach on b failed" || return 1
+	nosnat_on c attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "re-attach on c failed" || return 1
 	flows_after=$(bpftool -j map dump pinned "$LAB_DIR/bpffs/a/nosnat_flows" | jq length)
 	wait $pid || fail "held connection broke across re-attach: $(cat "$LAB_DIR/hold")" || return 1
 	[ "$flows_after" -ge "$flows_before" ] || fail "flows $flows_before -> $flows_after" || return 1
@@ -215,7 +218,7 @@ t_detach_removes_everything() {
 	nsx c tc filter show dev eth0 egress | grep -q nosnat && { fail "tc egress still attached"; return 1; }
 	[ -e "$LAB_DIR/bpffs/c" ] && { fail "pins left in $LAB_DIR/bpffs/c"; return 1; }
 	# back as it was, for the tests after this one
-	nosnat_on c attach eth0 >/dev/null 2>&1 || return 1
+	nosnat_on c attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || return 1
 	nosnat_on c node add "${NODE_IP[a]}" 2>/dev/null && nosnat_on c node add "${NODE_IP[b]}" 2>/dev/null \
 		|| return 1
 	echo "programs and pins gone, re-attached"
@@ -234,6 +237,25 @@ t_complete_checksums_like_a_wire() {
 	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "local upload: $out" || rc=1
 	nsx client ethtool -K c0 tx on >/dev/null
 	[ $rc = 0 ] && echo "complete checksums: local and encapsulated paths carry 5 MiB each"
+	return $rc
+}
+
+t_veth_peer_without_xdp() {
+	# A plain veth lab: the bridge-side peer of node a's uplink runs no XDP,
+	# so XDP_TX frames would vanish. attach's default (auto) sends
+	# encapsulated frames through the tc twin on veth uplinks instead.
+	mail_vip b || return 1
+	nsx lan ip link set dev la xdp off
+	nosnat_on a attach eth0 >"$LAB_DIR/attach.log" 2>&1 || { nsx lan ip link set dev la xdpdrv obj "$XDP_PASS_OBJ" sec xdp; fail "attach"; return 1; }
+	local rc=0 before seen out
+	grep -q "encapsulated frames via tc" "$LAB_DIR/attach.log" || fail "auto did not pick tc on veth: $(cat "$LAB_DIR/attach.log")" || rc=1
+	before=$(verdict_packets a xdp encap tc_forward)
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "connection: $seen" || rc=1
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "upload: $out" || rc=1
+	[ "$(verdict_packets a xdp encap tc_forward)" -gt "$before" ] || fail "frames did not go through tc" || rc=1
+	nsx lan ip link set dev la xdpdrv obj "$XDP_PASS_OBJ" sec xdp
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
+	[ $rc = 0 ] && echo "no XDP on the peer: pod saw $seen, 5 MiB upload through the tc path"
 	return $rc
 }
 
@@ -256,7 +278,8 @@ daemon_start() {
 	mkdir -p "$LAB_DIR/tf-$n"
 	ip netns exec "$LAB-$n" "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/$n" run \
 		--config "$LAB_DIR/cm/nosnat.yaml" --iface auto --node-ip "${NODE_IP[$n]}" \
-		--textfile "$LAB_DIR/tf-$n/nosnat.prom" --interval 1 2>>"$LAB_DIR/run-$n.log" &
+		--textfile "$LAB_DIR/tf-$n/nosnat.prom" --interval 1 "${ATTACH_ARGS[@]}" \
+		2>>"$LAB_DIR/run-$n.log" &
 	echo $! >>"$LAB_DIR/pids"
 	echo $! >"$LAB_DIR/run-$n.pid"
 }
@@ -405,7 +428,7 @@ TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")
 [ -n "$TESTS" ] || { echo "e2e: no test matches '${1:-}'"; echo "e2e: 0 passed, 1 failed"; exit 1; }
 
 echo "e2e: building the lab ($LAB)"
-if ! lab_up >"$LOG" 2>&1 || ! lab_nosnat_up >>"$LOG" 2>&1; then
+if ! lab_up >"$LOG" 2>&1 || ! lab_nosnat_up "${ATTACH_ARGS[@]}" >>"$LOG" 2>&1; then
 	cat "$LOG"
 	echo "e2e: lab setup failed"
 	echo "e2e: 0 passed, 1 failed"
