@@ -13,7 +13,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
 	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS    := -lbpf -lelf -lz -lyaml
+LDLIBS    := -lbpf -lelf -lz -lyaml -lcurl -ljson-c -lpthread
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
 	     $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Wextra -Werror -MMD -MP
 
@@ -26,7 +26,8 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
-	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c
+	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c \
+	     user/kube.c user/kube_client.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
@@ -54,6 +55,19 @@ $(OUT)/user/attach.o: $(OUT)/nosnat.skel.h
 $(OUT)/nosnat: $(OUT)/user/main.o $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+# The loader built with AddressSanitizer and UBSan, for the tests.
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+SAN_OBJS  := $(patsubst user/%.c,$(OUT)/san/%.o,user/main.c $(USER_SRCS))
+$(OUT)/san:
+	$(Q)mkdir -p $@
+$(OUT)/san/%.o: user/%.c | $(OUT)/san
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+$(OUT)/san/attach.o: $(OUT)/nosnat.skel.h
+$(OUT)/nosnat-asan: $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # --- tests ---------------------------------------------------------------
 $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
@@ -86,7 +100,11 @@ $(OUT)/fuzz_spec: tests/fuzz/fuzz_spec.c user/parse.c | $(OUT)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
 
-fuzz: $(OUT)/fuzz_config $(OUT)/fuzz_spec
+$(OUT)/fuzz_kube: tests/fuzz/fuzz_kube.c user/kube.c user/parse.c | $(OUT)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -ljson-c -o $@
+
+fuzz: $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube
 	$(Q)tests/fuzz/run.sh
 
 deps:
@@ -103,7 +121,7 @@ test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
 
 # The full suite; prints one "N passed, N failed" line at the end.
 TEST_BINS := $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp \
-	     $(OUT)/fuzz_config $(OUT)/fuzz_spec
+	     $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube $(OUT)/nosnat-asan
 test-bins: $(TEST_BINS)
 test: $(TEST_BINS)
 	$(Q)tests/run_all.sh
@@ -114,7 +132,7 @@ demo:
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/tests/*/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d)
 
 $(OUT)/nsn_tcp: tests/e2e/nsn_tcp.c | $(OUT)
 	$(call msg,CC,$@)

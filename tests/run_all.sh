@@ -36,7 +36,8 @@ suite unit "$B/test_unit" "$ROOT/tests/fixtures"
 suite bpf "$B/test_bpf"
 suite lint "$ROOT/tests/lint/run.sh"
 suite fuzz "$ROOT/tests/fuzz/run.sh"
-suite e2e "$ROOT/tests/e2e/run.sh"
+# the daemon under ASan/UBSan in the Kubernetes fault test
+NOSNAT_ASAN="$B/nosnat-asan" suite e2e "$ROOT/tests/e2e/run.sh"
 
 echo "$total_p passed, $total_f failed"
 [ "$total_f" = 0 ] && [ "$total_p" -gt 0 ]

@@ -183,6 +183,8 @@ struct port_entry {
 struct service {
 	yaml_node_t *at;
 	const char *name;
+	yaml_node_t *kube;	/* "service: ns/name" */
+	int has_proto;
 	__be32 vip;
 	int has_vip;
 	__u8 proto;
@@ -294,6 +296,13 @@ static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 			return -EINVAL;
 		if (parse_proto(s, &svc->proto))
 			return FAIL_AT(c, v, "protocol must be tcp or udp, not '%.64s'", s);
+		svc->has_proto = 1;
+		return 0;
+	}
+	if (!strcmp(key, "service")) {
+		if (want_type(c, v, YAML_SCALAR_NODE, "service"))
+			return -EINVAL;
+		svc->kube = v;
 		return 0;
 	}
 	if (!strcmp(key, "ports"))
@@ -306,6 +315,8 @@ static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 
 static int node_known(const struct config *cfg, __be32 node)
 {
+	if (cfg->nodes_from_kube)
+		return 1;	/* checked when the nodes arrive from Kubernetes */
 	if (cfg->has_node && cfg->node == node)
 		return 1;
 	for (size_t i = 0; i < cfg->n_nodes; i++)
@@ -314,9 +325,56 @@ static int node_known(const struct config *cfg, __be32 node)
 	return 0;
 }
 
+/* DNS-1123 label: lower-case letters, digits and '-', 1-63 characters. */
+static int dns_label(const char *s, size_t len)
+{
+	if (!len || len > 63 || s[0] == '-' || s[len - 1] == '-')
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int parse_kube_service(struct ctx *c, struct service *svc)
+{
+	struct config *cfg = c->cfg;
+	struct config_kube_service *k;
+	const char *s, *slash;
+
+	if (svc->backends)
+		return FAIL_AT(c, svc->backends, "a Kubernetes service takes its backends from its EndpointSlices");
+	if (get_str(c, svc->kube, "service", &s))
+		return -EINVAL;
+	slash = strchr(s, '/');
+	if (!slash || !dns_label(s, (size_t)(slash - s)) || !dns_label(slash + 1, strlen(slash + 1)))
+		return FAIL_AT(c, svc->kube, "service must be NAMESPACE/NAME (DNS labels), not '%.64s'", s);
+	if (cfg->n_ksvcs >= CONFIG_MAX_KUBE_SERVICES)
+		return FAIL_AT(c, svc->kube, "more than %d Kubernetes services", CONFIG_MAX_KUBE_SERVICES);
+	for (size_t p = 0; p < svc->n_ports; p++)
+		if (svc->ports[p].target != svc->ports[p].port)
+			return FAIL_AT(c, svc->ports[p].at, "targetPort comes from the Kubernetes Service");
+	for (size_t i = 0; i < cfg->n_ksvcs; i++)
+		if (!strcmp(cfg->ksvcs[i].label, s))
+			return FAIL_AT(c, svc->kube, "service %s listed twice", s);
+	k = &cfg->ksvcs[cfg->n_ksvcs++];
+	memset(k, 0, sizeof(*k));
+	snprintf(k->ns, sizeof(k->ns), "%.*s", (int)(slash - s), s);
+	snprintf(k->name, sizeof(k->name), "%s", slash + 1);
+	snprintf(k->label, sizeof(k->label), "%s", svc->name ? svc->name : s);
+	k->vip = svc->has_vip ? svc->vip : 0;
+	k->proto = svc->has_proto ? svc->proto : 0;
+	for (size_t p = 0; p < svc->n_ports; p++)
+		k->ports[k->n_ports++] = svc->ports[p].port;
+	k->line = svc->kube->start_mark.line + 1;
+	k->col = svc->kube->start_mark.column + 1;
+	return 0;
+}
+
 static int parse_service(struct ctx *c, yaml_node_t *n)
 {
-	static const char *const keys[] = { "name", "vip", "protocol", "ports", "backends", NULL };
+	static const char *const keys[] = { "name", "vip", "protocol", "ports", "backends",
+					    "service", NULL };
 	static const char *const bkeys[] = { "address", "node", "weight", NULL };
 	struct config *cfg = c->cfg;
 	struct service svc = { .at = n, .proto = IPPROTO_TCP };
@@ -324,6 +382,8 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 
 	if (each_pair(c, n, "a service", keys, service_pair, &svc))
 		return -EINVAL;
+	if (svc.kube)
+		return parse_kube_service(c, &svc);
 	if (!svc.has_vip)
 		return FAIL_AT(c, n, "service without 'vip'");
 	if (!svc.n_ports)
@@ -494,7 +554,9 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 			goto out;
 		cfg->has_node = 1;
 	}
-	if (t.nodes && (rc = parse_nodes(&c, t.nodes)))
+	if (t.nodes && t.nodes->type == YAML_SCALAR_NODE && !strcmp(scalar(t.nodes), "kubernetes"))
+		cfg->nodes_from_kube = 1;
+	else if (t.nodes && (rc = parse_nodes(&c, t.nodes)))
 		goto out;
 	if (t.services && (rc = parse_services(&c, t.services)))
 		goto out;

@@ -25,9 +25,28 @@ struct config_vip {
 	unsigned int line, col;
 };
 
+#define CONFIG_MAX_KUBE_SERVICES	64
+#define CONFIG_MAX_KUBE_PORTS		64
+#define KUBE_NAME_LEN			254	/* DNS subdomain + NUL */
+
+/* A Kubernetes Service whose backends come from its EndpointSlices. */
+struct config_kube_service {
+	char ns[64];
+	char name[64];
+	char label[CONFIG_NAME_LEN];	/* "ns/name", the VIPs' service name */
+	__be32 vip;			/* 0: status.loadBalancer.ingress[0].ip */
+	__u8 proto;			/* 0: every protocol of the Service's ports */
+	__be16 ports[CONFIG_MAX_KUBE_PORTS];	/* empty: all the Service's ports */
+	size_t n_ports;
+	unsigned int line, col;
+};
+
 struct config {
 	__be32 node;		/* valid when has_node */
 	int has_node;
+	int nodes_from_kube;	/* nodes: kubernetes */
+	struct config_kube_service ksvcs[CONFIG_MAX_KUBE_SERVICES];
+	size_t n_ksvcs;
 	__be32 nodes[NOSNAT_MAX_NODES];
 	size_t n_nodes;
 	struct config_vip vips[NOSNAT_MAX_VIPS];

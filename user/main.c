@@ -51,11 +51,11 @@ static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg
 static int cmd_getopt(int argc, char **argv, const struct option *extra,
 		      int (*on_opt)(int opt, const char *arg))
 {
-	struct option opts[12] = { { "help", no_argument, NULL, 'h' } };
+	struct option opts[24] = { { "help", no_argument, NULL, 'h' } };
 	char shortopts[32] = "h";
 	int n = 1, opt;
 
-	for (; extra && extra[n - 1].name && n < 11; n++)
+	for (; extra && extra[n - 1].name && n < 23; n++)
 		opts[n] = extra[n - 1];
 	opts[n] = (struct option){ 0 };
 	optind = 0;	/* glibc: re-initialise, permute options after operands */
@@ -405,8 +405,9 @@ static int cmd_check(int argc, char **argv)
 		err("%s", ebuf);
 		return 1;
 	}
-	printf("%s: ok (%zu VIP ports, %zu backends, %zu nodes)\n", argv[i], cfg.n_vips,
-	       cfg.n_bes, cfg.n_nodes);
+	printf("%s: ok (%zu VIP ports, %zu backends, %zu nodes, %zu Kubernetes services%s)\n", argv[i],
+	       cfg.n_vips, cfg.n_bes, cfg.n_nodes, cfg.n_ksvcs,
+	       cfg.nodes_from_kube ? ", nodes from Kubernetes" : "");
 	return 0;
 }
 
@@ -452,7 +453,12 @@ static int cmd_metrics(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
-static struct run_opts ropts = { .interval = 15 };
+static struct run_opts ropts = {
+	.interval = 15,
+	.kube_sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount",
+	.kube_stall_timeout = 120,	/* the API sends a bookmark about every minute */
+	.kube_watch_timeout = 300,
+};
 
 static int run_opt(int opt, const char *arg)
 {
@@ -484,6 +490,28 @@ static int run_opt(int opt, const char *arg)
 	case 'D':
 		ropts.detach_on_exit = 1;
 		return 0;
+	case 'K':
+		ropts.kube = 1;
+		return 0;
+	case 'k':
+		ropts.kube = 1;
+		ropts.kubeconfig = arg;
+		return 0;
+	case 'S':
+		ropts.kube_sa_dir = arg;
+		return 0;
+	case 'T':
+	case 'W':
+		if (parse_uint(arg, 1, 3600, &u)) {
+			err("invalid %s '%s' (1-3600 seconds)",
+			    opt == 'T' ? "--kube-stall-timeout" : "--kube-watch-timeout", arg);
+			exit(1);
+		}
+		if (opt == 'T')
+			ropts.kube_stall_timeout = (unsigned int)u;
+		else
+			ropts.kube_watch_timeout = (unsigned int)u;
+		return 0;
 	case 'e':
 		if (parse_encap_via(arg, &ropts.via))
 			bad_usage("--encap-via takes auto, xdp or tc, not '%s'", arg);
@@ -511,6 +539,11 @@ static int cmd_run(int argc, char **argv)
 		{ "detach-on-exit", no_argument, NULL, 'D' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "encap-via", required_argument, NULL, 'e' },
+		{ "kube", no_argument, NULL, 'K' },
+		{ "kubeconfig", required_argument, NULL, 'k' },
+		{ "kube-sa-dir", required_argument, NULL, 'S' },
+		{ "kube-stall-timeout", required_argument, NULL, 'T' },
+		{ "kube-watch-timeout", required_argument, NULL, 'W' },
 		{ 0 },
 	};
 	int i = cmd_getopt(argc, argv, o, run_opt);
@@ -541,7 +574,8 @@ static const struct cmd cmds[] = {
 	{ "run", cmd_run,
 	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"
 	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]\n"
-	  "       [--encap-via auto|xdp|tc]" },
+	  "       [--encap-via auto|xdp|tc] [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"
+	  "       [--kube-stall-timeout SECONDS] [--kube-watch-timeout SECONDS]" },
 };
 
 static void usage(FILE *f)

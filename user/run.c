@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include "apply.h"
 #include "config.h"
 #include "log.h"
@@ -25,6 +26,8 @@
 #include "parse.h"
 #include "run.h"
 #include "state.h"
+#include "kube.h"
+#include "kube_client.h"
 
 #ifndef NOSNAT_VERSION
 #define NOSNAT_VERSION "dev"
@@ -65,9 +68,11 @@ static void log_lines(const char *text)
 	}
 }
 
-int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out)
+/* Apply a parsed configuration under the pin dir's lock. record: count it
+ * in nosnat_ctl (a configuration file; Kubernetes updates are not). */
+static int apply_parsed(const char *pin_dir, const struct config *cfg, const char *file,
+			int dry_run, int record, FILE *out)
 {
-	static struct config cfg;
 	static struct state st;
 	struct nosnat_maps m;
 	char ebuf[512];
@@ -79,14 +84,6 @@ int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out)
 	rc = maps_open(pin_dir, &m);
 	if (rc)
 		return rc;
-	rc = config_load(file, &cfg, ebuf, sizeof(ebuf));
-	if (rc) {
-		err("%s", ebuf);
-		if (!dry_run)
-			ctl_record(&m, 0);
-		maps_close(&m);
-		return rc;
-	}
 	rc = maps_lock(pin_dir, &m);
 	if (!rc) {
 		rc = state_read(&m, &st);
@@ -94,37 +91,74 @@ int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out)
 			err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
 	}
 	if (!rc) {
-		rc = config_apply(&m, &st, &cfg, file, dry_run, out, ebuf, sizeof(ebuf));
+		rc = config_apply(&m, &st, cfg, file, dry_run, out, ebuf, sizeof(ebuf));
 		if (rc < 0)
 			err("%s", ebuf);
 	}
-	if (!dry_run)
+	if (!dry_run && record)
 		ctl_record(&m, rc >= 0);
 	maps_close(&m);
 	return rc;
 }
 
+static void record_failure(const char *pin_dir)
+{
+	struct nosnat_maps m;
+
+	if (!maps_open(pin_dir, &m)) {
+		ctl_record(&m, 0);
+		maps_close(&m);
+	}
+}
+
+static int needs_kube(const struct config *cfg)
+{
+	return cfg->n_ksvcs || cfg->nodes_from_kube;
+}
+
+int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out)
+{
+	static struct config cfg;
+	char ebuf[512];
+	int rc;
+
+	rc = config_load(file, &cfg, ebuf, sizeof(ebuf));
+	if (!rc && needs_kube(&cfg)) {
+		snprintf(ebuf, sizeof(ebuf), "%s:%u:%u: Kubernetes services and nodes need 'nosnat run --kube'",
+			 file, cfg.n_ksvcs ? cfg.ksvcs[0].line : 1, cfg.n_ksvcs ? cfg.ksvcs[0].col : 1);
+		rc = -EINVAL;
+	}
+	if (rc) {
+		err("%s", ebuf);
+		if (!dry_run)
+			record_failure(pin_dir);
+		return rc;
+	}
+	return apply_parsed(pin_dir, &cfg, file, dry_run, 1, out);
+}
+
 /* Apply and log each change on its own line. */
-static int reload(const char *pin_dir, const char *file, const char *why)
+static int apply_logged(const char *pin_dir, const struct config *cfg, const char *file,
+			int record, const char *why)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&buf, &len);
 	int rc;
 
-	rc = apply_file(pin_dir, file, 0, mem);
+	rc = apply_parsed(pin_dir, cfg, file, 0, record, mem);
 	if (mem)
 		fclose(mem);
 	log_lines(buf);
 	free(buf);
 	if (rc < 0)
 		err("%s: configuration rejected, the previous state stays in force", why);
-	else
+	else if (rc > 0 || record)
 		info("%s: configuration applied (%d change%s)", why, rc, rc == 1 ? "" : "s");
 	return rc;
 }
 
-static void write_metrics(const char *pin_dir, const char *path)
+static void write_metrics(const char *pin_dir, const char *path, struct kube_client *kc)
 {
 	static struct metrics mx;
 	static struct state st;
@@ -138,6 +172,9 @@ static void write_metrics(const char *pin_dir, const char *path)
 		mx.version = NOSNAT_VERSION;
 		rc = metrics_collect(&m, &st, &mx);
 	}
+	mx.has_kube = kc != NULL;
+	if (kc)
+		kube_status(kc, &mx.kube_connected, &mx.kube_last_sync, &mx.kube_watch_restarts);
 	if (!rc)
 		rc = metrics_write_textfile(path, &mx);
 	if (rc)
@@ -168,17 +205,148 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+struct daemon {
+	const char *pin_dir;
+	const struct run_opts *o;
+	struct config base;		/* the last good file */
+	int have_base;
+	struct config full;		/* base + Kubernetes */
+	struct kube_client *kc;
+	int kube_fd;
+	char *last_notes;		/* resolution notes, logged when they change */
+	int waiting_logged;
+};
+
+static int same_kube_services(const struct config *a, const struct config *b)
+{
+	return a->n_ksvcs == b->n_ksvcs && a->nodes_from_kube == b->nodes_from_kube &&
+	       !memcmp(a->ksvcs, b->ksvcs, a->n_ksvcs * sizeof(a->ksvcs[0]));
+}
+
+/* Base + the Kubernetes snapshot, converged. Nothing happens until every
+ * watch has listed once: applying half a picture would remove backends. */
+static void apply_kube(struct daemon *d, const char *why)
+{
+	struct kube_snapshot snap;
+	char ebuf[512], *notes = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int rc;
+
+	if (!kube_synced(d->kc)) {
+		if (!d->waiting_logged)
+			info("kubernetes: waiting for the first list of every watch");
+		d->waiting_logged = 1;
+		return;
+	}
+	if (kube_snapshot_take(d->kc, &snap)) {
+		err("kubernetes: out of memory taking a snapshot");
+		return;
+	}
+	mem = open_memstream(&notes, &len);
+	rc = kube_resolve(&d->base, &snap, &d->full, mem, ebuf, sizeof(ebuf));
+	if (mem)
+		fclose(mem);
+	kube_snapshot_free(&snap);
+	if (notes && (!d->last_notes || strcmp(notes, d->last_notes)))
+		log_lines(notes);
+	free(d->last_notes);
+	d->last_notes = notes;
+	if (rc) {
+		err("kubernetes: %s; the previous state stays in force", ebuf);
+		return;
+	}
+	apply_logged(d->pin_dir, &d->full, d->o->config, 0, why);
+}
+
+static void kube_restart(struct daemon *d)
+{
+	struct kube_opts ko = {
+		.kubeconfig = d->o->kubeconfig, .sa_dir = d->o->kube_sa_dir,
+		.stall_timeout = d->o->kube_stall_timeout, .watch_timeout = d->o->kube_watch_timeout,
+	};
+
+	kube_stop(d->kc);
+	d->kc = NULL;
+	d->waiting_logged = 0;
+	if (!needs_kube(&d->base))
+		return;
+	if (kube_start(&ko, &d->base, d->kube_fd, &d->kc))
+		err("kubernetes: cannot start the watches; static configuration only");
+	else
+		info("kubernetes: watching %zu service%s and the nodes", d->base.n_ksvcs,
+		     d->base.n_ksvcs == 1 ? "" : "s");
+}
+
+/* The file changed (or SIGHUP, or start). */
+static void reload(struct daemon *d, const char *why)
+{
+	static struct config cfg;
+	char ebuf[512];
+	int rc = config_load(d->o->config, &cfg, ebuf, sizeof(ebuf));
+
+	if (!rc && needs_kube(&cfg) && !d->o->kube) {
+		snprintf(ebuf, sizeof(ebuf), "%s: 'service:' entries and 'nodes: kubernetes' need --kube",
+			 d->o->config);
+		rc = -EINVAL;
+	}
+	if (rc) {
+		err("%s", ebuf);
+		err("%s: configuration rejected, the previous state stays in force", why);
+		record_failure(d->pin_dir);
+		return;
+	}
+	{
+		int restart = !d->have_base || !same_kube_services(&d->base, &cfg);
+
+		memcpy(&d->base, &cfg, sizeof(cfg));
+		d->have_base = 1;
+		if (!needs_kube(&cfg)) {
+			if (d->kc)
+				kube_restart(d);
+			apply_logged(d->pin_dir, &d->base, d->o->config, 1, why);
+			return;
+		}
+		if (restart)
+			kube_restart(d);
+		if (!d->kc) {
+			record_failure(d->pin_dir);
+			return;
+		}
+		/* counted as a reload once it converges with Kubernetes */
+		if (!kube_synced(d->kc)) {
+			info("%s: configuration accepted, waiting for Kubernetes", why);
+			return;
+		}
+		{
+			struct nosnat_maps m;
+
+			if (!maps_open(d->pin_dir, &m)) {
+				ctl_record(&m, 1);
+				maps_close(&m);
+			}
+		}
+		apply_kube(d, why);
+	}
+}
+
 int run_daemon(const char *pin_dir, const struct run_opts *o)
 {
+	static struct daemon dd;
+	struct daemon *d = &dd;
 	static struct config cfg;
 	char ifname[IF_NAMESIZE + 1], ebuf[512], dirbuf[PATH_MAX], a[INET_ADDRSTRLEN];
 	__be32 node_ip = o->node_ip;
 	unsigned long long digest;
-	double next_metrics = 0, reload_at = -1;
+	double next_metrics = 0, reload_at = -1, kube_at = -1;
 	sigset_t mask;
-	int sfd, ifd, rc;
+	int sfd = -1, ifd = -1, rc;
 
 	log_timestamps = 1;
+	memset(d, 0, sizeof(*d));
+	d->pin_dir = pin_dir;
+	d->o = o;
+	d->kube_fd = -1;
 	/* The node address: flag, else the config's, else the interface's. */
 	if (!node_ip && !config_load(o->config, &cfg, ebuf, sizeof(ebuf)) && cfg.has_node)
 		node_ip = cfg.node;
@@ -205,9 +373,10 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	d->kube_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	snprintf(dirbuf, sizeof(dirbuf), "%s", o->config);
 	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (sfd < 0 || ifd < 0 ||
+	if (sfd < 0 || ifd < 0 || d->kube_fd < 0 ||
 	    inotify_add_watch(ifd, dirname(dirbuf), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
 			      IN_DELETE | IN_ATTRIB) < 0) {
 		rc = -errno;
@@ -215,41 +384,63 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 		goto out;
 	}
 	digest = file_digest(o->config);
-	reload(pin_dir, o->config, "start");
+	reload(d, "start");
 	info("following %s; metrics %s every %us", o->config, o->textfile ? o->textfile : "off",
 	     o->interval);
 
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = ifd, .events = POLLIN } };
+		struct pollfd p[3] = {
+			{ .fd = sfd, .events = POLLIN }, { .fd = ifd, .events = POLLIN },
+			{ .fd = d->kube_fd, .events = POLLIN },
+		};
 		double t = now_mono(), wait = 3600;
 
 		if (o->textfile && t >= next_metrics) {
-			write_metrics(pin_dir, o->textfile);
+			write_metrics(pin_dir, o->textfile, d->kc);
 			next_metrics = t + o->interval;
 		}
 		if (reload_at >= 0 && t >= reload_at) {
-			unsigned long long d = file_digest(o->config);
+			unsigned long long dg = file_digest(o->config);
 
 			reload_at = -1;
-			if (d != digest) {
-				digest = d;
-				reload(pin_dir, o->config, "config changed");
+			if (dg != digest) {
+				digest = dg;
+				reload(d, "config changed");
 				if (o->textfile)
 					next_metrics = 0;
 				continue;
 			}
 		}
+		if (kube_at >= 0 && t >= kube_at) {
+			kube_at = -1;
+			if (d->kc && d->have_base)
+				apply_kube(d, "kubernetes");
+			if (o->textfile)
+				next_metrics = 0;
+			continue;
+		}
 		if (o->textfile)
 			wait = next_metrics - t;
 		if (reload_at >= 0 && reload_at - t < wait)
 			wait = reload_at - t;
+		if (kube_at >= 0 && kube_at - t < wait)
+			wait = kube_at - t;
 		if (wait < 0)
 			wait = 0;
-		rc = poll(p, 2, (int)(wait * 1000) + 1);
+		rc = poll(p, 3, (int)(wait * 1000) + 1);
 		if (rc < 0 && errno != EINTR) {
 			rc = -errno;
 			err("poll: %s", strerror(errno));
 			goto out;
+		}
+		if (p[2].revents & POLLIN) {
+			uint64_t v;
+
+			if (read(d->kube_fd, &v, sizeof(v)) < 0)
+				continue;
+			/* a burst of watch events becomes one convergence */
+			if (kube_at < 0)
+				kube_at = now_mono() + 0.1;
 		}
 		if (p[1].revents & POLLIN) {
 			char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -266,7 +457,7 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 				continue;
 			if (si.ssi_signo == SIGHUP) {
 				digest = file_digest(o->config);
-				reload(pin_dir, o->config, "SIGHUP");
+				reload(d, "SIGHUP");
 				if (o->textfile)
 					next_metrics = 0;
 				continue;
@@ -274,7 +465,7 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
 			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
 			if (o->textfile)
-				write_metrics(pin_dir, o->textfile);
+				write_metrics(pin_dir, o->textfile, d->kc);
 			rc = 0;
 			if (o->detach_on_exit)
 				rc = dp_detach(pin_dir, ifname);
@@ -282,9 +473,14 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 		}
 	}
 out:
+	kube_stop(d->kc);
+	d->kc = NULL;
+	free(d->last_notes);
 	if (sfd >= 0)
 		close(sfd);
 	if (ifd >= 0)
 		close(ifd);
+	if (d->kube_fd >= 0)
+		close(d->kube_fd);
 	return rc;
 }

@@ -15,6 +15,11 @@ struct run_opts {
 	int detach_on_exit;
 	enum xdp_mode mode;
 	enum encap_via via;
+	int kube;			/* follow Kubernetes (service: entries, nodes: kubernetes) */
+	const char *kubeconfig;		/* NULL: in-cluster */
+	const char *kube_sa_dir;
+	unsigned int kube_stall_timeout;
+	unsigned int kube_watch_timeout;
 };
 
 int run_daemon(const char *pin_dir, const struct run_opts *o);

@@ -28,7 +28,8 @@ fuzz() { # name seconds seed-dirs...
 	fi
 }
 
-fuzz config $((SECS * 3 / 4)) "$ROOT/tests/fixtures/config" "$ROOT/tests/fuzz/corpus/config"
-fuzz spec $((SECS - SECS * 3 / 4)) "$ROOT/tests/fuzz/corpus/spec"
+fuzz config $((SECS / 2)) "$ROOT/tests/fixtures/config" "$ROOT/tests/fuzz/corpus/config"
+fuzz kube $((SECS / 4)) "$ROOT/tests/fuzz/corpus/kube"
+fuzz spec $((SECS - SECS / 2 - SECS / 4)) "$ROOT/tests/fuzz/corpus/spec"
 echo "fuzz: $P passed, $F failed"
 [ "$F" = 0 ]

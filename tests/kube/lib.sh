@@ -1,0 +1,84 @@
+# shellcheck shell=bash
+# Helpers for the Kubernetes tests: a CA and server certificate, the fake
+# API server in the lab's router namespace (198.51.100.1:6443, reachable
+# from every node), objects in the API's own JSON shapes.
+KUBE_API=198.51.100.1
+KUBE_PORT=6443
+KUBE_CTL=18081
+
+kube_up() {
+	local d=$LAB_DIR/kube
+	mkdir -p "$d/sa"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=nosnat-test-ca" \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$d/api.key" \
+		-out "$d/api.csr" 2>/dev/null || return 1
+	printf 'subjectAltName=IP:%s\n' $KUBE_API >"$d/ext"
+	openssl x509 -req -in "$d/api.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -extfile "$d/ext" -out "$d/api.crt" 2>/dev/null || return 1
+	cp "$d/ca.crt" "$d/sa/ca.crt"
+	echo tok1 >"$d/sa/token"
+	ip netns exec "$LAB-router" python3 "$ROOT/tests/kube/fake_apiserver.py" $KUBE_API $KUBE_PORT \
+		$KUBE_CTL "$d/api.crt" "$d/api.key" tok1 >"$d/server.log" 2>&1 &
+	echo $! >"$d/server.pid"
+	echo $! >>"$LAB_DIR/pids"
+	for _ in $(seq 50); do
+		kctl GET stats >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+kube_down() {
+	local pid
+	pid=$(cat "$LAB_DIR/kube/server.pid" 2>/dev/null) && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	return 0
+}
+
+# kctl METHOD PATH [JSON]
+kctl() {
+	if [ "$1" = GET ]; then
+		nsx router curl -sf "http://127.0.0.1:$KUBE_CTL/$2"
+	else
+		nsx router curl -sf -X POST "http://127.0.0.1:$KUBE_CTL/$2" -d "${3:-{\}}"
+	fi
+}
+
+kput() { kctl POST put "{\"kind\":\"$1\",\"object\":$2}" >/dev/null; }
+
+knode() { # NAME IP
+	kput nodes "{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"$1\",\"labels\":{\"kubernetes.io/hostname\":\"$1\"}},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$2\"},{\"type\":\"Hostname\",\"address\":\"$1\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}"
+}
+
+kservice() { # LB-IP
+	kput services "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"mailserver\",\"uid\":\"0b5e-mail\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Cluster\",\"selector\":{\"app\":\"mailserver\"},\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25,\"targetPort\":\"smtp\"},{\"name\":\"submission\",\"protocol\":\"TCP\",\"port\":587,\"targetPort\":587}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$1\",\"ipMode\":\"VIP\"}]}}}"
+}
+
+# kendpoint ADDR NODE READY SERVING TERMINATING -> one endpoint's JSON
+kendpoint() {
+	printf '{"addresses":["%s"],"conditions":{"ready":%s,"serving":%s,"terminating":%s},"nodeName":"%s","targetRef":{"kind":"Pod","namespace":"mailserver","name":"mailserver-%s"}}' \
+		"$1" "$3" "$4" "$5" "$2" "${1//./-}"
+}
+
+kslice() { # NAME ENDPOINT-JSON...
+	local name=$1 eps
+	shift
+	eps=$(IFS=,; echo "$*")
+	kput endpointslices "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"$name\",\"labels\":{\"kubernetes.io/service-name\":\"mailserver\",\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":2525},{\"name\":\"submission\",\"protocol\":\"TCP\",\"port\":2587}],\"endpoints\":[$eps]}"
+}
+
+kube_config() { # FILE
+	printf 'nodes: kubernetes\nservices:\n  - service: mailserver/mailserver\n    ports: [25]\n' >"$1"
+}
+
+kube_daemon() { # NODE [BINARY]
+	local n=$1 bin=${2:-$NOSNAT}
+	mkdir -p "$LAB_DIR/tf-$n"
+	ip netns exec "$LAB-$n" env KUBERNETES_SERVICE_HOST=$KUBE_API KUBERNETES_SERVICE_PORT=$KUBE_PORT \
+		"$bin" --pin-dir "$LAB_DIR/bpffs/$n" run --config "$LAB_DIR/kcfg/nosnat.yaml" --iface auto \
+		--node-ip "${NODE_IP[$n]}" --kube --kube-sa-dir "$LAB_DIR/kube/sa" --kube-stall-timeout 2 \
+		--textfile "$LAB_DIR/tf-$n/nosnat.prom" --interval 1 "${ATTACH_ARGS[@]}" \
+		2>>"$LAB_DIR/krun-$n.log" &
+	echo $! >>"$LAB_DIR/pids"
+	echo $! >"$LAB_DIR/krun-$n.pid"
+}

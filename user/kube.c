@@ -1,0 +1,412 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Kubernetes JSON -> nosnat's view, and the config resolution. Every field
+ * is checked for type and range: the API server is trusted, a proxy or a
+ * bug in between is not. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include "kube.h"
+#include "parse.h"
+
+static int bad(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static json_object *field(json_object *o, const char *key, json_type t)
+{
+	json_object *v;
+
+	if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
+		return NULL;
+	return json_object_is_type(v, t) ? v : NULL;
+}
+
+static const char *str_field(json_object *o, const char *key)
+{
+	json_object *v = field(o, key, json_type_string);
+
+	return v ? json_object_get_string(v) : NULL;
+}
+
+/* Copy a string that must fit; the empty string when absent. */
+static int copy_str(char *dst, size_t len, const char *src)
+{
+	if (!src) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (strlen(src) >= len)
+		return -EINVAL;
+	strcpy(dst, src);
+	return 0;
+}
+
+/* A JSON boolean that defaults when absent (conditions: nil means true). */
+static int bool_field(json_object *o, const char *key, int dflt)
+{
+	json_object *v = field(o, key, json_type_boolean);
+
+	return v ? json_object_get_boolean(v) : dflt;
+}
+
+static int port_field(json_object *o, const char *key, __u16 *port)
+{
+	json_object *v = field(o, key, json_type_int);
+	int64_t p;
+
+	if (!v)
+		return -ENOENT;
+	p = json_object_get_int64(v);
+	if (p < 1 || p > 65535)
+		return -EINVAL;
+	*port = (__u16)p;
+	return 0;
+}
+
+static __u8 proto_of(const char *s)
+{
+	if (!s || !strcmp(s, "TCP"))	/* the API defaults to TCP */
+		return IPPROTO_TCP;
+	if (!strcmp(s, "UDP"))
+		return IPPROTO_UDP;
+	return 0;
+}
+
+int kube_object_key(json_object *o, char *ns, size_t nslen, char *name, size_t namelen)
+{
+	json_object *md = field(o, "metadata", json_type_object);
+	const char *n = str_field(md, "name");
+
+	if (!n || !*n || copy_str(name, namelen, n) || copy_str(ns, nslen, str_field(md, "namespace")))
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_ports(json_object *arr, struct kube_port *ports, size_t *n, int service,
+		       char *err, size_t errlen)
+{
+	size_t len;
+
+	*n = 0;
+	if (!arr)
+		return 0;
+	len = json_object_array_length(arr);
+	if (len > KUBE_MAX_PORTS)
+		return bad(err, errlen, "%zu ports (at most %d)", len, KUBE_MAX_PORTS);
+	for (size_t i = 0; i < len; i++) {
+		json_object *p = json_object_array_get_idx(arr, i);
+		struct kube_port *kp = &ports[*n];
+		json_object *tp;
+
+		memset(kp, 0, sizeof(*kp));
+		if (!json_object_is_type(p, json_type_object))
+			return bad(err, errlen, "port %zu is not an object", i);
+		if (copy_str(kp->name, sizeof(kp->name), str_field(p, "name")))
+			return bad(err, errlen, "port %zu: name too long", i);
+		if (port_field(p, "port", &kp->port))
+			return bad(err, errlen, "port %zu: port missing or out of range", i);
+		kp->proto = proto_of(str_field(p, "protocol"));
+		if (service) {
+			tp = NULL;
+			if (json_object_object_get_ex(p, "targetPort", &tp) && tp) {
+				if (json_object_is_type(tp, json_type_int)) {
+					if (port_field(p, "targetPort", &kp->target_port))
+						return bad(err, errlen, "port %zu: targetPort out of range", i);
+				} else if (json_object_is_type(tp, json_type_string)) {
+					if (copy_str(kp->target_name, sizeof(kp->target_name),
+						     json_object_get_string(tp)))
+						return bad(err, errlen, "port %zu: targetPort name too long", i);
+				} else {
+					return bad(err, errlen, "port %zu: targetPort of a wrong type", i);
+				}
+			} else {
+				kp->target_port = kp->port;	/* the API's default */
+			}
+		}
+		(*n)++;
+	}
+	return 0;
+}
+
+int kube_parse_service(json_object *o, struct kube_service *s, char *err, size_t errlen)
+{
+	json_object *spec = field(o, "spec", json_type_object);
+	json_object *ing = field(field(field(o, "status", json_type_object), "loadBalancer",
+				       json_type_object), "ingress", json_type_array);
+
+	memset(s, 0, sizeof(*s));
+	if (kube_object_key(o, s->ns, sizeof(s->ns), s->name, sizeof(s->name)))
+		return bad(err, errlen, "Service without metadata.namespace/name");
+	if (!spec)
+		return bad(err, errlen, "Service %s/%s without spec", s->ns, s->name);
+	if (parse_ports(field(spec, "ports", json_type_array), s->ports, &s->n_ports, 1, err, errlen))
+		return -EINVAL;
+	if (ing && json_object_array_length(ing) > 0) {
+		const char *ip = str_field(json_object_array_get_idx(ing, 0), "ip");
+
+		if (ip && parse_ipv4(ip, &s->lb_ip))
+			s->lb_ip = 0;	/* an IPv6 or odd address: not ours */
+	}
+	return 0;
+}
+
+int kube_parse_slice(json_object *o, struct kube_slice *s, char *err, size_t errlen)
+{
+	json_object *labels = field(field(o, "metadata", json_type_object), "labels", json_type_object);
+	json_object *eps = field(o, "endpoints", json_type_array);
+	const char *at = str_field(o, "addressType");
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	if (kube_object_key(o, s->ns, sizeof(s->ns), s->name, sizeof(s->name)))
+		return bad(err, errlen, "EndpointSlice without metadata.namespace/name");
+	if (copy_str(s->service, sizeof(s->service), str_field(labels, "kubernetes.io/service-name")) ||
+	    !s->service[0])
+		return bad(err, errlen, "EndpointSlice %s/%s without a service-name label", s->ns, s->name);
+	if (parse_ports(field(o, "ports", json_type_array), s->ports, &s->n_ports, 0, err, errlen))
+		return -EINVAL;
+	if (!at || strcmp(at, "IPv4"))
+		return 0;	/* IPv6 and FQDN slices: nothing for an IPv4 VIP */
+	n = eps ? json_object_array_length(eps) : 0;
+	if (n > KUBE_MAX_ENDPOINTS)
+		return bad(err, errlen, "EndpointSlice %s/%s: %zu endpoints (at most %d)", s->ns, s->name,
+			   n, KUBE_MAX_ENDPOINTS);
+	s->eps = calloc(n ? n : 1, sizeof(*s->eps));
+	if (!s->eps)
+		return bad(err, errlen, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(eps, i);
+		json_object *addrs = field(e, "addresses", json_type_array);
+		json_object *cond = field(e, "conditions", json_type_object);
+		struct kube_endpoint *ke = &s->eps[s->n_eps];
+		const char *a;
+
+		if (!addrs || json_object_array_length(addrs) < 1)
+			continue;
+		a = json_object_get_string(json_object_array_get_idx(addrs, 0));
+		if (!a || parse_ipv4(a, &ke->addr) || !ke->addr)
+			continue;
+		if (copy_str(ke->node, sizeof(ke->node), str_field(e, "nodeName")))
+			continue;
+		ke->ready = bool_field(cond, "ready", 1);
+		ke->serving = bool_field(cond, "serving", ke->ready);
+		ke->terminating = bool_field(cond, "terminating", 0);
+		s->n_eps++;
+	}
+	return 0;
+}
+
+void kube_slice_free(struct kube_slice *s)
+{
+	free(s->eps);
+	s->eps = NULL;
+	s->n_eps = 0;
+}
+
+int kube_parse_node(json_object *o, struct kube_node *n, char *err, size_t errlen)
+{
+	char ns[64];
+	json_object *addrs = field(field(o, "status", json_type_object), "addresses", json_type_array);
+	size_t len = addrs ? json_object_array_length(addrs) : 0;
+
+	memset(n, 0, sizeof(*n));
+	if (kube_object_key(o, ns, sizeof(ns), n->name, sizeof(n->name)))
+		return bad(err, errlen, "Node without metadata.name");
+	for (size_t i = 0; i < len; i++) {
+		json_object *a = json_object_array_get_idx(addrs, i);
+		const char *type = str_field(a, "type"), *ip = str_field(a, "address");
+		__be32 v;
+
+		if (type && ip && !strcmp(type, "InternalIP") && !parse_ipv4(ip, &v) && v) {
+			n->ip = v;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* --- resolution ------------------------------------------------------- */
+
+static __be32 node_ip(const struct kube_snapshot *ks, const char *name)
+{
+	for (size_t i = 0; i < ks->n_nodes; i++)
+		if (!strcmp(ks->nodes[i].name, name))
+			return ks->nodes[i].ip;
+	return 0;
+}
+
+static int cfg_has_node(const struct config *c, __be32 n)
+{
+	for (size_t i = 0; i < c->n_nodes; i++)
+		if (c->nodes[i] == n)
+			return 1;
+	return 0;
+}
+
+static void logf_(FILE *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void logf_(FILE *log, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log)
+		return;
+	va_start(ap, fmt);
+	vfprintf(log, fmt, ap);
+	va_end(ap);
+	fputc('\n', log);
+}
+
+/* The pod port of a Service port on one slice: by port name, as the
+ * EndpointSlice controller names slice ports after Service ports. */
+static int slice_port(const struct kube_slice *sl, const struct kube_port *sp, __u16 *port)
+{
+	for (size_t i = 0; i < sl->n_ports; i++)
+		if (!strcmp(sl->ports[i].name, sp->name) && sl->ports[i].proto == sp->proto) {
+			*port = sl->ports[i].port;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int add_vip_backends(struct config *out, const struct config_kube_service *ks,
+			    const struct kube_service *svc, const struct kube_port *sp, __be32 vip,
+			    const struct kube_snapshot *snap, FILE *log, char *err, size_t errlen)
+{
+	struct nosnat_vip_key key = { .addr = vip, .port = htons(sp->port), .proto = sp->proto };
+	struct config_vip *v;
+	char vs[32], a[INET_ADDRSTRLEN];
+
+	for (size_t j = 0; j < out->n_vips; j++)
+		if (!memcmp(&out->vips[j].key, &key, sizeof(key)))
+			return bad(err, errlen, "%s (service %s/%s) is defined twice", vip_str(&key, vs),
+				   svc->ns, svc->name);
+	if (out->n_vips >= NOSNAT_MAX_VIPS)
+		return bad(err, errlen, "more than %d VIP ports", NOSNAT_MAX_VIPS);
+	v = &out->vips[out->n_vips++];
+	memset(v, 0, sizeof(*v));
+	v->key = key;
+	snprintf(v->name, sizeof(v->name), "%s", ks->label);
+	v->first_be = out->n_bes;
+	v->line = ks->line;
+	v->col = ks->col;
+	for (size_t s = 0; s < snap->n_slices; s++) {
+		const struct kube_slice *sl = &snap->slices[s];
+		__u16 pod_port;
+
+		if (strcmp(sl->ns, svc->ns) || strcmp(sl->service, svc->name))
+			continue;
+		if (slice_port(sl, sp, &pod_port))
+			continue;
+		for (size_t e = 0; e < sl->n_eps; e++) {
+			const struct kube_endpoint *ep = &sl->eps[e];
+			__u16 weight = ep->ready ? 1 : 0;
+			__be32 nip;
+			size_t dup;
+
+			if (!ep->ready && !(ep->serving && ep->terminating))
+				continue;	/* not ready and not draining */
+			nip = node_ip(snap, ep->node);
+			if (!nip || !cfg_has_node(out, nip)) {
+				logf_(log, "service %s/%s: endpoint %s on unknown node '%s' skipped",
+				      svc->ns, svc->name, ip_str(ep->addr, a), ep->node);
+				continue;
+			}
+			for (dup = v->first_be; dup < out->n_bes; dup++)
+				if (out->bes[dup].addr == ep->addr)
+					break;
+			if (dup < out->n_bes) {	/* in two slices: ready wins */
+				if (weight)
+					out->bes[dup].weight = 1;
+				continue;
+			}
+			if (out->n_bes >= NOSNAT_MAX_BACKENDS)
+				return bad(err, errlen, "more than %d backends", NOSNAT_MAX_BACKENDS);
+			out->bes[out->n_bes++] = (struct config_backend){
+				.addr = ep->addr, .node = nip, .port = htons(pod_port), .weight = weight,
+				.line = ks->line, .col = ks->col,
+			};
+		}
+	}
+	v->n_be = out->n_bes - v->first_be;
+	return 0;
+}
+
+int kube_resolve(const struct config *base, const struct kube_snapshot *snap, struct config *out,
+		 FILE *log, char *err, size_t errlen)
+{
+	memcpy(out, base, sizeof(*out));
+	if (base->nodes_from_kube) {
+		out->n_nodes = 0;
+		for (size_t i = 0; i < snap->n_nodes && out->n_nodes < NOSNAT_MAX_NODES; i++) {
+			if (!snap->nodes[i].ip || cfg_has_node(out, snap->nodes[i].ip))
+				continue;
+			out->nodes[out->n_nodes++] = snap->nodes[i].ip;
+		}
+		/* static backends must still be on known nodes */
+		for (size_t b = 0; b < out->n_bes; b++)
+			if (!cfg_has_node(out, out->bes[b].node) &&
+			    !(out->has_node && out->node == out->bes[b].node))
+				return bad(err, errlen, "line %u: backend's node is not a Kubernetes node",
+					   out->bes[b].line);
+	}
+	for (size_t k = 0; k < base->n_ksvcs; k++) {
+		const struct config_kube_service *ks = &base->ksvcs[k];
+		const struct kube_service *svc = NULL;
+		__be32 vip;
+
+		for (size_t i = 0; i < snap->n_svcs; i++)
+			if (!strcmp(snap->svcs[i].ns, ks->ns) && !strcmp(snap->svcs[i].name, ks->name))
+				svc = &snap->svcs[i];
+		if (!svc) {
+			logf_(log, "service %s/%s: not found in Kubernetes", ks->ns, ks->name);
+			continue;
+		}
+		vip = ks->vip ? ks->vip : svc->lb_ip;
+		if (!vip) {
+			logf_(log, "service %s/%s: no VIP yet (no status.loadBalancer.ingress ip)", ks->ns,
+			      ks->name);
+			continue;
+		}
+		if (ks->n_ports) {
+			for (size_t p = 0; p < ks->n_ports; p++) {
+				int found = 0;
+
+				for (size_t i = 0; i < svc->n_ports; i++) {
+					const struct kube_port *sp = &svc->ports[i];
+
+					if (htons(sp->port) != ks->ports[p] || !sp->proto ||
+					    (ks->proto && sp->proto != ks->proto))
+						continue;
+					found = 1;
+					if (add_vip_backends(out, ks, svc, sp, vip, snap, log, err, errlen))
+						return -EINVAL;
+				}
+				if (!found)
+					logf_(log, "service %s/%s: has no port %u", ks->ns, ks->name,
+					      ntohs(ks->ports[p]));
+			}
+		} else {
+			for (size_t i = 0; i < svc->n_ports; i++) {
+				const struct kube_port *sp = &svc->ports[i];
+
+				if (!sp->proto || (ks->proto && sp->proto != ks->proto))
+					continue;
+				if (add_vip_backends(out, ks, svc, sp, vip, snap, log, err, errlen))
+					return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,73 @@
+/* kube.h - Kubernetes objects nosnat follows (Service, EndpointSlice, Node),
+ * parsed from the API's JSON with json-c, and the resolution of a config's
+ * `service:` entries into VIPs and backends. Pure: no I/O, so it is unit
+ * tested and fuzzed; kube_client.c does the HTTP. */
+#ifndef NOSNAT_KUBE_H
+#define NOSNAT_KUBE_H
+
+#include <stdio.h>
+#include <json-c/json.h>
+#include "config.h"
+
+#define KUBE_MAX_PORTS		32
+#define KUBE_MAX_ENDPOINTS	1000	/* per EndpointSlice (the API caps at 1000) */
+
+struct kube_port {
+	char name[64];		/* "" when unnamed */
+	__u16 port;		/* Service: port; EndpointSlice: the pod's port */
+	__u8 proto;		/* IPPROTO_TCP/UDP; 0 for others (SCTP) */
+	__u16 target_port;	/* Service: targetPort when a number */
+	char target_name[64];	/* Service: targetPort when a name */
+};
+
+struct kube_service {
+	char ns[64], name[KUBE_NAME_LEN];
+	__be32 lb_ip;		/* status.loadBalancer.ingress[0].ip, 0 if none */
+	struct kube_port ports[KUBE_MAX_PORTS];
+	size_t n_ports;
+};
+
+struct kube_endpoint {
+	__be32 addr;
+	char node[KUBE_NAME_LEN];
+	int ready, serving, terminating;
+};
+
+struct kube_slice {
+	char ns[64], name[KUBE_NAME_LEN], service[64];
+	struct kube_port ports[KUBE_MAX_PORTS];
+	size_t n_ports;
+	struct kube_endpoint *eps;	/* malloc'd */
+	size_t n_eps;
+};
+
+struct kube_node {
+	char name[KUBE_NAME_LEN];
+	__be32 ip;		/* InternalIP */
+};
+
+/* Parse one object; 0 or -EINVAL with a reason in err. */
+int kube_parse_service(json_object *o, struct kube_service *s, char *err, size_t errlen);
+int kube_parse_slice(json_object *o, struct kube_slice *s, char *err, size_t errlen);
+int kube_parse_node(json_object *o, struct kube_node *n, char *err, size_t errlen);
+void kube_slice_free(struct kube_slice *s);
+/* metadata.namespace/name of any object; -EINVAL when missing. */
+int kube_object_key(json_object *o, char *ns, size_t nslen, char *name, size_t namelen);
+
+/* What the watches know at one moment. */
+struct kube_snapshot {
+	const struct kube_service *svcs;
+	size_t n_svcs;
+	const struct kube_slice *slices;
+	size_t n_slices;
+	const struct kube_node *nodes;
+	size_t n_nodes;
+};
+
+/* base + Kubernetes -> the full configuration to apply. Problems that only
+ * skip something (no VIP yet, an endpoint on an unknown node) are logged to
+ * log; returns -EINVAL with err only when the result cannot be built. */
+int kube_resolve(const struct config *base, const struct kube_snapshot *ks, struct config *out,
+		 FILE *log, char *err, size_t errlen);
+
+#endif

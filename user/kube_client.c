@@ -1,0 +1,894 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Kubernetes LIST+WATCH over HTTPS. Each watch: LIST (resourceVersion),
+ * then WATCH with allowWatchBookmarks; 410 Gone -> LIST again; a dropped or
+ * stalled stream reconnects with capped exponential backoff and jitter.
+ * Credentials are read for every request, so a rotated token is picked up.
+ * Nothing from the network is trusted: sizes are capped, bad objects are
+ * logged and skipped, and the cache only changes on well-formed events. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <yaml.h>
+#include "kube_client.h"
+#include "log.h"
+
+#define LIST_MAX_BYTES	(64u << 20)
+#define EVENT_MAX_BYTES	(16u << 20)
+#define BACKOFF_MIN_MS	500
+#define BACKOFF_MAX_MS	30000
+
+enum kind { K_SERVICE, K_SLICE, K_NODE };
+
+struct watch {
+	struct kube_client *kc;
+	enum kind kind;
+	char path[512];		/* list path, with its selectors */
+	char what[160];		/* for log lines */
+	pthread_t thread;
+	int started;
+	/* cache, under kc->lock */
+	void *objs;
+	size_t n, cap;
+	int listed;
+	int connected;
+	char rv[128];
+};
+
+struct creds {
+	char server[512];
+	char ca_file[512];
+	char *ca_blob, *cert_blob, *key_blob;	/* PEM from kubeconfig *-data */
+	size_t ca_len, cert_len, key_len;
+	char cert_file[512], key_file[512];
+	char token[4096];
+	char token_file[512];
+	int insecure;
+};
+
+struct kube_client {
+	struct kube_opts opts;
+	pthread_mutex_t lock;
+	atomic_int stop;
+	int notify_fd;
+	struct watch *w;
+	size_t n_w;
+	uint64_t last_sync, restarts;
+};
+
+/* --- credentials -------------------------------------------------------- */
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return 0;
+}
+
+static char *b64_decode(const char *in, size_t *out_len)
+{
+	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t len = strlen(in), o = 0;
+	unsigned int acc = 0;
+	int bits = 0;
+	char *out = malloc(len / 4 * 3 + 4);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		const char *p = strchr(tbl, in[i]);
+
+		if (in[i] == '=' || in[i] == '\n' || in[i] == '\r' || in[i] == ' ')
+			continue;
+		if (!p || !in[i]) {
+			free(out);
+			return NULL;
+		}
+		acc = (acc << 6) | (unsigned int)(p - tbl);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	out[o] = '\0';
+	*out_len = o;
+	return out;
+}
+
+/* A scalar under a mapping, by key. */
+static yaml_node_t *ymap(yaml_document_t *d, yaml_node_t *m, const char *key)
+{
+	if (!m || m->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(d, p->key);
+
+		if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+			return yaml_document_get_node(d, p->value);
+	}
+	return NULL;
+}
+
+static const char *yscalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* The entry of a kubeconfig list (clusters, users, contexts) named name. */
+static yaml_node_t *ynamed(yaml_document_t *d, yaml_node_t *seq, const char *name, const char *inner)
+{
+	if (!seq || seq->type != YAML_SEQUENCE_NODE || !name)
+		return NULL;
+	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top; i++) {
+		yaml_node_t *e = yaml_document_get_node(d, *i);
+		const char *n = yscalar(ymap(d, e, "name"));
+
+		if (n && !strcmp(n, name))
+			return ymap(d, e, inner);
+	}
+	return NULL;
+}
+
+static int copy_path(char *dst, size_t len, const char *base_dir, const char *p)
+{
+	if (!p)
+		return 0;
+	if (p[0] == '/' || !base_dir)
+		return snprintf(dst, len, "%s", p) >= (int)len ? -ENAMETOOLONG : 0;
+	return snprintf(dst, len, "%s/%s", base_dir, p) >= (int)len ? -ENAMETOOLONG : 0;
+}
+
+static int load_kubeconfig(const char *path, struct creds *c)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root, *cluster, *user;
+	const char *ctx_name, *s;
+	char dir[512], *slash;
+	FILE *f = fopen(path, "r");
+	int rc = -EINVAL;
+
+	if (!f) {
+		err("kubeconfig %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		err("kubeconfig %s:%zu: not valid YAML", path, parser.problem_mark.line + 1);
+		yaml_parser_delete(&parser);
+		fclose(f);
+		return -EINVAL;
+	}
+	root = yaml_document_get_root_node(&doc);
+	ctx_name = yscalar(ymap(&doc, root, "current-context"));
+	{
+		yaml_node_t *ctx = ynamed(&doc, ymap(&doc, root, "contexts"), ctx_name, "context");
+
+		cluster = ynamed(&doc, ymap(&doc, root, "clusters"), yscalar(ymap(&doc, ctx, "cluster")),
+				 "cluster");
+		user = ynamed(&doc, ymap(&doc, root, "users"), yscalar(ymap(&doc, ctx, "user")), "user");
+	}
+	s = yscalar(ymap(&doc, cluster, "server"));
+	if (!s || snprintf(c->server, sizeof(c->server), "%s", s) >= (int)sizeof(c->server)) {
+		err("kubeconfig %s: no server for the current context '%s'", path,
+		    ctx_name ? ctx_name : "");
+		goto out;
+	}
+	if (copy_path(c->ca_file, sizeof(c->ca_file), dir, yscalar(ymap(&doc, cluster, "certificate-authority"))))
+		goto out;
+	if ((s = yscalar(ymap(&doc, cluster, "certificate-authority-data"))) &&
+	    !(c->ca_blob = b64_decode(s, &c->ca_len))) {
+		err("kubeconfig %s: certificate-authority-data is not base64", path);
+		goto out;
+	}
+	s = yscalar(ymap(&doc, cluster, "insecure-skip-tls-verify"));
+	c->insecure = s && !strcmp(s, "true");
+	if ((s = yscalar(ymap(&doc, user, "token"))))
+		snprintf(c->token, sizeof(c->token), "%s", s);
+	if (copy_path(c->token_file, sizeof(c->token_file), dir, yscalar(ymap(&doc, user, "tokenFile"))) ||
+	    copy_path(c->cert_file, sizeof(c->cert_file), dir, yscalar(ymap(&doc, user, "client-certificate"))) ||
+	    copy_path(c->key_file, sizeof(c->key_file), dir, yscalar(ymap(&doc, user, "client-key"))))
+		goto out;
+	if ((s = yscalar(ymap(&doc, user, "client-certificate-data"))) &&
+	    !(c->cert_blob = b64_decode(s, &c->cert_len)))
+		goto out;
+	if ((s = yscalar(ymap(&doc, user, "client-key-data"))) &&
+	    !(c->key_blob = b64_decode(s, &c->key_len)))
+		goto out;
+	rc = 0;
+out:
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	return rc;
+}
+
+static int load_creds(const struct kube_opts *o, struct creds *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (o->kubeconfig)
+		return load_kubeconfig(o->kubeconfig, c);
+	{
+		const char *host = getenv("KUBERNETES_SERVICE_HOST");
+		const char *port = getenv("KUBERNETES_SERVICE_PORT");
+
+		if (!host || !port) {
+			err("not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset (use --kubeconfig)");
+			return -ENOENT;
+		}
+		snprintf(c->server, sizeof(c->server), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
+			 host, port);
+		snprintf(c->ca_file, sizeof(c->ca_file), "%s/ca.crt", o->sa_dir);
+		snprintf(c->token_file, sizeof(c->token_file), "%s/token", o->sa_dir);
+	}
+	return 0;
+}
+
+static void free_creds(struct creds *c)
+{
+	free(c->ca_blob);
+	free(c->cert_blob);
+	free(c->key_blob);
+}
+
+/* --- HTTP ------------------------------------------------------------------- */
+
+struct xfer {
+	struct watch *w;
+	char *buf;
+	size_t len, cap, max;
+	int streaming;		/* a watch: process lines as they come */
+	int gone;		/* saw an ERROR 410 */
+	int bad;		/* a line over EVENT_MAX_BYTES */
+	int changed;
+};
+
+static int handle_event(struct watch *w, const char *line, size_t len, struct xfer *x);
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+
+	if (x->len + n > x->max) {
+		x->bad = 1;
+		return 0;	/* abort: absurd size */
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = (x->len + n + 1) * 2;
+		char *nb;
+
+		if (cap > x->max + 1)
+			cap = x->max + 1;
+		nb = realloc(x->buf, cap);
+		if (!nb)
+			return 0;
+		x->buf = nb;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, ptr, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	if (x->streaming) {
+		char *nl;
+
+		while ((nl = memchr(x->buf, '\n', x->len))) {
+			size_t l = (size_t)(nl - x->buf);
+
+			if (l && handle_event(x->w, x->buf, l, x))
+				return 0;	/* 410: stop and relist */
+			memmove(x->buf, nl + 1, x->len - l - 1);
+			x->len -= l + 1;
+			x->buf[x->len] = '\0';
+		}
+	}
+	return n;
+}
+
+static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	struct kube_client *kc = arg;
+
+	(void)a;
+	(void)b;
+	(void)c;
+	(void)d;
+	return atomic_load(&kc->stop) ? 1 : 0;
+}
+
+/* GET server+path; returns the HTTP status, or -1 for a transport error. */
+static long http_get(struct kube_client *kc, const char *path, struct xfer *x, int watch)
+{
+	struct creds c;
+	struct curl_slist *hdrs = NULL;
+	char url[1024], auth[4200];
+	CURL *h;
+	CURLcode cc;
+	long status = -1;
+
+	if (load_creds(&kc->opts, &c))
+		return -1;
+	if (c.token_file[0] && read_file(c.token_file, c.token, sizeof(c.token)))
+		c.token[0] = '\0';
+	h = curl_easy_init();
+	if (!h) {
+		free_creds(&c);
+		return -1;
+	}
+	snprintf(url, sizeof(url), "%s%s", c.server, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	if (c.ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, c.ca_file);
+	if (c.ca_blob) {
+		struct curl_blob b = { .data = c.ca_blob, .len = c.ca_len, .flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+	}
+	if (c.cert_file[0])
+		curl_easy_setopt(h, CURLOPT_SSLCERT, c.cert_file);
+	if (c.key_file[0])
+		curl_easy_setopt(h, CURLOPT_SSLKEY, c.key_file);
+	if (c.cert_blob) {
+		struct curl_blob b = { .data = c.cert_blob, .len = c.cert_len, .flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
+	}
+	if (c.key_blob) {
+		struct curl_blob b = { .data = c.key_blob, .len = c.key_len, .flags = CURL_BLOB_COPY };
+
+		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
+	}
+	if (c.insecure) {
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (c.token[0]) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.token);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, kc);
+	/* a stalled stream: no byte for stall_timeout seconds */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)kc->opts.stall_timeout);
+	if (!watch)
+		curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+	cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && x->gone)) {
+		if (!atomic_load(&kc->stop))
+			err("kubernetes: %s: %s%s", x->w->what, x->bad ? "response too large: " : "",
+			    cc == CURLE_OPERATION_TIMEDOUT ? "stalled (no data), reconnecting" :
+			    curl_easy_strerror(cc));
+		if (status < 300)
+			status = -1;
+	}
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	free_creds(&c);
+	return status;
+}
+
+/* --- cache ------------------------------------------------------------------ */
+
+static size_t obj_size(enum kind k)
+{
+	return k == K_SERVICE ? sizeof(struct kube_service) :
+	       k == K_SLICE ? sizeof(struct kube_slice) : sizeof(struct kube_node);
+}
+
+static void *obj_at(struct watch *w, size_t i)
+{
+	return (char *)w->objs + i * obj_size(w->kind);
+}
+
+static void obj_key(struct watch *w, void *o, const char **ns, const char **name)
+{
+	if (w->kind == K_SERVICE) {
+		*ns = ((struct kube_service *)o)->ns;
+		*name = ((struct kube_service *)o)->name;
+	} else if (w->kind == K_SLICE) {
+		*ns = ((struct kube_slice *)o)->ns;
+		*name = ((struct kube_slice *)o)->name;
+	} else {
+		*ns = "";
+		*name = ((struct kube_node *)o)->name;
+	}
+}
+
+static void obj_release(struct watch *w, void *o)
+{
+	if (w->kind == K_SLICE)
+		kube_slice_free(o);
+}
+
+static int obj_parse(struct watch *w, json_object *j, void *o, char *err, size_t len)
+{
+	if (w->kind == K_SERVICE)
+		return kube_parse_service(j, o, err, len);
+	if (w->kind == K_SLICE)
+		return kube_parse_slice(j, o, err, len);
+	return kube_parse_node(j, o, err, len);
+}
+
+static ssize_t cache_find(struct watch *w, const char *ns, const char *name)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		const char *ons, *oname;
+
+		obj_key(w, obj_at(w, i), &ons, &oname);
+		if (!strcmp(ons, ns) && !strcmp(oname, name))
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Insert or replace; takes ownership of o's allocations. Lock held. */
+static int cache_put(struct watch *w, void *o)
+{
+	const char *ns, *name;
+	ssize_t i;
+
+	obj_key(w, o, &ns, &name);
+	i = cache_find(w, ns, name);
+	if (i >= 0) {
+		obj_release(w, obj_at(w, (size_t)i));
+		memcpy(obj_at(w, (size_t)i), o, obj_size(w->kind));
+		return 0;
+	}
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		void *n = realloc(w->objs, cap * obj_size(w->kind));
+
+		if (!n)
+			return -ENOMEM;
+		w->objs = n;
+		w->cap = cap;
+	}
+	memcpy(obj_at(w, w->n++), o, obj_size(w->kind));
+	return 0;
+}
+
+static void cache_del(struct watch *w, const char *ns, const char *name)
+{
+	ssize_t i = cache_find(w, ns, name);
+
+	if (i < 0)
+		return;
+	obj_release(w, obj_at(w, (size_t)i));
+	memmove(obj_at(w, (size_t)i), obj_at(w, (size_t)i + 1), (w->n - (size_t)i - 1) * obj_size(w->kind));
+	w->n--;
+}
+
+static void cache_clear(struct watch *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		obj_release(w, obj_at(w, i));
+	w->n = 0;
+}
+
+static void notify(struct kube_client *kc)
+{
+	uint64_t one = 1;
+
+	kc->last_sync = (uint64_t)time(NULL);
+	if (write(kc->notify_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static void set_rv(struct watch *w, json_object *obj)
+{
+	json_object *md, *rv;
+
+	if (json_object_object_get_ex(obj, "metadata", &md) &&
+	    json_object_object_get_ex(md, "resourceVersion", &rv) &&
+	    json_object_is_type(rv, json_type_string) &&
+	    strlen(json_object_get_string(rv)) < sizeof(w->rv))
+		strcpy(w->rv, json_object_get_string(rv));
+}
+
+/* One watch event line. Returns 1 to stop the stream (410 Gone). */
+static int handle_event(struct watch *w, const char *line, size_t len, struct xfer *x)
+{
+	struct kube_client *kc = w->kc;
+	json_tokener *tok = json_tokener_new();
+	json_object *ev, *type, *obj;
+	char why[256], ns[64], name[KUBE_NAME_LEN];
+	union { struct kube_service s; struct kube_slice sl; struct kube_node n; } o;
+	const char *t;
+	int ret = 0;
+
+	if (!tok)
+		return 0;
+	ev = json_tokener_parse_ex(tok, line, (int)len);
+	json_tokener_free(tok);
+	if (!ev || !json_object_object_get_ex(ev, "type", &type) ||
+	    !json_object_is_type(type, json_type_string) ||
+	    !json_object_object_get_ex(ev, "object", &obj) ||
+	    !json_object_is_type(obj, json_type_object)) {
+		err("kubernetes: %s: malformed watch event ignored (%.60s)", w->what, line);
+		json_object_put(ev);
+		return 0;
+	}
+	t = json_object_get_string(type);
+	if (!strcmp(t, "BOOKMARK")) {
+		set_rv(w, obj);
+	} else if (!strcmp(t, "ERROR")) {
+		json_object *code;
+
+		if (json_object_object_get_ex(obj, "code", &code) && json_object_get_int(code) == 410) {
+			info("kubernetes: %s: resourceVersion too old (410 Gone), listing again", w->what);
+			x->gone = 1;
+			w->rv[0] = '\0';
+			ret = 1;
+		} else {
+			err("kubernetes: %s: watch error event: %.120s", w->what,
+			    json_object_to_json_string(obj));
+		}
+	} else if (!strcmp(t, "ADDED") || !strcmp(t, "MODIFIED")) {
+		if (obj_parse(w, obj, &o, why, sizeof(why))) {
+			err("kubernetes: %s: %s event ignored: %s", w->what, t, why);
+		} else {
+			pthread_mutex_lock(&kc->lock);
+			if (cache_put(w, &o))
+				obj_release(w, &o);
+			pthread_mutex_unlock(&kc->lock);
+			x->changed = 1;
+			notify(kc);
+		}
+		set_rv(w, obj);
+	} else if (!strcmp(t, "DELETED")) {
+		if (kube_object_key(obj, ns, sizeof(ns), name, sizeof(name))) {
+			err("kubernetes: %s: DELETED event without a name ignored", w->what);
+		} else {
+			pthread_mutex_lock(&kc->lock);
+			cache_del(w, ns, name);
+			pthread_mutex_unlock(&kc->lock);
+			x->changed = 1;
+			notify(kc);
+		}
+		set_rv(w, obj);
+	} else {
+		err("kubernetes: %s: unknown watch event type '%.20s' ignored", w->what, t);
+	}
+	json_object_put(ev);
+	return ret;
+}
+
+/* LIST: replace the cache with the items, remember the resourceVersion. */
+static int do_list(struct watch *w)
+{
+	struct kube_client *kc = w->kc;
+	struct xfer x = { .w = w, .max = LIST_MAX_BYTES };
+	json_object *root = NULL, *items;
+	long status = http_get(kc, w->path, &x, 0);
+	char why[256];
+	int rc = -1;
+
+	if (status != 200) {
+		if (status == 401 || status == 403)
+			err("kubernetes: %s: HTTP %ld (credentials refused; the token is re-read on retry)",
+			    w->what, status);
+		else if (status > 0)
+			err("kubernetes: %s: list failed with HTTP %ld", w->what, status);
+		goto out;
+	}
+	root = x.buf ? json_tokener_parse(x.buf) : NULL;
+	if (!root || !json_object_object_get_ex(root, "items", &items) ||
+	    !json_object_is_type(items, json_type_array)) {
+		err("kubernetes: %s: list response is not a Kubernetes list", w->what);
+		goto out;
+	}
+	pthread_mutex_lock(&kc->lock);
+	cache_clear(w);
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		union { struct kube_service s; struct kube_slice sl; struct kube_node n; } o;
+
+		if (obj_parse(w, json_object_array_get_idx(items, i), &o, why, sizeof(why))) {
+			err("kubernetes: %s: item %zu ignored: %s", w->what, i, why);
+			continue;
+		}
+		if (cache_put(w, &o))
+			obj_release(w, &o);
+	}
+	w->rv[0] = '\0';
+	set_rv(w, root);
+	w->listed = 1;
+	w->connected = 1;
+	pthread_mutex_unlock(&kc->lock);
+	notify(kc);
+	rc = 0;
+out:
+	json_object_put(root);
+	free(x.buf);
+	return rc;
+}
+
+/* WATCH from w->rv until the stream ends. 0: ended normally; 1: relist. */
+static int do_watch(struct watch *w)
+{
+	struct kube_client *kc = w->kc;
+	struct xfer x = { .w = w, .max = EVENT_MAX_BYTES, .streaming = 1 };
+	char path[800];
+	long status;
+
+	snprintf(path, sizeof(path), "%s%swatch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s",
+		 w->path, strchr(w->path, '?') ? "&" : "?", kc->opts.watch_timeout, w->rv);
+	status = http_get(kc, path, &x, 1);
+	free(x.buf);
+	if (x.gone || status == 410) {
+		if (status == 410)
+			info("kubernetes: %s: 410 Gone, listing again", w->what);
+		return 1;
+	}
+	if (status == 200 && !x.bad)
+		return 0;
+	if (status == 401 || status == 403)
+		err("kubernetes: %s: HTTP %ld on watch (the token is re-read on retry)", w->what, status);
+	else if (status > 0 && status != 200)
+		err("kubernetes: %s: watch failed with HTTP %ld", w->what, status);
+	return -1;
+}
+
+static void sleep_ms(struct kube_client *kc, unsigned int ms)
+{
+	while (ms && !atomic_load(&kc->stop)) {
+		unsigned int step = ms > 100 ? 100 : ms;
+
+		usleep(step * 1000);
+		ms -= step;
+	}
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	struct kube_client *kc = w->kc;
+	unsigned int backoff = BACKOFF_MIN_MS, seed = (unsigned int)(uintptr_t)w ^ (unsigned int)time(NULL);
+	int need_list = 1;
+
+	while (!atomic_load(&kc->stop)) {
+		int rc;
+
+		if (need_list) {
+			if (do_list(w)) {
+				goto failed;
+			}
+			need_list = 0;
+			backoff = BACKOFF_MIN_MS;
+		}
+		rc = do_watch(w);
+		if (atomic_load(&kc->stop))
+			break;
+		if (rc == 0) {		/* timeoutSeconds reached: resume from rv */
+			backoff = BACKOFF_MIN_MS;
+			continue;
+		}
+		if (rc == 1) {
+			need_list = 1;
+			pthread_mutex_lock(&kc->lock);
+			kc->restarts++;
+			pthread_mutex_unlock(&kc->lock);
+			continue;
+		}
+failed:
+		pthread_mutex_lock(&kc->lock);
+		w->connected = 0;
+		kc->restarts++;
+		pthread_mutex_unlock(&kc->lock);
+		need_list = 1;	/* after an outage, a fresh list is the safe start */
+		{
+			/* capped exponential backoff, +-25% jitter */
+			unsigned int j = backoff / 2;
+			unsigned int wait = backoff - backoff / 4 + (j ? (unsigned int)rand_r(&seed) % j : 0);
+
+			sleep_ms(kc, wait);
+			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+		}
+	}
+	return NULL;
+}
+
+/* --- lifecycle ---------------------------------------------------------------- */
+
+static void add_watch(struct kube_client *kc, enum kind k, const char *path, const char *what)
+{
+	struct watch *w = &kc->w[kc->n_w++];
+
+	memset(w, 0, sizeof(*w));
+	w->kc = kc;
+	w->kind = k;
+	snprintf(w->path, sizeof(w->path), "%s", path);
+	snprintf(w->what, sizeof(w->what), "%s", what);
+}
+
+int kube_start(const struct kube_opts *o, const struct config *cfg, int notify_fd,
+	       struct kube_client **out)
+{
+	struct kube_client *kc;
+	struct creds c;
+	char path[512], what[160];
+	int rc;
+
+	rc = load_creds(o, &c);
+	free_creds(&c);
+	if (rc)
+		return rc;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	kc = calloc(1, sizeof(*kc));
+	if (!kc)
+		return -ENOMEM;
+	kc->opts = *o;
+	kc->notify_fd = notify_fd;
+	pthread_mutex_init(&kc->lock, NULL);
+	kc->w = calloc(2 * cfg->n_ksvcs + 1, sizeof(*kc->w));
+	if (!kc->w) {
+		free(kc);
+		return -ENOMEM;
+	}
+	add_watch(kc, K_NODE, "/api/v1/nodes", "nodes");
+	for (size_t i = 0; i < cfg->n_ksvcs; i++) {
+		const struct config_kube_service *k = &cfg->ksvcs[i];
+
+		snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services?fieldSelector=metadata.name%%3D%s",
+			 k->ns, k->name);
+		snprintf(what, sizeof(what), "service %s/%s", k->ns, k->name);
+		add_watch(kc, K_SERVICE, path, what);
+		snprintf(path, sizeof(path),
+			 "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices?labelSelector=kubernetes.io%%2Fservice-name%%3D%s",
+			 k->ns, k->name);
+		snprintf(what, sizeof(what), "endpointslices of %s/%s", k->ns, k->name);
+		add_watch(kc, K_SLICE, path, what);
+	}
+	for (size_t i = 0; i < kc->n_w; i++) {
+		if (pthread_create(&kc->w[i].thread, NULL, watch_main, &kc->w[i])) {
+			rc = -errno;
+			kube_stop(kc);
+			return rc ? rc : -EAGAIN;
+		}
+		kc->w[i].started = 1;
+	}
+	*out = kc;
+	return 0;
+}
+
+void kube_stop(struct kube_client *kc)
+{
+	if (!kc)
+		return;
+	atomic_store(&kc->stop, 1);
+	for (size_t i = 0; i < kc->n_w; i++) {
+		if (kc->w[i].started)
+			pthread_join(kc->w[i].thread, NULL);
+		cache_clear(&kc->w[i]);
+		free(kc->w[i].objs);
+	}
+	pthread_mutex_destroy(&kc->lock);
+	free(kc->w);
+	free(kc);
+}
+
+int kube_synced(struct kube_client *kc)
+{
+	int ok = 1;
+
+	pthread_mutex_lock(&kc->lock);
+	for (size_t i = 0; i < kc->n_w; i++)
+		ok &= kc->w[i].listed;
+	pthread_mutex_unlock(&kc->lock);
+	return ok;
+}
+
+int kube_snapshot_take(struct kube_client *kc, struct kube_snapshot *snap)
+{
+	size_t ns = 0, nsl = 0, nn = 0;
+	struct kube_service *svcs;
+	struct kube_slice *slices;
+	struct kube_node *nodes;
+	int rc = 0;
+
+	memset(snap, 0, sizeof(*snap));
+	pthread_mutex_lock(&kc->lock);
+	for (size_t i = 0; i < kc->n_w; i++) {
+		struct watch *w = &kc->w[i];
+
+		if (w->kind == K_SERVICE)
+			ns += w->n;
+		else if (w->kind == K_SLICE)
+			nsl += w->n;
+		else
+			nn += w->n;
+	}
+	svcs = calloc(ns + 1, sizeof(*svcs));
+	slices = calloc(nsl + 1, sizeof(*slices));
+	nodes = calloc(nn + 1, sizeof(*nodes));
+	if (!svcs || !slices || !nodes) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < kc->n_w; i++) {
+		struct watch *w = &kc->w[i];
+
+		for (size_t j = 0; j < w->n; j++) {
+			if (w->kind == K_SERVICE) {
+				svcs[snap->n_svcs++] = *(struct kube_service *)obj_at(w, j);
+			} else if (w->kind == K_NODE) {
+				nodes[snap->n_nodes++] = *(struct kube_node *)obj_at(w, j);
+			} else {
+				struct kube_slice *src = obj_at(w, j), *dst = &slices[snap->n_slices];
+
+				*dst = *src;
+				dst->eps = calloc(src->n_eps + 1, sizeof(*dst->eps));
+				if (!dst->eps) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				memcpy(dst->eps, src->eps, src->n_eps * sizeof(*dst->eps));
+				snap->n_slices++;
+			}
+		}
+	}
+out:
+	pthread_mutex_unlock(&kc->lock);
+	snap->svcs = svcs;
+	snap->slices = slices;
+	snap->nodes = nodes;
+	if (rc)
+		kube_snapshot_free(snap);
+	return rc;
+}
+
+void kube_snapshot_free(struct kube_snapshot *snap)
+{
+	for (size_t i = 0; i < snap->n_slices; i++)
+		free(((struct kube_slice *)snap->slices)[i].eps);
+	free((void *)snap->svcs);
+	free((void *)snap->slices);
+	free((void *)snap->nodes);
+	memset(snap, 0, sizeof(*snap));
+}
+
+void kube_status(struct kube_client *kc, int *connected, uint64_t *last_sync, uint64_t *restarts)
+{
+	int c = 1;
+
+	pthread_mutex_lock(&kc->lock);
+	for (size_t i = 0; i < kc->n_w; i++)
+		c &= kc->w[i].connected;
+	*connected = c;
+	*last_sync = kc->last_sync;
+	*restarts = kc->restarts;
+	pthread_mutex_unlock(&kc->lock);
+}
