@@ -11,6 +11,7 @@
 #include "config.h"
 #include "maglev.h"
 #include "metrics.h"
+#include "kube.h"
 #include "names.h"
 #include "parse.h"
 
@@ -363,6 +364,150 @@ static void test_metrics(const char *fixtures)
 	free(golden);
 }
 
+static json_object *js(const char *text)
+{
+	return json_tokener_parse(text);
+}
+
+static struct config kbase, kout;
+
+static void test_kube(void)
+{
+	static const char *svc_json =
+		"{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"mailserver\"},"
+		"\"spec\":{\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25,\"targetPort\":\"smtp\"},"
+		"{\"name\":\"imaps\",\"port\":993,\"targetPort\":10993},{\"name\":\"dns\",\"protocol\":\"UDP\",\"port\":53},"
+		"{\"name\":\"x\",\"protocol\":\"SCTP\",\"port\":9}]},"
+		"\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"192.0.2.10\"}]}}}";
+	static const char *slice1 =
+		"{\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"s1\",\"labels\":{\"kubernetes.io/service-name\":\"mailserver\"}},"
+		"\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"smtp\",\"port\":2525},{\"name\":\"imaps\",\"port\":10993}],"
+		"\"endpoints\":[{\"addresses\":[\"198.18.2.2\"],\"conditions\":{\"ready\":true},\"nodeName\":\"node-b\"},"
+		"{\"addresses\":[\"198.18.3.2\"],\"conditions\":{\"ready\":false,\"serving\":true,\"terminating\":true},\"nodeName\":\"node-c\"},"
+		"{\"addresses\":[\"198.18.3.9\"],\"conditions\":{\"ready\":false,\"serving\":false,\"terminating\":true},\"nodeName\":\"node-c\"},"
+		"{\"addresses\":[\"198.18.9.9\"],\"conditions\":{},\"nodeName\":\"node-gone\"},"
+		"{\"addresses\":[\"not-an-ip\"],\"nodeName\":\"node-b\"}]}";
+	/* the same pod in a second slice (during a slice split), ready there */
+	static const char *slice2 =
+		"{\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"s2\",\"labels\":{\"kubernetes.io/service-name\":\"mailserver\"}},"
+		"\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"smtp\",\"port\":2525}],"
+		"\"endpoints\":[{\"addresses\":[\"198.18.3.2\"],\"conditions\":{\"ready\":true},\"nodeName\":\"node-c\"},"
+		"{\"addresses\":[\"198.18.1.7\"],\"nodeName\":\"node-a\"}]}";
+	static const char *const nodes_json[] = {
+		"{\"metadata\":{\"name\":\"node-a\"},\"status\":{\"addresses\":[{\"type\":\"Hostname\",\"address\":\"node-a\"},{\"type\":\"InternalIP\",\"address\":\"198.51.100.11\"}]}}",
+		"{\"metadata\":{\"name\":\"node-b\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"198.51.100.12\"}]}}",
+		"{\"metadata\":{\"name\":\"node-c\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"198.51.100.13\"}]}}",
+	};
+	static const char *const bad[] = {
+		"{}", "[]", "{\"metadata\":{}}", "{\"metadata\":{\"name\":5}}",
+		"{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":{\"ports\":[{\"port\":70000}]}}",
+		"{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":{\"ports\":[{\"port\":25,\"targetPort\":[1]}]}}",
+		"{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"spec\":{\"ports\":[\"25\"]}}",
+	};
+	struct kube_service svc;
+	struct kube_slice sl[2];
+	struct kube_node nodes[3];
+	struct kube_snapshot snap;
+	char err[256];
+	json_object *o;
+	int ok;
+
+	o = js(svc_json);
+	EXPECT(o && !kube_parse_service(o, &svc, err, sizeof(err)), "service: %s", err);
+	json_object_put(o);
+	EXPECT(svc.n_ports == 4 && svc.lb_ip == htonl(0xc000020a), "service ports/LB IP");
+	EXPECT(!strcmp(svc.ports[0].target_name, "smtp") && svc.ports[1].target_port == 10993 &&
+	       svc.ports[2].proto == 17 && svc.ports[3].proto == 0 && svc.ports[1].proto == 6,
+	       "targetPort by name and number, protocols");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kube_service tmp;
+
+		o = js(bad[i]);
+		EXPECT(kube_parse_service(o, &tmp, err, sizeof(err)) != 0, "bad service %zu accepted", i);
+		json_object_put(o);
+	}
+	o = js(slice1);
+	EXPECT(!kube_parse_slice(o, &sl[0], err, sizeof(err)), "slice: %s", err);
+	json_object_put(o);
+	EXPECT(sl[0].n_eps == 4, "slice endpoints %zu (the one without an IPv4 dropped)", sl[0].n_eps);
+	o = js(slice2);
+	EXPECT(!kube_parse_slice(o, &sl[1], err, sizeof(err)), "slice 2: %s", err);
+	json_object_put(o);
+	{
+		struct kube_slice tmp;
+
+		o = js("{\"metadata\":{\"namespace\":\"a\",\"name\":\"b\"},\"addressType\":\"IPv4\"}");
+		EXPECT(kube_parse_slice(o, &tmp, err, sizeof(err)) != 0, "slice without a service label accepted");
+		json_object_put(o);
+	}
+	for (int i = 0; i < 3; i++) {
+		o = js(nodes_json[i]);
+		EXPECT(!kube_parse_node(o, &nodes[i], err, sizeof(err)), "node %d", i);
+		json_object_put(o);
+	}
+	EXPECT(nodes[0].ip == htonl(0xc633640b), "InternalIP chosen over Hostname");
+
+	memset(&kbase, 0, sizeof(kbase));
+	kbase.nodes_from_kube = 1;
+	kbase.n_ksvcs = 1;
+	strcpy(kbase.ksvcs[0].ns, "mailserver");
+	strcpy(kbase.ksvcs[0].name, "mailserver");
+	strcpy(kbase.ksvcs[0].label, "mail");
+	snap = (struct kube_snapshot){ .svcs = &svc, .n_svcs = 1, .slices = sl, .n_slices = 2,
+				       .nodes = nodes, .n_nodes = 3 };
+	ok = !kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err));
+	EXPECT(ok, "resolve: %s", err);
+	/* 25/tcp, 993/tcp, 53/udp (SCTP skipped) */
+	EXPECT(kout.n_nodes == 3 && kout.n_vips == 3, "nodes %zu VIP ports %zu", kout.n_nodes, kout.n_vips);
+	if (ok && kout.n_vips == 3) {
+		const struct config_vip *smtp = &kout.vips[0];
+		int seen_b = 0, seen_c = 0, seen_a = 0;
+
+		EXPECT(smtp->key.port == htons(25) && smtp->key.addr == htonl(0xc000020a) &&
+		       !strcmp(smtp->name, "mail"), "smtp VIP");
+		for (size_t b = 0; b < smtp->n_be; b++) {
+			const struct config_backend *cb = &kout.bes[smtp->first_be + b];
+
+			EXPECT(cb->port == htons(2525), "pod port from the slice");
+			if (cb->addr == htonl(0xc6120202))
+				seen_b = cb->weight == 1 && cb->node == htonl(0xc633640c);
+			if (cb->addr == htonl(0xc6120302))
+				seen_c = cb->weight == 1;	/* draining in s1, ready in s2: ready wins */
+			if (cb->addr == htonl(0xc6120107))
+				seen_a = cb->weight == 1;	/* conditions absent: ready */
+		}
+		EXPECT(smtp->n_be == 3 && seen_b && seen_c && seen_a,
+		       "smtp backends %zu (b %d, c %d, a %d): not-serving and unknown-node ones skipped",
+		       smtp->n_be, seen_b, seen_c, seen_a);
+		EXPECT(kout.vips[1].key.port == htons(993) && kout.vips[1].n_be == 2 &&
+		       kout.bes[kout.vips[1].first_be].port == htons(10993), "imaps via named slice port");
+		EXPECT(kout.vips[2].key.proto == 17 && kout.vips[2].n_be == 0, "udp port, no slice port");
+	}
+	/* only port 25, a VIP override, and a service that does not exist */
+	kbase.ksvcs[0].ports[0] = htons(25);
+	kbase.ksvcs[0].n_ports = 1;
+	kbase.ksvcs[0].vip = htonl(0xc000020b);
+	kbase.n_ksvcs = 2;
+	strcpy(kbase.ksvcs[1].ns, "other");
+	strcpy(kbase.ksvcs[1].name, "missing");
+	EXPECT(!kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err)) && kout.n_vips == 1 &&
+	       kout.vips[0].key.addr == htonl(0xc000020b), "port filter and VIP override");
+	/* the draining pod alone: weight 0 */
+	sl[1].n_eps = 0;
+	kbase.n_ksvcs = 1;
+	EXPECT(!kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err)), "resolve");
+	for (size_t b = 0; b < kout.vips[0].n_be; b++)
+		if (kout.bes[kout.vips[0].first_be + b].addr == htonl(0xc6120302))
+			EXPECT(kout.bes[kout.vips[0].first_be + b].weight == 0, "terminating pod drains");
+	/* no LB IP yet: nothing for the service, no error */
+	svc.lb_ip = 0;
+	kbase.ksvcs[0].vip = 0;
+	EXPECT(!kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err)) && kout.n_vips == 0,
+	       "service without a VIP yet");
+	kube_slice_free(&sl[0]);
+	kube_slice_free(&sl[1]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = argc > 1 ? argv[1] : "tests/fixtures";
@@ -371,6 +516,7 @@ int main(int argc, char **argv)
 	test_parse();
 	test_config(fixtures);
 	test_metrics(fixtures);
+	test_kube();
 	if (!passed && !failed)
 		failed = 1;
 	printf("unit: %d passed, %d failed\n", passed, failed);
