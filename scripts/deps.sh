@@ -3,10 +3,12 @@
 # Quiet and quick when everything is already there.
 set -euo pipefail
 
-# build: compilers, libbpf, bpftool, libyaml. tests: iproute2 (namespaces),
-# ethtool, jq, promtool (prometheus), python3-yaml and kubectl (deploy/ lint).
+# build: compilers, libbpf, bpftool, libyaml, libcurl, json-c. tests: iproute2
+# (namespaces), ethtool, jq, promtool (prometheus), python3-yaml and kubectl
+# (deploy/ lint), python3 + openssl + curl (the fake Kubernetes API server).
 PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool libyaml-dev
-      iproute2 ethtool jq util-linux procps python3 python3-yaml prometheus)
+      libcurl4-openssl-dev libjson-c-dev
+      iproute2 ethtool jq util-linux procps python3 python3-yaml prometheus openssl curl)
 # Debian's kubectl (kubernetes-client) unless some kubectl is already there
 command -v kubectl >/dev/null || PKGS+=(kubernetes-client)
 

@@ -31,7 +31,19 @@ run_flags = set(re.findall(r"--[a-z-]+", run_help))
 
 docs = [d for d in yaml.safe_load_all(open(rendered)) if d]
 kinds = {d["kind"]: d for d in docs}
-check({"Namespace", "ConfigMap", "DaemonSet"} <= set(kinds), f"objects: {sorted(kinds)}")
+check({"Namespace", "ConfigMap", "DaemonSet", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
+      <= set(kinds), f"objects: {sorted(kinds)}")
+role = kinds["ClusterRole"]
+grants = {(g, r, v) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+          for v in rule["verbs"]}
+want = {(g, r, v) for g, r in (("", "services"), ("", "nodes"), ("discovery.k8s.io", "endpointslices"))
+        for v in ("get", "list", "watch")}
+check(grants == want, f"ClusterRole grants exactly get/list/watch on services, nodes, endpointslices")
+binding = kinds["ClusterRoleBinding"]
+check(binding["roleRef"]["name"] == role["metadata"]["name"]
+      and binding["subjects"][0]["name"] == kinds["ServiceAccount"]["metadata"]["name"]
+      and binding["subjects"][0]["namespace"] == kinds["ServiceAccount"]["metadata"]["namespace"],
+      "the binding ties the ServiceAccount to the ClusterRole")
 for d in docs:
     check(d.get("apiVersion") and d.get("metadata", {}).get("name"),
           f"{d['kind']} has apiVersion and a name")
@@ -41,6 +53,8 @@ spec = ds["spec"]["template"]["spec"]
 check(ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items(),
       "DaemonSet selector matches its pod labels")
 check(spec.get("hostNetwork") is True, "hostNetwork")
+check(spec.get("serviceAccountName") == kinds["ServiceAccount"]["metadata"]["name"],
+      "the DaemonSet runs as the nosnat ServiceAccount")
 check(any(t.get("operator") == "Exists" and "key" not in t for t in spec.get("tolerations", [])),
       "tolerates every taint (runs on every node)")
 c = spec["containers"][0]
@@ -48,7 +62,7 @@ args = c["args"]
 check(args[0] == "run", "container runs 'nosnat run'")
 flags = [a for a in args if a.startswith("--")]
 check(all(f in run_flags for f in flags), f"every flag is one 'nosnat run' knows: {flags}")
-for f in ("--config", "--iface", "--node-ip", "--textfile"):
+for f in ("--config", "--iface", "--node-ip", "--textfile", "--kube"):
     check(f in flags, f"DaemonSet passes {f}")
 env = {e["name"]: e for e in c.get("env", [])}
 check(env.get("NODE_IP", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "status.hostIP",
@@ -85,8 +99,9 @@ with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
 r = subprocess.run([nosnat, "check", f.name], capture_output=True, text=True)
 os.unlink(f.name)
 check(r.returncode == 0, f"the ConfigMap's config passes 'nosnat check' {r.stderr.strip()}")
-check(all(p in cm_yaml for p in ("25", "465", "587", "993")) and "10.0.20.202" in cm_yaml,
-      "the ConfigMap carries the mail VIP and its ports")
+check(all(p in cm_yaml for p in ("25", "465", "587", "993")) and "10.0.20.202" in cm_yaml
+      and "service: mailserver/mailserver" in cm_yaml,
+      "the ConfigMap carries the mail VIP, its ports and its Service")
 
 r = subprocess.run([nosnat, "check", os.path.join(deploy, "nosnat.yaml")], capture_output=True, text=True)
 check(r.returncode == 0, f"deploy/nosnat.yaml passes 'nosnat check' {r.stderr.strip()}")

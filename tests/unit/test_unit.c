@@ -305,6 +305,10 @@ static void fill_metrics(void)
 	mx.rnat = 2;
 	mx.rnat_max = 262144;
 	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
+	mx.has_kube = 1;
+	mx.kube_connected = 1;
+	mx.kube_last_sync = 1795000100;
+	mx.kube_watch_restarts = 2;
 }
 
 static void test_metrics(const char *fixtures)
