@@ -542,6 +542,36 @@ t_kube_watch_survives_faults() {
 	return $rc
 }
 
+t_kube_kubeconfig_client_cert() {
+	local rc=0 pid
+	kube_up || { fail "fake API server"; kube_down; return 1; }
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" \
+		&& kservice $VIP && kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" \
+		|| { kube_down; return 1; }
+	mkdir -p "$LAB_DIR/kcfg"
+	kube_config "$LAB_DIR/kcfg/nosnat.yaml"
+	kube_kubeconfig "$LAB_DIR/kube/kubeconfig"
+	# no in-cluster environment, no token: the certificate alone
+	ip netns exec "$LAB-a" "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" run --config "$LAB_DIR/kcfg/nosnat.yaml" \
+		--iface auto --node-ip "${NODE_IP[a]}" --kubeconfig "$LAB_DIR/kube/kubeconfig" \
+		"${ATTACH_ARGS[@]}" 2>>"$LAB_DIR/kc.log" &
+	pid=$!
+	echo $pid >>"$LAB_DIR/pids"
+	wait_for 10 has_weights a "${POD_IP[b]}:1" || fail "no sync with a client certificate: $(tail -3 "$LAB_DIR/kc.log")" || rc=1
+	# DELETED events: the slice, then the Service
+	kdelete endpointslices mailserver mailserver-x1
+	wait_for 5 has_backends a 0 || fail "slice deletion not applied: $(weights_on a)" || rc=1
+	kdelete services mailserver mailserver
+	wait_for 5 bash -c "[ \"\$(ip netns exec $LAB-a $NOSNAT --pin-dir $LAB_DIR/bpffs/a list --json | jq '.vips | length')\" = 0 ]" \
+		|| fail "service deletion not applied" || rc=1
+	grep -q "not found in Kubernetes" "$LAB_DIR/kc.log" || fail "no log line for the missing service" || rc=1
+	kill -TERM $pid
+	wait $pid || fail "daemon exit $?" || rc=1
+	kube_down
+	[ $rc = 0 ] && echo "kubeconfig with client certificate; slice and Service deletions applied"
+	return $rc
+}
+
 # ---------------------------------------------------------------------------
 
 TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")

@@ -11,7 +11,10 @@ demand. Control it over plain HTTP on 127.0.0.1:CTL_PORT:
   POST /fault   {"fault": "drop|stall|gone|garbage|huge|missing", "seconds": N}
   GET  /stats                             requests seen, by kind of request
 
-Usage: fake_apiserver.py ADDR PORT CTL_PORT CERT KEY TOKEN
+Clients authenticate with the bearer token or with a client certificate
+signed by CLIENT_CA whose CN is "nosnat-client".
+
+Usage: fake_apiserver.py ADDR PORT CTL_PORT CERT KEY TOKEN CLIENT_CA
 """
 import json
 import re
@@ -23,7 +26,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
 
-ADDR, PORT, CTL_PORT, CERT, KEY, TOKEN = sys.argv[1:7]
+ADDR, PORT, CTL_PORT, CERT, KEY, TOKEN, CLIENT_CA = sys.argv[1:8]
 PORT, CTL_PORT = int(PORT), int(CTL_PORT)
 
 lock = threading.Condition()
@@ -92,7 +95,9 @@ class Api(BaseHTTPRequestHandler):
         u = urlparse(self.path)
         q = {k: [unquote(x) for x in v] for k, v in parse_qs(u.query).items()}
         kind, ns = route(u.path)
-        if self.headers.get("Authorization") != f"Bearer {token}":
+        peer = self.connection.getpeercert() or {}
+        cn = [v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"]
+        if self.headers.get("Authorization") != f"Bearer {token}" and cn != ["nosnat-client"]:
             with lock:
                 stats["unauthorized"] += 1
             return self.status(401, "Unauthorized", "Unauthorized")
@@ -229,6 +234,8 @@ def serve_api():
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(CERT, KEY)
+    ctx.load_verify_locations(CLIENT_CA)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.serve_forever()
 

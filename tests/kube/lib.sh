@@ -16,10 +16,14 @@ kube_up() {
 	printf 'subjectAltName=IP:%s\n' $KUBE_API >"$d/ext"
 	openssl x509 -req -in "$d/api.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
 		-days 2 -extfile "$d/ext" -out "$d/api.crt" 2>/dev/null || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=nosnat-client" -keyout "$d/client.key" \
+		-out "$d/client.csr" 2>/dev/null || return 1
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+		-days 2 -out "$d/client.crt" 2>/dev/null || return 1
 	cp "$d/ca.crt" "$d/sa/ca.crt"
 	echo tok1 >"$d/sa/token"
 	ip netns exec "$LAB-router" python3 "$ROOT/tests/kube/fake_apiserver.py" $KUBE_API $KUBE_PORT \
-		$KUBE_CTL "$d/api.crt" "$d/api.key" tok1 >"$d/server.log" 2>&1 &
+		$KUBE_CTL "$d/api.crt" "$d/api.key" tok1 "$d/ca.crt" >"$d/server.log" 2>&1 &
 	echo $! >"$d/server.pid"
 	echo $! >>"$LAB_DIR/pids"
 	for _ in $(seq 50); do
@@ -81,4 +85,31 @@ kube_daemon() { # NODE [BINARY]
 		2>>"$LAB_DIR/krun-$n.log" &
 	echo $! >>"$LAB_DIR/pids"
 	echo $! >"$LAB_DIR/krun-$n.pid"
+}
+
+# A kubeconfig with a client-certificate user, everything inline (*-data).
+kube_kubeconfig() { # FILE
+	local d=$LAB_DIR/kube
+	cat >"$1" <<EOT
+apiVersion: v1
+kind: Config
+current-context: lab
+clusters:
+  - name: lab-cluster
+    cluster:
+      server: https://$KUBE_API:$KUBE_PORT
+      certificate-authority-data: $(base64 -w0 "$d/ca.crt")
+users:
+  - name: lab-user
+    user:
+      client-certificate-data: $(base64 -w0 "$d/client.crt")
+      client-key-data: $(base64 -w0 "$d/client.key")
+contexts:
+  - name: lab
+    context: {cluster: lab-cluster, user: lab-user}
+EOT
+}
+
+kdelete() { # KIND NAMESPACE NAME
+	kctl POST delete "{\"kind\":\"$1\",\"namespace\":\"$2\",\"name\":\"$3\"}" >/dev/null
 }
