@@ -57,6 +57,7 @@ enum nosnat_reason {
 	NOSNAT_R_TOO_BIG,		/* too big without DF, or ICMP impossible */
 	NOSNAT_R_NO_NODE_IP,		/* attached without a node address */
 	NOSNAT_R_TC_FORWARD,		/* encapsulated, sent on by the tc twin (veth uplink) */
+	NOSNAT_R_SPOOFED,		/* VIP packet claiming a VIP or this node as source */
 	NOSNAT_R_MAX,
 };
 

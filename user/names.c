@@ -24,6 +24,7 @@ static const char *const reasons[NOSNAT_R_MAX] = {
 	[NOSNAT_R_TOO_BIG] = "too_big",
 	[NOSNAT_R_NO_NODE_IP] = "no_node_ip",
 	[NOSNAT_R_TC_FORWARD] = "tc_forward",
+	[NOSNAT_R_SPOOFED] = "spoofed",
 };
 
 static const char *const hooks[NOSNAT_HOOK_MAX] = {
