@@ -31,7 +31,7 @@ USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
-.PHONY: all deps test test-bins test-unit test-bpf test-e2e demo fuzz clean
+.PHONY: all deps test test-bins test-unit test-bpf test-e2e test-reliability demo fuzz clean
 all: $(OUT)/nosnat
 
 $(OUT) $(OUT)/user $(OUT)/tests:
@@ -66,6 +66,19 @@ $(OUT)/san/%.o: user/%.c | $(OUT)/san
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
 $(OUT)/san/attach.o: $(OUT)/nosnat.skel.h
 $(OUT)/nosnat-asan: $(SAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# The loader's own test suites, sanitized (make test-reliability).
+$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -c $< -o $@
+SAN_LIB_OBJS := $(filter-out $(OUT)/san/main.o,$(SAN_OBJS))
+$(OUT)/test_unit-san: $(OUT)/san/tests/unit/test_unit.o $(SAN_LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -lm -o $@
+$(OUT)/test_bpf-san: $(OUT)/san/tests/bpf/test_bpf.o $(OUT)/san/tests/bpf/pkt.o $(SAN_LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
@@ -129,10 +142,15 @@ test: $(TEST_BINS)
 demo:
 	$(Q)scripts/demo.sh
 
+# The long reliability and security suite (minutes, bounded); its fast
+# parts are in `make test`.
+test-reliability: $(TEST_BINS) $(OUT)/test_unit-san $(OUT)/test_bpf-san
+	$(Q)tests/reliability/run.sh
+
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d $(OUT)/san/tests/*/*.d)
 
 $(OUT)/nsn_tcp: tests/e2e/nsn_tcp.c | $(OUT)
 	$(call msg,CC,$@)

@@ -8,7 +8,7 @@ set -euo pipefail
 # (deploy/ lint), python3 + openssl + curl (the fake Kubernetes API server).
 PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool libyaml-dev
       libcurl4-openssl-dev libjson-c-dev
-      iproute2 ethtool jq util-linux procps python3 python3-yaml prometheus openssl curl)
+      iproute2 ethtool jq util-linux procps python3 python3-yaml prometheus openssl curl valgrind)
 # Debian's kubectl (kubernetes-client) unless some kubectl is already there
 command -v kubectl >/dev/null || PKGS+=(kubernetes-client)
 

@@ -123,6 +123,8 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 			    "(remove it: ip link set dev %s xdp off)", ifname, ifname);
 		else if (rc == -EOPNOTSUPP || rc == -EINVAL)
 			err("cannot attach XDP to %s: %s (try --mode generic)", ifname, strerror(-rc));
+		else if (rc == -EPERM)
+			err("cannot attach XDP to %s: %s (needs CAP_NET_ADMIN)", ifname, strerror(-rc));
 		else
 			err("cannot attach XDP to %s: %s", ifname, strerror(-rc));
 		return rc;
@@ -147,7 +149,8 @@ static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress
 
 	rc = bpf_tc_hook_create(&hook);	/* creates the clsact qdisc */
 	if (rc && rc != -EEXIST) {
-		err("cannot create clsact qdisc on %s: %s", ifname, strerror(-rc));
+		err("cannot create clsact qdisc on %s: %s%s", ifname, strerror(-rc),
+		    rc == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 		return rc;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -157,7 +160,8 @@ static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress
 		hook.attach_point = t[i].at;
 		rc = bpf_tc_attach(&hook, &o);
 		if (rc) {
-			err("cannot attach tc %s program to %s: %s", t[i].name, ifname, strerror(-rc));
+			err("cannot attach tc %s program to %s: %s%s", t[i].name, ifname, strerror(-rc),
+			    rc == -EPERM ? " (needs CAP_NET_ADMIN)" : "");
 			return rc;
 		}
 	}
@@ -209,8 +213,12 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	}
 	rc = nosnat_bpf__load(skel);
 	if (rc) {
-		err("cannot load the BPF programs: %s (run with -v for the verifier log)",
-		    strerror(-rc));
+		if (rc == -EPERM || rc == -EACCES)
+			err("cannot load the BPF programs: %s (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)",
+			    strerror(-rc));
+		else
+			err("cannot load the BPF programs: %s (run with -v for the verifier log)",
+			    strerror(-rc));
 		goto out;
 	}
 

@@ -353,6 +353,34 @@ static int reader(int argc, char **argv, int stats)
 	return rc ? 1 : 0;
 }
 
+static int cmd_verify(int argc, char **argv)
+{
+	static struct state s;
+	struct nosnat_maps m;
+	int i = cmd_getopt(argc, argv, NULL, NULL), rc, problems = 0;
+
+	if (argc != i)
+		bad_usage("unexpected argument '%s'", argv[i]);
+	if (pin_dir_prepare(pin_dir, 0) || maps_open(pin_dir, &m))
+		return 1;
+	rc = maps_lock_shared(pin_dir, &m);
+	if (!rc)
+		rc = state_read(&m, &s);
+	if (!rc)
+		problems = state_verify(&m, &s, stdout);
+	maps_close(&m);
+	if (rc) {
+		err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
+		return 1;
+	}
+	if (problems) {
+		err("%d inconsistenc%s in %s", problems, problems == 1 ? "y" : "ies", pin_dir);
+		return 1;
+	}
+	printf("consistent: %zu VIP ports, %zu nodes\n", s.n_vips, s.n_nodes);
+	return 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
 	return reader(argc, argv, 0);
@@ -570,6 +598,7 @@ static const struct cmd cmds[] = {
 	{ "stats", cmd_stats, "[--json]" },
 	{ "apply", cmd_apply, "FILE [--dry-run]" },
 	{ "check", cmd_check, "FILE" },
+	{ "verify", cmd_verify, "" },
 	{ "metrics", cmd_metrics, "[--textfile PATH]" },
 	{ "run", cmd_run,
 	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"

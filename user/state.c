@@ -51,6 +51,10 @@ int pin_dir_prepare(const char *pin_dir, int create)
 		}
 	}
 	rc = on_bpffs(pin_dir);
+	if (rc == -EACCES) {
+		err("pin directory %s: %s (it is root's, mode 0700)", pin_dir, strerror(-rc));
+		return rc;
+	}
 	if (rc == -ENOENT) {
 		rc = on_bpffs(parent);
 		if (rc == -ENOENT) {
@@ -118,6 +122,9 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 
 			if (rc == -ENOENT)
 				err("no map %s under %s (run 'nosnat attach' first)", t[i].name, pin_dir);
+			else if (rc == -EPERM || rc == -EACCES)
+				err("cannot open %s/%s: %s (the pins are root's, mode 0600; needs root with CAP_BPF)",
+				    pin_dir, t[i].name, strerror(-rc));
 			else
 				err("cannot open %s/%s: %s", pin_dir, t[i].name, strerror(-rc));
 			maps_close(m);
@@ -183,6 +190,22 @@ int array_read(int fd, void *values, size_t value_size, __u32 n)
 		inp = &in;
 	}
 	return done == n ? 0 : -EIO;
+}
+
+int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_SH)) {
+		int rc = -errno;
+
+		err("cannot lock %s: %s", pin_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	m->lock_fd = fd;
+	return 0;
 }
 
 int state_read(const struct nosnat_maps *m, struct state *s)
@@ -573,4 +596,91 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 		return rc;
 	}
 	return be_release(m, s, id);
+}
+
+int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
+{
+	static struct nosnat_maglev_slots table;
+	char vs[32], a[16];
+	int problems = 0;
+
+#define PROBLEM(...) do { fprintf(out, __VA_ARGS__); fputc('\n', out); problems++; } while (0)
+	for (size_t i = 0; i < s->n_vips; i++) {
+		const struct vip_entry *v = &s->vips[i];
+		struct nosnat_local local = {};
+		unsigned int active = 0, refs_want = 0, refs = 0, want_local = 0;
+		__u32 inner_id, zero = 0;
+		int inner;
+
+		vip_str(&v->key, vs);
+		if (v->val.id >= NOSNAT_MAX_VIPS)
+			PROBLEM("%s: id %u out of range", vs, v->val.id);
+		for (size_t j = 0; j < i; j++)
+			if (s->vips[j].val.id == v->val.id)
+				PROBLEM("%s: id %u shared with another VIP", vs, v->val.id);
+		for (size_t j = 0; j < s->n_vips; j++)
+			refs_want += s->vips[j].key.addr == v->key.addr;
+		if (bpf_map_lookup_elem(m->vip_addr, &v->key.addr, &refs) || refs != refs_want)
+			PROBLEM("%s: address refcount %u, want %u", vs, refs, refs_want);
+		for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
+			const struct nosnat_backend *be = &s->be[b];
+
+			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v->val.id)
+				continue;
+			active += be->weight > 0;
+			want_local += be->node == s->cfg.node_ip;
+		}
+		if (active != v->val.active)
+			PROBLEM("%s: active %u, but %u backends take new flows", vs, v->val.active, active);
+		if (bpf_map_lookup_elem(m->local, &v->val.id, &local) || local.count != want_local)
+			PROBLEM("%s: %u local backends listed, %u on this node", vs, local.count, want_local);
+		for (__u32 k = 0; k < local.count && k < NOSNAT_MAX_LOCAL; k++) {
+			const struct nosnat_backend *be = &s->be[local.ids[k] % NOSNAT_MAX_BACKENDS];
+
+			if (local.ids[k] >= NOSNAT_MAX_BACKENDS || !(be->flags & NOSNAT_BE_IN_USE) ||
+			    be->vip_id != v->val.id || be->node != s->cfg.node_ip)
+				PROBLEM("%s: local list names backend %u wrongly", vs, local.ids[k]);
+		}
+		if (bpf_map_lookup_elem(m->maglev, &v->val.id, &inner_id)) {
+			if (active)
+				PROBLEM("%s: no Maglev table but %u active backends", vs, active);
+			continue;
+		}
+		if (!active)
+			PROBLEM("%s: a Maglev table but no active backend", vs);
+		inner = bpf_map_get_fd_by_id(inner_id);
+		if (inner < 0 || bpf_map_lookup_elem(inner, &zero, &table)) {
+			PROBLEM("%s: cannot read its Maglev table: %s", vs, strerror(errno));
+			if (inner >= 0)
+				close(inner);
+			continue;
+		}
+		close(inner);
+		for (__u32 slot = 0; slot < NOSNAT_MAGLEV_SIZE; slot++) {
+			__u32 id = table.backend[slot];
+			const struct nosnat_backend *be = &s->be[id % NOSNAT_MAX_BACKENDS];
+
+			if (id >= NOSNAT_MAX_BACKENDS || !(be->flags & NOSNAT_BE_IN_USE) ||
+			    be->vip_id != v->val.id || !be->weight) {
+				PROBLEM("%s: Maglev slot %u names backend %u, not an active one of it", vs, slot, id);
+				break;
+			}
+		}
+	}
+	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
+		const struct nosnat_backend *be = &s->be[b];
+		int owner = 0;
+
+		if (!(be->flags & NOSNAT_BE_IN_USE))
+			continue;
+		for (size_t i = 0; i < s->n_vips; i++)
+			owner |= s->vips[i].val.id == be->vip_id;
+		if (!owner)
+			PROBLEM("backend %d (%s) belongs to no VIP", b, ip_str(be->addr, a));
+		if (be->node != s->cfg.node_ip && !state_has_node(s, be->node))
+			PROBLEM("backend %d (%s) on unknown node %s", b, ip_str(be->addr, a),
+				ip_str(be->node, vs));
+	}
+#undef PROBLEM
+	return problems;
 }

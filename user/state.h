@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "nosnat_abi.h"
 
 #define NOSNAT_DEFAULT_PIN_DIR "/sys/fs/bpf/nosnat"
@@ -43,6 +44,12 @@ void maps_close(struct nosnat_maps *m);
 int maps_lock(const char *pin_dir, struct nosnat_maps *m);
 
 int state_read(const struct nosnat_maps *m, struct state *s);
+/* Check that the maps agree with each other (tables, local lists, counts,
+ * address refcounts, nodes). Prints one line per problem; returns how many. */
+int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out);
+/* Shared lock: readers that need a state no writer is halfway through. */
+int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m);
+
 /* Sum the n u64 counters of a per-CPU value over all CPUs. */
 int percpu_sum(int fd, __u32 key, size_t n, uint64_t *out);
 /* Read all n values of an array map (batched). */

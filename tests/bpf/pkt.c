@@ -36,6 +36,13 @@ static uint32_t pseudo_sum(uint32_t s, uint32_t d, uint8_t proto, size_t len)
 	return (hs >> 16) + (hs & 0xffff) + (hd >> 16) + (hd & 0xffff) + proto + (uint32_t)len;
 }
 
+/* memcpy with a NULL source is undefined even for 0 bytes */
+static void copy(void *dst, const void *src, size_t len)
+{
+	if (len)
+		memcpy(dst, src, len);
+}
+
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
@@ -65,8 +72,8 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 		t[12] = (uint8_t)((thl / 4) << 4);
 		t[13] = l4->flags;
 		put16(t + 14, 64240);
-		memcpy(t + 20, l4->opts, l4->opts_len);
-		memcpy(t + thl, l4->payload, l4->payload_len);
+		copy(t + 20, l4->opts, l4->opts_len);
+		copy(t + thl, l4->payload, l4->payload_len);
 		l4len = thl + l4->payload_len;
 		c = csum16(t, l4len, pseudo_sum(ip->saddr, ip->daddr, IPPROTO_TCP, l4len));
 		memcpy(t + 16, &c, 2);
@@ -76,7 +83,7 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 		put16(t + 2, l4->dport);
 		put16(t + 4, (uint16_t)l4len);
 		put16(t + 6, 0);
-		memcpy(t + 8, l4->payload, l4->payload_len);
+		copy(t + 8, l4->payload, l4->payload_len);
 		if (!l4->udp_no_csum) {
 			c = csum16(t, l4len, pseudo_sum(ip->saddr, ip->daddr, IPPROTO_UDP, l4len));
 			if (!c)
@@ -84,7 +91,7 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 			memcpy(t + 6, &c, 2);
 		}
 	} else if (l4->payload_len) {
-		memcpy(t, l4->payload, l4->payload_len);
+		copy(t, l4->payload, l4->payload_len);
 		l4len = l4->payload_len;
 	}
 	h[0] = 0x40 | (uint8_t)(ihl / 4);
@@ -97,7 +104,7 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 	put16(h + 10, 0);
 	memcpy(h + 12, &ip->saddr, 4);
 	memcpy(h + 16, &ip->daddr, 4);
-	memcpy(h + 20, ip->opts, ip->opts_len);
+	copy(h + 20, ip->opts, ip->opts_len);
 	c = csum16(h, ihl, 0);
 	memcpy(h + 10, &c, 2);
 	return ihl + l4len;

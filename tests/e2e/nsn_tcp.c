@@ -5,6 +5,8 @@
  *   nsn_tcp who HOST PORT        print the address the server saw for us
  *   nsn_tcp upload HOST PORT N   send N bytes; server answers with the count
  *   nsn_tcp hold HOST PORT SECS [SRCPORT]  echo a line every 50 ms for SECS seconds
+ *   nsn_tcp load HOST PORT SECS RATE  new connections (WHO) at RATE per second;
+ *                                 prints "attempted N completed N failed N reset N"
  *
  * Protocol: the client's first line is "WHO", "UPLOAD n" or "ECHO". Clients
  * exit 0 only when every answer came back complete and correct. */
@@ -157,8 +159,11 @@ static int dial(const char *host, int port, int srcport)
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
-		fprintf(stderr, "connect %s:%d: %s\n", host, port, strerror(errno));
+		int e = errno;
+
+		fprintf(stderr, "connect %s:%d: %s\n", host, port, strerror(e));
 		close(s);
+		errno = e;
 		return -1;
 	}
 	return s;
@@ -172,6 +177,42 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Short connections at a steady rate; each must answer WHO completely. */
+static int load(const char *host, int port, double secs, double rate)
+{
+	double start = now(), next = start;
+	long attempted = 0, completed = 0, failed = 0, reset = 0;
+	char line[256];
+
+	while (now() < start + secs) {
+		int s;
+
+		while (now() < next)
+			usleep(1000);
+		next += 1.0 / rate;
+		attempted++;
+		s = dial(host, port, 0);
+		if (s < 0) {
+			if (errno == ECONNRESET || errno == ECONNREFUSED)
+				reset++;
+			else
+				failed++;
+			continue;
+		}
+		if (write_all(s, "WHO\n", 4) || read_line(s, line, sizeof(line)) < 0) {
+			if (errno == ECONNRESET)
+				reset++;
+			else
+				failed++;
+		} else {
+			completed++;
+		}
+		close(s);
+	}
+	printf("attempted %ld completed %ld failed %ld reset %ld\n", attempted, completed, failed, reset);
+	return attempted == completed ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	char line[256];
@@ -179,6 +220,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "server"))
 		return server(atoi(argv[2]), argv[3]);
+	if (argc == 6 && !strcmp(argv[1], "load"))
+		return load(argv[2], atoi(argv[3]), atof(argv[4]), atof(argv[5]));
 	if (argc < 4)
 		goto usage;
 	s = dial(argv[2], atoi(argv[3]), argc == 6 ? atoi(argv[5]) : 0);
