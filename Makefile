@@ -31,7 +31,7 @@ USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
-.PHONY: all deps test test-bins test-unit test-bpf test-e2e test-reliability demo fuzz clean
+.PHONY: all deps test test-bins test-unit test-bpf test-e2e test-reliability bench demo fuzz clean
 all: $(OUT)/nosnat
 
 $(OUT) $(OUT)/user $(OUT)/tests:
@@ -70,7 +70,7 @@ $(OUT)/nosnat-asan: $(SAN_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # The loader's own test suites, sanitized (make test-reliability).
-$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h
+$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h
 	$(Q)mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -c $< -o $@
@@ -88,7 +88,11 @@ $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
 
-$(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h
+$(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h
+
+$(OUT)/bench.bpf.o: tests/bpf/bench.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(USER_OBJS)
 	$(call msg,LINK,$@)
@@ -141,6 +145,10 @@ test: $(TEST_BINS)
 
 demo:
 	$(Q)scripts/demo.sh
+
+# Benchmarks (root): writes BENCHMARKS.md.
+bench: $(OUT)/test_bpf
+	$(Q)scripts/bench.sh
 
 # The long reliability and security suite (minutes, bounded); its fast
 # parts are in `make test`.

@@ -35,6 +35,7 @@ suite() {
 suite unit "$B/test_unit" "$ROOT/tests/fixtures"
 suite bpf "$B/test_bpf"
 suite lint "$ROOT/tests/lint/run.sh"
+suite bench env NOSNAT_BENCH_QUICK=1 "$ROOT/scripts/bench.sh" 2000 --smoke
 suite fuzz "$ROOT/tests/fuzz/run.sh"
 # the daemon under ASan/UBSan in the Kubernetes fault test
 NOSNAT_ASAN="$B/nosnat-asan" suite e2e "$ROOT/tests/e2e/run.sh"

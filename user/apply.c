@@ -77,13 +77,30 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 		}
 		peak += v->n_be;
 	}
-	/* Slots of kept VIPs stay allocated until their table is swapped. */
+	/* Removed VIPs free their slots first; kept backends keep theirs; new
+	 * ones need a slot while the removed backends of kept VIPs still hold
+	 * theirs (until their table is swapped). */
+	peak = 0;
 	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
 		if (s->be[id].flags & NOSNAT_BE_IN_USE)
 			for (size_t i = 0; i < s->n_vips; i++)
 				if (s->vips[i].val.id == s->be[id].vip_id &&
 				    cfg_has_vip(cfg, &s->vips[i].key))
 					peak++;
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		const struct vip_entry *e = NULL;
+
+		for (size_t j = 0; j < s->n_vips && !e; j++)
+			if (!memcmp(&s->vips[j].key, &v->key, sizeof(v->key)))
+				e = &s->vips[j];
+		for (size_t b = 0; b < v->n_be; b++) {
+			const struct config_backend *cb = &cfg->bes[v->first_be + b];
+
+			if (!e || state_find_backend(s, e->val.id, cb->addr, cb->port) < 0)
+				peak++;
+		}
+	}
 	if (peak > NOSNAT_MAX_BACKENDS) {
 		snprintf(err, errlen, "%s:1:1: this change needs more than %d backend slots at once; apply it in two steps",
 			 file, NOSNAT_MAX_BACKENDS);

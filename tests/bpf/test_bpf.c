@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "nosnat.skel.h"
+#include "bench.skel.h"
 #include "nosnat_abi.h"
 #include "../../bpf/lib/hash.h"
 #include "apply.h"
@@ -25,6 +26,8 @@
 #include "maglev.h"
 #include "state.h"
 #include "pkt.h"
+#include <time.h>
+#include <sys/resource.h>
 
 static struct nosnat_bpf *skel;
 static struct nosnat_maps maps;
@@ -1407,17 +1410,8 @@ static int setup_netns(void)
 	return dummy_ifindex ? 0 : -1;
 }
 
-static int setup_skel(void)
+static int reload_maps(void)
 {
-	struct bpf_map *m;
-
-	skel = nosnat_bpf__open();
-	if (!skel)
-		return -1;
-	bpf_object__for_each_map(m, skel->obj)
-		bpf_map__set_pin_path(m, NULL);	/* private maps, nothing pinned */
-	if (nosnat_bpf__load(skel))
-		return -1;
 	maps = (struct nosnat_maps){
 		.cfg = bpf_map__fd(skel->maps.nosnat_cfg),
 		.vips = bpf_map__fd(skel->maps.nosnat_vips),
@@ -1438,6 +1432,335 @@ static int setup_skel(void)
 	return 0;
 }
 
+static int setup_skel(void)
+{
+	struct bpf_map *m;
+
+	skel = nosnat_bpf__open();
+	if (!skel)
+		return -1;
+	bpf_object__for_each_map(m, skel->obj)
+		bpf_map__set_pin_path(m, NULL);	/* private maps, nothing pinned */
+	if (nosnat_bpf__load(skel))
+		return -1;
+	return reload_maps();
+}
+
+
+/* --- benchmarks (test_bpf --bench FILE) ---------------------------------- */
+
+struct bench_frame_v {
+	__u32 len;
+	__u32 vary;
+	__u8 data[128];
+};
+
+static struct bench_bpf *bskel;
+static FILE *bout;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Median over 5 runs of the average ns per round BPF_PROG_TEST_RUN reports. */
+static double bench_once(int harness_fd, int target_fd, int prog_array, const uint8_t *pkt,
+			 size_t len, int vary, int ifindex, int xdp, uint32_t repeat)
+{
+	struct bench_frame_v f = { .len = (__u32)len, .vary = (__u32)vary };
+	static uint8_t out[4096];
+	double t[5];
+	__u32 zero = 0;
+	__u64 round0 = 0;
+
+	memcpy(f.data, pkt, sizeof(f.data));
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_frame), &zero, &f, BPF_ANY);
+	bpf_map_update_elem(prog_array, &zero, &target_fd, BPF_ANY);
+	for (int i = 0; i < 5; i++) {
+		struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+
+		if (xdp) {
+			o.ctx_in = &ctx;
+			o.ctx_size_in = sizeof(ctx);
+		}
+		bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+		if (bpf_prog_test_run_opts(harness_fd, &o))
+			return -1;
+		t[i] = o.duration;
+	}
+	qsort(t, 5, sizeof(t[0]), cmp_double);
+	return t[2];
+}
+
+static void bench_path(const char *name, const uint8_t *pkt, size_t len, int vary, int ifindex,
+		       int xdp, uint32_t repeat)
+{
+	int hx = bpf_program__fd(bskel->progs.bench_xdp), ht = bpf_program__fd(bskel->progs.bench_tc);
+	int harness = xdp ? hx : ht;
+	int arr = bpf_map__fd(xdp ? bskel->maps.bench_xdp_next : bskel->maps.bench_tc_next);
+	int empty = bpf_program__fd(xdp ? bskel->progs.bench_xdp_empty : bskel->progs.bench_tc_empty);
+	int target = bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress);
+	double floor_ns = bench_once(harness, empty, arr, pkt, len, vary, ifindex, xdp, repeat);
+	double total = bench_once(harness, target, arr, pkt, len, vary, ifindex, xdp, repeat);
+
+	fprintf(bout, "path\t%s\t%.1f\t%.1f\t%.1f\n", name, total - floor_ns, total, floor_ns);
+	printf("  %-44s %7.1f ns  (harness %5.1f ns)\n", name, total - floor_ns, floor_ns);
+}
+
+static void prog_sizes(void)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+			continue;
+		fprintf(bout, "prog\t%s\t%u\t%u\n", bpf_program__name(p), info.xlated_prog_len / 8,
+			info.jited_prog_len);
+		printf("  %-20s %6u instructions, %6u bytes JITed\n", bpf_program__name(p),
+		       info.xlated_prog_len / 8, info.jited_prog_len);
+	}
+}
+
+static size_t bench_frame_for(uint8_t *buf, const char *src, const char *dst, uint16_t sport,
+			      uint16_t dport, uint8_t flags)
+{
+	static uint8_t payload[80];
+	struct ip_spec ip = ipv4(src, dst);
+	struct l4_spec l = tcp(sport, dport, flags);
+
+	l.payload = payload;
+	l.payload_len = sizeof(payload);	/* frames cover the 128 restored bytes */
+	return frame(buf, &ip, &l, 0);
+}
+
+static int bench_paths(uint32_t repeat)
+{
+	uint8_t pkt[512], inner[512], outer[512];
+	struct ip_spec ip;
+	struct l4_spec l;
+	size_t n, in_n, out_n;
+
+	printf("per-packet cost, BPF_PROG_TEST_RUN, repeat %u, median of 5 (harness subtracted):\n",
+	       repeat);
+	cfg_reset();
+	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
+	n = bench_frame_for(pkt, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
+	bench_path("xdp: non-VIP packet (pass)", pkt, n, 0, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40001, 25, TH_SYN);
+	bench_path("xdp: VIP SYN, new flow, local pod", pkt, n, 1, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40002, 25, TH_ACK);
+	bench_path("xdp: VIP established flow, local pod", pkt, n, 0, 1, 1, repeat);
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40003, 25, TH_ACK);
+	{
+		static uint8_t payload[60];
+
+		l.payload = payload;
+		l.payload_len = sizeof(payload);
+	}
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), 0, 0, 0x4000, inner, in_n);
+	n = build_eth(pkt, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
+	bench_path("xdp: IPIP from a node, decap + DNAT", pkt, n, 0, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT, 2525, 40002, TH_ACK);
+	bench_path("tc egress: reply NAT", pkt, n, 0, 1, 0, repeat);
+	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT2, 2525, 40002, TH_ACK);
+	bench_path("tc egress: not ours (pass)", pkt, n, 0, 1, 0, repeat);
+
+	cfg_reset();
+	mail_vip(T_POD_B, 2525, T_NODE_B);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40004, 25, TH_SYN);
+	bench_path("xdp: VIP SYN, new flow, encapsulated", pkt, n, 1, dummy_ifindex, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40005, 25, TH_ACK);
+	bench_path("xdp: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, 1, repeat);
+	prog_sizes();
+	return 0;
+}
+
+static long fdinfo_memlock(int fd)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The tables filled to 1,000,000 flows: memory and cost against empty. */
+static int bench_scale(uint32_t repeat)
+{
+	enum { FILL = 1000000, BATCH = 10000 };
+	static struct nosnat_flow_key fk[BATCH];
+	static struct nosnat_flow fv[BATCH];
+	static struct nosnat_rnat_key rk[BATCH];
+	static struct nosnat_rnat rv[BATCH];
+	uint8_t pkt[512];
+	size_t n;
+	double empty_ns, full_ns;
+	int bid;
+
+	printf("scale: flow and reverse-NAT tables of %d entries\n", 1 << 20);
+	cfg_reset();
+	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
+	bid = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40006, 25, TH_ACK);
+	bench_path("xdp: established flow, tables empty", pkt, n, 0, 1, 1, repeat);
+	empty_ns = 0;
+	for (uint32_t done = 0; done < FILL; done += BATCH) {
+		__u32 count = BATCH;
+
+		for (uint32_t i = 0; i < BATCH; i++) {
+			uint32_t c = done + i;
+
+			fk[i] = (struct nosnat_flow_key){ .src = htonl(0xc6120000u | (c & 0x1ffff)),
+							  .dst = ip4(T_VIP), .sport = htons((uint16_t)(1024 + (c >> 17))),
+							  .dport = htons(25), .proto = IPPROTO_TCP };
+			fv[i] = (struct nosnat_flow){ .backend_id = (__u32)bid, .backend_addr = ip4(T_POD_LOCAL) };
+			rk[i] = (struct nosnat_rnat_key){ .pod = ip4(T_POD_LOCAL), .client = fk[i].src,
+							  .pod_port = htons(2525), .client_port = fk[i].sport,
+							  .proto = IPPROTO_TCP };
+			rv[i] = (struct nosnat_rnat){ .vip = ip4(T_VIP), .vip_port = htons(25), .backend_id = (__u32)bid };
+		}
+		if (bpf_map_update_batch(maps.flows, fk, fv, &count, NULL) ||
+		    (count = BATCH, bpf_map_update_batch(maps.rnat, rk, rv, &count, NULL))) {
+			fprintf(stderr, "fill: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	bench_path("xdp: established flow, 1M flows in the table", pkt, n, 0, 1, 1, repeat);
+	fprintf(bout, "memlock\tflows\t%ld\nmemlock\trnat\t%ld\n", fdinfo_memlock(maps.flows),
+		fdinfo_memlock(maps.rnat));
+	printf("  memlock: flow table %ld bytes, reverse-NAT table %ld bytes\n",
+	       fdinfo_memlock(maps.flows), fdinfo_memlock(maps.rnat));
+	(void)full_ns;
+	(void)empty_ns;
+	return 0;
+}
+
+/* Control plane: Maglev for 1,000 backends, 1,000 VIPs x 10 backends. */
+static int bench_control(void)
+{
+	static struct maglev_backend mb[1000];
+	static uint32_t table[NOSNAT_MAGLEV_SIZE];
+	static struct config c, c2;
+	double t[5], t0;
+	char err[256];
+	int rc;
+
+	for (int i = 0; i < 1000; i++)
+		mb[i] = (struct maglev_backend){ .addr = htonl(0xc6120000u + (uint32_t)i),
+						 .port = htons(25), .weight = 1 };
+	for (int r = 0; r < 5; r++) {
+		t0 = now_s();
+		maglev_build(mb, 1000, NOSNAT_MAGLEV_SIZE, table);
+		t[r] = now_s() - t0;
+	}
+	qsort(t, 5, sizeof(t[0]), cmp_double);
+	fprintf(bout, "control\tmaglev_1000\t%.6f\n", t[2]);
+	printf("control plane:\n  Maglev table, 1000 backends, M=65537: %.2f ms (median of 5)\n", t[2] * 1e3);
+
+	cfg_reset();
+	memset(&c, 0, offsetof(struct config, vips));
+	c.n_vips = c.n_bes = 0;
+	c.nodes[c.n_nodes++] = ip4(T_NODE_B);
+	c.nodes[c.n_nodes++] = ip4(T_NODE_C);
+	for (int v = 0; v < 1000; v++) {
+		struct config_vip *cv = &c.vips[c.n_vips++];
+
+		memset(cv, 0, sizeof(*cv));
+		cv->key = (struct nosnat_vip_key){ .addr = htonl(0xc0000200u + (uint32_t)(v / 250) + 10),
+						   .port = htons((uint16_t)(1000 + v % 250)), .proto = IPPROTO_TCP };
+		cv->first_be = c.n_bes;
+		cv->n_be = 10;
+		for (int b = 0; b < 10; b++)
+			c.bes[c.n_bes++] = (struct config_backend){
+				.addr = htonl(0xc6120000u + (uint32_t)(v * 10 + b)), .port = htons(25),
+				.node = b % 2 ? ip4(T_NODE_B) : ip4(T_NODE_C), .weight = 1 };
+	}
+	state_read(&maps, &st);
+	t0 = now_s();
+	rc = config_apply(&maps, &st, &c, "bench", 0, NULL, err, sizeof(err));
+	t[0] = now_s() - t0;
+	if (rc < 0) {
+		fprintf(stderr, "apply: %s\n", err);
+		return -1;
+	}
+	memcpy(&c2, &c, sizeof(c));
+	c2.bes[5000].weight = 2;	/* one backend of one VIP */
+	t0 = now_s();
+	rc = config_apply(&maps, &st, &c2, "bench", 0, NULL, err, sizeof(err));
+	t[1] = now_s() - t0;
+	fprintf(bout, "control\tapply_1000x10\t%.6f\ncontrol\tchange_one\t%.6f\n", t[0], t[1]);
+	printf("  apply 1000 VIPs x 10 backends from empty: %.3f s; change one backend: %.2f ms (%d change)\n",
+	       t[0], t[1] * 1e3, rc);
+	cfg_reset();
+	return 0;
+}
+
+static int bench_main(const char *outfile, uint32_t repeat)
+{
+	bout = fopen(outfile, "w");
+	if (!bout)
+		return 1;
+	bskel = bench_bpf__open_and_load();
+	if (!bskel) {
+		fprintf(stderr, "bench harness: %s\n", strerror(errno));
+		return 1;
+	}
+	if (bench_paths(repeat))
+		return 1;
+	if (getenv("NOSNAT_BENCH_QUICK")) {	/* the smoke check in make test */
+		fclose(bout);
+		return 0;
+	}
+	if (bench_control())
+		return 1;
+	nosnat_bpf__destroy(skel);
+	skel = NULL;
+	{
+		/* tables of 2^20 for the scale run */
+		struct bpf_map *m;
+
+		skel = nosnat_bpf__open();
+		if (!skel)
+			return 1;
+		bpf_object__for_each_map(m, skel->obj)
+			bpf_map__set_pin_path(m, NULL);
+		bpf_map__set_max_entries(skel->maps.nosnat_flows, 1 << 20);
+		bpf_map__set_max_entries(skel->maps.nosnat_rnat, 1 << 20);
+		if (nosnat_bpf__load(skel) || reload_maps())
+			return 1;
+	}
+	if (bench_scale(repeat))
+		return 1;
+	fclose(bout);
+	bench_bpf__destroy(bskel);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int passed = 0, failed = 0;
@@ -1447,6 +1770,8 @@ int main(int argc, char **argv)
 		printf("bpf: 0 passed, 1 failed\n");
 		return 1;
 	}
+	if (argc > 2 && !strcmp(argv[1], "--bench"))
+		return bench_main(argv[2], argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 200000);
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
 		if (argc > 1 && !strstr(tests[i].name, argv[1]))
 			continue;
