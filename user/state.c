@@ -147,11 +147,11 @@ void maps_close(struct nosnat_maps *m)
 	}
 }
 
-int maps_lock(const char *pin_dir, struct nosnat_maps *m)
+static int lock_dir(const char *pin_dir, struct nosnat_maps *m, int op)
 {
 	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-	if (fd < 0 || flock(fd, LOCK_EX)) {
+	if (fd < 0 || flock(fd, op)) {
 		int rc = -errno;
 
 		err("cannot lock %s: %s", pin_dir, strerror(errno));
@@ -161,6 +161,16 @@ int maps_lock(const char *pin_dir, struct nosnat_maps *m)
 	}
 	m->lock_fd = fd;
 	return 0;
+}
+
+int maps_lock(const char *pin_dir, struct nosnat_maps *m)
+{
+	return lock_dir(pin_dir, m, LOCK_EX);
+}
+
+int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m)
+{
+	return lock_dir(pin_dir, m, LOCK_SH);
 }
 
 /* A whole array map in one or a few syscalls. */
@@ -190,22 +200,6 @@ int array_read(int fd, void *values, size_t value_size, __u32 n)
 		inp = &in;
 	}
 	return done == n ? 0 : -EIO;
-}
-
-int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m)
-{
-	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || flock(fd, LOCK_SH)) {
-		int rc = -errno;
-
-		err("cannot lock %s: %s", pin_dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
-	m->lock_fd = fd;
-	return 0;
 }
 
 int state_read(const struct nosnat_maps *m, struct state *s)
