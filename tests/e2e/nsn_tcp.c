@@ -6,7 +6,7 @@
  *   nsn_tcp upload HOST PORT N   send N bytes; server answers with the count
  *   nsn_tcp hold HOST PORT SECS [SRCPORT]  echo a line every 50 ms for SECS seconds
  *   nsn_tcp load HOST PORT SECS RATE  new connections (WHO) at RATE per second;
- *                                 prints "attempted N completed N failed N reset N"
+ *                                 prints "attempted N completed N failed N reset N unreachable N"
  *
  * Protocol: the client's first line is "WHO", "UPLOAD n" or "ECHO". Clients
  * exit 0 only when every answer came back complete and correct. */
@@ -181,7 +181,7 @@ static double now(void)
 static int load(const char *host, int port, double secs, double rate)
 {
 	double start = now(), next = start;
-	long attempted = 0, completed = 0, failed = 0, reset = 0;
+	long attempted = 0, completed = 0, failed = 0, reset = 0, unreachable = 0;
 	char line[256];
 
 	while (now() < start + secs) {
@@ -195,6 +195,8 @@ static int load(const char *host, int port, double secs, double rate)
 		if (s < 0) {
 			if (errno == ECONNRESET || errno == ECONNREFUSED)
 				reset++;
+			else if (errno == EHOSTUNREACH || errno == ENETUNREACH)
+				unreachable++;	/* an ICMP error answered the SYN */
 			else
 				failed++;
 			continue;
@@ -209,7 +211,8 @@ static int load(const char *host, int port, double secs, double rate)
 		}
 		close(s);
 	}
-	printf("attempted %ld completed %ld failed %ld reset %ld\n", attempted, completed, failed, reset);
+	printf("attempted %ld completed %ld failed %ld reset %ld unreachable %ld\n", attempted, completed,
+	       failed, reset, unreachable);
 	return attempted == completed ? 0 : 1;
 }
 
