@@ -147,7 +147,8 @@ demo:
 	$(Q)scripts/demo.sh
 
 # Benchmarks (root): writes BENCHMARKS.md.
-bench: $(OUT)/test_bpf
+bench: $(OUT)/test_bpf $(OUT)/nosnat $(OUT)/nsn_tcp $(OUT)/xdp_pass.bpf.o
+	$(Q)scripts/deps.sh --bench
 	$(Q)scripts/bench.sh
 
 # The long reliability and security suite (minutes, bounded); its fast
