@@ -46,13 +46,19 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 	};
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 	struct nosnat_backend *be;
-	int new_flow = 0, partial;
+	int new_flow = 0, partial, syn = 0;
 	__u32 id = 0;
 
+	if (p->proto == IPPROTO_TCP && p->l4) {
+		struct tcphdr *th = p->l4;
+
+		if ((void *)(th + 1) <= p->data_end)
+			syn = th->syn && !th->ack;
+	}
 	if (from_node)
-		be = select_local_backend(&k, vip, cfg->node_ip, tag, &id, &new_flow);
+		be = select_local_backend(&k, vip, cfg->node_ip, tag, &id, &new_flow, syn);
 	else
-		be = select_backend(&k, vip, &id, &new_flow);
+		be = select_backend(&k, vip, &id, &new_flow, syn);
 	count_vip(vip->id, bytes, new_flow);
 	if (!be) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);

@@ -70,14 +70,15 @@ static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 i
 	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
 }
 
-/* Ingress node: known flow, else Maglev. */
+/* Ingress node: known flow, else Maglev. A SYN (a new connection, perhaps
+ * on a reused client port) never sticks to a draining backend. */
 static __always_inline struct nosnat_backend *
 select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-	       __u32 *id, int *new_flow)
+	       __u32 *id, int *new_flow, int syn)
 {
 	struct nosnat_backend *be = flow_backend(k, vip->id, id);
 
-	if (be)
+	if (be && (!syn || be->weight))
 		return be;
 	if (!vip->active)
 		return NULL;
@@ -94,13 +95,13 @@ select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
  * own backends by flow hash. Never a pod on another node. */
 static __always_inline struct nosnat_backend *
 select_local_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-		     __be32 node_ip, __u16 tag, __u32 *id, int *new_flow)
+		     __be32 node_ip, __u16 tag, __u32 *id, int *new_flow, int syn)
 {
 	struct nosnat_backend *be = flow_backend(k, vip->id, id);
 	struct nosnat_local *local;
 	__u32 hash, fallback = 0, have_fallback = 0;
 
-	if (be && be->node == node_ip)
+	if (be && be->node == node_ip && (!syn || be->weight))
 		return be;
 	local = bpf_map_lookup_elem(&nosnat_local, &vip->id);
 	if (!local)
@@ -115,7 +116,7 @@ select_local_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *v
 		be = backend_get(bid, vip->id);
 		if (!be || be->node != node_ip)
 			continue;
-		if (backend_tag(be->addr, be->port) == tag) {
+		if (backend_tag(be->addr, be->port) == tag && (!syn || be->weight)) {
 			*id = bid;
 			goto found;
 		}

@@ -1354,6 +1354,48 @@ static int t_syn_flood(void)
 	return 0;
 }
 
+/* A new connection that reuses a client port of an old flow must not
+ * follow it to a draining backend; established flows stay where they are. */
+static int t_syn_skips_draining(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip;
+	struct l4_spec l;
+	size_t n, wn;
+	int id;
+
+	/* one pod draining (weight 0), one active */
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 0), "draining pod");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "active pod");
+	/* an old flow on a client port, pinned to the draining pod */
+	id = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
+	{
+		struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP),
+					      .sport = htons(40072), .dport = htons(25), .proto = IPPROTO_TCP };
+		struct nosnat_flow fv = { .backend_id = (__u32)id, .backend_addr = ip4(T_POD_LOCAL) };
+
+		CHECK(id >= 0 && !bpf_map_update_elem(maps.flows, &fk, &fv, BPF_ANY), "pin");
+	}
+	/* established packet of the pinned flow: stays on the draining pod */
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40072, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!expect_local(in, n, want, wn), "established flow drains in place");
+	/* a new SYN on that same client port: the active pod */
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40072, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!expect_local(in, n, want, wn), "new connection avoids the draining pod");
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1366,6 +1408,7 @@ static const struct test tests[] = {
 	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh },
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
+	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining },
 	{ "non-VIP packets pass untouched", t_non_vip },
 	{ "VIP on an unconfigured port or protocol passes untouched", t_vip_other_port },
 	{ "VIP without (or with only draining) backends: dropped", t_no_backend },
