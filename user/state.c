@@ -147,17 +147,30 @@ void maps_close(struct nosnat_maps *m)
 	}
 }
 
+#define LOCK_WAIT_MS 30000
+
+/* Writers serialise on the pin directory. Wait a bounded time: a process
+ * that never lets go must not freeze every other command (or a daemon,
+ * which cannot act on SIGTERM while it waits). */
 static int lock_dir(const char *pin_dir, struct nosnat_maps *m, int op)
 {
-	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), waited = 0, rc;
 
-	if (fd < 0 || flock(fd, op)) {
-		int rc = -errno;
-
+	if (fd < 0) {
+		rc = -errno;
 		err("cannot lock %s: %s", pin_dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return rc;
+	}
+	while (flock(fd, op | LOCK_NB)) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS) {
+			rc = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			err("cannot lock %s: %s", pin_dir, rc == -ETIMEDOUT ?
+			    "another nosnat command has held it for 30 s" : strerror(-rc));
+			close(fd);
+			return rc;
+		}
+		usleep(20000);
+		waited += 20;
 	}
 	m->lock_fd = fd;
 	return 0;
