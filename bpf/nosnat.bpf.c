@@ -58,7 +58,11 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 	if (from_node)
 		be = select_local_backend(&k, vip, cfg->node_ip, tag, &id, &new_flow, syn);
 	else
-		be = select_backend(&k, vip, &id, &new_flow, syn);
+		be = select_backend(&k, vip, cfg->node_ip, &id, &new_flow, syn);
+	if (new_flow == NEW_FLOW_SPOOFED) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
+		return;
+	}
 	count_vip(vip->id, bytes, new_flow);
 	if (!be) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
@@ -140,10 +144,6 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
 		return;
 	}
-	if (p->ip->saddr == cfg->node_ip || is_vip_addr(p->ip->saddr)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
-		return;
-	}
 	vip = p->l4 ? vip_lookup(p->ip->daddr, dport, p->proto) : NULL;
 	if (!vip) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
@@ -192,11 +192,6 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 		cfg = cfg_get();
 		if (!cfg || !cfg->node_ip) {
 			set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
-			return;
-		}
-		/* a VIP or this node never sends to a VIP from outside */
-		if (p.ip->saddr == cfg->node_ip || is_vip_addr(p.ip->saddr)) {
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
 			return;
 		}
 		handle_vip(ctx, &p, vip, cfg, sport, dport, 0, 0, v);

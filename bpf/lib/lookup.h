@@ -28,9 +28,11 @@ static __always_inline struct nosnat_backend *backend_get(__u32 id, __u32 vip_id
 	return be;
 }
 
-/* The flow's recorded backend, if that pod is still configured. */
+/* The flow's recorded backend, if that pod is still configured. A SYN (a
+ * new connection, perhaps on a reused client port) does not follow an old
+ * flow to a draining backend. */
 static __always_inline struct nosnat_backend *
-flow_backend(const struct nosnat_flow_key *k, __u32 vip_id, __u32 *id)
+flow_backend(const struct nosnat_flow_key *k, __u32 vip_id, __u32 *id, int syn)
 {
 	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
 	struct nosnat_backend *be;
@@ -38,11 +40,22 @@ flow_backend(const struct nosnat_flow_key *k, __u32 vip_id, __u32 *id)
 	if (!f)
 		return NULL;
 	be = backend_get(f->backend_id, vip_id);
-	if (!be || be->addr != f->backend_addr)
+	if (!be || be->addr != f->backend_addr || (syn && !be->weight))
 		return NULL;
 	*id = f->backend_id;
 	return be;
 }
+
+/* Checked once per flow, before it is created: a VIP or this node never
+ * sends to a VIP from outside. Established flows passed it already. */
+static __always_inline int source_spoofed(const struct nosnat_flow_key *k, __be32 node_ip)
+{
+	__be32 src = k->src;
+
+	return src == node_ip || bpf_map_lookup_elem(&nosnat_vip_addr, &src) != NULL;
+}
+
+#define NEW_FLOW_SPOOFED (-1)	/* *new_flow when the source is refused */
 
 static __always_inline struct nosnat_backend *
 maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
@@ -70,16 +83,19 @@ static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 i
 	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
 }
 
-/* Ingress node: known flow, else Maglev. A SYN (a new connection, perhaps
- * on a reused client port) never sticks to a draining backend. */
+/* Ingress node: known flow, else Maglev. */
 static __always_inline struct nosnat_backend *
 select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-	       __u32 *id, int *new_flow, int syn)
+	       __be32 node_ip, __u32 *id, int *new_flow, int syn)
 {
-	struct nosnat_backend *be = flow_backend(k, vip->id, id);
+	struct nosnat_backend *be = flow_backend(k, vip->id, id, syn);
 
-	if (be && (!syn || be->weight))
+	if (be)
 		return be;
+	if (source_spoofed(k, node_ip)) {
+		*new_flow = NEW_FLOW_SPOOFED;
+		return NULL;
+	}
 	if (!vip->active)
 		return NULL;
 	be = maglev_backend(vip->id, flow_hash(k), id);
@@ -97,12 +113,16 @@ static __always_inline struct nosnat_backend *
 select_local_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
 		     __be32 node_ip, __u16 tag, __u32 *id, int *new_flow, int syn)
 {
-	struct nosnat_backend *be = flow_backend(k, vip->id, id);
+	struct nosnat_backend *be = flow_backend(k, vip->id, id, syn);
 	struct nosnat_local *local;
 	__u32 hash, fallback = 0, have_fallback = 0;
 
-	if (be && be->node == node_ip && (!syn || be->weight))
+	if (be && be->node == node_ip)
 		return be;
+	if (source_spoofed(k, node_ip)) {
+		*new_flow = NEW_FLOW_SPOOFED;
+		return NULL;
+	}
 	local = bpf_map_lookup_elem(&nosnat_local, &vip->id);
 	if (!local)
 		return NULL;
