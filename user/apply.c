@@ -5,7 +5,6 @@
  *   backends written, one Maglev table swap, removed slots freed), removed
  *   nodes. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,28 +19,6 @@ static int cfg_has_vip(const struct config *cfg, const struct nosnat_vip_key *k)
 		if (!memcmp(&cfg->vips[i].key, k, sizeof(*k)))
 			return 1;
 	return 0;
-}
-
-static int cfg_has_node(const struct config *cfg, __be32 n)
-{
-	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if (cfg->nodes[i] == n)
-			return 1;
-	return 0;
-}
-
-static void say(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(FILE *out, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!out)
-		return;
-	va_start(ap, fmt);
-	vfprintf(out, fmt, ap);
-	va_end(ap);
-	fputc('\n', out);
 }
 
 static const char *be_str(__be32 addr, __be16 port, char *buf)
@@ -122,7 +99,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 
 	vip_str(&cv->key, vs);
 	if (!v) {
-		say(out, "+ vip %s%s%s", vs, cv->name[0] ? " " : "", cv->name);
+		config_say(out, "+ vip %s%s%s", vs, cv->name[0] ? " " : "", cv->name);
 		changes++;
 		if (!dry) {
 			rc = op_vip_add(m, s, &cv->key);
@@ -133,7 +110,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 				return -ENOENT;
 		}
 	} else if (strcmp(v->name, cv->name)) {
-		say(out, "~ vip %s name '%s' -> '%s'", vs, v->name, cv->name);
+		config_say(out, "~ vip %s name '%s' -> '%s'", vs, v->name, cv->name);
 		changes++;
 	}
 	if (v && !dry && strcmp(v->name, cv->name)) {
@@ -155,9 +132,9 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			if (be->weight == cb->weight && be->node == cb->node)
 				continue;
 			if (be->weight != cb->weight)
-				say(out, "~ backend %s %s weight %u -> %u", vs, bs, be->weight, cb->weight);
+				config_say(out, "~ backend %s %s weight %u -> %u", vs, bs, be->weight, cb->weight);
 			if (be->node != cb->node)
-				say(out, "~ backend %s %s node -> %s", vs, bs, ip_str(cb->node, n1));
+				config_say(out, "~ backend %s %s node -> %s", vs, bs, ip_str(cb->node, n1));
 			changes++;
 			if (!dry) {
 				be->weight = cb->weight;
@@ -168,7 +145,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			}
 			continue;
 		}
-		say(out, "+ backend %s %s node %s weight %u", vs, bs, ip_str(cb->node, n1), cb->weight);
+		config_say(out, "+ backend %s %s node %s weight %u", vs, bs, ip_str(cb->node, n1), cb->weight);
 		changes++;
 		if (dry)
 			continue;
@@ -190,7 +167,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 
 			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v->val.id || keep[id])
 				continue;
-			say(out, "- backend %s %s", vs, be_str(be->addr, be->port, bs));
+			config_say(out, "- backend %s %s", vs, be_str(be->addr, be->port, bs));
 			changes++;
 			if (!dry) {
 				be->flags = 0;	/* out of the new table */
@@ -223,7 +200,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		return rc;
 
 	if (node_ip != s->cfg.node_ip) {
-		say(out, "~ node address %s -> %s", ip_str(s->cfg.node_ip, a), ip_str(node_ip, b));
+		config_say(out, "~ node address %s -> %s", ip_str(s->cfg.node_ip, a), ip_str(node_ip, b));
 		changes++;
 		force = 1;	/* which backends are local changes everywhere */
 		if (!dry) {
@@ -243,7 +220,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			i++;
 			continue;
 		}
-		say(out, "- vip %s%s%s", vip_str(&v->key, vs), v->name[0] ? " " : "", v->name);
+		config_say(out, "- vip %s%s%s", vip_str(&v->key, vs), v->name[0] ? " " : "", v->name);
 		changes++;
 		if (dry) {
 			i++;
@@ -256,7 +233,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
 		if (state_has_node(s, cfg->nodes[i]))
 			continue;
-		say(out, "+ node %s", ip_str(cfg->nodes[i], a));
+		config_say(out, "+ node %s", ip_str(cfg->nodes[i], a));
 		changes++;
 		if (!dry && (rc = op_node_add(m, s, cfg->nodes[i])))
 			goto fail;
@@ -275,11 +252,11 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		for (int id = 0; id < NOSNAT_MAX_BACKENDS && !used; id++)
 			used = (s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].node == n;
 		/* only this node's own address can still be in use here */
-		if (cfg_has_node(cfg, n) || (used && n == node_ip)) {
+		if (config_lists_node(cfg, n) || (used && n == node_ip)) {
 			i++;
 			continue;
 		}
-		say(out, "- node %s", ip_str(n, a));
+		config_say(out, "- node %s", ip_str(n, a));
 		changes++;
 		if (dry) {
 			i++;

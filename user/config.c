@@ -317,12 +317,7 @@ static int node_known(const struct config *cfg, __be32 node)
 {
 	if (cfg->nodes_from_kube)
 		return 1;	/* checked when the nodes arrive from Kubernetes */
-	if (cfg->has_node && cfg->node == node)
-		return 1;
-	for (size_t i = 0; i < cfg->n_nodes; i++)
-		if (cfg->nodes[i] == node)
-			return 1;
-	return 0;
+	return (cfg->has_node && cfg->node == node) || config_lists_node(cfg, node);
 }
 
 /* DNS-1123 label: lower-case letters, digits and '-', 1-63 characters. */

@@ -4,7 +4,9 @@
 #ifndef NOSNAT_CONFIG_H
 #define NOSNAT_CONFIG_H
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include "nosnat_abi.h"
 
 #define CONFIG_MAX_BYTES	(1 << 20)
@@ -54,6 +56,28 @@ struct config {
 	struct config_backend bes[NOSNAT_MAX_BACKENDS];
 	size_t n_bes;
 };
+
+/* node is in cfg->nodes. */
+static inline int config_lists_node(const struct config *cfg, __be32 node)
+{
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (cfg->nodes[i] == node)
+			return 1;
+	return 0;
+}
+
+/* One line of a change list or a note to out; out may be NULL. */
+static inline void __attribute__((format(printf, 2, 3))) config_say(FILE *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!out)
+		return;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
 
 /* Parse and validate. On error returns -EINVAL and writes
  * "FILE:LINE:COL: message" into err. */

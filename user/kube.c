@@ -246,28 +246,6 @@ static __be32 node_ip(const struct kube_snapshot *ks, const char *name)
 	return 0;
 }
 
-static int cfg_has_node(const struct config *c, __be32 n)
-{
-	for (size_t i = 0; i < c->n_nodes; i++)
-		if (c->nodes[i] == n)
-			return 1;
-	return 0;
-}
-
-static void logf_(FILE *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void logf_(FILE *log, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!log)
-		return;
-	va_start(ap, fmt);
-	vfprintf(log, fmt, ap);
-	va_end(ap);
-	fputc('\n', log);
-}
-
 /* The pod port of a Service port on one slice: by port name, as the
  * EndpointSlice controller names slice ports after Service ports. */
 static int slice_port(const struct kube_slice *sl, const struct kube_port *sp, __u16 *port)
@@ -318,8 +296,8 @@ static int add_vip_backends(struct config *out, const struct config_kube_service
 			if (!ep->ready && !(ep->serving && ep->terminating))
 				continue;	/* not ready and not draining */
 			nip = node_ip(snap, ep->node);
-			if (!nip || !cfg_has_node(out, nip)) {
-				logf_(log, "service %s/%s: endpoint %s on unknown node '%s' skipped",
+			if (!nip || !config_lists_node(out, nip)) {
+				config_say(log, "service %s/%s: endpoint %s on unknown node '%s' skipped",
 				      svc->ns, svc->name, ip_str(ep->addr, a), ep->node);
 				continue;
 			}
@@ -350,13 +328,13 @@ int kube_resolve(const struct config *base, const struct kube_snapshot *snap, st
 	if (base->nodes_from_kube) {
 		out->n_nodes = 0;
 		for (size_t i = 0; i < snap->n_nodes && out->n_nodes < NOSNAT_MAX_NODES; i++) {
-			if (!snap->nodes[i].ip || cfg_has_node(out, snap->nodes[i].ip))
+			if (!snap->nodes[i].ip || config_lists_node(out, snap->nodes[i].ip))
 				continue;
 			out->nodes[out->n_nodes++] = snap->nodes[i].ip;
 		}
 		/* static backends must still be on known nodes */
 		for (size_t b = 0; b < out->n_bes; b++)
-			if (!cfg_has_node(out, out->bes[b].node) &&
+			if (!config_lists_node(out, out->bes[b].node) &&
 			    !(out->has_node && out->node == out->bes[b].node))
 				return bad(err, errlen, "line %u: backend's node is not a Kubernetes node",
 					   out->bes[b].line);
@@ -370,12 +348,12 @@ int kube_resolve(const struct config *base, const struct kube_snapshot *snap, st
 			if (!strcmp(snap->svcs[i].ns, ks->ns) && !strcmp(snap->svcs[i].name, ks->name))
 				svc = &snap->svcs[i];
 		if (!svc) {
-			logf_(log, "service %s/%s: not found in Kubernetes", ks->ns, ks->name);
+			config_say(log, "service %s/%s: not found in Kubernetes", ks->ns, ks->name);
 			continue;
 		}
 		vip = ks->vip ? ks->vip : svc->lb_ip;
 		if (!vip) {
-			logf_(log, "service %s/%s: no VIP yet (no status.loadBalancer.ingress ip)", ks->ns,
+			config_say(log, "service %s/%s: no VIP yet (no status.loadBalancer.ingress ip)", ks->ns,
 			      ks->name);
 			continue;
 		}
@@ -394,7 +372,7 @@ int kube_resolve(const struct config *base, const struct kube_snapshot *snap, st
 						return -EINVAL;
 				}
 				if (!found)
-					logf_(log, "service %s/%s: has no port %u", ks->ns, ks->name,
+					config_say(log, "service %s/%s: has no port %u", ks->ns, ks->name,
 					      ntohs(ks->ports[p]));
 			}
 		} else {

@@ -147,20 +147,13 @@ static void vip_labels(FILE *f, const struct nosnat_vip_key *k, const char *serv
 
 static int cmp_vip(const void *x, const void *y)
 {
-	const struct metrics_vip *a = x, *b = y;
-
-	if (a->key.addr != b->key.addr)
-		return ntohl(a->key.addr) < ntohl(b->key.addr) ? -1 : 1;
-	if (a->key.port != b->key.port)
-		return ntohs(a->key.port) < ntohs(b->key.port) ? -1 : 1;
-	return a->key.proto - b->key.proto;
+	return vip_key_cmp(&((const struct metrics_vip *)x)->key, &((const struct metrics_vip *)y)->key);
 }
 
 static int cmp_be(const void *x, const void *y)
 {
 	const struct metrics_backend *a = x, *b = y;
-	struct metrics_vip va = { .key = a->vip }, vb = { .key = b->vip };
-	int c = cmp_vip(&va, &vb);
+	int c = vip_key_cmp(&a->vip, &b->vip);
 
 	if (c)
 		return c;

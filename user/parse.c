@@ -110,3 +110,12 @@ const char *vip_str(const struct nosnat_vip_key *k, char *buf)
 	snprintf(buf, 32, "%s:%u/%s", ip_str(k->addr, a), ntohs(k->port), proto_name(k->proto));
 	return buf;
 }
+
+int vip_key_cmp(const struct nosnat_vip_key *a, const struct nosnat_vip_key *b)
+{
+	if (a->addr != b->addr)
+		return ntohl(a->addr) < ntohl(b->addr) ? -1 : 1;
+	if (a->port != b->port)
+		return ntohs(a->port) < ntohs(b->port) ? -1 : 1;
+	return a->proto - b->proto;
+}

@@ -17,6 +17,8 @@ int parse_vip_spec(const char *s, struct nosnat_vip_key *key);
 int parse_addr_port(const char *s, __be32 *addr, __be16 *port);
 
 const char *proto_name(__u8 proto);
+/* Order of VIP keys for listings: address, port, protocol (host order). */
+int vip_key_cmp(const struct nosnat_vip_key *a, const struct nosnat_vip_key *b);
 /* "a.b.c.d" into buf (>= 16 bytes) */
 const char *ip_str(__be32 addr, char *buf);
 /* "a.b.c.d:port/proto" into buf (>= 32 bytes) */

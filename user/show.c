@@ -34,13 +34,7 @@ static void list_backends_json(FILE *f, const struct state *s, __u32 vip_id)
 
 static int cmp_vip(const void *x, const void *y)
 {
-	const struct vip_entry *a = x, *b = y;
-
-	if (a->key.addr != b->key.addr)
-		return ntohl(a->key.addr) < ntohl(b->key.addr) ? -1 : 1;
-	if (a->key.port != b->key.port)
-		return ntohs(a->key.port) < ntohs(b->key.port) ? -1 : 1;
-	return a->key.proto - b->key.proto;
+	return vip_key_cmp(&((const struct vip_entry *)x)->key, &((const struct vip_entry *)y)->key);
 }
 
 static void sorted_vips(const struct state *s, struct vip_entry *out)
