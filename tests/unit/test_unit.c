@@ -105,6 +105,24 @@ static void test_maglev(void)
 			changed++;
 	EXPECT(changed == 0, "order changed %zu slots", changed);
 
+	/* Nodes running different nosnat versions must agree slot for slot:
+	 * this table's FNV-1a hash was taken from the first release's build. */
+	{
+		struct maglev_backend g[7];
+		uint64_t h = 1469598103934665603ULL;
+
+		for (int i = 0; i < 7; i++)
+			g[i] = (struct maglev_backend){ .addr = htonl(0xc6120000u + (uint32_t)i * 7),
+							.port = htons(25), .weight = (uint16_t)(1 + i % 3) };
+		EXPECT(maglev_build(g, 7, M, table) == 0, "build golden");
+		for (uint32_t s = 0; s < M; s++) {
+			h ^= table[s];
+			h *= 1099511628211ULL;
+		}
+		EXPECT(h == 0x2c4e147e50a3c72bULL, "table differs from the released one (hash %016llx)",
+		       (unsigned long long)h);
+	}
+
 	/* No weighted backend: every slot empty */
 	b[0].weight = 0;
 	EXPECT(maglev_build(b, 1, M, table) == 0 && table[0] == MAGLEV_EMPTY &&
