@@ -27,43 +27,32 @@ static __always_inline const struct nosnat_cfg *cfg_get(void)
 	return bpf_map_lookup_elem(&nosnat_cfg, &zero);
 }
 
-static __always_inline int is_vip_addr(__be32 addr)
+static __always_inline int tcp_syn(const struct pkt *p)
 {
-	return bpf_map_lookup_elem(&nosnat_vip_addr, &addr) != NULL;
+	const struct tcphdr *th = p->l4;
+
+	if (p->proto != IPPROTO_TCP || !th || (void *)(th + 1) > p->data_end)
+		return 0;
+	return th->syn && !th->ack;
 }
 
-/* A parsed VIP packet: pick the pod, then DNAT locally or encapsulate.
- * from_node: it arrived in IPIP from another node (tag = that node's pick). */
-static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
-				       const struct nosnat_vip *vip,
-				       const struct nosnat_cfg *cfg, __be16 sport,
-				       __be16 dport, int from_node, __u16 tag,
-				       struct verdict *v)
+/* A VIP packet whose pod is chosen (be, slot id, of VIP vip_id; be NULL if
+ * none): DNAT locally or encapsulate. f: its flow entry when established
+ * (NULL when new_flow). from_node: it arrived in IPIP from another node. */
+static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
+					const struct nosnat_flow_key *k, struct nosnat_flow *f,
+					struct nosnat_backend *be, __u32 id, __u32 vip_id,
+					int new_flow, const struct nosnat_cfg *cfg, int from_node,
+					struct verdict *v)
 {
-	struct nosnat_flow_key k = {
-		.src = p->ip->saddr, .dst = p->ip->daddr,
-		.sport = sport, .dport = dport, .proto = p->proto,
-	};
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
-	struct nosnat_backend *be;
-	int new_flow = 0, partial, syn = 0;
-	__u32 id = 0;
+	int partial;
 
-	if (p->proto == IPPROTO_TCP && p->l4) {
-		struct tcphdr *th = p->l4;
-
-		if ((void *)(th + 1) <= p->data_end)
-			syn = th->syn && !th->ack;
-	}
-	if (from_node)
-		be = select_local_backend(&k, vip, cfg->node_ip, tag, &id, &new_flow, syn);
-	else
-		be = select_backend(&k, vip, cfg->node_ip, &id, &new_flow, syn);
 	if (new_flow == NEW_FLOW_SPOOFED) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
 		return;
 	}
-	count_vip(vip->id, bytes, new_flow);
+	count_vip(vip_id, bytes, new_flow);
 	if (!be) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
@@ -72,7 +61,10 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 
 	partial = l4_csum_partial(p);
 	if (be->node == cfg->node_ip) {
-		rnat_ensure(&k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow);
+		/* New: write the reply's reverse-NAT entry. Established: make
+		 * sure now and then that LRU pressure has not evicted it. */
+		if (new_flow || !f || rnat_check_due(f))
+			rnat_ensure(k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow);
 		if (dnat_xdp(p, be, partial)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
@@ -94,7 +86,7 @@ static __always_inline void handle_vip(struct xdp_md *ctx, struct pkt *p,
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		return;
 	}
-	if (partial && l4_csum_complete(p)) {
+	if (partial && l4_csum_complete(ctx, p)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
@@ -149,7 +141,20 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 		return;
 	}
-	handle_vip(ctx, p, vip, cfg, sport, dport, 1, tag, v);
+	{
+		struct nosnat_flow_key k = {
+			.src = p->ip->saddr, .dst = p->ip->daddr,
+			.sport = sport, .dport = dport, .proto = p->proto,
+		};
+		struct nosnat_backend *be;
+		struct nosnat_flow *f;
+		int new_flow = 0;
+		__u32 id = 0;
+
+		be = select_local_backend(&k, &f, vip, cfg->node_ip, tag, &id, &new_flow,
+					  tcp_syn(p));
+		vip_deliver(ctx, p, &k, f, be, id, vip->id, new_flow, cfg, 1, v);
+	}
 }
 
 static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
@@ -186,15 +191,36 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 				set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
 			return;
 		}
-		vip = vip_lookup(p.ip->daddr, dport, p.proto);
-		if (!vip)
-			return;
+		if (!vip_filter_hit(p.ip->daddr))
+			return;		/* the common case: not a VIP address */
 		cfg = cfg_get();
 		if (!cfg || !cfg->node_ip) {
-			set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
+			if (vip_lookup(p.ip->daddr, dport, p.proto))
+				set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
 			return;
 		}
-		handle_vip(ctx, &p, vip, cfg, sport, dport, 0, 0, v);
+
+		struct nosnat_flow_key k = {
+			.src = p.ip->saddr, .dst = p.ip->daddr,
+			.sport = sport, .dport = dport, .proto = p.proto,
+		};
+		struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, &k);
+		struct nosnat_backend *be = flow_backend(f, &k, tcp_syn(&p));
+		int new_flow = 0;
+		__u32 id = 0, vip_id;
+
+		if (be) {		/* established: no VIP lookup at all */
+			id = f->backend_id;
+			vip_id = nosnat_vip_ref_id(f->vip_ref);
+		} else {
+			vip = vip_lookup(p.ip->daddr, dport, p.proto);
+			if (!vip)
+				return;
+			f = NULL;
+			be = select_backend(&k, vip, cfg->node_ip, &id, &new_flow);
+			vip_id = vip->id;
+		}
+		vip_deliver(ctx, &p, &k, f, be, id, vip_id, new_flow, cfg, 0, v);
 		return;
 	}
 	if (p.proto == IPPROTO_IPIP) {
@@ -279,7 +305,7 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	if (!rn)
 		return;
 
-	__u32 l3 = p.l2_len, l4 = p.l2_len + p.ip_len;
+	__u32 l4 = p.l2_len + p.ip_len;
 	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
 						      : offsetof(struct udphdr, check));
 	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
@@ -293,14 +319,23 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		syn_ack = th->syn && th->ack;
 	}
 	count_backend(rn->backend_id, skb->len);
+	/* Headers in place (the program's prologue made the linear part
+	 * private to this skb); only the L4 checksum needs the helper, which
+	 * knows whether the skb carries a partial (offloaded) checksum. */
+	{
+		__be16 *port = p.l4;	/* source port: first field of TCP and UDP */
+
+		if ((void *)(port + 1) > p.data_end) {
+			set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		csum_replace4(&p.ip->check, old_ip, new_ip);
+		p.ip->saddr = new_ip;
+		*port = new_port;
+	}
 	if (bpf_l4_csum_replace(skb, csum_off, old_ip, new_ip, pseudo | sizeof(new_ip)) ||
 	    bpf_l4_csum_replace(skb, csum_off, sport, new_port,
-				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(new_port)) ||
-	    bpf_l3_csum_replace(skb, l3 + offsetof(struct iphdr, check), old_ip, new_ip,
-				sizeof(new_ip)) ||
-	    bpf_skb_store_bytes(skb, l3 + offsetof(struct iphdr, saddr), &new_ip,
-				sizeof(new_ip), 0) ||
-	    bpf_skb_store_bytes(skb, l4, &new_port, sizeof(new_port), 0)) {
+				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(new_port))) {
 		set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}

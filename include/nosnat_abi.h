@@ -7,7 +7,7 @@
 #include <linux/types.h>
 
 #define NOSNAT_MAGLEV_SIZE	65537	/* prime; slots per VIP table */
-#define NOSNAT_MAX_VIPS		1024	/* VIP:port/proto entries */
+#define NOSNAT_MAX_VIPS		1024	/* VIP:port/proto entries: 1 << NOSNAT_VIP_ID_BITS */
 #define NOSNAT_MAX_BACKENDS	16384	/* backend slots, all VIPs */
 #define NOSNAT_MAX_NODES	1024
 #define NOSNAT_MAX_LOCAL	16	/* local backends per VIP on one node */
@@ -29,6 +29,9 @@
 #define NOSNAT_MAP_STATS	"nosnat_stats"
 #define NOSNAT_MAP_VIP_STATS	"nosnat_vip_stat"
 #define NOSNAT_MAP_BE_STATS	"nosnat_be_stat"
+#define NOSNAT_MAP_VIP_FILTER	"nosnat_vip_filt"
+#define NOSNAT_MAP_VIP_IDS	"nosnat_vip_ids"
+#define NOSNAT_MAP_NEXTHOP	"nosnat_nexthop"
 #define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
 #define NOSNAT_MAP_CTL		"nosnat_ctl"
 
@@ -104,6 +107,36 @@ struct nosnat_maglev_slots {
 	__u32 backend[NOSNAT_MAGLEV_SIZE];	/* backend id per slot */
 };
 
+/* nosnat_vip_filt: one bit per hash of a VIP address, set for every VIP
+ * address (more bits may be set, never fewer). A packet whose destination's
+ * bit is clear is not ours: XDP passes it without a hash lookup. */
+#define NOSNAT_VIP_FILTER_BITS	65536
+struct nosnat_vip_filter {
+	__u64 bits[NOSNAT_VIP_FILTER_BITS / 64];
+};
+
+static inline __u32 nosnat_vip_filter_bit(__be32 addr)
+{
+	return ((__u32)addr * 0x9e3779b1U) >> 16;	/* Fibonacci hashing, top 16 bits */
+}
+
+/* nosnat_vip_ids: array by VIP id, the key that id serves now (all zero when
+ * free) and its reference: the id plus a generation counted up each time the
+ * id is given to a VIP. A flow records the reference, so an established
+ * flow proves its VIP with one array lookup instead of a hash lookup, and
+ * the flows of a deleted VIP never come back to life when the id (and even
+ * the same key and backend slots) is used again. */
+#define NOSNAT_VIP_ID_BITS	10
+#define nosnat_vip_ref(id, gen)	((__u32)(id) | ((__u32)(gen) << NOSNAT_VIP_ID_BITS))
+#define nosnat_vip_ref_id(ref)	((ref) & (NOSNAT_MAX_VIPS - 1))
+
+struct nosnat_vip_id {
+	struct nosnat_vip_key key;
+	__u32 ref;
+};
+_Static_assert(sizeof(struct nosnat_vip_id) == 12, "vip id size");
+_Static_assert(NOSNAT_MAX_VIPS == 1 << NOSNAT_VIP_ID_BITS, "VIP ids fill the id bits");
+
 struct nosnat_vip {
 	__u32 id;		/* index into nosnat_maglev, nosnat_local, stats */
 	__u32 active;		/* backends with weight > 0 in the table */
@@ -145,8 +178,35 @@ _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
 struct nosnat_flow {
 	__u32 backend_id;
 	__be32 backend_addr;	/* guards against a reused backend slot */
+	__u32 vip_ref;		/* VIP id + generation, see nosnat_vip_ids */
+	__u32 rnat_at;		/* tick of the last reverse-NAT check (local pods) */
 };
-_Static_assert(sizeof(struct nosnat_flow) == 8, "flow size");
+_Static_assert(sizeof(struct nosnat_flow) == 16, "flow size");
+
+/* Coarse clock of the dataplane: jiffies >> 7, a tick of 0.128 s at HZ=1000
+ * (1.28 s at HZ=100). An established flow to a local pod re-checks its
+ * reverse-NAT entry (LRU: could be evicted) once per tick; a cached next hop
+ * lives until the tick ends. */
+#define NOSNAT_TICK_SHIFT	7
+
+/* nosnat_nexthop: per-CPU cache of bpf_fib_lookup results for the outer
+ * header of encapsulated packets, slot by hash of the remote node. */
+#define NOSNAT_NEXTHOP_SLOTS	1024
+struct nosnat_nexthop {
+	__be32 node;		/* the remote node (outer destination) */
+	__u32 in_ifindex;	/* looked up for packets arriving here */
+	__u32 out_ifindex;
+	__u32 tick;		/* valid during this tick only */
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 pad;
+};
+_Static_assert(sizeof(struct nosnat_nexthop) == 32, "nexthop size");
+
+static inline __u32 nosnat_nexthop_slot(__be32 node)
+{
+	return ((__u32)node * 0x9e3779b1U) >> 22;	/* top 10 bits */
+}
 
 /* nosnat_rnat key: a reply as the pod sends it. */
 struct nosnat_rnat_key {

@@ -168,6 +168,39 @@ static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress
 	return 0;
 }
 
+/* libbpf reuses a pinned map only if it matches this build's definition,
+ * else the load fails with a bare EINVAL. Say which map, and the way out. */
+static int pins_compatible(struct bpf_object *obj, const char *pin_dir)
+{
+	struct bpf_map *m;
+
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+		char path[PATH_MAX];
+		int fd;
+
+		if (!bpf_map__pin_path(m))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;	/* not pinned yet: created on load */
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
+		     info.value_size != bpf_map__value_size(m) ||
+		     info.max_entries != bpf_map__max_entries(m) || info.map_flags != bpf_map__map_flags(m))) {
+			err("pinned map %s was made by another nosnat version (value size %u, this one needs %u): "
+			    "detach from every interface (established flows are lost), then attach",
+			    path, info.value_size, bpf_map__value_size(m));
+			close(fd);
+			return -EINVAL;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip,
 	      enum encap_via via)
 {
@@ -211,6 +244,9 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 		err("cannot open the BPF object: %s", strerror(-rc));
 		goto out;
 	}
+	rc = pins_compatible(skel->obj, pin_dir);
+	if (rc)
+		goto out;
 	rc = nosnat_bpf__load(skel);
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
@@ -240,8 +276,15 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	rc = maps_open(pin_dir, &maps);
 	if (!rc)
 		rc = state_read(&maps, &st);
-	for (size_t i = 0; !rc && i < st.n_vips; i++)
-		rc = vip_sync(&maps, &st, &st.vips[i]);
+	if (!rc)
+		rc = vip_index_sync(&maps, &st);
+	if (!rc) {
+		static struct vip_entry *all[NOSNAT_MAX_VIPS];
+
+		for (size_t i = 0; i < st.n_vips; i++)
+			all[i] = &st.vips[i];
+		rc = vip_sync_many(&maps, &st, all, st.n_vips);
+	}
 	if (rc) {
 		err("cannot refresh the VIP tables: %s", strerror(-rc));
 		goto out;
@@ -291,10 +334,11 @@ static int other_links(const char *pin_dir)
 int dp_detach(const char *pin_dir, const char *ifname)
 {
 	const char *maps[] = {
-		NOSNAT_MAP_CFG, NOSNAT_MAP_VIPS, NOSNAT_MAP_VIP_ADDR, NOSNAT_MAP_BACKENDS,
+		NOSNAT_MAP_CFG, NOSNAT_MAP_VIPS, NOSNAT_MAP_VIP_ADDR, NOSNAT_MAP_VIP_FILTER,
+		NOSNAT_MAP_VIP_IDS, NOSNAT_MAP_BACKENDS,
 		NOSNAT_MAP_NODES, NOSNAT_MAP_MAGLEV, NOSNAT_MAP_LOCAL, NOSNAT_MAP_FLOWS,
 		NOSNAT_MAP_RNAT, NOSNAT_MAP_STATS, NOSNAT_MAP_VIP_STATS, NOSNAT_MAP_BE_STATS,
-		NOSNAT_MAP_VIP_META, NOSNAT_MAP_CTL,
+		NOSNAT_MAP_NEXTHOP, NOSNAT_MAP_VIP_META, NOSNAT_MAP_CTL,
 	};
 	struct nosnat_maps lock;
 	char path[PATH_MAX];

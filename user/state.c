@@ -20,6 +20,10 @@
 #include "parse.h"
 #include "state.h"
 
+#ifndef ENOTSUPP
+#define ENOTSUPP 524		/* the kernel's "operation not supported" */
+#endif
+
 static int on_bpffs(const char *path)
 {
 	struct statfs st;
@@ -104,7 +108,8 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 {
 	struct { int *fd; const char *name; } t[] = {
 		{ &m->cfg, NOSNAT_MAP_CFG }, { &m->vips, NOSNAT_MAP_VIPS },
-		{ &m->vip_addr, NOSNAT_MAP_VIP_ADDR }, { &m->backends, NOSNAT_MAP_BACKENDS },
+		{ &m->vip_addr, NOSNAT_MAP_VIP_ADDR }, { &m->vip_filt, NOSNAT_MAP_VIP_FILTER },
+		{ &m->vip_ids, NOSNAT_MAP_VIP_IDS }, { &m->backends, NOSNAT_MAP_BACKENDS },
 		{ &m->nodes, NOSNAT_MAP_NODES }, { &m->maglev, NOSNAT_MAP_MAGLEV },
 		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
 		{ &m->rnat, NOSNAT_MAP_RNAT }, { &m->stats, NOSNAT_MAP_STATS },
@@ -136,7 +141,7 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 
 void maps_close(struct nosnat_maps *m)
 {
-	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->backends, &m->nodes, &m->maglev,
+	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->vip_filt, &m->vip_ids, &m->backends, &m->nodes, &m->maglev,
 		       &m->local, &m->flows, &m->rnat, &m->stats, &m->vip_stat, &m->be_stat,
 		       &m->vip_meta, &m->ctl, &m->lock_fd };
 
@@ -318,82 +323,148 @@ static int zero_percpu(int fd, __u32 key, size_t value_size)
 	return rc;
 }
 
-/* Build the VIP's Maglev table in a fresh inner map and swap it in with one
- * update of the outer map: a packet sees the old table or the new one. */
-static int maglev_swap(const struct nosnat_maps *m, struct state *s, __u32 vip_id, __u32 *active)
+/* The backend slots of a VIP, in id order (one scan of the slots). */
+size_t state_vip_backends(const struct state *s, __u32 vip_id, __u32 *ids)
+{
+	size_t n = 0;
+
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++)
+		if ((s->be[i].flags & NOSNAT_BE_IN_USE) && s->be[i].vip_id == vip_id)
+			ids[n++] = i;
+	return n;
+}
+
+void be_index_build(const struct state *s, struct be_index *ix)
+{
+	__u32 fill[NOSNAT_MAX_VIPS];
+
+	memset(ix->start, 0, sizeof(ix->start));
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++)
+		if ((s->be[i].flags & NOSNAT_BE_IN_USE) && s->be[i].vip_id < NOSNAT_MAX_VIPS)
+			ix->start[s->be[i].vip_id + 1]++;
+	for (__u32 v = 0; v < NOSNAT_MAX_VIPS; v++) {
+		ix->start[v + 1] += ix->start[v];
+		fill[v] = ix->start[v];
+	}
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++)
+		if ((s->be[i].flags & NOSNAT_BE_IN_USE) && s->be[i].vip_id < NOSNAT_MAX_VIPS)
+			ix->ids[fill[s->be[i].vip_id]++] = i;
+}
+
+/* Build a VIP's Maglev table in a fresh inner map (*inner; -1 when no
+ * backend takes new flows) and its local list. Nothing is swapped yet. */
+static int vip_prepare(const struct state *s, __u32 vip_id, int *inner, __u32 *active,
+		       struct nosnat_local *local)
 {
 	static struct maglev_backend mb[NOSNAT_MAX_BACKENDS];
 	static __u32 ids[NOSNAT_MAX_BACKENDS], table[NOSNAT_MAGLEV_SIZE];
 	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
-	size_t n = 0;
-	int inner, rc = 0;
+	size_t n = state_vip_backends(s, vip_id, ids);
 	__u32 zero = 0;
 	void *mem;
+	int fd, rc;
 
+	*inner = -1;
 	*active = 0;
-	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
-		const struct nosnat_backend *b = &s->be[i];
+	memset(local, 0, sizeof(*local));
+	for (size_t i = 0; i < n; i++) {
+		const struct nosnat_backend *b = &s->be[ids[i]];
 
-		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != vip_id)
-			continue;
-		mb[n] = (struct maglev_backend){ .addr = b->addr, .port = b->port, .weight = b->weight };
-		ids[n++] = i;
+		mb[i] = (struct maglev_backend){ .addr = b->addr, .port = b->port, .weight = b->weight };
 		if (b->weight)
 			(*active)++;
+		if (b->node == s->cfg.node_ip && local->count < NOSNAT_MAX_LOCAL)
+			local->ids[local->count++] = ids[i];
 	}
-	if (!*active) {
-		if (bpf_map_delete_elem(m->maglev, &vip_id) && errno != ENOENT)
-			return -errno;
+	if (!*active)
 		return 0;
-	}
 	rc = maglev_build(mb, n, NOSNAT_MAGLEV_SIZE, table);
 	if (rc)
 		return rc;
 	for (__u32 i = 0; i < NOSNAT_MAGLEV_SIZE; i++)
 		table[i] = ids[table[i]];
 	_Static_assert(sizeof(table) == sizeof(struct nosnat_maglev_slots), "table layout");
-	inner = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
-			       sizeof(struct nosnat_maglev_slots), 1, &mopts);
-	if (inner < 0)
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
+			    sizeof(struct nosnat_maglev_slots), 1, &mopts);
+	if (fd < 0)
 		return -errno;
-	mem = mmap(NULL, sizeof(table), PROT_READ | PROT_WRITE, MAP_SHARED, inner, 0);
+	mem = mmap(NULL, sizeof(table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (mem == MAP_FAILED) {
-		if (bpf_map_update_elem(inner, &zero, table, BPF_ANY))
+		if (bpf_map_update_elem(fd, &zero, table, BPF_ANY)) {
 			rc = -errno;
+			close(fd);
+			return rc;
+		}
 	} else {
 		memcpy(mem, table, sizeof(table));
 		munmap(mem, sizeof(table));
 	}
-	/* The one moment packets switch tables: a single map update. */
-	if (!rc && bpf_map_update_elem(m->maglev, &vip_id, &inner, BPF_ANY))
-		rc = -errno;
-	close(inner);
-	return rc;
+	*inner = fd;
+	return 0;
+}
+
+/* Swapping an inner map waits for an RCU grace period (the kernel makes
+ * sure no program still uses the old table): ~8 ms here, per update call.
+ * One batch update swaps many tables for one wait. */
+#define SYNC_CHUNK 64		/* tables (256 KiB each) built before a swap */
+
+int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry **vs, size_t n)
+{
+	for (size_t base = 0; base < n; base += SYNC_CHUNK) {
+		size_t k = n - base < SYNC_CHUNK ? n - base : SYNC_CHUNK, nb = 0;
+		static struct nosnat_local local[SYNC_CHUNK];
+		__u32 active[SYNC_CHUNK], keys[SYNC_CHUNK], fds[SYNC_CHUNK];
+		int inner[SYNC_CHUNK], rc = 0;
+
+		for (size_t i = 0; i < k; i++)
+			inner[i] = -1;
+		for (size_t i = 0; i < k && !rc; i++) {
+			rc = vip_prepare(s, vs[base + i]->val.id, &inner[i], &active[i], &local[i]);
+			if (!rc && inner[i] >= 0) {
+				keys[nb] = vs[base + i]->val.id;
+				fds[nb++] = (__u32)inner[i];
+			}
+		}
+		/* The moment packets switch tables: one update for the chunk. */
+		if (!rc && nb) {
+			LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+			__u32 count = (__u32)nb;
+
+			if (bpf_map_update_batch(m->maglev, keys, fds, &count, &bopts)) {
+				rc = -errno;
+				if (rc == -EINVAL || rc == -ENOTSUP || rc == -ENOTSUPP) {	/* old kernel */
+					rc = 0;
+					for (size_t i = count; i < nb && !rc; i++)
+						if (bpf_map_update_elem(m->maglev, &keys[i], &fds[i], BPF_ANY))
+							rc = -errno;
+				}
+			}
+		}
+		for (size_t i = 0; i < k; i++)
+			if (inner[i] >= 0)
+				close(inner[i]);
+		for (size_t i = 0; i < k && !rc; i++) {
+			struct vip_entry *v = vs[base + i];
+
+			if (inner[i] < 0 && bpf_map_delete_elem(m->maglev, &v->val.id) && errno != ENOENT)
+				rc = -errno;
+			else if (bpf_map_update_elem(m->local, &v->val.id, &local[i], BPF_ANY))
+				rc = -errno;
+			if (rc)
+				break;
+			v->val.active = active[i];
+			if (bpf_map_update_elem(m->vips, &v->key, &v->val, BPF_EXIST))
+				rc = -errno;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v)
 {
-	struct nosnat_local local = {};
-	__u32 active;
-	int rc;
-
-	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
-		const struct nosnat_backend *b = &s->be[i];
-
-		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != v->val.id ||
-		    b->node != s->cfg.node_ip || local.count >= NOSNAT_MAX_LOCAL)
-			continue;
-		local.ids[local.count++] = i;
-	}
-	rc = maglev_swap(m, s, v->val.id, &active);
-	if (rc)
-		return rc;
-	if (bpf_map_update_elem(m->local, &v->val.id, &local, BPF_ANY))
-		return -errno;
-	v->val.active = active;
-	if (bpf_map_update_elem(m->vips, &v->key, &v->val, BPF_EXIST))
-		return -errno;
-	return 0;
+	return vip_sync_many(m, s, &v, 1);
 }
 
 int op_node_add(const struct nosnat_maps *m, struct state *s, __be32 node)
@@ -427,6 +498,83 @@ int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node)
 	return 0;
 }
 
+static void filter_set(struct nosnat_vip_filter *f, __be32 addr)
+{
+	__u32 bit = nosnat_vip_filter_bit(addr);
+
+	f->bits[bit / 64] |= 1ULL << (bit % 64);
+}
+
+static int filter_has(const struct nosnat_vip_filter *f, __be32 addr)
+{
+	__u32 bit = nosnat_vip_filter_bit(addr);
+
+	return (f->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* The filter of exactly s's VIP addresses, plus extra (0: none). Bits that
+ * stay set are never cleared on the way, so packets see at least the old
+ * or the new set at any moment. */
+static int filter_write(const struct nosnat_maps *m, const struct state *s, __be32 extra)
+{
+	static struct nosnat_vip_filter f;
+	__u32 zero = 0;
+
+	memset(&f, 0, sizeof(f));
+	for (size_t i = 0; i < s->n_vips; i++)
+		filter_set(&f, s->vips[i].key.addr);
+	if (extra)
+		filter_set(&f, extra);
+	return bpf_map_update_elem(m->vip_filt, &zero, &f, BPF_ANY) ? -errno : 0;
+}
+
+/* The reference of a VIP id's next owner: the generation counts on. */
+static __u32 vip_ref_next(__u32 id, __u32 old_ref)
+{
+	__u32 gen = (old_ref >> NOSNAT_VIP_ID_BITS) + 1;
+
+	gen &= (1U << (32 - NOSNAT_VIP_ID_BITS)) - 1;
+	return nosnat_vip_ref(id, gen ? gen : 1);	/* generation 0: never a live VIP */
+}
+
+/* Make nosnat_vip_ids name exactly s's VIPs. An entry that names its VIP
+ * already keeps its reference: re-attaching keeps every flow. */
+int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
+{
+	static struct nosnat_vip_id want[NOSNAT_MAX_VIPS];
+	static __u8 live[NOSNAT_MAX_VIPS];
+	int rc;
+
+	memset(live, 0, sizeof(live));
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (s->vips[i].val.id < NOSNAT_MAX_VIPS)
+			live[s->vips[i].val.id] = 1;
+	for (__u32 id = 0; id < NOSNAT_MAX_VIPS; id++)
+		if (bpf_map_lookup_elem(m->vip_ids, &id, &want[id]))
+			memset(&want[id], 0, sizeof(want[id]));
+	for (size_t i = 0; i < s->n_vips; i++) {
+		__u32 id = s->vips[i].val.id;
+		struct nosnat_vip_id *w;
+
+		if (id >= NOSNAT_MAX_VIPS)
+			continue;
+		w = &want[id];
+		if (memcmp(&w->key, &s->vips[i].key, sizeof(w->key)) || nosnat_vip_ref_id(w->ref) != id ||
+		    !(w->ref >> NOSNAT_VIP_ID_BITS)) {
+			w->key = s->vips[i].key;
+			w->ref = vip_ref_next(id, w->ref);
+		}
+	}
+	for (__u32 id = 0; id < NOSNAT_MAX_VIPS; id++)
+		if (!live[id])
+			memset(&want[id].key, 0, sizeof(want[id].key));
+	rc = filter_write(m, s, 0);
+	for (__u32 id = 0; !rc && id < NOSNAT_MAX_VIPS; id++)
+		if (bpf_map_update_elem(m->vip_ids, &id, &want[id], BPF_ANY))
+			rc = -errno;
+	return rc;
+}
+
 int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
 {
 	static __u8 used[NOSNAT_MAX_VIPS];
@@ -457,6 +605,26 @@ int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat
 		struct nosnat_vip_meta meta = {};
 
 		if (bpf_map_update_elem(m->vip_meta, &id, &meta, BPF_ANY))
+			return -errno;
+	}
+	/* The id serves this key and the filter lets its address through
+	 * before a packet can find the VIP. */
+	{
+		struct nosnat_vip_id vi = {};
+
+		bpf_map_lookup_elem(m->vip_ids, &id, &vi);
+		vi.key = *k;
+		vi.ref = vip_ref_next(id, vi.ref);	/* no flow of an earlier owner matches */
+		if (bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY))
+			return -errno;
+	}
+	{
+		__u32 zero = 0;
+		static struct nosnat_vip_filter f;
+
+		if (bpf_map_lookup_elem(m->vip_filt, &zero, &f))
+			return -errno;
+		if (!filter_has(&f, k->addr) && filter_write(m, s, k->addr))
 			return -errno;
 	}
 	v = &s->vips[s->n_vips];
@@ -499,14 +667,23 @@ int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat
 		memset(b, 0, sizeof(*b));
 		bpf_map_update_elem(m->backends, &i, b, BPF_ANY);
 	}
+	{
+		struct nosnat_vip_id vi = {};
+
+		bpf_map_lookup_elem(m->vip_ids, &id, &vi);
+		memset(&vi.key, 0, sizeof(vi.key));	/* the generation stays, to count on */
+		bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY);
+	}
 	*v = s->vips[--s->n_vips];
+	if (!others)
+		filter_write(m, s, 0);	/* its bit, unless another address shares it */
 	return 0;
 }
 
 int be_alloc(const struct state *s)
 {
 	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
-		if (!(s->be[id].flags & NOSNAT_BE_IN_USE))
+		if (!(s->be[id].flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)))
 			return id;
 	return -ENOSPC;
 }
@@ -608,6 +785,7 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 {
 	static struct nosnat_maglev_slots table;
+	static struct nosnat_vip_filter filt;
 	char vs[32], a[16];
 	int problems = 0;
 
@@ -629,6 +807,18 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 			refs_want += s->vips[j].key.addr == v->key.addr;
 		if (bpf_map_lookup_elem(m->vip_addr, &v->key.addr, &refs) || refs != refs_want)
 			PROBLEM("%s: address refcount %u, want %u", vs, refs, refs_want);
+		{
+			struct nosnat_vip_id idk = {};
+			__u32 zero = 0;
+
+			if (bpf_map_lookup_elem(m->vip_ids, &v->val.id, &idk) ||
+			    memcmp(&idk.key, &v->key, sizeof(idk.key)) ||
+			    nosnat_vip_ref_id(idk.ref) != v->val.id || !(idk.ref >> NOSNAT_VIP_ID_BITS))
+				PROBLEM("%s: id %u does not name it in %s", vs, v->val.id,
+					NOSNAT_MAP_VIP_IDS);
+			if (bpf_map_lookup_elem(m->vip_filt, &zero, &filt) || !filter_has(&filt, v->key.addr))
+				PROBLEM("%s: address filter bit clear (packets would pass)", vs);
+		}
 		for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
 			const struct nosnat_backend *be = &s->be[b];
 

@@ -12,7 +12,7 @@
 #define NOSNAT_DEFAULT_PIN_DIR "/sys/fs/bpf/nosnat"
 
 struct nosnat_maps {
-	int cfg, vips, vip_addr, backends, nodes, maglev, local;
+	int cfg, vips, vip_addr, vip_filt, vip_ids, backends, nodes, maglev, local;
 	int flows, rnat, stats, vip_stat, be_stat;
 	int vip_meta, ctl;
 	int lock_fd;
@@ -57,6 +57,15 @@ int array_read(int fd, void *values, size_t value_size, __u32 n);
 struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k);
 int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port);
 int state_has_node(const struct state *s, __be32 node);
+/* The slots in use by a VIP id, in id order, into ids; returns how many. */
+size_t state_vip_backends(const struct state *s, __u32 vip_id, __u32 *ids);
+
+/* Every VIP id's slots at once (one pass): ids[start[v] .. start[v + 1]). */
+struct be_index {
+	__u32 start[NOSNAT_MAX_VIPS + 1];
+	__u32 ids[NOSNAT_MAX_BACKENDS];
+};
+void be_index_build(const struct state *s, struct be_index *ix);
 
 /* Changes. Each validates first (-EEXIST, -ENOENT, -ENOSPC, -EBUSY, -EINVAL
  * with no map touched), then applies. */
@@ -68,8 +77,18 @@ int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct no
 		   __be32 addr, __be16 port, __be32 node, __u16 weight);
 int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
 		   __be32 addr, __be16 port);
+/* Rewrite the VIP address filter and the VIP id -> key array from s (after
+ * attach: maps created empty, or by an older nosnat). */
+int vip_index_sync(const struct nosnat_maps *m, const struct state *s);
 /* Rebuild one VIP's Maglev table, local list and active count. */
 int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v);
+/* The same for n VIPs, their tables swapped in a few batch updates. */
+int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry **vs, size_t n);
+
+/* Loader-only mark in s->be[].flags (never written to the map): out of its
+ * VIP's next table, its slot freed only after that table is swapped in, so
+ * no other backend may take it before. */
+#define STATE_BE_FREEING	0x80000000u
 
 /* Building blocks for batched changes (apply): a free backend slot, writing
  * a slot (after s->be[id] is set), releasing one, naming a VIP. */

@@ -8,6 +8,7 @@
 #include "parse.h"
 #include "csum.h"
 #include "stats.h"
+#include "clock.h"
 
 #define AF_INET			2	/* <sys/socket.h> is not for BPF */
 #define ICMP_DEST_UNREACH	3
@@ -134,6 +135,8 @@ static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 	struct iphdr *outer = p->ip;
 	struct ethhdr *eth = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	struct nosnat_nexthop *nh;
+	__u32 slot, now, out_ifindex;
 	long rc;
 
 	if ((void *)(eth + 1) > data_end || (void *)(outer + 1) > data_end) {
@@ -143,6 +146,18 @@ static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 	if (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) {
 		hand_to_tc(ctx, cfg->ifindex, NOSNAT_R_TC_FORWARD, v);
 		return;
+	}
+	/* A route lookup costs as much as the rest of the path: reuse this
+	 * CPU's answer for the node during the current tick. */
+	slot = nosnat_nexthop_slot(outer->daddr);
+	nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
+	now = tick_now();
+	if (nh && nh->node == outer->daddr && nh->tick == now &&
+	    nh->in_ifindex == ctx->ingress_ifindex) {
+		__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
+		out_ifindex = nh->out_ifindex;
+		goto send;
 	}
 	fib.family = AF_INET;
 	fib.tos = outer->tos;
@@ -155,12 +170,16 @@ static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-		if (fib.ifindex == ctx->ingress_ifindex)
-			set_verdict(v, XDP_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
-		else
-			set_verdict(v, bpf_redirect(fib.ifindex, 0), NOSNAT_ACT_ENCAP,
-				    NOSNAT_R_NONE);
-		return;
+		out_ifindex = fib.ifindex;
+		if (nh) {
+			nh->node = outer->daddr;
+			nh->in_ifindex = ctx->ingress_ifindex;
+			nh->out_ifindex = fib.ifindex;
+			nh->tick = now;
+			__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
+			__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
+		}
+		goto send;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/* Let the kernel resolve the neighbour. */
@@ -168,6 +187,12 @@ static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
 		return;
 	}
 	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+	return;
+send:
+	if (out_ifindex == ctx->ingress_ifindex)
+		set_verdict(v, XDP_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	else
+		set_verdict(v, bpf_redirect(out_ifindex, 0), NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
 }
 
 /* Strip the outer IPv4 header (p->ip, p->ip_len bytes). */

@@ -5,12 +5,31 @@
 
 #include "maps.h"
 #include "hash.h"
+#include "clock.h"
 
 static __always_inline struct nosnat_vip *vip_lookup(__be32 addr, __be16 port, __u8 proto)
 {
 	struct nosnat_vip_key k = { .addr = addr, .port = port, .proto = proto };
 
 	return bpf_map_lookup_elem(&nosnat_vips, &k);
+}
+
+/* Could addr be a VIP? One bit of an array value: a clear bit means
+ * certainly not, which is the answer for nearly every packet a node gets. */
+static __always_inline int vip_filter_hit(__be32 addr)
+{
+	__u32 zero = 0, bit = nosnat_vip_filter_bit(addr);
+	const struct nosnat_vip_filter *f = bpf_map_lookup_elem(&nosnat_vip_filt, &zero);
+
+	if (!f)
+		return 1;
+	return (f->bits[(bit >> 6) & (NOSNAT_VIP_FILTER_BITS / 64 - 1)] >> (bit & 63)) & 1;
+}
+
+/* Any port: for fragments, malformed packets, IPIP inner headers. */
+static __always_inline int is_vip_addr(__be32 addr)
+{
+	return vip_filter_hit(addr) && bpf_map_lookup_elem(&nosnat_vip_addr, &addr) != NULL;
 }
 
 static __always_inline __u32 flow_hash(const struct nosnat_flow_key *k)
@@ -28,21 +47,27 @@ static __always_inline struct nosnat_backend *backend_get(__u32 id, __u32 vip_id
 	return be;
 }
 
-/* The flow's recorded backend, if that pod is still configured. A SYN (a
- * new connection, perhaps on a reused client port) does not follow an old
- * flow to a draining backend. */
+/* The recorded backend of flow f (key k), if its VIP id still serves k's
+ * destination and the pod is still configured: two array lookups, no hash.
+ * A SYN (a new connection, perhaps on a reused client port) does not follow
+ * an old flow to a draining backend. */
 static __always_inline struct nosnat_backend *
-flow_backend(const struct nosnat_flow_key *k, __u32 vip_id, __u32 *id, int syn)
+flow_backend(const struct nosnat_flow *f, const struct nosnat_flow_key *k, int syn)
 {
-	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
+	const struct nosnat_vip_id *vi;
 	struct nosnat_backend *be;
+	__u32 vip_id;
 
 	if (!f)
+		return NULL;
+	vip_id = nosnat_vip_ref_id(f->vip_ref);
+	vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
+	if (!vi || vi->ref != f->vip_ref || vi->key.addr != k->dst || vi->key.port != k->dport ||
+	    vi->key.proto != k->proto)
 		return NULL;
 	be = backend_get(f->backend_id, vip_id);
 	if (!be || be->addr != f->backend_addr || (syn && !be->weight))
 		return NULL;
-	*id = f->backend_id;
 	return be;
 }
 
@@ -75,23 +100,36 @@ maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
 	return backend_get(*id, vip_id);
 }
 
-static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 id,
-					const struct nosnat_backend *be)
+/* Has the flow's reverse-NAT entry gone unchecked for a while? */
+static __always_inline int rnat_check_due(struct nosnat_flow *f)
 {
-	struct nosnat_flow f = { .backend_id = id, .backend_addr = be->addr };
+	__u32 now = tick_now();
+
+	if (f->rnat_at == now)
+		return 0;
+	f->rnat_at = now;	/* a racing CPU writes the same: harmless */
+	return 1;
+}
+
+static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 id,
+					const struct nosnat_backend *be, __u32 vip_id)
+{
+	const struct nosnat_vip_id *vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
+	struct nosnat_flow f = {
+		.backend_id = id, .backend_addr = be->addr, .rnat_at = tick_now(),
+		.vip_ref = vi ? vi->ref : 0,	/* 0 never matches: the flow re-picks */
+	};
 
 	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
 }
 
-/* Ingress node: known flow, else Maglev. */
+/* Ingress node, no usable flow entry: Maglev picks, the flow is recorded. */
 static __always_inline struct nosnat_backend *
 select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-	       __be32 node_ip, __u32 *id, int *new_flow, int syn)
+	       __be32 node_ip, __u32 *id, int *new_flow)
 {
-	struct nosnat_backend *be = flow_backend(k, vip->id, id, syn);
+	struct nosnat_backend *be;
 
-	if (be)
-		return be;
 	if (source_spoofed(k, node_ip)) {
 		*new_flow = NEW_FLOW_SPOOFED;
 		return NULL;
@@ -101,7 +139,7 @@ select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
 	be = maglev_backend(vip->id, flow_hash(k), id);
 	if (!be)
 		return NULL;
-	flow_record(k, *id, be);
+	flow_record(k, *id, be, vip->id);
 	*new_flow = 1;
 	return be;
 }
@@ -110,15 +148,21 @@ select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
  * node chose (by tag), else Maglev if that is local, else one of this node's
  * own backends by flow hash. Never a pod on another node. */
 static __always_inline struct nosnat_backend *
-select_local_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-		     __be32 node_ip, __u16 tag, __u32 *id, int *new_flow, int syn)
+select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
+		     const struct nosnat_vip *vip, __be32 node_ip, __u16 tag, __u32 *id,
+		     int *new_flow, int syn)
 {
-	struct nosnat_backend *be = flow_backend(k, vip->id, id, syn);
+	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
+	struct nosnat_backend *be = flow_backend(f, k, syn);
 	struct nosnat_local *local;
 	__u32 hash, fallback = 0, have_fallback = 0;
 
-	if (be && be->node == node_ip)
+	if (be && nosnat_vip_ref_id(f->vip_ref) == vip->id && be->node == node_ip) {
+		*id = f->backend_id;
+		*fp = f;
 		return be;
+	}
+	*fp = NULL;
 	if (source_spoofed(k, node_ip)) {
 		*new_flow = NEW_FLOW_SPOOFED;
 		return NULL;
@@ -155,7 +199,7 @@ select_local_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *v
 	if (!be)
 		return NULL;
 found:
-	flow_record(k, *id, be);
+	flow_record(k, *id, be, vip->id);
 	*new_flow = 1;
 	return be;
 }

@@ -36,6 +36,22 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nosnat_vip_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip_filt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct nosnat_vip_id);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip_ids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NOSNAT_MAX_BACKENDS);
 	__type(key, __u32);
 	__type(value, struct nosnat_backend);
@@ -118,6 +134,14 @@ struct {
 	__type(value, struct nosnat_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_be_stat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NOSNAT_NEXTHOP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nosnat_nexthop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_nexthop SEC(".maps");
 
 /* Control plane only: service names and reload bookkeeping (see ABI). */
 struct {

@@ -62,24 +62,29 @@ static __always_inline void csum_partial_replace4(__sum16 *check, __be32 from, _
 }
 
 #define CSUM_MAX_WORDS	((1500 - 20) / 4)
+#define L4_MAX_OFFSET	128	/* Ethernet, two VLAN tags, IPv4 with options */
 
-/* Turn a partial check into a complete one, in software, before the packet
- * leaves as a frame (XDP_TX): nobody downstream would finish it. */
-static __always_inline int l4_csum_complete(struct pkt *p)
+/* The folded one's-complement sum of len bytes at l4_off, or -1. A global
+ * function: the verifier walks its loop once, not once for every path
+ * that leads here (inlined, the loop was two thirds of the program's
+ * verification). */
+__attribute__((noinline)) int nosnat_l4_sum(struct xdp_md *ctx, __u32 l4_off, __u32 len)
 {
-	__sum16 *check = l4_check(p);
-	__u32 len = bpf_ntohs(p->ip->tot_len) - p->ip_len, i;
-	void *l4 = p->l4;
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	void *l4;
 	__u64 sum = 0;
+	__u32 i;
 
-	if (!check)
+	if (l4_off > L4_MAX_OFFSET)
 		return -1;
+	l4 = data + l4_off;
 	for (i = 0; i < CSUM_MAX_WORDS; i++) {
 		__u32 *w = l4 + i * 4;
 
 		if (i * 4 + 4 > len)
 			break;
-		if ((void *)(w + 1) > p->data_end)
+		if ((void *)(w + 1) > data_end)
 			return -1;
 		sum += *w;
 	}
@@ -90,24 +95,50 @@ static __always_inline int l4_csum_complete(struct pkt *p)
 		__u32 rest = len - i * 4;
 
 		if (rest >= 1) {
-			if ((void *)(t + 1) > p->data_end)
+			if ((void *)(t + 1) > data_end)
 				return -1;
 			sum += t[0];	/* little-endian word view, low byte first */
 		}
 		if (rest >= 2) {
-			if ((void *)(t + 2) > p->data_end)
+			if ((void *)(t + 2) > data_end)
 				return -1;
 			sum += (__u32)t[1] << 8;
 		}
 		if (rest >= 3) {
-			if ((void *)(t + 3) > p->data_end)
+			if ((void *)(t + 3) > data_end)
 				return -1;
 			sum += t[2];
 		}
 	}
 	sum = (sum & 0xffffffff) + (sum >> 32);
 	sum = (sum & 0xffffffff) + (sum >> 32);
-	*check = csum_fold((__u32)(sum & 0xffff) + (__u32)(sum >> 16));
+	return (__u16)~csum_fold((__u32)(sum & 0xffff) + (__u32)(sum >> 16));
+}
+
+/* Turn a partial check into a complete one, in software, before the packet
+ * leaves as a frame (XDP_TX): nobody downstream would finish it. The
+ * partial value in the check field is the pseudo-header's share of the sum. */
+static __always_inline int l4_csum_complete(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	__u32 len = bpf_ntohs(p->ip->tot_len) - p->ip_len;
+	__u32 off = (__u32)((void *)p->l4 - data);
+	__u32 check_off = off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+							  : offsetof(struct udphdr, check));
+	__sum16 *check;
+	int sum;
+
+	if (!p->l4)
+		return -1;
+	sum = nosnat_l4_sum(ctx, off, len);
+	if (sum < 0)
+		return -1;
+	/* pointers are taken afresh after the call */
+	data = (void *)(long)ctx->data;
+	check = data + (check_off & 0xff);
+	if ((void *)(check + 1) > (void *)(long)ctx->data_end)
+		return -1;
+	*check = (__u16)~(__u16)sum;
 	if (!*check && p->proto == IPPROTO_UDP)
 		*check = 0xffff;
 	return 0;

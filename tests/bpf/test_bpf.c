@@ -142,8 +142,8 @@ static int cfg_reset(void)
 		.node_ip = ip4(T_NODE_SELF), .ifindex = (__u32)dummy_ifindex,
 		.mtu = 1500, .mss_max = 1440,
 	};
-	struct nosnat_flow_key fk, *fp = NULL;
-	struct nosnat_rnat_key rk, *rp = NULL;
+	struct nosnat_flow_key fk;
+	struct nosnat_rnat_key rk;
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
@@ -154,10 +154,35 @@ static int cfg_reset(void)
 	while (st.n_nodes)
 		if (op_node_del(&maps, &st, st.nodes[0]))
 			return -1;
-	while (!bpf_map_get_next_key(maps.flows, fp, &fk))
-		bpf_map_delete_elem(maps.flows, &fk);
-	while (!bpf_map_get_next_key(maps.rnat, rp, &rk))
-		bpf_map_delete_elem(maps.rnat, &rk);
+	/* the next key first, then delete: a deleted key would restart the walk */
+	if (!bpf_map_get_next_key(maps.flows, NULL, &fk)) {
+		struct nosnat_flow_key next;
+		int more;
+
+		do {
+			more = !bpf_map_get_next_key(maps.flows, &fk, &next);
+			bpf_map_delete_elem(maps.flows, &fk);
+			fk = next;
+		} while (more);
+	}
+	if (!bpf_map_get_next_key(maps.rnat, NULL, &rk)) {
+		struct nosnat_rnat_key next;
+		int more;
+
+		do {
+			more = !bpf_map_get_next_key(maps.rnat, &rk, &next);
+			bpf_map_delete_elem(maps.rnat, &rk);
+			rk = next;
+		} while (more);
+	}
+	{	/* no next hop cached by an earlier test */
+		static struct nosnat_nexthop none[256];
+		int fd = bpf_map__fd(skel->maps.nosnat_nexthop);
+
+		for (__u32 slot = 0; slot < NOSNAT_NEXTHOP_SLOTS; slot++)
+			if (bpf_map_update_elem(fd, &slot, none, BPF_ANY))
+				return -1;
+	}
 	if (op_node_add(&maps, &st, ip4(T_NODE_B)) || op_node_add(&maps, &st, ip4(T_NODE_C)))
 		return -1;
 	return 0;
@@ -1016,6 +1041,7 @@ static int t_apply_converges(void)
 		/* applying the same again changes nothing */
 		rc = config_apply(&maps, &st, &c, "random", 0, NULL, err, sizeof(err));
 		CHECK(rc == 0, "round %d: re-apply made %d changes", round, rc);
+		CHECK(!state_verify(&maps, &st, stderr), "round %d: maps disagree", round);
 	}
 	return 0;
 }
@@ -1373,7 +1399,11 @@ static int t_syn_skips_draining(void)
 	{
 		struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP),
 					      .sport = htons(40072), .dport = htons(25), .proto = IPPROTO_TCP };
+		struct nosnat_vip_id vi;
 		struct nosnat_flow fv = { .backend_id = (__u32)id, .backend_addr = ip4(T_POD_LOCAL) };
+
+		CHECK(!bpf_map_lookup_elem(maps.vip_ids, &st.vips[0].val.id, &vi), "vip ref");
+		fv.vip_ref = vi.ref;
 
 		CHECK(id >= 0 && !bpf_map_update_elem(maps.flows, &fk, &fv, BPF_ANY), "pin");
 	}
@@ -1393,6 +1423,198 @@ static int t_syn_skips_draining(void)
 	l.dport = 2525;
 	wn = frame(want, &ip, &l, 0);
 	CHECK(!expect_local(in, n, want, wn), "new connection avoids the draining pod");
+	return 0;
+}
+
+/* An established flow to a local pod looks at its reverse-NAT entry once
+ * per tick, not per packet; an entry lost to LRU pressure comes back. */
+static int t_rnat_restored(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40090, 25, TH_SYN);
+	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40090),
+				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_rnat_key rk = { .pod = ip4(T_POD_LOCAL), .client = ip4(T_CLIENT),
+				      .pod_port = htons(2525), .client_port = htons(40090),
+				      .proto = IPPROTO_TCP };
+	struct nosnat_flow f, f2;
+	struct nosnat_rnat rv;
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
+	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "entry after SYN");
+
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40090, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+
+	/* checked during this tick already: the packet does not look */
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow");
+	CHECK(!bpf_map_delete_elem(maps.rnat, &rk), "evict");
+	CHECK(!expect_local(in, n, want, wn), "established, same tick");
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f2), "flow");
+	if (f2.rnat_at == f.rnat_at)
+		CHECK(bpf_map_lookup_elem(maps.rnat, &rk, &rv), "looked at the entry within its tick");
+	else	/* the tick ended in between: then it had to look */
+		CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "entry not restored on a new tick");
+
+	/* last checked a tick ago: the entry is written again */
+	bpf_map_delete_elem(maps.rnat, &rk);
+	f2.rnat_at -= 1;
+	CHECK(!bpf_map_update_elem(maps.flows, &fk, &f2, BPF_EXIST), "age the flow");
+	CHECK(!expect_local(in, n, want, wn), "established, next tick");
+	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "entry not restored");
+	CHECK(rv.vip == ip4(T_VIP) && rv.vip_port == htons(25), "restored value");
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow");
+	CHECK(f.rnat_at != f2.rnat_at, "check time not recorded");
+	return 0;
+}
+
+/* A flow remembers its VIP by id. Once that id serves another VIP (and
+ * even the backend slot and pod are the same), the old flow is not ours. */
+static int t_vip_id_reused(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40091, 25, TH_SYN);
+	struct nosnat_vip_key old_k = vkey(T_VIP, 25, IPPROTO_TCP);
+	struct run r;
+	size_t n;
+	int old_id, new_id;
+	__u32 old_vip;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	old_vip = st.vips[0].val.id;
+	old_id = state_find_backend(&st, old_vip, ip4(T_POD_LOCAL), htons(2525));
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
+	CHECK(!op_vip_del(&maps, &st, &old_k), "vip del");
+	CHECK(!add_vip(T_VIP, 587, IPPROTO_TCP), "vip add");
+	CHECK(!add_be(T_VIP, 587, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "be add");
+	new_id = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
+	CHECK(st.vips[0].val.id == old_vip && new_id == old_id,
+	      "the test needs the id and slot reused (vip %u/%u, slot %d/%d)",
+	      st.vips[0].val.id, old_vip, new_id, old_id);
+	l = tcp(40091, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!expect_untouched(in, n, NOSNAT_R_NONE), "stale flow of a deleted VIP");
+	return 0;
+}
+
+/* The address filter: a non-VIP address sharing a VIP's bit still passes
+ * untouched (after the exact lookup); the bit goes with the last VIP. */
+static int t_vip_filter(void)
+{
+	static struct nosnat_vip_filter f;
+	uint8_t in[256];
+	struct ip_spec ip;
+	struct l4_spec l = tcp(40092, 25, TH_SYN);
+	__u32 bit = nosnat_vip_filter_bit(ip4(T_VIP)), zero = 0;
+	__be32 twin = 0;
+	struct nosnat_vip_key k = vkey(T_VIP, 25, IPPROTO_TCP);
+
+	for (uint32_t a = 0xc6120000u; a < 0xc6140000u && !twin; a++)	/* 198.18.0.0/15 */
+		if (nosnat_vip_filter_bit(htonl(a)) == bit)
+			twin = htonl(a);
+	CHECK(twin, "no address of 198.18.0.0/15 shares the VIP's bit");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!bpf_map_lookup_elem(maps.vip_filt, &zero, &f), "filter");
+	CHECK((f.bits[bit / 64] >> (bit % 64)) & 1, "VIP bit clear");
+	ip = ipv4(T_CLIENT, T_VIP);
+	ip.daddr = twin;
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "twin address");
+	CHECK(!add_vip(T_VIP, 587, IPPROTO_TCP), "second port");
+	CHECK(!op_vip_del(&maps, &st, &k), "vip del");
+	CHECK(!bpf_map_lookup_elem(maps.vip_filt, &zero, &f), "filter");
+	CHECK((f.bits[bit / 64] >> (bit % 64)) & 1, "bit cleared while a VIP uses the address");
+	k.port = htons(587);
+	CHECK(!op_vip_del(&maps, &st, &k), "vip del");
+	CHECK(!bpf_map_lookup_elem(maps.vip_filt, &zero, &f), "filter");
+	CHECK(!((f.bits[bit / 64] >> (bit % 64)) & 1), "bit left set with no VIP");
+	return 0;
+}
+
+static int nexthop_read(__be32 node, struct nosnat_nexthop *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct nosnat_nexthop vals[256];
+	__u32 slot = nosnat_nexthop_slot(node);
+
+	if (ncpu > 256 || bpf_map_lookup_elem(bpf_map__fd(skel->maps.nosnat_nexthop), &slot, vals))
+		return -1;
+	int found = -1;
+
+	/* the CPU that ran the program last holds the newest tick */
+	for (int c = 0; c < ncpu; c++)
+		if (vals[c].node == node && (found < 0 || (int)(vals[c].tick - out->tick) > 0)) {
+			*out = vals[c];
+			found = 0;
+		}
+	return found;
+}
+
+static int nexthop_write(const struct nosnat_nexthop *nh)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct nosnat_nexthop vals[256];
+	__u32 slot = nosnat_nexthop_slot(nh->node);
+
+	if (ncpu > 256)
+		return -1;
+	for (int c = 0; c < ncpu; c++)
+		vals[c] = *nh;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_nexthop), &slot, vals, BPF_ANY);
+}
+
+/* The next hop of encapsulated packets is looked up once per tick and CPU:
+ * a cached answer is used within its tick, never after. */
+static int t_nexthop_cache(void)
+{
+	static const uint8_t forged[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40093, 25, TH_ACK);
+	struct nosnat_nexthop nh, now;
+	struct run r;
+	size_t n;
+	int tries;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "first packet");
+	CHECK(!memcmp(r.pkt, MAC_B, 6), "dst MAC");
+	CHECK(!nexthop_read(ip4(T_NODE_B), &nh), "no cache entry");
+	CHECK(!memcmp(nh.dmac, MAC_B, 6) && !memcmp(nh.smac, MAC_SELF, 6) &&
+	      nh.out_ifindex == (__u32)dummy_ifindex && nh.in_ifindex == (__u32)dummy_ifindex,
+	      "cache entry content");
+
+	/* within the tick: the cached MACs are used (shown by forging one) */
+	for (tries = 0; tries < 5; tries++) {
+		CHECK(!nexthop_read(ip4(T_NODE_B), &nh), "entry");
+		memcpy(nh.dmac, forged, 6);
+		CHECK(!nexthop_write(&nh), "forge");
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "cached");
+		CHECK(!nexthop_read(ip4(T_NODE_B), &now), "entry");
+		if (now.tick == nh.tick)
+			break;	/* else the tick ended in between: try again */
+	}
+	CHECK(tries < 5, "the tick kept ending");
+	CHECK(!memcmp(r.pkt, forged, 6), "cached next hop not used within its tick");
+
+	/* an entry of an earlier tick is looked up again */
+	nh.tick -= 1;
+	CHECK(!nexthop_write(&nh), "age");
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "refresh");
+	CHECK(!memcmp(r.pkt, MAC_B, 6), "stale next hop used");
+	CHECK(!nexthop_read(ip4(T_NODE_B), &now) && !memcmp(now.dmac, MAC_B, 6) &&
+	      now.tick != nh.tick, "entry not refreshed");
 	return 0;
 }
 
@@ -1426,6 +1648,10 @@ static const struct test tests[] = {
 	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz },
 	{ "spoofed sources: a VIP or this node as source is dropped", t_spoofed_sources },
 	{ "SYN flood beyond the flow table: active flows survive LRU eviction", t_syn_flood },
+	{ "reverse-NAT entry checked once per tick, restored after eviction", t_rnat_restored },
+	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
+	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
+	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
 };
 
 static int setup_netns(void)
@@ -1459,6 +1685,8 @@ static int reload_maps(void)
 		.cfg = bpf_map__fd(skel->maps.nosnat_cfg),
 		.vips = bpf_map__fd(skel->maps.nosnat_vips),
 		.vip_addr = bpf_map__fd(skel->maps.nosnat_vip_addr),
+		.vip_filt = bpf_map__fd(skel->maps.nosnat_vip_filt),
+		.vip_ids = bpf_map__fd(skel->maps.nosnat_vip_ids),
 		.backends = bpf_map__fd(skel->maps.nosnat_backends),
 		.nodes = bpf_map__fd(skel->maps.nosnat_nodes),
 		.maglev = bpf_map__fd(skel->maps.nosnat_maglev),
@@ -1508,37 +1736,34 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median over 5 runs of the average ns per round BPF_PROG_TEST_RUN reports. */
-static double bench_once(int harness_fd, int target_fd, int prog_array, const uint8_t *pkt,
-			 size_t len, int vary, int ifindex, int xdp, uint32_t repeat)
+#define BENCH_RUNS 31
+
+/* One BPF_PROG_TEST_RUN of `repeat` rounds: average ns per round. */
+static double bench_run(int harness_fd, int target_fd, int prog_array, const uint8_t *pkt,
+			size_t len, int vary, int ifindex, int xdp, uint32_t repeat)
 {
 	struct bench_frame_v f = { .len = (__u32)len, .vary = (__u32)vary };
 	static uint8_t out[4096];
-	double t[5];
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
 	__u32 zero = 0;
-	__u64 round0 = 0;
 
 	memcpy(f.data, pkt, sizeof(f.data));
 	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_frame), &zero, &f, BPF_ANY);
 	bpf_map_update_elem(prog_array, &zero, &target_fd, BPF_ANY);
-	for (int i = 0; i < 5; i++) {
-		struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
-			    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
-
-		if (xdp) {
-			o.ctx_in = &ctx;
-			o.ctx_size_in = sizeof(ctx);
-		}
-		bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
-		if (bpf_prog_test_run_opts(harness_fd, &o))
-			return -1;
-		t[i] = o.duration;
+	if (xdp) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
 	}
-	qsort(t, 5, sizeof(t[0]), cmp_double);
-	return t[2];
+	if (bpf_prog_test_run_opts(harness_fd, &o))
+		return -1;
+	return o.duration;
 }
 
+/* The harness alone and the harness with the program under test, measured
+ * in turns (BENCH_RUNS each) so that both see the same machine; each side's
+ * minimum is its least disturbed run, and the difference is the program. */
 static void bench_path(const char *name, const uint8_t *pkt, size_t len, int vary, int ifindex,
 		       int xdp, uint32_t repeat)
 {
@@ -1547,9 +1772,24 @@ static void bench_path(const char *name, const uint8_t *pkt, size_t len, int var
 	int arr = bpf_map__fd(xdp ? bskel->maps.bench_xdp_next : bskel->maps.bench_tc_next);
 	int empty = bpf_program__fd(xdp ? bskel->progs.bench_xdp_empty : bskel->progs.bench_tc_empty);
 	int target = bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress);
-	double floor_ns = bench_once(harness, empty, arr, pkt, len, vary, ifindex, xdp, repeat);
-	double total = bench_once(harness, target, arr, pkt, len, vary, ifindex, xdp, repeat);
+	const char *only = getenv("NOSNAT_BENCH_PATH");	/* profiling one path */
+	double floor_ns = 1e18, total = 1e18, t;
+	__u32 zero = 0;
+	__u64 round0 = 0;
 
+	if (only && !strstr(name, only))
+		return;
+	/* New-flow rows: the client counter runs on across runs (2^24 distinct
+	 * clients), so every round of every run is a flow the table never saw. */
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+	for (int r = 0; r < BENCH_RUNS; r++) {
+		t = bench_run(harness, empty, arr, pkt, len, vary, ifindex, xdp, repeat);
+		if (t >= 0 && t < floor_ns)
+			floor_ns = t;
+		t = bench_run(harness, target, arr, pkt, len, vary, ifindex, xdp, repeat);
+		if (t >= 0 && t < total)
+			total = t;
+	}
 	fprintf(bout, "path\t%s\t%.1f\t%.1f\t%.1f\n", name, total - floor_ns, total, floor_ns);
 	printf("  %-44s %7.1f ns  (harness %5.1f ns)\n", name, total - floor_ns, floor_ns);
 }
@@ -1600,6 +1840,8 @@ static int bench_paths(uint32_t repeat)
 	bench_path("xdp: VIP SYN, new flow, local pod", pkt, n, 1, 1, 1, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40002, 25, TH_ACK);
 	bench_path("xdp: VIP established flow, local pod", pkt, n, 0, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40007, 25, TH_SYN);
+	bench_path("xdp: VIP SYN, one 5-tuple again, local pod", pkt, n, 0, 1, 1, repeat);
 	ip = ipv4(T_CLIENT, T_VIP);
 	l = tcp(40003, 25, TH_ACK);
 	{
@@ -1663,12 +1905,19 @@ static int bench_scale(uint32_t repeat)
 	uint8_t pkt[512];
 	size_t n;
 	double empty_ns, full_ns;
+	__u32 ref;
 	int bid;
 
 	printf("scale: flow and reverse-NAT tables of %d entries\n", 1 << 20);
 	cfg_reset();
 	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
 	bid = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
+	{
+		struct nosnat_vip_id vi = {};
+
+		bpf_map_lookup_elem(maps.vip_ids, &st.vips[0].val.id, &vi);
+		ref = vi.ref;
+	}
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40006, 25, TH_ACK);
 	bench_path("xdp: established flow, tables empty", pkt, n, 0, 1, 1, repeat);
 	empty_ns = 0;
@@ -1681,7 +1930,8 @@ static int bench_scale(uint32_t repeat)
 			fk[i] = (struct nosnat_flow_key){ .src = htonl(0xc6120000u | (c & 0x1ffff)),
 							  .dst = ip4(T_VIP), .sport = htons((uint16_t)(1024 + (c >> 17))),
 							  .dport = htons(25), .proto = IPPROTO_TCP };
-			fv[i] = (struct nosnat_flow){ .backend_id = (__u32)bid, .backend_addr = ip4(T_POD_LOCAL) };
+			fv[i] = (struct nosnat_flow){ .backend_id = (__u32)bid, .backend_addr = ip4(T_POD_LOCAL),
+						      .vip_ref = ref };
 			rk[i] = (struct nosnat_rnat_key){ .pod = ip4(T_POD_LOCAL), .client = fk[i].src,
 							  .pod_port = htons(2525), .client_port = fk[i].sport,
 							  .proto = IPPROTO_TCP };

@@ -204,6 +204,12 @@ t_bad_input_changes_nothing() {
 	check_bad 1 "nosnat-missing" nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/nosnat-missing" list
 	check_bad 1 "not on a bpffs" nsx a "$NOSNAT" --pin-dir /tmp/nosnat-e2e-not-bpffs attach eth0
 	check_bad 1 "nsn-no-such0" nosnat_on a attach nsn-no-such0
+	# pins left by a nosnat whose flow entries were smaller
+	mkdir -p "$LAB_DIR/bpffs/old" && bpftool map create "$LAB_DIR/bpffs/old/nosnat_flows" type lru_hash \
+		key 16 value 8 entries 262144 name nosnat_flows || rc=1
+	check_bad 1 "bpffs/old/nosnat_flows was made by another nosnat version (value size 8" \
+		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
+	rm -rf "$LAB_DIR/bpffs/old"
 	check_bad 1 "root" nsx a setpriv --reuid=65534 --regid=65534 --clear-groups "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" vip add 192.0.2.11:25/tcp
 	check_bad 2 "needs --node" nosnat_on a backend add $VIP:25/tcp 198.18.2.9
 	check_bad 2 "frobnicate" nosnat_on a frobnicate
