@@ -57,25 +57,41 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	/* Removed VIPs free their slots first; kept backends keep theirs; new
 	 * ones need a slot while the removed backends of kept VIPs still hold
 	 * theirs (until their table is swapped). */
-	peak = 0;
-	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
-		if (s->be[id].flags & NOSNAT_BE_IN_USE)
-			for (size_t i = 0; i < s->n_vips; i++)
-				if (s->vips[i].val.id == s->be[id].vip_id &&
-				    cfg_has_vip(cfg, &s->vips[i].key))
-					peak++;
-	for (size_t i = 0; i < cfg->n_vips; i++) {
-		const struct config_vip *v = &cfg->vips[i];
-		const struct vip_entry *e = NULL;
+	{
+		static __u8 kept[NOSNAT_MAX_VIPS];
+		static struct be_index ix;
 
-		for (size_t j = 0; j < s->n_vips && !e; j++)
-			if (!memcmp(&s->vips[j].key, &v->key, sizeof(v->key)))
-				e = &s->vips[j];
-		for (size_t b = 0; b < v->n_be; b++) {
-			const struct config_backend *cb = &cfg->bes[v->first_be + b];
-
-			if (!e || state_find_backend(s, e->val.id, cb->addr, cb->port) < 0)
+		memset(kept, 0, sizeof(kept));
+		for (size_t i = 0; i < s->n_vips; i++)
+			if (s->vips[i].val.id < NOSNAT_MAX_VIPS)
+				kept[s->vips[i].val.id] = (__u8)cfg_has_vip(cfg, &s->vips[i].key);
+		be_index_build(s, &ix);
+		peak = 0;
+		for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+			if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id < NOSNAT_MAX_VIPS &&
+			    kept[s->be[id].vip_id])
 				peak++;
+		for (size_t i = 0; i < cfg->n_vips; i++) {
+			const struct config_vip *v = &cfg->vips[i];
+			const struct vip_entry *e = NULL;
+			const __u32 *ids = NULL;
+			size_t n = 0;
+
+			for (size_t j = 0; j < s->n_vips && !e; j++)
+				if (!memcmp(&s->vips[j].key, &v->key, sizeof(v->key)))
+					e = &s->vips[j];
+			if (e && e->val.id < NOSNAT_MAX_VIPS) {
+				ids = &ix.ids[ix.start[e->val.id]];
+				n = ix.start[e->val.id + 1] - ix.start[e->val.id];
+			}
+			for (size_t b = 0; b < v->n_be; b++) {
+				const struct config_backend *cb = &cfg->bes[v->first_be + b];
+				int found = 0;
+
+				for (size_t k = 0; k < n && !found; k++)
+					found = s->be[ids[k]].addr == cb->addr && s->be[ids[k]].port == cb->port;
+				peak += !found;
+			}
 		}
 	}
 	if (peak > NOSNAT_MAX_BACKENDS) {
@@ -86,14 +102,25 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	return 0;
 }
 
-/* Converge one VIP's backends; swap its table once if anything changed. */
+/* Work left for after every VIP's backends are written: tables to swap (in
+ * batches: each swap call waits for a grace period) and slots to free. */
+struct pending {
+	struct be_index ix;		/* slots per VIP id when converging began */
+	struct vip_entry *sync[NOSNAT_MAX_VIPS];
+	size_t n_sync;
+	__u32 drop[NOSNAT_MAX_BACKENDS];
+	size_t n_drop;
+};
+
+/* Converge one VIP's backends; queue its table swap if anything changed. */
 static int converge_vip(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
-			const struct config_vip *cv, int dry, int force, FILE *out)
+			const struct config_vip *cv, int dry, int force, FILE *out,
+			struct pending *pd)
 {
 	static __u8 keep[NOSNAT_MAX_BACKENDS];
-	static __u32 drop[NOSNAT_MAX_BACKENDS];
+	static __u32 mine[NOSNAT_MAX_BACKENDS];
 	struct vip_entry *v = state_find_vip(s, &cv->key);
-	size_t n_drop = 0;
+	size_t n_mine = 0;
 	int changes = 0, rc;
 	char vs[32], bs[32], n1[INET_ADDRSTRLEN];
 
@@ -119,10 +146,21 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			return rc;
 	}
 
-	memset(keep, 0, sizeof(keep));
+	/* This VIP's slots, found in one scan; new ones join the list. */
+	if (v && v->val.id < NOSNAT_MAX_VIPS) {
+		n_mine = pd->ix.start[v->val.id + 1] - pd->ix.start[v->val.id];
+		memcpy(mine, &pd->ix.ids[pd->ix.start[v->val.id]], n_mine * sizeof(mine[0]));
+	}
+	for (size_t i = 0; i < n_mine; i++)
+		keep[mine[i]] = 0;
 	for (size_t b = 0; b < cv->n_be; b++) {
 		const struct config_backend *cb = &cfg->bes[cv->first_be + b];
-		int id = v ? state_find_backend(s, v->val.id, cb->addr, cb->port) : -1;
+		int id = -1;
+
+		for (size_t i = 0; i < n_mine && id < 0; i++)
+			if (s->be[mine[i]].addr == cb->addr && s->be[mine[i]].port == cb->port &&
+			    (s->be[mine[i]].flags & NOSNAT_BE_IN_USE))
+				id = (int)mine[i];
 
 		be_str(cb->addr, cb->port, bs);
 		if (id >= 0) {
@@ -157,35 +195,39 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
 		};
 		keep[id] = 1;
+		mine[n_mine++] = (__u32)id;
 		rc = be_write(m, s, id, 1);
 		if (rc)
 			return rc;
 	}
-	if (v) {
-		for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
-			struct nosnat_backend *be = &s->be[id];
+	for (size_t i = 0; i < n_mine; i++) {
+		__u32 id = mine[i];
+		struct nosnat_backend *be = &s->be[id];
 
-			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v->val.id || keep[id])
-				continue;
-			config_say(out, "- backend %s %s", vs, be_str(be->addr, be->port, bs));
-			changes++;
-			if (!dry) {
-				be->flags = 0;	/* out of the new table */
-				drop[n_drop++] = id;
-			}
+		if (!(be->flags & NOSNAT_BE_IN_USE) || keep[id])
+			continue;
+		config_say(out, "- backend %s %s", vs, be_str(be->addr, be->port, bs));
+		changes++;
+		if (!dry) {
+			be->flags = STATE_BE_FREEING;	/* out of the new table */
+			pd->drop[pd->n_drop++] = id;
 		}
 	}
 	if (dry || (!changes && !force))
 		return changes;
-	rc = vip_sync(m, s, v);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n_drop; i++) {
-		rc = be_release(m, s, drop[i]);
-		if (rc)
-			return rc;
-	}
+	pd->sync[pd->n_sync++] = v;
 	return changes;
+}
+
+/* Swap the queued tables, then free the slots no table names any more. */
+static int finish_pending(const struct nosnat_maps *m, struct state *s, struct pending *pd)
+{
+	int rc = vip_sync_many(m, s, pd->sync, pd->n_sync);
+
+	for (size_t i = 0; !rc && i < pd->n_drop; i++)
+		rc = be_release(m, s, pd->drop[i]);
+	pd->n_sync = pd->n_drop = 0;
+	return rc;
 }
 
 int config_apply(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
@@ -194,6 +236,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 	__be32 node_ip = cfg->has_node ? cfg->node : s->cfg.node_ip;
 	int changes = 0, force = 0, rc;
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], vs[32];
+	struct pending *pd = NULL;
 
 	rc = validate(s, cfg, node_ip, file, err, errlen);
 	if (rc)
@@ -238,12 +281,21 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		if (!dry && (rc = op_node_add(m, s, cfg->nodes[i])))
 			goto fail;
 	}
+	pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	be_index_build(s, &pd->ix);	/* VIPs added now have no slots yet */
 	for (size_t i = 0; i < cfg->n_vips; i++) {
-		rc = converge_vip(m, s, cfg, &cfg->vips[i], dry, force, out);
+		rc = converge_vip(m, s, cfg, &cfg->vips[i], dry, force, out, pd);
 		if (rc < 0)
 			goto fail;
 		changes += rc;
 	}
+	rc = finish_pending(m, s, pd);
+	if (rc < 0)
+		goto fail;
 	for (size_t i = 0; i < s->n_nodes;) {
 		__be32 n = s->nodes[i];
 
@@ -266,8 +318,10 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		if (rc)
 			goto fail;
 	}
+	free(pd);
 	return changes;
 fail:
+	free(pd);
 	snprintf(err, errlen, "%s: applying failed part-way: %s", file, strerror(-rc));
 	return rc;
 }
