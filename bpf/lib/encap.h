@@ -72,33 +72,45 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 
 	__u32 l2_len = p->l2_len;
 	__u16 inner_len = bpf_ntohs(inner->tot_len);
 	__be16 df = inner->frag_off & bpf_htons(IP_DF);
-	__u8 tos = inner->tos;
+	__be16 ver_tos = bpf_htons(0x4500 | inner->tos);
+	__be16 tot_len = bpf_htons(inner_len + sizeof(*outer)), id = bpf_htons(tag);
+	__be16 ttl_proto = bpf_htons((64 << 8) | IPPROTO_IPIP);
 	struct l2_hdr l2;
 	void *data, *data_end;
+	__u32 sum;
 
-	if (l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
+	/* Plain Ethernet: the old header ends up 20 bytes in, clear of the
+	 * new one, and is copied across. VLAN tags would overlap: saved. */
+	if (l2_len != sizeof(struct ethhdr) &&
+	    l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
 		return -1;
 	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct iphdr)))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
-	if (l2_restore(data, data_end, l2_len, &l2))
+	if (l2_len == sizeof(struct ethhdr)) {
+		if (data + sizeof(struct iphdr) + sizeof(struct ethhdr) > data_end)
+			return -1;
+		*(__u64 *)data = *(__u64 *)(data + sizeof(struct iphdr));
+		*(__u32 *)(data + 8) = *(__u32 *)(data + sizeof(struct iphdr) + 8);
+		*(__u16 *)(data + 12) = *(__u16 *)(data + sizeof(struct iphdr) + 12);
+	} else if (l2_restore(data, data_end, l2_len, &l2)) {
 		return -1;
+	}
 	outer = data + (l2_len & 0x1f);
 	if ((void *)(outer + 1) > data_end)
 		return -1;
-	outer->version = 4;
-	outer->ihl = 5;
-	outer->tos = tos;
-	outer->tot_len = bpf_htons(inner_len + sizeof(*outer));
-	outer->id = bpf_htons(tag);
+	/* The header sum from the values, not read back from the frame. */
+	sum = ver_tos + tot_len + id + df + ttl_proto + (src & 0xffff) + (src >> 16) +
+	      (dst & 0xffff) + (dst >> 16);
+	*(__be16 *)outer = ver_tos;
+	outer->tot_len = tot_len;
+	outer->id = id;
 	outer->frag_off = df;
-	outer->ttl = 64;
-	outer->protocol = IPPROTO_IPIP;
-	outer->check = 0;
+	*(__be16 *)&outer->ttl = ttl_proto;
+	outer->check = csum_fold(sum);
 	outer->saddr = src;
 	outer->daddr = dst;
-	outer->check = ipv4_hdr_csum(outer);
 	p->ip = outer;
 	p->data_end = data_end;
 	return 0;
