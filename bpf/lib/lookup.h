@@ -149,7 +149,7 @@ select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
  * own backends by flow hash. Never a pod on another node. */
 static __always_inline struct nosnat_backend *
 select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
-		     const struct nosnat_vip *vip, __be32 node_ip, __u16 tag, __u32 *id,
+		     __u32 vip_id, __be32 node_ip, __u16 tag, __u32 *id,
 		     int *new_flow, int syn)
 {
 	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
@@ -157,7 +157,7 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 	struct nosnat_local *local;
 	__u32 hash, fallback = 0, have_fallback = 0;
 
-	if (be && nosnat_vip_ref_id(f->vip_ref) == vip->id && be->node == node_ip) {
+	if (be && nosnat_vip_ref_id(f->vip_ref) == vip_id && be->node == node_ip) {
 		*id = f->backend_id;
 		*fp = f;
 		return be;
@@ -167,7 +167,7 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 		*new_flow = NEW_FLOW_SPOOFED;
 		return NULL;
 	}
-	local = bpf_map_lookup_elem(&nosnat_local, &vip->id);
+	local = bpf_map_lookup_elem(&nosnat_local, &vip_id);
 	if (!local)
 		return NULL;
 	hash = flow_hash(k);
@@ -177,7 +177,7 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 		if (i >= local->count)
 			break;
 		bid = local->ids[i];
-		be = backend_get(bid, vip->id);
+		be = backend_get(bid, vip_id);
 		if (!be || be->node != node_ip)
 			continue;
 		if (backend_tag(be->addr, be->port) == tag && (!syn || be->weight)) {
@@ -189,17 +189,17 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 			have_fallback = 1;
 		}
 	}
-	be = maglev_backend(vip->id, hash, id);
+	be = maglev_backend(vip_id, hash, id);
 	if (be && be->node == node_ip)
 		goto found;
 	if (!have_fallback)
 		return NULL;
 	*id = fallback;
-	be = backend_get(fallback, vip->id);
+	be = backend_get(fallback, vip_id);
 	if (!be)
 		return NULL;
 found:
-	flow_record(k, *id, be, vip->id);
+	flow_record(k, *id, be, vip_id);
 	*new_flow = 1;
 	return be;
 }
