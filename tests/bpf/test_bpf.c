@@ -2082,7 +2082,11 @@ static int bench_main(const char *outfile, uint32_t repeat)
 		return 1;
 	}
 	{
+		const char *env = getenv("NOSNAT_BENCH_LOADS");
 		int loads = getenv("NOSNAT_BENCH_QUICK") ? 1 : BENCH_LOADS;
+
+		if (env && atoi(env) >= 1 && atoi(env) <= BENCH_LOADS)
+			loads = atoi(env);
 
 		for (int l = 0; l < loads; l++) {
 			if (l) {	/* fresh programs and maps */
