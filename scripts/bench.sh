@@ -11,7 +11,9 @@ OUT=$ROOT/build/bench.tsv
 E2E=$ROOT/build/bench_e2e.tsv
 if [ "${2:-}" = --smoke ]; then
 	n=$(grep -c '^path' "$OUT")
-	if [ "$n" -ge 8 ] && ! awk -F'\t' '$1 == "path" && ($3 < 0 || $4 <= 0) { bad = 1 } END { exit !bad }' "$OUT"; then
+	# every path ran and took time; its cost is not judged (a few thousand
+	# rounds on a shared machine can put a cheap path below the harness noise)
+	if [ "$n" -ge 9 ] && ! awk -F'\t' '$1 == "path" && !($4 > 0 && $5 > 0) { bad = 1 } END { exit !bad }' "$OUT"; then
 		echo "bench: 1 passed, 0 failed"
 	else
 		echo "bench: 0 passed, 1 failed"
@@ -61,17 +63,17 @@ GP
 	echo "changed (an encapsulated or DNATed packet on the second round). A harness program"
 	echo "(tests/bpf/bench.bpf.c) restores the saved frame's length and first 128 bytes each"
 	echo "round, then tail-calls the program under test; the same harness tail-calling an"
-	echo "empty program is measured in turns with it (31 runs of $REPEAT rounds each, the"
-	echo "least disturbed run of each side) and subtracted. New-flow rows give every round a"
+	echo "empty program is measured in turns with it, 31 pairs of runs of $REPEAT rounds; the"
+	echo "path's cost is the median of the pairs' differences. New-flow rows give every round a"
 	echo "new client (address and port from a counter that runs on across runs: every round"
 	echo "is a flow the table never saw, so the LRU is full and evicting). The cost of a path"
 	echo "differs between loads of the same programs by up to a third on this machine (where"
 	echo "the maps and the JITed code land), far more than between runs: each path is"
 	echo "measured in three fresh loads and the median load is shown."
 	echo
-	echo "| path | ns/packet | harness+program | harness alone |"
-	echo "|---|---:|---:|---:|"
-	awk -F'\t' '$1 == "path" { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }' "$OUT"
+	echo "| path | ns/packet (median) | least disturbed pair | harness+program | harness alone |"
+	echo "|---|---:|---:|---:|---:|"
+	awk -F'\t' '$1 == "path" { printf "| %s | %s | %s | %s | %s |\n", $2, $3, $6, $4, $5 }' "$OUT"
 	echo
 	echo "| program | instructions (xlated) | JIT bytes |"
 	echo "|---|---:|---:|"

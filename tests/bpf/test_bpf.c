@@ -1770,12 +1770,12 @@ static double bench_run(int harness_fd, int target_fd, int prog_array, const uin
 
 static struct bench_result {
 	const char *name;
-	double total[BENCH_LOADS], floor[BENCH_LOADS];
+	double diff[BENCH_LOADS], best[BENCH_LOADS], total[BENCH_LOADS], floor[BENCH_LOADS];
 	int n;
 } bres[BENCH_MAX_PATHS];
 static int n_bres;
 
-static void bench_record(const char *name, double total, double floor_ns)
+static void bench_record(const char *name, double diff, double best, double total, double floor_ns)
 {
 	struct bench_result *r = NULL;
 
@@ -1790,6 +1790,8 @@ static void bench_record(const char *name, double total, double floor_ns)
 		r->n = 0;
 	}
 	if (r->n < BENCH_LOADS) {
+		r->diff[r->n] = diff;
+		r->best[r->n] = best;
 		r->total[r->n] = total;
 		r->floor[r->n++] = floor_ns;
 	}
@@ -1806,22 +1808,28 @@ static void bench_flush(void)
 			order[k] = k;
 		for (int a = 0; a < r->n; a++)
 			for (int b = a + 1; b < r->n; b++)
-				if (r->total[order[b]] - r->floor[order[b]] < r->total[order[a]] - r->floor[order[a]]) {
+				if (r->diff[order[b]] < r->diff[order[a]]) {
 					int t = order[a];
 
 					order[a] = order[b];
 					order[b] = t;
 				}
 		m = order[r->n / 2];
-		fprintf(bout, "path\t%s\t%.1f\t%.1f\t%.1f\n", r->name, r->total[m] - r->floor[m],
-			r->total[m], r->floor[m]);
+		fprintf(bout, "path\t%s\t%.1f\t%.1f\t%.1f\t%.1f\n", r->name, r->diff[m], r->total[m],
+			r->floor[m], r->best[m]);
 	}
 	n_bres = 0;
 }
 
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
 /* The harness alone and the harness with the program under test, measured
- * in turns (BENCH_RUNS each) so that both see the same machine; each side's
- * minimum is its least disturbed run, and the difference is the program. */
+ * in turns (BENCH_RUNS pairs) so that both sides of a pair see the same
+ * machine: the program's cost is the median of the pairs' differences. */
 static void bench_path(const char *name, const uint8_t *pkt, size_t len, int vary, int ifindex,
 		       int xdp, uint32_t repeat)
 {
@@ -1831,9 +1839,10 @@ static void bench_path(const char *name, const uint8_t *pkt, size_t len, int var
 	int empty = bpf_program__fd(xdp ? bskel->progs.bench_xdp_empty : bskel->progs.bench_tc_empty);
 	int target = bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress);
 	const char *only = getenv("NOSNAT_BENCH_PATH");	/* profiling one path */
-	double floor_ns = 1e18, total = 1e18, t;
+	double floor_ns[BENCH_RUNS], total[BENCH_RUNS], diff[BENCH_RUNS], d, f, t;
 	__u32 zero = 0;
 	__u64 round0 = 0;
+	int n = 0;
 
 	if (only && !strstr(name, only))
 		return;
@@ -1841,15 +1850,22 @@ static void bench_path(const char *name, const uint8_t *pkt, size_t len, int var
 	 * clients), so every round of every run is a flow the table never saw. */
 	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
 	for (int r = 0; r < BENCH_RUNS; r++) {
-		t = bench_run(harness, empty, arr, pkt, len, vary, ifindex, xdp, repeat);
-		if (t >= 0 && t < floor_ns)
-			floor_ns = t;
+		f = bench_run(harness, empty, arr, pkt, len, vary, ifindex, xdp, repeat);
 		t = bench_run(harness, target, arr, pkt, len, vary, ifindex, xdp, repeat);
-		if (t >= 0 && t < total)
-			total = t;
+		if (f < 0 || t < 0)
+			continue;
+		floor_ns[n] = f;
+		total[n] = t;
+		diff[n++] = t - f;
 	}
-	bench_record(name, total, floor_ns);
-	printf("  %-44s %7.1f ns  (harness %5.1f ns)\n", name, total - floor_ns, floor_ns);
+	if (!n)
+		return;
+	d = median(diff, n);
+	t = median(total, n);
+	f = median(floor_ns, n);
+	bench_record(name, d, diff[0], t, f);	/* diff[] is sorted now */
+	printf("  %-44s %7.1f ns  (harness %5.1f ns; pairs from %.0f to %.0f ns)\n", name, d, f,
+	       diff[0], diff[n - 1]);
 }
 
 static void prog_sizes(void)
@@ -1888,7 +1904,7 @@ static int bench_paths(uint32_t repeat)
 	struct l4_spec l;
 	size_t n, in_n, out_n;
 
-	printf("per-packet cost, BPF_PROG_TEST_RUN, %u rounds, min of %d interleaved runs (harness subtracted):\n",
+	printf("per-packet cost, BPF_PROG_TEST_RUN, %u rounds, median of %d paired runs (harness subtracted):\n",
 	       repeat, BENCH_RUNS);
 	cfg_reset();
 	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
