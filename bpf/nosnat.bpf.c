@@ -63,8 +63,12 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
 	if (be->node == cfg->node_ip) {
 		/* New: write the reply's reverse-NAT entry. Established: make
 		 * sure now and then that LRU pressure has not evicted it. */
-		if (new_flow || !f || rnat_check_due(f))
-			rnat_ensure(k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow);
+		__be32 syn_ack = 0;
+
+		if (tcp_syn(p))	/* tcp_syn() checked the header */
+			syn_ack = bpf_htonl(bpf_ntohl(((struct tcphdr *)p->l4)->seq) + 1);
+		if (new_flow || !f || syn_ack || rnat_check_due(f))
+			rnat_ensure(k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow, syn_ack);
 		if (dnat_xdp(p, be, partial)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
@@ -364,6 +368,15 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		struct tcphdr *th = p.l4;
 
 		syn_ack = th->syn && th->ack;
+		/* The SYN through the VIP was another one: this connection was
+		 * made some other way (straight to the pod) on the addresses and
+		 * ports of an old VIP flow. Not ours, and the entry is stale.
+		 * (A SYN's data, TCP Fast Open, may be acked with it: up to 64k.) */
+		if (syn_ack && rn->syn_ack &&
+		    bpf_ntohl(th->ack_seq) - bpf_ntohl(rn->syn_ack) > 0xffff) {
+			bpf_map_delete_elem(&nosnat_rnat, &rk);
+			return;
+		}
 	}
 	count_backend(rn->backend_id, skb->len);
 	/* Headers in place (the program's prologue made the linear part

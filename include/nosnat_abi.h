@@ -226,8 +226,13 @@ struct nosnat_rnat {
 	__be16 vip_port;
 	__u16 flags;
 	__u32 backend_id;
+	__be32 syn_ack;		/* client's ISN + 1 from the SYN through the VIP, 0 if not
+				 * seen: a SYN-ACK acking anything else (beyond 64k of SYN
+				 * data) belongs to another connection on the same
+				 * addresses and ports, say one made straight to the pod,
+				 * and the entry is stale */
 };
-_Static_assert(sizeof(struct nosnat_rnat) == 12, "rnat size");
+_Static_assert(sizeof(struct nosnat_rnat) == 16, "rnat size");
 
 struct nosnat_counter {
 	__u64 packets;

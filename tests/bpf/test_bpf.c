@@ -226,6 +226,9 @@ static struct l4_spec tcp(uint16_t sport, uint16_t dport, uint8_t flags)
 	struct l4_spec l = { .proto = IPPROTO_TCP, .sport = sport, .dport = dport,
 			     .flags = flags, .seq = 1000, .ack = flags & TH_ACK ? 2000 : 0 };
 
+	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+		l.ack = 1001;	/* a SYN-ACK acks the SYN: every test SYN has seq 1000 */
+
 	if (flags & TH_SYN) {
 		l.opts = syn_opts;
 		l.opts_len = sizeof(syn_opts);
@@ -1618,6 +1621,68 @@ static int t_nexthop_cache(void)
 	return 0;
 }
 
+/* A reverse-NAT entry outlives its connection. A later connection made
+ * straight to the pod on the same addresses and ports must not have its
+ * replies rewritten: its SYN-ACK acks a SYN the VIP never saw. */
+static int t_rnat_stale_tuple(void)
+{
+	uint8_t in[256], reply[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40095, 25, TH_SYN);
+	struct nosnat_rnat_key rk = { .pod = ip4(T_POD_LOCAL), .client = ip4(T_CLIENT),
+				      .pod_port = htons(2525), .client_port = htons(40095),
+				      .proto = IPPROTO_TCP };
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	struct nosnat_rnat rv;
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN through the VIP");
+	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv) && rv.syn_ack == htonl(1001), "entry records the SYN");
+
+	/* the same client port again through the VIP, a new ISN: the entry follows */
+	l.seq = 7000;
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "second SYN");
+	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv) && rv.syn_ack == htonl(7001), "entry follows the new SYN");
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40095, TH_SYN | TH_ACK);
+	l.ack = 7001;
+	n = frame(reply, &ip, &l, 0);
+	ip.saddr = ip4(T_VIP);
+	l.sport = 25;
+	l.opts = syn_opts_1440;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want, wn);
+
+	/* a SYN-ACK that also acks 100 bytes of SYN data (TCP Fast Open) */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40095, TH_SYN | TH_ACK);
+	l.ack = 7101;
+	n = frame(reply, &ip, &l, 0);
+	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK && r.len == n &&
+	      !memcmp(r.pkt + 26, &(__be32){ ip4(T_VIP) }, 4), "Fast Open SYN-ACK not rewritten");
+
+	/* now a connection straight to the pod on that tuple: untouched */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40095, TH_SYN | TH_ACK);
+	l.ack = 90001;
+	n = frame(reply, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, reply, n);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+	CHECK(bpf_map_lookup_elem(maps.rnat, &rk, &rv), "stale entry kept");
+	l = tcp(2525, 40095, TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, reply, n);
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
@@ -1652,6 +1717,7 @@ static const struct test tests[] = {
 	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
 	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
 	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
+	{ "a direct connection on an old VIP flow's tuple keeps the pod's address", t_rnat_stale_tuple },
 };
 
 static int setup_netns(void)
