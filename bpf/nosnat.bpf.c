@@ -38,12 +38,13 @@ static __always_inline int tcp_syn(const struct pkt *p)
 
 /* A VIP packet whose pod is chosen (be, slot id, of VIP vip_id; be NULL if
  * none): DNAT locally or encapsulate. f: its flow entry when established
- * (NULL when new_flow). from_node: it arrived in IPIP from another node. */
+ * (NULL when new_flow). syn: tcp_syn(p). from_node: it arrived in IPIP from
+ * another node. */
 static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
 					const struct nosnat_flow_key *k, struct nosnat_flow *f,
 					struct nosnat_backend *be, __u32 id, __u32 vip_id,
-					int new_flow, const struct nosnat_cfg *cfg, int from_node,
-					struct verdict *v)
+					int new_flow, int syn, const struct nosnat_cfg *cfg,
+					int from_node, struct verdict *v)
 {
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 	int partial;
@@ -65,7 +66,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
 		 * sure now and then that LRU pressure has not evicted it. */
 		__be32 syn_ack = 0;
 
-		if (tcp_syn(p))	/* tcp_syn() checked the header */
+		if (syn)	/* tcp_syn() checked the header */
 			syn_ack = bpf_htonl(bpf_ntohl(((struct tcphdr *)p->l4)->seq) + 1);
 		if (new_flow || !f || syn_ack || rnat_check_due(f))
 			rnat_ensure(k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow, syn_ack);
@@ -199,12 +200,11 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 		};
 		struct nosnat_backend *be;
 		struct nosnat_flow *f;
-		int new_flow = 0;
+		int new_flow = 0, syn = tcp_syn(p);
 		__u32 id = 0;
 
-		be = select_local_backend(&k, &f, vip_id, cfg->node_ip, tag, &id, &new_flow,
-					  tcp_syn(p));
-		vip_deliver(ctx, p, &k, f, be, id, vip_id, new_flow, cfg, 1, v);
+		be = select_local_backend(&k, &f, vip_id, cfg->node_ip, tag, &id, &new_flow, syn);
+		vip_deliver(ctx, p, &k, f, be, id, vip_id, new_flow, syn, cfg, 1, v);
 	}
 }
 
@@ -256,8 +256,8 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 			.sport = sport, .dport = dport, .proto = p.proto,
 		};
 		struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, &k);
-		struct nosnat_backend *be = flow_backend(f, &k, tcp_syn(&p));
-		int new_flow = 0;
+		int new_flow = 0, syn = tcp_syn(&p);
+		struct nosnat_backend *be = flow_backend(f, &k, syn);
 		__u32 id = 0, vip_id;
 
 		if (be) {		/* established: no VIP lookup at all */
@@ -271,7 +271,7 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 			be = select_backend(&k, vip, cfg->node_ip, &id, &new_flow);
 			vip_id = vip->id;
 		}
-		vip_deliver(ctx, &p, &k, f, be, id, vip_id, new_flow, cfg, 0, v);
+		vip_deliver(ctx, &p, &k, f, be, id, vip_id, new_flow, syn, cfg, 0, v);
 		return;
 	}
 	if (p.proto == IPPROTO_IPIP) {

@@ -549,9 +549,8 @@ int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
 	for (size_t i = 0; i < s->n_vips; i++)
 		if (s->vips[i].val.id < NOSNAT_MAX_VIPS)
 			live[s->vips[i].val.id] = 1;
-	for (__u32 id = 0; id < NOSNAT_MAX_VIPS; id++)
-		if (bpf_map_lookup_elem(m->vip_ids, &id, &want[id]))
-			memset(&want[id], 0, sizeof(want[id]));
+	if (array_read(m->vip_ids, want, sizeof(want[0]), NOSNAT_MAX_VIPS))
+		memset(want, 0, sizeof(want));
 	for (size_t i = 0; i < s->n_vips; i++) {
 		__u32 id = s->vips[i].val.id;
 		struct nosnat_vip_id *w;

@@ -63,6 +63,15 @@ static __always_inline int l2_restore(void *data, void *data_end, __u32 l2_len,
 	return -1;
 }
 
+/* Copy a plain Ethernet header within the frame, in words (the regions
+ * must not overlap: callers move it by a whole IPv4 header, >= 20 bytes). */
+static __always_inline void eth_move(void *to, const void *from)
+{
+	*(__u64 *)to = *(const __u64 *)from;
+	*(__u32 *)(to + 8) = *(const __u32 *)(from + 8);
+	*(__u16 *)(to + 12) = *(const __u16 *)(from + 12);
+}
+
 /* Prepend an outer IPv4 header (this node -> backend's node). The outer IP
  * ID carries the chosen pod's tag; DF and TOS come from the inner header. */
 static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
@@ -91,9 +100,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 
 	if (l2_len == sizeof(struct ethhdr)) {
 		if (data + sizeof(struct iphdr) + sizeof(struct ethhdr) > data_end)
 			return -1;
-		*(__u64 *)data = *(__u64 *)(data + sizeof(struct iphdr));
-		*(__u32 *)(data + 8) = *(__u32 *)(data + sizeof(struct iphdr) + 8);
-		*(__u16 *)(data + 12) = *(__u16 *)(data + sizeof(struct iphdr) + 12);
+		eth_move(data, data + sizeof(struct iphdr));
 	} else if (l2_restore(data, data_end, l2_len, &l2)) {
 		return -1;
 	}
@@ -211,9 +218,20 @@ send:
 static __always_inline int decap_ipip(struct xdp_md *ctx, struct pkt *p)
 {
 	__u32 l2_len = p->l2_len, outer_len = p->ip_len & 0x3c;
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct l2_hdr l2;
 
-	if (l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
+	/* Plain Ethernet moves forward over the outer header before it goes
+	 * (as encap_ipip moves it back); VLAN tags would overlap: saved. */
+	if (l2_len == sizeof(struct ethhdr) && outer_len >= sizeof(struct iphdr)) {
+		void *to = data + outer_len;
+
+		if (data + sizeof(struct ethhdr) > data_end || to + sizeof(struct ethhdr) > data_end)
+			return -1;
+		eth_move(to, data);
+		return bpf_xdp_adjust_head(ctx, outer_len) ? -1 : 0;
+	}
+	if (l2_save(data, data_end, l2_len, &l2))
 		return -1;
 	if (bpf_xdp_adjust_head(ctx, outer_len))
 		return -1;
