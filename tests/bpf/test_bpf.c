@@ -136,14 +136,30 @@ static void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t
 
 /* --- configuration through the loader's code --------------------------- */
 
+/* Empty a hash map of 16-byte keys (flows, reverse NAT). The next key is
+ * fetched before deleting: a deleted key would restart the walk. */
+static void map_clear(int fd)
+{
+	_Static_assert(sizeof(struct nosnat_flow_key) == 16 && sizeof(struct nosnat_rnat_key) == 16,
+		       "16-byte keys");
+	__u8 key[16], next[16];
+	int more;
+
+	if (bpf_map_get_next_key(fd, NULL, key))
+		return;
+	do {
+		more = !bpf_map_get_next_key(fd, key, next);
+		bpf_map_delete_elem(fd, key);
+		memcpy(key, next, sizeof(key));
+	} while (more);
+}
+
 static int cfg_reset(void)
 {
 	struct nosnat_cfg cfg = {
 		.node_ip = ip4(T_NODE_SELF), .ifindex = (__u32)dummy_ifindex,
 		.mtu = 1500, .mss_max = 1440,
 	};
-	struct nosnat_flow_key fk;
-	struct nosnat_rnat_key rk;
 	__u32 zero = 0;
 
 	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
@@ -154,27 +170,8 @@ static int cfg_reset(void)
 	while (st.n_nodes)
 		if (op_node_del(&maps, &st, st.nodes[0]))
 			return -1;
-	/* the next key first, then delete: a deleted key would restart the walk */
-	if (!bpf_map_get_next_key(maps.flows, NULL, &fk)) {
-		struct nosnat_flow_key next;
-		int more;
-
-		do {
-			more = !bpf_map_get_next_key(maps.flows, &fk, &next);
-			bpf_map_delete_elem(maps.flows, &fk);
-			fk = next;
-		} while (more);
-	}
-	if (!bpf_map_get_next_key(maps.rnat, NULL, &rk)) {
-		struct nosnat_rnat_key next;
-		int more;
-
-		do {
-			more = !bpf_map_get_next_key(maps.rnat, &rk, &next);
-			bpf_map_delete_elem(maps.rnat, &rk);
-			rk = next;
-		} while (more);
-	}
+	map_clear(maps.flows);
+	map_clear(maps.rnat);
 	{	/* no next hop cached by an earlier test */
 		static struct nosnat_nexthop none[256];
 		int fd = bpf_map__fd(skel->maps.nosnat_nexthop);
