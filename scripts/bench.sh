@@ -105,6 +105,10 @@ GP
 	echo
 	echo "![throughput](doc/bench/throughput.png)"
 	echo
+	echo "The CPU column is not trustworthy yet: in some runs a row reads near 0 % (here"
+	echo "0.1 % and 5.2 %; another run of the same code gave 18.6, 24.3, 21.9, 20.9 %), so"
+	echo "iperf3's fixed-rate run cannot always be told from an idle one. Open work."
+	echo
 	echo "Only the direct path and nosnat deliver the client's address; kube-proxy's"
 	echo "MASQUERADE hands the pod the ingress node's address. In this lab the direct and"
 	echo "kube-proxy paths differ in hops too (the router sends pod traffic straight to the"
