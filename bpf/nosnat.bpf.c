@@ -36,12 +36,20 @@ static __always_inline int tcp_syn(const struct pkt *p)
 	return th->syn && !th->ack;
 }
 
+/* What the pod's SYN-ACK must acknowledge: the SYN's sequence number + 1. */
+static __always_inline __be32 syn_ack_of(const struct pkt *p, int syn)
+{
+	if (!syn)	/* tcp_syn() checked the header */
+		return 0;
+	return bpf_htonl(bpf_ntohl(((const struct tcphdr *)p->l4)->seq) + 1);
+}
+
 /* A VIP packet whose pod is chosen (be, slot id, of VIP vip_id; be NULL if
  * none): DNAT locally or encapsulate. f: its flow entry when established
  * (NULL when new_flow). syn: tcp_syn(p). from_node: it arrived in IPIP from
  * another node. */
 static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
-					const struct nosnat_flow_key *k, struct nosnat_flow *f,
+					struct nosnat_flow *f,
 					struct nosnat_backend *be, __u32 id, __u32 vip_id,
 					int new_flow, int syn, const struct nosnat_cfg *cfg,
 					int from_node, struct verdict *v)
@@ -62,14 +70,10 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
 
 	partial = l4_csum_partial(p);
 	if (be->node == cfg->node_ip) {
-		/* New: write the reply's reverse-NAT entry. Established: make
-		 * sure now and then that LRU pressure has not evicted it. */
-		__be32 syn_ack = 0;
-
-		if (syn)	/* tcp_syn() checked the header */
-			syn_ack = bpf_htonl(bpf_ntohl(((struct tcphdr *)p->l4)->seq) + 1);
-		if (new_flow || !f || syn_ack || rnat_check_due(f))
-			rnat_ensure(k, id, be, from_node ? NOSNAT_RNAT_ENCAP : 0, new_flow, syn_ack);
+		/* The pod's replies find this flow (tc egress). A SYN again on
+		 * an established flow: its SYN-ACK must acknowledge this one. */
+		if (syn && f && f->syn_ack != syn_ack_of(p, syn))
+			f->syn_ack = syn_ack_of(p, syn);
 		if (dnat_xdp(p, be, partial)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
@@ -203,8 +207,9 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 		int new_flow = 0, syn = tcp_syn(p);
 		__u32 id = 0;
 
-		be = select_local_backend(&k, &f, vip_id, cfg->node_ip, tag, &id, &new_flow, syn);
-		vip_deliver(ctx, p, &k, f, be, id, vip_id, new_flow, syn, cfg, 1, v);
+		be = select_local_backend(&k, &f, vip_id, cfg->node_ip, tag, &id, &new_flow, syn,
+					  syn_ack_of(p, syn));
+		vip_deliver(ctx, p, f, be, id, vip_id, new_flow, syn, cfg, 1, v);
 	}
 }
 
@@ -268,10 +273,10 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 			if (!vip)
 				return;
 			f = NULL;
-			be = select_backend(&k, vip, cfg->node_ip, &id, &new_flow);
+			be = select_backend(&k, vip, cfg->node_ip, syn_ack_of(&p, syn), &id, &new_flow);
 			vip_id = vip->id;
 		}
-		vip_deliver(ctx, &p, &k, f, be, id, vip_id, new_flow, syn, cfg, 0, v);
+		vip_deliver(ctx, &p, f, be, id, vip_id, new_flow, syn, cfg, 0, v);
 		return;
 	}
 	if (p.proto == IPPROTO_IPIP) {
@@ -316,7 +321,7 @@ int nosnat_tc_ingress(struct __sk_buff *skb)
 }
 
 /* tc egress: a pod's reply to a client that came through a VIP leaves with
- * the VIP as its source. Anything without a reverse-NAT entry is untouched. */
+ * the VIP as its source. Anything without the matching flow is untouched. */
 static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *v)
 {
 	void *data = (void *)(long)skb->data;
@@ -326,6 +331,8 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	int rc;
 
 	rc = parse_l2_l3(data, data_end, &p, 0);
+	if (rc == PARSE_OK && !pod_filter_hit(p.ip->saddr))
+		return;		/* the common case: not from one of this node's pods */
 	if (rc == PARSE_OK && (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) && !p.fragment)
 		rc = parse_ports(&p, &sport, &dport);
 	if (rc == PARSE_MALFORMED) {
@@ -347,21 +354,22 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return;
 
-	struct nosnat_rnat_key rk = {
-		.pod = p.ip->saddr, .client = p.ip->daddr,
-		.pod_port = sport, .client_port = dport, .proto = p.proto,
-	};
-	struct nosnat_rnat *rn = bpf_map_lookup_elem(&nosnat_rnat, &rk);
+	struct nosnat_pod_key pk = { .addr = p.ip->saddr, .port = sport, .proto = p.proto };
+	const struct nosnat_vip_id *vi;
+	struct nosnat_flow_key fk;
+	struct nosnat_flow *f;
+	__u32 id;
 
-	if (!rn)
+	vi = reply_flow(&pk, p.ip->daddr, dport, &fk, &f, &id);
+	if (!vi)
 		return;
 
 	__u32 l4 = p.l2_len + p.ip_len;
 	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
 						      : offsetof(struct udphdr, check));
 	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
-	__be32 old_ip = p.ip->saddr, new_ip = rn->vip;
-	__be16 new_port = rn->vip_port;
+	__be32 old_ip = p.ip->saddr, new_ip = fk.dst;
+	__be16 new_port = fk.dport;
 	int syn_ack = 0;
 
 	if (p.proto == IPPROTO_TCP) {
@@ -370,15 +378,15 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		syn_ack = th->syn && th->ack;
 		/* The SYN through the VIP was another one: this connection was
 		 * made some other way (straight to the pod) on the addresses and
-		 * ports of an old VIP flow. Not ours, and the entry is stale.
+		 * ports of an old VIP flow. Not ours, and the flow is stale.
 		 * (A SYN's data, TCP Fast Open, may be acked with it: up to 64k.) */
-		if (syn_ack && rn->syn_ack &&
-		    bpf_ntohl(th->ack_seq) - bpf_ntohl(rn->syn_ack) > 0xffff) {
-			bpf_map_delete_elem(&nosnat_rnat, &rk);
+		if (syn_ack && f->syn_ack &&
+		    bpf_ntohl(th->ack_seq) - bpf_ntohl(f->syn_ack) > 0xffff) {
+			bpf_map_delete_elem(&nosnat_flows, &fk);
 			return;
 		}
 	}
-	count_backend(rn->backend_id, skb->len);
+	count_backend(id, skb->len);
 	/* Headers in place (the program's prologue made the linear part
 	 * private to this skb); only the L4 checksum needs the helper, which
 	 * knows whether the skb carries a partial (offloaded) checksum. */

@@ -12,7 +12,7 @@
 #define NOSNAT_MAX_NODES	1024
 #define NOSNAT_MAX_LOCAL	16	/* local backends per VIP on one node */
 #define NOSNAT_FLOW_ENTRIES	262144
-#define NOSNAT_RNAT_ENTRIES	262144
+#define NOSNAT_POD_IDS		7	/* VIP:ports one pod:port/proto may serve */
 #define NOSNAT_MAX_WEIGHT	1000
 #define NOSNAT_IPIP_OVERHEAD	20
 
@@ -25,15 +25,18 @@
 #define NOSNAT_MAP_MAGLEV	"nosnat_maglev"
 #define NOSNAT_MAP_LOCAL	"nosnat_local"
 #define NOSNAT_MAP_FLOWS	"nosnat_flows"
-#define NOSNAT_MAP_RNAT		"nosnat_rnat"
+#define NOSNAT_MAP_PODS		"nosnat_pods"
 #define NOSNAT_MAP_STATS	"nosnat_stats"
 #define NOSNAT_MAP_VIP_STATS	"nosnat_vip_stat"
 #define NOSNAT_MAP_BE_STATS	"nosnat_be_stat"
 #define NOSNAT_MAP_VIP_FILTER	"nosnat_vip_filt"
+#define NOSNAT_MAP_POD_FILTER	"nosnat_pod_filt"
 #define NOSNAT_MAP_VIP_IDS	"nosnat_vip_ids"
 #define NOSNAT_MAP_NEXTHOP	"nosnat_nexthop"
 #define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
 #define NOSNAT_MAP_CTL		"nosnat_ctl"
+/* Pinned by earlier versions, gone since: attach refuses them, detach removes them. */
+#define NOSNAT_MAP_OLD_RNAT	"nosnat_rnat"
 
 /* What happened to a packet. */
 enum nosnat_action {
@@ -107,15 +110,17 @@ struct nosnat_maglev_slots {
 	__u32 backend[NOSNAT_MAGLEV_SIZE];	/* backend id per slot */
 };
 
-/* nosnat_vip_filt: one bit per hash of a VIP address, set for every VIP
- * address (more bits may be set, never fewer). A packet whose destination's
- * bit is clear is not ours: XDP passes it without a hash lookup. */
-#define NOSNAT_VIP_FILTER_BITS	65536
-struct nosnat_vip_filter {
-	__u64 bits[NOSNAT_VIP_FILTER_BITS / 64];
+/* Address filters, one bit per hash of an address, set for every address of
+ * the set (more bits may be set, never fewer). nosnat_vip_filt holds the VIP
+ * addresses: a packet whose destination's bit is clear is not ours, and XDP
+ * passes it without a hash lookup. nosnat_pod_filt holds this node's pods
+ * (nosnat_pods): tc egress passes a packet from any other source as cheaply. */
+#define NOSNAT_ADDR_FILTER_BITS	65536
+struct nosnat_addr_filter {
+	__u64 bits[NOSNAT_ADDR_FILTER_BITS / 64];
 };
 
-static inline __u32 nosnat_vip_filter_bit(__be32 addr)
+static inline __u32 nosnat_addr_filter_bit(__be32 addr)
 {
 	return ((__u32)addr * 0x9e3779b1U) >> 16;	/* Fibonacci hashing, top 16 bits */
 }
@@ -179,14 +184,16 @@ struct nosnat_flow {
 	__u32 backend_id;
 	__be32 backend_addr;	/* guards against a reused backend slot */
 	__u32 vip_ref;		/* VIP id + generation, see nosnat_vip_ids */
-	__u32 rnat_at;		/* tick of the last reverse-NAT check (local pods) */
+	__be32 syn_ack;		/* client's ISN + 1 from the SYN through the VIP, 0 if not
+				 * seen: a SYN-ACK of the pod acking anything else (beyond
+				 * 64k of SYN data) belongs to another connection on the
+				 * same addresses and ports, say one made straight to the
+				 * pod, and the flow is stale */
 };
 _Static_assert(sizeof(struct nosnat_flow) == 16, "flow size");
 
 /* Coarse clock of the dataplane: jiffies >> 7, a tick of 0.128 s at HZ=1000
- * (1.28 s at HZ=100). An established flow to a local pod re-checks its
- * reverse-NAT entry (LRU: could be evicted) once per tick; a cached next hop
- * lives until the tick ends. */
+ * (1.28 s at HZ=100). A cached next hop lives until the tick ends. */
 #define NOSNAT_TICK_SHIFT	7
 
 /* nosnat_nexthop: per-CPU cache of bpf_fib_lookup results for the outer
@@ -208,31 +215,24 @@ static inline __u32 nosnat_nexthop_slot(__be32 node)
 	return ((__u32)node * 0x9e3779b1U) >> 22;	/* top 10 bits */
 }
 
-/* nosnat_rnat key: a reply as the pod sends it. */
-struct nosnat_rnat_key {
-	__be32 pod;
-	__be32 client;
-	__be16 pod_port;
-	__be16 client_port;
+/* nosnat_pods: this node's pods as their replies show them (address, port,
+ * protocol) -> the backend slots they fill, one per VIP:port they serve. A
+ * reply is rewritten to the VIP only if the flow table holds the matching
+ * flow: client address and port, through that VIP, to that slot. Replies
+ * and requests share the one flow entry (and its LRU fate). */
+struct nosnat_pod_key {
+	__be32 addr;
+	__be16 port;
 	__u8 proto;
-	__u8 pad[3];
+	__u8 pad;
 };
-_Static_assert(sizeof(struct nosnat_rnat_key) == 16, "rnat key size");
+_Static_assert(sizeof(struct nosnat_pod_key) == 8, "pod key size");
 
-#define NOSNAT_RNAT_ENCAP	0x1	/* the flow arrived encapsulated (informational) */
-
-struct nosnat_rnat {
-	__be32 vip;
-	__be16 vip_port;
-	__u16 flags;
-	__u32 backend_id;
-	__be32 syn_ack;		/* client's ISN + 1 from the SYN through the VIP, 0 if not
-				 * seen: a SYN-ACK acking anything else (beyond 64k of SYN
-				 * data) belongs to another connection on the same
-				 * addresses and ports, say one made straight to the pod,
-				 * and the entry is stale */
+struct nosnat_pod {
+	__u32 count;
+	__u32 ids[NOSNAT_POD_IDS];	/* backend ids, ascending */
 };
-_Static_assert(sizeof(struct nosnat_rnat) == 16, "rnat size");
+_Static_assert(sizeof(struct nosnat_pod) == 32, "pod size");
 
 struct nosnat_counter {
 	__u64 packets;

@@ -29,10 +29,30 @@ static const char *be_str(__be32 addr, __be16 port, char *buf)
 	return buf;
 }
 
+/* One backend line of a config: its pod port and protocol. */
+struct pod_use {
+	__be32 addr;
+	__be16 port;
+	__u8 proto;
+	const struct config_backend *cb;
+};
+
+static int pod_use_cmp(const void *a, const void *b)
+{
+	const struct pod_use *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return (x->proto > y->proto) - (x->proto < y->proto);
+}
+
 static int validate(const struct state *s, const struct config *cfg, __be32 node_ip,
 		    const char *file, char *err, size_t errlen)
 {
 	size_t peak = 0;
+	char bs[32];
 
 	if (!node_ip) {
 		snprintf(err, errlen, "%s:1:1: this node's address is unknown (set 'node' or attach with --node-ip)",
@@ -53,6 +73,30 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 			return -EINVAL;
 		}
 		peak += v->n_be;
+	}
+	/* A pod port answers for at most NOSNAT_POD_IDS VIP ports of a protocol
+	 * (its replies are matched against each one's flows). */
+	{
+		static struct pod_use p[NOSNAT_MAX_BACKENDS];
+		size_t n = 0;
+
+		for (size_t i = 0; i < cfg->n_vips; i++)
+			for (size_t b = 0; b < cfg->vips[i].n_be && n < NOSNAT_MAX_BACKENDS; b++) {
+				const struct config_backend *cb = &cfg->bes[cfg->vips[i].first_be + b];
+
+				p[n++] = (struct pod_use){ .addr = cb->addr, .port = cb->port,
+							   .proto = cfg->vips[i].key.proto, .cb = cb };
+			}
+		qsort(p, n, sizeof(p[0]), pod_use_cmp);
+		for (size_t i = NOSNAT_POD_IDS; i < n; i++) {
+			const struct config_backend *cb = p[i].cb;
+
+			if (pod_use_cmp(&p[i], &p[i - NOSNAT_POD_IDS]))
+				continue;
+			snprintf(err, errlen, "%s:%u:%u: backend %s serves more than %d VIP ports of one protocol",
+				 file, cb->line, cb->col, be_str(cb->addr, cb->port, bs), NOSNAT_POD_IDS);
+			return -EINVAL;
+		}
 	}
 	/* Removed VIPs free their slots first; kept backends keep theirs; new
 	 * ones need a slot while the removed backends of kept VIPs still hold
@@ -293,8 +337,14 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			goto fail;
 		changes += rc;
 	}
+	/* new pods' replies are recognised before their tables go in ... */
+	if (!dry && (rc = pods_sync(m, s)))
+		goto fail;
 	rc = finish_pending(m, s, pd);
 	if (rc < 0)
+		goto fail;
+	/* ... and the pods dropped are forgotten once their slots are free */
+	if (!dry && (rc = pods_sync(m, s)))
 		goto fail;
 	for (size_t i = 0; i < s->n_nodes;) {
 		__be32 n = s->nodes[i];

@@ -174,6 +174,15 @@ static int pins_compatible(struct bpf_object *obj, const char *pin_dir)
 {
 	struct bpf_map *m;
 
+	char old[PATH_MAX];
+
+	/* Flows of that version lack what replies are now matched by. */
+	snprintf(old, sizeof(old), "%s/%s", pin_dir, NOSNAT_MAP_OLD_RNAT);
+	if (!access(old, F_OK)) {
+		err("pinned map %s was made by another nosnat version (it has no use now): "
+		    "detach from every interface (established flows are lost), then attach", old);
+		return -EINVAL;
+	}
 	bpf_object__for_each_map(m, obj) {
 		struct bpf_map_info info = {};
 		__u32 len = sizeof(info);
@@ -278,6 +287,8 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 		rc = state_read(&maps, &st);
 	if (!rc)
 		rc = vip_index_sync(&maps, &st);
+	if (!rc)
+		rc = pods_sync(&maps, &st);
 	if (!rc) {
 		static struct vip_entry *all[NOSNAT_MAX_VIPS];
 
@@ -337,7 +348,7 @@ int dp_detach(const char *pin_dir, const char *ifname)
 		NOSNAT_MAP_CFG, NOSNAT_MAP_VIPS, NOSNAT_MAP_VIP_ADDR, NOSNAT_MAP_VIP_FILTER,
 		NOSNAT_MAP_VIP_IDS, NOSNAT_MAP_BACKENDS,
 		NOSNAT_MAP_NODES, NOSNAT_MAP_MAGLEV, NOSNAT_MAP_LOCAL, NOSNAT_MAP_FLOWS,
-		NOSNAT_MAP_RNAT, NOSNAT_MAP_STATS, NOSNAT_MAP_VIP_STATS, NOSNAT_MAP_BE_STATS,
+		NOSNAT_MAP_PODS, NOSNAT_MAP_POD_FILTER, NOSNAT_MAP_OLD_RNAT, NOSNAT_MAP_STATS, NOSNAT_MAP_VIP_STATS, NOSNAT_MAP_BE_STATS,
 		NOSNAT_MAP_NEXTHOP, NOSNAT_MAP_VIP_META, NOSNAT_MAP_CTL,
 	};
 	struct nosnat_maps lock;

@@ -311,6 +311,9 @@ static int cmd_backend(int argc, char **argv)
 	else if (rc == -E2BIG)
 		err("backend %s: more than %d backends of VIP %s on this node", spec,
 		    NOSNAT_MAX_LOCAL, argv[i + 1]);
+	else if (rc == -EMLINK)
+		err("backend %s: that pod port already serves %d VIP ports of this protocol (at most)",
+		    spec, NOSNAT_POD_IDS);
 	else if (rc == -ENOSPC)
 		err("backend %s: backend table full (%d)", spec, NOSNAT_MAX_BACKENDS);
 	else if (rc)

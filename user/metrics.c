@@ -101,13 +101,9 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 		}
 	}
 	mx->flows = count_entries(m->flows, sizeof(struct nosnat_flow_key), sizeof(struct nosnat_flow));
-	mx->rnat = count_entries(m->rnat, sizeof(struct nosnat_rnat_key), sizeof(struct nosnat_rnat));
+	mx->pods = count_entries(m->pods, sizeof(struct nosnat_pod_key), sizeof(struct nosnat_pod));
 	if (!bpf_obj_get_info_by_fd(m->flows, &info, &info_len))
 		mx->flows_max = info.max_entries;
-	info_len = sizeof(info);
-	memset(&info, 0, sizeof(info));
-	if (!bpf_obj_get_info_by_fd(m->rnat, &info, &info_len))
-		mx->rnat_max = info.max_entries;
 	memset(&mx->ctl, 0, sizeof(mx->ctl));
 	bpf_map_lookup_elem(m->ctl, &zero, &mx->ctl);
 	return 0;
@@ -286,11 +282,9 @@ void metrics_render(FILE *f, const struct metrics *mx)
 		scalar_family(f, "nosnat_kube_watch_restarts_total", "counter",
 			      "Kubernetes watches restarted.", mx->kube_watch_restarts);
 	}
+	scalar_family(f, "nosnat_local_pods", "gauge",
+		      "Local pod address:port pairs whose replies are matched to VIP flows.", mx->pods);
 	hook_action_family(f, "nosnat_packets_total", "Packets by hook and action.", mx, 0);
-	scalar_family(f, "nosnat_reverse_nat_capacity", "gauge", "Size of the reverse-NAT table (LRU).",
-		      mx->rnat_max);
-	scalar_family(f, "nosnat_reverse_nat_entries", "gauge", "Entries in the reverse-NAT table.",
-		      mx->rnat);
 	vip_family(f, "nosnat_vip_bytes_total", "counter",
 		   "Bytes (IP length) of VIP packets seen by this node.", vips, nv, VF_BYTES);
 	vip_family(f, "nosnat_vip_flows_total", "counter", "New flows of a VIP seen by this node.",

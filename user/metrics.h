@@ -28,7 +28,7 @@ struct metrics {
 	size_t n_vips;
 	struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
 	size_t n_bes;
-	uint64_t flows, flows_max, rnat, rnat_max;
+	uint64_t flows, flows_max, pods;
 	struct nosnat_ctl ctl;
 	/* Kubernetes discovery, when run --kube is used (has_kube) */
 	int has_kube, kube_connected;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -112,7 +113,7 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 		{ &m->vip_ids, NOSNAT_MAP_VIP_IDS }, { &m->backends, NOSNAT_MAP_BACKENDS },
 		{ &m->nodes, NOSNAT_MAP_NODES }, { &m->maglev, NOSNAT_MAP_MAGLEV },
 		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
-		{ &m->rnat, NOSNAT_MAP_RNAT }, { &m->stats, NOSNAT_MAP_STATS },
+		{ &m->pods, NOSNAT_MAP_PODS }, { &m->pod_filt, NOSNAT_MAP_POD_FILTER }, { &m->stats, NOSNAT_MAP_STATS },
 		{ &m->vip_stat, NOSNAT_MAP_VIP_STATS }, { &m->be_stat, NOSNAT_MAP_BE_STATS },
 		{ &m->vip_meta, NOSNAT_MAP_VIP_META }, { &m->ctl, NOSNAT_MAP_CTL },
 	};
@@ -142,7 +143,7 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 void maps_close(struct nosnat_maps *m)
 {
 	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->vip_filt, &m->vip_ids, &m->backends, &m->nodes, &m->maglev,
-		       &m->local, &m->flows, &m->rnat, &m->stats, &m->vip_stat, &m->be_stat,
+		       &m->local, &m->flows, &m->pods, &m->pod_filt, &m->stats, &m->vip_stat, &m->be_stat,
 		       &m->vip_meta, &m->ctl, &m->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -498,16 +499,16 @@ int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node)
 	return 0;
 }
 
-static void filter_set(struct nosnat_vip_filter *f, __be32 addr)
+static void filter_set(struct nosnat_addr_filter *f, __be32 addr)
 {
-	__u32 bit = nosnat_vip_filter_bit(addr);
+	__u32 bit = nosnat_addr_filter_bit(addr);
 
 	f->bits[bit / 64] |= 1ULL << (bit % 64);
 }
 
-static int filter_has(const struct nosnat_vip_filter *f, __be32 addr)
+static int filter_has(const struct nosnat_addr_filter *f, __be32 addr)
 {
-	__u32 bit = nosnat_vip_filter_bit(addr);
+	__u32 bit = nosnat_addr_filter_bit(addr);
 
 	return (f->bits[bit / 64] >> (bit % 64)) & 1;
 }
@@ -517,7 +518,7 @@ static int filter_has(const struct nosnat_vip_filter *f, __be32 addr)
  * or the new set at any moment. */
 static int filter_write(const struct nosnat_maps *m, const struct state *s, __be32 extra)
 {
-	static struct nosnat_vip_filter f;
+	static struct nosnat_addr_filter f;
 	__u32 zero = 0;
 
 	memset(&f, 0, sizeof(f));
@@ -574,6 +575,136 @@ int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
 	return rc;
 }
 
+/* Backend slots as nosnat_pods sees them: (address, port, protocol), id. */
+struct pod_ref {
+	struct nosnat_pod_key key;
+	__u32 id;
+};
+
+static int pod_ref_cmp(const void *a, const void *b)
+{
+	const struct pod_ref *x = a, *y = b;
+	int c = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+/* The slots of s's pods on this node, sorted; returns how many. */
+static size_t pod_refs(const struct state *s, struct pod_ref *out)
+{
+	static __u8 proto[NOSNAT_MAX_VIPS];
+	static __u8 known[NOSNAT_MAX_VIPS];
+	size_t n = 0;
+
+	memset(known, 0, sizeof(known));
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (s->vips[i].val.id < NOSNAT_MAX_VIPS) {
+			proto[s->vips[i].val.id] = s->vips[i].key.proto;
+			known[s->vips[i].val.id] = 1;
+		}
+	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+		const struct nosnat_backend *b = &s->be[id];
+
+		/* a slot on its way out still answers its flows until freed */
+		if (!(b->flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)) || b->vip_id >= NOSNAT_MAX_VIPS ||
+		    !known[b->vip_id] || b->node != s->cfg.node_ip)
+			continue;
+		out[n].key = (struct nosnat_pod_key){ .addr = b->addr, .port = b->port,
+						      .proto = proto[b->vip_id] };
+		out[n++].id = id;
+	}
+	qsort(out, n, sizeof(out[0]), pod_ref_cmp);
+	return n;
+}
+
+int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto)
+{
+	int n = 0;
+
+	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+		const struct nosnat_backend *b = &s->be[id];
+
+		if (!(b->flags & NOSNAT_BE_IN_USE) || b->addr != addr || b->port != port)
+			continue;
+		for (size_t i = 0; i < s->n_vips; i++)
+			if (s->vips[i].val.id == b->vip_id)
+				n += s->vips[i].key.proto == proto;
+	}
+	return n;
+}
+
+/* Write the pod filter: bits of refs' pods, plus those of every pod key
+ * still in nosnat_pods when with_map. */
+static int pod_filter_write(const struct nosnat_maps *m, const struct pod_ref *refs, size_t n,
+			    int with_map)
+{
+	static struct nosnat_addr_filter f, cur;
+	struct nosnat_pod_key key, cursor, *prev = NULL;
+	__u32 zero = 0;
+
+	memset(&f, 0, sizeof(f));
+	for (size_t i = 0; i < n; i++)
+		filter_set(&f, refs[i].key.addr);
+	while (with_map && !bpf_map_get_next_key(m->pods, prev, &key)) {
+		filter_set(&f, key.addr);
+		cursor = key;
+		prev = &cursor;
+	}
+	if (!bpf_map_lookup_elem(m->pod_filt, &zero, &cur) && !memcmp(&cur, &f, sizeof(f)))
+		return 0;
+	return bpf_map_update_elem(m->pod_filt, &zero, &f, BPF_ANY) ? -errno : 0;
+}
+
+int pods_sync(const struct nosnat_maps *m, const struct state *s)
+{
+	static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
+	static struct nosnat_pod_key stale[NOSNAT_MAX_BACKENDS];
+	struct nosnat_pod_key key, cursor, *prev = NULL;
+	size_t n = pod_refs(s, refs), n_stale = 0;
+	int rc;
+
+	/* The filter lets new pods through before their entries exist ... */
+	rc = pod_filter_write(m, refs, n, 1);
+	if (rc)
+		return rc;
+	/* ... each pod's entry as it should be, written where it differs ... */
+	for (size_t i = 0; i < n;) {
+		struct nosnat_pod want = {}, cur;
+		size_t j = i;
+
+		for (; j < n && !memcmp(&refs[j].key, &refs[i].key, sizeof(key)); j++)
+			if (want.count < NOSNAT_POD_IDS)
+				want.ids[want.count++] = refs[j].id;
+		if (bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want))) {
+			if (bpf_map_update_elem(m->pods, &refs[i].key, &want, BPF_ANY))
+				return -errno;
+		}
+		i = j;
+	}
+	/* ... the entries of pods that are gone deleted ... */
+	while (!bpf_map_get_next_key(m->pods, prev, &key)) {
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {	/* any slot with this key? */
+			size_t mid = (lo + hi) / 2;
+
+			if (memcmp(&refs[mid].key, &key, sizeof(key)) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if ((lo == n || memcmp(&refs[lo].key, &key, sizeof(key))) && n_stale < NOSNAT_MAX_BACKENDS)
+			stale[n_stale++] = key;
+		cursor = key;
+		prev = &cursor;
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		if (bpf_map_delete_elem(m->pods, &stale[i]) && errno != ENOENT)
+			return -errno;
+	/* ... and only then their bits cleared */
+	return pod_filter_write(m, refs, n, 0);
+}
+
 int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
 {
 	static __u8 used[NOSNAT_MAX_VIPS];
@@ -619,7 +750,7 @@ int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	}
 	{
 		__u32 zero = 0;
-		static struct nosnat_vip_filter f;
+		static struct nosnat_addr_filter f;
 
 		if (bpf_map_lookup_elem(m->vip_filt, &zero, &f))
 			return -errno;
@@ -676,7 +807,7 @@ int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	*v = s->vips[--s->n_vips];
 	if (!others)
 		filter_write(m, s, 0);	/* its bit, unless another address shares it */
-	return 0;
+	return pods_sync(m, s);
 }
 
 int be_alloc(const struct state *s)
@@ -745,6 +876,8 @@ int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct no
 		return -EHOSTUNREACH;
 	if (node == s->cfg.node_ip && vip_local_count(s, v->val.id, node) >= NOSNAT_MAX_LOCAL)
 		return -E2BIG;
+	if (pod_vips(s, addr, port, k->proto) >= NOSNAT_POD_IDS)
+		return -EMLINK;
 	id = be_alloc(s);
 	if (id < 0)
 		return id;
@@ -753,6 +886,8 @@ int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct no
 		.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
 	};
 	rc = be_write(m, s, id, 1);
+	if (!rc)	/* its replies are recognised before a flow can choose it */
+		rc = pods_sync(m, s);
 	if (rc)
 		return rc;
 	return vip_sync(m, s, v);
@@ -778,13 +913,14 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 		s->be[id].flags = NOSNAT_BE_IN_USE;
 		return rc;
 	}
-	return be_release(m, s, id);
+	rc = be_release(m, s, id);
+	return rc ? rc : pods_sync(m, s);
 }
 
 int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 {
 	static struct nosnat_maglev_slots table;
-	static struct nosnat_vip_filter filt;
+	static struct nosnat_addr_filter filt;
 	char vs[32], a[16];
 	int problems = 0;
 
@@ -876,6 +1012,43 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		if (be->node != s->cfg.node_ip && !state_has_node(s, be->node))
 			PROBLEM("backend %d (%s) on unknown node %s", b, ip_str(be->addr, a),
 				ip_str(be->node, vs));
+	}
+	{	/* nosnat_pods: exactly this node's pods, each with its slots */
+		static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
+		size_t n = pod_refs(s, refs), want_keys = 0, have_keys = 0;
+		struct nosnat_pod_key key, cursor, *prev = NULL;
+		__u32 zero_key = 0;
+
+		for (size_t i = 0; i < n;) {
+			struct nosnat_pod want = {}, cur = {};
+			size_t j = i;
+
+			for (; j < n && !memcmp(&refs[j].key, &refs[i].key, sizeof(key)); j++)
+				if (want.count < NOSNAT_POD_IDS)
+					want.ids[want.count++] = refs[j].id;
+			want_keys++;
+			if (bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want)))
+				PROBLEM("pod %s:%u: %s lists %u slots, want %u (first %u)",
+					ip_str(refs[i].key.addr, a), ntohs(refs[i].key.port), NOSNAT_MAP_PODS,
+					cur.count, want.count, want.ids[0]);
+			i = j;
+		}
+		while (!bpf_map_get_next_key(m->pods, prev, &key)) {
+			have_keys++;
+			cursor = key;
+			prev = &cursor;
+		}
+		if (have_keys != want_keys)
+			PROBLEM("%s has %zu pods, want %zu", NOSNAT_MAP_PODS, have_keys, want_keys);
+		if (bpf_map_lookup_elem(m->pod_filt, &zero_key, &filt))
+			PROBLEM("cannot read %s", NOSNAT_MAP_POD_FILTER);
+		else
+			for (size_t i = 0; i < n; i++)
+				if (!filter_has(&filt, refs[i].key.addr)) {
+					PROBLEM("pod %s: filter bit clear (its replies would pass as they are)",
+						ip_str(refs[i].key.addr, a));
+					break;
+				}
 	}
 #undef PROBLEM
 	return problems;

@@ -13,7 +13,7 @@
 
 struct nosnat_maps {
 	int cfg, vips, vip_addr, vip_filt, vip_ids, backends, nodes, maglev, local;
-	int flows, rnat, stats, vip_stat, be_stat;
+	int flows, pods, pod_filt, stats, vip_stat, be_stat;
 	int vip_meta, ctl;
 	int lock_fd;
 };
@@ -80,6 +80,11 @@ int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct no
 /* Rewrite the VIP address filter and the VIP id -> key array from s (after
  * attach: maps created empty, or by an older nosnat). */
 int vip_index_sync(const struct nosnat_maps *m, const struct state *s);
+/* Make nosnat_pods list exactly the slots of this node's pods (in use or
+ * being freed). */
+int pods_sync(const struct nosnat_maps *m, const struct state *s);
+/* In-use slots (any node) of pod addr:port behind VIPs of protocol proto. */
+int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto);
 /* Rebuild one VIP's Maglev table, local list and active count. */
 int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v);
 /* The same for n VIPs, their tables swapped in a few batch updates. */

@@ -1,5 +1,5 @@
-/* clock.h - the coarse clock of the caches that must not go stale for long
- * (a flow's reverse-NAT check, the next-hop cache): jiffies in ticks of
+/* clock.h - the coarse clock of caches that must not go stale for long
+ * (the next-hop cache): jiffies in ticks of
  * 2^NOSNAT_TICK_SHIFT, 0.128 s at HZ=1000, 1.28 s at HZ=100. */
 #ifndef NOSNAT_CLOCK_H
 #define NOSNAT_CLOCK_H

@@ -5,7 +5,6 @@
 
 #include "maps.h"
 #include "hash.h"
-#include "clock.h"
 
 static __always_inline struct nosnat_vip *vip_lookup(__be32 addr, __be16 port, __u8 proto)
 {
@@ -14,16 +13,28 @@ static __always_inline struct nosnat_vip *vip_lookup(__be32 addr, __be16 port, _
 	return bpf_map_lookup_elem(&nosnat_vips, &k);
 }
 
-/* Could addr be a VIP? One bit of an array value: a clear bit means
- * certainly not, which is the answer for nearly every packet a node gets. */
-static __always_inline int vip_filter_hit(__be32 addr)
+/* Could addr be in the filter's set? One bit of an array value: a clear
+ * bit means certainly not. */
+static __always_inline int addr_filter_hit(void *filter_map, __be32 addr)
 {
-	__u32 zero = 0, bit = nosnat_vip_filter_bit(addr);
-	const struct nosnat_vip_filter *f = bpf_map_lookup_elem(&nosnat_vip_filt, &zero);
+	__u32 zero = 0, bit = nosnat_addr_filter_bit(addr);
+	const struct nosnat_addr_filter *f = bpf_map_lookup_elem(filter_map, &zero);
 
 	if (!f)
 		return 1;
-	return (f->bits[(bit >> 6) & (NOSNAT_VIP_FILTER_BITS / 64 - 1)] >> (bit & 63)) & 1;
+	return (f->bits[(bit >> 6) & (NOSNAT_ADDR_FILTER_BITS / 64 - 1)] >> (bit & 63)) & 1;
+}
+
+/* Could addr be a VIP? "No" is the answer for nearly every packet a node gets. */
+static __always_inline int vip_filter_hit(__be32 addr)
+{
+	return addr_filter_hit(&nosnat_vip_filt, addr);
+}
+
+/* Could addr be one of this node's pods (nosnat_pods)? */
+static __always_inline int pod_filter_hit(__be32 addr)
+{
+	return addr_filter_hit(&nosnat_pod_filt, addr);
 }
 
 /* Any port: for fragments, malformed packets, IPIP inner headers. */
@@ -100,33 +111,67 @@ maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
 	return backend_get(*id, vip_id);
 }
 
-/* Has the flow's reverse-NAT entry gone unchecked for a while? */
-static __always_inline int rnat_check_due(struct nosnat_flow *f)
-{
-	__u32 now = tick_now();
-
-	if (f->rnat_at == now)
-		return 0;
-	f->rnat_at = now;	/* a racing CPU writes the same: harmless */
-	return 1;
-}
-
 static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 id,
-					const struct nosnat_backend *be, __u32 vip_id)
+					const struct nosnat_backend *be, __u32 vip_id,
+					__be32 syn_ack)
 {
 	const struct nosnat_vip_id *vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
 	struct nosnat_flow f = {
-		.backend_id = id, .backend_addr = be->addr, .rnat_at = tick_now(),
+		.backend_id = id, .backend_addr = be->addr, .syn_ack = syn_ack,
 		.vip_ref = vi ? vi->ref : 0,	/* 0 never matches: the flow re-picks */
 	};
 
 	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
 }
 
+/* A pod's reply (pod, client, ports and protocol in pk and the arguments):
+ * the flow it answers, if a client's flow through a VIP chose this pod.
+ * Sets *fk to the flow's key, *fp to the entry and *idp to the backend
+ * slot; returns the VIP (key and reference). Anything else, a connection
+ * made straight to the pod, say, has no such flow and stays untouched. */
+static __always_inline const struct nosnat_vip_id *
+reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port,
+	   struct nosnat_flow_key *fk, struct nosnat_flow **fp, __u32 *idp)
+{
+	const struct nosnat_pod *pod = bpf_map_lookup_elem(&nosnat_pods, pk);
+
+	if (!pod)
+		return NULL;
+	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
+		const struct nosnat_vip_id *vi;
+		struct nosnat_backend *be;
+		struct nosnat_flow *f;
+		__u32 id, vip_id;
+
+		if (i >= pod->count)
+			break;
+		id = pod->ids[i];
+		be = bpf_map_lookup_elem(&nosnat_backends, &id);
+		if (!be || !(be->flags & NOSNAT_BE_IN_USE) || be->addr != pk->addr ||
+		    be->port != pk->port)
+			continue;
+		vip_id = be->vip_id;
+		vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
+		if (!vi || vi->key.proto != pk->proto)
+			continue;
+		*fk = (struct nosnat_flow_key){
+			.src = client, .dst = vi->key.addr, .sport = client_port,
+			.dport = vi->key.port, .proto = pk->proto,
+		};
+		f = bpf_map_lookup_elem(&nosnat_flows, fk);
+		if (!f || f->backend_id != id || f->backend_addr != pk->addr || f->vip_ref != vi->ref)
+			continue;
+		*fp = f;
+		*idp = id;
+		return vi;
+	}
+	return NULL;
+}
+
 /* Ingress node, no usable flow entry: Maglev picks, the flow is recorded. */
 static __always_inline struct nosnat_backend *
 select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-	       __be32 node_ip, __u32 *id, int *new_flow)
+	       __be32 node_ip, __be32 syn_ack, __u32 *id, int *new_flow)
 {
 	struct nosnat_backend *be;
 
@@ -139,7 +184,7 @@ select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
 	be = maglev_backend(vip->id, flow_hash(k), id);
 	if (!be)
 		return NULL;
-	flow_record(k, *id, be, vip->id);
+	flow_record(k, *id, be, vip->id, syn_ack);
 	*new_flow = 1;
 	return be;
 }
@@ -150,7 +195,7 @@ select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
 static __always_inline struct nosnat_backend *
 select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 		     __u32 vip_id, __be32 node_ip, __u16 tag, __u32 *id,
-		     int *new_flow, int syn)
+		     int *new_flow, int syn, __be32 syn_ack)
 {
 	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
 	struct nosnat_backend *be = flow_backend(f, k, syn);
@@ -199,7 +244,7 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 	if (!be)
 		return NULL;
 found:
-	flow_record(k, *id, be, vip_id);
+	flow_record(k, *id, be, vip_id, syn_ack);
 	*new_flow = 1;
 	return be;
 }

@@ -38,7 +38,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct nosnat_vip_filter);
+	__type(value, struct nosnat_addr_filter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_vip_filt SEC(".maps");
 
@@ -104,12 +104,21 @@ struct {
 } nosnat_flows SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, NOSNAT_RNAT_ENTRIES);
-	__type(key, struct nosnat_rnat_key);
-	__type(value, struct nosnat_rnat);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nosnat_addr_filter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} nosnat_rnat SEC(".maps");
+} nosnat_pod_filt SEC(".maps");
+
+/* Local pods, for tc egress: which backend slots a reply could belong to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_BACKENDS);
+	__type(key, struct nosnat_pod_key);
+	__type(value, struct nosnat_pod);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_pods SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -185,34 +185,6 @@ static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *
 	return 0;
 }
 
-/* Make sure the pod's replies to this client are rewritten back to the VIP.
- * A lookup keeps a live entry from LRU eviction; only a miss writes. A SYN
- * (syn_ack: its sequence number + 1) always leaves its mark in the entry. */
-static __always_inline void rnat_ensure(const struct nosnat_flow_key *k, __u32 id,
-					const struct nosnat_backend *be, __u16 flags,
-					int new_flow, __be32 syn_ack)
-{
-	struct nosnat_rnat_key rk = {
-		.pod = be->addr, .client = k->src,
-		.pod_port = be->port, .client_port = k->sport, .proto = k->proto,
-	};
-	struct nosnat_rnat rv = {
-		.vip = k->dst, .vip_port = k->dport, .flags = flags, .backend_id = id,
-		.syn_ack = syn_ack,
-	};
-	struct nosnat_rnat *cur;
-
-	if (!new_flow) {
-		cur = bpf_map_lookup_elem(&nosnat_rnat, &rk);
-		if (cur && cur->vip == rv.vip && cur->vip_port == rv.vip_port &&
-		    (cur->flags & flags) == flags && (!syn_ack || cur->syn_ack == syn_ack))
-			return;
-		if (cur && !syn_ack && cur->vip == rv.vip && cur->vip_port == rv.vip_port)
-			rv.syn_ack = cur->syn_ack;	/* same flow: keep what its SYN said */
-	}
-	bpf_map_update_elem(&nosnat_rnat, &rk, &rv, BPF_ANY);
-}
-
 /* Find the MSS option of a TCP header; returns its offset from th or -1.
  * Senders put MSS first in practice; the walk gives up after a dozen
  * options, which keeps the verifier's work small. */

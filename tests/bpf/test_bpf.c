@@ -136,21 +136,19 @@ static void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t
 
 /* --- configuration through the loader's code --------------------------- */
 
-/* Empty a hash map of 16-byte keys (flows, reverse NAT). The next key is
- * fetched before deleting: a deleted key would restart the walk. */
+/* Empty the flow table. The next key is fetched before deleting: a deleted
+ * key would restart the walk. */
 static void map_clear(int fd)
 {
-	_Static_assert(sizeof(struct nosnat_flow_key) == 16 && sizeof(struct nosnat_rnat_key) == 16,
-		       "16-byte keys");
-	__u8 key[16], next[16];
+	struct nosnat_flow_key key, next;
 	int more;
 
-	if (bpf_map_get_next_key(fd, NULL, key))
+	if (bpf_map_get_next_key(fd, NULL, &key))
 		return;
 	do {
-		more = !bpf_map_get_next_key(fd, key, next);
-		bpf_map_delete_elem(fd, key);
-		memcpy(key, next, sizeof(key));
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		bpf_map_delete_elem(fd, &key);
+		key = next;
 	} while (more);
 }
 
@@ -171,7 +169,6 @@ static int cfg_reset(void)
 		if (op_node_del(&maps, &st, st.nodes[0]))
 			return -1;
 	map_clear(maps.flows);
-	map_clear(maps.rnat);
 	{	/* no next hop cached by an earlier test */
 		static struct nosnat_nexthop none[256];
 		int fd = bpf_map__fd(skel->maps.nosnat_nexthop);
@@ -203,6 +200,13 @@ static int add_be(const char *vip, uint16_t port, uint8_t proto, const char *pod
 	struct nosnat_vip_key k = vkey(vip, port, proto);
 
 	return op_backend_add(&maps, &st, &k, ip4(pod), htons(pod_port), ip4(node), weight);
+}
+
+static int del_be(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port)
+{
+	struct nosnat_vip_key k = vkey(vip, port, proto);
+
+	return op_backend_del(&maps, &st, &k, ip4(pod), htons(pod_port));
 }
 
 /* The mail VIP, 192.0.2.10:25/tcp, with one backend. */
@@ -257,12 +261,15 @@ static int t_local_syn(void)
 	uint8_t in[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40000, 25, TH_SYN);
-	struct nosnat_rnat_key rk = { .pod = ip4(T_POD_LOCAL), .client = ip4(T_CLIENT),
-				      .pod_port = htons(2525), .client_port = htons(40000),
-				      .proto = IPPROTO_TCP };
-	struct nosnat_rnat rv;
+	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40000),
+				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_pod_key pk = { .addr = ip4(T_POD_LOCAL), .port = htons(2525),
+				     .proto = IPPROTO_TCP };
+	struct nosnat_pod pod;
+	struct nosnat_flow f;
 	size_t n, wn;
 	__u32 vid;
+	int bid;
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	vid = st.vips[0].val.id;
@@ -275,8 +282,12 @@ static int t_local_syn(void)
 	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "vip packets");
 	CHECK(counter(maps.vip_stat, vid, 1, 3) == n - 14, "vip bytes (IP length)");
 	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "vip new flows");
-	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "reverse-NAT entry missing");
-	CHECK(rv.vip == ip4(T_VIP) && rv.vip_port == htons(25) && rv.flags == 0, "rnat value");
+	bid = state_find_backend(&st, vid, ip4(T_POD_LOCAL), htons(2525));
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow entry missing");
+	CHECK(f.backend_id == (__u32)bid && f.backend_addr == ip4(T_POD_LOCAL) && f.syn_ack == htonl(1001),
+	      "flow value: backend %u addr %x syn_ack %u", f.backend_id, f.backend_addr, ntohl(f.syn_ack));
+	CHECK(!bpf_map_lookup_elem(maps.pods, &pk, &pod) && pod.count == 1 && pod.ids[0] == (__u32)bid,
+	      "the pod's replies are looked for");
 	return 0;
 }
 
@@ -1426,54 +1437,92 @@ static int t_syn_skips_draining(void)
 	return 0;
 }
 
-/* An established flow to a local pod looks at its reverse-NAT entry once
- * per tick, not per packet; an entry lost to LRU pressure comes back. */
-static int t_rnat_restored(void)
+static int pod_bit(const char *addr)
 {
-	uint8_t in[256], want[256];
+	static struct nosnat_addr_filter f;
+	__u32 zero = 0, bit = nosnat_addr_filter_bit(ip4(addr));
+
+	if (bpf_map_lookup_elem(maps.pod_filt, &zero, &f))
+		return -1;
+	return (int)((f.bits[bit / 64] >> (bit % 64)) & 1);
+}
+
+/* Replies are matched to the flow of the request: gone with the flow (LRU
+ * eviction), back with it; a pod port behind two VIP ports answers as the
+ * one the client used, and only for flows of its own slot. */
+static int t_reply_follows_flow(void)
+{
+	uint8_t in[256], reply[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40090, 25, TH_SYN);
+	struct l4_spec l = tcp(40090, 25, TH_ACK);
 	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40090),
 				      .dport = htons(25), .proto = IPPROTO_TCP };
-	struct nosnat_rnat_key rk = { .pod = ip4(T_POD_LOCAL), .client = ip4(T_CLIENT),
-				      .pod_port = htons(2525), .client_port = htons(40090),
-				      .proto = IPPROTO_TCP };
-	struct nosnat_flow f, f2;
-	struct nosnat_rnat rv;
+	struct nosnat_pod_key pk = { .addr = ip4(T_POD_LOCAL), .port = htons(2525),
+				     .proto = IPPROTO_TCP };
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	struct nosnat_pod pod;
 	struct run r;
-	size_t n, wn;
+	size_t n, rn, wn;
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	n = frame(in, &ip, &l, 0);
-	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
-	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "entry after SYN");
+	CHECK(!add_vip(T_VIP, 587, IPPROTO_TCP), "second VIP port");
+	CHECK(!add_be(T_VIP, 587, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "same pod port");
+	CHECK(!bpf_map_lookup_elem(maps.pods, &pk, &pod) && pod.count == 2, "two slots for the pod");
+	CHECK(pod_bit(T_POD_LOCAL), "pod filter bit set");
 
-	ip = ipv4(T_CLIENT, T_VIP);
-	l = tcp(40090, 25, TH_ACK);
 	n = frame(in, &ip, &l, 0);
-	ip.daddr = ip4(T_POD_LOCAL);
-	l.dport = 2525;
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "established packet, port 25");
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40090, TH_ACK);
+	rn = frame(reply, &ip, &l, 0);
+	ip.saddr = ip4(T_VIP);
+	l.sport = 25;
 	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want, wn);
 
-	/* checked during this tick already: the packet does not look */
-	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow");
-	CHECK(!bpf_map_delete_elem(maps.rnat, &rk), "evict");
-	CHECK(!expect_local(in, n, want, wn), "established, same tick");
-	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f2), "flow");
-	if (f2.rnat_at == f.rnat_at)
-		CHECK(bpf_map_lookup_elem(maps.rnat, &rk, &rv), "looked at the entry within its tick");
-	else	/* the tick ended in between: then it had to look */
-		CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "entry not restored on a new tick");
+	/* the flow evicted: the reply is the pod's own again */
+	CHECK(!bpf_map_delete_elem(maps.flows, &fk), "evict");
+	stats_snap();
+	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, reply, rn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
 
-	/* last checked a tick ago: the entry is written again */
-	bpf_map_delete_elem(maps.rnat, &rk);
-	f2.rnat_at -= 1;
-	CHECK(!bpf_map_update_elem(maps.flows, &fk, &f2, BPF_EXIST), "age the flow");
-	CHECK(!expect_local(in, n, want, wn), "established, next tick");
-	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv), "entry not restored");
-	CHECK(rv.vip == ip4(T_VIP) && rv.vip_port == htons(25), "restored value");
-	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow");
-	CHECK(f.rnat_at != f2.rnat_at, "check time not recorded");
+	/* the client's next packet re-creates it (one pod: Maglev agrees) */
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "next packet");
+	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want, wn);
+
+	/* the same client port through port 587 instead: answered as 587 */
+	CHECK(!bpf_map_delete_elem(maps.flows, &fk), "forget port 25");
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40090, 587, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "established packet, port 587");
+	ip = ipv4(T_VIP, T_CLIENT);
+	l = tcp(587, 40090, TH_ACK);
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want, wn);
+
+	/* a flow of another slot (pod on another node) is not this pod's */
+	{
+		struct nosnat_flow f;
+
+		fk.dport = htons(587);
+		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow 587");
+		f.backend_id = pod.ids[0] == f.backend_id ? pod.ids[1] : pod.ids[0];
+		CHECK(!bpf_map_update_elem(maps.flows, &fk, &f, BPF_EXIST), "point it at the other slot");
+		CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+		CHECK_BYTES(&r, reply, rn);
+	}
+
+	/* the pod leaves port 587: one slot left; gone from nosnat_pods last */
+	CHECK(!del_be(T_VIP, 587, IPPROTO_TCP, T_POD_LOCAL, 2525), "backend del");
+	CHECK(!bpf_map_lookup_elem(maps.pods, &pk, &pod) && pod.count == 1, "one slot left");
+	CHECK(!del_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525), "backend del");
+	CHECK(bpf_map_lookup_elem(maps.pods, &pk, &pod), "pod forgotten");
+	CHECK(!pod_bit(T_POD_LOCAL), "pod filter bit cleared");
 	return 0;
 }
 
@@ -1512,16 +1561,16 @@ static int t_vip_id_reused(void)
  * untouched (after the exact lookup); the bit goes with the last VIP. */
 static int t_vip_filter(void)
 {
-	static struct nosnat_vip_filter f;
+	static struct nosnat_addr_filter f;
 	uint8_t in[256];
 	struct ip_spec ip;
 	struct l4_spec l = tcp(40092, 25, TH_SYN);
-	__u32 bit = nosnat_vip_filter_bit(ip4(T_VIP)), zero = 0;
+	__u32 bit = nosnat_addr_filter_bit(ip4(T_VIP)), zero = 0;
 	__be32 twin = 0;
 	struct nosnat_vip_key k = vkey(T_VIP, 25, IPPROTO_TCP);
 
 	for (uint32_t a = 0xc6120000u; a < 0xc6140000u && !twin; a++)	/* 198.18.0.0/15 */
-		if (nosnat_vip_filter_bit(htonl(a)) == bit)
+		if (nosnat_addr_filter_bit(htonl(a)) == bit)
 			twin = htonl(a);
 	CHECK(twin, "no address of 198.18.0.0/15 shares the VIP's bit");
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
@@ -1618,32 +1667,31 @@ static int t_nexthop_cache(void)
 	return 0;
 }
 
-/* A reverse-NAT entry outlives its connection. A later connection made
- * straight to the pod on the same addresses and ports must not have its
- * replies rewritten: its SYN-ACK acks a SYN the VIP never saw. */
-static int t_rnat_stale_tuple(void)
+/* A flow entry outlives its connection. A later connection made straight
+ * to the pod on the same addresses and ports must not have its replies
+ * rewritten: its SYN-ACK acks a SYN the VIP never saw. */
+static int t_stale_tuple(void)
 {
 	uint8_t in[256], reply[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40095, 25, TH_SYN);
-	struct nosnat_rnat_key rk = { .pod = ip4(T_POD_LOCAL), .client = ip4(T_CLIENT),
-				      .pod_port = htons(2525), .client_port = htons(40095),
-				      .proto = IPPROTO_TCP };
+	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40095),
+				      .dport = htons(25), .proto = IPPROTO_TCP };
 	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
-	struct nosnat_rnat rv;
+	struct nosnat_flow rv;
 	struct run r;
 	size_t n, wn;
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN through the VIP");
-	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv) && rv.syn_ack == htonl(1001), "entry records the SYN");
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &rv) && rv.syn_ack == htonl(1001), "flow records the SYN");
 
 	/* the same client port again through the VIP, a new ISN: the entry follows */
 	l.seq = 7000;
 	n = frame(in, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "second SYN");
-	CHECK(!bpf_map_lookup_elem(maps.rnat, &rk, &rv) && rv.syn_ack == htonl(7001), "entry follows the new SYN");
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &rv) && rv.syn_ack == htonl(7001), "flow follows the new SYN");
 	ip = ipv4(T_POD_LOCAL, T_CLIENT);
 	l = tcp(2525, 40095, TH_SYN | TH_ACK);
 	l.ack = 7001;
@@ -1672,7 +1720,7 @@ static int t_rnat_stale_tuple(void)
 	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK, "tc run");
 	CHECK_BYTES(&r, reply, n);
 	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
-	CHECK(bpf_map_lookup_elem(maps.rnat, &rk, &rv), "stale entry kept");
+	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &rv), "stale flow kept");
 	l = tcp(2525, 40095, TH_ACK);
 	n = frame(reply, &ip, &l, 0);
 	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK, "tc run");
@@ -1686,7 +1734,7 @@ struct test {
 };
 
 static const struct test tests[] = {
-	{ "SYN to VIP, local backend: DNAT + reverse-NAT entry", t_local_syn },
+	{ "SYN to VIP, local backend: DNAT + flow entry for the replies", t_local_syn },
 	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn },
 	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset },
 	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh },
@@ -1703,18 +1751,18 @@ static const struct test tests[] = {
 	{ "fragments of VIP traffic dropped", t_fragments },
 	{ "UDP VIP, with and without checksum", t_udp },
 	{ "802.1Q and QinQ", t_vlan },
-	{ "tc egress rewrites replies only with a reverse-NAT entry", t_tc_reply },
+	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply },
 	{ "too big for the tunnel with DF: ICMP fragmentation needed", t_icmp_frag_needed },
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz },
 	{ "spoofed sources: a VIP or this node as source is dropped", t_spoofed_sources },
 	{ "SYN flood beyond the flow table: active flows survive LRU eviction", t_syn_flood },
-	{ "reverse-NAT entry checked once per tick, restored after eviction", t_rnat_restored },
+	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },
 	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
 	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
 	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
-	{ "a direct connection on an old VIP flow's tuple keeps the pod's address", t_rnat_stale_tuple },
+	{ "a direct connection on an old VIP flow's tuple keeps the pod's address", t_stale_tuple },
 };
 
 static int setup_netns(void)
@@ -1755,7 +1803,8 @@ static int reload_maps(void)
 		.maglev = bpf_map__fd(skel->maps.nosnat_maglev),
 		.local = bpf_map__fd(skel->maps.nosnat_local),
 		.flows = bpf_map__fd(skel->maps.nosnat_flows),
-		.rnat = bpf_map__fd(skel->maps.nosnat_rnat),
+		.pods = bpf_map__fd(skel->maps.nosnat_pods),
+		.pod_filt = bpf_map__fd(skel->maps.nosnat_pod_filt),
 		.stats = bpf_map__fd(skel->maps.nosnat_stats),
 		.vip_stat = bpf_map__fd(skel->maps.nosnat_vip_stat),
 		.be_stat = bpf_map__fd(skel->maps.nosnat_be_stat),
@@ -1994,7 +2043,9 @@ static int bench_paths(uint32_t repeat)
 	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT, 2525, 40002, TH_ACK);
 	bench_path("tc egress: reply NAT", pkt, n, 0, 1, 0, repeat);
 	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT2, 2525, 40002, TH_ACK);
-	bench_path("tc egress: not ours (pass)", pkt, n, 0, 1, 0, repeat);
+	bench_path("tc egress: a pod, no VIP flow (pass)", pkt, n, 0, 1, 0, repeat);
+	n = bench_frame_for(pkt, T_NODE_SELF, T_CLIENT2, 40003, 443, TH_ACK);
+	bench_path("tc egress: not from a pod (pass)", pkt, n, 0, 1, 0, repeat);
 
 	cfg_reset();
 	mail_vip(T_POD_B, 2525, T_NODE_B);
@@ -2036,15 +2087,12 @@ static int bench_scale(uint32_t repeat)
 	enum { FILL = 1000000, BATCH = 10000 };
 	static struct nosnat_flow_key fk[BATCH];
 	static struct nosnat_flow fv[BATCH];
-	static struct nosnat_rnat_key rk[BATCH];
-	static struct nosnat_rnat rv[BATCH];
 	uint8_t pkt[512];
 	size_t n;
-	double empty_ns, full_ns;
 	__u32 ref;
 	int bid;
 
-	printf("scale: flow and reverse-NAT tables of %d entries\n", 1 << 20);
+	printf("scale: flow table of %d entries\n", 1 << 20);
 	cfg_reset();
 	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
 	bid = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
@@ -2055,8 +2103,7 @@ static int bench_scale(uint32_t repeat)
 		ref = vi.ref;
 	}
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40006, 25, TH_ACK);
-	bench_path("xdp: established flow, tables empty", pkt, n, 0, 1, 1, repeat);
-	empty_ns = 0;
+	bench_path("xdp: established flow, table empty", pkt, n, 0, 1, 1, repeat);
 	for (uint32_t done = 0; done < FILL; done += BATCH) {
 		__u32 count = BATCH;
 
@@ -2068,25 +2115,18 @@ static int bench_scale(uint32_t repeat)
 							  .dport = htons(25), .proto = IPPROTO_TCP };
 			fv[i] = (struct nosnat_flow){ .backend_id = (__u32)bid, .backend_addr = ip4(T_POD_LOCAL),
 						      .vip_ref = ref };
-			rk[i] = (struct nosnat_rnat_key){ .pod = ip4(T_POD_LOCAL), .client = fk[i].src,
-							  .pod_port = htons(2525), .client_port = fk[i].sport,
-							  .proto = IPPROTO_TCP };
-			rv[i] = (struct nosnat_rnat){ .vip = ip4(T_VIP), .vip_port = htons(25), .backend_id = (__u32)bid };
 		}
-		if (bpf_map_update_batch(maps.flows, fk, fv, &count, NULL) ||
-		    (count = BATCH, bpf_map_update_batch(maps.rnat, rk, rv, &count, NULL))) {
+		if (bpf_map_update_batch(maps.flows, fk, fv, &count, NULL)) {
 			fprintf(stderr, "fill: %s\n", strerror(errno));
 			return -1;
 		}
 	}
 	bench_path("xdp: established flow, 1M flows in the table", pkt, n, 0, 1, 1, repeat);
 	bench_flush();
-	fprintf(bout, "memlock\tflows\t%ld\nmemlock\trnat\t%ld\n", fdinfo_memlock(maps.flows),
-		fdinfo_memlock(maps.rnat));
-	printf("  memlock: flow table %ld bytes, reverse-NAT table %ld bytes\n",
-	       fdinfo_memlock(maps.flows), fdinfo_memlock(maps.rnat));
-	(void)full_ns;
-	(void)empty_ns;
+	fprintf(bout, "memlock\tflows\t%ld\nmemlock\tpods\t%ld\n", fdinfo_memlock(maps.flows),
+		fdinfo_memlock(maps.pods));
+	printf("  memlock: flow table %ld bytes, local pods %ld bytes\n",
+	       fdinfo_memlock(maps.flows), fdinfo_memlock(maps.pods));
 	return 0;
 }
 
@@ -2198,7 +2238,6 @@ static int bench_main(const char *outfile, uint32_t repeat)
 		bpf_object__for_each_map(m, skel->obj)
 			bpf_map__set_pin_path(m, NULL);
 		bpf_map__set_max_entries(skel->maps.nosnat_flows, 1 << 20);
-		bpf_map__set_max_entries(skel->maps.nosnat_rnat, 1 << 20);
 		if (nosnat_bpf__load(skel) || reload_maps())
 			return 1;
 	}

@@ -320,8 +320,7 @@ static void fill_metrics(void)
 					      .packets = 7, .bytes = 700 };
 	mx.flows = 3;
 	mx.flows_max = 262144;
-	mx.rnat = 2;
-	mx.rnat_max = 262144;
+	mx.pods = 2;
 	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
 	mx.has_kube = 1;
 	mx.kube_connected = 1;
