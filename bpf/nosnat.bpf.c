@@ -262,7 +262,7 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 		};
 		struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, &k);
 		int new_flow = 0, syn = tcp_syn(&p);
-		struct nosnat_backend *be = flow_backend(f, &k, syn);
+		struct nosnat_backend *be = flow_backend(f, syn);
 		__u32 id = 0, vip_id;
 
 		if (be) {		/* established: no VIP lookup at all */

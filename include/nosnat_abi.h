@@ -127,10 +127,11 @@ static inline __u32 nosnat_addr_filter_bit(__be32 addr)
 
 /* nosnat_vip_ids: array by VIP id, the key that id serves now (all zero when
  * free) and its reference: the id plus a generation counted up each time the
- * id is given to a VIP. A flow records the reference, so an established
- * flow proves its VIP with one array lookup instead of a hash lookup, and
- * the flows of a deleted VIP never come back to life when the id (and even
- * the same key and backend slots) is used again. */
+ * id is given to a VIP and each time it is taken back. A flow records the
+ * reference, so an established flow proves its VIP with one array lookup and
+ * one comparison (a matching reference serves the key the flow was found
+ * by), and the flows of a deleted VIP never come back to life when the id
+ * (and even the same key and backend slots) is used again. */
 #define NOSNAT_VIP_ID_BITS	10
 #define nosnat_vip_ref(id, gen)	((__u32)(id) | ((__u32)(gen) << NOSNAT_VIP_ID_BITS))
 #define nosnat_vip_ref_id(ref)	((ref) & (NOSNAT_MAX_VIPS - 1))

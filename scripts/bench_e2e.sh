@@ -37,30 +37,43 @@ nsx a iptables -t nat -A PREROUTING -d $VIP3 -p tcp --dport 25 -j DNAT --to-dest
 nsx a iptables -t nat -A PREROUTING -d $VIP3 -p tcp --dport 5201 -j DNAT --to-destination "${POD_IP[b]}:5201"
 nsx a iptables -t nat -A POSTROUTING -d "${POD_IP[b]}" -j MASQUERADE
 
-cpu_busy() { # jiffies of system + irq + softirq on all CPUs
-	awk '/^cpu / { print $4 + $7 + $8 }' /proc/stat
+cpu_jiffies() { # "busy softirq": jiffies of system + irq + softirq, and of softirq, all CPUs
+	awk '/^cpu / { print $4 + $7 + $8, $8 }' /proc/stat
 }
 
-: >"$OUT"
-# CPU while iperf3 sends a fixed rate; the run is repeated if iperf3 could not
-# start (its server still busy with the run before), and timed as it ran.
-fixed_rate_cpu() { # ADDR -> percent of all CPUs
-	local addr=$1 c0 c1 t0 t1 try
+# CPU while iperf3 sends a fixed 500 Mbit/s: three windows of SECS inside
+# one longer run (so iperf3's start and end stay outside them), the median
+# window reported as "busy% softirq%" of all CPUs. The run counts only if
+# iperf3 reached the rate (within 10 %); else it is tried again.
+fixed_rate_cpu() { # ADDR
+	local addr=$1 try pid w a b t0 t1 rate
+	local json="$LAB_DIR/fixed_rate.json" win="$LAB_DIR/fixed_rate.win"
 	for try in 1 2 3; do
-		c0=$(cpu_busy)
-		t0=$(date +%s.%N)
-		if nsx client iperf3 -c "$addr" -p 5201 -t "$SECS" -b 500M >/dev/null 2>&1; then
-			t1=$(date +%s.%N)
-			c1=$(cpu_busy)
-			awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" -v n="$(nproc)" \
-				'BEGIN { printf "%.1f", 100 * (b - a) / hz / (t1 - t0) / n }'
+		: >"$win"
+		nsx client iperf3 -c "$addr" -p 5201 -t $((3 * SECS + 3)) -b 500M -J >"$json" 2>/dev/null &
+		pid=$!
+		sleep 1.5
+		for w in 1 2 3; do
+			a=$(cpu_jiffies); t0=$(date +%s.%N)
+			sleep "$SECS"
+			b=$(cpu_jiffies); t1=$(date +%s.%N)
+			awk -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" -v n="$(nproc)" \
+				'BEGIN { split(a, x, " "); split(b, y, " ");
+					 printf "%.1f %.1f\n", 100 * (y[1] - x[1]) / hz / (t1 - t0) / n,
+					 100 * (y[2] - x[2]) / hz / (t1 - t0) / n }' >>"$win"
+		done
+		wait "$pid" || { sleep 1; continue; }
+		rate=$(jq '.end.sum_sent.bits_per_second // 0' "$json" 2>/dev/null)
+		if awk -v r="${rate:-0}" 'BEGIN { exit !(r > 450e6 && r < 550e6) }'; then
+			sort -n "$win" | sed -n 2p | tr ' ' '\t'
 			return 0
 		fi
 		sleep 1
 	done
-	echo "n/a"
+	printf 'n/a\tn/a\n'
 }
 
+: >"$OUT"
 row() { # NAME ADDR
 	local name=$1 addr=$2 t1 t8 conns seen cpu
 	cpu=$(fixed_rate_cpu "$addr")

@@ -565,9 +565,14 @@ int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
 			w->ref = vip_ref_next(id, w->ref);
 		}
 	}
-	for (__u32 id = 0; id < NOSNAT_MAX_VIPS; id++)
-		if (!live[id])
-			memset(&want[id].key, 0, sizeof(want[id].key));
+	for (__u32 id = 0; id < NOSNAT_MAX_VIPS; id++) {
+		static const struct nosnat_vip_key none;
+
+		if (live[id] || !memcmp(&want[id].key, &none, sizeof(none)))
+			continue;
+		memset(&want[id].key, 0, sizeof(want[id].key));
+		want[id].ref = vip_ref_next(id, want[id].ref);	/* its flows are over */
+	}
 	rc = filter_write(m, s, 0);
 	for (__u32 id = 0; !rc && id < NOSNAT_MAX_VIPS; id++)
 		if (bpf_map_update_elem(m->vip_ids, &id, &want[id], BPF_ANY))
@@ -801,7 +806,8 @@ int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat
 		struct nosnat_vip_id vi = {};
 
 		bpf_map_lookup_elem(m->vip_ids, &id, &vi);
-		memset(&vi.key, 0, sizeof(vi.key));	/* the generation stays, to count on */
+		memset(&vi.key, 0, sizeof(vi.key));
+		vi.ref = vip_ref_next(id, vi.ref);	/* no flow of it matches any more */
 		bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY);
 	}
 	*v = s->vips[--s->n_vips];

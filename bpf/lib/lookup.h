@@ -58,12 +58,14 @@ static __always_inline struct nosnat_backend *backend_get(__u32 id, __u32 vip_id
 	return be;
 }
 
-/* The recorded backend of flow f (key k), if its VIP id still serves k's
- * destination and the pod is still configured: two array lookups, no hash.
- * A SYN (a new connection, perhaps on a reused client port) does not follow
- * an old flow to a draining backend. */
+/* The recorded backend of flow f, if the VIP it was recorded for still
+ * exists (its id's reference unchanged: deleting or re-adding a VIP moves
+ * the reference on, and a live reference always serves the key its flows
+ * were found by) and the pod is still configured: two array lookups, no
+ * hash. A SYN (a new connection, perhaps on a reused client port) does not
+ * follow an old flow to a draining backend. */
 static __always_inline struct nosnat_backend *
-flow_backend(const struct nosnat_flow *f, const struct nosnat_flow_key *k, int syn)
+flow_backend(const struct nosnat_flow *f, int syn)
 {
 	const struct nosnat_vip_id *vi;
 	struct nosnat_backend *be;
@@ -73,8 +75,7 @@ flow_backend(const struct nosnat_flow *f, const struct nosnat_flow_key *k, int s
 		return NULL;
 	vip_id = nosnat_vip_ref_id(f->vip_ref);
 	vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
-	if (!vi || vi->ref != f->vip_ref || vi->key.addr != k->dst || vi->key.port != k->dport ||
-	    vi->key.proto != k->proto)
+	if (!vi || vi->ref != f->vip_ref)
 		return NULL;
 	be = backend_get(f->backend_id, vip_id);
 	if (!be || be->addr != f->backend_addr || (syn && !be->weight))
@@ -198,7 +199,7 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 		     int *new_flow, int syn, __be32 syn_ack)
 {
 	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, k);
-	struct nosnat_backend *be = flow_backend(f, k, syn);
+	struct nosnat_backend *be = flow_backend(f, syn);
 	struct nosnat_local *local;
 	__u32 hash, fallback = 0, have_fallback = 0;
 

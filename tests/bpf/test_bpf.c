@@ -1057,6 +1057,48 @@ static int t_apply_converges(void)
 	return 0;
 }
 
+/* A pod port answers for at most NOSNAT_POD_IDS VIP ports of a protocol:
+ * one more is refused, by apply (naming the line) and by 'backend add',
+ * and nothing changes. */
+static int t_pod_port_limit(void)
+{
+	static struct config c;
+	static struct state before;
+	char err[512];
+	int rc;
+
+	memset(&c, 0, offsetof(struct config, vips));
+	c.n_vips = c.n_bes = 0;
+	c.nodes[c.n_nodes++] = ip4(T_NODE_SELF);
+	for (int i = 0; i <= NOSNAT_POD_IDS; i++) {
+		struct config_vip *cv = &c.vips[c.n_vips++];
+
+		memset(cv, 0, sizeof(*cv));
+		cv->key = vkey(T_VIP, (uint16_t)(1000 + i), IPPROTO_TCP);
+		cv->first_be = c.n_bes;
+		cv->n_be = 1;
+		c.bes[c.n_bes++] = (struct config_backend){ .addr = ip4(T_POD_LOCAL), .node = ip4(T_NODE_SELF),
+							    .port = htons(2525), .weight = 1,
+							    .line = (unsigned int)(10 + i), .col = 7 };
+	}
+	memcpy(&before, &st, sizeof(before));
+	rc = config_apply(&maps, &st, &c, "pods.yaml", 0, NULL, err, sizeof(err));
+	CHECK(rc == -EINVAL && strstr(err, "pods.yaml:1") && strstr(err, T_POD_LOCAL ":2525") &&
+	      strstr(err, "more than 7 VIP ports"), "refused: %d %s", rc, err);
+	CHECK(!memcmp(&before, &st, sizeof(st)) && st.n_vips == 0, "nothing changed");
+
+	c.n_vips--;	/* seven: accepted */
+	c.n_bes--;
+	rc = config_apply(&maps, &st, &c, "pods.yaml", 0, NULL, err, sizeof(err));
+	CHECK(rc > 0, "seven applied: %s", err);
+	CHECK(!add_vip(T_VIP, 2000, IPPROTO_TCP), "eighth VIP port");
+	CHECK(add_be(T_VIP, 2000, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1) == -EMLINK,
+	      "eighth backend refused");
+	CHECK(!add_be(T_VIP, 2000, IPPROTO_TCP, T_POD_LOCAL, 2526, T_NODE_SELF, 1), "another port is fine");
+	CHECK(!state_verify(&maps, &st, stderr), "maps agree");
+	return 0;
+}
+
 /* Packets from a Linux sender over veth carry a partial check. Local
  * delivery keeps that form (the pod's stack trusts it); a packet that
  * leaves as an encapsulated frame gets its checksum completed. */
@@ -1755,6 +1797,7 @@ static const struct test tests[] = {
 	{ "too big for the tunnel with DF: ICMP fragmentation needed", t_icmp_frag_needed },
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
+	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },
 	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz },
 	{ "spoofed sources: a VIP or this node as source is dropped", t_spoofed_sources },
 	{ "SYN flood beyond the flow table: active flows survive LRU eviction", t_syn_flood },

@@ -210,6 +210,12 @@ t_bad_input_changes_nothing() {
 	check_bad 1 "bpffs/old/nosnat_flows was made by another nosnat version (value size 8" \
 		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
 	rm -rf "$LAB_DIR/bpffs/old"
+	# ... and by one that kept replies in a table of their own
+	mkdir -p "$LAB_DIR/bpffs/old" && bpftool map create "$LAB_DIR/bpffs/old/nosnat_rnat" type lru_hash \
+		key 16 value 16 entries 1024 name nosnat_rnat || rc=1
+	check_bad 1 "bpffs/old/nosnat_rnat was made by another nosnat version" \
+		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
+	rm -rf "$LAB_DIR/bpffs/old"
 	check_bad 1 "root" nsx a setpriv --reuid=65534 --regid=65534 --clear-groups "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" vip add 192.0.2.11:25/tcp
 	check_bad 2 "needs --node" nosnat_on a backend add $VIP:25/tcp 198.18.2.9
 	check_bad 2 "frobnicate" nosnat_on a frobnicate
