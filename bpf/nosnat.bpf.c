@@ -72,8 +72,10 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
 	if (be->node == cfg->node_ip) {
 		/* The pod's replies find this flow (tc egress). A SYN again on
 		 * an established flow: its SYN-ACK must acknowledge this one. */
-		if (syn && f && f->syn_ack != syn_ack_of(p, syn))
-			f->syn_ack = syn_ack_of(p, syn);
+		__be32 syn_ack = syn_ack_of(p, syn);
+
+		if (syn && f && f->syn_ack != syn_ack)
+			f->syn_ack = syn_ack;
 		if (dnat_xdp(p, be, partial)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;

@@ -622,6 +622,19 @@ static size_t pod_refs(const struct state *s, struct pod_ref *out)
 	return n;
 }
 
+/* The nosnat_pods value of the pod at refs[i] (its run of equal keys);
+ * returns the index after the run. */
+static size_t pod_entry(const struct pod_ref *refs, size_t n, size_t i, struct nosnat_pod *want)
+{
+	size_t j = i;
+
+	memset(want, 0, sizeof(*want));
+	for (; j < n && !memcmp(&refs[j].key, &refs[i].key, sizeof(refs[i].key)); j++)
+		if (want->count < NOSNAT_POD_IDS)
+			want->ids[want->count++] = refs[j].id;
+	return j;
+}
+
 int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto)
 {
 	int n = 0;
@@ -673,18 +686,13 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 	if (rc)
 		return rc;
 	/* ... each pod's entry as it should be, written where it differs ... */
-	for (size_t i = 0; i < n;) {
-		struct nosnat_pod want = {}, cur;
-		size_t j = i;
+	for (size_t i = 0, next; i < n; i = next) {
+		struct nosnat_pod want, cur;
 
-		for (; j < n && !memcmp(&refs[j].key, &refs[i].key, sizeof(key)); j++)
-			if (want.count < NOSNAT_POD_IDS)
-				want.ids[want.count++] = refs[j].id;
-		if (bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want))) {
-			if (bpf_map_update_elem(m->pods, &refs[i].key, &want, BPF_ANY))
-				return -errno;
-		}
-		i = j;
+		next = pod_entry(refs, n, i, &want);
+		if ((bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want))) &&
+		    bpf_map_update_elem(m->pods, &refs[i].key, &want, BPF_ANY))
+			return -errno;
 	}
 	/* ... the entries of pods that are gone deleted ... */
 	while (!bpf_map_get_next_key(m->pods, prev, &key)) {
@@ -1025,19 +1033,15 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		struct nosnat_pod_key key, cursor, *prev = NULL;
 		__u32 zero_key = 0;
 
-		for (size_t i = 0; i < n;) {
-			struct nosnat_pod want = {}, cur = {};
-			size_t j = i;
+		for (size_t i = 0, next; i < n; i = next) {
+			struct nosnat_pod want, cur = {};
 
-			for (; j < n && !memcmp(&refs[j].key, &refs[i].key, sizeof(key)); j++)
-				if (want.count < NOSNAT_POD_IDS)
-					want.ids[want.count++] = refs[j].id;
+			next = pod_entry(refs, n, i, &want);
 			want_keys++;
 			if (bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want)))
 				PROBLEM("pod %s:%u: %s lists %u slots, want %u (first %u)",
 					ip_str(refs[i].key.addr, a), ntohs(refs[i].key.port), NOSNAT_MAP_PODS,
 					cur.count, want.count, want.ids[0]);
-			i = j;
 		}
 		while (!bpf_map_get_next_key(m->pods, prev, &key)) {
 			have_keys++;
