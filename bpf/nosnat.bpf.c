@@ -357,13 +357,12 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		return;
 
 	struct nosnat_pod_key pk = { .addr = p.ip->saddr, .port = sport, .proto = p.proto };
-	const struct nosnat_vip_id *vi;
+	const struct nosnat_pod_slot *sl;
 	struct nosnat_flow_key fk;
 	struct nosnat_flow *f;
-	__u32 id;
 
-	vi = reply_flow(&pk, p.ip->daddr, dport, &fk, &f, &id);
-	if (!vi)
+	sl = reply_flow(&pk, p.ip->daddr, dport, &fk, &f);
+	if (!sl)
 		return;
 
 	__u32 l4 = p.l2_len + p.ip_len;
@@ -388,7 +387,7 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 			return;
 		}
 	}
-	count_backend(id, skb->len);
+	count_backend(sl->id, skb->len);
 	/* Headers in place (the program's prologue made the linear part
 	 * private to this skb); only the L4 checksum needs the helper, which
 	 * knows whether the skb carries a partial (offloaded) checksum. */

@@ -31,6 +31,7 @@
 #define NOSNAT_MAP_BE_STATS	"nosnat_be_stat"
 #define NOSNAT_MAP_VIP_FILTER	"nosnat_vip_filt"
 #define NOSNAT_MAP_POD_FILTER	"nosnat_pod_filt"
+#define NOSNAT_MAP_POD_DIR	"nosnat_pod_dir"
 #define NOSNAT_MAP_VIP_IDS	"nosnat_vip_ids"
 #define NOSNAT_MAP_NEXTHOP	"nosnat_nexthop"
 #define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
@@ -220,7 +221,13 @@ static inline __u32 nosnat_nexthop_slot(__be32 node)
  * protocol) -> the backend slots they fill, one per VIP:port they serve. A
  * reply is rewritten to the VIP only if the flow table holds the matching
  * flow: client address and port, through that VIP, to that slot. Replies
- * and requests share the one flow entry (and its LRU fate). */
+ * and requests share the one flow entry (and its LRU fate).
+ *
+ * nosnat_pod_dir is the fast way in: an array indexed by a hash of the key
+ * (nosnat_pod_index), each element the entry of the smallest key with that
+ * index, NOSNAT_POD_MORE set if other keys share it (those only in
+ * nosnat_pods). A reply finds its pod with an array lookup instead of a hash
+ * lookup; nosnat_pods stays the complete table. */
 struct nosnat_pod_key {
 	__be32 addr;
 	__be16 port;
@@ -229,11 +236,34 @@ struct nosnat_pod_key {
 };
 _Static_assert(sizeof(struct nosnat_pod_key) == 8, "pod key size");
 
-struct nosnat_pod {
-	__u32 count;
-	__u32 ids[NOSNAT_POD_IDS];	/* backend ids, ascending */
+/* One VIP:port a pod port serves: its slot, and the VIP as its flows name it. */
+struct nosnat_pod_slot {
+	__u32 id;		/* backend id */
+	__u32 vip_ref;		/* the VIP's reference (nosnat_vip_ids) */
+	__be32 vip_addr;
+	__be16 vip_port;
+	__u16 pad;
 };
-_Static_assert(sizeof(struct nosnat_pod) == 32, "pod size");
+_Static_assert(sizeof(struct nosnat_pod_slot) == 16, "pod slot size");
+
+#define NOSNAT_POD_MORE		0x1	/* nosnat_pod_dir: more keys share this index */
+#define NOSNAT_POD_DIR_BITS	14
+#define NOSNAT_POD_DIR_SLOTS	(1 << NOSNAT_POD_DIR_BITS)
+
+struct nosnat_pod {
+	struct nosnat_pod_key key;	/* all zero: an empty nosnat_pod_dir element */
+	__u32 count;
+	__u32 flags;			/* NOSNAT_POD_MORE (nosnat_pod_dir only) */
+	struct nosnat_pod_slot slots[NOSNAT_POD_IDS];	/* by backend id, ascending */
+};
+_Static_assert(sizeof(struct nosnat_pod) == 128, "pod size");
+
+static inline __u32 nosnat_pod_index(const struct nosnat_pod_key *k)
+{
+	__u64 v = ((__u64)k->addr << 32) | ((__u32)k->port << 8) | k->proto;
+
+	return (__u32)((v * 0x9e3779b97f4a7c15ULL) >> (64 - NOSNAT_POD_DIR_BITS));
+}
 
 struct nosnat_counter {
 	__u64 packets;

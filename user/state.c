@@ -113,7 +113,8 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 		{ &m->vip_ids, NOSNAT_MAP_VIP_IDS }, { &m->backends, NOSNAT_MAP_BACKENDS },
 		{ &m->nodes, NOSNAT_MAP_NODES }, { &m->maglev, NOSNAT_MAP_MAGLEV },
 		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
-		{ &m->pods, NOSNAT_MAP_PODS }, { &m->pod_filt, NOSNAT_MAP_POD_FILTER }, { &m->stats, NOSNAT_MAP_STATS },
+		{ &m->pods, NOSNAT_MAP_PODS }, { &m->pod_dir, NOSNAT_MAP_POD_DIR },
+		{ &m->pod_filt, NOSNAT_MAP_POD_FILTER }, { &m->stats, NOSNAT_MAP_STATS },
 		{ &m->vip_stat, NOSNAT_MAP_VIP_STATS }, { &m->be_stat, NOSNAT_MAP_BE_STATS },
 		{ &m->vip_meta, NOSNAT_MAP_VIP_META }, { &m->ctl, NOSNAT_MAP_CTL },
 	};
@@ -143,7 +144,7 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 void maps_close(struct nosnat_maps *m)
 {
 	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->vip_filt, &m->vip_ids, &m->backends, &m->nodes, &m->maglev,
-		       &m->local, &m->flows, &m->pods, &m->pod_filt, &m->stats, &m->vip_stat, &m->be_stat,
+		       &m->local, &m->flows, &m->pods, &m->pod_dir, &m->pod_filt, &m->stats, &m->vip_stat, &m->be_stat,
 		       &m->vip_meta, &m->ctl, &m->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -580,10 +581,13 @@ int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
 	return rc;
 }
 
-/* Backend slots as nosnat_pods sees them: (address, port, protocol), id. */
+/* Backend slots as nosnat_pods sees them: (address, port, protocol), id,
+ * and the VIP (id and key) the slot serves. */
 struct pod_ref {
 	struct nosnat_pod_key key;
 	__u32 id;
+	__u32 vip_id;
+	struct nosnat_vip_key vip;
 };
 
 static int pod_ref_cmp(const void *a, const void *b)
@@ -597,14 +601,14 @@ static int pod_ref_cmp(const void *a, const void *b)
 /* The slots of s's pods on this node, sorted; returns how many. */
 static size_t pod_refs(const struct state *s, struct pod_ref *out)
 {
-	static __u8 proto[NOSNAT_MAX_VIPS];
+	static struct nosnat_vip_key vip[NOSNAT_MAX_VIPS];
 	static __u8 known[NOSNAT_MAX_VIPS];
 	size_t n = 0;
 
 	memset(known, 0, sizeof(known));
 	for (size_t i = 0; i < s->n_vips; i++)
 		if (s->vips[i].val.id < NOSNAT_MAX_VIPS) {
-			proto[s->vips[i].val.id] = s->vips[i].key.proto;
+			vip[s->vips[i].val.id] = s->vips[i].key;
 			known[s->vips[i].val.id] = 1;
 		}
 	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
@@ -614,25 +618,80 @@ static size_t pod_refs(const struct state *s, struct pod_ref *out)
 		if (!(b->flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)) || b->vip_id >= NOSNAT_MAX_VIPS ||
 		    !known[b->vip_id] || b->node != s->cfg.node_ip)
 			continue;
-		out[n].key = (struct nosnat_pod_key){ .addr = b->addr, .port = b->port,
-						      .proto = proto[b->vip_id] };
-		out[n++].id = id;
+		out[n] = (struct pod_ref){
+			.key = { .addr = b->addr, .port = b->port, .proto = vip[b->vip_id].proto },
+			.id = id, .vip_id = b->vip_id, .vip = vip[b->vip_id],
+		};
+		n++;
 	}
 	qsort(out, n, sizeof(out[0]), pod_ref_cmp);
 	return n;
 }
 
-/* The nosnat_pods value of the pod at refs[i] (its run of equal keys);
- * returns the index after the run. */
-static size_t pod_entry(const struct pod_ref *refs, size_t n, size_t i, struct nosnat_pod *want)
+/* This node's nosnat_pods entries as s makes them, sorted by key; each slot
+ * names its VIP by the reference ids (nosnat_vip_ids, as read) holds for
+ * it. Returns how many. */
+static size_t pod_table(const struct state *s, const struct nosnat_vip_id *ids,
+			struct nosnat_pod *out)
 {
-	size_t j = i;
+	static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
+	size_t n = pod_refs(s, refs), k = 0;
 
+	for (size_t i = 0; i < n; k++) {
+		struct nosnat_pod *want = &out[k];
+
+		memset(want, 0, sizeof(*want));
+		want->key = refs[i].key;
+		for (size_t j = i; i < n && !memcmp(&refs[i].key, &refs[j].key, sizeof(refs[j].key)); i++)
+			if (want->count < NOSNAT_POD_IDS)
+				want->slots[want->count++] = (struct nosnat_pod_slot){
+					.id = refs[i].id, .vip_ref = ids[refs[i].vip_id].ref,
+					.vip_addr = refs[i].vip.addr, .vip_port = refs[i].vip.port,
+				};
+	}
+	return k;
+}
+
+/* Scratch of pods_sync and state_verify: the entries wanted, nosnat_pod_dir
+ * as read, and the VIP references. */
+static struct nosnat_pod pod_ents[NOSNAT_MAX_BACKENDS], pod_dir_cur[NOSNAT_POD_DIR_SLOTS];
+static struct nosnat_vip_id pod_vip_ids[NOSNAT_MAX_VIPS];
+static int pod_dir_first[NOSNAT_POD_DIR_SLOTS];
+static __u8 pod_dir_more[NOSNAT_POD_DIR_SLOTS];
+
+/* Read the VIP references and nosnat_pod_dir, and work out the entries
+ * wanted and which of them the directory holds: per index the smallest key
+ * (ents are sorted), NOSNAT_POD_MORE where more keys share it. */
+static int pod_plan(const struct nosnat_maps *m, const struct state *s, size_t *n)
+{
+	int rc = array_read(m->vip_ids, pod_vip_ids, sizeof(pod_vip_ids[0]), NOSNAT_MAX_VIPS);
+
+	if (!rc)
+		rc = array_read(m->pod_dir, pod_dir_cur, sizeof(pod_dir_cur[0]), NOSNAT_POD_DIR_SLOTS);
+	if (rc)
+		return rc;
+	*n = pod_table(s, pod_vip_ids, pod_ents);
+	memset(pod_dir_first, 0xff, sizeof(pod_dir_first));
+	memset(pod_dir_more, 0, sizeof(pod_dir_more));
+	for (size_t i = 0; i < *n; i++) {
+		__u32 x = nosnat_pod_index(&pod_ents[i].key);
+
+		if (pod_dir_first[x] < 0)
+			pod_dir_first[x] = (int)i;
+		else
+			pod_dir_more[x] = 1;
+	}
+	return 0;
+}
+
+/* What nosnat_pod_dir should hold at index x (after pod_plan). */
+static void pod_dir_want(__u32 x, struct nosnat_pod *want)
+{
 	memset(want, 0, sizeof(*want));
-	for (; j < n && !memcmp(&refs[j].key, &refs[i].key, sizeof(refs[i].key)); j++)
-		if (want->count < NOSNAT_POD_IDS)
-			want->ids[want->count++] = refs[j].id;
-	return j;
+	if (pod_dir_first[x] < 0)
+		return;
+	*want = pod_ents[pod_dir_first[x]];
+	want->flags = pod_dir_more[x] ? NOSNAT_POD_MORE : 0;
 }
 
 int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto)
@@ -651,9 +710,9 @@ int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto)
 	return n;
 }
 
-/* Write the pod filter: bits of refs' pods, plus those of every pod key
- * still in nosnat_pods when with_map. */
-static int pod_filter_write(const struct nosnat_maps *m, const struct pod_ref *refs, size_t n,
+/* Write the pod filter: bits of the pods in ents, plus those of every pod
+ * key still in nosnat_pods when with_map. */
+static int pod_filter_write(const struct nosnat_maps *m, const struct nosnat_pod *ents, size_t n,
 			    int with_map)
 {
 	static struct nosnat_addr_filter f, cur;
@@ -662,7 +721,7 @@ static int pod_filter_write(const struct nosnat_maps *m, const struct pod_ref *r
 
 	memset(&f, 0, sizeof(f));
 	for (size_t i = 0; i < n; i++)
-		filter_set(&f, refs[i].key.addr);
+		filter_set(&f, ents[i].key.addr);
 	while (with_map && !bpf_map_get_next_key(m->pods, prev, &key)) {
 		filter_set(&f, key.addr);
 		cursor = key;
@@ -673,40 +732,63 @@ static int pod_filter_write(const struct nosnat_maps *m, const struct pod_ref *r
 	return bpf_map_update_elem(m->pod_filt, &zero, &f, BPF_ANY) ? -errno : 0;
 }
 
+/* Each step leaves a reply able to find its pod, old or new: filter bits
+ * first, complete table next, the directory, stale entries, stale bits. */
 int pods_sync(const struct nosnat_maps *m, const struct state *s)
 {
-	static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
 	static struct nosnat_pod_key stale[NOSNAT_MAX_BACKENDS];
 	struct nosnat_pod_key key, cursor, *prev = NULL;
-	size_t n = pod_refs(s, refs), n_stale = 0;
-	int rc;
+	size_t n = 0, n_stale = 0;
+	int rc = pod_plan(m, s, &n);
 
 	/* The filter lets new pods through before their entries exist ... */
-	rc = pod_filter_write(m, refs, n, 1);
+	if (!rc)
+		rc = pod_filter_write(m, pod_ents, n, 1);
 	if (rc)
 		return rc;
 	/* ... each pod's entry as it should be, written where it differs ... */
-	for (size_t i = 0, next; i < n; i = next) {
-		struct nosnat_pod want, cur;
+	for (size_t i = 0; i < n; i++) {
+		struct nosnat_pod cur;
 
-		next = pod_entry(refs, n, i, &want);
-		if ((bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want))) &&
-		    bpf_map_update_elem(m->pods, &refs[i].key, &want, BPF_ANY))
+		if ((bpf_map_lookup_elem(m->pods, &pod_ents[i].key, &cur) ||
+		     memcmp(&cur, &pod_ents[i], sizeof(cur))) &&
+		    bpf_map_update_elem(m->pods, &pod_ents[i].key, &pod_ents[i], BPF_ANY))
+			return -errno;
+	}
+	/* ... the directory, where it differs. An element is written in place,
+	 * not atomically: one that changes from one key to another is first
+	 * emptied with NOSNAT_POD_MORE set (lookups go to nosnat_pods), so that
+	 * no reader sees one pod's key with another's slots. (Within one key a
+	 * torn read is harmless: a slot is used only for a flow that proves it.) */
+	for (__u32 x = 0; x < NOSNAT_POD_DIR_SLOTS; x++) {
+		const struct nosnat_pod *cur = &pod_dir_cur[x];
+		struct nosnat_pod want;
+
+		pod_dir_want(x, &want);
+		if (!memcmp(cur, &want, sizeof(want)))
+			continue;
+		if (cur->key.addr && want.key.addr && memcmp(&cur->key, &want.key, sizeof(want.key))) {
+			struct nosnat_pod gap = { .flags = NOSNAT_POD_MORE };
+
+			if (bpf_map_update_elem(m->pod_dir, &x, &gap, BPF_ANY))
+				return -errno;
+		}
+		if (bpf_map_update_elem(m->pod_dir, &x, &want, BPF_ANY))
 			return -errno;
 	}
 	/* ... the entries of pods that are gone deleted ... */
 	while (!bpf_map_get_next_key(m->pods, prev, &key)) {
 		size_t lo = 0, hi = n;
 
-		while (lo < hi) {	/* any slot with this key? */
+		while (lo < hi) {	/* still wanted? */
 			size_t mid = (lo + hi) / 2;
 
-			if (memcmp(&refs[mid].key, &key, sizeof(key)) < 0)
+			if (memcmp(&pod_ents[mid].key, &key, sizeof(key)) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if ((lo == n || memcmp(&refs[lo].key, &key, sizeof(key))) && n_stale < NOSNAT_MAX_BACKENDS)
+		if ((lo == n || memcmp(&pod_ents[lo].key, &key, sizeof(key))) && n_stale < NOSNAT_MAX_BACKENDS)
 			stale[n_stale++] = key;
 		cursor = key;
 		prev = &cursor;
@@ -715,7 +797,7 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 		if (bpf_map_delete_elem(m->pods, &stale[i]) && errno != ENOENT)
 			return -errno;
 	/* ... and only then their bits cleared */
-	return pod_filter_write(m, refs, n, 0);
+	return pod_filter_write(m, pod_ents, n, 0);
 }
 
 int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
@@ -1027,36 +1109,50 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 			PROBLEM("backend %d (%s) on unknown node %s", b, ip_str(be->addr, a),
 				ip_str(be->node, vs));
 	}
-	{	/* nosnat_pods: exactly this node's pods, each with its slots */
-		static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
-		size_t n = pod_refs(s, refs), want_keys = 0, have_keys = 0;
+	{	/* nosnat_pods and nosnat_pod_dir: exactly this node's pods, each with its slots */
 		struct nosnat_pod_key key, cursor, *prev = NULL;
+		size_t n = 0, have_keys = 0;
 		__u32 zero_key = 0;
 
-		for (size_t i = 0, next; i < n; i = next) {
-			struct nosnat_pod want, cur = {};
+		if (pod_plan(m, s, &n))
+			PROBLEM("cannot read %s or %s", NOSNAT_MAP_VIP_IDS, NOSNAT_MAP_POD_DIR);
+		for (size_t i = 0; i < n; i++) {
+			const struct nosnat_pod *want = &pod_ents[i];
+			struct nosnat_pod cur = {};
 
-			next = pod_entry(refs, n, i, &want);
-			want_keys++;
-			if (bpf_map_lookup_elem(m->pods, &refs[i].key, &cur) || memcmp(&cur, &want, sizeof(want)))
-				PROBLEM("pod %s:%u: %s lists %u slots, want %u (first %u)",
-					ip_str(refs[i].key.addr, a), ntohs(refs[i].key.port), NOSNAT_MAP_PODS,
-					cur.count, want.count, want.ids[0]);
+			if (bpf_map_lookup_elem(m->pods, &want->key, &cur) || memcmp(&cur, want, sizeof(cur)))
+				PROBLEM("pod %s:%u: %s lists %u slots, want %u (first %u, VIP %s:%u ref %u)",
+					ip_str(want->key.addr, a), ntohs(want->key.port), NOSNAT_MAP_PODS,
+					cur.count, want->count, want->slots[0].id,
+					ip_str(want->slots[0].vip_addr, vs), ntohs(want->slots[0].vip_port),
+					want->slots[0].vip_ref);
 		}
 		while (!bpf_map_get_next_key(m->pods, prev, &key)) {
 			have_keys++;
 			cursor = key;
 			prev = &cursor;
 		}
-		if (have_keys != want_keys)
-			PROBLEM("%s has %zu pods, want %zu", NOSNAT_MAP_PODS, have_keys, want_keys);
+		if (have_keys != n)
+			PROBLEM("%s has %zu pods, want %zu", NOSNAT_MAP_PODS, have_keys, n);
+		for (__u32 x = 0; x < NOSNAT_POD_DIR_SLOTS; x++) {
+			struct nosnat_pod want;
+
+			pod_dir_want(x, &want);
+			if (!memcmp(&pod_dir_cur[x], &want, sizeof(want)))
+				continue;
+			PROBLEM("%s[%u]: pod %s:%u, %u slots, flags %u; want %s:%u, %u slots, flags %u",
+				NOSNAT_MAP_POD_DIR, x, ip_str(pod_dir_cur[x].key.addr, a),
+				ntohs(pod_dir_cur[x].key.port), pod_dir_cur[x].count, pod_dir_cur[x].flags,
+				ip_str(want.key.addr, vs), ntohs(want.key.port), want.count, want.flags);
+			break;
+		}
 		if (bpf_map_lookup_elem(m->pod_filt, &zero_key, &filt))
 			PROBLEM("cannot read %s", NOSNAT_MAP_POD_FILTER);
 		else
 			for (size_t i = 0; i < n; i++)
-				if (!filter_has(&filt, refs[i].key.addr)) {
+				if (!filter_has(&filt, pod_ents[i].key.addr)) {
 					PROBLEM("pod %s: filter bit clear (its replies would pass as they are)",
-						ip_str(refs[i].key.addr, a));
+						ip_str(pod_ents[i].key.addr, a));
 					break;
 				}
 	}

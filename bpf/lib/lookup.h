@@ -125,46 +125,54 @@ static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 i
 	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
 }
 
+/* This node's entry for pod key pk, if it has one: the directory element
+ * at pk's index when it holds pk, the complete table only when other keys
+ * share the index. */
+static __always_inline const struct nosnat_pod *pod_lookup(const struct nosnat_pod_key *pk)
+{
+	__u32 idx = nosnat_pod_index(pk);
+	const struct nosnat_pod *pod = bpf_map_lookup_elem(&nosnat_pod_dir, &idx);
+
+	if (!pod)
+		return NULL;
+	if (pod->key.addr == pk->addr && pod->key.port == pk->port && pod->key.proto == pk->proto)
+		return pod;
+	if (!(pod->flags & NOSNAT_POD_MORE))
+		return NULL;
+	return bpf_map_lookup_elem(&nosnat_pods, pk);
+}
+
 /* A pod's reply (pod, client, ports and protocol in pk and the arguments):
  * the flow it answers, if a client's flow through a VIP chose this pod.
- * Sets *fk to the flow's key, *fp to the entry and *idp to the backend
- * slot; returns the VIP (key and reference). Anything else, a connection
- * made straight to the pod, say, has no such flow and stays untouched. */
-static __always_inline const struct nosnat_vip_id *
+ * Sets *fk to the flow's key and *fp to the entry; returns the pod's slot
+ * for that VIP. Anything else, a connection made straight to the pod, say,
+ * has no such flow and stays untouched. The flow proves the slot: it was
+ * recorded for this backend id and address, and for the VIP's reference
+ * the slot names (so for the VIP address and port the key was built from). */
+static __always_inline const struct nosnat_pod_slot *
 reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port,
-	   struct nosnat_flow_key *fk, struct nosnat_flow **fp, __u32 *idp)
+	   struct nosnat_flow_key *fk, struct nosnat_flow **fp)
 {
-	const struct nosnat_pod *pod = bpf_map_lookup_elem(&nosnat_pods, pk);
+	const struct nosnat_pod *pod = pod_lookup(pk);
 
 	if (!pod)
 		return NULL;
 	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
-		const struct nosnat_vip_id *vi;
-		struct nosnat_backend *be;
+		const struct nosnat_pod_slot *sl = &pod->slots[i];
 		struct nosnat_flow *f;
-		__u32 id, vip_id;
 
 		if (i >= pod->count)
 			break;
-		id = pod->ids[i];
-		be = bpf_map_lookup_elem(&nosnat_backends, &id);
-		if (!be || !(be->flags & NOSNAT_BE_IN_USE) || be->addr != pk->addr ||
-		    be->port != pk->port)
-			continue;
-		vip_id = be->vip_id;
-		vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
-		if (!vi || vi->key.proto != pk->proto)
-			continue;
 		*fk = (struct nosnat_flow_key){
-			.src = client, .dst = vi->key.addr, .sport = client_port,
-			.dport = vi->key.port, .proto = pk->proto,
+			.src = client, .dst = sl->vip_addr, .sport = client_port,
+			.dport = sl->vip_port, .proto = pk->proto,
 		};
 		f = bpf_map_lookup_elem(&nosnat_flows, fk);
-		if (!f || f->backend_id != id || f->backend_addr != pk->addr || f->vip_ref != vi->ref)
+		if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
+		    f->vip_ref != sl->vip_ref)
 			continue;
 		*fp = f;
-		*idp = id;
-		return vi;
+		return sl;
 	}
 	return NULL;
 }

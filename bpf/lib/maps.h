@@ -111,6 +111,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_pod_filt SEC(".maps");
 
+/* Local pods, for tc egress: which backend slots a reply could belong to.
+ * nosnat_pod_dir is looked at first (an array lookup), nosnat_pods only for
+ * a key that shares its index with a smaller one (NOSNAT_POD_MORE). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_POD_DIR_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nosnat_pod);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_pod_dir SEC(".maps");
+
 /* Local pods, for tc egress: which backend slots a reply could belong to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -286,8 +286,20 @@ static int t_local_syn(void)
 	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow entry missing");
 	CHECK(f.backend_id == (__u32)bid && f.backend_addr == ip4(T_POD_LOCAL) && f.syn_ack == htonl(1001),
 	      "flow value: backend %u addr %x syn_ack %u", f.backend_id, f.backend_addr, ntohl(f.syn_ack));
-	CHECK(!bpf_map_lookup_elem(maps.pods, &pk, &pod) && pod.count == 1 && pod.ids[0] == (__u32)bid,
-	      "the pod's replies are looked for");
+	{
+		struct nosnat_vip_id vi;
+		__u32 x = nosnat_pod_index(&pk);
+		struct nosnat_pod dir;
+
+		CHECK(!bpf_map_lookup_elem(maps.vip_ids, &vid, &vi), "vip ids");
+		CHECK(!bpf_map_lookup_elem(maps.pods, &pk, &pod) && pod.count == 1 &&
+		      pod.slots[0].id == (__u32)bid && pod.slots[0].vip_ref == vi.ref &&
+		      pod.slots[0].vip_addr == ip4(T_VIP) && pod.slots[0].vip_port == htons(25) &&
+		      f.vip_ref == vi.ref, "the pod's replies are looked for: slot %u ref %u/%u",
+		      pod.slots[0].id, pod.slots[0].vip_ref, vi.ref);
+		CHECK(!bpf_map_lookup_elem(maps.pod_dir, &x, &dir) && !memcmp(&dir, &pod, sizeof(dir)),
+		      "the directory holds the pod at its index %u", x);
+	}
 	return 0;
 }
 
@@ -1553,7 +1565,7 @@ static int t_reply_follows_flow(void)
 
 		fk.dport = htons(587);
 		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow 587");
-		f.backend_id = pod.ids[0] == f.backend_id ? pod.ids[1] : pod.ids[0];
+		f.backend_id = pod.slots[0].id == f.backend_id ? pod.slots[1].id : pod.slots[0].id;
 		CHECK(!bpf_map_update_elem(maps.flows, &fk, &f, BPF_EXIST), "point it at the other slot");
 		CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
 		CHECK_BYTES(&r, reply, rn);
@@ -1565,6 +1577,72 @@ static int t_reply_follows_flow(void)
 	CHECK(!del_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525), "backend del");
 	CHECK(bpf_map_lookup_elem(maps.pods, &pk, &pod), "pod forgotten");
 	CHECK(!pod_bit(T_POD_LOCAL), "pod filter bit cleared");
+	return 0;
+}
+
+/* Two pod ports whose keys share an index of nosnat_pod_dir: the smaller
+ * key sits there (with NOSNAT_POD_MORE), the other is found in nosnat_pods;
+ * replies of both are rewritten, and when the smaller goes the other moves
+ * into the directory. */
+static int t_pod_dir_shared_index(void)
+{
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	struct nosnat_pod_key k1 = { .addr = ip4(T_POD_LOCAL), .proto = IPPROTO_TCP }, k2 = k1;
+	uint16_t p1 = 0, p2 = 0;
+	uint8_t in[256], reply[2][256], want[2][256];
+	size_t n, rn[2], wn[2];
+	struct nosnat_pod dir, pod;
+	struct run r;
+	__u32 x;
+
+	for (uint16_t a = 3000; a < 3200 && !p1; a++)
+		for (uint16_t b = a + 1; b < 40000 && !p1; b++) {
+			k1.port = htons(a);
+			k2.port = htons(b);
+			if (nosnat_pod_index(&k1) == nosnat_pod_index(&k2)) {
+				p1 = a;
+				p2 = b;
+			}
+		}
+	CHECK(p1, "two ports sharing an index");
+	x = nosnat_pod_index(&k1);
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP) && !add_vip(T_VIP, 587, IPPROTO_TCP), "VIPs");
+	CHECK(!add_be(T_VIP, 587, IPPROTO_TCP, T_POD_LOCAL, p2, T_NODE_SELF, 1), "pod port %u", p2);
+	CHECK(!bpf_map_lookup_elem(maps.pod_dir, &x, &dir) && dir.key.port == htons(p2) && !dir.flags,
+	      "alone at index %u", x);
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, p1, T_NODE_SELF, 1), "pod port %u", p1);
+	CHECK(!bpf_map_lookup_elem(maps.pod_dir, &x, &dir) && dir.key.port == htons(p1) &&
+	      dir.flags == NOSNAT_POD_MORE, "the smaller key in the directory, more behind it");
+	CHECK(!bpf_map_lookup_elem(maps.pods, &k2, &pod) && pod.count == 1, "the other in nosnat_pods");
+	CHECK(!state_verify(&maps, &st, stderr), "maps agree");
+
+	for (int i = 0; i < 2; i++) {
+		uint16_t vport = i ? 587 : 25, pport = i ? p2 : p1, cport = (uint16_t)(40100 + i);
+		struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+		struct l4_spec l = tcp(cport, vport, TH_ACK);
+
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "request through port %u", vport);
+		ip = ipv4(T_POD_LOCAL, T_CLIENT);
+		l = tcp(pport, cport, TH_ACK);
+		rn[i] = frame(reply[i], &ip, &l, 0);
+		ip.saddr = ip4(T_VIP);
+		l.sport = vport;
+		wn[i] = frame(want[i], &ip, &l, 0);
+		CHECK(!run_tc(fd, reply[i], rn[i], &r) && r.ret == TC_ACT_OK, "tc run");
+		CHECK_BYTES(&r, want[i], wn[i]);
+	}
+
+	/* the smaller key goes: the other takes its place, found directly */
+	CHECK(!del_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, p1), "backend del");
+	CHECK(!bpf_map_lookup_elem(maps.pod_dir, &x, &dir) && dir.key.port == htons(p2) && !dir.flags &&
+	      dir.count == 1, "moved into the directory");
+	CHECK(bpf_map_lookup_elem(maps.pods, &k1, &pod), "gone from nosnat_pods");
+	CHECK(!state_verify(&maps, &st, stderr), "maps agree");
+	CHECK(!run_tc(fd, reply[1], rn[1], &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want[1], wn[1]);
+	CHECK(!run_tc(fd, reply[0], rn[0], &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, reply[0], rn[0]);
 	return 0;
 }
 
@@ -1802,6 +1880,7 @@ static const struct test tests[] = {
 	{ "spoofed sources: a VIP or this node as source is dropped", t_spoofed_sources },
 	{ "SYN flood beyond the flow table: active flows survive LRU eviction", t_syn_flood },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },
+	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index },
 	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
 	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
 	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
@@ -1847,6 +1926,7 @@ static int reload_maps(void)
 		.local = bpf_map__fd(skel->maps.nosnat_local),
 		.flows = bpf_map__fd(skel->maps.nosnat_flows),
 		.pods = bpf_map__fd(skel->maps.nosnat_pods),
+		.pod_dir = bpf_map__fd(skel->maps.nosnat_pod_dir),
 		.pod_filt = bpf_map__fd(skel->maps.nosnat_pod_filt),
 		.stats = bpf_map__fd(skel->maps.nosnat_stats),
 		.vip_stat = bpf_map__fd(skel->maps.nosnat_vip_stat),
