@@ -89,7 +89,7 @@ static __always_inline int source_spoofed(const struct nosnat_flow_key *k, __be3
 {
 	__be32 src = k->src;
 
-	return src == node_ip || bpf_map_lookup_elem(&nosnat_vip_addr, &src) != NULL;
+	return src == node_ip || is_vip_addr(src);
 }
 
 #define NEW_FLOW_SPOOFED (-1)	/* *new_flow when the source is refused */

@@ -6,6 +6,7 @@
  * tail-calling an empty program gives the cost to subtract. */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
 #define BENCH_HDR 128		/* header bytes restored each round */
@@ -110,6 +111,71 @@ int bench_tc_empty(struct __sk_buff *skb)
 {
 	(void)skb;
 	return TC_ACT_OK;
+}
+
+/* References, measured like the paths: what one map lookup costs on this
+ * machine. A flow-table balancer's established packet needs at least the
+ * LRU lookup (Katran's looks up its VIP in a hash and the flow in an LRU).
+ * The keys come from the packet as the dataplane's do; the loader fills
+ * the maps so that both lookups hit. */
+struct bench_ref_flow {
+	__be32 src, dst;
+	__be16 sport, dport;
+	__u32 proto;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);		/* NOSNAT_FLOW_ENTRIES */
+	__type(key, struct bench_ref_flow);
+	__type(value, struct bench_ref_flow);
+} bench_ref_lru SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);		/* NOSNAT_MAX_VIPS */
+	__type(key, __u64);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} bench_ref_hash SEC(".maps");
+
+/* Ethernet, IPv4 without options, TCP: the bench frames. */
+static __always_inline struct iphdr *bench_ip(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + 14;
+
+	if ((void *)(ip + 1) + 4 > data_end)
+		return NULL;
+	return ip;
+}
+
+SEC("xdp")
+int bench_ref_lru_lookup(struct xdp_md *ctx)
+{
+	struct iphdr *ip = bench_ip(ctx);
+	struct bench_ref_flow k;
+	__be16 *ports;
+
+	if (!ip)
+		return XDP_ABORTED;
+	ports = (void *)(ip + 1);
+	k = (struct bench_ref_flow){ .src = ip->saddr, .dst = ip->daddr, .sport = ports[0],
+				     .dport = ports[1], .proto = ip->protocol };
+	return bpf_map_lookup_elem(&bench_ref_lru, &k) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_ref_hash_lookup(struct xdp_md *ctx)
+{
+	struct iphdr *ip = bench_ip(ctx);
+	__u64 k;
+
+	if (!ip)
+		return XDP_ABORTED;
+	k = ((__u64)ip->daddr << 32) | ((__u32)((__be16 *)(ip + 1))[1] << 8) | ip->protocol;
+	return bpf_map_lookup_elem(&bench_ref_hash, &k) ? XDP_PASS : XDP_DROP;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

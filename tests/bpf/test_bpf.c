@@ -2065,14 +2065,13 @@ static double median(double *v, int n)
 /* The harness alone and the harness with the program under test, measured
  * in turns (BENCH_RUNS pairs) so that both sides of a pair see the same
  * machine: the program's cost is the median of the pairs' differences. */
-static void bench_path(const char *name, const uint8_t *pkt, size_t len, int vary, int ifindex,
-		       int xdp, uint32_t repeat)
+static void bench_prog(const char *name, int target, const uint8_t *pkt, size_t len, int vary,
+		       int ifindex, int xdp, uint32_t repeat)
 {
 	int hx = bpf_program__fd(bskel->progs.bench_xdp), ht = bpf_program__fd(bskel->progs.bench_tc);
 	int harness = xdp ? hx : ht;
 	int arr = bpf_map__fd(xdp ? bskel->maps.bench_xdp_next : bskel->maps.bench_tc_next);
 	int empty = bpf_program__fd(xdp ? bskel->progs.bench_xdp_empty : bskel->progs.bench_tc_empty);
-	int target = bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress);
 	const char *only = getenv("NOSNAT_BENCH_PATH");	/* profiling one path */
 	double floor_ns[BENCH_RUNS], total[BENCH_RUNS], diff[BENCH_RUNS], d, f, t;
 	__u32 zero = 0;
@@ -2101,6 +2100,57 @@ static void bench_path(const char *name, const uint8_t *pkt, size_t len, int var
 	bench_record(name, d, diff[0], t, f);	/* diff[] is sorted now */
 	printf("  %-44s %7.1f ns  (harness %5.1f ns; pairs from %.0f to %.0f ns)\n", name, d, f,
 	       diff[0], diff[n - 1]);
+}
+
+static void bench_path(const char *name, const uint8_t *pkt, size_t len, int vary, int ifindex,
+		       int xdp, uint32_t repeat)
+{
+	bench_prog(name, bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress),
+		   pkt, len, vary, ifindex, xdp, repeat);
+}
+
+/* The reference lookups (bench.bpf.c), their maps filled from the frame so
+ * that each hits: checked before it is timed. */
+struct bench_ref_flow {		/* as bench.bpf.c's */
+	__be32 src, dst;
+	__be16 sport, dport;
+	__u32 proto;
+};
+
+static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
+{
+	const uint8_t *ip = pkt + 14, *ports = ip + 20;
+	struct bench_ref_flow fk = {0};
+	__u64 vk, one = 1;
+	struct run r;
+
+	memcpy(&fk.src, ip + 12, 4);
+	memcpy(&fk.dst, ip + 16, 4);
+	memcpy(&fk.sport, ports, 2);
+	memcpy(&fk.dport, ports + 2, 2);
+	fk.proto = ip[9];
+	vk = ((__u64)fk.dst << 32) | ((__u32)fk.dport << 8) | ip[9];
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_lru), &fk, &fk, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_hash), &vk, &one, BPF_ANY);
+	for (__u32 i = 1; i < 4096; i++) {	/* neighbours, as in a live table */
+		struct bench_ref_flow o = fk;
+		__u64 ov = vk + ((__u64)i << 32);
+
+		o.src ^= htonl(i);
+		bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_lru), &o, &o, BPF_ANY);
+		if (i < 64)
+			bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_hash), &ov, &one, BPF_ANY);
+	}
+	if (run_tc(bpf_program__fd(bskel->progs.bench_ref_lru_lookup), pkt, len, &r) ||
+	    r.ret != XDP_PASS || run_tc(bpf_program__fd(bskel->progs.bench_ref_hash_lookup), pkt, len, &r) ||
+	    r.ret != XDP_PASS) {
+		fprintf(stderr, "bench: a reference lookup missed\n");
+		return;
+	}
+	bench_prog("reference: one LRU hash lookup (flow key, hit)",
+		   bpf_program__fd(bskel->progs.bench_ref_lru_lookup), pkt, len, 0, 1, 1, repeat);
+	bench_prog("reference: one hash lookup (VIP key, hit)",
+		   bpf_program__fd(bskel->progs.bench_ref_hash_lookup), pkt, len, 0, 1, 1, repeat);
 }
 
 static void prog_sizes(void)
@@ -2176,6 +2226,7 @@ static int bench_paths(uint32_t repeat)
 	bench_path("xdp: VIP SYN, new flow, encapsulated", pkt, n, 1, dummy_ifindex, 1, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40005, 25, TH_ACK);
 	bench_path("xdp: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, 1, repeat);
+	bench_refs(pkt, n, repeat);
 	return 0;
 }
 
