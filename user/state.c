@@ -628,52 +628,60 @@ static size_t pod_refs(const struct state *s, struct pod_ref *out)
 	return n;
 }
 
-/* This node's nosnat_pods entries as s makes them, sorted by key; each slot
- * names its VIP by the reference ids (nosnat_vip_ids, as read) holds for
- * it. Returns how many. */
-static size_t pod_table(const struct state *s, const struct nosnat_vip_id *ids,
-			struct nosnat_pod *out)
-{
-	static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
-	size_t n = pod_refs(s, refs), k = 0;
-
-	for (size_t i = 0; i < n; k++) {
-		struct nosnat_pod *want = &out[k];
-
-		memset(want, 0, sizeof(*want));
-		want->key = refs[i].key;
-		for (size_t j = i; i < n && !memcmp(&refs[i].key, &refs[j].key, sizeof(refs[j].key)); i++)
-			if (want->count < NOSNAT_POD_IDS)
-				want->slots[want->count++] = (struct nosnat_pod_slot){
-					.id = refs[i].id, .vip_ref = ids[refs[i].vip_id].ref,
-					.vip_addr = refs[i].vip.addr, .vip_port = refs[i].vip.port,
-				};
-	}
-	return k;
-}
-
-/* Scratch of pods_sync and state_verify: the entries wanted, nosnat_pod_dir
- * as read, and the VIP references. */
+/* Scratch of pods_sync and state_verify: the entries wanted, the VIP
+ * references read, the directory's plan, nosnat_pod_dir as read (verify). */
 static struct nosnat_pod pod_ents[NOSNAT_MAX_BACKENDS], pod_dir_cur[NOSNAT_POD_DIR_SLOTS];
 static struct nosnat_vip_id pod_vip_ids[NOSNAT_MAX_VIPS];
+static __u8 pod_vip_read[NOSNAT_MAX_VIPS];
 static int pod_dir_first[NOSNAT_POD_DIR_SLOTS];
 static __u8 pod_dir_more[NOSNAT_POD_DIR_SLOTS];
 
-/* Read the VIP references and nosnat_pod_dir, and work out the entries
- * wanted and which of them the directory holds: per index the smallest key
- * (ents are sorted), NOSNAT_POD_MORE where more keys share it. */
+/* VIP id's reference as nosnat_vip_ids holds it, read once per plan. */
+static int pod_vip_ref(const struct nosnat_maps *m, __u32 vip_id, __u32 *ref)
+{
+	if (!pod_vip_read[vip_id]) {
+		if (bpf_map_lookup_elem(m->vip_ids, &vip_id, &pod_vip_ids[vip_id]))
+			return -errno;
+		pod_vip_read[vip_id] = 1;
+	}
+	*ref = pod_vip_ids[vip_id].ref;
+	return 0;
+}
+
+/* Work out this node's nosnat_pods entries as s makes them (pod_ents,
+ * sorted by key, *n of them; each slot names its VIP by the reference
+ * nosnat_vip_ids holds), and which of them nosnat_pod_dir holds: per index
+ * the smallest key, NOSNAT_POD_MORE where more keys share it. */
 static int pod_plan(const struct nosnat_maps *m, const struct state *s, size_t *n)
 {
-	int rc = array_read(m->vip_ids, pod_vip_ids, sizeof(pod_vip_ids[0]), NOSNAT_MAX_VIPS);
+	static struct pod_ref refs[NOSNAT_MAX_BACKENDS];
+	size_t nr = pod_refs(s, refs), k = 0;
 
-	if (!rc)
-		rc = array_read(m->pod_dir, pod_dir_cur, sizeof(pod_dir_cur[0]), NOSNAT_POD_DIR_SLOTS);
-	if (rc)
-		return rc;
-	*n = pod_table(s, pod_vip_ids, pod_ents);
+	memset(pod_vip_read, 0, sizeof(pod_vip_read));
+	for (size_t i = 0; i < nr; k++) {
+		struct nosnat_pod *want = &pod_ents[k];
+
+		memset(want, 0, sizeof(*want));
+		want->key = refs[i].key;
+		for (size_t j = i; i < nr && !memcmp(&refs[i].key, &refs[j].key, sizeof(refs[j].key)); i++) {
+			struct nosnat_pod_slot *sl = &want->slots[want->count];
+			int rc;
+
+			if (want->count == NOSNAT_POD_IDS)
+				continue;
+			rc = pod_vip_ref(m, refs[i].vip_id, &sl->vip_ref);
+			if (rc)
+				return rc;
+			sl->id = refs[i].id;
+			sl->vip_addr = refs[i].vip.addr;
+			sl->vip_port = refs[i].vip.port;
+			want->count++;
+		}
+	}
+	*n = k;
 	memset(pod_dir_first, 0xff, sizeof(pod_dir_first));
 	memset(pod_dir_more, 0, sizeof(pod_dir_more));
-	for (size_t i = 0; i < *n; i++) {
+	for (size_t i = 0; i < k; i++) {
 		__u32 x = nosnat_pod_index(&pod_ents[i].key);
 
 		if (pod_dir_first[x] < 0)
@@ -732,13 +740,32 @@ static int pod_filter_write(const struct nosnat_maps *m, const struct nosnat_pod
 	return bpf_map_update_elem(m->pod_filt, &zero, &f, BPF_ANY) ? -errno : 0;
 }
 
+/* Is key among the n sorted entries of pod_ents? */
+static int pod_wanted(const struct nosnat_pod_key *key, size_t n)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (memcmp(&pod_ents[mid].key, key, sizeof(*key)) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && !memcmp(&pod_ents[lo].key, key, sizeof(*key));
+}
+
 /* Each step leaves a reply able to find its pod, old or new: filter bits
- * first, complete table next, the directory, stale entries, stale bits. */
+ * first, complete table next, the directory, stale entries, stale bits.
+ * Every key the directory holds is in nosnat_pods too, so the elements to
+ * look at are those of the keys wanted and of the keys the table has. */
 int pods_sync(const struct nosnat_maps *m, const struct state *s)
 {
-	static struct nosnat_pod_key stale[NOSNAT_MAX_BACKENDS];
+	static struct nosnat_pod_key have[NOSNAT_MAX_BACKENDS];
+	static __u64 touch[NOSNAT_POD_DIR_SLOTS / 64];
 	struct nosnat_pod_key key, cursor, *prev = NULL;
-	size_t n = 0, n_stale = 0;
+	size_t n = 0, n_have = 0;
 	int rc = pod_plan(m, s, &n);
 
 	/* The filter lets new pods through before their entries exist ... */
@@ -746,6 +773,11 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 		rc = pod_filter_write(m, pod_ents, n, 1);
 	if (rc)
 		return rc;
+	while (!bpf_map_get_next_key(m->pods, prev, &key) && n_have < NOSNAT_MAX_BACKENDS) {
+		have[n_have++] = key;
+		cursor = key;
+		prev = &cursor;
+	}
 	/* ... each pod's entry as it should be, written where it differs ... */
 	for (size_t i = 0; i < n; i++) {
 		struct nosnat_pod cur;
@@ -760,14 +792,20 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 	 * emptied with NOSNAT_POD_MORE set (lookups go to nosnat_pods), so that
 	 * no reader sees one pod's key with another's slots. (Within one key a
 	 * torn read is harmless: a slot is used only for a flow that proves it.) */
-	for (__u32 x = 0; x < NOSNAT_POD_DIR_SLOTS; x++) {
-		const struct nosnat_pod *cur = &pod_dir_cur[x];
-		struct nosnat_pod want;
+	memset(touch, 0, sizeof(touch));
+	for (size_t i = 0; i < n + n_have; i++) {
+		__u32 x = nosnat_pod_index(i < n ? &pod_ents[i].key : &have[i - n]);
+		struct nosnat_pod want, cur;
 
-		pod_dir_want(x, &want);
-		if (!memcmp(cur, &want, sizeof(want)))
+		if (touch[x / 64] & (1ULL << (x % 64)))
 			continue;
-		if (cur->key.addr && want.key.addr && memcmp(&cur->key, &want.key, sizeof(want.key))) {
+		touch[x / 64] |= 1ULL << (x % 64);
+		if (bpf_map_lookup_elem(m->pod_dir, &x, &cur))
+			return -errno;
+		pod_dir_want(x, &want);
+		if (!memcmp(&cur, &want, sizeof(want)))
+			continue;
+		if (cur.key.addr && want.key.addr && memcmp(&cur.key, &want.key, sizeof(want.key))) {
 			struct nosnat_pod gap = { .flags = NOSNAT_POD_MORE };
 
 			if (bpf_map_update_elem(m->pod_dir, &x, &gap, BPF_ANY))
@@ -777,24 +815,8 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 			return -errno;
 	}
 	/* ... the entries of pods that are gone deleted ... */
-	while (!bpf_map_get_next_key(m->pods, prev, &key)) {
-		size_t lo = 0, hi = n;
-
-		while (lo < hi) {	/* still wanted? */
-			size_t mid = (lo + hi) / 2;
-
-			if (memcmp(&pod_ents[mid].key, &key, sizeof(key)) < 0)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if ((lo == n || memcmp(&pod_ents[lo].key, &key, sizeof(key))) && n_stale < NOSNAT_MAX_BACKENDS)
-			stale[n_stale++] = key;
-		cursor = key;
-		prev = &cursor;
-	}
-	for (size_t i = 0; i < n_stale; i++)
-		if (bpf_map_delete_elem(m->pods, &stale[i]) && errno != ENOENT)
+	for (size_t i = 0; i < n_have; i++)
+		if (!pod_wanted(&have[i], n) && bpf_map_delete_elem(m->pods, &have[i]) && errno != ENOENT)
 			return -errno;
 	/* ... and only then their bits cleared */
 	return pod_filter_write(m, pod_ents, n, 0);
@@ -1114,7 +1136,8 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		size_t n = 0, have_keys = 0;
 		__u32 zero_key = 0;
 
-		if (pod_plan(m, s, &n))
+		if (pod_plan(m, s, &n) ||
+		    array_read(m->pod_dir, pod_dir_cur, sizeof(pod_dir_cur[0]), NOSNAT_POD_DIR_SLOTS))
 			PROBLEM("cannot read %s or %s", NOSNAT_MAP_VIP_IDS, NOSNAT_MAP_POD_DIR);
 		for (size_t i = 0; i < n; i++) {
 			const struct nosnat_pod *want = &pod_ents[i];
