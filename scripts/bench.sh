@@ -150,6 +150,12 @@ GP
 	echo "  longer keys), so here its path would pay about the two rows' sum before parsing or"
 	echo "  encapsulating anything. nosnat's established packet does the LRU lookup and no"
 	echo "  other hash lookup; the rest of its cost is parse, checks, three counters and DNAT."
+	echo "- Every path row above runs one flow (or, for new flows, one new flow after"
+	echo "  another), so the flow table's bucket and entry are in the CPU cache. The row"
+	echo "  \"established flows, 1M in the table, another each round\" cycles through 2^19 of"
+	echo "  the flows filled: each packet's flow comes from memory, as with many busy clients"
+	echo "  at once. That is the cost to expect under real load; Katran's figures are for hot"
+	echo "  flows too."
 	echo "- The established-flow rows move between loads (75 vs 105 ns, say) with nothing"
 	echo "  changed but where the kernel placed maps and code; see the method above."
 	echo

@@ -13,7 +13,8 @@
 
 struct bench_frame {
 	__u32 len;
-	__u32 vary;		/* 1: a new client address every round (new flows) */
+	__u32 vary;		/* 1: a new client address every round (new flows);
+				 * 2: the next of 2^19 clients every round, over again */
 	__u8 data[BENCH_HDR];
 };
 
@@ -45,18 +46,21 @@ struct {
 	__type(value, __u32);
 } bench_tc_next SEC(".maps");
 
-static __always_inline void vary_source(__u8 *ip_saddr_low)
+static __always_inline void vary_source(__u8 *ip_saddr_low, __u32 mode)
 {
 	__u32 zero = 0;
 	__u64 *r = bpf_map_lookup_elem(&bench_round, &zero);
+	__u64 v;
 
 	if (!r)
 		return;
-	(*r)++;
+	v = ++(*r);
+	if (mode == 2)
+		v &= (1 << 19) - 1;
 	/* 198.18.x.y: 2^16 clients, then 2^16 more per source port below */
-	ip_saddr_low[0] = (__u8)(*r >> 8);
-	ip_saddr_low[1] = (__u8)*r;
-	ip_saddr_low[7] = (__u8)(*r >> 16);	/* TCP source port, low byte (IP options: none) */
+	ip_saddr_low[0] = (__u8)(v >> 8);
+	ip_saddr_low[1] = (__u8)v;
+	ip_saddr_low[7] = (__u8)(v >> 16);	/* TCP source port, low byte (IP options: none) */
 }
 
 SEC("xdp")
@@ -82,7 +86,7 @@ int bench_xdp(struct xdp_md *ctx)
 	for (int i = 0; i < BENCH_HDR / 8; i++)
 		((__u64 *)data)[i] = ((const __u64 *)f->data)[i];
 	if (f->vary)
-		vary_source(data + 14 + 14);	/* low half of the IPv4 source, and sport */
+		vary_source(data + 14 + 14, f->vary);	/* low half of the IPv4 source, and sport */
 	bpf_tail_call(ctx, &bench_xdp_next, 0);
 	return XDP_ABORTED;
 }
