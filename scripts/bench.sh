@@ -129,9 +129,11 @@ GP
 	echo "|---|---:|"
 	awk -F'\t' '
 		$1 == "memlock" && $2 == "flows" { printf "| memlock, flow table of 1,048,576 entries | %.1f MiB |\n", $3 / 1048576 }
+		$1 == "memlock" && $2 == "all" { printf "| memlock, all maps at default sizes, no VIP | %.1f MiB |\n", $3 / 1048576 }
+		$1 == "memlock" && $2 == "percpu" { printf "| of which per-CPU arrays (%d CPUs) | %.2f MiB |\n", cpus, $3 / 1048576 }
 		$1 == "control" && $2 == "maglev_1000" { printf "| Maglev table build, 1,000 backends, M=65537 | %.2f ms |\n", $3 * 1000 }
 		$1 == "control" && $2 == "apply_1000x10" { printf "| apply 1,000 VIPs x 10 backends from empty | %.2f s |\n", $3 }
-		$1 == "control" && $2 == "change_one" { printf "| change one backend among them | %.1f ms |\n", $3 * 1000 }' "$OUT"
+		$1 == "control" && $2 == "change_one" { printf "| change one backend among them | %.1f ms |\n", $3 * 1000 }' cpus="$(nproc)" "$OUT"
 	echo
 	echo "## Notes"
 	echo

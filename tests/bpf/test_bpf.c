@@ -2378,6 +2378,27 @@ static int bench_control(void)
 	return 0;
 }
 
+/* What the dataplane's maps lock at their default sizes, no VIP configured
+ * (each VIP adds its Maglev table, an inner map of its own). */
+static void maps_memlock(void)
+{
+	struct bpf_map *m;
+	long total = 0, pcpu = 0;
+
+	bpf_object__for_each_map(m, skel->obj) {
+		long v = fdinfo_memlock(bpf_map__fd(m));
+
+		if (v < 0)
+			continue;
+		total += v;
+		if (bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_ARRAY)
+			pcpu += v;
+	}
+	fprintf(bout, "memlock\tall\t%ld\nmemlock\tpercpu\t%ld\n", total, pcpu);
+	printf("  memlock of all maps: %ld bytes (per-CPU arrays %ld of them, %d CPUs)\n", total, pcpu,
+	       libbpf_num_possible_cpus());
+}
+
 static int bench_main(const char *outfile, uint32_t repeat)
 {
 	bout = fopen(outfile, "w");
@@ -2407,6 +2428,7 @@ static int bench_main(const char *outfile, uint32_t repeat)
 		}
 		bench_flush();
 		prog_sizes();
+		maps_memlock();
 	}
 	if (getenv("NOSNAT_BENCH_QUICK")) {	/* the smoke check in make test */
 		fclose(bout);
