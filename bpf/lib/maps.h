@@ -111,9 +111,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_pod_filt SEC(".maps");
 
-/* Local pods, for tc egress: which backend slots a reply could belong to.
- * nosnat_pod_dir is looked at first (an array lookup), nosnat_pods only for
- * a key that shares its index with a smaller one (NOSNAT_POD_MORE). */
+/* The directory of nosnat_pods, by nosnat_pod_index of the key: tc egress
+ * looks here first (an array lookup), in nosnat_pods only for a key that
+ * shares its index with a smaller one (NOSNAT_POD_MORE). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NOSNAT_POD_DIR_SLOTS);
