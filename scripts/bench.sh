@@ -116,12 +116,13 @@ GP
 	echo "for completing veth's partial checksums in software (see README, Testing facts);"
 	echo "on a NIC that cost is not there."
 	echo
-	echo "The CPU column does not hold still between runs: the same path reads ~1-3 % in one"
-	echo "run and ~24 % in another (the ceiling row read 0.4 and 0.9 % in two runs on"
-	echo "2026-11-26, ~24 % the run before), although iperf3 reported a steady 500 Mbit/s"
-	echo "second by second each time. A likely cause, not confirmed: whether the segments"
-	echo "cross the lab's veths as 64 KB GSO packets (a few thousand a second, nearly free)"
-	echo "or as MTU-sized ones. Compare rows of one run, and only where they agree in kind."
+	echo "The CPU column does not hold still between runs: one path reads ~1-3 % in one run"
+	echo "and ~24 % in another. In three runs on 2026-11-26 the ceiling row read 0.4, 0.9 and"
+	echo "24.3 %, the nosnat local row 2.9, 24.3 and 2.4 %, although iperf3 reported a steady"
+	echo "500 Mbit/s second by second each time. A likely cause, not confirmed: whether the"
+	echo "segments cross the lab's veths as 64 KB GSO packets (a few thousand a second, nearly"
+	echo "free) or as MTU-sized ones. Compare rows of one run, and only where they agree in"
+	echo "kind (all in the 20-40 % range, say)."
 	echo
 	echo "## Scale and control plane"
 	echo
