@@ -11,8 +11,9 @@ PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftoo
       iproute2 ethtool jq util-linux procps python3 python3-yaml prometheus openssl curl valgrind)
 # Debian's kubectl (kubernetes-client) unless some kubectl is already there
 command -v kubectl >/dev/null || PKGS+=(kubernetes-client)
-# make bench: iperf3, iptables (the kube-proxy comparison), gnuplot (plots)
-[ "${1:-}" = --bench ] && PKGS+=(iperf3 iptables gnuplot-nox)
+# make bench: iperf3, iptables (the kube-proxy comparison), gnuplot (plots),
+# perf (CPU busy at a fixed rate)
+[ "${1:-}" = --bench ] && PKGS+=(iperf3 iptables gnuplot-nox linux-perf)
 
 missing=()
 for p in "${PKGS[@]}"; do
