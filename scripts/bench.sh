@@ -90,13 +90,14 @@ GP
 	echo "behind a router, pods behind nodes. The kube-proxy row is what"
 	echo "\`externalTrafficPolicy: Cluster\` does: iptables DNAT + MASQUERADE on the ingress node"
 	echo "to a pod on another node. CPU: while iperf3 sends a fixed 500 Mbit/s (checked"
-	echo "from its report, second by second, else the run is repeated), three windows of ${BENCH_SECS:-4} s inside the"
-	echo "run, the median window: system + irq + softirq time, and softirq alone, as % of the"
-	echo "whole machine (all namespaces share it; iperf3's own system time is in every row)."
+	echo "from its report, second by second, else the run is repeated), three windows of ${BENCH_SECS:-4} s"
+	echo "inside the run, the median window: the share of \`perf record -a -e cpu-clock -F 4999\`"
+	echo "samples not taken in the idle task, as % of the whole machine (all namespaces share"
+	echo "it; iperf3's own client and server are in every row)."
 	echo
-	echo "| path | 1 stream Gbit/s | 8 streams Gbit/s | new conn/s | CPU % at 500 Mbit/s | softirq % | client address at the pod |"
-	echo "|---|---:|---:|---:|---:|---:|---|"
-	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $8, $6 }' "$E2E"
+	echo "| path | 1 stream Gbit/s | 8 streams Gbit/s | new conn/s | CPU % at 500 Mbit/s | client address at the pod |"
+	echo "|---|---:|---:|---:|---:|---|"
+	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $6 }' "$E2E"
 	echo
 	awk -F'\t' '$1 == "e2e" { name[++n] = $2; t1[n] = $3; t8[n] = $4; c[n] = $5 }
 		END {
@@ -116,13 +117,11 @@ GP
 	echo "for completing veth's partial checksums in software (see README, Testing facts);"
 	echo "on a NIC that cost is not there."
 	echo
-	echo "The CPU column does not hold still between runs: one path reads ~1-3 % in one run"
-	echo "and ~24 % in another. In three runs on 2026-11-26 the ceiling row read 0.4, 0.9 and"
-	echo "24.3 %, the nosnat local row 2.9, 24.3 and 2.4 %, although iperf3 reported a steady"
-	echo "500 Mbit/s second by second each time. A likely cause, not confirmed: whether the"
-	echo "segments cross the lab's veths as 64 KB GSO packets (a few thousand a second, nearly"
-	echo "free) or as MTU-sized ones. Compare rows of one run, and only where they agree in"
-	echo "kind (all in the 20-40 % range, say)."
+	echo "Why perf and not /proc/stat: this VM's kernel accounts CPU time by sampling at the"
+	echo "250 Hz tick, without IRQ time accounting, and a paced load can fall between the"
+	echo "ticks. On 2026-11-26 /proc/stat read 0.4, 0.9 and 24.3 % for the ceiling row in three"
+	echo "runs, and in a check with the pod receiving the same 43400 packets/s each time it"
+	echo "read 27 % four times and 4.5 % once, while perf's samples read 24-29 % throughout."
 	echo
 	echo "## Scale and control plane"
 	echo
