@@ -262,8 +262,8 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 			.src = p.ip->saddr, .dst = p.ip->daddr,
 			.sport = sport, .dport = dport, .proto = p.proto,
 		};
-		struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows, &k);
 		int new_flow = 0, syn = tcp_syn(&p);
+		struct nosnat_flow *f = flow_lookup(&k, syn);
 		struct nosnat_backend *be = flow_backend(f, syn);
 		__u32 id = 0, vip_id;
 

@@ -103,6 +103,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flows SEC(".maps");
 
+/* Per-CPU direct-mapped copies of busy flows' entries (lookup.h,
+ * flow_lookup). Not pinned: a fresh, empty cache with every load. */
+#define FLOW_CACHE_BITS 10
+struct flow_cache_entry {
+	struct nosnat_flow_key key;
+	struct nosnat_flow flow;
+	__u64 jiffy;		/* valid during this jiffy only */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << FLOW_CACHE_BITS);
+	__type(key, __u32);
+	__type(value, struct flow_cache_entry);
+} nosnat_flow_cache SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);

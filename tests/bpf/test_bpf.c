@@ -1646,6 +1646,84 @@ static int t_pod_dir_shared_index(void)
 	return 0;
 }
 
+/* The per-CPU flow cache (flow_lookup): a copy serves one jiffy at most,
+ * is checked like the entry (a removed backend is not followed), is
+ * replaced when the flow is re-picked, and a SYN always asks the LRU. The
+ * test keeps to one CPU so that the copies are there to be used. */
+static int t_flow_cache(void)
+{
+	uint8_t in[256], want[256], want2[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40120, 25, TH_SYN);
+	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40120),
+				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_flow f;
+	cpu_set_t one, old;
+	struct run r;
+	size_t n, wn, wn2;
+	int rc = -1;
+
+	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+	if (mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF))
+		goto out;
+	n = frame(in, &ip, &l, 0);
+	if (run_xdp(in, n, 1, &r) || r.ret != XDP_PASS)
+		goto out;
+	l = tcp(40120, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	wn2 = frame(want2, &ip, &l, 0);
+	for (int i = 0; i < 3; i++)	/* LRU hit, then (likely) the copy */
+		if (expect_local(in, n, want, wn))
+			goto out;
+
+	/* evicted: one jiffy on, the next packet has made the entry again */
+	if (bpf_map_delete_elem(maps.flows, &fk))
+		goto out;
+	usleep(20000);
+	if (expect_local(in, n, want, wn) || bpf_map_lookup_elem(maps.flows, &fk, &f)) {
+		fprintf(stderr, "  evicted flow not made again after a jiffy\n");
+		goto out;
+	}
+
+	/* its pod leaves: the copy is not followed, the flow moves */
+	if (expect_local(in, n, want, wn) ||
+	    add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1) ||
+	    del_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525))
+		goto out;
+	for (int i = 0; i < 3; i++)
+		if (expect_local(in, n, want2, wn2)) {
+			fprintf(stderr, "  packet %d went to the removed pod\n", i);
+			goto out;
+		}
+	if (bpf_map_lookup_elem(maps.flows, &fk, &f) || f.backend_addr != ip4(T_POD_LOCAL2)) {
+		fprintf(stderr, "  entry not re-picked\n");
+		goto out;
+	}
+
+	/* a SYN again on the cached flow: its ISN reaches the entry */
+	ip.daddr = ip4(T_VIP);
+	l = tcp(40120, 25, TH_SYN);
+	l.seq = 77000;
+	n = frame(in, &ip, &l, 0);
+	if (run_xdp(in, n, 1, &r) || r.ret != XDP_PASS || bpf_map_lookup_elem(maps.flows, &fk, &f) ||
+	    f.syn_ack != htonl(77001)) {
+		fprintf(stderr, "  SYN did not reach the entry (syn_ack %u)\n", ntohl(f.syn_ack));
+		goto out;
+	}
+	rc = 0;
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+	CHECK(!rc, "flow cache");
+	return 0;
+}
+
 /* A flow remembers its VIP by id. Once that id serves another VIP (and
  * even the backend slot and pod are the same), the old flow is not ours. */
 static int t_vip_id_reused(void)
@@ -1881,6 +1959,7 @@ static const struct test tests[] = {
 	{ "SYN flood beyond the flow table: active flows survive LRU eviction", t_syn_flood },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },
 	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index },
+	{ "flow cache: one jiffy at most, checked like the entry, re-picks replace it, SYNs ask the LRU", t_flow_cache },
 	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
 	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
 	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
