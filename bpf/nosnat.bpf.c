@@ -360,8 +360,14 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	const struct nosnat_pod_slot *sl;
 	struct nosnat_flow_key fk;
 	struct nosnat_flow *f;
+	int syn_ack = 0;
 
-	sl = reply_flow(&pk, p.ip->daddr, dport, &fk, &f);
+	if (p.proto == IPPROTO_TCP) {	/* parse_ports read the whole header */
+		struct tcphdr *th = p.l4;
+
+		syn_ack = th->syn && th->ack;
+	}
+	sl = reply_flow(&pk, p.ip->daddr, dport, syn_ack, &fk, &f);
 	if (!sl)
 		return;
 
@@ -371,19 +377,19 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
 	__be32 old_ip = p.ip->saddr, new_ip = fk.dst;
 	__be16 new_port = fk.dport;
-	int syn_ack = 0;
 
-	if (p.proto == IPPROTO_TCP) {
+	if (syn_ack) {
 		struct tcphdr *th = p.l4;
 
-		syn_ack = th->syn && th->ack;
 		/* The SYN through the VIP was another one: this connection was
 		 * made some other way (straight to the pod) on the addresses and
 		 * ports of an old VIP flow. Not ours, and the flow is stale.
-		 * (A SYN's data, TCP Fast Open, may be acked with it: up to 64k.) */
-		if (syn_ack && f->syn_ack &&
-		    bpf_ntohl(th->ack_seq) - bpf_ntohl(f->syn_ack) > 0xffff) {
-			bpf_map_delete_elem(&nosnat_flows, &fk);
+		 * (A SYN's data, TCP Fast Open, may be acked with it: up to 64k.)
+		 * f is the LRU's entry: a SYN-ACK never takes a cached copy. */
+		if ((void *)(th + 1) > p.data_end)
+			return;
+		if (f->syn_ack && bpf_ntohl(th->ack_seq) - bpf_ntohl(f->syn_ack) > 0xffff) {
+			flow_forget(&fk);
 			return;
 		}
 	}

@@ -58,6 +58,15 @@ static __always_inline int flow_key_eq(const struct nosnat_flow_key *a, const st
 	       a->proto == b->proto;
 }
 
+/* End this CPU's copy of flow k, if it holds one. */
+static __always_inline void flow_cache_drop(const struct nosnat_flow_key *k)
+{
+	struct flow_cache_entry *c = flow_cache_slot(k);
+
+	if (c && flow_key_eq(&c->key, k))
+		c->jiffy = 0;
+}
+
 /* The flow entry of k. A busy flow's packets find a per-CPU copy made
  * during the same jiffy (an array lookup, not a hash lookup: ~40 ns here);
  * any other packet looks the LRU up, which keeps the entry fresh there
@@ -162,12 +171,14 @@ static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 i
 	};
 
 	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
-	{	/* a copy of the old entry in this CPU's cache is over */
-		struct flow_cache_entry *c = flow_cache_slot(k);
+	flow_cache_drop(k);	/* a copy of the old entry is over */
+}
 
-		if (c && flow_key_eq(&c->key, k))
-			c->jiffy = 0;
-	}
+/* A flow found stale: gone from the LRU and from this CPU's cache. */
+static __always_inline void flow_forget(const struct nosnat_flow_key *k)
+{
+	bpf_map_delete_elem(&nosnat_flows, k);
+	flow_cache_drop(k);
 }
 
 /* This node's entry for pod key pk, if it has one: the directory element
@@ -189,13 +200,14 @@ static __always_inline const struct nosnat_pod *pod_lookup(const struct nosnat_p
 
 /* A pod's reply (pod, client, ports and protocol in pk and the arguments):
  * the flow it answers, if a client's flow through a VIP chose this pod.
- * Sets *fk to the flow's key and *fp to the entry; returns the pod's slot
+ * Sets *fk to the flow's key and *fp to the entry (the LRU's own for a
+ * SYN-ACK, syn_ack set; else perhaps this CPU's copy); returns the pod's slot
  * for that VIP. Anything else, a connection made straight to the pod, say,
  * has no such flow and stays untouched. The flow proves the slot: it was
  * recorded for this backend id and address, and for the VIP's reference
  * the slot names (so for the VIP address and port the key was built from). */
 static __always_inline const struct nosnat_pod_slot *
-reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port,
+reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port, int syn_ack,
 	   struct nosnat_flow_key *fk, struct nosnat_flow **fp)
 {
 	const struct nosnat_pod *pod = pod_lookup(pk);
@@ -212,7 +224,7 @@ reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port,
 			.src = client, .dst = sl->vip_addr, .sport = client_port,
 			.dport = sl->vip_port, .proto = pk->proto,
 		};
-		f = bpf_map_lookup_elem(&nosnat_flows, fk);
+		f = flow_lookup(fk, syn_ack);
 		if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 		    f->vip_ref != sl->vip_ref)
 			continue;

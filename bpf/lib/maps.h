@@ -103,8 +103,9 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flows SEC(".maps");
 
-/* Per-CPU direct-mapped copies of busy flows' entries (lookup.h,
- * flow_lookup). Not pinned: a fresh, empty cache with every load. */
+/* Per-CPU direct-mapped copies of busy flows' entries, for XDP's requests
+ * and tc egress's replies alike (lookup.h, flow_lookup). Not pinned: a
+ * fresh, empty cache with every load. */
 #define FLOW_CACHE_BITS 10
 struct flow_cache_entry {
 	struct nosnat_flow_key key;

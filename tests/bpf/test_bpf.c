@@ -1535,8 +1535,10 @@ static int t_reply_follows_flow(void)
 	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
 	CHECK_BYTES(&r, want, wn);
 
-	/* the flow evicted: the reply is the pod's own again */
+	/* the flow evicted: one jiffy on (a copy in the flow cache serves that
+	 * long), the reply is the pod's own again */
 	CHECK(!bpf_map_delete_elem(maps.flows, &fk), "evict");
+	usleep(20000);
 	stats_snap();
 	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
 	CHECK_BYTES(&r, reply, rn);
@@ -1549,6 +1551,7 @@ static int t_reply_follows_flow(void)
 
 	/* the same client port through port 587 instead: answered as 587 */
 	CHECK(!bpf_map_delete_elem(maps.flows, &fk), "forget port 25");
+	usleep(20000);	/* past the jiffy of the flow cache's copies */
 	ip = ipv4(T_CLIENT, T_VIP);
 	l = tcp(40090, 587, TH_ACK);
 	n = frame(in, &ip, &l, 0);
@@ -1567,6 +1570,7 @@ static int t_reply_follows_flow(void)
 		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f), "flow 587");
 		f.backend_id = pod.slots[0].id == f.backend_id ? pod.slots[1].id : pod.slots[0].id;
 		CHECK(!bpf_map_update_elem(maps.flows, &fk, &f, BPF_EXIST), "point it at the other slot");
+		usleep(20000);
 		CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
 		CHECK_BYTES(&r, reply, rn);
 	}
@@ -1716,6 +1720,40 @@ static int t_flow_cache(void)
 	    f.syn_ack != htonl(77001)) {
 		fprintf(stderr, "  SYN did not reach the entry (syn_ack %u)\n", ntohl(f.syn_ack));
 		goto out;
+	}
+
+	/* replies: rewritten (and copied); a SYN-ACK of another connection on
+	 * the tuple ends the entry and this CPU's copy, so the next reply is
+	 * the pod's own at once */
+	{
+		int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+		uint8_t reply[256], synack[256], rwant[256];
+		size_t rn, sn, rwn;
+
+		ip = ipv4(T_POD_LOCAL2, T_CLIENT);
+		l = tcp(2525, 40120, TH_ACK);
+		rn = frame(reply, &ip, &l, 0);
+		l = tcp(2525, 40120, TH_SYN | TH_ACK);
+		l.ack = 500001;	/* not the VIP's SYN (77001), nor within 64k of it */
+		sn = frame(synack, &ip, &l, 0);
+		ip.saddr = ip4(T_VIP);
+		l = tcp(25, 40120, TH_ACK);
+		rwn = frame(rwant, &ip, &l, 0);
+		for (int i = 0; i < 2; i++)
+			if (run_tc(fd, reply, rn, &r) || r.ret != TC_ACT_OK || r.len != rwn ||
+			    memcmp(r.pkt, rwant, rwn)) {
+				fprintf(stderr, "  reply %d not rewritten\n", i);
+				goto out;
+			}
+		if (run_tc(fd, synack, sn, &r) || r.len != sn || memcmp(r.pkt, synack, sn) ||
+		    !bpf_map_lookup_elem(maps.flows, &fk, &f)) {
+			fprintf(stderr, "  stale SYN-ACK rewritten or entry kept\n");
+			goto out;
+		}
+		if (run_tc(fd, reply, rn, &r) || r.len != rn || memcmp(r.pkt, reply, rn)) {
+			fprintf(stderr, "  reply after the stale SYN-ACK rewritten from a copy\n");
+			goto out;
+		}
 	}
 	rc = 0;
 out:
@@ -1959,7 +1997,7 @@ static const struct test tests[] = {
 	{ "SYN flood beyond the flow table: active flows survive LRU eviction", t_syn_flood },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },
 	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index },
-	{ "flow cache: one jiffy at most, checked like the entry, re-picks replace it, SYNs ask the LRU", t_flow_cache },
+	{ "flow cache: one jiffy at most, checked like the entry, re-picks and stale SYN-ACKs end it, SYNs ask the LRU", t_flow_cache },
 	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
 	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
 	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
