@@ -43,6 +43,8 @@ static __always_inline int is_vip_addr(__be32 addr)
 	return vip_filter_hit(addr) && bpf_map_lookup_elem(&nosnat_vip_addr, &addr) != NULL;
 }
 
+/* This CPU's flow-cache slot for k (by a multiplicative hash of the key;
+ * the slot may hold another flow's copy). */
 static __always_inline struct flow_cache_entry *flow_cache_slot(const struct nosnat_flow_key *k)
 {
 	__u64 h = (((__u64)k->src << 32) | k->dst) * 0x9e3779b97f4a7c15ULL ^
