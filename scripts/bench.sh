@@ -95,9 +95,9 @@ GP
 	echo "samples not taken in the idle task, as % of the whole machine (all namespaces share"
 	echo "it; iperf3's own client and server are in every row)."
 	echo
-	echo "| path | 1 stream Gbit/s | 8 streams Gbit/s | new conn/s | CPU % at 500 Mbit/s | client address at the pod |"
-	echo "|---|---:|---:|---:|---:|---|"
-	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $6 }' "$E2E"
+	echo "| path | 1 stream Gbit/s | 8 streams Gbit/s | new conn/s | CPU % at 500 Mbit/s | /proc/stat's % (same window) | client address at the pod |"
+	echo "|---|---:|---:|---:|---:|---:|---|"
+	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $8, $6 }' "$E2E"
 	echo
 	awk -F'\t' '$1 == "e2e" { name[++n] = $2; t1[n] = $3; t8[n] = $4; c[n] = $5 }
 		END {
@@ -119,9 +119,10 @@ GP
 	echo
 	echo "Why perf and not /proc/stat: this VM's kernel accounts CPU time by sampling at the"
 	echo "250 Hz tick, without IRQ time accounting, and a paced load can fall between the"
-	echo "ticks. On 2026-11-26 /proc/stat read 0.4, 0.9 and 24.3 % for the ceiling row in three"
-	echo "runs, and in a check with the pod receiving the same 43400 packets/s each time it"
-	echo "read 27 % four times and 4.5 % once, while perf's samples read 24-29 % throughout."
+	echo "ticks. The column beside perf's is what /proc/stat (system + irq + softirq) counted"
+	echo "in the same window: in some runs it agrees, in others it reads a few % for a row"
+	echo "perf puts at ~25 % (on 2026-11-26 /proc/stat gave the ceiling row 0.4, 0.9 and"
+	echo "24.3 % in three runs of \`make bench\`, each at a steady 500 Mbit/s)."
 	echo
 	echo "## Scale and control plane"
 	echo

@@ -49,6 +49,12 @@ cpu_busy() { # SECS
 		awk '{ n++; if ($1 != 0) b++ } END { if (n) printf "%.1f\n", 100 * b / n; else print "n/a" }'
 }
 
+# Jiffies of system + irq + softirq, all CPUs, as /proc/stat counts them
+# (shown beside perf's reading, so the difference can be seen in every run).
+stat_busy() {
+	awk '/^cpu / { print $4 + $7 + $8 }' /proc/stat
+}
+
 # CPU while iperf3 sends a fixed 500 Mbit/s: three windows of SECS inside
 # one longer run (so iperf3's start and end stay outside them), the median
 # window. The run counts only if iperf3 held the rate; else it is tried again.
@@ -60,8 +66,12 @@ fixed_rate_cpu() { # ADDR
 		nsx client iperf3 -c "$addr" -p 5201 -t $((3 * SECS + 3)) -b 500M -J >"$json" 2>/dev/null &
 		pid=$!
 		sleep 1.5
-		for w in 1 2 3; do
-			cpu_busy "$SECS" >>"$win"
+		for w in 1 2 3; do	# perf's reading, and /proc/stat's of the same window
+			a=$(stat_busy); t0=$(date +%s.%N)
+			busy=$(cpu_busy "$SECS")
+			b=$(stat_busy); t1=$(date +%s.%N)
+			awk -v p="$busy" -v a="$a" -v b="$b" -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" \
+				-v n="$(nproc)" 'BEGIN { printf "%s\t%.1f\n", p, 100 * (b - a) / hz / (t1 - t0) / n }' >>"$win"
 		done
 		wait "$pid" || { sleep 1; continue; }
 		rate=$(jq '.end.sum_sent.bits_per_second // 0' "$json" 2>/dev/null)
@@ -71,12 +81,12 @@ fixed_rate_cpu() { # ADDR
 		steady=$(jq --argjson hi $((3 * SECS + 2)) '[.intervals[].sum | select(.start >= 1 and .end <= $hi)
 			| .bits_per_second] | length > 0 and all(. > 400e6 and . < 600e6)' "$json" 2>/dev/null)
 		if [ "$steady" = true ] && awk -v r="${rate:-0}" 'BEGIN { exit !(r > 450e6 && r < 550e6) }'; then
-			sort -n "$win" | sed -n 2p
+			sort -n "$win" | sed -n 2p	# the median window by perf
 			return 0
 		fi
 		sleep 1
 	done
-	echo n/a
+	printf 'n/a\tn/a\n'
 }
 
 : >"$OUT"
