@@ -60,12 +60,15 @@ static __always_inline int flow_key_eq(const struct nosnat_flow_key *a, const st
 	       a->proto == b->proto;
 }
 
-/* End this CPU's copy of flow k, if it holds one. */
+/* End this CPU's copy of flow k, if it holds one: the slot is emptied
+ * whatever it holds (another flow's copy only costs that flow one LRU
+ * lookup), since reading the key first would wait for a cache miss on
+ * every new flow. */
 static __always_inline void flow_cache_drop(const struct nosnat_flow_key *k)
 {
 	struct flow_cache_entry *c = flow_cache_slot(k);
 
-	if (c && flow_key_eq(&c->key, k))
+	if (c)
 		c->jiffy = 0;
 }
 
