@@ -2118,7 +2118,7 @@ static double bench_run(int harness_fd, int target_fd, int prog_array, const uin
  * machine (where the kernel happens to place the maps and the JITed code),
  * far more than between runs within one load. The median load is kept. */
 #define BENCH_LOADS 3
-#define BENCH_MAX_PATHS 16
+#define BENCH_MAX_PATHS 32
 
 static struct bench_result {
 	const char *name;
@@ -2355,6 +2355,46 @@ static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
 		   bpf_program__fd(bskel->progs.bench_ref_hash_lookup), pkt, len, 0, 1, 1, repeat, 0);
 }
 
+/* nosnat against the minimal balancer, in turns: each of BENCH_RUNS
+ * rounds runs the harness alone, then nosnat's path, then the balancer's,
+ * on the same frame, so that both see the same moment of this shared
+ * machine; the ratio of their costs is taken per round and its median
+ * kept (with the median cost of each). */
+static void bench_versus(const char *name, int model_fd, const uint8_t *pkt, size_t len, int vary,
+			 uint32_t repeat, int resized)
+{
+	int harness = bpf_program__fd(bskel->progs.bench_xdp);
+	int arr = bpf_map__fd(bskel->maps.bench_xdp_next);
+	int empty = bpf_program__fd(bskel->progs.bench_xdp_empty);
+	int nosnat = bpf_program__fd(skel->progs.nosnat_xdp);
+	double a[BENCH_RUNS], b[BENCH_RUNS], ratio[BENCH_RUNS], extra = resized ? bench_head_move : 0;
+	__u32 zero = 0;
+	__u64 round0 = 0;
+	int n = 0;
+
+	if (!bench_wanted(name))
+		return;
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+	for (int r = 0; r < BENCH_RUNS; r++) {
+		double f = bench_run(harness, empty, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+		double x = bench_run(harness, nosnat, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+		double y = bench_run(harness, model_fd, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+
+		if (f < 0 || x < 0 || y < 0 || y - f - extra <= 0)
+			continue;
+		a[n] = x - f - extra;
+		b[n] = y - f - extra;
+		ratio[n] = a[n] / b[n];
+		n++;
+	}
+	if (!n)
+		return;
+	fprintf(bout, "versus\t%s\t%.1f\t%.1f\t%.3f\n", name, median(a, n), median(b, n),
+		median(ratio, n));
+	printf("  versus: %-36s nosnat %7.1f ns, minimal %7.1f ns, ratio %.2f\n", name, median(a, n),
+	       median(b, n), median(ratio, n));
+}
+
 /* The minimal IPIP balancer (bench.bpf.c), its maps filled as nosnat's are
  * for the encapsulated rows: one VIP, its backends on another node, the
  * established frame's flow recorded. Checked before it is timed: both
@@ -2377,7 +2417,8 @@ static int model_check(int fd, const uint8_t *pkt, size_t len, __be32 node)
 	return r.pkt[14 + 9] == IPPROTO_IPIP && daddr == node ? 0 : -1;
 }
 
-static void bench_model(const uint8_t *syn, size_t syn_len, const uint8_t *ack, size_t ack_len,
+static void bench_model(const uint8_t *other, size_t other_len, const uint8_t *syn, size_t syn_len,
+			const uint8_t *ack, size_t ack_len, const uint8_t *rsyn, size_t rsyn_len,
 			uint32_t repeat)
 {
 	enum { RING = 65537, BACKENDS = 64, IN_USE = 10 };
@@ -2412,12 +2453,35 @@ static void bench_model(const uint8_t *syn, size_t syn_len, const uint8_t *ack, 
 		fprintf(stderr, "bench: the minimal balancer did not encapsulate\n");
 		return;
 	}
+	{
+		struct run r;
+
+		if (run_tc(fd, other, other_len, &r) || r.ret != XDP_PASS || r.len != other_len ||
+		    memcmp(r.pkt, other, other_len)) {
+			fprintf(stderr, "bench: the minimal balancer changed a non-VIP packet\n");
+			return;
+		}
+	}
+	bench_prog("reference: minimal IPIP balancer, non-VIP packet", fd, other, other_len, 0, 1, 1,
+		   repeat, 0);
 	bench_prog("reference: minimal IPIP balancer, established flow", fd, ack, ack_len, 0, 1, 1,
 		   repeat, 1);
+	bench_prog("reference: minimal IPIP balancer, SYN, one 5-tuple again", fd, syn, syn_len, 0, 1,
+		   1, repeat, 1);
 	if (bench_wanted("reference: minimal IPIP balancer, new flow (SYN)"))
 		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
 	bench_prog("reference: minimal IPIP balancer, new flow (SYN)", fd, syn, syn_len, 1, 1, 1,
 		   repeat, 1);
+
+	printf("nosnat (pod on another node) against the minimal balancer, in turns:\n");
+	bench_versus("non-VIP packet", fd, other, other_len, 0, repeat, 0);
+	bench_versus("established flow, IPIP", fd, ack, ack_len, 0, repeat, 1);
+	bench_versus("SYN, one 5-tuple again, IPIP", fd, rsyn, rsyn_len, 0, repeat, 1);
+	if (bench_wanted("new flow (SYN), IPIP")) {
+		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
+	}
+	bench_versus("new flow (SYN), IPIP", fd, syn, syn_len, 1, repeat, 1);
 }
 
 static void prog_sizes(void)
@@ -2451,10 +2515,10 @@ static size_t bench_frame_for(uint8_t *buf, const char *src, const char *dst, ui
 
 static int bench_paths(uint32_t repeat)
 {
-	uint8_t pkt[512], inner[512], outer[512], syn[512];
+	uint8_t pkt[512], inner[512], outer[512], syn[512], other[512], rsyn[512];
 	struct ip_spec ip;
 	struct l4_spec l;
-	size_t n, in_n, out_n, syn_n;
+	size_t n, in_n, out_n, syn_n, other_n, rsyn_n;
 
 	printf("per-packet cost, BPF_PROG_TEST_RUN, %u rounds, median of %d paired runs (harness subtracted):\n",
 	       repeat, BENCH_RUNS);
@@ -2498,8 +2562,12 @@ static int bench_paths(uint32_t repeat)
 	bench_path_resized("xdp: VIP SYN, new flow, encapsulated", syn, syn_n, 1, dummy_ifindex, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40005, 25, TH_ACK);
 	bench_path_resized("xdp: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, repeat);
+	rsyn_n = bench_frame_for(rsyn, T_CLIENT, T_VIP, 40009, 25, TH_SYN);
+	bench_path_resized("xdp: VIP SYN, one 5-tuple again, encapsulated", rsyn, rsyn_n, 0,
+			   dummy_ifindex, repeat);
 	bench_refs(pkt, n, repeat);
-	bench_model(syn, syn_n, pkt, n, repeat);
+	other_n = bench_frame_for(other, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
+	bench_model(other, other_n, syn, syn_n, pkt, n, rsyn, rsyn_n, repeat);
 	return 0;
 }
 
