@@ -28,6 +28,19 @@ mkdir -p "$ROOT/doc/bench"
 HEAD_MOVE=$(awk -F'\t' '$1 == "head_move" { printf "%s%s", sep, $2; sep = ", " }' "$OUT")
 awk -F'\t' '$1 == "path" { gsub(/"/, "", $2); printf "\"%s\"\t%s\n", $2, $3 }' "$OUT" >"$ROOT/build/paths.dat"
 awk -F'\t' '$1 == "e2e" { printf "\"%s\"\t%.3f\t%.3f\n", $2, $3 / 1e9, $4 / 1e9 }' "$E2E" >"$ROOT/build/e2e.dat"
+# per packet class, the median load by ratio: nosnat and the minimal balancer
+awk -F'\t' '$1 == "versus" { k = $2; n[k]++; a[k, n[k]] = $3; b[k, n[k]] = $4; r[k, n[k]] = $5
+		if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+	END {
+		for (i = 1; i <= m; i++) {
+			k = order[i]; c = n[k]
+			for (x = 1; x <= c; x++) idx[x] = x
+			for (x = 1; x <= c; x++) for (y = x + 1; y <= c; y++)
+				if (r[k, idx[y]] < r[k, idx[x]]) { t = idx[x]; idx[x] = idx[y]; idx[y] = t }
+			md = idx[int((c + 1) / 2)]
+			printf "\"%s\"\t%s\t%s\n", k, a[k, md], b[k, md]
+		}
+	}' "$OUT" >"$ROOT/build/versus.dat"
 gnuplot <<GP
 set terminal pngcairo size 1000,560 font "sans,10" noenhanced
 set style data histograms
@@ -36,11 +49,27 @@ set grid ytics
 set yrange [0:*]
 set key top right
 set xtics rotate by -25 left
-set bmargin 9
+set bmargin 14
+set rmargin 38
+set terminal pngcairo size 1400,700 font "sans,10" noenhanced
 set output "$ROOT/doc/bench/per-packet.png"
 set title "nosnat: per-packet cost by path (BPF_PROG_TEST_RUN, harness subtracted)"
 set ylabel "ns per packet"
 plot "$ROOT/build/paths.dat" using 2:xtic(1) title "ns/packet"
+set terminal pngcairo size 1000,560 font "sans,10" noenhanced
+set output "$ROOT/doc/bench/versus.png"
+set title "nosnat against a minimal Katran-style IPIP balancer, in turns (log scale)"
+set ylabel "ns per packet"
+set logscale y
+set yrange [10:*]
+set rmargin 4
+set xtics rotate by 0 center
+set bmargin 4
+plot "$ROOT/build/versus.dat" using 2:xtic(1) title "nosnat", "" using 3 title "minimal balancer"
+unset logscale y
+set yrange [0:*]
+set xtics rotate by -25 left
+set bmargin 9
 set output "$ROOT/doc/bench/throughput.png"
 set title "TCP throughput through the namespace lab (iperf3)"
 set ylabel "Gbit/s"
@@ -139,6 +168,8 @@ GP
 		}' "$OUT"
 	echo
 	echo "(For new flows the last column uses 750 ns, the middle of the quoted range.)"
+	echo
+	echo "![nosnat against the minimal balancer](doc/bench/versus.png)"
 	echo
 	echo "## End to end in the namespace lab"
 	echo
