@@ -2417,7 +2417,7 @@ static int model_check(int fd, const uint8_t *pkt, size_t len, __be32 node)
 	return r.pkt[14 + 9] == IPPROTO_IPIP && daddr == node ? 0 : -1;
 }
 
-static void bench_model(const uint8_t *other, size_t other_len, const uint8_t *syn, size_t syn_len,
+static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *syn, size_t syn_len,
 			const uint8_t *ack, size_t ack_len, const uint8_t *rsyn, size_t rsyn_len,
 			uint32_t repeat)
 {
@@ -2445,13 +2445,13 @@ static void bench_model(const uint8_t *other, size_t other_len, const uint8_t *s
 	    bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_macs), &zero, &macs, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_flows), &fk, &backend, BPF_ANY)) {
 		fprintf(stderr, "bench: model maps: %s\n", strerror(errno));
-		return;
+		return -1;
 	}
 	for (__u32 i = 0; i < BACKENDS; i++)
 		bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_backends), &i, &node, BPF_ANY);
 	if (model_check(fd, ack, ack_len, node) || model_check(fd, syn, syn_len, node)) {
 		fprintf(stderr, "bench: the minimal balancer did not encapsulate\n");
-		return;
+		return -1;
 	}
 	{
 		struct run r;
@@ -2459,7 +2459,7 @@ static void bench_model(const uint8_t *other, size_t other_len, const uint8_t *s
 		if (run_tc(fd, other, other_len, &r) || r.ret != XDP_PASS || r.len != other_len ||
 		    memcmp(r.pkt, other, other_len)) {
 			fprintf(stderr, "bench: the minimal balancer changed a non-VIP packet\n");
-			return;
+			return -1;
 		}
 	}
 	bench_prog("reference: minimal IPIP balancer, non-VIP packet", fd, other, other_len, 0, 1, 1,
@@ -2482,6 +2482,7 @@ static void bench_model(const uint8_t *other, size_t other_len, const uint8_t *s
 		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
 	}
 	bench_versus("new flow (SYN), IPIP", fd, syn, syn_len, 1, repeat, 1);
+	return 0;
 }
 
 static void prog_sizes(void)
@@ -2567,8 +2568,7 @@ static int bench_paths(uint32_t repeat)
 			   dummy_ifindex, repeat);
 	bench_refs(pkt, n, repeat);
 	other_n = bench_frame_for(other, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
-	bench_model(other, other_n, syn, syn_n, pkt, n, rsyn, rsyn_n, repeat);
-	return 0;
+	return bench_model(other, other_n, syn, syn_n, pkt, n, rsyn, rsyn_n, repeat);
 }
 
 static long fdinfo_memlock(int fd)
