@@ -81,14 +81,18 @@ static __always_inline void flow_cache_drop(const struct nosnat_flow_key *k)
  * may move the entry's syn_ack). */
 static __always_inline struct nosnat_flow *flow_lookup(const struct nosnat_flow_key *k, int syn)
 {
-	struct flow_cache_entry *c = flow_cache_slot(k);
-	__u64 now = bpf_jiffies64();
+	struct flow_cache_entry *c;
 	struct nosnat_flow *f;
+	__u64 now;
 
-	if (c && !syn && c->jiffy == now && flow_key_eq(&c->key, k))
+	if (syn)	/* nearly always a new flow: no cold slot to look at */
+		return bpf_map_lookup_elem(&nosnat_flows, k);
+	c = flow_cache_slot(k);
+	now = bpf_jiffies64();
+	if (c && c->jiffy == now && flow_key_eq(&c->key, k))
 		return &c->flow;
 	f = bpf_map_lookup_elem(&nosnat_flows, k);
-	if (c && f && !syn) {
+	if (c && f) {
 		c->key = *k;
 		c->flow = *f;
 		c->jiffy = now;
