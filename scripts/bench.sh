@@ -9,6 +9,8 @@ REPEAT=${1:-200000}
 # NOSNAT_BENCH_RENDER=1 scripts/bench.sh [REPEAT]: write BENCHMARKS.md from the
 # last run's measurements (build/bench.tsv, build/bench_e2e.tsv) only.
 OUT=$ROOT/build/bench.tsv
+# the smoke check keeps out of the last run's measurements
+[ "${2:-}" != --smoke ] || OUT=$ROOT/build/bench-smoke.tsv
 E2E=$ROOT/build/bench_e2e.tsv
 [ "${NOSNAT_BENCH_RENDER:-}" = 1 ] || "$ROOT/build/test_bpf" --bench "$OUT" "$REPEAT"
 if [ "${2:-}" = --smoke ]; then
