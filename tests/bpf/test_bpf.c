@@ -182,6 +182,13 @@ static int cfg_reset(void)
 	return 0;
 }
 
+/* The flow key of T_CLIENT's TCP connection from sport to the mail VIP. */
+static struct nosnat_flow_key client_flow(uint16_t sport)
+{
+	return (struct nosnat_flow_key){ .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(sport),
+					 .dport = htons(25), .proto = IPPROTO_TCP };
+}
+
 static struct nosnat_vip_key vkey(const char *addr, uint16_t port, uint8_t proto)
 {
 	return (struct nosnat_vip_key){ .addr = ip4(addr), .port = htons(port), .proto = proto };
@@ -261,8 +268,7 @@ static int t_local_syn(void)
 	uint8_t in[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40000, 25, TH_SYN);
-	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40000),
-				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_flow_key fk = client_flow(40000);
 	struct nosnat_pod_key pk = { .addr = ip4(T_POD_LOCAL), .port = htons(2525),
 				     .proto = IPPROTO_TCP };
 	struct nosnat_pod pod;
@@ -1403,8 +1409,7 @@ static int t_syn_flood(void)
 	uint8_t in[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l;
-	struct nosnat_flow_key active = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(41001),
-					  .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_flow_key active = client_flow(41001);
 	struct nosnat_flow_key idle = active;
 	struct nosnat_flow f;
 	size_t flood = NOSNAT_FLOW_ENTRIES + NOSNAT_FLOW_ENTRIES / 4, n;
@@ -1462,8 +1467,7 @@ static int t_syn_skips_draining(void)
 	/* an old flow on a client port, pinned to the draining pod */
 	id = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
 	{
-		struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP),
-					      .sport = htons(40072), .dport = htons(25), .proto = IPPROTO_TCP };
+		struct nosnat_flow_key fk = client_flow(40072);
 		struct nosnat_vip_id vi;
 		struct nosnat_flow fv = { .backend_id = (__u32)id, .backend_addr = ip4(T_POD_LOCAL) };
 
@@ -1509,8 +1513,7 @@ static int t_reply_follows_flow(void)
 	uint8_t in[256], reply[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40090, 25, TH_ACK);
-	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40090),
-				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_flow_key fk = client_flow(40090);
 	struct nosnat_pod_key pk = { .addr = ip4(T_POD_LOCAL), .port = htons(2525),
 				     .proto = IPPROTO_TCP };
 	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
@@ -1659,8 +1662,7 @@ static int t_flow_cache(void)
 	uint8_t in[256], want[256], want2[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40120, 25, TH_SYN);
-	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40120),
-				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_flow_key fk = client_flow(40120);
 	struct nosnat_flow f;
 	cpu_set_t one, old;
 	struct run r;
@@ -1911,8 +1913,7 @@ static int t_stale_tuple(void)
 	uint8_t in[256], reply[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40095, 25, TH_SYN);
-	struct nosnat_flow_key fk = { .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(40095),
-				      .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_flow_key fk = client_flow(40095);
 	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
 	struct nosnat_flow rv;
 	struct run r;
