@@ -11,6 +11,7 @@
 #include "lib/parse.h"
 #include "lib/csum.h"
 #include "lib/stats.h"
+#include "lib/conntrack.h"
 #include "lib/lookup.h"
 #include "lib/nat.h"
 #include "lib/encap.h"
@@ -44,47 +45,132 @@ static __always_inline __be32 syn_ack_of(const struct pkt *p, int syn)
 	return bpf_htonl(bpf_ntohl(((const struct tcphdr *)p->l4)->seq) + 1);
 }
 
-/* A VIP packet whose pod is chosen (be, slot id, of VIP vip_id; be NULL if
- * none): DNAT locally or encapsulate. f: its flow entry when established
- * (NULL when new_flow). syn: tcp_syn(p). from_node: it arrived in IPIP from
- * another node. */
-static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
-					struct nosnat_flow *f,
-					struct nosnat_backend *be, __u32 id, __u32 vip_id,
-					int new_flow, int syn, const struct nosnat_cfg *cfg,
-					int from_node, struct verdict *v)
-{
-	__u64 bytes = bpf_ntohs(p->ip->tot_len);
-	int partial;
+/* What vip_deliver needs to know besides the pick. */
+struct deliver {
+	const struct nosnat_flow_key *k;	/* the client's flow to the VIP */
+	const struct nosnat_cfg *cfg;
+	int syn;		/* tcp_syn() */
+	int from_node;		/* arrived in IPIP from another node */
+	int second_ok;		/* may still be sent on once (no second chance yet) */
+};
 
-	if (new_flow == NEW_FLOW_SPOOFED) {
+/* Does this node's conntrack hold the pod be's connection for flow k, with
+ * the VIP's mark? claim: mark an entry that has none yet. */
+static __always_inline enum ct_found pod_has_flow(struct xdp_md *ctx,
+						  const struct nosnat_flow_key *k,
+						  const struct nosnat_backend *be, __u32 mask,
+						  int claim)
+{
+	struct ct_tuple t = { .saddr = k->src, .daddr = be->addr, .sport = k->sport,
+			      .dport = be->port, .proto = k->proto };
+
+	return ct_check_xdp(ctx, &t, nosnat_vip_mark(k->dst, k->dport, k->proto, mask), mask,
+			    claim);
+}
+
+/* A VIP packet for a pod on this node. A flow nosnat saw begin gets the
+ * VIP's mark on its conntrack entry, once. A flow without any entry is
+ * delivered and recorded only if the pod's conntrack entry carries that
+ * mark; else it goes to the previous Maglev table's pod, once (a node
+ * whose tables changed since the connection began). Returns 1 when pk now
+ * names a pod on another node (second chance). */
+static __always_inline int local_owner(struct xdp_md *ctx, struct pick *pk,
+				       const struct deliver *d)
+{
+	__u32 mask = d->cfg->ct_mark_mask, prev_id = 0;
+	struct nosnat_backend *prev = NULL;
+	struct nosnat_flow *f;
+
+	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
+		if (d->syn || !nosnat_have_ct || !mask ||
+		    (pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
+			return 0;
+		pod_has_flow(ctx, d->k, pk->be, mask, 1);
+		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
+		if (f)
+			f->flags |= NOSNAT_FLOW_CT_SEEN;
+		if (pk->f)
+			pk->f->flags |= NOSNAT_FLOW_CT_SEEN;	/* this CPU's copy */
+		return 0;
+	}
+	if (pk->state != PICK_RECOVERED)
+		return 0;
+	if (!nosnat_have_ct || !mask) {		/* no proof to be had: Maglev's word */
+		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0);
+		return 0;
+	}
+	if (pod_has_flow(ctx, d->k, pk->be, mask, 0) == CT_OURS) {
+		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN);
+		pk->reason = NOSNAT_R_CT_RECOVERED;
+		return 0;
+	}
+	if (d->second_ok)
+		prev = maglev_prev_backend(pk->vip_id, flow_hash(d->k), &prev_id);
+	if (prev && prev_id != pk->id) {
+		if (prev->node == d->cfg->node_ip) {
+			if (pod_has_flow(ctx, d->k, prev, mask, 0) == CT_OURS) {
+				pk->be = prev;
+				pk->id = prev_id;
+				flow_record(&nosnat_flows, d->k, prev_id, prev, pk->vip_id, 0,
+					    NOSNAT_FLOW_CT_SEEN);
+				pk->reason = NOSNAT_R_CT_RECOVERED;
+				return 0;
+			}
+		} else if (bpf_map_lookup_elem(&nosnat_nodes, &prev->node)) {
+			pk->be = prev;
+			pk->id = prev_id;
+			pk->reason = NOSNAT_R_SECOND_CHANCE;
+			return 1;
+		}
+	}
+	pk->reason = NOSNAT_R_NOT_OWNED;
+	return 0;
+}
+
+/* A VIP packet whose pod is chosen (pk): DNAT locally or encapsulate. */
+static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struct pick *pk,
+					const struct deliver *d, struct verdict *v)
+{
+	const struct nosnat_cfg *cfg = d->cfg;
+	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+	struct nosnat_backend *be;
+	int partial, second = 0;
+	__u16 id;
+
+	if (pk->new_flow == NEW_FLOW_SPOOFED) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
 		return;
 	}
-	count_vip(vip_id, bytes, new_flow);
-	if (!be) {
+	count_vip(pk->vip_id, bytes, pk->new_flow == 1);
+	if (!pk->be) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
-	count_backend(id, bytes);
+	if (pk->be->node == cfg->node_ip)
+		second = local_owner(ctx, pk, d);
+	if (pk->reason)
+		count_flow_event(pk->reason);
+	be = pk->be;
+	count_backend(pk->id, bytes);
 
 	partial = l4_csum_partial(p);
 	if (be->node == cfg->node_ip) {
 		/* The pod's replies find this flow (tc egress). A SYN again on
 		 * an established flow: its SYN-ACK must acknowledge this one. */
-		__be32 syn_ack = syn_ack_of(p, syn);
+		__be32 syn_ack = syn_ack_of(p, d->syn);
+		struct nosnat_flow *f = pk->f;
 
-		if (syn && f && f->syn_ack != syn_ack)
+		if (d->syn && f && f->syn_ack != syn_ack)
 			f->syn_ack = syn_ack;
 		if (dnat_xdp(p, be, partial)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		set_verdict(v, XDP_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
-			    NOSNAT_R_NONE);
+		set_verdict(v, XDP_PASS, d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
+			    pk->reason);
 		return;
 	}
-	if (from_node) {	/* never bounce a packet between nodes */
+	if (d->from_node && !second) {	/* never bounce a packet between nodes */
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
@@ -103,11 +189,15 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p,
 	}
 	if (p->proto == IPPROTO_TCP && p->l4)
 		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max);
-	if (encap_ipip(ctx, p, cfg->node_ip, be->node, backend_tag(be->addr, be->port))) {
+	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
+	if (encap_ipip(ctx, p, cfg->node_ip, be->node, id)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	encap_forward(ctx, p, cfg, v);
+	/* how the pod was found, unless how the frame left is news */
+	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
+		v->reason = pk->reason;
 }
 
 /* The VIP an encapsulated, unfragmented TCP/UDP packet is for, or NULL. */
@@ -204,14 +294,14 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 			.src = p->ip->saddr, .dst = p->ip->daddr,
 			.sport = sport, .dport = dport, .proto = p->proto,
 		};
-		struct nosnat_backend *be;
-		struct nosnat_flow *f;
-		int new_flow = 0, syn = tcp_syn(p);
-		__u32 id = 0;
+		int syn = tcp_syn(p);
+		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .from_node = 1,
+				     .second_ok = !(tag & NOSNAT_ID_SECOND_CHANCE) };
+		struct pick pk = {};
 
-		be = select_local_backend(&k, &f, vip_id, cfg->node_ip, tag, &id, &new_flow, syn,
-					  syn_ack_of(p, syn));
-		vip_deliver(ctx, p, f, be, id, vip_id, new_flow, syn, cfg, 1, v);
+		select_local_backend(&k, vip_id, cfg->node_ip, tag & NOSNAT_ID_TAG_MASK, syn,
+				     syn_ack_of(p, syn), &pk);
+		vip_deliver(ctx, p, &pk, &d, v);
 	}
 }
 
@@ -262,23 +352,23 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 			.src = p.ip->saddr, .dst = p.ip->daddr,
 			.sport = sport, .dport = dport, .proto = p.proto,
 		};
-		int new_flow = 0, syn = tcp_syn(&p);
+		int syn = tcp_syn(&p);
+		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1 };
 		struct nosnat_flow *f = flow_lookup(&k, syn);
-		struct nosnat_backend *be = flow_backend(f, syn);
-		__u32 id = 0, vip_id;
+		struct pick pk = { .be = flow_backend(f, syn) };
 
-		if (be) {		/* established: no VIP lookup at all */
-			id = f->backend_id;
-			vip_id = nosnat_vip_ref_id(f->vip_ref);
+		if (pk.be) {		/* established: no VIP lookup at all */
+			pk.f = f;
+			pk.id = f->backend_id;
+			pk.vip_id = nosnat_vip_ref_id(f->vip_ref);
+			pk.state = PICK_ESTABLISHED;
 		} else {
 			vip = vip_lookup(p.ip->daddr, dport, p.proto);
 			if (!vip)
 				return;
-			f = NULL;
-			be = select_backend(&k, vip, cfg->node_ip, syn_ack_of(&p, syn), &id, &new_flow);
-			vip_id = vip->id;
+			select_backend(&k, vip, cfg, syn, syn_ack_of(&p, syn), &pk);
 		}
-		vip_deliver(ctx, &p, f, be, id, vip_id, new_flow, syn, cfg, 0, v);
+		vip_deliver(ctx, &p, &pk, &d, v);
 		return;
 	}
 	if (p.proto == IPPROTO_IPIP) {
@@ -359,7 +449,8 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	struct nosnat_pod_key pk = { .addr = p.ip->saddr, .port = sport, .proto = p.proto };
 	const struct nosnat_pod_slot *sl;
 	struct nosnat_flow_key fk;
-	struct nosnat_flow *f;
+	struct nosnat_flow *f = NULL;
+	__u32 reason = NOSNAT_R_NONE;
 	int syn_ack = 0;
 
 	if (p.proto == IPPROTO_TCP) {	/* parse_ports read the whole header */
@@ -368,8 +459,20 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		syn_ack = th->syn && th->ack;
 	}
 	sl = reply_flow(&pk, p.ip->daddr, dport, syn_ack, &fk, &f);
-	if (!sl)
-		return;
+	if (!sl) {
+		const struct nosnat_cfg *cfg;
+
+		if (syn_ack || !nosnat_have_ct)
+			return;
+		cfg = cfg_get();
+		if (!cfg || !cfg->ct_mark_mask)
+			return;
+		sl = reply_flow_ct(skb, &pk, p.ip->daddr, dport, cfg->ct_mark_mask, &fk);
+		if (!sl)
+			return;
+		reason = NOSNAT_R_CT_RECOVERED;
+		count_flow_event(reason);
+	}
 
 	__u32 l4 = p.l2_len + p.ip_len;
 	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
@@ -386,7 +489,7 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		 * ports of an old VIP flow. Not ours, and the flow is stale.
 		 * (A SYN's data, TCP Fast Open, may be acked with it: up to 64k.)
 		 * f is the LRU's entry: a SYN-ACK never takes a cached copy. */
-		if (f->syn_ack && bpf_ntohl(th->ack_seq) - bpf_ntohl(f->syn_ack) > 0xffff) {
+		if (f && f->syn_ack && bpf_ntohl(th->ack_seq) - bpf_ntohl(f->syn_ack) > 0xffff) {
 			flow_forget(&fk);
 			return;
 		}
@@ -412,7 +515,7 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
+	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, reason);
 
 	/* The SYN-ACK tells the client how big its segments may be. Clamp it
 	 * for every VIP flow, not only those encapsulated now: after a VIP

@@ -12,6 +12,7 @@
 #define NOSNAT_MAX_NODES	1024
 #define NOSNAT_MAX_LOCAL	16	/* local backends per VIP on one node */
 #define NOSNAT_FLOW_ENTRIES	262144
+#define NOSNAT_NEW_FLOW_ENTRIES	65536	/* flows before the client's first non-SYN */
 #define NOSNAT_POD_IDS		7	/* VIP:ports one pod:port/proto may serve */
 #define NOSNAT_MAX_WEIGHT	1000
 #define NOSNAT_IPIP_OVERHEAD	20
@@ -25,6 +26,9 @@
 #define NOSNAT_MAP_MAGLEV	"nosnat_maglev"
 #define NOSNAT_MAP_LOCAL	"nosnat_local"
 #define NOSNAT_MAP_FLOWS	"nosnat_flows"
+#define NOSNAT_MAP_FLOWS_NEW	"nosnat_flow_new"
+#define NOSNAT_MAP_MAGLEV_PREV	"nosnat_mag_prev"
+#define NOSNAT_MAP_FLOW_EVENTS	"nosnat_flow_ev"
 #define NOSNAT_MAP_PODS		"nosnat_pods"
 #define NOSNAT_MAP_STATS	"nosnat_stats"
 #define NOSNAT_MAP_VIP_STATS	"nosnat_vip_stat"
@@ -65,6 +69,13 @@ enum nosnat_reason {
 	NOSNAT_R_NO_NODE_IP,		/* attached without a node address */
 	NOSNAT_R_TC_FORWARD,		/* encapsulated, sent on by the tc twin (veth uplink) */
 	NOSNAT_R_SPOOFED,		/* VIP packet claiming a VIP or this node as source */
+	NOSNAT_R_NEW_FLOW_LIMITED,	/* above the new-flow rate: Maglev only, not recorded */
+	NOSNAT_R_RECOVERED,		/* no flow entry: recomputed from the Maglev table */
+	NOSNAT_R_CT_RECOVERED,		/* no flow entry: proven by the conntrack mark */
+	NOSNAT_R_SECOND_CHANCE,		/* the pod here lacks the connection: sent once to
+					 * the previous table's pod */
+	NOSNAT_R_NOT_OWNED,		/* no pod here has the connection, no second chance
+					 * left: delivered unrecorded (the pod resets it) */
 	NOSNAT_R_MAX,
 };
 
@@ -92,8 +103,26 @@ struct nosnat_cfg {
 	__u16 mtu;		/* uplink MTU */
 	__u16 mss_max;		/* clamp for encapsulated TCP SYN/SYN-ACK */
 	__u32 flags;
+	__u32 new_flow_limit;	/* SYNs recorded per CPU and second on the way to
+				 * another node; 0 = no limit */
+	__u32 ct_mark_mask;	/* conntrack mark bits that record a VIP flow on the
+				 * pod's node; 0 = conntrack not used */
 };
-_Static_assert(sizeof(struct nosnat_cfg) == 16, "nosnat_cfg size");
+_Static_assert(sizeof(struct nosnat_cfg) == 24, "nosnat_cfg size");
+
+#define NOSNAT_DEFAULT_NEW_FLOW_LIMIT	100000
+#define NOSNAT_DEFAULT_CT_MARK_MASK	0x00ffff00u
+
+/* The conntrack mark value (within mask) that says "this connection came
+ * through VIP addr:port/proto". Never 0 under a non-empty mask: 0 is every
+ * connection nosnat did not make. */
+static inline __u32 nosnat_vip_mark(__be32 addr, __be16 port, __u8 proto, __u32 mask)
+{
+	__u64 v = ((__u64)addr << 32) | ((__u32)port << 8) | proto;
+	__u32 m = (__u32)((v * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+
+	return m ? m : mask & -mask;
+}
 
 /* nosnat_vips key: what a client addresses. */
 struct nosnat_vip_key {
@@ -182,6 +211,13 @@ struct nosnat_flow_key {
 };
 _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
 
+/* nosnat_flows holds established flows (the client sent more than a SYN);
+ * nosnat_flow_new, same layout, the flows before that, so that a flood of
+ * SYNs churns only the small table. Layouts only grow at the end: an
+ * attach over older pins copies each entry's common prefix. */
+#define NOSNAT_FLOW_CT_SEEN	0x1	/* pod's node: its conntrack entry was looked up
+					 * and claimed with the VIP's mark (or absent) */
+
 struct nosnat_flow {
 	__u32 backend_id;
 	__be32 backend_addr;	/* guards against a reused backend slot */
@@ -191,8 +227,9 @@ struct nosnat_flow {
 				 * 64k of SYN data) belongs to another connection on the
 				 * same addresses and ports, say one made straight to the
 				 * pod, and the flow is stale */
+	__u32 flags;		/* NOSNAT_FLOW_* */
 };
-_Static_assert(sizeof(struct nosnat_flow) == 16, "flow size");
+_Static_assert(sizeof(struct nosnat_flow) == 20, "flow size");
 
 /* Coarse clock of the dataplane: jiffies >> 7, a tick of 0.128 s at HZ=1000
  * (1.28 s at HZ=100). A cached next hop lives until the tick ends. */
@@ -291,6 +328,12 @@ struct nosnat_ctl {		/* nosnat_ctl, one element */
 	__u64 pad;
 };
 _Static_assert(sizeof(struct nosnat_ctl) == 32, "ctl size");
+
+/* The outer IPv4 ID of a packet between nodes: the chosen pod's 15-bit tag
+ * (backend_tag), and this bit when a node that found no owner among its own
+ * pods forwarded it to the previous Maglev table's pod (at most once). */
+#define NOSNAT_ID_SECOND_CHANCE	0x8000
+#define NOSNAT_ID_TAG_MASK	0x7fff
 
 /* XDP -> tc ingress hand-off in the frame's metadata area, for encapsulated
  * packets whose next hop has no neighbour entry yet. */

@@ -17,6 +17,7 @@
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <bpf/btf.h>
 #include "nosnat.skel.h"
 #include "attach.h"
 #include "log.h"
@@ -87,6 +88,71 @@ static int iface_driver(const char *ifname, char *drv, size_t len)
 		snprintf(drv, len, "%s", info.driver);
 	close(fd);
 	return rc;
+}
+
+void flow_opts_default(struct flow_opts *f)
+{
+	f->new_flow_limit = NOSNAT_DEFAULT_NEW_FLOW_LIMIT;
+	f->conntrack = CT_USE_AUTO;
+	f->ct_mark_mask = NOSNAT_DEFAULT_CT_MARK_MASK;
+}
+
+int flow_opt(struct flow_opts *f, int opt, const char *arg)
+{
+	char *end;
+	unsigned long v;
+
+	switch (opt) {
+	case 'L':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || v > 100000000UL || arg[0] == '-') {
+			err("invalid --new-flow-limit '%s' (0-100000000 per CPU and second, 0: none)", arg);
+			exit(1);
+		}
+		f->new_flow_limit = (__u32)v;
+		return 0;
+	case 'C':
+		if (!strcmp(arg, "auto"))
+			f->conntrack = CT_USE_AUTO;
+		else if (!strcmp(arg, "off"))
+			f->conntrack = CT_USE_OFF;
+		else {
+			err("invalid --conntrack '%s' (auto or off)", arg);
+			exit(1);
+		}
+		return 0;
+	case 'M':
+		errno = 0;
+		v = strtoul(arg, &end, 0);
+		if (errno || end == arg || *end || !v || v > 0xffffffffUL || arg[0] == '-') {
+			err("invalid --ct-mark-mask '%s' (a non-zero 32-bit mask, e.g. 0x00ffff00)", arg);
+			exit(1);
+		}
+		f->ct_mark_mask = (__u32)v;
+		return 0;
+	}
+	return -1;
+}
+
+/* The kfuncs are in vmlinux when conntrack is built in, else in the
+ * nf_conntrack module's BTF (present once the module is loaded). */
+int ct_kfuncs_available(void)
+{
+	static const char *const need[] = { "bpf_xdp_ct_lookup", "bpf_skb_ct_lookup", "bpf_ct_release" };
+	struct btf *vmlinux = btf__load_vmlinux_btf(), *mod = NULL;
+	int found = 0;
+
+	if (!vmlinux)
+		return 0;
+	if (btf__find_by_name_kind(vmlinux, need[0], BTF_KIND_FUNC) < 0)
+		mod = btf__parse_split("/sys/kernel/btf/nf_conntrack", vmlinux);
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (btf__find_by_name_kind(mod ? mod : vmlinux, need[i], BTF_KIND_FUNC) >= 0)
+			found++;
+	btf__free(mod);
+	btf__free(vmlinux);
+	return found == (int)(sizeof(need) / sizeof(need[0]));
 }
 
 static void link_pin_path(char *buf, size_t len, const char *pin_dir, const char *ifname)
@@ -211,7 +277,7 @@ static int pins_compatible(struct bpf_object *obj, const char *pin_dir)
 }
 
 int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip,
-	      enum encap_via via)
+	      enum encap_via via, const struct flow_opts *flow)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = pin_dir);
 	struct nosnat_bpf *skel = NULL;
@@ -219,6 +285,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	static struct state st;
 	struct nosnat_cfg cfg = {};
 	unsigned int mtu = 0;
+	int have_ct = 0;
 	__u32 zero = 0;
 	int ifindex, rc;
 	char drv[32] = "";
@@ -256,6 +323,13 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	rc = pins_compatible(skel->obj, pin_dir);
 	if (rc)
 		goto out;
+	if (flow->conntrack == CT_USE_AUTO) {
+		have_ct = ct_kfuncs_available();
+		if (!have_ct)
+			err("warning: the kernel has no conntrack kfuncs (Linux 6.1+ with nf_conntrack "
+			    "loaded): an established VIP connection depends on its flow entries");
+	}
+	skel->rodata->nosnat_have_ct = have_ct;
 	rc = nosnat_bpf__load(skel);
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
@@ -272,6 +346,8 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	cfg.mtu = mtu;
 	/* A client segment plus TCP, IP and the outer IP header fit the MTU. */
 	cfg.mss_max = mtu - NOSNAT_IPIP_OVERHEAD - 20 - 20;
+	cfg.new_flow_limit = flow->new_flow_limit;
+	cfg.ct_mark_mask = have_ct ? flow->ct_mark_mask : 0;
 	iface_driver(ifname, drv, sizeof(drv));
 	if (via == ENCAP_VIA_TC || (via == ENCAP_VIA_AUTO && !strcmp(drv, "veth")))
 		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
@@ -317,9 +393,11 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 		if (f)
 			fclose(f);
 	}
-	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP, encapsulated frames via %s), maps in %s",
+	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP, encapsulated frames via %s, "
+	     "conntrack %s), maps in %s",
 	     ifname, ifindex, ip_str(node_ip, a), mtu, mode == XDP_MODE_GENERIC ? "generic" : "native",
-	     cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX", pin_dir);
+	     cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX",
+	     cfg.ct_mark_mask ? "mark bits in use" : "not used", pin_dir);
 out:
 	nosnat_bpf__destroy(skel);
 	maps_close(&maps);
@@ -347,7 +425,8 @@ int dp_detach(const char *pin_dir, const char *ifname)
 	const char *maps[] = {
 		NOSNAT_MAP_CFG, NOSNAT_MAP_VIPS, NOSNAT_MAP_VIP_ADDR, NOSNAT_MAP_VIP_FILTER,
 		NOSNAT_MAP_VIP_IDS, NOSNAT_MAP_BACKENDS,
-		NOSNAT_MAP_NODES, NOSNAT_MAP_MAGLEV, NOSNAT_MAP_LOCAL, NOSNAT_MAP_FLOWS,
+		NOSNAT_MAP_NODES, NOSNAT_MAP_MAGLEV, NOSNAT_MAP_MAGLEV_PREV, NOSNAT_MAP_LOCAL,
+		NOSNAT_MAP_FLOWS, NOSNAT_MAP_FLOWS_NEW, NOSNAT_MAP_FLOW_EVENTS,
 		NOSNAT_MAP_PODS, NOSNAT_MAP_POD_DIR, NOSNAT_MAP_POD_FILTER, NOSNAT_MAP_OLD_RNAT, NOSNAT_MAP_STATS, NOSNAT_MAP_VIP_STATS, NOSNAT_MAP_BE_STATS,
 		NOSNAT_MAP_NEXTHOP, NOSNAT_MAP_VIP_META, NOSNAT_MAP_CTL,
 	};

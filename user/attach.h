@@ -15,8 +15,27 @@ enum encap_via { ENCAP_VIA_AUTO, ENCAP_VIA_XDP, ENCAP_VIA_TC };
 #define NOSNAT_TC_HANDLE	0x6e73
 #define NOSNAT_TC_PRIO		1
 
+/* How flows are kept (README: "Connections that survive"). */
+enum ct_use { CT_USE_AUTO, CT_USE_OFF };
+struct flow_opts {
+	__u32 new_flow_limit;	/* SYNs recorded per CPU and second towards other nodes */
+	enum ct_use conntrack;	/* auto: the conntrack kfuncs when the kernel has them */
+	__u32 ct_mark_mask;	/* conntrack mark bits nosnat may use */
+};
+void flow_opts_default(struct flow_opts *f);
+/* --new-flow-limit, --conntrack, --ct-mark-mask (getopt codes 'L', 'C',
+ * 'M'): 0 when taken, -1 when not one of them; exits on a bad value. */
+int flow_opt(struct flow_opts *f, int opt, const char *arg);
+#define FLOW_OPTS_LONG \
+	{ "new-flow-limit", required_argument, NULL, 'L' }, \
+	{ "conntrack", required_argument, NULL, 'C' }, \
+	{ "ct-mark-mask", required_argument, NULL, 'M' }
+#define FLOW_OPTS_USAGE "[--new-flow-limit N] [--conntrack auto|off] [--ct-mark-mask MASK]"
+
 int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip,
-	      enum encap_via via);
+	      enum encap_via via, const struct flow_opts *flow);
+/* Whether the kernel offers the conntrack kfuncs nosnat calls. */
+int ct_kfuncs_available(void);
 int parse_encap_via(const char *s, enum encap_via *via);
 int dp_detach(const char *pin_dir, const char *ifname);
 /* First IPv4 address of ifname, and its MTU. */

@@ -115,9 +115,12 @@ static unsigned long opt_weight;
 static __be32 opt_node;
 static int opt_json;
 static int opt_node_set;
+static struct flow_opts opt_flow;
 
 static int attach_opt(int opt, const char *arg)
 {
+	if (!flow_opt(&opt_flow, opt, arg))
+		return 0;
 	if (opt == 'm') {
 		if (!strcmp(arg, "native"))
 			opt_mode = XDP_MODE_NATIVE;
@@ -148,15 +151,19 @@ static int cmd_attach(int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "node-ip", required_argument, NULL, 'n' },
 		{ "encap-via", required_argument, NULL, 'e' },
+		FLOW_OPTS_LONG,
 		{ 0 },
 	};
-	int i = cmd_getopt(argc, argv, o, attach_opt);
+	int i;
+
+	flow_opts_default(&opt_flow);
+	i = cmd_getopt(argc, argv, o, attach_opt);
 
 	if (argc - i != 1)
 		bad_usage("%s", "attach takes one interface");
 	if (need_root())
 		return 1;
-	return dp_attach(pin_dir, argv[i], opt_mode, opt_node_ip, opt_via) ? 1 : 0;
+	return dp_attach(pin_dir, argv[i], opt_mode, opt_node_ip, opt_via, &opt_flow) ? 1 : 0;
 }
 
 static int cmd_detach(int argc, char **argv)
@@ -543,6 +550,10 @@ static int run_opt(int opt, const char *arg)
 		else
 			ropts.kube_watch_timeout = (unsigned int)u;
 		return 0;
+	case 'L':
+	case 'C':
+	case 'M':
+		return flow_opt(&ropts.flow, opt, arg);
 	case 'e':
 		if (parse_encap_via(arg, &ropts.via))
 			bad_usage("--encap-via takes auto, xdp or tc, not '%s'", arg);
@@ -575,9 +586,13 @@ static int cmd_run(int argc, char **argv)
 		{ "kube-sa-dir", required_argument, NULL, 'S' },
 		{ "kube-stall-timeout", required_argument, NULL, 'T' },
 		{ "kube-watch-timeout", required_argument, NULL, 'W' },
+		FLOW_OPTS_LONG,
 		{ 0 },
 	};
-	int i = cmd_getopt(argc, argv, o, run_opt);
+	int i;
+
+	flow_opts_default(&ropts.flow);
+	i = cmd_getopt(argc, argv, o, run_opt);
 
 	if (argc != i)
 		bad_usage("unexpected argument '%s'", argv[i]);
@@ -590,7 +605,8 @@ static int cmd_run(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach,
-	  "IFACE [--mode native|generic] [--node-ip ADDR] [--encap-via auto|xdp|tc]" },
+	  "IFACE [--mode native|generic] [--node-ip ADDR] [--encap-via auto|xdp|tc]\n"
+	  "       " FLOW_OPTS_USAGE },
 	{ "detach", cmd_detach, "IFACE" },
 	{ "node", cmd_node, "add|del ADDR" },
 	{ "vip", cmd_vip, "add|del VIP:PORT/PROTO" },
@@ -607,7 +623,8 @@ static const struct cmd cmds[] = {
 	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"
 	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]\n"
 	  "       [--encap-via auto|xdp|tc] [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"
-	  "       [--kube-stall-timeout SECONDS] [--kube-watch-timeout SECONDS]" },
+	  "       [--kube-stall-timeout SECONDS] [--kube-watch-timeout SECONDS]\n"
+	  "       " FLOW_OPTS_USAGE },
 };
 
 static void usage(FILE *f)

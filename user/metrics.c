@@ -101,6 +101,14 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 		}
 	}
 	mx->flows = count_entries(m->flows, sizeof(struct nosnat_flow_key), sizeof(struct nosnat_flow));
+	mx->flows_new = count_entries(m->flows_new, sizeof(struct nosnat_flow_key),
+				      sizeof(struct nosnat_flow));
+	for (__u32 r = 0; r < NOSNAT_R_MAX; r++) {
+		rc = percpu_sum(m->flow_ev, r, 1, c);
+		if (rc)
+			return rc;
+		mx->flow_events[r] = c[0];
+	}
 	mx->pods = count_entries(m->pods, sizeof(struct nosnat_pod_key), sizeof(struct nosnat_pod));
 	if (!bpf_obj_get_info_by_fd(m->flows, &info, &info_len))
 		mx->flows_max = info.max_entries;
@@ -158,9 +166,17 @@ static int cmp_be(const void *x, const void *y)
 	return ntohs(a->port) - ntohs(b->port);
 }
 
+/* Reasons that name how a flow's pod was found without its flow entry. */
+static int is_flow_event(unsigned int r)
+{
+	return r == NOSNAT_R_NEW_FLOW_LIMITED || r == NOSNAT_R_RECOVERED || r == NOSNAT_R_CT_RECOVERED ||
+	       r == NOSNAT_R_SECOND_CHANCE || r == NOSNAT_R_NOT_OWNED;
+}
+
 static int is_drop_reason(unsigned int r)
 {
-	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK && r != NOSNAT_R_TC_FORWARD;
+	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK && r != NOSNAT_R_TC_FORWARD &&
+	       !is_flow_event(r);
 }
 
 enum vip_field { VF_PACKETS, VF_BYTES, VF_FLOWS, VF_BACKENDS, VF_ACTIVE };
@@ -271,9 +287,22 @@ void metrics_render(FILE *f, const struct metrics *mx)
 		label(f, "reason", reason_name(r), 1);
 		fprintf(f, "} %llu\n", (unsigned long long)sum);
 	}
+	family(f, "nosnat_flow_events_total", "counter",
+	       "Packets whose pod was found without a flow entry, by how: recovered (Maglev), "
+	       "ct_recovered (the pod's conntrack mark), second_chance (sent on to the previous "
+	       "table's pod), not_owned (no pod here has the connection), new_flow_limited "
+	       "(above the new-flow rate, not recorded).");
+	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++) {
+		if (!is_flow_event(r))
+			continue;
+		fprintf(f, "nosnat_flow_events_total{");
+		label(f, "event", reason_name(r), 1);
+		fprintf(f, "} %llu\n", (unsigned long long)mx->flow_events[r]);
+	}
 	scalar_family(f, "nosnat_flow_table_capacity", "gauge", "Size of the flow table (LRU).",
 		      mx->flows_max);
-	scalar_family(f, "nosnat_flow_table_entries", "gauge", "Flows in the flow table.", mx->flows);
+	scalar_family(f, "nosnat_flow_table_entries", "gauge",
+		      "Established flows in the flow table.", mx->flows);
 	if (mx->has_kube) {
 		scalar_family(f, "nosnat_kube_connected", "gauge",
 			      "1 while the Kubernetes watch is connected.", mx->kube_connected ? 1 : 0);
@@ -284,6 +313,11 @@ void metrics_render(FILE *f, const struct metrics *mx)
 	}
 	scalar_family(f, "nosnat_local_pods", "gauge",
 		      "Local pod address:port pairs whose replies are matched to VIP flows.", mx->pods);
+	scalar_family(f, "nosnat_new_flow_table_capacity", "gauge",
+		      "Size of the table of flows that have not completed a handshake (LRU).",
+		      NOSNAT_NEW_FLOW_ENTRIES);
+	scalar_family(f, "nosnat_new_flow_table_entries", "gauge",
+		      "Flows that have not completed a handshake.", mx->flows_new);
 	hook_action_family(f, "nosnat_packets_total", "Packets by hook and action.", mx, 0);
 	vip_family(f, "nosnat_vip_bytes_total", "counter",
 		   "Bytes (IP length) of VIP packets seen by this node.", vips, nv, VF_BYTES);

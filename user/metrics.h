@@ -28,7 +28,8 @@ struct metrics {
 	size_t n_vips;
 	struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
 	size_t n_bes;
-	uint64_t flows, flows_max, pods;
+	uint64_t flows, flows_max, flows_new, pods;
+	uint64_t flow_events[NOSNAT_R_MAX];	/* nosnat_flow_ev, by reason */
 	struct nosnat_ctl ctl;
 	/* Kubernetes discovery, when run --kube is used (has_kube) */
 	int has_kube, kube_connected;

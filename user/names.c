@@ -25,6 +25,11 @@ static const char *const reasons[NOSNAT_R_MAX] = {
 	[NOSNAT_R_NO_NODE_IP] = "no_node_ip",
 	[NOSNAT_R_TC_FORWARD] = "tc_forward",
 	[NOSNAT_R_SPOOFED] = "spoofed",
+	[NOSNAT_R_NEW_FLOW_LIMITED] = "new_flow_limited",
+	[NOSNAT_R_RECOVERED] = "recovered",
+	[NOSNAT_R_CT_RECOVERED] = "ct_recovered",
+	[NOSNAT_R_SECOND_CHANCE] = "second_chance",
+	[NOSNAT_R_NOT_OWNED] = "not_owned",
 };
 
 static const char *const hooks[NOSNAT_HOOK_MAX] = {

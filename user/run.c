@@ -363,7 +363,7 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 	} else {
 		snprintf(ifname, sizeof(ifname), "%s", o->iface);
 	}
-	rc = dp_attach(pin_dir, ifname, o->mode, node_ip, o->via);
+	rc = dp_attach(pin_dir, ifname, o->mode, node_ip, o->via, &o->flow);
 	if (rc)
 		return rc;
 

@@ -15,6 +15,7 @@ struct run_opts {
 	int detach_on_exit;
 	enum xdp_mode mode;
 	enum encap_via via;
+	struct flow_opts flow;
 	int kube;			/* follow Kubernetes (service: entries, nodes: kubernetes) */
 	const char *kubeconfig;		/* NULL: in-cluster */
 	const char *kube_sa_dir;

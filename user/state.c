@@ -113,6 +113,8 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 		{ &m->vip_ids, NOSNAT_MAP_VIP_IDS }, { &m->backends, NOSNAT_MAP_BACKENDS },
 		{ &m->nodes, NOSNAT_MAP_NODES }, { &m->maglev, NOSNAT_MAP_MAGLEV },
 		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
+		{ &m->flows_new, NOSNAT_MAP_FLOWS_NEW }, { &m->maglev_prev, NOSNAT_MAP_MAGLEV_PREV },
+		{ &m->flow_ev, NOSNAT_MAP_FLOW_EVENTS },
 		{ &m->pods, NOSNAT_MAP_PODS }, { &m->pod_dir, NOSNAT_MAP_POD_DIR },
 		{ &m->pod_filt, NOSNAT_MAP_POD_FILTER }, { &m->stats, NOSNAT_MAP_STATS },
 		{ &m->vip_stat, NOSNAT_MAP_VIP_STATS }, { &m->be_stat, NOSNAT_MAP_BE_STATS },
@@ -144,7 +146,7 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 void maps_close(struct nosnat_maps *m)
 {
 	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->vip_filt, &m->vip_ids, &m->backends, &m->nodes, &m->maglev,
-		       &m->local, &m->flows, &m->pods, &m->pod_dir, &m->pod_filt, &m->stats, &m->vip_stat, &m->be_stat,
+		       &m->local, &m->flows, &m->flows_new, &m->maglev_prev, &m->flow_ev, &m->pods, &m->pod_dir, &m->pod_filt, &m->stats, &m->vip_stat, &m->be_stat,
 		       &m->vip_meta, &m->ctl, &m->lock_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
@@ -405,6 +407,47 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int *inner, __u32 *a
 	return 0;
 }
 
+/* The inner map now serving VIP id in outer (-1: none). */
+static int table_fd(int outer, __u32 id)
+{
+	__u32 inner_id;
+
+	if (bpf_map_lookup_elem(outer, &id, &inner_id))
+		return -1;
+	return bpf_map_get_fd_by_id(inner_id);
+}
+
+/* Does the table in map fd hold the same slots as new_fd's? */
+static int table_same(int fd, int new_fd)
+{
+	size_t len = sizeof(struct nosnat_maglev_slots);
+	void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	void *b = mmap(NULL, len, PROT_READ, MAP_SHARED, new_fd, 0);
+	int same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, len);
+
+	if (a != MAP_FAILED)
+		munmap(a, len);
+	if (b != MAP_FAILED)
+		munmap(b, len);
+	return same;
+}
+
+/* Swap tables in: keys[i] gets fds[i], in one batch update (one RCU wait). */
+static int tables_swap(int outer, __u32 *keys, __u32 *fds, size_t nb)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	__u32 count = (__u32)nb;
+
+	if (!nb || !bpf_map_update_batch(outer, keys, fds, &count, &bopts))
+		return 0;
+	if (errno != EINVAL && errno != ENOTSUP && errno != ENOTSUPP)
+		return -errno;
+	for (size_t i = count; i < nb; i++)	/* old kernel */
+		if (bpf_map_update_elem(outer, &keys[i], &fds[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
 /* Swapping an inner map waits for an RCU grace period (the kernel makes
  * sure no program still uses the old table): ~8 ms here, per update call.
  * One batch update swaps many tables for one wait. */
@@ -418,30 +461,40 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 		__u32 active[SYNC_CHUNK], keys[SYNC_CHUNK], fds[SYNC_CHUNK];
 		int inner[SYNC_CHUNK], rc = 0;
 
+		__u32 pkeys[SYNC_CHUNK], pfds[SYNC_CHUNK];
+		int cur[SYNC_CHUNK];
+		size_t np = 0;
+
 		for (size_t i = 0; i < k; i++)
-			inner[i] = -1;
+			inner[i] = cur[i] = -1;
 		for (size_t i = 0; i < k && !rc; i++) {
-			rc = vip_prepare(s, vs[base + i]->val.id, &inner[i], &active[i], &local[i]);
-			if (!rc && inner[i] >= 0) {
-				keys[nb] = vs[base + i]->val.id;
+			__u32 id = vs[base + i]->val.id;
+
+			rc = vip_prepare(s, id, &inner[i], &active[i], &local[i]);
+			if (rc)
+				break;
+			/* An unchanged table stays; a changed one's predecessor is
+			 * kept as the previous table (second chances). */
+			cur[i] = table_fd(m->maglev, id);
+			if (cur[i] >= 0 && inner[i] >= 0 && table_same(cur[i], inner[i]))
+				continue;
+			if (cur[i] >= 0) {
+				pkeys[np] = id;
+				pfds[np++] = (__u32)cur[i];
+			}
+			if (inner[i] >= 0) {
+				keys[nb] = id;
 				fds[nb++] = (__u32)inner[i];
 			}
 		}
 		/* The moment packets switch tables: one update for the chunk. */
-		if (!rc && nb) {
-			LIBBPF_OPTS(bpf_map_batch_opts, bopts);
-			__u32 count = (__u32)nb;
-
-			if (bpf_map_update_batch(m->maglev, keys, fds, &count, &bopts)) {
-				rc = -errno;
-				if (rc == -EINVAL || rc == -ENOTSUP || rc == -ENOTSUPP) {	/* old kernel */
-					rc = 0;
-					for (size_t i = count; i < nb && !rc; i++)
-						if (bpf_map_update_elem(m->maglev, &keys[i], &fds[i], BPF_ANY))
-							rc = -errno;
-				}
-			}
-		}
+		if (!rc)
+			rc = tables_swap(m->maglev_prev, pkeys, pfds, np);
+		if (!rc)
+			rc = tables_swap(m->maglev, keys, fds, nb);
+		for (size_t i = 0; i < k; i++)
+			if (cur[i] >= 0)
+				close(cur[i]);
 		for (size_t i = 0; i < k; i++)
 			if (inner[i] >= 0)
 				close(inner[i]);
@@ -842,7 +895,8 @@ int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	if (zero_percpu(m->vip_stat, id, sizeof(struct nosnat_vip_counter)) ||
 	    bpf_map_update_elem(m->local, &id, &none, BPF_ANY))
 		return -errno;
-	if (bpf_map_delete_elem(m->maglev, &id) && errno != ENOENT)
+	if ((bpf_map_delete_elem(m->maglev, &id) && errno != ENOENT) ||
+	    (bpf_map_delete_elem(m->maglev_prev, &id) && errno != ENOENT))
 		return -errno;
 	bpf_map_lookup_elem(m->vip_addr, &k->addr, &refs);
 	refs++;
@@ -906,6 +960,7 @@ int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat
 		bpf_map_delete_elem(m->vip_addr, &k->addr);
 	}
 	bpf_map_delete_elem(m->maglev, &id);
+	bpf_map_delete_elem(m->maglev_prev, &id);
 	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
 		struct nosnat_backend *b = &s->be[i];
 

@@ -13,7 +13,7 @@
 
 struct nosnat_maps {
 	int cfg, vips, vip_addr, vip_filt, vip_ids, backends, nodes, maglev, local;
-	int flows, pods, pod_dir, pod_filt, stats, vip_stat, be_stat;
+	int flows, flows_new, maglev_prev, flow_ev, pods, pod_dir, pod_filt, stats, vip_stat, be_stat;
 	int vip_meta, ctl;
 	int lock_fd;
 };

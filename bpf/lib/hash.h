@@ -4,6 +4,7 @@
 #define NOSNAT_HASH_H
 
 #include <linux/types.h>
+#include "nosnat_abi.h"
 
 #ifndef __always_inline
 #define __always_inline inline __attribute__((always_inline))
@@ -38,12 +39,13 @@ static __always_inline __u32 nosnat_flow_hash(__be32 src, __be32 dst, __be16 spo
 	return hash_3words(src, dst, (((__u32)sport << 16) | dport) ^ proto);
 }
 
-/* 16-bit tag naming a backend pod across nodes (its id is node-local). */
+/* 15-bit tag naming a backend pod across nodes (its id is node-local); the
+ * outer ID's top bit is NOSNAT_ID_SECOND_CHANCE. */
 static __always_inline __u16 backend_tag(__be32 addr, __be16 port)
 {
 	__u32 h = hash_3words(addr, port, 0x7467);
 
-	return (__u16)(h ^ (h >> 16));
+	return (__u16)(h ^ (h >> 16)) & NOSNAT_ID_TAG_MASK;
 }
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "maps.h"
 #include "hash.h"
+#include "conntrack.h"
 
 static __always_inline struct nosnat_vip *vip_lookup(__be32 addr, __be16 port, __u8 proto)
 {
@@ -149,12 +150,32 @@ static __always_inline int source_spoofed(const struct nosnat_flow_key *k, __be3
 	return src == node_ip || is_vip_addr(src);
 }
 
-#define NEW_FLOW_SPOOFED (-1)	/* *new_flow when the source is refused */
+#define NEW_FLOW_SPOOFED (-1)	/* pick.new_flow when the source is refused */
+
+/* How a VIP packet's pod was chosen. */
+enum pick_state {
+	PICK_NONE = 0,		/* no pod */
+	PICK_ESTABLISHED,	/* nosnat_flows (or this CPU's copy) */
+	PICK_PROMOTED,		/* nosnat_flow_new, moved to nosnat_flows by this packet */
+	PICK_NEW,		/* a flow's first packet (TCP SYN, UDP miss) */
+	PICK_RECOVERED,		/* a TCP non-SYN with no entry: recomputed */
+};
+
+/* The pod a VIP packet goes to, and how it was found. */
+struct pick {
+	struct nosnat_backend *be;
+	struct nosnat_flow *f;	/* the entry when PICK_ESTABLISHED */
+	__u32 id;		/* backend id of be */
+	__u32 vip_id;
+	__u32 state;		/* enum pick_state */
+	__u32 reason;		/* NOSNAT_R_NONE, _NEW_FLOW_LIMITED, _RECOVERED */
+	int new_flow;		/* 1: counted as a new flow; NEW_FLOW_SPOOFED */
+};
 
 static __always_inline struct nosnat_backend *
-maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
+maglev_in(void *outer, __u32 vip_id, __u32 hash, __u32 *id)
 {
-	void *inner = bpf_map_lookup_elem(&nosnat_maglev, &vip_id);
+	void *inner = bpf_map_lookup_elem(outer, &vip_id);
 	struct nosnat_maglev_slots *table;
 	__u32 slot = hash % NOSNAT_MAGLEV_SIZE, zero = 0;
 
@@ -169,24 +190,83 @@ maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
 	return backend_get(*id, vip_id);
 }
 
-static __always_inline void flow_record(const struct nosnat_flow_key *k, __u32 id,
+static __always_inline struct nosnat_backend *
+maglev_backend(__u32 vip_id, __u32 hash, __u32 *id)
+{
+	return maglev_in(&nosnat_maglev, vip_id, hash, id);
+}
+
+/* The pod the VIP's table before its last change gave this hash. */
+static __always_inline struct nosnat_backend *
+maglev_prev_backend(__u32 vip_id, __u32 hash, __u32 *id)
+{
+	return maglev_in(&nosnat_mag_prev, vip_id, hash, id);
+}
+
+/* Record flow k in table (nosnat_flows or nosnat_flow_new). */
+static __always_inline void flow_record(void *table, const struct nosnat_flow_key *k, __u32 id,
 					const struct nosnat_backend *be, __u32 vip_id,
-					__be32 syn_ack)
+					__be32 syn_ack, __u32 flags)
 {
 	const struct nosnat_vip_id *vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
 	struct nosnat_flow f = {
 		.backend_id = id, .backend_addr = be->addr, .syn_ack = syn_ack,
 		.vip_ref = vi ? vi->ref : 0,	/* 0 never matches: the flow re-picks */
+		.flags = flags,
 	};
 
-	bpf_map_update_elem(&nosnat_flows, k, &f, BPF_ANY);
-	flow_cache_drop(k);	/* a copy of the old entry is over */
+	bpf_map_update_elem(table, k, &f, BPF_ANY);
+	if (table == (void *)&nosnat_flows)
+		flow_cache_drop(k);	/* a copy of the old entry is over */
 }
 
-/* A flow found stale: gone from the LRU and from this CPU's cache. */
+/* Above cfg->new_flow_limit SYNs in this CPU's current second? */
+static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
+{
+	struct new_flow_rate *r;
+	__u32 zero = 0;
+	__u64 second;
+
+	if (!cfg->new_flow_limit)
+		return 0;
+	r = bpf_map_lookup_elem(&nosnat_rate, &zero);
+	if (!r)
+		return 0;
+	second = bpf_ktime_get_ns() >> 30;
+	if (r->second != second) {
+		r->second = second;
+		r->count = 0;
+	}
+	return ++r->count > cfg->new_flow_limit;
+}
+
+/* The client's first packet after its SYN: the flow leaves nosnat_flow_new
+ * for nosnat_flows, if it is there and still valid for vip_id (and on node,
+ * unless node is 0). */
+static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 vip_id,
+					__be32 node, struct pick *pk)
+{
+	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+	struct nosnat_backend *be = flow_backend(nf, 0);
+	struct nosnat_flow copy;
+
+	if (!be || nosnat_vip_ref_id(nf->vip_ref) != vip_id || (node && be->node != node))
+		return 0;
+	copy = *nf;
+	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
+	bpf_map_delete_elem(&nosnat_flow_new, k);
+	flow_cache_drop(k);
+	pk->be = be;
+	pk->id = copy.backend_id;
+	pk->state = PICK_PROMOTED;
+	return 1;
+}
+
+/* A flow found stale: gone from both tables and from this CPU's cache. */
 static __always_inline void flow_forget(const struct nosnat_flow_key *k)
 {
 	bpf_map_delete_elem(&nosnat_flows, k);
+	bpf_map_delete_elem(&nosnat_flow_new, k);
 	flow_cache_drop(k);
 }
 
@@ -235,61 +315,131 @@ reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port, i
 		};
 		f = flow_lookup(fk, syn_ack);
 		if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
-		    f->vip_ref != sl->vip_ref)
-			continue;
+		    f->vip_ref != sl->vip_ref) {
+			/* a handshake's flow lives in the small table */
+			f = bpf_map_lookup_elem(&nosnat_flow_new, fk);
+			if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
+			    f->vip_ref != sl->vip_ref)
+				continue;
+		}
 		*fp = f;
 		return sl;
 	}
 	return NULL;
 }
 
-/* Ingress node, no usable flow entry: Maglev picks, the flow is recorded. */
-static __always_inline struct nosnat_backend *
-select_backend(const struct nosnat_flow_key *k, const struct nosnat_vip *vip,
-	       __be32 node_ip, __be32 syn_ack, __u32 *id, int *new_flow)
+/* A pod's reply that no table explains (its flow was evicted, wiped, or
+ * recorded by an earlier load): the VIP whose mark this node's conntrack
+ * entry of the connection carries, if the pod serves that VIP; the flow is
+ * recorded again. Never for a SYN-ACK: a handshake's flow is in a table. */
+static __always_inline const struct nosnat_pod_slot *
+reply_flow_ct(struct __sk_buff *skb, const struct nosnat_pod_key *pk, __be32 client,
+	      __be16 client_port, __u32 mask, struct nosnat_flow_key *fk)
 {
-	struct nosnat_backend *be;
+	struct ct_tuple t = { .saddr = pk->addr, .daddr = client, .sport = pk->port,
+			      .dport = client_port, .proto = pk->proto };
+	const struct nosnat_pod *pod;
+	__u32 mark;
 
-	if (source_spoofed(k, node_ip)) {
-		*new_flow = NEW_FLOW_SPOOFED;
+	pod = pod_lookup(pk);
+	if (!pod)
 		return NULL;
+	mark = ct_mark_skb(skb, &t, mask);
+	if (!mark)
+		return NULL;
+	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
+		const struct nosnat_pod_slot *sl = &pod->slots[i];
+		struct nosnat_flow f = {
+			.backend_id = sl->id, .backend_addr = pk->addr, .vip_ref = sl->vip_ref,
+			.flags = NOSNAT_FLOW_CT_SEEN,
+		};
+
+		if (i >= pod->count)
+			break;
+		if (nosnat_vip_mark(sl->vip_addr, sl->vip_port, pk->proto, mask) != mark)
+			continue;
+		*fk = (struct nosnat_flow_key){
+			.src = client, .dst = sl->vip_addr, .sport = client_port,
+			.dport = sl->vip_port, .proto = pk->proto,
+		};
+		bpf_map_update_elem(&nosnat_flows, fk, &f, BPF_ANY);
+		flow_cache_drop(fk);
+		return sl;
 	}
+	return NULL;
+}
+
+/* Ingress node, no usable entry in nosnat_flows: a SYN (or a UDP packet)
+ * goes to nosnat_flow_new unless this CPU is over its new-flow budget and
+ * the pod is elsewhere (Maglev alone then; the flow's next packet records
+ * it); a later packet promotes its entry; a TCP packet without any entry is
+ * recomputed from the Maglev table. A local pod's recomputed flow is
+ * recorded only once the pod is known to own it (vip_deliver). */
+static __always_inline void select_backend(const struct nosnat_flow_key *k,
+					   const struct nosnat_vip *vip,
+					   const struct nosnat_cfg *cfg, int syn, __be32 syn_ack,
+					   struct pick *pk)
+{
+	int opening = syn || k->proto == IPPROTO_UDP;
+
+	pk->vip_id = vip->id;
+	if (source_spoofed(k, cfg->node_ip)) {
+		pk->new_flow = NEW_FLOW_SPOOFED;
+		return;
+	}
+	if (!syn && flow_promote(k, vip->id, 0, pk))
+		return;
 	if (!vip->active)
-		return NULL;
-	be = maglev_backend(vip->id, flow_hash(k), id);
-	if (!be)
-		return NULL;
-	flow_record(k, *id, be, vip->id, syn_ack);
-	*new_flow = 1;
-	return be;
+		return;
+	pk->be = maglev_backend(vip->id, flow_hash(k), &pk->id);
+	if (!pk->be)
+		return;
+	if (!opening) {
+		pk->state = PICK_RECOVERED;
+		pk->reason = NOSNAT_R_RECOVERED;
+		if (pk->be->node != cfg->node_ip)	/* unproven: the small table */
+			flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, 0, 0);
+		return;
+	}
+	pk->state = PICK_NEW;
+	pk->new_flow = 1;
+	if (pk->be->node != cfg->node_ip && new_flow_limited(cfg)) {
+		pk->reason = NOSNAT_R_NEW_FLOW_LIMITED;
+		return;
+	}
+	flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, syn_ack, 0);
 }
 
 /* Backend node, packet decapsulated: known flow, else the pod the ingress
  * node chose (by tag), else Maglev if that is local, else one of this node's
- * own backends by flow hash. Never a pod on another node. */
-static __always_inline struct nosnat_backend *
-select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
-		     __u32 vip_id, __be32 node_ip, __u16 tag, __u32 *id,
-		     int *new_flow, int syn, __be32 syn_ack)
+ * own backends by flow hash. Never a pod on another node (but see
+ * vip_deliver's second chance). */
+static __always_inline void select_local_backend(const struct nosnat_flow_key *k, __u32 vip_id,
+						 __be32 node_ip, __u16 tag, int syn,
+						 __be32 syn_ack, struct pick *pk)
 {
 	struct nosnat_flow *f = flow_lookup(k, syn);
 	struct nosnat_backend *be = flow_backend(f, syn);
 	struct nosnat_local *local;
-	__u32 hash, fallback = 0, have_fallback = 0;
+	__u32 hash, fallback = 0, have_fallback = 0, id = 0;
 
+	pk->vip_id = vip_id;
 	if (be && nosnat_vip_ref_id(f->vip_ref) == vip_id && be->node == node_ip) {
-		*id = f->backend_id;
-		*fp = f;
-		return be;
+		pk->be = be;
+		pk->id = f->backend_id;
+		pk->f = f;
+		pk->state = PICK_ESTABLISHED;
+		return;
 	}
-	*fp = NULL;
 	if (source_spoofed(k, node_ip)) {
-		*new_flow = NEW_FLOW_SPOOFED;
-		return NULL;
+		pk->new_flow = NEW_FLOW_SPOOFED;
+		return;
 	}
+	if (!syn && flow_promote(k, vip_id, node_ip, pk))
+		return;
 	local = bpf_map_lookup_elem(&nosnat_local, &vip_id);
 	if (!local)
-		return NULL;
+		return;
 	hash = flow_hash(k);
 	for (__u32 i = 0; i < NOSNAT_MAX_LOCAL; i++) {
 		__u32 bid;
@@ -301,7 +451,7 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 		if (!be || be->node != node_ip)
 			continue;
 		if (backend_tag(be->addr, be->port) == tag && (!syn || be->weight)) {
-			*id = bid;
+			id = bid;
 			goto found;
 		}
 		if (be->weight && (!have_fallback || (hash % (i + 1)) == 0)) {
@@ -309,19 +459,26 @@ select_local_backend(const struct nosnat_flow_key *k, struct nosnat_flow **fp,
 			have_fallback = 1;
 		}
 	}
-	be = maglev_backend(vip_id, hash, id);
+	be = maglev_backend(vip_id, hash, &id);
 	if (be && be->node == node_ip)
 		goto found;
 	if (!have_fallback)
-		return NULL;
-	*id = fallback;
+		return;
+	id = fallback;
 	be = backend_get(fallback, vip_id);
 	if (!be)
-		return NULL;
+		return;
 found:
-	flow_record(k, *id, be, vip_id, syn_ack);
-	*new_flow = 1;
-	return be;
+	pk->be = be;
+	pk->id = id;
+	if (!syn && k->proto == IPPROTO_TCP) {	/* ownership decided at delivery */
+		pk->state = PICK_RECOVERED;
+		pk->reason = NOSNAT_R_RECOVERED;
+		return;
+	}
+	pk->state = PICK_NEW;
+	pk->new_flow = 1;
+	flow_record(&nosnat_flow_new, k, id, be, vip_id, syn_ack, 0);
 }
 
 #endif

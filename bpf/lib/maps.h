@@ -87,6 +87,16 @@ struct {
 	__array(values, struct nosnat_maglev_table);
 } nosnat_maglev SEC(".maps");
 
+/* Per VIP id, the table it had before the last change that altered it
+ * (kept until the next one): where a flow older than the change went. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct nosnat_maglev_table);
+} nosnat_mag_prev SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NOSNAT_MAX_VIPS);
@@ -102,6 +112,30 @@ struct {
 	__type(value, struct nosnat_flow);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flows SEC(".maps");
+
+/* Flows that have not shown more than a SYN yet (nosnat_abi.h): promoted to
+ * nosnat_flows by the client's first non-SYN packet. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NOSNAT_NEW_FLOW_ENTRIES);
+	__type(key, struct nosnat_flow_key);
+	__type(value, struct nosnat_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_flow_new SEC(".maps");
+
+/* Per-CPU new-flow budget of the current second (cfg->new_flow_limit). Not
+ * pinned: a new load starts with a fresh budget. */
+struct new_flow_rate {
+	__u64 second;		/* bpf_ktime_get_ns() >> 30 */
+	__u64 count;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct new_flow_rate);
+} nosnat_rate SEC(".maps");
 
 /* Per-CPU direct-mapped copies of busy flows' entries, for XDP's requests
  * and tc egress's replies alike (lookup.h, flow_lookup). Not pinned: a
@@ -155,6 +189,17 @@ struct {
 	__type(value, struct nosnat_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_stats SEC(".maps");
+
+/* Per reason, packets whose pod was found another way than by a flow entry
+ * (recovered, ct_recovered, second_chance, new_flow_limited, not_owned),
+ * whatever their verdict's reason says about how they left. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NOSNAT_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_flow_ev SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

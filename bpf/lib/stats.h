@@ -43,6 +43,14 @@ static __always_inline void count_vip(__u32 vip_id, __u64 bytes, int new_flow)
 	}
 }
 
+static __always_inline void count_flow_event(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&nosnat_flow_ev, &reason);
+
+	if (c)
+		*c += 1;
+}
+
 static __always_inline void count_backend(__u32 id, __u64 bytes)
 {
 	struct nosnat_counter *c = bpf_map_lookup_elem(&nosnat_be_stat, &id);

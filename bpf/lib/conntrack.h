@@ -1,0 +1,122 @@
+/* conntrack.h - the kernel's conntrack as the pod node's durable record of
+ * VIP flows: look an entry up (ct kfuncs, kernel 6.1+), read or set its mark. */
+#ifndef NOSNAT_CONNTRACK_H
+#define NOSNAT_CONNTRACK_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "nosnat_abi.h"
+
+/* Set by the loader when the kernel offers the conntrack kfuncs; when 0,
+ * every call below is dead code the verifier removes (and the weak kfunc
+ * references may stay unresolved). */
+const volatile __u32 nosnat_have_ct = 0;
+
+/* The one field of the kernel's struct nf_conn we use; CO-RE finds it. */
+struct nf_conn {
+	__u32 mark;
+} __attribute__((preserve_access_index));
+
+/* The kfuncs' options, the 12-byte layout every kernel since 6.1 accepts. */
+struct bpf_ct_opts___nosnat {
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u8 reserved[2];
+};
+
+#define CT_NETNS_CURRENT	(-1)	/* BPF_F_CURRENT_NETNS */
+
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *ctx, struct bpf_sock_tuple *tuple,
+					 __u32 tuple_sz, struct bpf_ct_opts___nosnat *opts,
+					 __u32 opts_sz) __ksym __weak;
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *ctx, struct bpf_sock_tuple *tuple,
+					 __u32 tuple_sz, struct bpf_ct_opts___nosnat *opts,
+					 __u32 opts_sz) __ksym __weak;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym __weak;
+
+/* A flow's addresses as one direction of a connection shows them. */
+struct ct_tuple {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+};
+
+/* What a lookup found. */
+enum ct_found {
+	CT_NONE = 0,		/* no such connection (or conntrack not used) */
+	CT_OURS,		/* the connection, with this VIP's mark (now) */
+	CT_OTHER,		/* the connection, with another mark in our bits */
+};
+
+/* The VIP mark of a connection: set it when the entry carries none of our
+ * bits (the handshake's ACK, or the first packet after a flow was lost),
+ * keep it when it is already this VIP's. */
+static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __u32 mask)
+{
+	__u32 mark = ct->mark, have = mark & mask;
+
+	if (have == want)
+		return CT_OURS;
+	if (have)
+		return CT_OTHER;
+	ct->mark = (mark & ~mask) | want;
+	return CT_OURS;
+}
+
+/* XDP: does this node's conntrack know the connection t (the packet's own
+ * direction, after DNAT), with VIP mark want? claim: set the mark on an
+ * entry that has none of our bits (only for a flow nosnat saw begin). */
+static __always_inline enum ct_found ct_check_xdp(struct xdp_md *ctx, const struct ct_tuple *t,
+						  __u32 want, __u32 mask, int claim)
+{
+	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
+	struct bpf_sock_tuple bt = {};
+	struct nf_conn *ct;
+	enum ct_found r;
+
+	if (!nosnat_have_ct || !mask)
+		return CT_NONE;
+	bt.ipv4.saddr = t->saddr;
+	bt.ipv4.daddr = t->daddr;
+	bt.ipv4.sport = t->sport;
+	bt.ipv4.dport = t->dport;
+	ct = bpf_xdp_ct_lookup(ctx, &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	if (!ct)
+		return CT_NONE;
+	if (claim)
+		r = ct_claim(ct, want, mask);
+	else
+		r = (ct->mark & mask) == want ? CT_OURS : CT_OTHER;
+	bpf_ct_release(ct);
+	return r;
+}
+
+/* tc: the VIP mark bits of connection t (a reply's direction), 0 when the
+ * connection has none or is unknown. */
+static __always_inline __u32 ct_mark_skb(struct __sk_buff *skb, const struct ct_tuple *t,
+					 __u32 mask)
+{
+	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
+	struct bpf_sock_tuple bt = {};
+	struct nf_conn *ct;
+	__u32 mark;
+
+	if (!nosnat_have_ct || !mask)
+		return 0;
+	bt.ipv4.saddr = t->saddr;
+	bt.ipv4.daddr = t->daddr;
+	bt.ipv4.sport = t->sport;
+	bt.ipv4.dport = t->dport;
+	ct = bpf_skb_ct_lookup(skb, &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	if (!ct)
+		return 0;
+	mark = ct->mark & mask;
+	bpf_ct_release(ct);
+	return mark;
+}
+
+#endif
