@@ -70,7 +70,7 @@ $(OUT)/nosnat-asan: $(SAN_OBJS)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # The loader's own test suites, sanitized (make test-reliability).
-$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h
+$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
 	$(Q)mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -c $< -o $@
@@ -88,7 +88,11 @@ $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
 
-$(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h
+$(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
+
+$(OUT)/ct_helper.bpf.o: tests/bpf/ct_helper.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(OUT)/bench.bpf.o: tests/bpf/bench.bpf.c | $(OUT)
 	$(call msg,BPF,$@)

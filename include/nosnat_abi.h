@@ -119,8 +119,16 @@ _Static_assert(sizeof(struct nosnat_cfg) == 24, "nosnat_cfg size");
 static inline __u32 nosnat_vip_mark(__be32 addr, __be16 port, __u8 proto, __u32 mask)
 {
 	__u64 v = ((__u64)addr << 32) | ((__u32)port << 8) | proto;
-	__u32 m = (__u32)((v * 0x9e3779b97f4a7c15ULL) >> 32) & mask;
+	__u32 m;
 
+	/* every input bit reaches every output bit (murmur3's finaliser):
+	 * any mask sees the whole VIP */
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	v *= 0xc4ceb9fe1a85ec53ULL;
+	v ^= v >> 33;
+	m = (__u32)v & mask;
 	return m ? m : mask & -mask;
 }
 
