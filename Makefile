@@ -11,10 +11,10 @@ ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
 CFLAGS    ?= -O2 -g
-CFLAGS    += -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
+CFLAGS    += $(EXTRA_DEFS) -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
 	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP
 LDLIBS    := -lbpf -lelf -lz -lyaml -lcurl -ljson-c -lpthread
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
+BPF_CFLAGS := $(EXTRA_DEFS) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
 	     $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Wextra -Werror -MMD -MP
 
 ifeq ($(V),1)
@@ -27,11 +27,11 @@ endif
 
 USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
 	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c \
-	     user/kube.c user/kube_client.c
+	     user/kube.c user/kube_client.c user/migrate.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
-.PHONY: all deps test test-bins test-unit test-bpf test-e2e test-reliability bench demo fuzz clean
+.PHONY: all next deps test test-bins test-unit test-bpf test-e2e test-reliability bench demo fuzz clean
 all: $(OUT)/nosnat
 
 $(OUT) $(OUT)/user $(OUT)/tests:
@@ -81,6 +81,12 @@ $(OUT)/test_unit-san: $(OUT)/san/tests/unit/test_unit.o $(SAN_LIB_OBJS)
 $(OUT)/test_bpf-san: $(OUT)/san/tests/bpf/test_bpf.o $(OUT)/san/tests/bpf/pkt.o $(SAN_LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+
+# The same nosnat with a flow layout grown by a field, in its own build
+# directory: the upgrade test attaches it over pins of the real one and back.
+next:
+	$(Q)$(MAKE) --no-print-directory OUT=$(OUT)/next EXTRA_DEFS=-DNOSNAT_TEST_FLOW_SPARE \
+		$(OUT)/next/nosnat
 
 # --- tests ---------------------------------------------------------------
 $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
@@ -137,12 +143,13 @@ test-unit: $(OUT)/test_unit
 test-bpf: $(OUT)/test_bpf
 	$(Q)$(OUT)/test_bpf
 
-test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp
+test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp $(OUT)/nsn_flood next
 	$(Q)tests/e2e/run.sh
 
 # The full suite; prints one "N passed, N failed" line at the end.
 TEST_BINS := $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp \
-	     $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube $(OUT)/nosnat-asan
+	     $(OUT)/nsn_flood \
+	     $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube $(OUT)/nosnat-asan next
 test-bins: $(TEST_BINS)
 test: $(TEST_BINS)
 	$(Q)tests/run_all.sh
@@ -166,5 +173,9 @@ clean:
 -include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d $(OUT)/san/tests/*/*.d)
 
 $(OUT)/nsn_tcp: tests/e2e/nsn_tcp.c | $(OUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
+
+$(OUT)/nsn_flood: tests/e2e/nsn_flood.c | $(OUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@

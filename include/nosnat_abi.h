@@ -236,8 +236,15 @@ struct nosnat_flow {
 				 * same addresses and ports, say one made straight to the
 				 * pod, and the flow is stale */
 	__u32 flags;		/* NOSNAT_FLOW_* */
+#ifdef NOSNAT_TEST_FLOW_SPARE	/* tests only: a later build whose flow layout grew */
+	__u32 spare;
+#endif
 };
+#ifdef NOSNAT_TEST_FLOW_SPARE
+_Static_assert(sizeof(struct nosnat_flow) == 24, "flow size");
+#else
 _Static_assert(sizeof(struct nosnat_flow) == 20, "flow size");
+#endif
 
 /* Coarse clock of the dataplane: jiffies >> 7, a tick of 0.128 s at HZ=1000
  * (1.28 s at HZ=100). A cached next hop lives until the tick ends. */

@@ -14,6 +14,7 @@ LAB_DIR=${LAB_DIR:-/run/nosnat-lab-$$}
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 NOSNAT=${NOSNAT:-$ROOT/build/nosnat}
 NSN_TCP=${NSN_TCP:-$ROOT/build/nsn_tcp}
+NSN_FLOOD=${NSN_FLOOD:-$ROOT/build/nsn_flood}
 XDP_PASS_OBJ=${XDP_PASS_OBJ:-$ROOT/build/xdp_pass.bpf.o}
 VIP=192.0.2.10
 CLIENT=203.0.113.2
@@ -74,6 +75,10 @@ lab_up() {
 		nsx "$n" ip link set eth0 up
 		nsx "$n" ip route add default via 198.51.100.1
 		nsx "$n" sysctl -qw net.ipv4.ip_forward=1
+		# nodes track connections, as every kube-proxy or Calico node does
+		# (a netfilter rule that uses conntrack turns it on in a netns)
+		printf '%s\n' 'table ip nsnlab { chain forward { type filter hook forward priority 0; policy accept; ct state invalid counter; }; }' |
+			nsx "$n" nft -f - || return 1
 
 		ip link add pod0 netns "$LAB-$n" type veth peer name eth0 netns "$LAB-pod-$n"
 		nsx "$n" ip addr add "${POD_NET[$n]}.1/24" dev pod0

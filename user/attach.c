@@ -20,6 +20,7 @@
 #include <bpf/btf.h>
 #include "nosnat.skel.h"
 #include "attach.h"
+#include "migrate.h"
 #include "log.h"
 #include "parse.h"
 #include "state.h"
@@ -236,10 +237,9 @@ static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress
 
 /* libbpf reuses a pinned map only if it matches this build's definition,
  * else the load fails with a bare EINVAL. Say which map, and the way out. */
-static int pins_compatible(struct bpf_object *obj, const char *pin_dir)
+/* Pins of a version whose flows cannot be carried over at all. */
+static int pins_compatible(const char *pin_dir)
 {
-	struct bpf_map *m;
-
 	char old[PATH_MAX];
 
 	/* Flows of that version lack what replies are now matched by. */
@@ -248,30 +248,6 @@ static int pins_compatible(struct bpf_object *obj, const char *pin_dir)
 		err("pinned map %s was made by another nosnat version (it has no use now): "
 		    "detach from every interface (established flows are lost), then attach", old);
 		return -EINVAL;
-	}
-	bpf_object__for_each_map(m, obj) {
-		struct bpf_map_info info = {};
-		__u32 len = sizeof(info);
-		char path[PATH_MAX];
-		int fd;
-
-		if (!bpf_map__pin_path(m))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;	/* not pinned yet: created on load */
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-		    (info.type != bpf_map__type(m) || info.key_size != bpf_map__key_size(m) ||
-		     info.value_size != bpf_map__value_size(m) ||
-		     info.max_entries != bpf_map__max_entries(m) || info.map_flags != bpf_map__map_flags(m))) {
-			err("pinned map %s was made by another nosnat version (value size %u, this one needs %u): "
-			    "detach from every interface (established flows are lost), then attach",
-			    path, info.value_size, bpf_map__value_size(m));
-			close(fd);
-			return -EINVAL;
-		}
-		close(fd);
 	}
 	return 0;
 }
@@ -284,6 +260,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	struct nosnat_maps lock, maps;
 	static struct state st;
 	struct nosnat_cfg cfg = {};
+	struct migration mg;
 	unsigned int mtu = 0;
 	int have_ct = 0;
 	__u32 zero = 0;
@@ -320,7 +297,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 		err("cannot open the BPF object: %s", strerror(-rc));
 		goto out;
 	}
-	rc = pins_compatible(skel->obj, pin_dir);
+	rc = pins_compatible(pin_dir);
 	if (rc)
 		goto out;
 	if (flow->conntrack == CT_USE_AUTO) {
@@ -330,7 +307,14 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 			    "loaded): an established VIP connection depends on its flow entries");
 	}
 	skel->rodata->nosnat_have_ct = have_ct;
+	rc = pins_migrate_begin(skel->obj, pin_dir, &mg);
+	if (rc)
+		goto out;
 	rc = nosnat_bpf__load(skel);
+	if (rc)
+		pins_migrate_abort(&mg);
+	else
+		pins_migrate_finish(skel->obj, &mg);
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
 			err("cannot load the BPF programs: %s (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)",

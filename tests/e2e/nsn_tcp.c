@@ -7,12 +7,17 @@
  *   nsn_tcp hold HOST PORT SECS [SRCPORT]  echo a line every 50 ms for SECS seconds
  *   nsn_tcp load HOST PORT SECS RATE  new connections (WHO) at RATE per second;
  *                                 prints "attempted N completed N failed N reset N unreachable N"
+ *   nsn_tcp idle HOST PORT N ROUNDS STATUS  N connections that go idle as IMAP IDLE does;
+ *                                 then, ROUNDS times, the server speaks first (when the
+ *                                 test bumps the server's push generation, LOG.push) and
+ *                                 the client answers; each round appends a line to STATUS
  *
  * Protocol: the client's first line is "WHO", "UPLOAD n" or "ECHO". Clients
  * exit 0 only when every answer came back complete and correct. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +64,9 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static void serve(int c, const char *peer)
+static void serve_idle(int c, const char *peer, const char *push_path);
+
+static void serve(int c, const char *peer, const char *push_path)
 {
 	char line[256], out[400];
 	static char buf[65536];
@@ -81,12 +88,61 @@ static void serve(int c, const char *peer)
 		}
 		snprintf(out, sizeof(out), "OK %lld %s\n", got, peer);
 		write_all(c, out, strlen(out));
+	} else if (!strcmp(line, "IDLE")) {
+		serve_idle(c, peer, push_path);
 	} else if (!strcmp(line, "ECHO")) {
 		while (read_line(c, line, sizeof(line)) >= 0) {
 			snprintf(out, sizeof(out), "%s %s\n", line, peer);
 			if (write_all(c, out, strlen(out)))
 				break;
 		}
+	}
+}
+
+/* The push generation the test wrote to path (0 if none yet). */
+static long push_gen(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long g = 0;
+
+	if (f) {
+		if (fscanf(f, "%ld", &g) != 1)
+			g = 0;
+		fclose(f);
+	}
+	return g;
+}
+
+/* IMAP IDLE in miniature: the client said IDLE; from now on the server
+ * speaks first, each time the test raises the generation in push_path,
+ * quoting the client's address as it sees it; the client answers ACK and
+ * gets OK back. The connection is otherwise silent. */
+static void serve_idle(int c, const char *peer, const char *push_path)
+{
+	char line[256], out[400], want[64];
+	long last = push_gen(push_path), g;
+
+	snprintf(out, sizeof(out), "+ idling %s\n", peer);
+	if (write_all(c, out, strlen(out)))
+		return;
+	for (;;) {
+		struct pollfd pf = { .fd = c, .events = POLLIN };
+
+		if (poll(&pf, 1, 50) > 0)
+			return;		/* the client hung up (or spoke out of turn) */
+		g = push_gen(push_path);
+		if (g <= last)
+			continue;
+		last = g;
+		snprintf(out, sizeof(out), "* PUSH %ld %s\n", g, peer);
+		if (write_all(c, out, strlen(out)))
+			return;
+		snprintf(want, sizeof(want), "ACK %ld", g);
+		if (read_line(c, line, sizeof(line)) < 0 || strcmp(line, want))
+			return;
+		snprintf(out, sizeof(out), "OK %ld\n", g);
+		if (write_all(c, out, strlen(out)))
+			return;
 	}
 }
 
@@ -102,7 +158,9 @@ static int server(int port, const char *log)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+	char push_path[4096];
 
+	snprintf(push_path, sizeof(push_path), "%s.push", log);
 	signal(SIGCHLD, SIG_IGN);
 	setpgid(0, 0);
 	signal(SIGTERM, stop_group);
@@ -129,7 +187,7 @@ static int server(int port, const char *log)
 		}
 		if (fork() == 0) {
 			close(s);
-			serve(c, peer);
+			serve(c, peer, push_path);
 			_exit(0);
 		}
 		close(c);
@@ -216,6 +274,93 @@ static int load(const char *host, int port, double secs, double rate)
 	return attempted == completed ? 0 : 1;
 }
 
+/* N idle connections; each round, every one must hear the server's push
+ * (naming this client's own address and port: no SNAT) and get its answer
+ * through. One line per round into status: "round R: OK of N". */
+static int idle(const char *host, int port, int n, int rounds, const char *status)
+{
+	int fds[64], ok_all = 1;
+	char own[64][64], line[256];
+
+	if (n > 64)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		struct sockaddr_in l;
+		socklen_t ll = sizeof(l);
+		char ip[INET_ADDRSTRLEN];
+		struct timeval tv = { .tv_sec = 60 };
+
+		fds[i] = dial(host, port, 0);
+		if (fds[i] < 0)
+			return 1;
+		getsockname(fds[i], (struct sockaddr *)&l, &ll);
+		inet_ntop(AF_INET, &l.sin_addr, ip, sizeof(ip));
+		snprintf(own[i], sizeof(own[i]), "%s:%u", ip, ntohs(l.sin_port));
+		if (write_all(fds[i], "IDLE\n", 5) || read_line(fds[i], line, sizeof(line)) < 0 ||
+		    strncmp(line, "+ idling ", 9) || strcmp(line + 9, own[i])) {
+			fprintf(stderr, "idle %d: greeting '%s' (we are %s)\n", i, line, own[i]);
+			return 1;
+		}
+		/* idle for as long as a test may take between pushes */
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	{
+		FILE *f = fopen(status, "a");
+
+		if (f) {
+			fprintf(f, "idling %d\n", n);
+			fclose(f);
+		}
+	}
+	for (int r = 1; r <= rounds; r++) {
+		int ok = 0;
+		char errs[2048] = "";
+
+		for (int i = 0; i < n; i++) {
+			char want[128], ack[64];
+			long g;
+
+			if (fds[i] < 0)
+				continue;
+			if (read_line(fds[i], line, sizeof(line)) < 0 ||
+			    sscanf(line, "* PUSH %ld", &g) != 1) {
+				snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs),
+					 " [%d: no push: %s]", i, strerror(errno));
+				close(fds[i]);
+				fds[i] = -1;
+				continue;
+			}
+			snprintf(want, sizeof(want), "* PUSH %ld %.63s", g, own[i]);
+			snprintf(ack, sizeof(ack), "ACK %ld\n", g);
+			if (strcmp(line, want)) {
+				snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs),
+					 " [%d: '%.100s', we are %.63s]", i, line, own[i]);
+				continue;
+			}
+			if (write_all(fds[i], ack, strlen(ack)) ||
+			    read_line(fds[i], line, sizeof(line)) < 0 || strncmp(line, "OK ", 3)) {
+				snprintf(errs + strlen(errs), sizeof(errs) - strlen(errs),
+					 " [%d: answer lost: %s]", i, strerror(errno));
+				close(fds[i]);
+				fds[i] = -1;
+				continue;
+			}
+			ok++;
+		}
+		{
+			FILE *f = fopen(status, "a");
+
+			if (f) {
+				fprintf(f, "round %d: %d of %d%s\n", r, ok, n, errs);
+				fclose(f);
+			}
+		}
+		if (ok != n)
+			ok_all = 0;
+	}
+	return ok_all ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	char line[256];
@@ -223,6 +368,8 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && !strcmp(argv[1], "server"))
 		return server(atoi(argv[2]), argv[3]);
+	if (argc == 7 && !strcmp(argv[1], "idle"))
+		return idle(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), argv[6]);
 	if (argc == 6 && !strcmp(argv[1], "load"))
 		return load(argv[2], atoi(argv[3]), atof(argv[4]), atof(argv[5]));
 	if (argc < 4)
