@@ -128,12 +128,14 @@ static int stats_read(struct migrated_map *mm, __u32 old_entries)
 	return 0;
 }
 
-int pins_migrate_begin(struct bpf_object *obj, const char *pin_dir, struct migration *mg)
+/* check: only look, and refuse what cannot be carried over; else read and
+ * unpin what differs. */
+static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migration *mg,
+			int check)
 {
 	struct bpf_map *m;
 	int rc = 0;
 
-	memset(mg, 0, sizeof(*mg));
 	bpf_object__for_each_map(m, obj) {
 		struct bpf_map_info mi = {};
 		__u32 len = sizeof(mi);
@@ -153,7 +155,7 @@ int pins_migrate_begin(struct bpf_object *obj, const char *pin_dir, struct migra
 			continue;
 		}
 		mm->kind = kind_of(bpf_map__name(m));
-		if (mm->kind == MIG_REFUSE || mg->n == MIGRATE_MAX ||
+		if (mm->kind == MIG_REFUSE || (!check && mg->n == MIGRATE_MAX) ||
 		    (mm->kind == MIG_FLOWS && (mi.type != bpf_map__type(m) ||
 					       mi.key_size != bpf_map__key_size(m))) ||
 		    (mm->kind == MIG_STATS && (mi.type != bpf_map__type(m) ||
@@ -164,6 +166,10 @@ int pins_migrate_begin(struct bpf_object *obj, const char *pin_dir, struct migra
 			close(fd);
 			rc = -EINVAL;
 			break;
+		}
+		if (check) {
+			close(fd);
+			continue;
 		}
 		mm->old_fd = fd;
 		mm->new_value_size = bpf_map__value_size(m);
@@ -189,6 +195,17 @@ int pins_migrate_begin(struct bpf_object *obj, const char *pin_dir, struct migra
 		     mm->kind == MIG_FLOWS ? "carrying its entries over" :
 		     mm->kind == MIG_STATS ? "carrying its counters over" : "made anew");
 	}
+	return rc;
+}
+
+int pins_migrate_begin(struct bpf_object *obj, const char *pin_dir, struct migration *mg)
+{
+	int rc;
+
+	memset(mg, 0, sizeof(*mg));
+	rc = migrate_pass(obj, pin_dir, mg, 1);
+	if (!rc)
+		rc = migrate_pass(obj, pin_dir, mg, 0);
 	if (rc)
 		pins_migrate_abort(mg);
 	return rc;

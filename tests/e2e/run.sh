@@ -204,11 +204,17 @@ t_bad_input_changes_nothing() {
 	check_bad 1 "nosnat-missing" nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/nosnat-missing" list
 	check_bad 1 "not on a bpffs" nsx a "$NOSNAT" --pin-dir /tmp/nosnat-e2e-not-bpffs attach eth0
 	check_bad 1 "nsn-no-such0" nosnat_on a attach nsn-no-such0
-	# pins left by a nosnat whose flow entries were smaller
+	# pins left by a nosnat whose VIP table had another layout: the
+	# configuration cannot be carried over (flow tables can: see
+	# t_idle_survives_layout_change), and nothing is changed
 	mkdir -p "$LAB_DIR/bpffs/old" && bpftool map create "$LAB_DIR/bpffs/old/nosnat_flows" type lru_hash \
 		key 16 value 8 entries 262144 name nosnat_flows || rc=1
-	check_bad 1 "bpffs/old/nosnat_flows was made by another nosnat version (value size 8" \
+	bpftool map create "$LAB_DIR/bpffs/old/nosnat_vips" type hash key 8 value 4 entries 1024 \
+		name nosnat_vips flags 1 || rc=1
+	check_bad 1 "bpffs/old/nosnat_vips was made by another nosnat version (value size 4, this build's 8)" \
 		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
+	[ "$(ls "$LAB_DIR/bpffs/old")" = "$(printf 'nosnat_flows\nnosnat_vips')" ] ||
+		fail "a refused attach changed the pins: $(ls "$LAB_DIR/bpffs/old")" || rc=1
 	rm -rf "$LAB_DIR/bpffs/old"
 	# ... and by one that kept replies in a table of their own
 	mkdir -p "$LAB_DIR/bpffs/old" && bpftool map create "$LAB_DIR/bpffs/old/nosnat_rnat" type lru_hash \

@@ -320,6 +320,10 @@ static void fill_metrics(void)
 					      .packets = 7, .bytes = 700 };
 	mx.flows = 3;
 	mx.flows_max = 262144;
+	mx.flows_new = 4;
+	mx.flow_events[NOSNAT_R_CT_RECOVERED] = 8;
+	mx.flow_events[NOSNAT_R_SECOND_CHANCE] = 2;
+	mx.flow_events[NOSNAT_R_NEW_FLOW_LIMITED] = 650361;
 	mx.pods = 2;
 	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
 	mx.has_kube = 1;
@@ -334,7 +338,7 @@ static void test_metrics(const char *fixtures)
 	size_t len = 0, glen = 0;
 	FILE *f = open_memstream(&buf, &len);
 	char seen[256][160];
-	int n_seen = 0, dups = 0, bad = 0, drops = 0;
+	int n_seen = 0, dups = 0, bad = 0, drops = 0, events = 0;
 
 	fill_metrics();
 	metrics_render(f, &mx);
@@ -377,10 +381,14 @@ static void test_metrics(const char *fixtures)
 			strcpy(seen[n_seen++], series);
 		if (!strncmp(line, "nosnat_drops_total{", 19))
 			drops++;
+		if (!strncmp(line, "nosnat_flow_events_total{", 25))
+			events++;
 	}
 	EXPECT(dups == 0, "%d duplicate series", dups);
 	EXPECT(bad == 0, "%d samples with more than a value", bad);
-	EXPECT(drops == NOSNAT_R_MAX - 3, "%d drop reasons rendered", drops);	/* not none, neigh_fallback, tc_forward */
+	/* not none, neigh_fallback, tc_forward, nor the five flow events */
+	EXPECT(drops == NOSNAT_R_MAX - 8, "%d drop reasons rendered", drops);
+	EXPECT(events == 5, "%d flow events rendered", events);
 	free(buf);
 	free(golden);
 }
