@@ -82,8 +82,7 @@ static __always_inline int local_owner(struct xdp_md *ctx, struct pick *pk,
 	struct nosnat_flow *f;
 
 	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
-		if (d->syn || !nosnat_have_ct || !mask ||
-		    (pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
+		if (d->syn || !nosnat_have_ct || !mask)
 			return 0;
 		pod_has_flow(ctx, d->k, pk->be, mask, 1);
 		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
@@ -146,7 +145,10 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
-	if (pk->be->node == cfg->node_ip)
+	/* the common case, an established flow whose conntrack entry was
+	 * seen, needs no word from local_owner */
+	if (pk->be->node == cfg->node_ip &&
+	    !(pk->state == PICK_ESTABLISHED && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
 		second = local_owner(ctx, pk, d);
 	if (pk->reason)
 		count_flow_event(pk->reason);
@@ -310,7 +312,6 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	const struct nosnat_cfg *cfg;
-	struct nosnat_vip *vip;
 	__be16 sport = 0, dport = 0;
 	struct pkt p = {};
 	int rc;
@@ -354,20 +355,10 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 		};
 		int syn = tcp_syn(&p);
 		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1 };
-		struct nosnat_flow *f = flow_lookup(&k, syn);
-		struct pick pk = { .be = flow_backend(f, syn) };
+		struct pick pk = {};
 
-		if (pk.be) {		/* established: no VIP lookup at all */
-			pk.f = f;
-			pk.id = f->backend_id;
-			pk.vip_id = nosnat_vip_ref_id(f->vip_ref);
-			pk.state = PICK_ESTABLISHED;
-		} else {
-			vip = vip_lookup(p.ip->daddr, dport, p.proto);
-			if (!vip)
-				return;
-			select_backend(&k, vip, cfg, syn, syn_ack_of(&p, syn), &pk);
-		}
+		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), &pk))
+			return;		/* no VIP:port of that address */
 		vip_deliver(ctx, &p, &pk, &d, v);
 		return;
 	}

@@ -1204,6 +1204,19 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 					cur.count, want->count, want->slots[0].id,
 					ip_str(want->slots[0].vip_addr, vs), ntohs(want->slots[0].vip_port),
 					want->slots[0].vip_ref);
+			/* a reply proven by its conntrack mark must name one VIP */
+			for (__u32 x = 0; s->cfg.ct_mark_mask && x < want->count && x < NOSNAT_POD_IDS; x++)
+				for (__u32 y = 0; y < x; y++) {
+					const struct nosnat_pod_slot *sx = &want->slots[x], *sy = &want->slots[y];
+					__u32 mask = s->cfg.ct_mark_mask;
+
+					if (nosnat_vip_mark(sx->vip_addr, sx->vip_port, want->key.proto, mask) ==
+					    nosnat_vip_mark(sy->vip_addr, sy->vip_port, want->key.proto, mask))
+						PROBLEM("pod %s:%u: VIP ports %u and %u share a conntrack mark under "
+							"mask %#x (attach with another --ct-mark-mask)",
+							ip_str(want->key.addr, a), ntohs(want->key.port),
+							ntohs(sx->vip_port), ntohs(sy->vip_port), mask);
+				}
 		}
 		while (!bpf_map_get_next_key(m->pods, prev, &key)) {
 			have_keys++;

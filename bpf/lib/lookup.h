@@ -240,6 +240,31 @@ static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
 	return ++r->count > cfg->new_flow_limit;
 }
 
+#define ANY_VIP	(~0U)
+
+/* A SYN again (a retransmission, or a flood of one 5-tuple) of a flow still
+ * in nosnat_flow_new: its entry, its SYN's sequence number taken, no new
+ * pick and no insert. Looked for before nosnat_flows: that is where a SYN's
+ * flow nearly always is. vip_id: the VIP it must be for, or ANY_VIP (a
+ * live reference serves the key the flow was found by). */
+static __always_inline int flow_again(const struct nosnat_flow_key *k, __u32 vip_id,
+				      __be32 node, __be32 syn_ack, struct pick *pk)
+{
+	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+	struct nosnat_backend *be = flow_backend(nf, 1);
+
+	if (!be || (vip_id != ANY_VIP && nosnat_vip_ref_id(nf->vip_ref) != vip_id) ||
+	    (node && be->node != node))
+		return 0;
+	pk->vip_id = nosnat_vip_ref_id(nf->vip_ref);
+	if (nf->syn_ack != syn_ack)
+		nf->syn_ack = syn_ack;
+	pk->be = be;
+	pk->id = nf->backend_id;
+	pk->state = PICK_NEW;
+	return 1;
+}
+
 /* The client's first packet after its SYN: the flow leaves nosnat_flow_new
  * for nosnat_flows, if it is there and still valid for vip_id (and on node,
  * unless node is 0). */
@@ -316,7 +341,11 @@ reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port, i
 		f = flow_lookup(fk, syn_ack);
 		if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 		    f->vip_ref != sl->vip_ref) {
-			/* a handshake's flow lives in the small table */
+			/* a handshake's flow lives in the small table: only a
+			 * SYN-ACK can answer it (TCP data waits for the client's
+			 * ACK, which promotes the flow), or a UDP reply */
+			if (!syn_ack && pk->proto != IPPROTO_UDP)
+				continue;
 			f = bpf_map_lookup_elem(&nosnat_flow_new, fk);
 			if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 			    f->vip_ref != sl->vip_ref)
@@ -341,12 +370,30 @@ reply_flow_ct(struct __sk_buff *skb, const struct nosnat_pod_key *pk, __be32 cli
 	const struct nosnat_pod *pod;
 	__u32 mark;
 
+	struct nosnat_flow_key nk = { .src = client, .dst = pk->addr, .sport = client_port,
+				      .dport = pk->port, .proto = pk->proto };
+	struct flow_cache_entry *c;
+	__u64 now;
+
 	pod = pod_lookup(pk);
 	if (!pod)
 		return NULL;
-	mark = ct_mark_skb(skb, &t, mask);
-	if (!mark)
+	/* A connection gets its mark at the handshake's ACK, when its flow is
+	 * in nosnat_flows already (replies find it there first): "no mark"
+	 * stays true for the jiffy it is kept. */
+	c = flow_cache_slot(&nk);
+	now = bpf_jiffies64();
+	if (c && c->jiffy == now && c->flow.flags == FLOW_CACHE_NOT_VIP && flow_key_eq(&c->key, &nk))
 		return NULL;
+	mark = ct_mark_skb(skb, &t, mask);
+	if (!mark) {
+		if (c) {
+			c->key = nk;
+			c->flow = (struct nosnat_flow){ .flags = FLOW_CACHE_NOT_VIP };
+			c->jiffy = now;
+		}
+		return NULL;
+	}
 	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
 		const struct nosnat_pod_slot *sl = &pod->slots[i];
 		struct nosnat_flow f = {
@@ -387,7 +434,7 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 		pk->new_flow = NEW_FLOW_SPOOFED;
 		return;
 	}
-	if (!syn && flow_promote(k, vip->id, 0, pk))
+	if (!syn && flow_promote(k, vip->id, 0, pk))	/* SYNs: flow_again, earlier */
 		return;
 	if (!vip->active)
 		return;
@@ -410,6 +457,34 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 	flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, syn_ack, 0);
 }
 
+/* Ingress node: the pod for a client's packet to a VIP address, from its
+ * handshake's entry (a SYN again), its established entry (no VIP lookup at
+ * all), else select_backend. 0 when the address has no such VIP:port. */
+static __always_inline int ingress_pick(const struct nosnat_flow_key *k,
+					const struct nosnat_cfg *cfg, int syn, __be32 syn_ack,
+					struct pick *pk)
+{
+	struct nosnat_flow *f;
+	struct nosnat_vip *vip;
+
+	if (syn && flow_again(k, ANY_VIP, 0, syn_ack, pk))
+		return 1;
+	f = flow_lookup(k, syn);
+	pk->be = flow_backend(f, syn);
+	if (pk->be) {
+		pk->f = f;
+		pk->id = f->backend_id;
+		pk->vip_id = nosnat_vip_ref_id(f->vip_ref);
+		pk->state = PICK_ESTABLISHED;
+		return 1;
+	}
+	vip = vip_lookup(k->dst, k->dport, k->proto);
+	if (!vip)
+		return 0;
+	select_backend(k, vip, cfg, syn, syn_ack, pk);
+	return 1;
+}
+
 /* Backend node, packet decapsulated: known flow, else the pod the ingress
  * node chose (by tag), else Maglev if that is local, else one of this node's
  * own backends by flow hash. Never a pod on another node (but see
@@ -418,11 +493,15 @@ static __always_inline void select_local_backend(const struct nosnat_flow_key *k
 						 __be32 node_ip, __u16 tag, int syn,
 						 __be32 syn_ack, struct pick *pk)
 {
-	struct nosnat_flow *f = flow_lookup(k, syn);
-	struct nosnat_backend *be = flow_backend(f, syn);
+	struct nosnat_backend *be;
 	struct nosnat_local *local;
+	struct nosnat_flow *f;
 	__u32 hash, fallback = 0, have_fallback = 0, id = 0;
 
+	if (syn && flow_again(k, vip_id, node_ip, syn_ack, pk))
+		return;
+	f = flow_lookup(k, syn);
+	be = flow_backend(f, syn);
 	pk->vip_id = vip_id;
 	if (be && nosnat_vip_ref_id(f->vip_ref) == vip_id && be->node == node_ip) {
 		pk->be = be;

@@ -141,6 +141,12 @@ struct {
  * and tc egress's replies alike (lookup.h, flow_lookup). Not pinned: a
  * fresh, empty cache with every load. */
 #define FLOW_CACHE_BITS 10
+/* A cache entry that says "this connection (client -> pod, keyed by the
+ * pod's address and port) has no VIP's conntrack mark": tc egress asks
+ * conntrack once per jiffy, not once per reply, for a pod's direct
+ * connections. Its key names a pod, never a VIP, so flow_lookup never
+ * matches it. */
+#define FLOW_CACHE_NOT_VIP 0x80000000u
 struct flow_cache_entry {
 	struct nosnat_flow_key key;
 	struct nosnat_flow flow;

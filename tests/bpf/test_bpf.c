@@ -2179,6 +2179,15 @@ static int t_reply_without_entry(void)
 	CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "from the entry");
 
+	/* "no mark" is remembered per CPU for one jiffy at most */
+	pod_reply(40215, TH_ACK, reply, &rn, want, &wn);
+	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, reply, rn);
+	CHECK(!ct_insert(T_CLIENT, T_POD_LOCAL, 40215, 2525, mail_mark()), "conntrack entry");
+	usleep(20000);
+	CHECK(!run_tc(fd, reply, rn, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want, wn);
+
 	/* a SYN-ACK is never rewritten on conntrack's word */
 	CHECK(!ct_insert(T_CLIENT, T_POD_LOCAL, 40213, 2525, mail_mark()), "conntrack entry");
 	pod_reply(40213, TH_SYN | TH_ACK, reply, &rn, want, &wn);
@@ -2459,6 +2468,36 @@ out:
 	return 0;
 }
 
+/* verify: two VIP ports of one pod port that share a conntrack mark value
+ * would let a reply be proven for the wrong VIP. */
+static int t_verify_mark_collision(void)
+{
+	struct nosnat_cfg cfg;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	__u32 zero = 0;
+	int problems;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!add_vip(T_VIP, 587, IPPROTO_TCP), "second VIP port");
+	CHECK(!add_be(T_VIP, 587, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 1), "same pod port");
+	out = open_memstream(&buf, &len);
+	CHECK(out && !state_read(&maps, &st), "read");
+	problems = state_verify(&maps, &st, out);
+	fflush(out);
+	CHECK(problems == 0, "default mask: %s", buf);
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	cfg.ct_mark_mask = 0x100;	/* one bit: every VIP has the same mark */
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) && !state_read(&maps, &st), "cfg");
+	problems = state_verify(&maps, &st, out);
+	fclose(out);
+	CHECK(problems == 1 && strstr(buf, "VIP ports 587 and 25 share a conntrack mark under mask 0x100"),
+	      "%d problems: %s", problems, buf);
+	free(buf);
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
@@ -2502,6 +2541,7 @@ static const struct test tests[] = {
 	{ "non-SYN without a flow entry: Maglev on the ingress node, conntrack on the pod's", t_non_syn_without_entry },
 	{ "second chance: sent once to the previous table's pod, never twice, only to nodes", t_second_chance },
 	{ "new-flow limit: SYNs to other nodes above the rate go unrecorded", t_new_flow_limit },
+	{ "verify: VIP ports of one pod port sharing a conntrack mark", t_verify_mark_collision },
 };
 
 static int setup_netns(void)
@@ -2983,6 +3023,7 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 	bench_versus("SYN, one 5-tuple again, IPIP", fd, rsyn, rsyn_len, 0, repeat, 1);
 	if (bench_wanted("new flow (SYN), IPIP")) {
 		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(maps.flows_new, sizeof(struct nosnat_flow));
 		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
 	}
 	bench_versus("new flow (SYN), IPIP", fd, syn, syn_len, 1, repeat, 1);
@@ -3018,6 +3059,24 @@ static size_t bench_frame_for(uint8_t *buf, const char *src, const char *dst, ui
 	return frame(buf, &ip, &l, 0);
 }
 
+/* Make the TCP flow of frame pkt (TCP header at tcp_off) established as a
+ * client's handshake does: its SYN, then the frame itself (the ACK moves
+ * the flow from the new-flow table to the flow table). Rows that measure
+ * established flows start from here: an ACK alone is not recorded on the
+ * pod's node unless its conntrack entry proves it. */
+static void bench_establish(const uint8_t *pkt, size_t len, size_t tcp_off, int ifindex)
+{
+	uint8_t syn[512];
+	struct run r;
+
+	if (len > sizeof(syn) || tcp_off + 14 > len)
+		return;
+	memcpy(syn, pkt, len);
+	syn[tcp_off + 13] = TH_SYN;
+	run_xdp(syn, len, ifindex, &r);
+	run_xdp(pkt, len, ifindex, &r);
+}
+
 static int bench_paths(uint32_t repeat)
 {
 	uint8_t pkt[512], inner[512], outer[512], syn[512], other[512], rsyn[512];
@@ -3033,10 +3092,13 @@ static int bench_paths(uint32_t repeat)
 	bench_measure_head_move(pkt, n, repeat);
 	bench_path("xdp: non-VIP packet (pass)", pkt, n, 0, 1, 1, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40001, 25, TH_SYN);
-	if (bench_wanted("xdp: VIP SYN, new flow, local pod"))
+	if (bench_wanted("xdp: VIP SYN, new flow, local pod")) {
 		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(maps.flows_new, sizeof(struct nosnat_flow));
+	}
 	bench_path("xdp: VIP SYN, new flow, local pod", pkt, n, 1, 1, 1, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40002, 25, TH_ACK);
+	bench_establish(pkt, n, 34, 1);
 	bench_path("xdp: VIP established flow, local pod", pkt, n, 0, 1, 1, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40007, 25, TH_SYN);
 	bench_path("xdp: VIP SYN, one 5-tuple again, local pod", pkt, n, 0, 1, 1, repeat);
@@ -3051,6 +3113,7 @@ static int bench_paths(uint32_t repeat)
 	in_n = build_ip(inner, &ip, &l);
 	out_n = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), 0, 0, 0x4000, inner, in_n);
 	n = build_eth(pkt, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
+	bench_establish(pkt, n, 54, 1);
 	bench_path_resized("xdp: IPIP from a node, decap + DNAT", pkt, n, 0, 1, repeat);
 	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT, 2525, 40002, TH_ACK);
 	bench_path("tc egress: reply NAT", pkt, n, 0, 1, 0, repeat);
@@ -3060,12 +3123,25 @@ static int bench_paths(uint32_t repeat)
 	bench_path("tc egress: not from a pod (pass)", pkt, n, 0, 1, 0, repeat);
 
 	cfg_reset();
+	{	/* the new-flow limit checked on every SYN, as by default, but
+		 * never reached: the rows measure recording new flows */
+		struct nosnat_cfg cfg;
+		__u32 zero = 0;
+
+		if (!bpf_map_lookup_elem(maps.cfg, &zero, &cfg)) {
+			cfg.new_flow_limit = 100000000;
+			bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY);
+		}
+	}
 	mail_vip(T_POD_B, 2525, T_NODE_B);
 	syn_n = bench_frame_for(syn, T_CLIENT, T_VIP, 40004, 25, TH_SYN);
-	if (bench_wanted("xdp: VIP SYN, new flow, encapsulated"))
+	if (bench_wanted("xdp: VIP SYN, new flow, encapsulated")) {
 		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(maps.flows_new, sizeof(struct nosnat_flow));
+	}
 	bench_path_resized("xdp: VIP SYN, new flow, encapsulated", syn, syn_n, 1, dummy_ifindex, repeat);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40005, 25, TH_ACK);
+	bench_establish(pkt, n, 34, dummy_ifindex);
 	bench_path_resized("xdp: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, repeat);
 	rsyn_n = bench_frame_for(rsyn, T_CLIENT, T_VIP, 40009, 25, TH_SYN);
 	bench_path_resized("xdp: VIP SYN, one 5-tuple again, encapsulated", rsyn, rsyn_n, 0,
@@ -3122,6 +3198,7 @@ static int bench_scale(uint32_t repeat)
 		ref = vi.ref;
 	}
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40006, 25, TH_ACK);
+	bench_establish(pkt, n, 34, 1);
 	bench_path("xdp: established flow, table empty", pkt, n, 0, 1, 1, repeat);
 	for (uint32_t done = 0; done < FILL; done += BATCH) {
 		__u32 count = BATCH;
