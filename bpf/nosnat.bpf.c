@@ -73,9 +73,11 @@ static __always_inline enum ct_found pod_has_flow(struct xdp_md *ctx,
  * delivered and recorded only if the pod's conntrack entry carries that
  * mark; else it goes to the previous Maglev table's pod, once (a node
  * whose tables changed since the connection began). Returns 1 when pk now
- * names a pod on another node (second chance). */
-static __always_inline int local_owner(struct xdp_md *ctx, struct pick *pk,
-				       const struct deliver *d)
+ * names a pod on another node (second chance). A subprogram of its own:
+ * established flows never call it, and inlined twice it doubled the size
+ * of the XDP program. */
+static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick *pk,
+						 const struct deliver *d)
 {
 	__u32 mask = d->cfg->ct_mark_mask, prev_id = 0;
 	struct nosnat_backend *prev = NULL;
@@ -148,7 +150,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	/* the common case, an established flow whose conntrack entry was
 	 * seen, needs no word from local_owner */
 	if (pk->be->node == cfg->node_ip &&
-	    !(pk->state == PICK_ESTABLISHED && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
+	    !(pk->state == PICK_ESTABLISHED && pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
 		second = local_owner(ctx, pk, d);
 	if (pk->reason)
 		count_flow_event(pk->reason);

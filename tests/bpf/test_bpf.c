@@ -3209,8 +3209,9 @@ static int bench_scale(uint32_t repeat)
 			fk[i] = (struct nosnat_flow_key){ .src = htonl(0xc6120000u | (c & 0x1ffff)),
 							  .dst = ip4(T_VIP), .sport = htons((uint16_t)(1024 + (c >> 17))),
 							  .dport = htons(25), .proto = IPPROTO_TCP };
+			/* as established flows are: their conntrack entry seen */
 			fv[i] = (struct nosnat_flow){ .backend_id = (__u32)bid, .backend_addr = ip4(T_POD_LOCAL),
-						      .vip_ref = ref };
+						      .vip_ref = ref, .flags = NOSNAT_FLOW_CT_SEEN };
 		}
 		if (bpf_map_update_batch(maps.flows, fk, fv, &count, NULL)) {
 			fprintf(stderr, "fill: %s\n", strerror(errno));
