@@ -45,6 +45,14 @@ struct ct_tuple {
 	__u8 proto;
 };
 
+static __always_inline void ct_tuple_fill(struct bpf_sock_tuple *bt, const struct ct_tuple *t)
+{
+	bt->ipv4.saddr = t->saddr;
+	bt->ipv4.daddr = t->daddr;
+	bt->ipv4.sport = t->sport;
+	bt->ipv4.dport = t->dport;
+}
+
 /* What a lookup found. */
 enum ct_found {
 	CT_NONE = 0,		/* no such connection (or conntrack not used) */
@@ -80,10 +88,7 @@ static __always_inline enum ct_found ct_check_xdp(struct xdp_md *ctx, const stru
 
 	if (!nosnat_have_ct || !mask)
 		return CT_NONE;
-	bt.ipv4.saddr = t->saddr;
-	bt.ipv4.daddr = t->daddr;
-	bt.ipv4.sport = t->sport;
-	bt.ipv4.dport = t->dport;
+	ct_tuple_fill(&bt, t);
 	ct = bpf_xdp_ct_lookup(ctx, &bt, sizeof(bt.ipv4), &o, sizeof(o));
 	if (!ct)
 		return CT_NONE;
@@ -107,10 +112,7 @@ static __always_inline __u32 ct_mark_skb(struct __sk_buff *skb, const struct ct_
 
 	if (!nosnat_have_ct || !mask)
 		return 0;
-	bt.ipv4.saddr = t->saddr;
-	bt.ipv4.daddr = t->daddr;
-	bt.ipv4.sport = t->sport;
-	bt.ipv4.dport = t->dport;
+	ct_tuple_fill(&bt, t);
 	ct = bpf_skb_ct_lookup(skb, &bt, sizeof(bt.ipv4), &o, sizeof(o));
 	if (!ct)
 		return 0;

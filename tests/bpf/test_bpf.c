@@ -597,6 +597,17 @@ static size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
 	return build_eth(buf, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
 }
 
+/* What this node sends to node to_node: ip/l in IPIP with outer ID id. */
+static size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct ip_spec *ip,
+			  const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2048];
+	size_t in_n = build_ip(inner, ip, l);
+	size_t out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(to_node), id, 0, 0x4000, inner, in_n);
+
+	return build_eth(buf, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+}
+
 static int t_ipip_unknown_source(void)
 {
 	uint8_t in[512];
@@ -2218,23 +2229,20 @@ static int t_reply_without_entry(void)
 /* A client's packet (not a SYN) that finds no flow entry. */
 static int t_non_syn_without_entry(void)
 {
-	uint8_t in[512], want[512], inner[256], outer[512];
+	uint8_t in[512], want[512];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40220, 25, TH_ACK);
 	struct nosnat_flow_key fk = client_flow(40220);
 	struct nosnat_flow f;
 	struct run r;
-	size_t n, wn, in_n, out_n;
+	size_t n, wn;
 	uint64_t ev;
 
 	CHECK(ct_kfuncs_available(), "this kernel has no conntrack kfuncs");
 	/* ingress node, pod elsewhere: Maglev's answer, recorded as unproven */
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	n = frame(in, &ip, &l, 0);
-	in_n = build_ip(inner, &ip, &l);
-	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), backend_tag(ip4(T_POD_B), htons(2525)),
-			   0, 0x4000, inner, in_n);
-	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+	wn = encap_frame(want, T_NODE_B, backend_tag(ip4(T_POD_B), htons(2525)), &ip, &l);
 	ev = flow_events(NOSNAT_R_RECOVERED);
 	stats_snap();
 	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
@@ -2313,11 +2321,11 @@ static uint16_t port_to(uint16_t from, const char *pod)
  * node B) gets it, once. */
 static int t_second_chance(void)
 {
-	uint8_t in[512], want[512], inner[256], outer[512];
+	uint8_t in[512], want[512];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l;
 	struct run r;
-	size_t n, wn, in_n, out_n;
+	size_t n, wn;
 	uint16_t port;
 	__u16 tag_b = backend_tag(ip4(T_POD_B), htons(2525));
 	__u16 tag_here = backend_tag(ip4(T_POD_LOCAL), htons(2525));
@@ -2330,10 +2338,7 @@ static int t_second_chance(void)
 	CHECK(port, "no client port maps to the new pod");
 	l = tcp(port, 25, TH_ACK);
 	n = frame(in, &ip, &l, 0);
-	in_n = build_ip(inner, &ip, &l);
-	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag_b | NOSNAT_ID_SECOND_CHANCE,
-			   0, 0x4000, inner, in_n);
-	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+	wn = encap_frame(want, T_NODE_B, tag_b | NOSNAT_ID_SECOND_CHANCE, &ip, &l);
 
 	/* straight from the client to this (new announcing) node */
 	ev = flow_events(NOSNAT_R_SECOND_CHANCE);
