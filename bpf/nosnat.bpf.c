@@ -193,6 +193,12 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	}
 	if (p->proto == IPPROTO_TCP && p->l4)
 		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max);
+	/* Sent on by second chance from the ingress node: where the flow
+	 * goes now, recorded like any recovered flow bound elsewhere
+	 * (unproven: the small table, until its next packet). Its later
+	 * packets go there directly, without the second-chance bit. */
+	if (second && !d->from_node)
+		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
 	if (encap_ipip(ctx, p, cfg->node_ip, be->node, id)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);

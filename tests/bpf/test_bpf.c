@@ -2347,6 +2347,25 @@ static int t_second_chance(void)
 	CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE), "counter");
 	CHECK(flow_events(NOSNAT_R_SECOND_CHANCE) == ev + 1, "flow event");
+	/* the ingress node records where the flow went; its next packets go
+	 * there directly (no second-chance bit), the entry then established */
+	{
+		struct nosnat_flow_key fk = client_flow(port);
+		struct nosnat_flow f;
+		uint8_t direct[512];
+		size_t dn = encap_frame(direct, T_NODE_B, tag_b, &ip, &l);
+
+		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && f.backend_addr == ip4(T_POD_B),
+		      "second chance not recorded");
+		stats_snap();
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
+		CHECK_BYTES(&r, direct, dn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
+		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && f.backend_addr == ip4(T_POD_B),
+		      "not promoted");
+		CHECK(!bpf_map_delete_elem(maps.flows, &fk), "forget it again");
+		usleep(20000);
+	}
 
 	/* from another ingress node that picked the pod here: sent on once */
 	n = ipip_frame(in, T_NODE_C, tag_here, &ip, &l);
