@@ -15,6 +15,7 @@
 #include "lib/lookup.h"
 #include "lib/nat.h"
 #include "lib/encap.h"
+#include "lib/icmp.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -43,6 +44,36 @@ static __always_inline __be32 syn_ack_of(const struct pkt *p, int syn)
 	if (!syn)	/* tcp_syn() checked the header */
 		return 0;
 	return bpf_htonl(bpf_ntohl(((const struct tcphdr *)p->l4)->seq) + 1);
+}
+
+/* Encapsulate p to node with outer ID id and send it. partial: its L4 sum
+ * is the partial (offload) kind, completed here. An ICMP error that does
+ * not fit is dropped: ICMP errors never cause ICMP. */
+static __always_inline void encap_send(struct xdp_md *ctx, struct pkt *p,
+				       const struct nosnat_cfg *cfg, __be32 node, __u16 id,
+				       int partial, struct verdict *v)
+{
+	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+
+	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
+		if (p->proto != IPPROTO_ICMP && (p->ip->frag_off & bpf_htons(IP_DF)) &&
+		    !icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
+			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		else
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		return;
+	}
+	if (partial && l4_csum_complete(ctx, p)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (p->proto == IPPROTO_TCP && p->l4)
+		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max);
+	if (encap_ipip(ctx, p, cfg->node_ip, node, id)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	encap_forward(ctx, p, cfg, v);
 }
 
 /* What vip_deliver needs to know besides the pick. */
@@ -179,20 +210,6 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		return;
 	}
 
-	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
-		if ((p->ip->frag_off & bpf_htons(IP_DF)) &&
-		    !icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
-			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
-		else
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
-		return;
-	}
-	if (partial && l4_csum_complete(ctx, p)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
-		return;
-	}
-	if (p->proto == IPPROTO_TCP && p->l4)
-		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max);
 	/* Sent on by second chance from the ingress node: where the flow
 	 * goes now, recorded like any recovered flow bound elsewhere
 	 * (unproven: the small table, until its next packet). Its later
@@ -200,14 +217,105 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	if (second && !d->from_node)
 		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
-	if (encap_ipip(ctx, p, cfg->node_ip, be->node, id)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
-		return;
-	}
-	encap_forward(ctx, p, cfg, v);
+	encap_send(ctx, p, cfg, be->node, id, partial, v);
 	/* how the pod was found, unless how the frame left is news */
 	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
 		v->reason = pk->reason;
+}
+
+/* This node's pod of VIP vip_id whose tag the ingress node sent, or NULL. */
+static __always_inline struct nosnat_backend *local_by_tag(__u32 vip_id, __be32 node_ip, __u16 tag,
+							  __u32 *id)
+{
+	struct nosnat_local *local = bpf_map_lookup_elem(&nosnat_local, &vip_id);
+
+	if (!local)
+		return NULL;
+	for (__u32 i = 0; i < NOSNAT_MAX_LOCAL; i++) {
+		struct nosnat_backend *be;
+
+		if (i >= local->count)
+			break;
+		*id = local->ids[i];
+		be = backend_get(*id, vip_id);
+		if (be && be->node == node_ip && backend_tag(be->addr, be->port) == tag)
+			return be;
+	}
+	return NULL;
+}
+
+/* An ICMP error to a VIP address (p at its outer IPv4 header; from_node:
+ * it came in IPIP with outer ID tag). If it quotes a reply of a VIP flow,
+ * it goes where the flow goes: its pod here gets it as its own error, a pod
+ * elsewhere gets it encapsulated. The flow is found as a client's packet
+ * finds it (tables, then Maglev on the ingress node or the tag on the
+ * pod's node); a pod here must be proven by its conntrack mark when no
+ * table names it. Errors about anything else pass untouched. */
+static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
+					const struct nosnat_cfg *cfg, int from_node, __u16 tag,
+					struct verdict *v)
+{
+	struct nosnat_backend *be = NULL;
+	struct icmp_quote iq;
+	struct nosnat_flow *f;
+	struct nosnat_vip *vip;
+	__u32 id = 0, mask = cfg->ct_mark_mask;
+	int rc = icmp_quote_parse(p, &iq);
+
+	if (rc == ICMP_NOT_ERROR)
+		return;		/* an echo, say: the kernel's, as before */
+	if (rc == ICMP_TRUNCATED) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if ((iq.q->protocol != IPPROTO_TCP && iq.q->protocol != IPPROTO_UDP) ||
+	    iq.q->saddr != p->ip->daddr || (iq.q->frag_off & bpf_htons(IP_OFFSET)))
+		return;		/* not about a reply of a VIP flow */
+	vip = vip_lookup(iq.q->saddr, iq.ports[0], iq.q->protocol);
+	if (!vip)
+		return;
+	{
+		struct nosnat_flow_key k = {
+			.src = iq.q->daddr, .dst = iq.q->saddr, .sport = iq.ports[1],
+			.dport = iq.ports[0], .proto = iq.q->protocol,
+		};
+
+		f = flow_lookup(&k, 0);
+		be = flow_backend(f, 0);
+		if (!be) {
+			f = bpf_map_lookup_elem(&nosnat_flow_new, &k);
+			be = flow_backend(f, 0);
+		}
+		if (be && nosnat_vip_ref_id(f->vip_ref) == vip->id &&
+		    (!from_node || be->node == cfg->node_ip)) {
+			id = f->backend_id;
+		} else {
+			be = from_node ? local_by_tag(vip->id, cfg->node_ip, tag, &id) :
+					 maglev_backend(vip->id, flow_hash(&k), &id);
+			/* a pod here without a table's word: its conntrack's */
+			if (be && be->node == cfg->node_ip && nosnat_have_ct && mask &&
+			    pod_has_flow(ctx, &k, be, mask, 0) != CT_OURS)
+				be = NULL;
+		}
+	}
+	if (!be) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		return;
+	}
+	count_backend(id, bpf_ntohs(p->ip->tot_len));
+	if (be->node == cfg->node_ip) {
+		icmp_rewrite_to_pod(p, &iq, be->addr, be->port);
+		set_verdict(v, XDP_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
+			    NOSNAT_R_ICMP_ERROR);
+		return;
+	}
+	if (from_node) {	/* never bounce a packet between nodes */
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		return;
+	}
+	encap_send(ctx, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
+		v->reason = NOSNAT_R_ICMP_ERROR;
 }
 
 /* The VIP an encapsulated, unfragmented TCP/UDP packet is for, or NULL. */
@@ -274,6 +382,22 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 	outer_src = outer->saddr;
 	if (!bpf_map_lookup_elem(&nosnat_nodes, &outer_src)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
+		return;
+	}
+	if (!vip && inner->protocol == IPPROTO_ICMP) {	/* an error about a VIP flow? */
+		tag = bpf_ntohs(outer->id) & NOSNAT_ID_TAG_MASK;
+		if (decap_ipip(ctx, p) ||
+		    parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		if (p->fragment || p->proto != IPPROTO_ICMP) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+			return;
+		}
+		icmp_to_vip(ctx, p, cfg, 1, tag, v);
+		if (v->action == NOSNAT_ACT_PASS)	/* decapsulated, yet not one: gone */
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 		return;
 	}
 	if (!vip) {	/* a VIP's address but no VIP's port, or cut: a drop, and why */
@@ -368,6 +492,15 @@ static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
 		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), &pk))
 			return;		/* no VIP:port of that address */
 		vip_deliver(ctx, &p, &pk, &d, v);
+		return;
+	}
+	if (p.proto == IPPROTO_ICMP && !p.fragment) {
+		if (!vip_filter_hit(p.ip->daddr))
+			return;		/* the common case: not to a VIP address */
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip || !is_vip_addr(p.ip->daddr))
+			return;
+		icmp_to_vip(ctx, &p, cfg, 0, 0, v);
 		return;
 	}
 	if (p.proto == IPPROTO_IPIP) {

@@ -76,6 +76,8 @@ enum nosnat_reason {
 					 * the previous table's pod */
 	NOSNAT_R_NOT_OWNED,		/* no pod here has the connection, no second chance
 					 * left: delivered unrecorded (the pod resets it) */
+	NOSNAT_R_ICMP_ERROR,		/* an ICMP error about a VIP flow, sent to its pod */
+	NOSNAT_R_ICMP_NO_FLOW,		/* an ICMP error about a VIP flow nobody here knows */
 	NOSNAT_R_MAX,
 };
 

@@ -176,7 +176,7 @@ static int is_flow_event(unsigned int r)
 static int is_drop_reason(unsigned int r)
 {
 	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK && r != NOSNAT_R_TC_FORWARD &&
-	       !is_flow_event(r);
+	       r != NOSNAT_R_ICMP_ERROR && !is_flow_event(r);
 }
 
 enum vip_field { VF_PACKETS, VF_BYTES, VF_FLOWS, VF_BACKENDS, VF_ACTIVE };

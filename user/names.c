@@ -30,6 +30,8 @@ static const char *const reasons[NOSNAT_R_MAX] = {
 	[NOSNAT_R_CT_RECOVERED] = "ct_recovered",
 	[NOSNAT_R_SECOND_CHANCE] = "second_chance",
 	[NOSNAT_R_NOT_OWNED] = "not_owned",
+	[NOSNAT_R_ICMP_ERROR] = "icmp_error",
+	[NOSNAT_R_ICMP_NO_FLOW] = "icmp_no_flow",
 };
 
 static const char *const hooks[NOSNAT_HOOK_MAX] = {

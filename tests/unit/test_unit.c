@@ -386,8 +386,8 @@ static void test_metrics(const char *fixtures)
 	}
 	EXPECT(dups == 0, "%d duplicate series", dups);
 	EXPECT(bad == 0, "%d samples with more than a value", bad);
-	/* not none, neigh_fallback, tc_forward, nor the five flow events */
-	EXPECT(drops == NOSNAT_R_MAX - 8, "%d drop reasons rendered", drops);
+	/* not none, neigh_fallback, tc_forward, icmp_error, nor the five flow events */
+	EXPECT(drops == NOSNAT_R_MAX - 9, "%d drop reasons rendered", drops);
 	EXPECT(events == 5, "%d flow events rendered", events);
 	free(buf);
 	free(golden);
