@@ -4,6 +4,7 @@
  *   nsn_tcp server PORT LOG      accept forever; log "PEER ip:port" per connection
  *   nsn_tcp who HOST PORT        print the address the server saw for us
  *   nsn_tcp upload HOST PORT N   send N bytes; server answers with the count
+ *   nsn_tcp download HOST PORT N receive N bytes; prints "OK N PEER" (the server's view of us)
  *   nsn_tcp hold HOST PORT SECS [SRCPORT]  echo a line every 50 ms for SECS seconds
  *   nsn_tcp load HOST PORT SECS RATE  new connections (WHO) at RATE per second;
  *                                 prints "attempted N completed N failed N reset N unreachable N"
@@ -88,6 +89,20 @@ static void serve(int c, const char *peer, const char *push_path)
 		}
 		snprintf(out, sizeof(out), "OK %lld %s\n", got, peer);
 		write_all(c, out, strlen(out));
+	} else if (!strncmp(line, "DOWNLOAD ", 9)) {
+		long long want = atoll(line + 9), sent = 0;
+
+		memset(buf, 'm', sizeof(buf));
+		snprintf(out, sizeof(out), "DATA %lld %s\n", want, peer);
+		if (write_all(c, out, strlen(out)))
+			return;
+		while (sent < want) {
+			size_t chunk = want - sent < (long long)sizeof(buf) ? (size_t)(want - sent) : sizeof(buf);
+
+			if (write_all(c, buf, chunk))
+				return;
+			sent += chunk;
+		}
 	} else if (!strcmp(line, "IDLE")) {
 		serve_idle(c, peer, push_path);
 	} else if (!strcmp(line, "ECHO")) {
@@ -411,6 +426,30 @@ int main(int argc, char **argv)
 		printf("%s\n", line);
 		snprintf(want, sizeof(want), "OK %lld ", n);
 		return strncmp(line, want, strlen(want)) ? 1 : 0;
+	}
+	if (!strcmp(argv[1], "download") && argc == 5) {
+		static char buf[65536];
+		long long n = atoll(argv[4]), got = 0, said = -1;
+		char peer[128] = "";
+
+		snprintf(line, sizeof(line), "DOWNLOAD %lld\n", n);
+		if (write_all(s, line, strlen(line)) || read_line(s, line, sizeof(line)) < 0 ||
+		    sscanf(line, "DATA %lld %127s", &said, peer) != 2 || said != n) {
+			fprintf(stderr, "download: no header\n");
+			return 1;
+		}
+		while (got < n) {
+			ssize_t r = read(s, buf, sizeof(buf));
+
+			if (r <= 0) {
+				fprintf(stderr, "download: stalled after %lld of %lld bytes: %s\n", got, n,
+					r < 0 ? strerror(errno) : "closed");
+				return 1;
+			}
+			got += r;
+		}
+		printf("OK %lld %s\n", got, peer);
+		return 0;
 	}
 	if (!strcmp(argv[1], "hold") && (argc == 5 || argc == 6)) {
 		double end = now() + atof(argv[4]);

@@ -916,6 +916,45 @@ t_idle_survives_layout_change() {
 	return $rc
 }
 
+# --- path MTU through the VIP -------------------------------------------------
+
+# download NODE-LETTER SECS: 4 MiB from that node's pod through the VIP
+download() { nsx client timeout "$2" "$NSN_TCP" download $VIP 25 4194304; }
+
+t_pmtu_through_the_vip() {
+	local rc=0 out n
+	# a 1400-byte hop between the client and the LAN; client and nodes keep 1500,
+	# so the client's SYN announces MSS 1460 and full-size replies meet the hop
+	nsx router ip link set r0 mtu 1400 || return 1
+	# negative control first, on a pod that never learned the path MTU: the hop's
+	# "fragmentation needed" never reaches nosnat, as when it ignored them
+	nsx router nft -f - <<-EOF || rc=1
+		table ip nsnlab_pmtu {
+			chain out {
+				type filter hook output priority 0; policy accept;
+				ip daddr $VIP icmp type destination-unreachable drop
+			}
+		}
+	EOF
+	mail_vip c || rc=1
+	out=$(download c 8 2>&1) && fail "control: the download completed without the ICMP errors: $out" && rc=1
+	echo "| control (errors to the VIP dropped on the hop): ${out##*: }"
+	nsx router nft delete table ip nsnlab_pmtu || rc=1
+	for n in a b; do	# the pod on the announcing node, then one on another node
+		nosnat_all vip del $VIP:25/tcp >/dev/null || rc=1
+		mail_vip "$n" || rc=1
+		out=$(download "$n" 30 2>&1) || { fail "pod $n: $out"; rc=1; continue; }
+		[[ $out == "OK 4194304 $CLIENT:"* ]] || fail "pod $n: $out" || rc=1
+		echo "| pod $n: $out"
+	done
+	[ "$(verdict_packets a xdp local icmp_error)" -gt 0 ] || fail "node a rewrote no ICMP error for its pod" || rc=1
+	[ "$(verdict_packets a xdp encap icmp_error)" -gt 0 ] || fail "node a sent no ICMP error on to b" || rc=1
+	[ "$(verdict_packets b xdp decap icmp_error)" -gt 0 ] || fail "node b rewrote no ICMP error" || rc=1
+	nsx router ip link set r0 mtu 1500
+	[ $rc = 0 ] && echo "4 MiB through a 1400-byte hop from the pod on the announcing node and from one on another node; stalls without the ICMP errors"
+	return $rc
+}
+
 # ---------------------------------------------------------------------------
 
 TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")
