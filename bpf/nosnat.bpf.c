@@ -56,19 +56,32 @@ static __always_inline void encap_send(struct xdp_md *ctx, struct pkt *p,
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 
 	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
-		if (p->proto != IPPROTO_ICMP && (p->ip->frag_off & bpf_htons(IP_DF)) &&
-		    !icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
-			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
-		else
+		/* Too big for the tunnel. With DF the sender learns the MTU (an
+		 * ICMP error never causes one; a CPU sends at most
+		 * NOSNAT_ICMP_PER_SEC a second), by the way encapsulated frames
+		 * leave: on a tc uplink XDP_TX would be lost. */
+		if (p->proto == IPPROTO_ICMP || !(p->ip->frag_off & bpf_htons(IP_DF)))
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
+		else if (icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		else if (!(cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC))
+			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		else {
+			hand_to_tc(ctx, cfg->ifindex, NOSNAT_R_ICMP_FRAG_NEEDED, v);
+			if (v->ret == XDP_PASS)
+				set_verdict(v, XDP_PASS, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		}
 		return;
 	}
 	if (partial && l4_csum_complete(ctx, p)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
+	/* the client's IP options ride in every segment of the flow too */
 	if (p->proto == IPPROTO_TCP && p->l4)
-		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max);
+		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max - ((p->ip_len & 0x3c) - sizeof(struct iphdr)));
 	if (encap_ipip(ctx, p, cfg->node_ip, node, id)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
@@ -544,6 +557,44 @@ int nosnat_tc_ingress(struct __sk_buff *skb)
 	return v.ret;
 }
 
+/* Enough for Ethernet, two VLAN tags, IPv4 with options, an ICMP header
+ * and the quoted IPv4 header with options and 8 bytes of L4. */
+#define TC_ICMP_PULL_LEN 166
+
+/* tc egress: an ICMP error a pod sends about a VIP flow (port unreachable
+ * for a UDP client, fragmentation needed from its stack) leaves as the
+ * VIP's, or the client's stack would not match it to its socket. The flow
+ * is found as a reply's is. */
+static __always_inline void tc_icmp_from_pod(struct __sk_buff *skb, struct verdict *v)
+{
+	__u32 want = skb->len < TC_ICMP_PULL_LEN ? skb->len : TC_ICMP_PULL_LEN;
+	const struct nosnat_pod_slot *sl;
+	const struct nosnat_cfg *cfg;
+	struct nosnat_flow_key fk;
+	struct nosnat_pod_key pk;
+	struct nosnat_flow *f;
+	struct icmp_quote iq;
+	struct pkt p = {};
+
+	if (bpf_skb_pull_data(skb, want) ||
+	    parse_l2_l3((void *)(long)skb->data, (void *)(long)skb->data_end, &p, 0) != PARSE_OK ||
+	    p.proto != IPPROTO_ICMP || p.fragment || icmp_quote_parse(&p, &iq) != ICMP_QUOTE_OK)
+		return;
+	if ((iq.q->protocol != IPPROTO_TCP && iq.q->protocol != IPPROTO_UDP) ||
+	    iq.q->daddr != p.ip->saddr || (iq.q->frag_off & bpf_htons(IP_OFFSET)))
+		return;
+	pk = (struct nosnat_pod_key){ .addr = iq.q->daddr, .port = iq.ports[1],
+				      .proto = iq.q->protocol };
+	sl = reply_flow(&pk, iq.q->saddr, iq.ports[0], 0, &fk, &f);
+	if (!sl && nosnat_have_ct && (cfg = cfg_get()) && cfg->ct_mark_mask)
+		sl = reply_flow_ct(skb, &pk, iq.q->saddr, iq.ports[0], cfg->ct_mark_mask, &fk);
+	if (!sl)
+		return;
+	icmp_rewrite_from_pod(&p, &iq, fk.dst, fk.dport);
+	count_backend(sl->id, skb->len);
+	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR);
+}
+
 /* tc egress: a pod's reply to a client that came through a VIP leaves with
  * the VIP as its source. Anything without the matching flow is untouched. */
 static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *v)
@@ -557,6 +608,10 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	rc = parse_l2_l3(data, data_end, &p, 0);
 	if (rc == PARSE_OK && !pod_filter_hit(p.ip->saddr))
 		return;		/* the common case: not from one of this node's pods */
+	if (rc == PARSE_OK && p.proto == IPPROTO_ICMP && !p.fragment) {
+		tc_icmp_from_pod(skb, v);
+		return;
+	}
 	if (rc == PARSE_OK && (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) && !p.fragment)
 		rc = parse_ports(&p, &sport, &dport);
 	if (rc == PARSE_MALFORMED) {

@@ -78,6 +78,8 @@ enum nosnat_reason {
 					 * left: delivered unrecorded (the pod resets it) */
 	NOSNAT_R_ICMP_ERROR,		/* an ICMP error about a VIP flow, sent to its pod */
 	NOSNAT_R_ICMP_NO_FLOW,		/* an ICMP error about a VIP flow nobody here knows */
+	NOSNAT_R_ICMP_LIMITED,		/* too big with DF, but this CPU sent its
+					 * NOSNAT_ICMP_PER_SEC frag-needed already */
 	NOSNAT_R_MAX,
 };
 
@@ -113,6 +115,7 @@ struct nosnat_cfg {
 _Static_assert(sizeof(struct nosnat_cfg) == 24, "nosnat_cfg size");
 
 #define NOSNAT_DEFAULT_NEW_FLOW_LIMIT	100000
+#define NOSNAT_ICMP_PER_SEC		100	/* frag-needed a CPU sends per second, at most */
 #define NOSNAT_DEFAULT_CT_MARK_MASK	0x00ffff00u
 
 /* The conntrack mark value (within mask) that says "this connection came

@@ -32,6 +32,7 @@ static const char *const reasons[NOSNAT_R_MAX] = {
 	[NOSNAT_R_NOT_OWNED] = "not_owned",
 	[NOSNAT_R_ICMP_ERROR] = "icmp_error",
 	[NOSNAT_R_ICMP_NO_FLOW] = "icmp_no_flow",
+	[NOSNAT_R_ICMP_LIMITED] = "icmp_limited",
 };
 
 static const char *const hooks[NOSNAT_HOOK_MAX] = {

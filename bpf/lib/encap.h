@@ -238,15 +238,15 @@ static __always_inline int decap_ipip(struct xdp_md *ctx, struct pkt *p)
 	return l2_restore((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2);
 }
 
-/* Turn the frame into ICMP "fragmentation needed" back to its sender, with
- * the IP header (no options) and 8 bytes of the original; send via XDP_TX. */
-#define ICMP_QUOTE_LEN	(sizeof(struct iphdr) + 8)
-#define ICMP_PKT_LEN	(sizeof(struct iphdr) + sizeof(struct icmp_frag_hdr) + ICMP_QUOTE_LEN)
+/* Turn the frame into ICMP "fragmentation needed" back to its sender,
+ * quoting the IP header (with its options) and 8 bytes of the original. */
+#define ICMP_QUOTE_MAX	(60 + 8)
 
 static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 					    __be32 node_ip, __u16 mtu)
 {
 	__u32 l2_len = p->l2_len, grow = sizeof(struct iphdr) + sizeof(struct icmp_frag_hdr);
+	__u32 quote_len = (p->ip_len & 0x3c) + 8, len_icmp = sizeof(struct icmp_frag_hdr) + quote_len;
 	struct l2_hdr l2;
 	struct ethhdr *eth;
 	struct iphdr *ip;
@@ -256,7 +256,7 @@ static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 	__u32 sum = 0;
 	int len;
 
-	if (p->ip_len != sizeof(struct iphdr))
+	if (quote_len < sizeof(struct iphdr) + 8)
 		return -1;
 	if (l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
 		return -1;
@@ -265,7 +265,7 @@ static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	len = data_end - data;
-	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + ICMP_PKT_LEN) - len))
+	if (bpf_xdp_adjust_tail(ctx, (int)(l2_len + sizeof(struct iphdr) + len_icmp) - len))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -276,7 +276,7 @@ static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 	icmp = (void *)(ip + 1);
 	struct iphdr *quote = (void *)(icmp + 1);
 
-	if ((void *)(eth + 1) > data_end || (void *)quote + ICMP_QUOTE_LEN > data_end)
+	if ((void *)(eth + 1) > data_end || (void *)(quote + 1) > data_end)
 		return -1;
 	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
@@ -285,7 +285,7 @@ static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 	ip->version = 4;
 	ip->ihl = 5;
 	ip->tos = 0xc0;		/* internetwork control, as the kernel sends */
-	ip->tot_len = bpf_htons(ICMP_PKT_LEN);
+	ip->tot_len = bpf_htons(sizeof(struct iphdr) + len_icmp);
 	ip->id = 0;
 	ip->frag_off = 0;
 	ip->ttl = 64;
@@ -303,9 +303,12 @@ static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 	{
 		__u16 *w = (void *)icmp;
 
-#pragma unroll
-		for (int i = 0; i < (int)(sizeof(*icmp) + ICMP_QUOTE_LEN) / 2; i++)
+		/* the ICMP message is len_icmp bytes (even: 8 + 4n + 8) */
+		for (int i = 0; i < (int)(sizeof(*icmp) + ICMP_QUOTE_MAX) / 2; i++) {
+			if (i * 2 >= (int)len_icmp || (void *)(w + i + 1) > data_end)
+				break;
 			sum += w[i];
+		}
 	}
 	icmp->checksum = csum_fold(sum);
 	return 0;

@@ -79,4 +79,23 @@ static __always_inline void icmp_rewrite_to_pod(struct pkt *p, struct icmp_quote
 	csum_replace2(&iq->icmp->checksum, vip_port, pod_port);
 }
 
+/* The other way: an error the pod sends about a VIP flow leaves as the
+ * VIP's, quoting the client's packet as the client sent it (to VIP:port). */
+static __always_inline void icmp_rewrite_from_pod(struct pkt *p, struct icmp_quote *iq,
+						   __be32 vip, __be16 vip_port)
+{
+	__be32 pod = iq->q->daddr;
+	__be16 pod_port = iq->ports[1];
+	__sum16 old_check = iq->q->check;
+
+	csum_replace4(&p->ip->check, p->ip->saddr, vip);
+	p->ip->saddr = vip;
+	csum_replace4(&iq->q->check, pod, vip);
+	iq->q->daddr = vip;
+	iq->ports[1] = vip_port;
+	csum_replace4(&iq->icmp->checksum, pod, vip);
+	csum_replace2(&iq->icmp->checksum, old_check, iq->q->check);
+	csum_replace2(&iq->icmp->checksum, pod_port, vip_port);
+}
+
 #endif

@@ -223,21 +223,7 @@ static __always_inline void flow_record(void *table, const struct nosnat_flow_ke
 /* Above cfg->new_flow_limit SYNs in this CPU's current second? */
 static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
 {
-	struct new_flow_rate *r;
-	__u32 zero = 0;
-	__u64 second;
-
-	if (!cfg->new_flow_limit)
-		return 0;
-	r = bpf_map_lookup_elem(&nosnat_rate, &zero);
-	if (!r)
-		return 0;
-	second = bpf_ktime_get_ns() >> 30;
-	if (r->second != second) {
-		r->second = second;
-		r->count = 0;
-	}
-	return ++r->count > cfg->new_flow_limit;
+	return rate_over(RATE_NEW_FLOWS, cfg->new_flow_limit);
 }
 
 #define ANY_VIP	(~0U)

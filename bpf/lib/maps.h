@@ -123,19 +123,42 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flow_new SEC(".maps");
 
-/* Per-CPU new-flow budget of the current second (cfg->new_flow_limit). Not
- * pinned: a new load starts with a fresh budget. */
-struct new_flow_rate {
+/* Per-CPU budgets of the current second: SYNs recorded on their way to
+ * another node (cfg->new_flow_limit), frag-needed sent (NOSNAT_ICMP_PER_SEC).
+ * Not pinned: a new load starts with fresh budgets. */
+enum rate_budget { RATE_NEW_FLOWS, RATE_ICMP, RATE_BUDGETS };
+
+struct rate_window {
 	__u64 second;		/* bpf_ktime_get_ns() >> 30 */
 	__u64 count;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, RATE_BUDGETS);
 	__type(key, __u32);
-	__type(value, struct new_flow_rate);
+	__type(value, struct rate_window);
 } nosnat_rate SEC(".maps");
+
+/* Spend one of this CPU's budget of the current second; 1 when it is over
+ * limit (0: no limit). */
+static __always_inline int rate_over(__u32 budget, __u32 limit)
+{
+	struct rate_window *r;
+	__u64 second;
+
+	if (!limit)
+		return 0;
+	r = bpf_map_lookup_elem(&nosnat_rate, &budget);
+	if (!r)
+		return 0;
+	second = bpf_ktime_get_ns() >> 30;
+	if (r->second != second) {
+		r->second = second;
+		r->count = 0;
+	}
+	return ++r->count > limit;
+}
 
 /* Per-CPU direct-mapped copies of busy flows' entries, for XDP's requests
  * and tc egress's replies alike (lookup.h, flow_lookup). Not pinned: a

@@ -925,9 +925,120 @@ static int t_icmp_frag_needed(void)
 	CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
 
+	/* With IP options: the quote is the whole header and 8 bytes */
+	{
+		static const uint8_t nops[8] = { 1, 1, 1, 1, 1, 1, 1, 0 };	/* NOPs, EOL */
+		uint8_t big[128];
+
+		ip.opts = nops;
+		ip.opts_len = sizeof(nops);
+		l.payload_len = 1500 - 48;
+		n = frame(in, &ip, &l, 0);
+		build_ip(orig_l3, &ip, &l);
+		memset(big, 0, sizeof(big));
+		big[0] = 3;
+		big[1] = 4;
+		big[6] = 1480 >> 8;
+		big[7] = 1480 & 0xff;
+		memcpy(big + 8, orig_l3, 28 + 8);
+		c = csum16(big, 44, 0);
+		memcpy(big + 2, &c, 2);
+		{
+			struct ip_spec o = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
+					     .proto = IPPROTO_ICMP, .tos = 0xc0, .ttl = 64 };
+			struct l4_spec p = { .payload = big, .payload_len = 44 };
+
+			l3n = build_ip(l3, &o, &p);
+		}
+		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+		stats_snap();
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_TX, "options: verdict %u", r.ret);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+
+		/* a veth uplink (encap via tc): the error leaves the way
+		 * encapsulated frames do, through the tc twin */
+		{
+			struct nosnat_cfg cfg;
+			struct nosnat_meta meta;
+			__u32 zero = 0;
+
+			CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+			cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
+			CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+			wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+			stats_snap();
+			CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "tc: verdict %u", r.ret);
+			CHECK(r.meta_len == sizeof(meta), "metadata length %u", r.meta_len);
+			memcpy(&meta, r.out, sizeof(meta));
+			CHECK(meta.magic == NOSNAT_META_MAGIC && meta.ifindex == (__u32)dummy_ifindex,
+			      "metadata %x/%u", meta.magic, meta.ifindex);
+			CHECK_BYTES(&r, want, wn);
+			CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+		}
+		ip.opts = NULL;
+		ip.opts_len = 0;
+		l.payload_len = 1500 - 40;
+	}
+
 	/* Without DF nothing may be sent back: dropped, counted */
 	ip.frag = 0;
 	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_TOO_BIG), "no DF");
+
+	/* At most NOSNAT_ICMP_PER_SEC a second from one CPU, then dropped, counted */
+	{
+		cpu_set_t one, old;
+		int sent = 0, limited = 0, rc = -1;
+		__u32 slot = nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
+
+		ip.frag = 0x4000;
+		n = frame(in, &ip, &l, 0);
+		CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+		usleep(1100000);	/* a fresh second of this CPU's budget */
+		for (int i = 0; i < NOSNAT_ICMP_PER_SEC + 20; i++) {
+			uint64_t before = counter(maps.stats, slot, 0, 2);
+
+			if (run_xdp(in, n, 1, &r))
+				goto out;
+			if (counter(maps.stats, slot, 0, 2) != before)
+				limited += r.ret == XDP_DROP;
+			else
+				sent += r.ret == XDP_TX || r.ret == XDP_PASS;
+		}
+		rc = 0;
+out:
+		sched_setaffinity(0, sizeof(old), &old);
+		CHECK(!rc, "runs");
+		/* the budget is per second: a run crossing its end gets a few more */
+		CHECK(sent >= NOSNAT_ICMP_PER_SEC && sent + limited == NOSNAT_ICMP_PER_SEC + 20 && limited > 0,
+		      "%d sent, %d limited", sent, limited);
+	}
+	return 0;
+}
+
+/* A client whose SYN carries IP options sends them in every segment: the
+ * clamp leaves room for them inside the tunnel's MTU. */
+static int t_mss_clamp_ip_options(void)
+{
+	static const uint8_t nops[8] = { 1, 1, 1, 1, 1, 1, 1, 0 };
+	static uint8_t syn_opts_1432[20] = { 2, 4, 0x05, 0x98, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+	uint8_t in[256], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40060, 25, TH_SYN);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	ip.opts = nops;
+	ip.opts_len = sizeof(nops);
+	n = frame(in, &ip, &l, 0);
+	l.opts = syn_opts_1432;		/* 1500 - 20 (IPIP) - 20 - 8 (options) - 20 */
+	wn = encap_frame(want, T_NODE_B, backend_tag(ip4(T_POD_B), htons(2525)), &ip, &l);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
 	return 0;
 }
 
@@ -2721,6 +2832,56 @@ static int t_icmp_not_ours(void)
 	return 0;
 }
 
+/* A pod's own ICMP errors about a VIP flow leave as the VIP's. */
+static int t_icmp_from_pod(void)
+{
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	uint8_t in[256], dgram[256], q[256], l3[512], err[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = { .proto = IPPROTO_UDP, .sport = 40530, .dport = 53,
+			     .payload = "query", .payload_len = 5 };
+	struct run r;
+	size_t n, dn, en, wn, l3n;
+	uint16_t c;
+
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 5353, T_NODE_SELF, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "the client's datagram");
+	/* the pod has nothing on 5353: port unreachable, quoting the datagram
+	 * as it arrived (client -> pod:5353) */
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 5353;
+	dn = build_ip(dgram, &ip, &l);
+	l3n = icmp_error_l3(l3, T_POD_LOCAL, T_CLIENT, 3, 3, 0, dgram, dn);
+	en = build_eth(err, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+	/* as the client must see it: from the VIP, quoting client -> VIP:53 */
+	memcpy(q, dgram, dn);
+	memcpy(q + 16, &(uint32_t){ ip4(T_VIP) }, 4);
+	q[22] = 0;
+	q[23] = 53;
+	memset(q + 10, 0, 2);
+	c = csum16(q, 20, 0);
+	memcpy(q + 10, &c, 2);
+	l3n = icmp_error_l3(l3, T_VIP, T_CLIENT, 3, 3, 0, q, dn);
+	wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+	stats_snap();
+	CHECK(!run_tc(fd, err, en, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR), "counter");
+
+	/* the same error about a datagram of another client port: no such flow, untouched */
+	l.sport = 40531;
+	dn = build_ip(dgram, &ip, &l);
+	l3n = icmp_error_l3(l3, T_POD_LOCAL, T_CLIENT, 3, 3, 0, dgram, dn);
+	en = build_eth(err, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+	stats_snap();
+	CHECK(!run_tc(fd, err, en, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, err, en);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
@@ -2730,6 +2891,7 @@ static const struct test tests[] = {
 	{ "SYN to VIP, local backend: DNAT + flow entry for the replies", t_local_syn },
 	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn },
 	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset },
+	{ "MSS clamped for a client whose packets carry IP options", t_mss_clamp_ip_options },
 	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh },
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
@@ -2745,7 +2907,7 @@ static const struct test tests[] = {
 	{ "UDP VIP, with and without checksum", t_udp },
 	{ "802.1Q and QinQ", t_vlan },
 	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply },
-	{ "too big for the tunnel with DF: ICMP fragmentation needed", t_icmp_frag_needed },
+	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed },
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },
@@ -2768,6 +2930,7 @@ static const struct test tests[] = {
 	{ "ICMP error about a local VIP flow: the pod's own (frag needed, 8/40/all L4 bytes, time exceeded)", t_icmp_error_local },
 	{ "ICMP error about a remote VIP flow: encapsulated, rewritten on the pod's node", t_icmp_error_remote },
 	{ "ICMP: truncated quote, unknown VIP flow, not a VIP flow, echo", t_icmp_not_ours },
+	{ "a pod's port unreachable for a UDP VIP flow leaves as the VIP's", t_icmp_from_pod },
 };
 
 static int setup_netns(void)
