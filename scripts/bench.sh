@@ -126,9 +126,9 @@ GP
 	echo "|---|---:|---:|---:|---:|"
 	awk -F'\t' '$1 == "path" { printf "| %s | %s | %s | %s | %s |\n", $2, $3, $6, $4, $5 }' "$OUT"
 	echo
-	echo "| program | instructions (xlated) | JIT bytes |"
-	echo "|---|---:|---:|"
-	awk -F'\t' '$1 == "prog" { printf "| %s | %s | %s |\n", $2, $3, $4 }' "$OUT"
+	echo "| program | instructions (xlated) | JIT bytes | instructions the verifier walked (limit 1M) |"
+	echo "|---|---:|---:|---:|"
+	awk -F'\t' '$1 == "prog" { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }' "$OUT"
 	echo
 	echo "![per-packet cost](doc/bench/per-packet.png)"
 	echo

@@ -3429,10 +3429,10 @@ static void prog_sizes(void)
 
 		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
 			continue;
-		fprintf(bout, "prog\t%s\t%u\t%u\n", bpf_program__name(p), info.xlated_prog_len / 8,
-			info.jited_prog_len);
-		printf("  %-20s %6u instructions, %6u bytes JITed\n", bpf_program__name(p),
-		       info.xlated_prog_len / 8, info.jited_prog_len);
+		fprintf(bout, "prog\t%s\t%u\t%u\t%u\n", bpf_program__name(p), info.xlated_prog_len / 8,
+			info.jited_prog_len, info.verified_insns);
+		printf("  %-20s %6u instructions, %6u bytes JITed, %7u verified\n", bpf_program__name(p),
+		       info.xlated_prog_len / 8, info.jited_prog_len, info.verified_insns);
 	}
 }
 
