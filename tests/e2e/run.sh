@@ -955,6 +955,38 @@ t_pmtu_through_the_vip() {
 	return $rc
 }
 
+# A DF datagram too big for the tunnel: the ingress node's frag-needed
+# reaches the client, whichever way encapsulated frames leave. With
+# --encap-via tc, on a veth uplink whose peer runs no XDP (the reason for
+# tc), it left by XDP_TX and was lost.
+t_frag_needed_reaches_client() {
+	local rc=0 via vip=192.0.2.20 got
+	for via in xdp tc; do
+		[ "$via" = tc ] && nsx lan ip link set dev la xdp off
+		nosnat_on a attach eth0 --encap-via "$via" >/dev/null 2>&1 || return 1
+		nosnat_all vip add $vip:5300/udp >/dev/null || rc=1
+		nosnat_all backend add $vip:5300/udp "${POD_IP[b]}" --node "${NODE_IP[b]}" >/dev/null || rc=1
+		nsx router ip route replace $vip/32 via "${NODE_IP[a]}"
+		# 1472 bytes of payload: a 1500-byte packet, 20 too many for IPIP
+		nsx client python3 -c "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 2)	# IP_MTU_DISCOVER: IP_PMTUDISC_DO
+s.sendto(b'm' * 1472, ('$vip', 5300))" || rc=1
+		wait_for 5 sh -c "ip netns exec $LAB-client ip route get $vip | grep -q 'mtu 1480'" ||
+			fail "--encap-via $via: the client never learned MTU 1480: $(nsx client ip route get $vip)" || rc=1
+		got=$(nsx client ip route get $vip | tr -s ' \n' ' ')
+		echo "| --encap-via $via: client: $got"
+		nosnat_all vip del $vip:5300/udp >/dev/null || rc=1
+		nsx router ip route del $vip/32
+		vip=192.0.2.21
+	done
+	nsx lan ip link set dev la xdpdrv obj "$XDP_PASS_OBJ" sec xdp
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
+	[ "$(verdict_packets a xdp drop icmp_frag_needed)" -ge 2 ] || fail "node a sent $(verdict_packets a xdp drop icmp_frag_needed) frag-needed" || rc=1
+	[ $rc = 0 ] && echo "the node's frag-needed reached the client with XDP_TX and through the tc twin"
+	return $rc
+}
+
 # ---------------------------------------------------------------------------
 
 TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")
