@@ -58,25 +58,33 @@ static __always_inline int icmp_quote_parse(struct pkt *p, struct icmp_quote *iq
 	return ICMP_QUOTE_OK;
 }
 
+/* Change one party of an error's flow: its address in the outer header
+ * and in the quoted one (the same address in both) and its quoted port,
+ * keeping the outer, quoted IPv4 and ICMP sums right (the quoted L4 sum,
+ * beyond what errors are matched by, is left). */
+static __always_inline void icmp_rewrite(struct pkt *p, struct icmp_quote *iq, __be32 *outer,
+					 __be32 *quoted, __be16 *port, __be32 to, __be16 to_port)
+{
+	__be32 from = *quoted;
+	__be16 from_port = *port;
+	__sum16 old_check = iq->q->check;
+
+	csum_replace4(&p->ip->check, *outer, to);
+	*outer = to;
+	csum_replace4(&iq->q->check, from, to);
+	*quoted = to;
+	*port = to_port;
+	csum_replace4(&iq->icmp->checksum, from, to);
+	csum_replace2(&iq->icmp->checksum, old_check, iq->q->check);
+	csum_replace2(&iq->icmp->checksum, from_port, to_port);
+}
+
 /* Make the error the pod's: to the pod's address, quoting the packet as the
- * pod sent it (its address and port as source). Sums: the outer and quoted
- * IPv4 headers', and the ICMP one over the quoted bytes that change (the
- * quoted L4 checksum, beyond what errors are matched by, is left). */
+ * pod sent it (its address and port as source). The MTU field stays. */
 static __always_inline void icmp_rewrite_to_pod(struct pkt *p, struct icmp_quote *iq,
 						 __be32 pod, __be16 pod_port)
 {
-	__be32 vip = iq->q->saddr;
-	__be16 vip_port = iq->ports[0];
-	__sum16 old_check = iq->q->check;
-
-	csum_replace4(&p->ip->check, p->ip->daddr, pod);
-	p->ip->daddr = pod;
-	csum_replace4(&iq->q->check, vip, pod);
-	iq->q->saddr = pod;
-	iq->ports[0] = pod_port;
-	csum_replace4(&iq->icmp->checksum, vip, pod);
-	csum_replace2(&iq->icmp->checksum, old_check, iq->q->check);
-	csum_replace2(&iq->icmp->checksum, vip_port, pod_port);
+	icmp_rewrite(p, iq, &p->ip->daddr, &iq->q->saddr, &iq->ports[0], pod, pod_port);
 }
 
 /* The other way: an error the pod sends about a VIP flow leaves as the
@@ -84,18 +92,7 @@ static __always_inline void icmp_rewrite_to_pod(struct pkt *p, struct icmp_quote
 static __always_inline void icmp_rewrite_from_pod(struct pkt *p, struct icmp_quote *iq,
 						   __be32 vip, __be16 vip_port)
 {
-	__be32 pod = iq->q->daddr;
-	__be16 pod_port = iq->ports[1];
-	__sum16 old_check = iq->q->check;
-
-	csum_replace4(&p->ip->check, p->ip->saddr, vip);
-	p->ip->saddr = vip;
-	csum_replace4(&iq->q->check, pod, vip);
-	iq->q->daddr = vip;
-	iq->ports[1] = vip_port;
-	csum_replace4(&iq->icmp->checksum, pod, vip);
-	csum_replace2(&iq->icmp->checksum, old_check, iq->q->check);
-	csum_replace2(&iq->icmp->checksum, pod_port, vip_port);
+	icmp_rewrite(p, iq, &p->ip->saddr, &iq->q->daddr, &iq->ports[1], vip, vip_port);
 }
 
 #endif

@@ -508,17 +508,25 @@ static int t_existing_flow_sticks(void)
 }
 
 /* XDP_PASS with exactly want as output, counted once under action/reason. */
-static int expect_pass(const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
-		       __u32 action, __u32 reason)
+/* in through XDP (arriving on ifindex): verdict ret, exactly want out, and
+ * one packet counted as {xdp, action, reason}. */
+static int expect_xdp(const uint8_t *in, size_t n, int ifindex, __u32 ret, const uint8_t *want,
+		      size_t wn, __u32 action, __u32 reason)
 {
 	struct run r;
 
 	stats_snap();
-	CHECK(!run_xdp(in, n, 1, &r), "test run");
-	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK(!run_xdp(in, n, ifindex, &r), "test run");
+	CHECK(r.ret == ret, "verdict %u, want %u", r.ret, ret);
 	CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, action, reason), "counter");
 	return 0;
+}
+
+static int expect_pass(const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
+		       __u32 action, __u32 reason)
+{
+	return expect_xdp(in, n, 1, XDP_PASS, want, wn, action, reason);
 }
 
 /* A frame DNATed to a local pod. */
@@ -2345,7 +2353,6 @@ static int t_non_syn_without_entry(void)
 	struct l4_spec l = tcp(40220, 25, TH_ACK);
 	struct nosnat_flow_key fk = client_flow(40220);
 	struct nosnat_flow f;
-	struct run r;
 	size_t n, wn;
 	uint64_t ev;
 
@@ -2355,17 +2362,11 @@ static int t_non_syn_without_entry(void)
 	n = frame(in, &ip, &l, 0);
 	wn = encap_frame(want, T_NODE_B, backend_tag(ip4(T_POD_B), htons(2525)), &ip, &l);
 	ev = flow_events(NOSNAT_R_RECOVERED);
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_RECOVERED), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_RECOVERED), "how it left");
 	CHECK(flow_events(NOSNAT_R_RECOVERED) == ev + 1, "flow event");
 	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
 	      "recorded in the new-flow table");
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "how it left");
 	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && bpf_map_lookup_elem(maps.flows_new, &fk, &f),
 	      "promoted by its next packet");
 
@@ -2453,10 +2454,7 @@ static int t_second_chance(void)
 
 	/* straight from the client to this (new announcing) node */
 	ev = flow_events(NOSNAT_R_SECOND_CHANCE);
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE), "how it left");
 	CHECK(flow_events(NOSNAT_R_SECOND_CHANCE) == ev + 1, "flow event");
 	/* the ingress node records where the flow went; its next packets go
 	 * there directly (no second-chance bit), the entry then established */
@@ -2480,10 +2478,7 @@ static int t_second_chance(void)
 
 	/* from another ingress node that picked the pod here: sent on once */
 	n = ipip_frame(in, T_NODE_C, tag_here, &ip, &l);
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE), "how it left");
 
 	/* already a second chance: never sent on again, delivered here */
 	n = ipip_frame(in, T_NODE_C, tag_here | NOSNAT_ID_SECOND_CHANCE, &ip, &l);
@@ -2498,18 +2493,12 @@ static int t_second_chance(void)
 		l3n = build_ip(l3, &dip, &dl);
 		wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x0800, l3, l3n);
 	}
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_PASS, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DECAP, NOSNAT_R_NOT_OWNED), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_PASS, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_NOT_OWNED), "how it left");
 
 	/* the pod here does have it: delivered and recorded, no detour */
 	CHECK(!ct_insert(T_CLIENT, T_POD_LOCAL, port, 2525, mail_mark()), "conntrack entry");
 	n = ipip_frame(in, T_NODE_C, tag_here, &ip, &l);
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_PASS, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DECAP, NOSNAT_R_CT_RECOVERED), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_PASS, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_CT_RECOVERED), "how it left");
 
 	/* never to a node that is not in the node list */
 	port = port_to((uint16_t)(port + 1), T_POD_LOCAL);
@@ -2742,7 +2731,6 @@ static int t_icmp_error_remote(void)
 	uint8_t reply[512], q[512], l3[1024], outer[1200], in[1200], want[1200];
 	size_t n, wn, rn, l3n, on;
 	__u16 tag = backend_tag(ip4(T_POD_B), htons(2525));
-	struct run r;
 
 	/* ingress node: the flow's pod is on node B, the error goes there */
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
@@ -2751,10 +2739,7 @@ static int t_icmp_error_remote(void)
 	n = build_eth(in, MAC_SELF, MAC_ROUTER, 0, 0x0800, l3, l3n);
 	on = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag, 0, 0, l3, l3n);
 	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, on);
-	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
-	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_ICMP_ERROR), "counter");
+	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_ICMP_ERROR), "how it left");
 
 	/* the pod's node: decapsulated and rewritten, on its flow entry */
 	CHECK(!cfg_reset(), "reset");
