@@ -40,6 +40,35 @@
 #define NOSNAT_MAP_NEXTHOP	"nosnat_nexthop"
 #define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
 #define NOSNAT_MAP_CTL		"nosnat_ctl"
+/* Every map pinned under the pin dir, once: X(field, map, name). field is
+ * the loader's fd of it (struct nosnat_maps), map the BPF map (the
+ * skeleton's member), name the pin's name above. The fd struct, the loader's
+ * open and close lists, detach's unpins and the tests' fd table are made
+ * from this list; a test checks it against the skeleton both ways. */
+#define NOSNAT_PINNED_MAPS(X)					\
+	X(cfg, nosnat_cfg, NOSNAT_MAP_CFG)			\
+	X(vips, nosnat_vips, NOSNAT_MAP_VIPS)			\
+	X(vip_addr, nosnat_vip_addr, NOSNAT_MAP_VIP_ADDR)	\
+	X(vip_filt, nosnat_vip_filt, NOSNAT_MAP_VIP_FILTER)	\
+	X(vip_ids, nosnat_vip_ids, NOSNAT_MAP_VIP_IDS)		\
+	X(backends, nosnat_backends, NOSNAT_MAP_BACKENDS)	\
+	X(nodes, nosnat_nodes, NOSNAT_MAP_NODES)		\
+	X(maglev, nosnat_maglev, NOSNAT_MAP_MAGLEV)		\
+	X(maglev_prev, nosnat_mag_prev, NOSNAT_MAP_MAGLEV_PREV)	\
+	X(local, nosnat_local, NOSNAT_MAP_LOCAL)		\
+	X(flows, nosnat_flows, NOSNAT_MAP_FLOWS)		\
+	X(flows_new, nosnat_flow_new, NOSNAT_MAP_FLOWS_NEW)	\
+	X(flow_ev, nosnat_flow_ev, NOSNAT_MAP_FLOW_EVENTS)	\
+	X(pods, nosnat_pods, NOSNAT_MAP_PODS)			\
+	X(pod_dir, nosnat_pod_dir, NOSNAT_MAP_POD_DIR)		\
+	X(pod_filt, nosnat_pod_filt, NOSNAT_MAP_POD_FILTER)	\
+	X(stats, nosnat_stats, NOSNAT_MAP_STATS)		\
+	X(vip_stat, nosnat_vip_stat, NOSNAT_MAP_VIP_STATS)	\
+	X(be_stat, nosnat_be_stat, NOSNAT_MAP_BE_STATS)		\
+	X(nexthop, nosnat_nexthop, NOSNAT_MAP_NEXTHOP)		\
+	X(vip_meta, nosnat_vip_meta, NOSNAT_MAP_VIP_META)	\
+	X(ctl, nosnat_ctl, NOSNAT_MAP_CTL)
+
 /* Pinned by earlier versions, gone since: attach refuses them, detach removes them. */
 #define NOSNAT_MAP_OLD_RNAT	"nosnat_rnat"
 

@@ -108,17 +108,9 @@ void maps_open_none(struct nosnat_maps *m)
 int maps_open(const char *pin_dir, struct nosnat_maps *m)
 {
 	struct { int *fd; const char *name; } t[] = {
-		{ &m->cfg, NOSNAT_MAP_CFG }, { &m->vips, NOSNAT_MAP_VIPS },
-		{ &m->vip_addr, NOSNAT_MAP_VIP_ADDR }, { &m->vip_filt, NOSNAT_MAP_VIP_FILTER },
-		{ &m->vip_ids, NOSNAT_MAP_VIP_IDS }, { &m->backends, NOSNAT_MAP_BACKENDS },
-		{ &m->nodes, NOSNAT_MAP_NODES }, { &m->maglev, NOSNAT_MAP_MAGLEV },
-		{ &m->local, NOSNAT_MAP_LOCAL }, { &m->flows, NOSNAT_MAP_FLOWS },
-		{ &m->flows_new, NOSNAT_MAP_FLOWS_NEW }, { &m->maglev_prev, NOSNAT_MAP_MAGLEV_PREV },
-		{ &m->flow_ev, NOSNAT_MAP_FLOW_EVENTS },
-		{ &m->pods, NOSNAT_MAP_PODS }, { &m->pod_dir, NOSNAT_MAP_POD_DIR },
-		{ &m->pod_filt, NOSNAT_MAP_POD_FILTER }, { &m->stats, NOSNAT_MAP_STATS },
-		{ &m->vip_stat, NOSNAT_MAP_VIP_STATS }, { &m->be_stat, NOSNAT_MAP_BE_STATS },
-		{ &m->vip_meta, NOSNAT_MAP_VIP_META }, { &m->ctl, NOSNAT_MAP_CTL },
+#define X(field, map, name) { &m->field, name },
+		NOSNAT_PINNED_MAPS(X)
+#undef X
 	};
 
 	m->lock_fd = -1;
@@ -145,9 +137,12 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 
 void maps_close(struct nosnat_maps *m)
 {
-	int *fds[] = { &m->cfg, &m->vips, &m->vip_addr, &m->vip_filt, &m->vip_ids, &m->backends, &m->nodes, &m->maglev,
-		       &m->local, &m->flows, &m->flows_new, &m->maglev_prev, &m->flow_ev, &m->pods, &m->pod_dir, &m->pod_filt, &m->stats, &m->vip_stat, &m->be_stat,
-		       &m->vip_meta, &m->ctl, &m->lock_fd };
+	int *fds[] = {
+#define X(field, map, name) &m->field,
+		NOSNAT_PINNED_MAPS(X)
+#undef X
+		&m->lock_fd,
+	};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)

@@ -11,10 +11,11 @@
 
 #define NOSNAT_DEFAULT_PIN_DIR "/sys/fs/bpf/nosnat"
 
+/* An fd per pinned map (NOSNAT_PINNED_MAPS), and the pin dir's lock. */
 struct nosnat_maps {
-	int cfg, vips, vip_addr, vip_filt, vip_ids, backends, nodes, maglev, local;
-	int flows, flows_new, maglev_prev, flow_ev, pods, pod_dir, pod_filt, stats, vip_stat, be_stat;
-	int vip_meta, ctl;
+#define X(field, map, name) int field;
+	NOSNAT_PINNED_MAPS(X)
+#undef X
 	int lock_fd;
 };
 

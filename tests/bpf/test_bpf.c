@@ -2867,6 +2867,37 @@ static int t_icmp_from_pod(void)
 	return 0;
 }
 
+/* NOSNAT_PINNED_MAPS is the one list of pinned maps: each entry's name is
+ * its BPF map's, and every map the object pins is in it. */
+static int t_pinned_maps_listed(void)
+{
+	struct nosnat_bpf *o = nosnat_bpf__open();
+	struct bpf_map *m;
+	int listed = 0, pinned = 0;
+
+	CHECK(o, "open");
+#define X(field, map, name) \
+	CHECK(!strcmp(name, #map) && !strcmp(bpf_map__name(o->maps.map), name) && \
+	      bpf_map__pin_path(o->maps.map), "%s: listed as %s, not pinned by that name", #map, name); \
+	listed++;
+	NOSNAT_PINNED_MAPS(X)
+#undef X
+	bpf_object__for_each_map(m, o->obj) {
+		int found = 0;
+
+		if (!bpf_map__pin_path(m))
+			continue;	/* per-load caches and counters: not pinned */
+		pinned++;
+#define X(field, map, name) found |= !strcmp(bpf_map__name(m), name);
+		NOSNAT_PINNED_MAPS(X)
+#undef X
+		CHECK(found, "map %s is pinned but not in NOSNAT_PINNED_MAPS", bpf_map__name(m));
+	}
+	nosnat_bpf__destroy(o);
+	CHECK(listed == pinned, "%d listed, %d pinned", listed, pinned);
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
@@ -2912,6 +2943,7 @@ static const struct test tests[] = {
 	{ "second chance: sent once to the previous table's pod, never twice, only to nodes", t_second_chance },
 	{ "new-flow limit: SYNs to other nodes above the rate go unrecorded", t_new_flow_limit },
 	{ "verify: VIP ports of one pod port sharing a conntrack mark", t_verify_mark_collision },
+	{ "one list of pinned maps, matching the BPF object both ways", t_pinned_maps_listed },
 	{ "ICMP error about a local VIP flow: the pod's own (frag needed, 8/40/all L4 bytes, time exceeded)", t_icmp_error_local },
 	{ "ICMP error about a remote VIP flow: encapsulated, rewritten on the pod's node", t_icmp_error_remote },
 	{ "ICMP: truncated quote, unknown VIP flow, not a VIP flow, echo", t_icmp_not_ours },
@@ -2946,27 +2978,9 @@ static int setup_netns(void)
 static int reload_maps(void)
 {
 	maps = (struct nosnat_maps){
-		.cfg = bpf_map__fd(skel->maps.nosnat_cfg),
-		.vips = bpf_map__fd(skel->maps.nosnat_vips),
-		.vip_addr = bpf_map__fd(skel->maps.nosnat_vip_addr),
-		.vip_filt = bpf_map__fd(skel->maps.nosnat_vip_filt),
-		.vip_ids = bpf_map__fd(skel->maps.nosnat_vip_ids),
-		.backends = bpf_map__fd(skel->maps.nosnat_backends),
-		.nodes = bpf_map__fd(skel->maps.nosnat_nodes),
-		.maglev = bpf_map__fd(skel->maps.nosnat_maglev),
-		.local = bpf_map__fd(skel->maps.nosnat_local),
-		.flows = bpf_map__fd(skel->maps.nosnat_flows),
-		.flows_new = bpf_map__fd(skel->maps.nosnat_flow_new),
-		.maglev_prev = bpf_map__fd(skel->maps.nosnat_mag_prev),
-		.flow_ev = bpf_map__fd(skel->maps.nosnat_flow_ev),
-		.pods = bpf_map__fd(skel->maps.nosnat_pods),
-		.pod_dir = bpf_map__fd(skel->maps.nosnat_pod_dir),
-		.pod_filt = bpf_map__fd(skel->maps.nosnat_pod_filt),
-		.stats = bpf_map__fd(skel->maps.nosnat_stats),
-		.vip_stat = bpf_map__fd(skel->maps.nosnat_vip_stat),
-		.be_stat = bpf_map__fd(skel->maps.nosnat_be_stat),
-		.vip_meta = bpf_map__fd(skel->maps.nosnat_vip_meta),
-		.ctl = bpf_map__fd(skel->maps.nosnat_ctl),
+#define X(field, map, name) .field = bpf_map__fd(skel->maps.map),
+		NOSNAT_PINNED_MAPS(X)
+#undef X
 		.lock_fd = -1,
 	};
 	return 0;
