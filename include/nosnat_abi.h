@@ -72,51 +72,74 @@
 /* Pinned by earlier versions, gone since: attach refuses them, detach removes them. */
 #define NOSNAT_MAP_OLD_RNAT	"nosnat_rnat"
 
+/* Actions, reasons and hooks, each listed once: X(ID, name[, kind]) makes
+ * NOSNAT_ACT_ID / NOSNAT_R_ID / NOSNAT_HOOK_ID and the name that stats and
+ * metrics show (user/names.c), so that no value can lack its name. Values
+ * are positions: add only at the end (nosnat_stats is indexed by them; an
+ * attach over older pins re-indexes the counters). */
+
 /* What happened to a packet. */
+#define NOSNAT_ACTIONS(X)						\
+	X(PASS, pass)		/* not ours: left untouched */		\
+	X(LOCAL, local)		/* VIP -> local pod, DNAT + XDP_PASS */	\
+	X(ENCAP, encap)		/* VIP -> pod on another node, IPIP sent */ \
+	X(DECAP, decap)		/* IPIP from a node -> local pod */	\
+	X(REPLY_NAT, reply_nat)	/* reply src pod:port -> VIP:port (tc) */ \
+	X(DROP, drop)
+
+/* Why. One list for every program; doubles as the metrics label. kind:
+ * PLAIN (how a packet went its ordinary way), DROP (nosnat_drops_total),
+ * FLOW (how a flow without an entry was handled: nosnat_flow_events_total). */
+#define NOSNAT_REASONS(X)						\
+	X(NONE, none, PLAIN)		/* the ordinary case of the action */ \
+	X(NEIGH_FALLBACK, neigh_fallback, PLAIN) /* encap handed to tc for neighbour resolution */ \
+	X(ICMP_FRAG_NEEDED, icmp_frag_needed, DROP) /* too big with DF: ICMP sent to client */ \
+	X(NO_BACKEND, no_backend, DROP)					\
+	X(UNKNOWN_ENCAP_SRC, unknown_encap_src, DROP)			\
+	X(ENCAP_NOT_VIP, encap_not_vip, DROP) /* IPIP from a node, inner dst not a VIP */ \
+	X(FRAGMENT, fragment, DROP)					\
+	X(MALFORMED, malformed, DROP)					\
+	X(FIB_FAILED, fib_failed, DROP)					\
+	X(TOO_BIG, too_big, DROP)	/* too big without DF, or ICMP impossible */ \
+	X(NO_NODE_IP, no_node_ip, DROP)	/* attached without a node address */ \
+	X(TC_FORWARD, tc_forward, PLAIN) /* encapsulated, sent on by the tc twin (veth uplink) */ \
+	X(SPOOFED, spoofed, DROP)	/* VIP packet claiming a VIP or this node as source */ \
+	X(NEW_FLOW_LIMITED, new_flow_limited, FLOW) /* above the new-flow rate: Maglev only, not recorded */ \
+	X(RECOVERED, recovered, FLOW)	/* no flow entry: recomputed from the Maglev table */ \
+	X(CT_RECOVERED, ct_recovered, FLOW) /* no flow entry: proven by the conntrack mark */ \
+	X(SECOND_CHANCE, second_chance, FLOW) /* the pod here lacks the connection: sent once to \
+					       * the previous table's pod */ \
+	X(NOT_OWNED, not_owned, FLOW)	/* no pod here has the connection, no second chance \
+					 * left: delivered unrecorded (the pod resets it) */ \
+	X(ICMP_ERROR, icmp_error, PLAIN) /* an ICMP error about a VIP flow, sent to its pod */ \
+	X(ICMP_NO_FLOW, icmp_no_flow, DROP) /* an ICMP error about a VIP flow nobody here knows */ \
+	X(ICMP_LIMITED, icmp_limited, DROP) /* too big with DF, but this CPU sent its \
+					     * NOSNAT_ICMP_PER_SEC frag-needed already */
+
+/* Where a verdict was reached. */
+#define NOSNAT_HOOKS(X)							\
+	X(XDP, xdp)			/* uplink ingress, XDP */		\
+	X(TC_INGRESS, tc_ingress)	/* uplink ingress, tc (neighbour fallback) */ \
+	X(TC_EGRESS, tc_egress)		/* uplink egress, tc (reply NAT) */
+
 enum nosnat_action {
-	NOSNAT_ACT_PASS = 0,	/* not ours: left untouched */
-	NOSNAT_ACT_LOCAL,	/* VIP -> local pod, DNAT + XDP_PASS */
-	NOSNAT_ACT_ENCAP,	/* VIP -> pod on another node, IPIP sent */
-	NOSNAT_ACT_DECAP,	/* IPIP from a node -> local pod */
-	NOSNAT_ACT_REPLY_NAT,	/* reply src pod:port -> VIP:port (tc) */
-	NOSNAT_ACT_DROP,
+#define X(id, name) NOSNAT_ACT_##id,
+	NOSNAT_ACTIONS(X)
+#undef X
 	NOSNAT_ACT_MAX,
 };
 
-/* Why. One enum for every program; doubles as the metrics label. */
 enum nosnat_reason {
-	NOSNAT_R_NONE = 0,		/* the ordinary case of the action */
-	NOSNAT_R_NEIGH_FALLBACK,	/* encap handed to tc for neighbour resolution */
-	NOSNAT_R_ICMP_FRAG_NEEDED,	/* too big with DF: ICMP sent to client */
-	NOSNAT_R_NO_BACKEND,
-	NOSNAT_R_UNKNOWN_ENCAP_SRC,
-	NOSNAT_R_ENCAP_NOT_VIP,		/* IPIP from a node, inner dst not a VIP */
-	NOSNAT_R_FRAGMENT,
-	NOSNAT_R_MALFORMED,
-	NOSNAT_R_FIB_FAILED,
-	NOSNAT_R_TOO_BIG,		/* too big without DF, or ICMP impossible */
-	NOSNAT_R_NO_NODE_IP,		/* attached without a node address */
-	NOSNAT_R_TC_FORWARD,		/* encapsulated, sent on by the tc twin (veth uplink) */
-	NOSNAT_R_SPOOFED,		/* VIP packet claiming a VIP or this node as source */
-	NOSNAT_R_NEW_FLOW_LIMITED,	/* above the new-flow rate: Maglev only, not recorded */
-	NOSNAT_R_RECOVERED,		/* no flow entry: recomputed from the Maglev table */
-	NOSNAT_R_CT_RECOVERED,		/* no flow entry: proven by the conntrack mark */
-	NOSNAT_R_SECOND_CHANCE,		/* the pod here lacks the connection: sent once to
-					 * the previous table's pod */
-	NOSNAT_R_NOT_OWNED,		/* no pod here has the connection, no second chance
-					 * left: delivered unrecorded (the pod resets it) */
-	NOSNAT_R_ICMP_ERROR,		/* an ICMP error about a VIP flow, sent to its pod */
-	NOSNAT_R_ICMP_NO_FLOW,		/* an ICMP error about a VIP flow nobody here knows */
-	NOSNAT_R_ICMP_LIMITED,		/* too big with DF, but this CPU sent its
-					 * NOSNAT_ICMP_PER_SEC frag-needed already */
+#define X(id, name, kind) NOSNAT_R_##id,
+	NOSNAT_REASONS(X)
+#undef X
 	NOSNAT_R_MAX,
 };
 
-/* Where a verdict was reached. */
 enum nosnat_hook {
-	NOSNAT_HOOK_XDP = 0,		/* uplink ingress, XDP */
-	NOSNAT_HOOK_TC_INGRESS,		/* uplink ingress, tc (neighbour fallback) */
-	NOSNAT_HOOK_TC_EGRESS,		/* uplink egress, tc (reply NAT) */
+#define X(id, name) NOSNAT_HOOK_##id,
+	NOSNAT_HOOKS(X)
+#undef X
 	NOSNAT_HOOK_MAX,
 };
 

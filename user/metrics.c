@@ -166,17 +166,14 @@ static int cmp_be(const void *x, const void *y)
 	return ntohs(a->port) - ntohs(b->port);
 }
 
-/* Reasons that name how a flow's pod was found without its flow entry. */
 static int is_flow_event(unsigned int r)
 {
-	return r == NOSNAT_R_NEW_FLOW_LIMITED || r == NOSNAT_R_RECOVERED || r == NOSNAT_R_CT_RECOVERED ||
-	       r == NOSNAT_R_SECOND_CHANCE || r == NOSNAT_R_NOT_OWNED;
+	return reason_kind(r) == REASON_FLOW;
 }
 
 static int is_drop_reason(unsigned int r)
 {
-	return r != NOSNAT_R_NONE && r != NOSNAT_R_NEIGH_FALLBACK && r != NOSNAT_R_TC_FORWARD &&
-	       r != NOSNAT_R_ICMP_ERROR && !is_flow_event(r);
+	return reason_kind(r) == REASON_DROP;
 }
 
 enum vip_field { VF_PACKETS, VF_BYTES, VF_FLOWS, VF_BACKENDS, VF_ACTIVE };

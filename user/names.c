@@ -3,45 +3,33 @@
 #include "names.h"
 
 static const char *const actions[NOSNAT_ACT_MAX] = {
-	[NOSNAT_ACT_PASS] = "pass",
-	[NOSNAT_ACT_LOCAL] = "local",
-	[NOSNAT_ACT_ENCAP] = "encap",
-	[NOSNAT_ACT_DECAP] = "decap",
-	[NOSNAT_ACT_REPLY_NAT] = "reply_nat",
-	[NOSNAT_ACT_DROP] = "drop",
+#define X(id, name) [NOSNAT_ACT_##id] = #name,
+	NOSNAT_ACTIONS(X)
+#undef X
 };
 
 static const char *const reasons[NOSNAT_R_MAX] = {
-	[NOSNAT_R_NONE] = "none",
-	[NOSNAT_R_NEIGH_FALLBACK] = "neigh_fallback",
-	[NOSNAT_R_ICMP_FRAG_NEEDED] = "icmp_frag_needed",
-	[NOSNAT_R_NO_BACKEND] = "no_backend",
-	[NOSNAT_R_UNKNOWN_ENCAP_SRC] = "unknown_encap_src",
-	[NOSNAT_R_ENCAP_NOT_VIP] = "encap_not_vip",
-	[NOSNAT_R_FRAGMENT] = "fragment",
-	[NOSNAT_R_MALFORMED] = "malformed",
-	[NOSNAT_R_FIB_FAILED] = "fib_failed",
-	[NOSNAT_R_TOO_BIG] = "too_big",
-	[NOSNAT_R_NO_NODE_IP] = "no_node_ip",
-	[NOSNAT_R_TC_FORWARD] = "tc_forward",
-	[NOSNAT_R_SPOOFED] = "spoofed",
-	[NOSNAT_R_NEW_FLOW_LIMITED] = "new_flow_limited",
-	[NOSNAT_R_RECOVERED] = "recovered",
-	[NOSNAT_R_CT_RECOVERED] = "ct_recovered",
-	[NOSNAT_R_SECOND_CHANCE] = "second_chance",
-	[NOSNAT_R_NOT_OWNED] = "not_owned",
-	[NOSNAT_R_ICMP_ERROR] = "icmp_error",
-	[NOSNAT_R_ICMP_NO_FLOW] = "icmp_no_flow",
-	[NOSNAT_R_ICMP_LIMITED] = "icmp_limited",
+#define X(id, name, kind) [NOSNAT_R_##id] = #name,
+	NOSNAT_REASONS(X)
+#undef X
+};
+
+static const enum reason_kind kinds[NOSNAT_R_MAX] = {
+#define X(id, name, kind) [NOSNAT_R_##id] = REASON_##kind,
+	NOSNAT_REASONS(X)
+#undef X
 };
 
 static const char *const hooks[NOSNAT_HOOK_MAX] = {
-	[NOSNAT_HOOK_XDP] = "xdp",
-	[NOSNAT_HOOK_TC_INGRESS] = "tc_ingress",
-	[NOSNAT_HOOK_TC_EGRESS] = "tc_egress",
+#define X(id, name) [NOSNAT_HOOK_##id] = #name,
+	NOSNAT_HOOKS(X)
+#undef X
 };
 
-_Static_assert(sizeof(reasons) / sizeof(reasons[0]) == NOSNAT_R_MAX, "reason names");
+enum reason_kind reason_kind(unsigned int r)
+{
+	return r < NOSNAT_R_MAX ? kinds[r] : REASON_DROP;
+}
 
 const char *action_name(unsigned int a)
 {
