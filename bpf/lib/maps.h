@@ -15,6 +15,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_cfg SEC(".maps");
 
+static __always_inline const struct nosnat_cfg *cfg_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&nosnat_cfg, &zero);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NOSNAT_MAX_VIPS);

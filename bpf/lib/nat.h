@@ -1,5 +1,5 @@
 /* nat.h - destination NAT of VIP packets to the pod (XDP, incremental
- * checksums), the reverse-NAT entry replies need, and TCP MSS clamping. */
+ * checksums; partial ones completed before IPIP) and TCP MSS clamping. */
 #ifndef NOSNAT_NAT_H
 #define NOSNAT_NAT_H
 

@@ -1,0 +1,129 @@
+/* decap.h - IPIP addressed to this node: ours only from a known node and
+ * for a VIP inside; decapsulated, the pod picked, delivered (deliver.h). */
+#ifndef NOSNAT_DECAP_H
+#define NOSNAT_DECAP_H
+
+#include "deliver.h"
+
+/* The VIP an encapsulated, unfragmented TCP/UDP packet is for, or NULL. */
+static __always_inline struct nosnat_vip *inner_vip(struct iphdr *inner, void *data_end)
+{
+	__u32 ihl = inner->ihl * 4, proto = inner->protocol;
+	__be16 *ports;
+
+	/* TCP or UDP tested in one branch: two (one per protocol) would let the
+	 * verifier carry a known protocol on and walk all that follows twice */
+	if (inner->version != 4 || ihl < sizeof(*inner) ||
+	    (inner->frag_off & bpf_htons(IP_MF | IP_OFFSET)) ||
+	    (proto - IPPROTO_TCP) * (proto - IPPROTO_UDP))
+		return NULL;
+	ports = (void *)inner + (ihl & 0x3c);
+	if ((void *)(ports + 2) > data_end)
+		return NULL;
+	return vip_lookup(inner->daddr, ports[1], (__u8)proto);
+}
+
+/* From a node, to a VIP address, but the inner header names no VIP:port
+ * (another port or protocol, a fragment, cut short). The verdict as the
+ * decapsulated packet shows it; nothing is delivered. */
+static __always_inline void ipip_not_vip(struct xdp_md *ctx, struct pkt *p, struct verdict *v)
+{
+	__be16 sport = 0, dport = 0;
+
+	if (decap_ipip(ctx, p) ||
+	    parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK ||
+	    parse_ports(p, &sport, &dport) != PARSE_OK)
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+	else if (p->fragment)
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+	else
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+}
+
+/* IPIP addressed to this node. Ours only if the inner dst is a VIP. */
+static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
+					const struct nosnat_cfg *cfg, struct verdict *v)
+{
+	struct iphdr *outer = p->ip, *inner = (void *)outer + (p->ip_len & 0x3c);
+	struct nosnat_vip *vip;
+	__be16 sport = 0, dport = 0;
+	__be32 outer_src;
+	__u32 vip_id;
+	__u16 tag;
+
+	if (p->fragment)
+		return;		/* not reassembled here; the kernel's business */
+	if ((void *)(inner + 1) > p->data_end) {
+		set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		return;
+	}
+	/* Ours only if the inner packet is for a VIP, and that must be known
+	 * before anything changes: other tunnels leave as they came. The
+	 * exact VIP when the inner header shows it, so that no lookup is
+	 * needed after decapsulation. */
+	if (!vip_filter_hit(inner->daddr))
+		return;
+	vip = inner_vip(inner, p->data_end);
+	if (!vip && !is_vip_addr(inner->daddr))
+		return;		/* someone else's tunnel (e.g. Calico IPIP) */
+	outer_src = outer->saddr;
+	if (!bpf_map_lookup_elem(&nosnat_nodes, &outer_src)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
+		return;
+	}
+	if (!vip && inner->protocol == IPPROTO_ICMP) {	/* an error about a VIP flow? */
+		tag = bpf_ntohs(outer->id) & NOSNAT_ID_TAG_MASK;
+		if (decap_ipip(ctx, p) ||
+		    parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		if (p->fragment || p->proto != IPPROTO_ICMP) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+			return;
+		}
+		icmp_to_vip(ctx, p, cfg, 1, tag, v);
+		if (v->action == NOSNAT_ACT_PASS)	/* decapsulated, yet not one: gone */
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+		return;
+	}
+	if (!vip) {	/* a VIP's address but no VIP's port, or cut: a drop, and why */
+		ipip_not_vip(ctx, p, v);
+		return;
+	}
+	vip_id = vip->id;
+	tag = bpf_ntohs(outer->id);
+	if (decap_ipip(ctx, p)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK ||
+	    parse_ports(p, &sport, &dport) != PARSE_OK) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (p->fragment) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+		return;
+	}
+	if (!p->l4) {		/* not TCP/UDP after all: cannot be (inner_vip), say so */
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+		return;
+	}
+	{
+		struct nosnat_flow_key k = {
+			.src = p->ip->saddr, .dst = p->ip->daddr,
+			.sport = sport, .dport = dport, .proto = p->proto,
+		};
+		int syn = tcp_syn(p);
+		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .from_node = 1,
+				     .second_ok = !(tag & NOSNAT_ID_SECOND_CHANCE) };
+		struct pick pk = {};
+
+		select_local_backend(&k, vip_id, cfg->node_ip, tag & NOSNAT_ID_TAG_MASK, syn,
+				     syn_ack_of(p, syn), &pk);
+		vip_deliver(ctx, p, &pk, &d, v);
+	}
+}
+
+#endif

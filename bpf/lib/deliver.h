@@ -1,0 +1,318 @@
+/* deliver.h - a VIP packet whose pod is chosen: DNAT to a pod here (proven when
+ * no entry says so) or IPIP to its node, second chance too; ICMP errors alike. */
+#ifndef NOSNAT_DELIVER_H
+#define NOSNAT_DELIVER_H
+
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "stats.h"
+#include "conntrack.h"
+#include "lookup.h"
+#include "nat.h"
+#include "encap.h"
+#include "icmp.h"
+
+static __always_inline int tcp_syn(const struct pkt *p)
+{
+	const struct tcphdr *th = p->l4;
+
+	if (p->proto != IPPROTO_TCP || !th || (void *)(th + 1) > p->data_end)
+		return 0;
+	return th->syn && !th->ack;
+}
+
+/* What the pod's SYN-ACK must acknowledge: the SYN's sequence number + 1. */
+static __always_inline __be32 syn_ack_of(const struct pkt *p, int syn)
+{
+	if (!syn)	/* tcp_syn() checked the header */
+		return 0;
+	return bpf_htonl(bpf_ntohl(((const struct tcphdr *)p->l4)->seq) + 1);
+}
+
+/* Encapsulate p to node with outer ID id and send it. partial: its L4 sum
+ * is the partial (offload) kind, completed here. An ICMP error that does
+ * not fit is dropped: ICMP errors never cause ICMP. */
+static __always_inline void encap_send(struct xdp_md *ctx, struct pkt *p,
+				       const struct nosnat_cfg *cfg, __be32 node, __u16 id,
+				       int partial, struct verdict *v)
+{
+	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+
+	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
+		/* Too big for the tunnel. With DF the sender learns the MTU (an
+		 * ICMP error never causes one; a CPU sends at most
+		 * NOSNAT_ICMP_PER_SEC a second), by the way encapsulated frames
+		 * leave: on a tc uplink XDP_TX would be lost. */
+		if (p->proto == IPPROTO_ICMP || !(p->ip->frag_off & bpf_htons(IP_DF)))
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
+		else if (icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		else if (!(cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC))
+			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		else {
+			hand_to_tc(ctx, cfg->ifindex, NOSNAT_R_ICMP_FRAG_NEEDED, v);
+			if (v->ret == XDP_PASS)
+				set_verdict(v, XDP_PASS, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		}
+		return;
+	}
+	if (partial && l4_csum_complete(ctx, p)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	/* the client's IP options ride in every segment of the flow too */
+	if (p->proto == IPPROTO_TCP && p->l4)
+		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max - ((p->ip_len & 0x3c) - sizeof(struct iphdr)));
+	if (encap_ipip(ctx, p, cfg->node_ip, node, id)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	encap_forward(ctx, p, cfg, v);
+}
+
+/* What vip_deliver needs to know besides the pick. */
+struct deliver {
+	const struct nosnat_flow_key *k;	/* the client's flow to the VIP */
+	const struct nosnat_cfg *cfg;
+	int syn;		/* tcp_syn() */
+	int from_node;		/* arrived in IPIP from another node */
+	int second_ok;		/* may still be sent on once (no second chance yet) */
+};
+
+/* Does this node's conntrack hold the pod be's connection for flow k, with
+ * the VIP's mark? claim: mark an entry that has none yet. */
+static __always_inline enum ct_found pod_has_flow(struct xdp_md *ctx,
+						  const struct nosnat_flow_key *k,
+						  const struct nosnat_backend *be, __u32 mask,
+						  int claim)
+{
+	struct ct_tuple t = { .saddr = k->src, .daddr = be->addr, .sport = k->sport,
+			      .dport = be->port, .proto = k->proto };
+
+	return ct_check_xdp(ctx, &t, nosnat_vip_mark(k->dst, k->dport, k->proto, mask), mask,
+			    claim);
+}
+
+/* A VIP packet for a pod on this node. A flow nosnat saw begin gets the
+ * VIP's mark on its conntrack entry, once. A flow without any entry is
+ * delivered and recorded only if the pod's conntrack entry carries that
+ * mark; else it goes to the previous Maglev table's pod, once (a node
+ * whose tables changed since the connection began). Returns 1 when pk now
+ * names a pod on another node (second chance). A subprogram of its own:
+ * established flows never call it, and inlined twice it doubled the size
+ * of the XDP program. */
+static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick *pk,
+						 const struct deliver *d)
+{
+	__u32 mask = d->cfg->ct_mark_mask, prev_id = 0;
+	struct nosnat_backend *prev = NULL;
+	struct nosnat_flow *f;
+
+	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
+		if (d->syn || !nosnat_have_ct || !mask)
+			return 0;
+		pod_has_flow(ctx, d->k, pk->be, mask, 1);
+		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
+		if (f)
+			f->flags |= NOSNAT_FLOW_CT_SEEN;
+		if (pk->f)
+			pk->f->flags |= NOSNAT_FLOW_CT_SEEN;	/* this CPU's copy */
+		return 0;
+	}
+	if (pk->state != PICK_RECOVERED)
+		return 0;
+	if (!nosnat_have_ct || !mask) {		/* no proof to be had: Maglev's word */
+		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0);
+		return 0;
+	}
+	if (pod_has_flow(ctx, d->k, pk->be, mask, 0) == CT_OURS) {
+		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN);
+		pk->reason = NOSNAT_R_CT_RECOVERED;
+		return 0;
+	}
+	if (d->second_ok)
+		prev = maglev_prev_backend(pk->vip_id, flow_hash(d->k), &prev_id);
+	if (prev && prev_id != pk->id) {
+		if (prev->node == d->cfg->node_ip) {
+			if (pod_has_flow(ctx, d->k, prev, mask, 0) == CT_OURS) {
+				pk->be = prev;
+				pk->id = prev_id;
+				flow_record(&nosnat_flows, d->k, prev_id, prev, pk->vip_id, 0,
+					    NOSNAT_FLOW_CT_SEEN);
+				pk->reason = NOSNAT_R_CT_RECOVERED;
+				return 0;
+			}
+		} else if (bpf_map_lookup_elem(&nosnat_nodes, &prev->node)) {
+			pk->be = prev;
+			pk->id = prev_id;
+			pk->reason = NOSNAT_R_SECOND_CHANCE;
+			return 1;
+		}
+	}
+	pk->reason = NOSNAT_R_NOT_OWNED;
+	return 0;
+}
+
+/* A VIP packet whose pod is chosen (pk): DNAT locally or encapsulate. */
+static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struct pick *pk,
+					const struct deliver *d, struct verdict *v)
+{
+	const struct nosnat_cfg *cfg = d->cfg;
+	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+	struct nosnat_backend *be;
+	int partial, second = 0;
+	__u16 id;
+
+	if (pk->new_flow == NEW_FLOW_SPOOFED) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
+		return;
+	}
+	count_vip(pk->vip_id, bytes, pk->new_flow == 1);
+	if (!pk->be) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		return;
+	}
+	/* the common case, an established flow whose conntrack entry was
+	 * seen, needs no word from local_owner */
+	if (pk->be->node == cfg->node_ip &&
+	    !(pk->state == PICK_ESTABLISHED && pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
+		second = local_owner(ctx, pk, d);
+	if (pk->reason)
+		count_flow_event(pk->reason);
+	be = pk->be;
+	count_backend(pk->id, bytes);
+
+	partial = l4_csum_partial(p);
+	if (be->node == cfg->node_ip) {
+		/* The pod's replies find this flow (tc egress). A SYN again on
+		 * an established flow: its SYN-ACK must acknowledge this one. */
+		__be32 syn_ack = syn_ack_of(p, d->syn);
+		struct nosnat_flow *f = pk->f;
+
+		if (d->syn && f && f->syn_ack != syn_ack)
+			f->syn_ack = syn_ack;
+		if (dnat_xdp(p, be, partial)) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		set_verdict(v, XDP_PASS, d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
+			    pk->reason);
+		return;
+	}
+	if (d->from_node && !second) {	/* never bounce a packet between nodes */
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		return;
+	}
+
+	/* Sent on by second chance from the ingress node: where the flow
+	 * goes now, recorded like any recovered flow bound elsewhere
+	 * (unproven: the small table, until its next packet). Its later
+	 * packets go there directly, without the second-chance bit. */
+	if (second && !d->from_node)
+		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
+	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
+	encap_send(ctx, p, cfg, be->node, id, partial, v);
+	/* how the pod was found, unless how the frame left is news */
+	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
+		v->reason = pk->reason;
+}
+
+/* This node's pod of VIP vip_id whose tag the ingress node sent, or NULL. */
+static __always_inline struct nosnat_backend *local_by_tag(__u32 vip_id, __be32 node_ip, __u16 tag,
+							  __u32 *id)
+{
+	struct nosnat_local *local = bpf_map_lookup_elem(&nosnat_local, &vip_id);
+
+	if (!local)
+		return NULL;
+	for (__u32 i = 0; i < NOSNAT_MAX_LOCAL; i++) {
+		struct nosnat_backend *be;
+
+		if (i >= local->count)
+			break;
+		*id = local->ids[i];
+		be = backend_get(*id, vip_id);
+		if (be && be->node == node_ip && backend_tag(be->addr, be->port) == tag)
+			return be;
+	}
+	return NULL;
+}
+
+/* An ICMP error to a VIP address (p at its outer IPv4 header; from_node:
+ * it came in IPIP with outer ID tag). If it quotes a reply of a VIP flow,
+ * it goes where the flow goes: its pod here gets it as its own error, a pod
+ * elsewhere gets it encapsulated. The flow is found as a client's packet
+ * finds it (tables, then Maglev on the ingress node or the tag on the
+ * pod's node); a pod here must be proven by its conntrack mark when no
+ * table names it. Errors about anything else pass untouched. */
+static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
+					const struct nosnat_cfg *cfg, int from_node, __u16 tag,
+					struct verdict *v)
+{
+	struct nosnat_backend *be = NULL;
+	struct icmp_quote iq;
+	struct nosnat_flow *f;
+	struct nosnat_vip *vip;
+	__u32 id = 0, mask = cfg->ct_mark_mask;
+	int rc = icmp_quote_parse(p, &iq);
+
+	if (rc == ICMP_NOT_ERROR)
+		return;		/* an echo, say: the kernel's, as before */
+	if (rc == ICMP_TRUNCATED) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if ((iq.q->protocol != IPPROTO_TCP && iq.q->protocol != IPPROTO_UDP) ||
+	    iq.q->saddr != p->ip->daddr || (iq.q->frag_off & bpf_htons(IP_OFFSET)))
+		return;		/* not about a reply of a VIP flow */
+	vip = vip_lookup(iq.q->saddr, iq.ports[0], iq.q->protocol);
+	if (!vip)
+		return;
+	{
+		struct nosnat_flow_key k = {
+			.src = iq.q->daddr, .dst = iq.q->saddr, .sport = iq.ports[1],
+			.dport = iq.ports[0], .proto = iq.q->protocol,
+		};
+
+		f = flow_lookup(&k, 0);
+		be = flow_backend(f, 0);
+		if (!be) {
+			f = bpf_map_lookup_elem(&nosnat_flow_new, &k);
+			be = flow_backend(f, 0);
+		}
+		if (be && nosnat_vip_ref_id(f->vip_ref) == vip->id &&
+		    (!from_node || be->node == cfg->node_ip)) {
+			id = f->backend_id;
+		} else {
+			be = from_node ? local_by_tag(vip->id, cfg->node_ip, tag, &id) :
+					 maglev_backend(vip->id, flow_hash(&k), &id);
+			/* a pod here without a table's word: its conntrack's */
+			if (be && be->node == cfg->node_ip && nosnat_have_ct && mask &&
+			    pod_has_flow(ctx, &k, be, mask, 0) != CT_OURS)
+				be = NULL;
+		}
+	}
+	if (!be) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		return;
+	}
+	count_backend(id, bpf_ntohs(p->ip->tot_len));
+	if (be->node == cfg->node_ip) {
+		icmp_rewrite_to_pod(p, &iq, be->addr, be->port);
+		set_verdict(v, XDP_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
+			    NOSNAT_R_ICMP_ERROR);
+		return;
+	}
+	if (from_node) {	/* never bounce a packet between nodes */
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		return;
+	}
+	encap_send(ctx, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
+		v->reason = NOSNAT_R_ICMP_ERROR;
+}
+
+#endif
