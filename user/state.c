@@ -350,10 +350,23 @@ void be_index_build(const struct state *s, struct be_index *ix)
 			ix->ids[fill[s->be[i].vip_id]++] = i;
 }
 
+/* Does the table in map fd hold these slots? */
+static int table_holds(int fd, const __u32 *table)
+{
+	size_t len = sizeof(struct nosnat_maglev_slots);
+	void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	int same = a != MAP_FAILED && !memcmp(a, table, len);
+
+	if (a != MAP_FAILED)
+		munmap(a, len);
+	return same;
+}
+
 /* Build a VIP's Maglev table in a fresh inner map (*inner; -1 when no
- * backend takes new flows) and its local list. Nothing is swapped yet. */
-static int vip_prepare(const struct state *s, __u32 vip_id, int *inner, __u32 *active,
-		       struct nosnat_local *local)
+ * backend takes new flows, or when cur, the table serving now, holds the
+ * same slots: *same then) and its local list. Nothing is swapped yet. */
+static int vip_prepare(const struct state *s, __u32 vip_id, int cur, int *inner, int *same,
+		       __u32 *active, struct nosnat_local *local)
 {
 	static struct maglev_backend mb[NOSNAT_MAX_BACKENDS];
 	static __u32 ids[NOSNAT_MAX_BACKENDS], table[NOSNAT_MAGLEV_SIZE];
@@ -364,6 +377,7 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int *inner, __u32 *a
 	int fd, rc;
 
 	*inner = -1;
+	*same = 0;
 	*active = 0;
 	memset(local, 0, sizeof(*local));
 	for (size_t i = 0; i < n; i++) {
@@ -383,6 +397,10 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int *inner, __u32 *a
 	for (__u32 i = 0; i < NOSNAT_MAGLEV_SIZE; i++)
 		table[i] = ids[table[i]];
 	_Static_assert(sizeof(table) == sizeof(struct nosnat_maglev_slots), "table layout");
+	if (cur >= 0 && table_holds(cur, table)) {
+		*same = 1;
+		return 0;
+	}
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
 			    sizeof(struct nosnat_maglev_slots), 1, &mopts);
 	if (fd < 0)
@@ -410,21 +428,6 @@ static int table_fd(int outer, __u32 id)
 	if (bpf_map_lookup_elem(outer, &id, &inner_id))
 		return -1;
 	return bpf_map_get_fd_by_id(inner_id);
-}
-
-/* Does the table in map fd hold the same slots as new_fd's? */
-static int table_same(int fd, int new_fd)
-{
-	size_t len = sizeof(struct nosnat_maglev_slots);
-	void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-	void *b = mmap(NULL, len, PROT_READ, MAP_SHARED, new_fd, 0);
-	int same = a != MAP_FAILED && b != MAP_FAILED && !memcmp(a, b, len);
-
-	if (a != MAP_FAILED)
-		munmap(a, len);
-	if (b != MAP_FAILED)
-		munmap(b, len);
-	return same;
 }
 
 /* Swap tables in: keys[i] gets fds[i], in one batch update (one RCU wait). */
@@ -457,21 +460,21 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 		int inner[SYNC_CHUNK], rc = 0;
 
 		__u32 pkeys[SYNC_CHUNK], pfds[SYNC_CHUNK];
-		int cur[SYNC_CHUNK];
+		int cur[SYNC_CHUNK], same[SYNC_CHUNK];
 		size_t np = 0;
 
 		for (size_t i = 0; i < k; i++)
-			inner[i] = cur[i] = -1;
+			inner[i] = cur[i] = -1, same[i] = 0;
 		for (size_t i = 0; i < k && !rc; i++) {
 			__u32 id = vs[base + i]->val.id;
 
-			rc = vip_prepare(s, id, &inner[i], &active[i], &local[i]);
-			if (rc)
-				break;
 			/* An unchanged table stays; a changed one's predecessor is
 			 * kept as the previous table (second chances). */
 			cur[i] = table_fd(m->maglev, id);
-			if (cur[i] >= 0 && inner[i] >= 0 && table_same(cur[i], inner[i]))
+			rc = vip_prepare(s, id, cur[i], &inner[i], &same[i], &active[i], &local[i]);
+			if (rc)
+				break;
+			if (same[i])
 				continue;
 			if (cur[i] >= 0) {
 				pkeys[np] = id;
@@ -496,7 +499,8 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 		for (size_t i = 0; i < k && !rc; i++) {
 			struct vip_entry *v = vs[base + i];
 
-			if (inner[i] < 0 && bpf_map_delete_elem(m->maglev, &v->val.id) && errno != ENOENT)
+			if (inner[i] < 0 && !same[i] && bpf_map_delete_elem(m->maglev, &v->val.id) &&
+			    errno != ENOENT)
 				rc = -errno;
 			else if (bpf_map_update_elem(m->local, &v->val.id, &local[i], BPF_ANY))
 				rc = -errno;
