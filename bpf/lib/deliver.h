@@ -176,9 +176,10 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		return;
 	}
 	/* the common case, an established flow whose conntrack entry was
-	 * seen, needs no word from local_owner */
+	 * seen (or with no conntrack to see), needs no word from local_owner */
 	if (pk->be->node == cfg->node_ip &&
-	    !(pk->state == PICK_ESTABLISHED && pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))
+	    !(pk->state == PICK_ESTABLISHED &&
+	      (!nosnat_have_ct || !cfg->ct_mark_mask || (pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))))
 		second = local_owner(ctx, pk, d);
 	if (pk->reason)
 		count_flow_event(pk->reason);
