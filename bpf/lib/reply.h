@@ -68,6 +68,13 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	if (rc == PARSE_OK && !pod_filter_hit(p.ip->saddr))
 		return;		/* the common case: not from one of this node's pods */
 	if (rc == PARSE_OK && p.proto == IPPROTO_ICMP && !p.fragment) {
+		__u8 *type = (void *)p.ip + (p.ip_len & 0x3c);
+
+		/* only errors can be about a VIP flow: an echo reply, say, is
+		 * not pulled into the linear area for nothing */
+		if ((void *)(type + 1) <= data_end && *type != ICMP_DEST_UNREACH &&
+		    *type != ICMP_TIME_EXCEEDED)
+			return;
 		tc_icmp_from_pod(skb, v);
 		return;
 	}

@@ -2855,6 +2855,21 @@ static int t_icmp_from_pod(void)
 	CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR), "counter");
 
+	/* the pod's echo reply to the client: not an error, untouched */
+	{
+		static const uint8_t echo_reply[8] = { 0, 0, 0xff, 0xfe, 0, 1, 0, 1 };
+		struct ip_spec eip = ipv4(T_POD_LOCAL, T_CLIENT);
+		struct l4_spec el = { .proto = IPPROTO_ICMP, .payload = echo_reply,
+				      .payload_len = sizeof(echo_reply) };
+
+		l3n = build_ip(l3, &eip, &el);
+		en = build_eth(err, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+		stats_snap();
+		CHECK(!run_tc(fd, err, en, &r) && r.ret == TC_ACT_OK, "tc run");
+		CHECK_BYTES(&r, err, en);
+		CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+	}
+
 	/* the same error about a datagram of another client port: no such flow, untouched */
 	l.sport = 40531;
 	dn = build_ip(dgram, &ip, &l);
