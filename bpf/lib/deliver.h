@@ -280,12 +280,10 @@ static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
 
 		f = flow_lookup(&k, 0);
 		be = flow_backend(f, 0);
-		if (!be) {
-			f = bpf_map_lookup_elem(&nosnat_flow_new, &k);
-			be = flow_backend(f, 0);
-		}
-		if (be && nosnat_vip_ref_id(f->vip_ref) == vip->id &&
-		    (!from_node || be->node == cfg->node_ip)) {
+		if (!be || nosnat_vip_ref_id(f->vip_ref) != vip->id ||
+		    (from_node && be->node != cfg->node_ip))
+			f = handshake_entry(&k, vip->id, from_node ? cfg->node_ip : 0, 0, &be);
+		if (f) {
 			id = f->backend_id;
 		} else {
 			be = from_node ? local_by_tag(vip->id, cfg->node_ip, tag, &id) :

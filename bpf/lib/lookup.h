@@ -228,46 +228,59 @@ static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
 
 #define ANY_VIP	(~0U)
 
+/* k's entry in nosnat_flow_new while it is still valid (flow_backend; syn:
+ * not a draining pod) for vip_id (or ANY_VIP: a live reference serves the
+ * key the flow was found by) and on node (0: any); its pod in *be. */
+static __always_inline struct nosnat_flow *
+handshake_entry(const struct nosnat_flow_key *k, __u32 vip_id, __be32 node, int syn,
+		struct nosnat_backend **be)
+{
+	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+
+	*be = flow_backend(nf, syn);
+	if (!*be || (vip_id != ANY_VIP && nosnat_vip_ref_id(nf->vip_ref) != vip_id) ||
+	    (node && (*be)->node != node))
+		return NULL;
+	return nf;
+}
+
 /* A SYN again (a retransmission, or a flood of one 5-tuple) of a flow still
  * in nosnat_flow_new: its entry, its SYN's sequence number taken, no new
  * pick and no insert. Looked for before nosnat_flows: that is where a SYN's
- * flow nearly always is. vip_id: the VIP it must be for, or ANY_VIP (a
- * live reference serves the key the flow was found by). */
+ * flow nearly always is. */
 static __always_inline int flow_again(const struct nosnat_flow_key *k, __u32 vip_id,
 				      __be32 node, __be32 syn_ack, struct pick *pk)
 {
-	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
-	struct nosnat_backend *be = flow_backend(nf, 1);
+	struct nosnat_backend *be;
+	struct nosnat_flow *nf = handshake_entry(k, vip_id, node, 1, &be);
 
-	if (!be || (vip_id != ANY_VIP && nosnat_vip_ref_id(nf->vip_ref) != vip_id) ||
-	    (node && be->node != node))
+	if (!nf)
 		return 0;
-	pk->vip_id = nosnat_vip_ref_id(nf->vip_ref);
+	pk->be = be;
 	if (nf->syn_ack != syn_ack)
 		nf->syn_ack = syn_ack;
-	pk->be = be;
+	pk->vip_id = nosnat_vip_ref_id(nf->vip_ref);
 	pk->id = nf->backend_id;
 	pk->state = PICK_NEW;
 	return 1;
 }
 
 /* The client's first packet after its SYN: the flow leaves nosnat_flow_new
- * for nosnat_flows, if it is there and still valid for vip_id (and on node,
- * unless node is 0). */
+ * for nosnat_flows. */
 static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 vip_id,
 					__be32 node, struct pick *pk)
 {
-	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
-	struct nosnat_backend *be = flow_backend(nf, 0);
+	struct nosnat_backend *be;
+	struct nosnat_flow *nf = handshake_entry(k, vip_id, node, 0, &be);
 	struct nosnat_flow copy;
 
-	if (!be || nosnat_vip_ref_id(nf->vip_ref) != vip_id || (node && be->node != node))
+	if (!nf)
 		return 0;
+	pk->be = be;
 	copy = *nf;
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
 	bpf_map_delete_elem(&nosnat_flow_new, k);
 	flow_cache_drop(k);
-	pk->be = be;
 	pk->id = copy.backend_id;
 	pk->state = PICK_PROMOTED;
 	return 1;
@@ -353,12 +366,11 @@ reply_flow_ct(struct __sk_buff *skb, const struct nosnat_pod_key *pk, __be32 cli
 {
 	struct ct_tuple t = { .saddr = pk->addr, .daddr = client, .sport = pk->port,
 			      .dport = client_port, .proto = pk->proto };
-	const struct nosnat_pod *pod;
-	__u32 mark;
-
 	struct nosnat_flow_key nk = { .src = client, .dst = pk->addr, .sport = client_port,
 				      .dport = pk->port, .proto = pk->proto };
+	const struct nosnat_pod *pod;
 	struct flow_cache_entry *c;
+	__u32 mark;
 	__u64 now;
 
 	pod = pod_lookup(pk);
