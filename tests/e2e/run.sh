@@ -10,6 +10,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 source "$ROOT/scripts/lab.sh"
 # shellcheck source=../kube/lib.sh
 source "$ROOT/tests/kube/lib.sh"
+# shellcheck source=lib.sh
+source "$ROOT/tests/e2e/lib.sh"
 
 # The lab gives every node uplink's bridge-side peer an XDP program, so the
 # XDP_TX fast path works; t_veth_peer_without_xdp covers labs that do not.
@@ -24,11 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-fail() { echo "    $*" >&2; return 1; }
-
-# who NS HOST PORT -> the "ip:port" the server saw
-who() { nsx "$1" timeout 10 "$NSN_TCP" who "$2" "$3"; }
 
 stat_json() { nosnat_on "$1" stats --json; }
 vip_packets() { stat_json "$1" | jq '[.vips[] | select(.vip=="'$VIP'" and .port==25)][0].packets'; }
@@ -281,18 +278,6 @@ t_veth_peer_without_xdp() {
 
 # --- the daemon --------------------------------------------------------------
 
-# Publish a config the way the kubelet updates a mounted ConfigMap: a new
-# timestamped directory, then an atomic rename of the "..data" symlink.
-cm_publish() {
-	local dir=$1 src=$2 ts
-	ts="..$(date +%Y_%m_%d_%H_%M_%S.%N)"
-	mkdir -p "$dir/$ts"
-	cp "$src" "$dir/$ts/nosnat.yaml"
-	ln -sfn "$ts" "$dir/..data_tmp"
-	mv -T "$dir/..data_tmp" "$dir/..data"
-	[ -L "$dir/nosnat.yaml" ] || ln -s ..data/nosnat.yaml "$dir/nosnat.yaml"
-}
-
 daemon_start() {
 	local n=$1
 	mkdir -p "$LAB_DIR/tf-$n"
@@ -302,17 +287,6 @@ daemon_start() {
 		2>>"$LAB_DIR/run-$n.log" &
 	echo $! >>"$LAB_DIR/pids"
 	echo $! >"$LAB_DIR/run-$n.pid"
-}
-
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-	local t=$1 i
-	shift
-	for ((i = 0; i < t * 10; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 backends_on() { # NODE -> number of backends of the mail VIP:25
@@ -774,35 +748,6 @@ t_permissions() {
 # first (when push_next raises the generation), quoting the client's address
 # as the pod sees it; the client checks it is its own and answers.
 
-# idle_start NAME HOST PORT N ROUNDS: N idle connections from the client
-idle_start() {
-	local name=$1
-	: >"$LAB_DIR/$name.status"
-	nsx client timeout 600 "$NSN_TCP" idle "$2" "$3" "$4" "$5" "$LAB_DIR/$name.status" \
-		>"$LAB_DIR/$name.out" 2>&1 &
-	echo $! >"$LAB_DIR/$name.pid"
-	wait_for 10 grep -q "^idling $4" "$LAB_DIR/$name.status" ||
-		fail "$name: $(cat "$LAB_DIR/$name.out" "$LAB_DIR/$name.status")"
-}
-idle_stop() { local p; p=$(cat "$LAB_DIR/$1.pid" 2>/dev/null) && kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
-# every pod server speaks once on each of its idle connections
-push_next() {
-	local g n
-	g=$(($(cat "$LAB_DIR/push-gen" 2>/dev/null || echo 0) + 1))
-	echo "$g" >"$LAB_DIR/push-gen"
-	for n in $NODES; do echo "$g" >"$LAB_DIR/pod-$n.log.push"; done
-}
-# round_ok NAME R N: round R of NAME reached and answered all N connections
-round_ok() {
-	wait_for 30 grep -q "^round $2:" "$LAB_DIR/$1.status" &&
-		grep -q "^round $2: $3 of $3$" "$LAB_DIR/$1.status" ||
-		fail "$1, round $2: $(grep "^round $2" "$LAB_DIR/$1.status" || echo 'no answer in 30 s')"
-}
-# both idle sets answer round R: 8 through the VIP, 2 straight to pod b
-rounds_ok() { round_ok vip "$1" 8 && round_ok pod "$1" 2; }
-idle_both() { # ROUNDS
-	idle_start vip $VIP 25 8 "$1" && idle_start pod "${POD_IP[b]}" 2525 2 "$1"
-}
 metric() { # NODE SERIES -> value
 	nosnat_on "$1" metrics | awk -v s="$2" '$1 == s { print $2 }'
 }
