@@ -397,8 +397,15 @@ struct nosnat_ctl {		/* nosnat_ctl, one element */
 	__u64 reloads;			/* configurations applied by apply/run */
 	__u64 reload_failures;		/* rejected or failed */
 	__u64 last_success;		/* unix time of the last good one */
-	__u64 pad;
+	__u32 last_result;		/* NOSNAT_CTL_*: the configuration in force */
+	__u32 pad;
 };
+/* last_result: a daemon sets PENDING when it starts, then APPLIED or FAILED
+ * with each configuration it tries; `nosnat health` (the readiness probe)
+ * is ready only while it is APPLIED. */
+#define NOSNAT_CTL_PENDING	0
+#define NOSNAT_CTL_APPLIED	1
+#define NOSNAT_CTL_FAILED	2
 _Static_assert(sizeof(struct nosnat_ctl) == 32, "ctl size");
 
 /* The outer IPv4 ID of a packet between nodes: the chosen pod's 15-bit tag

@@ -376,17 +376,31 @@ fail:
 	return rc;
 }
 
-void ctl_record(const struct nosnat_maps *m, int ok)
+/* The outcome of applying a configuration: last_result always, the reload
+ * counters when count (a configuration file; Kubernetes updates are not). */
+void ctl_record(const struct nosnat_maps *m, int ok, int count)
 {
 	struct nosnat_ctl ctl = {};
 	__u32 zero = 0;
 
 	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
-	if (ok) {
+	if (ok && count) {
 		ctl.reloads++;
 		ctl.last_success = (__u64)time(NULL);
-	} else {
+	} else if (count) {
 		ctl.reload_failures++;
 	}
+	ctl.last_result = ok ? NOSNAT_CTL_APPLIED : NOSNAT_CTL_FAILED;
+	bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
+}
+
+/* A daemon starting: nothing it applied is in force yet. */
+void ctl_pending(const struct nosnat_maps *m)
+{
+	struct nosnat_ctl ctl = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
+	ctl.last_result = NOSNAT_CTL_PENDING;
 	bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
 }

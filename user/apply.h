@@ -15,6 +15,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		 const char *file, int dry_run, FILE *out, char *err, size_t errlen);
 
 /* Record the outcome of a configuration load in nosnat_ctl. */
-void ctl_record(const struct nosnat_maps *m, int ok);
+void ctl_record(const struct nosnat_maps *m, int ok, int count);
+void ctl_pending(const struct nosnat_maps *m);
 
 #endif

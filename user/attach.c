@@ -458,3 +458,56 @@ int dp_detach(const char *pin_dir, const char *ifname)
 	info("detached from %s", ifname);
 	return 0;
 }
+
+/* The readiness probe: the programs attached (an XDP link pin whose link
+ * still holds an interface) and the configuration in force applied by the
+ * running daemon (nosnat_ctl). One line on out; 0 when ready. */
+int dp_health(const char *pin_dir, FILE *out)
+{
+	static const char *const results[] = {
+		[NOSNAT_CTL_PENDING] = "no configuration applied yet",
+		[NOSNAT_CTL_APPLIED] = "configuration applied",
+		[NOSNAT_CTL_FAILED] = "the last configuration failed",
+	};
+	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE];
+	struct nosnat_ctl ctl = {};
+	struct nosnat_maps m;
+	struct dirent *e;
+	size_t used = 0;
+	__u32 zero = 0;
+	DIR *d;
+
+	if (maps_open(pin_dir, &m))
+		return 1;
+	d = opendir(pin_dir);
+	while (d && (e = readdir(d))) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+		int fd;
+
+		if (strncmp(e->d_name, "xdp_link_", 9))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, e->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+		    info.xdp.ifindex && if_indextoname(info.xdp.ifindex, name) && used < sizeof(ifs))
+			used += snprintf(ifs + used, sizeof(ifs) - used, "%s%s", used ? ", " : "", name);
+		close(fd);
+	}
+	if (d)
+		closedir(d);
+	if (bpf_map_lookup_elem(m.ctl, &zero, &ctl))
+		ctl.last_result = NOSNAT_CTL_PENDING;
+	maps_close(&m);
+	if (ctl.last_result > NOSNAT_CTL_FAILED)
+		ctl.last_result = NOSNAT_CTL_FAILED;
+	if (!*ifs) {
+		fprintf(out, "not ready: no interface has nosnat's XDP link (pin dir %s)\n", pin_dir);
+		return 1;
+	}
+	fprintf(out, "%s: XDP on %s, %s\n", ctl.last_result == NOSNAT_CTL_APPLIED ? "ready" : "not ready",
+		ifs, results[ctl.last_result]);
+	return ctl.last_result != NOSNAT_CTL_APPLIED;
+}

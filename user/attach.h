@@ -3,6 +3,7 @@
 #ifndef NOSNAT_ATTACH_H
 #define NOSNAT_ATTACH_H
 
+#include <stdio.h>
 #include <linux/types.h>
 
 enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_GENERIC };
@@ -38,6 +39,7 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 int ct_kfuncs_available(void);
 int parse_encap_via(const char *s, enum encap_via *via);
 int dp_detach(const char *pin_dir, const char *ifname);
+int dp_health(const char *pin_dir, FILE *out);
 /* First IPv4 address of ifname, and its MTU. */
 int iface_ipv4(const char *ifname, __be32 *addr);
 int iface_mtu(const char *ifname, unsigned int *mtu);

@@ -391,6 +391,18 @@ static int cmd_verify(int argc, char **argv)
 	return 0;
 }
 
+/* The DaemonSet's readiness probe: attached, and the daemon's configuration applied. */
+static int cmd_health(int argc, char **argv)
+{
+	int i = cmd_getopt(argc, argv, NULL, NULL);
+
+	if (argc != i)
+		bad_usage("unexpected argument '%s'", argv[i]);
+	if (pin_dir_prepare(pin_dir, 0))
+		return 1;
+	return dp_health(pin_dir, stdout) ? 1 : 0;
+}
+
 static int cmd_list(int argc, char **argv)
 {
 	return reader(argc, argv, 0);
@@ -618,6 +630,7 @@ static const struct cmd cmds[] = {
 	{ "apply", cmd_apply, "FILE [--dry-run]" },
 	{ "check", cmd_check, "FILE" },
 	{ "verify", cmd_verify, "" },
+	{ "health", cmd_health, "" },
 	{ "metrics", cmd_metrics, "[--textfile PATH]" },
 	{ "run", cmd_run,
 	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"

@@ -68,8 +68,9 @@ static void log_lines(const char *text)
 	}
 }
 
-/* Apply a parsed configuration under the pin dir's lock. record: count it
- * in nosnat_ctl (a configuration file; Kubernetes updates are not). */
+/* Apply a parsed configuration under the pin dir's lock and record the
+ * outcome in nosnat_ctl; record: count it as a reload (a configuration
+ * file; Kubernetes updates are not). */
 static int apply_parsed(const char *pin_dir, const struct config *cfg, const char *file,
 			int dry_run, int record, FILE *out)
 {
@@ -95,8 +96,8 @@ static int apply_parsed(const char *pin_dir, const struct config *cfg, const cha
 		if (rc < 0)
 			err("%s", ebuf);
 	}
-	if (!dry_run && record)
-		ctl_record(&m, rc >= 0);
+	if (!dry_run)
+		ctl_record(&m, rc >= 0, record);
 	maps_close(&m);
 	return rc;
 }
@@ -106,7 +107,7 @@ static void record_failure(const char *pin_dir)
 	struct nosnat_maps m;
 
 	if (!maps_open(pin_dir, &m)) {
-		ctl_record(&m, 0);
+		ctl_record(&m, 0, 1);
 		maps_close(&m);
 	}
 }
@@ -322,7 +323,7 @@ static void reload(struct daemon *d, const char *why)
 			struct nosnat_maps m;
 
 			if (!maps_open(d->pin_dir, &m)) {
-				ctl_record(&m, 1);
+				ctl_record(&m, 1, 1);
 				maps_close(&m);
 			}
 		}
@@ -366,6 +367,15 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 	rc = dp_attach(pin_dir, ifname, o->mode, node_ip, o->via, &o->flow);
 	if (rc)
 		return rc;
+	{
+		struct nosnat_maps m;
+
+		/* not ready (nosnat health) until this daemon has applied its own */
+		if (!maps_open(pin_dir, &m)) {
+			ctl_pending(&m);
+			maps_close(&m);
+		}
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

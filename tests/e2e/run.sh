@@ -416,6 +416,20 @@ t_apply_bad_file_changes_nothing() {
 	echo "bad file refused at 4:17, dry run listed the change, apply converged"
 }
 
+t_health_follows_apply() {
+	local out
+	printf 'services: [\n' >"$LAB_DIR/bad.yaml"
+	mail_config "$LAB_DIR/good.yaml" b
+	nosnat_on a apply "$LAB_DIR/bad.yaml" >/dev/null 2>&1 && { fail "bad file accepted"; return 1; }
+	out=$(nosnat_on a health) && { fail "ready after a failed apply: $out"; return 1; }
+	[ "$out" = "not ready: XDP on eth0, the last configuration failed" ] || fail "health: $out" || return 1
+	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || return 1
+	out=$(nosnat_on a health) || fail "not ready after apply: $out" || return 1
+	[ "$out" = "ready: XDP on eth0, configuration applied" ] || fail "health: $out" || return 1
+	out=$(nosnat_on a --pin-dir "$LAB_DIR/bpffs/none" health 2>&1) && { fail "ready without pins: $out"; return 1; }
+	echo "health: failed apply -> not ready, good apply -> ready, no pins -> exit 1 ($out)"
+}
+
 # --- Kubernetes discovery -------------------------------------------------------
 
 kube_lab() { # start the fake API with the mail Service on node b, daemons everywhere
