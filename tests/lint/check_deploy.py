@@ -87,7 +87,28 @@ textfile = args[args.index("--textfile") + 1]
 check(os.path.dirname(textfile) == mounts["textfile"]["mountPath"], "--textfile lives in the textfile mount")
 probe = c["livenessProbe"]["exec"]["command"]
 check(probe[0] == "/usr/local/sbin/nosnat", "liveness probe runs the installed binary")
+check(c.get("readinessProbe", {}).get("exec", {}).get("command") == ["/usr/local/sbin/nosnat", "health"],
+      "readiness probe runs 'nosnat health'")
+sp = c["securityContext"].get("seccompProfile", {})
+check(sp.get("type") == "Localhost", "the container names its seccomp profile (Localhost)")
+inits = {i["name"]: i for i in spec.get("initContainers", [])}
+installer = inits.get("install-seccomp-profile", {})
+dest = {m["name"]: m["mountPath"] for m in installer.get("volumeMounts", [])}
+seccomp_dir = vols.get("seccomp", {}).get("hostPath", {}).get("path", "")
+check(installer.get("image") == c["image"]
+      and installer.get("command", [""])[-1] == os.path.join(dest.get("seccomp", "?"), "nosnat.json")
+      and os.path.join(seccomp_dir, "nosnat.json")
+      == os.path.join("/var/lib/kubelet/seccomp", sp.get("localhostProfile", "?")),
+      "the init container installs the profile where localhostProfile points")
+profile = json.load(open(os.path.join(deploy, "seccomp", "nosnat.json")))
+allowed = {n for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and not r.get("args")
+           for n in r["names"]}
+check({"bpf", "perf_event_open"} <= allowed and profile["defaultAction"] != "SCMP_ACT_ALLOW"
+      and not any("includes" in r or "excludes" in r for r in profile["syscalls"]),
+      "deploy/seccomp/nosnat.json: default deny, bpf and perf_event_open allowed, no conditional rules")
 dockerfile = open(os.path.join(deploy, "Dockerfile")).read()
+check(installer.get("command", ["", ""])[1] in dockerfile and "deploy/seccomp/nosnat.json" in dockerfile,
+      "the image carries the profile the init container copies")
 check("/usr/local/sbin/nosnat" in dockerfile and dockerfile.count("FROM ") >= 2,
       "Dockerfile is multi-stage and installs /usr/local/sbin/nosnat")
 
