@@ -31,7 +31,8 @@ USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
-.PHONY: all next deps test test-bins test-unit test-bpf test-e2e test-reliability bench demo fuzz clean
+.PHONY: all next deps test test-bins test-unit test-bpf test-e2e test-reliability bench demo fuzz clean \
+	image test-image
 all: $(OUT)/nosnat
 
 $(OUT) $(OUT)/user $(OUT)/tests:
@@ -156,6 +157,16 @@ test: $(TEST_BINS)
 
 demo:
 	$(Q)scripts/demo.sh
+
+# The DaemonSet's image, built with podman on a Debian 12 base bootstrapped
+# from the package archive (no registry), and run as deploy/daemonset.yaml
+# says on an emulated node (root).
+IMAGE := localhost/nosnat:$(VERSION)
+image:
+	$(Q)scripts/image.sh $(VERSION)
+
+test-image: image $(OUT)/nosnat $(OUT)/nsn_tcp $(OUT)/xdp_pass.bpf.o
+	$(Q)tests/image/run.sh $(IMAGE)
 
 # Benchmarks (root): writes BENCHMARKS.md.
 bench: $(OUT)/test_bpf $(OUT)/nosnat $(OUT)/nsn_tcp $(OUT)/xdp_pass.bpf.o

@@ -15,6 +15,9 @@ command -v kubectl >/dev/null || PKGS+=(kubernetes-client)
 # make bench: iperf3, iptables (the kube-proxy comparison), gnuplot (plots),
 # perf (CPU busy at a fixed rate)
 [ "${1:-}" = --bench ] && PKGS+=(iperf3 iptables gnuplot-nox linux-perf)
+# make image / test-image: podman with runc (crun refuses these machines'
+# hybrid cgroups), mmdebstrap for the base image. Part of the test command.
+PKGS+=(podman runc mmdebstrap)
 
 missing=()
 for p in "${PKGS[@]}"; do

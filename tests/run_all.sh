@@ -39,6 +39,8 @@ suite bench env NOSNAT_BENCH_QUICK=1 "$ROOT/scripts/bench.sh" 2000 --smoke
 suite fuzz "$ROOT/tests/fuzz/run.sh"
 # the daemon under ASan/UBSan in the Kubernetes fault test
 NOSNAT_ASAN="$B/nosnat-asan" suite e2e "$ROOT/tests/e2e/run.sh"
+# the DaemonSet's image, built and run as the manifest says
+suite image make -C "$ROOT" -s test-image
 
 echo "$total_p passed, $total_f failed"
 [ "$total_f" = 0 ] && [ "$total_p" -gt 0 ]
