@@ -39,7 +39,7 @@ if ! podman image exists "$BASE_TAG"; then
 			bookworm "$BASE_TAR.tmp" \
 			"deb $MIRROR/debian bookworm main" \
 			"deb $MIRROR/debian bookworm-updates main" \
-			"deb $MIRROR/debian-security bookworm-security main"
+			"deb $MIRROR/debian-security bookworm-security main" >/dev/null
 		mv "$BASE_TAR.tmp" "$BASE_TAR"
 	fi
 	podman import --quiet "$BASE_TAR" "$BASE_TAG" >/dev/null
