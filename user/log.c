@@ -10,21 +10,30 @@
 int log_verbose;
 int log_timestamps;
 
+/* One line, formatted whole and written with one call, so that lines from
+ * the Kubernetes watch threads never interleave; longer ones are cut. */
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
+	char line[2048];
+	size_t n = 0;
+	int k;
+
 	if (log_timestamps) {
-		char buf[32];
 		struct timespec ts;
 		struct tm tm;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		fprintf(stderr, "%s ", buf);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 	}
-	fprintf(stderr, "nosnat: %s", prefix);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	k = snprintf(line + n, sizeof(line) - n, "nosnat: %s", prefix);
+	n += k > 0 ? (size_t)k : 0;
+	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	n += k > 0 ? (size_t)k : 0;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
 }
 
 void err(const char *fmt, ...)
