@@ -25,7 +25,8 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-USER_SRCS := user/log.c user/parse.c user/maglev.c user/state.c user/attach.c \
+USER_SRCS := user/log.c user/parse.c user/maglev.c user/pins.c user/mapio.c user/state.c \
+	     user/vips.c user/pods.c user/ops.c user/verify.c user/netdev.c user/attach.c \
 	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c \
 	     user/kube.c user/kube_client.c user/migrate.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))

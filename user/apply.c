@@ -11,6 +11,13 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "apply.h"
+#include "ctx.h"
+#include "log.h"
+#include "mapio.h"
+#include "ops.h"
+#include "pods.h"
+#include "scratch.h"
+#include "vips.h"
 #include "parse.h"
 
 static int cfg_has_vip(const struct config *cfg, const struct nosnat_vip_key *k)
@@ -28,14 +35,6 @@ static const char *be_str(__be32 addr, __be16 port, char *buf)
 	snprintf(buf, 32, "%s:%u", ip_str(addr, a), ntohs(port));
 	return buf;
 }
-
-/* One backend line of a config: its pod port and protocol. */
-struct pod_use {
-	__be32 addr;
-	__be16 port;
-	__u8 proto;
-	const struct config_backend *cb;
-};
 
 static int pod_use_cmp(const void *a, const void *b)
 {
@@ -77,7 +76,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	/* A pod port answers for at most NOSNAT_POD_IDS VIP ports of a protocol
 	 * (its replies are matched against each one's flows). */
 	{
-		static struct pod_use p[NOSNAT_MAX_BACKENDS];
+		struct pod_use *p = s->tmp->apply.uses;
 		size_t n = 0;
 
 		for (size_t i = 0; i < cfg->n_vips; i++)
@@ -102,14 +101,14 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	 * ones need a slot while the removed backends of kept VIPs still hold
 	 * theirs (until their table is swapped). */
 	{
-		static __u8 kept[NOSNAT_MAX_VIPS];
-		static struct be_index ix;
+		__u8 *kept = s->tmp->apply.kept;
+		struct be_index *ix = &s->tmp->apply.ix;
 
-		memset(kept, 0, sizeof(kept));
+		memset(kept, 0, sizeof(s->tmp->apply.kept));
 		for (size_t i = 0; i < s->n_vips; i++)
 			if (s->vips[i].val.id < NOSNAT_MAX_VIPS)
 				kept[s->vips[i].val.id] = (__u8)cfg_has_vip(cfg, &s->vips[i].key);
-		be_index_build(s, &ix);
+		be_index_build(s, ix);
 		peak = 0;
 		for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
 			if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id < NOSNAT_MAX_VIPS &&
@@ -125,8 +124,8 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 				if (!memcmp(&s->vips[j].key, &v->key, sizeof(v->key)))
 					e = &s->vips[j];
 			if (e && e->val.id < NOSNAT_MAX_VIPS) {
-				ids = &ix.ids[ix.start[e->val.id]];
-				n = ix.start[e->val.id + 1] - ix.start[e->val.id];
+				ids = &ix->ids[ix->start[e->val.id]];
+				n = ix->start[e->val.id + 1] - ix->start[e->val.id];
 			}
 			for (size_t b = 0; b < v->n_be; b++) {
 				const struct config_backend *cb = &cfg->bes[v->first_be + b];
@@ -161,8 +160,8 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			const struct config_vip *cv, int dry, int force, FILE *out,
 			struct pending *pd)
 {
-	static __u8 keep[NOSNAT_MAX_BACKENDS];
-	static __u32 mine[NOSNAT_MAX_BACKENDS];
+	__u8 *keep = s->tmp->apply.keep;
+	__u32 *mine = s->tmp->apply.mine;
 	struct vip_entry *v = state_find_vip(s, &cv->key);
 	size_t n_mine = 0;
 	int changes = 0, rc;
@@ -403,4 +402,68 @@ void ctl_pending(const struct nosnat_maps *m)
 	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
 	ctl.last_result = NOSNAT_CTL_PENDING;
 	bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
+}
+
+/* Apply a parsed configuration under the pin dir's lock and record the
+ * outcome in nosnat_ctl; record: count it as a reload (a configuration
+ * file; Kubernetes updates are not). */
+int apply_parsed(struct state *st, const char *pin_dir, const struct config *cfg, const char *file,
+		 int dry_run, int record, FILE *out)
+{
+	struct nosnat_maps m;
+	char ebuf[512];
+	int rc;
+
+	rc = pin_dir_prepare(pin_dir, 0);
+	if (rc)
+		return rc;
+	rc = maps_open(pin_dir, &m);
+	if (rc)
+		return rc;
+	rc = maps_lock(pin_dir, &m);
+	if (!rc) {
+		rc = state_read(&m, st);
+		if (rc)
+			err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
+	}
+	if (!rc) {
+		rc = config_apply(&m, st, cfg, file, dry_run, out, ebuf, sizeof(ebuf));
+		if (rc < 0)
+			err("%s", ebuf);
+	}
+	if (!dry_run)
+		ctl_record(&m, rc >= 0, record);
+	maps_close(&m);
+	return rc;
+}
+
+void apply_record_failure(const char *pin_dir)
+{
+	struct nosnat_maps m;
+
+	if (!maps_open(pin_dir, &m)) {
+		ctl_record(&m, 0, 1);
+		maps_close(&m);
+	}
+}
+
+int apply_file(struct ctx *c, const char *pin_dir, const char *file, int dry_run, FILE *out)
+{
+	struct config *cfg = &c->cfg;
+	char ebuf[512];
+	int rc;
+
+	rc = config_load(file, cfg, ebuf, sizeof(ebuf));
+	if (!rc && config_needs_kube(cfg)) {
+		snprintf(ebuf, sizeof(ebuf), "%s:%u:%u: Kubernetes services and nodes need 'nosnat run --kube'",
+			 file, cfg->n_ksvcs ? cfg->ksvcs[0].line : 1, cfg->n_ksvcs ? cfg->ksvcs[0].col : 1);
+		rc = -EINVAL;
+	}
+	if (rc) {
+		err("%s", ebuf);
+		if (!dry_run)
+			apply_record_failure(pin_dir);
+		return rc;
+	}
+	return apply_parsed(&c->st, pin_dir, cfg, file, dry_run, 1, out);
 }

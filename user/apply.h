@@ -14,6 +14,19 @@
 int config_apply(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
 		 const char *file, int dry_run, FILE *out, char *err, size_t errlen);
 
+/* Apply a parsed configuration under the pin dir's lock (st: a state to read
+ * the maps into, with its scratch) and record the outcome in nosnat_ctl;
+ * record: count it as a reload (a configuration file; Kubernetes updates
+ * are not). Returns the number of changes or -errno; errors are logged. */
+int apply_parsed(struct state *st, const char *pin_dir, const struct config *cfg, const char *file,
+		 int dry_run, int record, FILE *out);
+/* A configuration that could not even be parsed, recorded as a failure. */
+void apply_record_failure(const char *pin_dir);
+struct ctx;
+/* Load, validate and apply FILE under the pin dir's lock; logs each change.
+ * Returns the number of changes or -errno. Records the outcome. */
+int apply_file(struct ctx *c, const char *pin_dir, const char *file, int dry_run, FILE *out);
+
 /* Record the outcome of a configuration load in nosnat_ctl. */
 void ctl_record(const struct nosnat_maps *m, int ok, int count);
 void ctl_pending(const struct nosnat_maps *m);

@@ -2,7 +2,6 @@
 /* attach / detach: open -> pin maps -> load -> config -> XDP link -> tc. */
 #include <errno.h>
 #include <dirent.h>
-#include <ifaddrs.h>
 #include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -10,9 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
-#include <linux/ethtool.h>
-#include <linux/sockios.h>
 #include <sys/socket.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -22,42 +18,12 @@
 #include "attach.h"
 #include "migrate.h"
 #include "log.h"
+#include "netdev.h"
 #include "parse.h"
+#include "pods.h"
+#include "scratch.h"
 #include "state.h"
-
-int iface_ipv4(const char *ifname, __be32 *addr)
-{
-	struct ifaddrs *ifa, *i;
-	int rc = -EADDRNOTAVAIL;
-
-	if (getifaddrs(&ifa))
-		return -errno;
-	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, ifname))
-			continue;
-		*addr = ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr;
-		rc = 0;
-		break;
-	}
-	freeifaddrs(ifa);
-	return rc;
-}
-
-int iface_mtu(const char *ifname, unsigned int *mtu)
-{
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (ioctl(fd, SIOCGIFMTU, &ifr))
-		rc = -errno;
-	else
-		*mtu = ifr.ifr_mtu;
-	close(fd);
-	return rc;
-}
+#include "vips.h"
 
 int parse_encap_via(const char *s, enum encap_via *via)
 {
@@ -70,25 +36,6 @@ int parse_encap_via(const char *s, enum encap_via *via)
 	else
 		return -EINVAL;
 	return 0;
-}
-
-/* The interface's driver name ("veth", "mlx5_core", ...). */
-static int iface_driver(const char *ifname, char *drv, size_t len)
-{
-	struct ethtool_drvinfo info = { .cmd = ETHTOOL_GDRVINFO };
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&info;
-	if (ioctl(fd, SIOCETHTOOL, &ifr))
-		rc = -errno;
-	else
-		snprintf(drv, len, "%s", info.driver);
-	close(fd);
-	return rc;
 }
 
 void flow_opts_default(struct flow_opts *f)
@@ -252,13 +199,16 @@ static int pins_compatible(const char *pin_dir)
 	return 0;
 }
 
-int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip,
-	      enum encap_via via, const struct flow_opts *flow)
+int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
+	      const struct attach_opts *o)
 {
+	enum xdp_mode mode = o->mode;
+	enum encap_via via = o->via;
+	__be32 node_ip = o->node_ip;
+	const struct flow_opts *flow = &o->flow;
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = pin_dir);
 	struct nosnat_bpf *skel = NULL;
 	struct nosnat_maps lock, maps;
-	static struct state st;
 	struct nosnat_cfg cfg = {};
 	struct migration mg;
 	unsigned int mtu = 0;
@@ -344,17 +294,17 @@ int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be3
 	/* A new node address changes which backends are local. */
 	rc = maps_open(pin_dir, &maps);
 	if (!rc)
-		rc = state_read(&maps, &st);
+		rc = state_read(&maps, st);
 	if (!rc)
-		rc = vip_index_sync(&maps, &st);
+		rc = vip_index_sync(&maps, st);
 	if (!rc)
-		rc = pods_sync(&maps, &st);
+		rc = pods_sync(&maps, st);
 	if (!rc) {
-		static struct vip_entry *all[NOSNAT_MAX_VIPS];
+		struct vip_entry **all = st->tmp->attach_vips;
 
-		for (size_t i = 0; i < st.n_vips; i++)
-			all[i] = &st.vips[i];
-		rc = vip_sync_many(&maps, &st, all, st.n_vips);
+		for (size_t i = 0; i < st->n_vips; i++)
+			all[i] = &st->vips[i];
+		rc = vip_sync_many(&maps, st, all, st->n_vips);
 	}
 	if (rc) {
 		err("cannot refresh the VIP tables: %s", strerror(-rc));

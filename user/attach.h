@@ -33,15 +33,23 @@ int flow_opt(struct flow_opts *f, int opt, const char *arg);
 	{ "ct-mark-mask", required_argument, NULL, 'M' }
 #define FLOW_OPTS_USAGE "[--new-flow-limit N] [--conntrack auto|off] [--ct-mark-mask MASK]"
 
-int dp_attach(const char *pin_dir, const char *ifname, enum xdp_mode mode, __be32 node_ip,
-	      enum encap_via via, const struct flow_opts *flow);
+/* How to attach: XDP mode, this node's address, the encapsulation path, how
+ * flows are kept. */
+struct attach_opts {
+	enum xdp_mode mode;
+	__be32 node_ip;		/* 0: the interface's first address */
+	enum encap_via via;
+	struct flow_opts flow;
+};
+struct state;
+/* Attach to ifname with the pins under pin_dir (migrating or reusing them);
+ * st: a state (with its scratch) to refresh the VIP tables through. */
+int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
+	      const struct attach_opts *o);
 /* Whether the kernel offers the conntrack kfuncs nosnat calls. */
 int ct_kfuncs_available(void);
 int parse_encap_via(const char *s, enum encap_via *via);
 int dp_detach(const char *pin_dir, const char *ifname);
 int dp_health(const char *pin_dir, FILE *out);
-/* First IPv4 address of ifname, and its MTU. */
-int iface_ipv4(const char *ifname, __be32 *addr);
-int iface_mtu(const char *ifname, unsigned int *mtu);
 
 #endif

@@ -602,3 +602,8 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 	free(buf);
 	return rc;
 }
+
+int config_needs_kube(const struct config *cfg)
+{
+	return cfg->n_ksvcs || cfg->nodes_from_kube;
+}

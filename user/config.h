@@ -85,5 +85,7 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 		 char *err, size_t errlen);
 /* Read FILE (at most CONFIG_MAX_BYTES) and parse it. */
 int config_load(const char *file, struct config *cfg, char *err, size_t errlen);
+/* Does cfg name Kubernetes services or take its nodes from Kubernetes? */
+int config_needs_kube(const struct config *cfg);
 
 #endif

@@ -17,7 +17,10 @@
 #include "log.h"
 #include "parse.h"
 #include "show.h"
+#include "ctx.h"
+#include "ops.h"
 #include "state.h"
+#include "verify.h"
 
 #ifndef NOSNAT_VERSION
 #define NOSNAT_VERSION "dev"
@@ -27,7 +30,7 @@ static const char *pin_dir = NOSNAT_DEFAULT_PIN_DIR;
 
 struct cmd {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(struct ctx *c, int argc, char **argv);
 	const char *usage;
 };
 
@@ -145,7 +148,7 @@ static int attach_opt(int opt, const char *arg)
 	return -1;
 }
 
-static int cmd_attach(int argc, char **argv)
+static int cmd_attach(struct ctx *c, int argc, char **argv)
 {
 	static const struct option o[] = {
 		{ "mode", required_argument, NULL, 'm' },
@@ -154,6 +157,7 @@ static int cmd_attach(int argc, char **argv)
 		FLOW_OPTS_LONG,
 		{ 0 },
 	};
+	struct attach_opts ao;
 	int i;
 
 	flow_opts_default(&opt_flow);
@@ -163,13 +167,16 @@ static int cmd_attach(int argc, char **argv)
 		bad_usage("%s", "attach takes one interface");
 	if (need_root())
 		return 1;
-	return dp_attach(pin_dir, argv[i], opt_mode, opt_node_ip, opt_via, &opt_flow) ? 1 : 0;
+	ao = (struct attach_opts){ .mode = opt_mode, .node_ip = opt_node_ip, .via = opt_via,
+				   .flow = opt_flow };
+	return dp_attach(&c->st, pin_dir, argv[i], &ao) ? 1 : 0;
 }
 
-static int cmd_detach(int argc, char **argv)
+static int cmd_detach(struct ctx *c, int argc, char **argv)
 {
 	int i = cmd_getopt(argc, argv, NULL, NULL);
 
+	(void)c;
 	if (argc - i != 1)
 		bad_usage("%s", "detach takes one interface");
 	if (need_root())
@@ -179,9 +186,9 @@ static int cmd_detach(int argc, char **argv)
 
 /* --- node ----------------------------------------------------------- */
 
-static int cmd_node(int argc, char **argv)
+static int cmd_node(struct ctx *c, int argc, char **argv)
 {
-	static struct state s;
+	struct state *s = &c->st;
 	struct nosnat_maps m;
 	char a[INET_ADDRSTRLEN];
 	__be32 node;
@@ -194,9 +201,9 @@ static int cmd_node(int argc, char **argv)
 		err("invalid node address '%s'", argv[i + 1]);
 		return 1;
 	}
-	if (writer_begin(&m, &s))
+	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_node_add(&m, &s, node) : op_node_del(&m, &s, node);
+	rc = add ? op_node_add(&m, s, node) : op_node_del(&m, s, node);
 	maps_close(&m);
 	ip_str(node, a);
 	if (rc == -EEXIST)
@@ -214,9 +221,9 @@ static int cmd_node(int argc, char **argv)
 
 /* --- vip ------------------------------------------------------------ */
 
-static int cmd_vip(int argc, char **argv)
+static int cmd_vip(struct ctx *c, int argc, char **argv)
 {
-	static struct state s;
+	struct state *s = &c->st;
 	struct nosnat_maps m;
 	struct nosnat_vip_key k;
 	int i = cmd_getopt(argc, argv, NULL, NULL), rc, add;
@@ -232,9 +239,9 @@ static int cmd_vip(int argc, char **argv)
 		err("invalid VIP '%s': 0.0.0.0", argv[i + 1]);
 		return 1;
 	}
-	if (writer_begin(&m, &s))
+	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_vip_add(&m, &s, &k) : op_vip_del(&m, &s, &k);
+	rc = add ? op_vip_add(&m, s, &k) : op_vip_del(&m, s, &k);
 	maps_close(&m);
 	if (rc == -EEXIST)
 		err("VIP %s already exists", argv[i + 1]);
@@ -269,14 +276,14 @@ static int backend_opt(int opt, const char *arg)
 	return -1;
 }
 
-static int cmd_backend(int argc, char **argv)
+static int cmd_backend(struct ctx *c, int argc, char **argv)
 {
 	static const struct option o[] = {
 		{ "node", required_argument, NULL, 'N' },
 		{ "weight", required_argument, NULL, 'w' },
 		{ 0 },
 	};
-	static struct state s;
+	struct state *s = &c->st;
 	struct nosnat_maps m;
 	struct nosnat_vip_key k;
 	char a[INET_ADDRSTRLEN], spec[48];
@@ -301,10 +308,10 @@ static int cmd_backend(int argc, char **argv)
 		err("invalid backend '%s' (expected ADDR[:PORT], port 1-65535)", argv[i + 2]);
 		return 1;
 	}
-	if (writer_begin(&m, &s))
+	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_backend_add(&m, &s, &k, addr, port, opt_node, (__u16)opt_weight)
-		 : op_backend_del(&m, &s, &k, addr, port);
+	rc = add ? op_backend_add(&m, s, &k, addr, port, opt_node, (__u16)opt_weight)
+		 : op_backend_del(&m, s, &k, addr, port);
 	maps_close(&m);
 	snprintf(spec, sizeof(spec), "%s:%u", ip_str(addr, a), ntohs(port ? port : k.port));
 	if (rc == -ENOENT)
@@ -339,10 +346,10 @@ static int json_opt(int opt, const char *arg)
 	return 0;
 }
 
-static int reader(int argc, char **argv, int stats)
+static int reader(struct ctx *c, int argc, char **argv, int stats)
 {
 	static const struct option o[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
-	static struct state s;
+	struct state *s = &c->st;
 	struct nosnat_maps m;
 	int i = cmd_getopt(argc, argv, o, json_opt), rc;
 
@@ -350,22 +357,22 @@ static int reader(int argc, char **argv, int stats)
 		bad_usage("unexpected argument '%s'", argv[i]);
 	if (pin_dir_prepare(pin_dir, 0) || maps_open(pin_dir, &m))
 		return 1;
-	rc = state_read(&m, &s);
+	rc = state_read(&m, s);
 	if (rc)
 		err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
 	else if (stats)
-		rc = show_stats(stdout, &m, &s, opt_json);
+		rc = show_stats(stdout, &m, s, opt_json);
 	else
-		show_list(stdout, &s, opt_json);
+		show_list(stdout, s, opt_json);
 	if (rc && stats)
 		err("cannot read the counters: %s", strerror(-rc));
 	maps_close(&m);
 	return rc ? 1 : 0;
 }
 
-static int cmd_verify(int argc, char **argv)
+static int cmd_verify(struct ctx *c, int argc, char **argv)
 {
-	static struct state s;
+	struct state *s = &c->st;
 	struct nosnat_maps m;
 	int i = cmd_getopt(argc, argv, NULL, NULL), rc, problems = 0;
 
@@ -375,9 +382,9 @@ static int cmd_verify(int argc, char **argv)
 		return 1;
 	rc = maps_lock_shared(pin_dir, &m);
 	if (!rc)
-		rc = state_read(&m, &s);
+		rc = state_read(&m, s);
 	if (!rc)
-		problems = state_verify(&m, &s, stdout);
+		problems = state_verify(&m, s, stdout);
 	maps_close(&m);
 	if (rc) {
 		err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
@@ -387,15 +394,16 @@ static int cmd_verify(int argc, char **argv)
 		err("%d inconsistenc%s in %s", problems, problems == 1 ? "y" : "ies", pin_dir);
 		return 1;
 	}
-	printf("consistent: %zu VIP ports, %zu nodes\n", s.n_vips, s.n_nodes);
+	printf("consistent: %zu VIP ports, %zu nodes\n", s->n_vips, s->n_nodes);
 	return 0;
 }
 
 /* The DaemonSet's readiness probe: attached, and the daemon's configuration applied. */
-static int cmd_health(int argc, char **argv)
+static int cmd_health(struct ctx *c, int argc, char **argv)
 {
 	int i = cmd_getopt(argc, argv, NULL, NULL);
 
+	(void)c;
 	if (argc != i)
 		bad_usage("unexpected argument '%s'", argv[i]);
 	if (pin_dir_prepare(pin_dir, 0))
@@ -403,14 +411,14 @@ static int cmd_health(int argc, char **argv)
 	return dp_health(pin_dir, stdout) ? 1 : 0;
 }
 
-static int cmd_list(int argc, char **argv)
+static int cmd_list(struct ctx *c, int argc, char **argv)
 {
-	return reader(argc, argv, 0);
+	return reader(c, argc, argv, 0);
 }
 
-static int cmd_stats(int argc, char **argv)
+static int cmd_stats(struct ctx *c, int argc, char **argv)
 {
-	return reader(argc, argv, 1);
+	return reader(c, argc, argv, 1);
 }
 
 /* --- apply / check / metrics / run ----------------------------------- */
@@ -426,16 +434,17 @@ static int apply_opt(int opt, const char *arg)
 	return 0;
 }
 
-static int cmd_apply(int argc, char **argv)
+static int cmd_apply(struct ctx *c, int argc, char **argv)
 {
 	static const struct option o[] = { { "dry-run", no_argument, NULL, 'd' }, { 0 } };
 	int i = cmd_getopt(argc, argv, o, apply_opt), rc;
 
+	(void)c;
 	if (argc - i != 1)
 		bad_usage("%s", "apply takes one FILE");
 	if (need_root())
 		return 1;
-	rc = apply_file(pin_dir, argv[i], opt_dry_run, stdout);
+	rc = apply_file(c, pin_dir, argv[i], opt_dry_run, stdout);
 	if (rc >= 0 && !opt_dry_run)
 		info("%s: applied, %d change%s", argv[i], rc, rc == 1 ? "" : "s");
 	else if (rc >= 0)
@@ -443,21 +452,21 @@ static int cmd_apply(int argc, char **argv)
 	return rc < 0 ? 1 : 0;
 }
 
-static int cmd_check(int argc, char **argv)
+static int cmd_check(struct ctx *c, int argc, char **argv)
 {
-	static struct config cfg;
+	struct config *cfg = &c->cfg;
 	char ebuf[512];
 	int i = cmd_getopt(argc, argv, NULL, NULL);
 
 	if (argc - i != 1)
 		bad_usage("%s", "check takes one FILE");
-	if (config_load(argv[i], &cfg, ebuf, sizeof(ebuf))) {
+	if (config_load(argv[i], cfg, ebuf, sizeof(ebuf))) {
 		err("%s", ebuf);
 		return 1;
 	}
 	printf("%s: ok (%zu VIP ports, %zu backends, %zu nodes, %zu Kubernetes services%s)\n", argv[i],
-	       cfg.n_vips, cfg.n_bes, cfg.n_nodes, cfg.n_ksvcs,
-	       cfg.nodes_from_kube ? ", nodes from Kubernetes" : "");
+	       cfg->n_vips, cfg->n_bes, cfg->n_nodes, cfg->n_ksvcs,
+	       cfg->nodes_from_kube ? ", nodes from Kubernetes" : "");
 	return 0;
 }
 
@@ -471,11 +480,11 @@ static int metrics_opt(int opt, const char *arg)
 	return 0;
 }
 
-static int cmd_metrics(int argc, char **argv)
+static int cmd_metrics(struct ctx *c, int argc, char **argv)
 {
 	static const struct option o[] = { { "textfile", required_argument, NULL, 't' }, { 0 } };
-	static struct metrics mx;
-	static struct state s;
+	struct metrics *mx = &c->mx;
+	struct state *s = &c->st;
 	struct nosnat_maps m;
 	int i = cmd_getopt(argc, argv, o, metrics_opt), rc;
 
@@ -483,10 +492,10 @@ static int cmd_metrics(int argc, char **argv)
 		bad_usage("unexpected argument '%s'", argv[i]);
 	if (pin_dir_prepare(pin_dir, 0) || maps_open(pin_dir, &m))
 		return 1;
-	rc = state_read(&m, &s);
+	rc = state_read(&m, s);
 	if (!rc) {
-		mx.version = NOSNAT_VERSION;
-		rc = metrics_collect(&m, &s, &mx);
+		mx->version = NOSNAT_VERSION;
+		rc = metrics_collect(&m, s, mx);
 	}
 	maps_close(&m);
 	if (rc) {
@@ -494,10 +503,10 @@ static int cmd_metrics(int argc, char **argv)
 		return 1;
 	}
 	if (!opt_textfile) {
-		metrics_render(stdout, &mx);
+		metrics_render(stdout, mx);
 		return 0;
 	}
-	rc = metrics_write_textfile(opt_textfile, &mx);
+	rc = metrics_write_textfile(opt_textfile, mx);
 	if (rc)
 		err("cannot write %s: %s", opt_textfile, strerror(-rc));
 	return rc ? 1 : 0;
@@ -582,7 +591,7 @@ static int run_opt(int opt, const char *arg)
 	return -1;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(struct ctx *c, int argc, char **argv)
 {
 	static const struct option o[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -612,7 +621,7 @@ static int cmd_run(int argc, char **argv)
 		bad_usage("%s", "run needs --config FILE");
 	if (need_root())
 		return 1;
-	return run_daemon(pin_dir, &ropts) ? 1 : 0;
+	return run_daemon(c, pin_dir, &ropts) ? 1 : 0;
 }
 
 static const struct cmd cmds[] = {
@@ -695,10 +704,20 @@ int main(int argc, char **argv)
 	/* Kernels >= 5.11 charge BPF memory to the cgroup; failure is harmless. */
 	setrlimit(RLIMIT_MEMLOCK, &rl);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		struct ctx *c;
+		int rc;
+
 		if (strcmp(argv[optind], cmds[i].name))
 			continue;
 		current = &cmds[i];
-		return cmds[i].fn(argc - optind, argv + optind);
+		c = ctx_new();
+		if (!c) {
+			fprintf(stderr, "nosnat: out of memory\n");
+			return 1;
+		}
+		rc = cmds[i].fn(c, argc - optind, argv + optind);
+		free(c);
+		return rc;
 	}
 	fprintf(stderr, "nosnat: unknown command '%s'\n", argv[optind]);
 	usage(stderr);

@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "mapio.h"
 #include "metrics.h"
 #include "names.h"
 #include "parse.h"
@@ -18,27 +19,31 @@
 /* Entries in a hash map: batched walk, falling back to key by key. */
 static uint64_t count_entries(int fd, size_t key_size, size_t value_size)
 {
-	static __u8 keys[4096 * 16], values[4096 * 16];
+	enum { BATCH = 4096 };
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u64 in = 0, out = 0, total = 0;
-	void *inp = NULL;
+	void *inp = NULL, *buf = NULL;
 	__u8 k[16], nk[16];
 	void *prev = NULL;
 
-	if (key_size <= 16 && value_size <= 16) {
-		for (;;) {
-			__u32 count = 4096;
-			int rc = bpf_map_lookup_batch(fd, inp, &out, keys, values, &count, &opts);
+	if (key_size <= 16 && value_size <= 16)
+		buf = malloc(2 * BATCH * 16);	/* keys, then values */
+	while (buf) {
+		__u32 count = BATCH;
+		int rc = bpf_map_lookup_batch(fd, inp, &out, buf, (__u8 *)buf + BATCH * 16, &count,
+					      &opts);
 
-			if (rc && errno != ENOENT)
-				break;
-			total += count;
-			if (rc)	/* ENOENT: that was the last batch */
-				return total;
-			in = out;
-			inp = &in;
+		if (rc && errno != ENOENT)
+			break;
+		total += count;
+		if (rc) {	/* ENOENT: that was the last batch */
+			free(buf);
+			return total;
 		}
+		in = out;
+		inp = &in;
 	}
+	free(buf);
 	total = 0;
 	while (!bpf_map_get_next_key(fd, prev, nk)) {
 		total++;
@@ -240,15 +245,14 @@ static void scalar_family(FILE *f, const char *name, const char *type, const cha
 	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
 }
 
-void metrics_render(FILE *f, const struct metrics *mx)
+void metrics_render(FILE *f, struct metrics *mx)
 {
-	static struct metrics_vip vips[NOSNAT_MAX_VIPS];
-	static struct metrics_backend bes[NOSNAT_MAX_BACKENDS];
+	struct metrics_vip *vips = mx->vips;
+	struct metrics_backend *bes = mx->bes;
 	size_t nv = mx->n_vips, nb = mx->n_bes;
 
-	memcpy(vips, mx->vips, nv * sizeof(vips[0]));
+	/* series in label order: sorted where they are */
 	qsort(vips, nv, sizeof(vips[0]), cmp_vip);
-	memcpy(bes, mx->bes, nb * sizeof(bes[0]));
 	qsort(bes, nb, sizeof(bes[0]), cmp_be);
 
 	/* families in name order */
@@ -324,7 +328,7 @@ void metrics_render(FILE *f, const struct metrics *mx)
 		   vips, nv, VF_PACKETS);
 }
 
-int metrics_write_textfile(const char *path, const struct metrics *mx)
+int metrics_write_textfile(const char *path, struct metrics *mx)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');

@@ -37,10 +37,11 @@ struct metrics {
 };
 
 int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct metrics *mx);
-/* Families sorted, series sorted, no timestamps. */
-void metrics_render(FILE *f, const struct metrics *mx);
+/* Families sorted, series sorted (mx's arrays are sorted in place), no
+ * timestamps. */
+void metrics_render(FILE *f, struct metrics *mx);
 /* PATH.tmp-style temp file in the same directory (not ending in .prom),
  * mode 0644, fsync, rename. */
-int metrics_write_textfile(const char *path, const struct metrics *mx);
+int metrics_write_textfile(const char *path, struct metrics *mx);
 
 #endif

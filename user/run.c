@@ -22,9 +22,11 @@
 #include "apply.h"
 #include "config.h"
 #include "log.h"
+#include "netdev.h"
 #include "metrics.h"
 #include "parse.h"
 #include "run.h"
+#include "ctx.h"
 #include "state.h"
 #include "kube.h"
 #include "kube_client.h"
@@ -32,26 +34,6 @@
 #ifndef NOSNAT_VERSION
 #define NOSNAT_VERSION "dev"
 #endif
-
-int iface_by_addr(__be32 addr, char *ifname, size_t len)
-{
-	struct ifaddrs *ifa, *i;
-	int rc = -EADDRNOTAVAIL;
-
-	if (getifaddrs(&ifa))
-		return -errno;
-	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
-			continue;
-		if (((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr != addr)
-			continue;
-		snprintf(ifname, len, "%s", i->ifa_name);
-		rc = 0;
-		break;
-	}
-	freeifaddrs(ifa);
-	return rc;
-}
 
 /* Log lines of changes: a memstream turned into one log line each. */
 static void log_lines(const char *text)
@@ -68,86 +50,16 @@ static void log_lines(const char *text)
 	}
 }
 
-/* Apply a parsed configuration under the pin dir's lock and record the
- * outcome in nosnat_ctl; record: count it as a reload (a configuration
- * file; Kubernetes updates are not). */
-static int apply_parsed(const char *pin_dir, const struct config *cfg, const char *file,
-			int dry_run, int record, FILE *out)
-{
-	static struct state st;
-	struct nosnat_maps m;
-	char ebuf[512];
-	int rc;
-
-	rc = pin_dir_prepare(pin_dir, 0);
-	if (rc)
-		return rc;
-	rc = maps_open(pin_dir, &m);
-	if (rc)
-		return rc;
-	rc = maps_lock(pin_dir, &m);
-	if (!rc) {
-		rc = state_read(&m, &st);
-		if (rc)
-			err("cannot read the maps under %s: %s", pin_dir, strerror(-rc));
-	}
-	if (!rc) {
-		rc = config_apply(&m, &st, cfg, file, dry_run, out, ebuf, sizeof(ebuf));
-		if (rc < 0)
-			err("%s", ebuf);
-	}
-	if (!dry_run)
-		ctl_record(&m, rc >= 0, record);
-	maps_close(&m);
-	return rc;
-}
-
-static void record_failure(const char *pin_dir)
-{
-	struct nosnat_maps m;
-
-	if (!maps_open(pin_dir, &m)) {
-		ctl_record(&m, 0, 1);
-		maps_close(&m);
-	}
-}
-
-static int needs_kube(const struct config *cfg)
-{
-	return cfg->n_ksvcs || cfg->nodes_from_kube;
-}
-
-int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out)
-{
-	static struct config cfg;
-	char ebuf[512];
-	int rc;
-
-	rc = config_load(file, &cfg, ebuf, sizeof(ebuf));
-	if (!rc && needs_kube(&cfg)) {
-		snprintf(ebuf, sizeof(ebuf), "%s:%u:%u: Kubernetes services and nodes need 'nosnat run --kube'",
-			 file, cfg.n_ksvcs ? cfg.ksvcs[0].line : 1, cfg.n_ksvcs ? cfg.ksvcs[0].col : 1);
-		rc = -EINVAL;
-	}
-	if (rc) {
-		err("%s", ebuf);
-		if (!dry_run)
-			record_failure(pin_dir);
-		return rc;
-	}
-	return apply_parsed(pin_dir, &cfg, file, dry_run, 1, out);
-}
-
 /* Apply and log each change on its own line. */
-static int apply_logged(const char *pin_dir, const struct config *cfg, const char *file,
-			int record, const char *why)
+static int apply_logged(struct state *st, const char *pin_dir, const struct config *cfg,
+			const char *file, int record, const char *why)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&buf, &len);
 	int rc;
 
-	rc = apply_parsed(pin_dir, cfg, file, 0, record, mem);
+	rc = apply_parsed(st, pin_dir, cfg, file, 0, record, mem);
 	if (mem)
 		fclose(mem);
 	log_lines(buf);
@@ -159,25 +71,26 @@ static int apply_logged(const char *pin_dir, const struct config *cfg, const cha
 	return rc;
 }
 
-static void write_metrics(const char *pin_dir, const char *path, struct kube_client *kc)
+static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
+			  struct kube_client *kc)
 {
-	static struct metrics mx;
-	static struct state st;
+	struct metrics *mx = &c->mx;
+	struct state *st = &c->st;
 	struct nosnat_maps m;
 	int rc;
 
 	if (maps_open(pin_dir, &m))
 		return;
-	rc = state_read(&m, &st);
+	rc = state_read(&m, st);
 	if (!rc) {
-		mx.version = NOSNAT_VERSION;
-		rc = metrics_collect(&m, &st, &mx);
+		mx->version = NOSNAT_VERSION;
+		rc = metrics_collect(&m, st, mx);
 	}
-	mx.has_kube = kc != NULL;
+	mx->has_kube = kc != NULL;
 	if (kc)
-		kube_status(kc, &mx.kube_connected, &mx.kube_last_sync, &mx.kube_watch_restarts);
+		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts);
 	if (!rc)
-		rc = metrics_write_textfile(path, &mx);
+		rc = metrics_write_textfile(path, mx);
 	if (rc)
 		err("cannot write metrics to %s: %s", path, strerror(-rc));
 	maps_close(&m);
@@ -207,6 +120,7 @@ static double now_mono(void)
 }
 
 struct daemon {
+	struct ctx *c;			/* main's: the maps as read, a config, metrics */
 	const char *pin_dir;
 	const struct run_opts *o;
 	struct config base;		/* the last good file */
@@ -257,7 +171,7 @@ static void apply_kube(struct daemon *d, const char *why)
 		err("kubernetes: %s; the previous state stays in force", ebuf);
 		return;
 	}
-	apply_logged(d->pin_dir, &d->full, d->o->config, 0, why);
+	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, why);
 }
 
 static void kube_restart(struct daemon *d)
@@ -270,7 +184,7 @@ static void kube_restart(struct daemon *d)
 	kube_stop(d->kc);
 	d->kc = NULL;
 	d->waiting_logged = 0;
-	if (!needs_kube(&d->base))
+	if (!config_needs_kube(&d->base))
 		return;
 	if (kube_start(&ko, &d->base, d->kube_fd, &d->kc))
 		err("kubernetes: cannot start the watches; static configuration only");
@@ -282,11 +196,11 @@ static void kube_restart(struct daemon *d)
 /* The file changed (or SIGHUP, or start). */
 static void reload(struct daemon *d, const char *why)
 {
-	static struct config cfg;
+	struct config *cfg = &d->c->cfg;
 	char ebuf[512];
-	int rc = config_load(d->o->config, &cfg, ebuf, sizeof(ebuf));
+	int rc = config_load(d->o->config, cfg, ebuf, sizeof(ebuf));
 
-	if (!rc && needs_kube(&cfg) && !d->o->kube) {
+	if (!rc && config_needs_kube(cfg) && !d->o->kube) {
 		snprintf(ebuf, sizeof(ebuf), "%s: 'service:' entries and 'nodes: kubernetes' need --kube",
 			 d->o->config);
 		rc = -EINVAL;
@@ -294,24 +208,24 @@ static void reload(struct daemon *d, const char *why)
 	if (rc) {
 		err("%s", ebuf);
 		err("%s: configuration rejected, the previous state stays in force", why);
-		record_failure(d->pin_dir);
+		apply_record_failure(d->pin_dir);
 		return;
 	}
 	{
-		int restart = !d->have_base || !same_kube_services(&d->base, &cfg);
+		int restart = !d->have_base || !same_kube_services(&d->base, cfg);
 
-		memcpy(&d->base, &cfg, sizeof(cfg));
+		memcpy(&d->base, cfg, sizeof(*cfg));
 		d->have_base = 1;
-		if (!needs_kube(&cfg)) {
+		if (!config_needs_kube(cfg)) {
 			if (d->kc)
 				kube_restart(d);
-			apply_logged(d->pin_dir, &d->base, d->o->config, 1, why);
+			apply_logged(&d->c->st, d->pin_dir, &d->base, d->o->config, 1, why);
 			return;
 		}
 		if (restart)
 			kube_restart(d);
 		if (!d->kc) {
-			record_failure(d->pin_dir);
+			apply_record_failure(d->pin_dir);
 			return;
 		}
 		/* counted as a reload once it converges with Kubernetes */
@@ -331,11 +245,11 @@ static void reload(struct daemon *d, const char *why)
 	}
 }
 
-int run_daemon(const char *pin_dir, const struct run_opts *o)
+int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 {
-	static struct daemon dd;
-	struct daemon *d = &dd;
-	static struct config cfg;
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct config *cfg = &c->cfg;
+	struct attach_opts ao;
 	char ifname[IF_NAMESIZE + 1], ebuf[512], dirbuf[PATH_MAX], a[INET_ADDRSTRLEN];
 	__be32 node_ip = o->node_ip;
 	unsigned long long digest;
@@ -344,29 +258,35 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 	int sfd = -1, ifd = -1, rc;
 
 	log_timestamps = 1;
-	memset(d, 0, sizeof(*d));
+	if (!d) {
+		err("out of memory");
+		return -ENOMEM;
+	}
+	d->c = c;
 	d->pin_dir = pin_dir;
 	d->o = o;
 	d->kube_fd = -1;
 	/* The node address: flag, else the config's, else the interface's. */
-	if (!node_ip && !config_load(o->config, &cfg, ebuf, sizeof(ebuf)) && cfg.has_node)
-		node_ip = cfg.node;
+	if (!node_ip && !config_load(o->config, cfg, ebuf, sizeof(ebuf)) && cfg->has_node)
+		node_ip = cfg->node;
 	if (!o->iface || !strcmp(o->iface, "auto")) {
 		if (!node_ip) {
 			err("--iface auto needs the node address (--node-ip or 'node' in %s)", o->config);
-			return -EINVAL;
+			rc = -EINVAL;
+			goto out;
 		}
 		rc = iface_by_addr(node_ip, ifname, sizeof(ifname));
 		if (rc) {
 			err("no interface holds the node address %s", ip_str(node_ip, a));
-			return rc;
+			goto out;
 		}
 	} else {
 		snprintf(ifname, sizeof(ifname), "%s", o->iface);
 	}
-	rc = dp_attach(pin_dir, ifname, o->mode, node_ip, o->via, &o->flow);
+	ao = (struct attach_opts){ .mode = o->mode, .node_ip = node_ip, .via = o->via, .flow = o->flow };
+	rc = dp_attach(&c->st, pin_dir, ifname, &ao);
 	if (rc)
-		return rc;
+		goto out;
 	{
 		struct nosnat_maps m;
 
@@ -406,7 +326,7 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 		double t = now_mono(), wait = 3600;
 
 		if (o->textfile && t >= next_metrics) {
-			write_metrics(pin_dir, o->textfile, d->kc);
+			write_metrics(c, pin_dir, o->textfile, d->kc);
 			next_metrics = t + o->interval;
 		}
 		if (reload_at >= 0 && t >= reload_at) {
@@ -475,7 +395,7 @@ int run_daemon(const char *pin_dir, const struct run_opts *o)
 			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
 			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
 			if (o->textfile)
-				write_metrics(pin_dir, o->textfile, d->kc);
+				write_metrics(c, pin_dir, o->textfile, d->kc);
 			rc = 0;
 			if (o->detach_on_exit)
 				rc = dp_detach(pin_dir, ifname);
@@ -492,5 +412,6 @@ out:
 		close(ifd);
 	if (d->kube_fd >= 0)
 		close(d->kube_fd);
+	free(d);
 	return rc;
 }

@@ -23,11 +23,7 @@ struct run_opts {
 	unsigned int kube_watch_timeout;
 };
 
-int run_daemon(const char *pin_dir, const struct run_opts *o);
-/* Load, validate and apply FILE under the pin dir's lock; logs each change.
- * Returns the number of changes or -errno. Records the outcome. */
-int apply_file(const char *pin_dir, const char *file, int dry_run, FILE *out);
-/* The interface that holds addr. */
-int iface_by_addr(__be32 addr, char *ifname, size_t len);
+struct ctx;
+int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o);
 
 #endif

@@ -10,6 +10,8 @@
 #include <bpf/libbpf.h>
 #include "names.h"
 #include "parse.h"
+#include "mapio.h"
+#include "scratch.h"
 #include "show.h"
 
 static void list_backends_json(FILE *f, const struct state *s, __u32 vip_id)
@@ -52,7 +54,7 @@ static int cmp_be32(const void *x, const void *y)
 
 void show_list(FILE *f, const struct state *s, int json)
 {
-	static struct vip_entry v[NOSNAT_MAX_VIPS];
+	struct vip_entry *v = s->tmp->show_vips;
 	__be32 nodes[NOSNAT_MAX_NODES];
 	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[32];
 
@@ -106,7 +108,7 @@ void show_list(FILE *f, const struct state *s, int json)
 
 int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int json)
 {
-	static struct vip_entry v[NOSNAT_MAX_VIPS];
+	struct vip_entry *v = s->tmp->show_vips;
 	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[32];
 	int first = 1, rc;
 	uint64_t c[3];

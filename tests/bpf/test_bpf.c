@@ -26,14 +26,19 @@
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
+#include "ops.h"
+#include "scratch.h"
 #include "state.h"
+#include "verify.h"
+#include "vips.h"
 #include "pkt.h"
 #include <time.h>
 #include <sys/resource.h>
 
 static struct nosnat_bpf *skel;
 static struct nosnat_maps maps;
-static struct state st;
+static struct state st;		/* with its scratch: st.tmp = &st_tmp in main */
+static struct scratch st_tmp;
 static int dummy_ifindex;	/* the "uplink": a veth in a private netns */
 
 #define FAIL(fmt, ...) do { \
@@ -3789,6 +3794,7 @@ int main(int argc, char **argv)
 {
 	int passed = 0, failed = 0;
 
+	st.tmp = &st_tmp;
 	if (setup_netns() || setup_skel()) {
 		fprintf(stderr, "bpf: setup failed (root, BTF kernel needed)\n");
 		printf("bpf: 0 passed, 1 failed\n");

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The pin directory: checked (and bpffs mounted when it is the default),
+ * every pinned map opened and closed as a set, flock for writers and readers. */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include "log.h"
+#include "parse.h"
+#include "state.h"
+
+static int on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	if (statfs(path, &st))
+		return -errno;
+	return st.f_type == BPF_FS_MAGIC ? 0 : -ENOTDIR;
+}
+
+int pin_dir_prepare(const char *pin_dir, int create)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int rc;
+
+	if (strlen(pin_dir) >= sizeof(parent) - 1)
+		return -ENAMETOOLONG;
+	strcpy(parent, pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		strcpy(parent, "/");
+
+	if (!strcmp(pin_dir, NOSNAT_DEFAULT_PIN_DIR) && on_bpffs("/sys/fs/bpf") == -ENOTDIR) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") && errno != EBUSY) {
+			err("cannot mount bpffs at /sys/fs/bpf: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	rc = on_bpffs(pin_dir);
+	if (rc == -EACCES) {
+		err("pin directory %s: %s (it is root's, mode 0700)", pin_dir, strerror(-rc));
+		return rc;
+	}
+	if (rc == -ENOENT) {
+		rc = on_bpffs(parent);
+		if (rc == -ENOENT) {
+			err("pin directory %s: parent %s does not exist", pin_dir, parent);
+			return rc;
+		}
+		if (rc == -ENOTDIR) {
+			err("pin directory %s is not on a bpffs (mount -t bpf bpf %s)", pin_dir, parent);
+			return rc;
+		}
+		if (!create) {
+			err("no nosnat state under %s (run 'nosnat attach' first)", pin_dir);
+			return -ENOENT;
+		}
+		if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+			rc = -errno;
+			err("cannot create %s: %s", pin_dir, strerror(errno));
+			return rc;
+		}
+		return 0;
+	}
+	if (rc == -ENOTDIR) {
+		err("pin directory %s is not on a bpffs (mount -t bpf bpf %s)", pin_dir, pin_dir);
+		return rc;
+	}
+	if (rc) {
+		err("pin directory %s: %s", pin_dir, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+static int open_pinned(const char *pin_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	return bpf_obj_get(path);
+}
+
+void maps_open_none(struct nosnat_maps *m)
+{
+	memset(m, 0xff, sizeof(*m));	/* every fd -1 */
+}
+
+int maps_open(const char *pin_dir, struct nosnat_maps *m)
+{
+	struct { int *fd; const char *name; } t[] = {
+#define X(field, map, name) { &m->field, name },
+		NOSNAT_PINNED_MAPS(X)
+#undef X
+	};
+
+	m->lock_fd = -1;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		*t[i].fd = -1;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		*t[i].fd = open_pinned(pin_dir, t[i].name);
+		if (*t[i].fd < 0) {
+			int rc = -errno;
+
+			if (rc == -ENOENT)
+				err("no map %s under %s (run 'nosnat attach' first)", t[i].name, pin_dir);
+			else if (rc == -EPERM || rc == -EACCES)
+				err("cannot open %s/%s: %s (the pins are root's, mode 0600; needs root with CAP_BPF)",
+				    pin_dir, t[i].name, strerror(-rc));
+			else
+				err("cannot open %s/%s: %s", pin_dir, t[i].name, strerror(-rc));
+			maps_close(m);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void maps_close(struct nosnat_maps *m)
+{
+	int *fds[] = {
+#define X(field, map, name) &m->field,
+		NOSNAT_PINNED_MAPS(X)
+#undef X
+		&m->lock_fd,
+	};
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+#define LOCK_WAIT_MS 30000
+
+/* Writers serialise on the pin directory. Wait a bounded time: a process
+ * that never lets go must not freeze every other command (or a daemon,
+ * which cannot act on SIGTERM while it waits). */
+static int lock_dir(const char *pin_dir, struct nosnat_maps *m, int op)
+{
+	int fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), waited = 0, rc;
+
+	if (fd < 0) {
+		rc = -errno;
+		err("cannot lock %s: %s", pin_dir, strerror(errno));
+		return rc;
+	}
+	while (flock(fd, op | LOCK_NB)) {
+		if (errno != EWOULDBLOCK || waited >= LOCK_WAIT_MS) {
+			rc = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			err("cannot lock %s: %s", pin_dir, rc == -ETIMEDOUT ?
+			    "another nosnat command has held it for 30 s" : strerror(-rc));
+			close(fd);
+			return rc;
+		}
+		usleep(20000);
+		waited += 20;
+	}
+	m->lock_fd = fd;
+	return 0;
+}
+
+int maps_lock(const char *pin_dir, struct nosnat_maps *m)
+{
+	return lock_dir(pin_dir, m, LOCK_EX);
+}
+
+int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m)
+{
+	return lock_dir(pin_dir, m, LOCK_SH);
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* nosnat verify: the pinned maps checked against each other, one check per
+ * invariant, one line per problem. */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "parse.h"
+#include "maglev.h"
+#include "mapio.h"
+#include "pods.h"
+#include "scratch.h"
+#include "verify.h"
+#include "vips.h"
+
+int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
+{
+	struct nosnat_maglev_slots *table = &s->tmp->verify.table;
+	struct nosnat_addr_filter *filt = &s->tmp->verify.filter;
+	struct nosnat_pod *pod_dir_cur = s->tmp->verify.dir_cur;
+	const struct nosnat_pod *pod_ents = s->tmp->pods.ents;
+	char vs[32], a[16];
+	int problems = 0;
+
+#define PROBLEM(...) do { fprintf(out, __VA_ARGS__); fputc('\n', out); problems++; } while (0)
+	for (size_t i = 0; i < s->n_vips; i++) {
+		const struct vip_entry *v = &s->vips[i];
+		struct nosnat_local local = {};
+		unsigned int active = 0, refs_want = 0, refs = 0, want_local = 0;
+		__u32 inner_id, zero = 0;
+		int inner;
+
+		vip_str(&v->key, vs);
+		if (v->val.id >= NOSNAT_MAX_VIPS)
+			PROBLEM("%s: id %u out of range", vs, v->val.id);
+		for (size_t j = 0; j < i; j++)
+			if (s->vips[j].val.id == v->val.id)
+				PROBLEM("%s: id %u shared with another VIP", vs, v->val.id);
+		for (size_t j = 0; j < s->n_vips; j++)
+			refs_want += s->vips[j].key.addr == v->key.addr;
+		if (bpf_map_lookup_elem(m->vip_addr, &v->key.addr, &refs) || refs != refs_want)
+			PROBLEM("%s: address refcount %u, want %u", vs, refs, refs_want);
+		{
+			struct nosnat_vip_id idk = {};
+			__u32 zero = 0;
+
+			if (bpf_map_lookup_elem(m->vip_ids, &v->val.id, &idk) ||
+			    memcmp(&idk.key, &v->key, sizeof(idk.key)) ||
+			    nosnat_vip_ref_id(idk.ref) != v->val.id || !(idk.ref >> NOSNAT_VIP_ID_BITS))
+				PROBLEM("%s: id %u does not name it in %s", vs, v->val.id,
+					NOSNAT_MAP_VIP_IDS);
+			if (bpf_map_lookup_elem(m->vip_filt, &zero, filt) || !filter_has(filt, v->key.addr))
+				PROBLEM("%s: address filter bit clear (packets would pass)", vs);
+		}
+		for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
+			const struct nosnat_backend *be = &s->be[b];
+
+			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v->val.id)
+				continue;
+			active += be->weight > 0;
+			want_local += be->node == s->cfg.node_ip;
+		}
+		if (active != v->val.active)
+			PROBLEM("%s: active %u, but %u backends take new flows", vs, v->val.active, active);
+		if (bpf_map_lookup_elem(m->local, &v->val.id, &local) || local.count != want_local)
+			PROBLEM("%s: %u local backends listed, %u on this node", vs, local.count, want_local);
+		for (__u32 k = 0; k < local.count && k < NOSNAT_MAX_LOCAL; k++) {
+			const struct nosnat_backend *be = &s->be[local.ids[k] % NOSNAT_MAX_BACKENDS];
+
+			if (local.ids[k] >= NOSNAT_MAX_BACKENDS || !(be->flags & NOSNAT_BE_IN_USE) ||
+			    be->vip_id != v->val.id || be->node != s->cfg.node_ip)
+				PROBLEM("%s: local list names backend %u wrongly", vs, local.ids[k]);
+		}
+		if (bpf_map_lookup_elem(m->maglev, &v->val.id, &inner_id)) {
+			if (active)
+				PROBLEM("%s: no Maglev table but %u active backends", vs, active);
+			continue;
+		}
+		if (!active)
+			PROBLEM("%s: a Maglev table but no active backend", vs);
+		inner = bpf_map_get_fd_by_id(inner_id);
+		if (inner < 0 || bpf_map_lookup_elem(inner, &zero, table)) {
+			PROBLEM("%s: cannot read its Maglev table: %s", vs, strerror(errno));
+			if (inner >= 0)
+				close(inner);
+			continue;
+		}
+		close(inner);
+		for (__u32 slot = 0; slot < NOSNAT_MAGLEV_SIZE; slot++) {
+			__u32 id = table->backend[slot];
+			const struct nosnat_backend *be = &s->be[id % NOSNAT_MAX_BACKENDS];
+
+			if (id >= NOSNAT_MAX_BACKENDS || !(be->flags & NOSNAT_BE_IN_USE) ||
+			    be->vip_id != v->val.id || !be->weight) {
+				PROBLEM("%s: Maglev slot %u names backend %u, not an active one of it", vs, slot, id);
+				break;
+			}
+		}
+	}
+	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
+		const struct nosnat_backend *be = &s->be[b];
+		int owner = 0;
+
+		if (!(be->flags & NOSNAT_BE_IN_USE))
+			continue;
+		for (size_t i = 0; i < s->n_vips; i++)
+			owner |= s->vips[i].val.id == be->vip_id;
+		if (!owner)
+			PROBLEM("backend %d (%s) belongs to no VIP", b, ip_str(be->addr, a));
+		if (be->node != s->cfg.node_ip && !state_has_node(s, be->node))
+			PROBLEM("backend %d (%s) on unknown node %s", b, ip_str(be->addr, a),
+				ip_str(be->node, vs));
+	}
+	{	/* nosnat_pods and nosnat_pod_dir: exactly this node's pods, each with its slots */
+		struct nosnat_pod_key key, cursor, *prev = NULL;
+		size_t n = 0, have_keys = 0;
+		__u32 zero_key = 0;
+
+		if (pod_plan(m, s, &n) ||
+		    array_read(m->pod_dir, pod_dir_cur, sizeof(pod_dir_cur[0]), NOSNAT_POD_DIR_SLOTS))
+			PROBLEM("cannot read %s or %s", NOSNAT_MAP_VIP_IDS, NOSNAT_MAP_POD_DIR);
+		for (size_t i = 0; i < n; i++) {
+			const struct nosnat_pod *want = &pod_ents[i];
+			struct nosnat_pod cur = {};
+
+			if (bpf_map_lookup_elem(m->pods, &want->key, &cur) || memcmp(&cur, want, sizeof(cur)))
+				PROBLEM("pod %s:%u: %s lists %u slots, want %u (first %u, VIP %s:%u ref %u)",
+					ip_str(want->key.addr, a), ntohs(want->key.port), NOSNAT_MAP_PODS,
+					cur.count, want->count, want->slots[0].id,
+					ip_str(want->slots[0].vip_addr, vs), ntohs(want->slots[0].vip_port),
+					want->slots[0].vip_ref);
+			/* a reply proven by its conntrack mark must name one VIP */
+			for (__u32 x = 0; s->cfg.ct_mark_mask && x < want->count && x < NOSNAT_POD_IDS; x++)
+				for (__u32 y = 0; y < x; y++) {
+					const struct nosnat_pod_slot *sx = &want->slots[x], *sy = &want->slots[y];
+					__u32 mask = s->cfg.ct_mark_mask;
+
+					if (nosnat_vip_mark(sx->vip_addr, sx->vip_port, want->key.proto, mask) ==
+					    nosnat_vip_mark(sy->vip_addr, sy->vip_port, want->key.proto, mask))
+						PROBLEM("pod %s:%u: VIP ports %u and %u share a conntrack mark under "
+							"mask %#x (attach with another --ct-mark-mask)",
+							ip_str(want->key.addr, a), ntohs(want->key.port),
+							ntohs(sx->vip_port), ntohs(sy->vip_port), mask);
+				}
+		}
+		while (!bpf_map_get_next_key(m->pods, prev, &key)) {
+			have_keys++;
+			cursor = key;
+			prev = &cursor;
+		}
+		if (have_keys != n)
+			PROBLEM("%s has %zu pods, want %zu", NOSNAT_MAP_PODS, have_keys, n);
+		for (__u32 x = 0; x < NOSNAT_POD_DIR_SLOTS; x++) {
+			struct nosnat_pod want;
+
+			pod_dir_want(s, x, &want);
+			if (!memcmp(&pod_dir_cur[x], &want, sizeof(want)))
+				continue;
+			PROBLEM("%s[%u]: pod %s:%u, %u slots, flags %u; want %s:%u, %u slots, flags %u",
+				NOSNAT_MAP_POD_DIR, x, ip_str(pod_dir_cur[x].key.addr, a),
+				ntohs(pod_dir_cur[x].key.port), pod_dir_cur[x].count, pod_dir_cur[x].flags,
+				ip_str(want.key.addr, vs), ntohs(want.key.port), want.count, want.flags);
+			break;
+		}
+		if (bpf_map_lookup_elem(m->pod_filt, &zero_key, filt))
+			PROBLEM("cannot read %s", NOSNAT_MAP_POD_FILTER);
+		else
+			for (size_t i = 0; i < n; i++)
+				if (!filter_has(filt, pod_ents[i].key.addr)) {
+					PROBLEM("pod %s: filter bit clear (its replies would pass as they are)",
+						ip_str(pod_ents[i].key.addr, a));
+					break;
+				}
+	}
+#undef PROBLEM
+	return problems;
+}

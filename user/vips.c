@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* VIP tables: each VIP's Maglev table in an inner map (built, compared,
+ * swapped in batches), its local list and active count; the VIP id index and
+ * address filter; backend slots allocated, written and released. */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "parse.h"
+#include <bpf/libbpf.h>
+#include "log.h"
+#include "maglev.h"
+#include "mapio.h"
+#include "scratch.h"
+#include "vips.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524		/* the kernel's "operation not supported" */
+#endif
+
+/* Does the table in map fd hold these slots? */
+static int table_holds(int fd, const __u32 *table)
+{
+	size_t len = sizeof(struct nosnat_maglev_slots);
+	void *a = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	int same = a != MAP_FAILED && !memcmp(a, table, len);
+
+	if (a != MAP_FAILED)
+		munmap(a, len);
+	return same;
+}
+
+/* Build a VIP's Maglev table in a fresh inner map (*inner; -1 when no
+ * backend takes new flows, or when cur, the table serving now, holds the
+ * same slots: *same then) and its local list. Nothing is swapped yet. */
+static int vip_prepare(const struct state *s, __u32 vip_id, int cur, int *inner, int *same,
+		       __u32 *active, struct nosnat_local *local)
+{
+	struct maglev_backend *mb = s->tmp->vips.mb;
+	__u32 *ids = s->tmp->vips.ids, *table = s->tmp->vips.table;
+	const size_t table_size = sizeof(s->tmp->vips.table);
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_MMAPABLE);
+	size_t n = state_vip_backends(s, vip_id, ids);
+	__u32 zero = 0;
+	void *mem;
+	int fd, rc;
+
+	*inner = -1;
+	*same = 0;
+	*active = 0;
+	memset(local, 0, sizeof(*local));
+	for (size_t i = 0; i < n; i++) {
+		const struct nosnat_backend *b = &s->be[ids[i]];
+
+		mb[i] = (struct maglev_backend){ .addr = b->addr, .port = b->port, .weight = b->weight };
+		if (b->weight)
+			(*active)++;
+		if (b->node == s->cfg.node_ip && local->count < NOSNAT_MAX_LOCAL)
+			local->ids[local->count++] = ids[i];
+	}
+	if (!*active)
+		return 0;
+	rc = maglev_build(mb, n, NOSNAT_MAGLEV_SIZE, table);
+	if (rc)
+		return rc;
+	for (__u32 i = 0; i < NOSNAT_MAGLEV_SIZE; i++)
+		table[i] = ids[table[i]];
+	if (cur >= 0 && table_holds(cur, table)) {
+		*same = 1;
+		return 0;
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
+			    sizeof(struct nosnat_maglev_slots), 1, &mopts);
+	if (fd < 0)
+		return -errno;
+	mem = mmap(NULL, table_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		if (bpf_map_update_elem(fd, &zero, table, BPF_ANY)) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	} else {
+		memcpy(mem, table, table_size);
+		munmap(mem, table_size);
+	}
+	*inner = fd;
+	return 0;
+}
+
+/* The inner map now serving VIP id in outer (-1: none). */
+static int table_fd(int outer, __u32 id)
+{
+	__u32 inner_id;
+
+	if (bpf_map_lookup_elem(outer, &id, &inner_id))
+		return -1;
+	return bpf_map_get_fd_by_id(inner_id);
+}
+
+/* Swap tables in: keys[i] gets fds[i], in one batch update (one RCU wait). */
+static int tables_swap(int outer, __u32 *keys, __u32 *fds, size_t nb)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bopts);
+	__u32 count = (__u32)nb;
+
+	if (!nb || !bpf_map_update_batch(outer, keys, fds, &count, &bopts))
+		return 0;
+	if (errno != EINVAL && errno != ENOTSUP && errno != ENOTSUPP)
+		return -errno;
+	for (size_t i = count; i < nb; i++)	/* old kernel */
+		if (bpf_map_update_elem(outer, &keys[i], &fds[i], BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+/* Swapping an inner map waits for an RCU grace period (the kernel makes
+ * sure no program still uses the old table): ~8 ms here, per update call.
+ * One batch update swaps many tables for one wait. */
+/* SYNC_CHUNK (scratch.h): tables (256 KiB each) built before a swap */
+
+int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry **vs, size_t n)
+{
+	for (size_t base = 0; base < n; base += SYNC_CHUNK) {
+		size_t k = n - base < SYNC_CHUNK ? n - base : SYNC_CHUNK, nb = 0;
+		struct nosnat_local *local = s->tmp->vips.local;
+		__u32 active[SYNC_CHUNK], keys[SYNC_CHUNK], fds[SYNC_CHUNK];
+		int inner[SYNC_CHUNK], rc = 0;
+
+		__u32 pkeys[SYNC_CHUNK], pfds[SYNC_CHUNK];
+		int cur[SYNC_CHUNK], same[SYNC_CHUNK];
+		size_t np = 0;
+
+		for (size_t i = 0; i < k; i++)
+			inner[i] = cur[i] = -1, same[i] = 0;
+		for (size_t i = 0; i < k && !rc; i++) {
+			__u32 id = vs[base + i]->val.id;
+
+			/* An unchanged table stays; a changed one's predecessor is
+			 * kept as the previous table (second chances). */
+			cur[i] = table_fd(m->maglev, id);
+			rc = vip_prepare(s, id, cur[i], &inner[i], &same[i], &active[i], &local[i]);
+			if (rc)
+				break;
+			if (same[i])
+				continue;
+			if (cur[i] >= 0) {
+				pkeys[np] = id;
+				pfds[np++] = (__u32)cur[i];
+			}
+			if (inner[i] >= 0) {
+				keys[nb] = id;
+				fds[nb++] = (__u32)inner[i];
+			}
+		}
+		/* The moment packets switch tables: one update for the chunk. */
+		if (!rc)
+			rc = tables_swap(m->maglev_prev, pkeys, pfds, np);
+		if (!rc)
+			rc = tables_swap(m->maglev, keys, fds, nb);
+		for (size_t i = 0; i < k; i++)
+			if (cur[i] >= 0)
+				close(cur[i]);
+		for (size_t i = 0; i < k; i++)
+			if (inner[i] >= 0)
+				close(inner[i]);
+		for (size_t i = 0; i < k && !rc; i++) {
+			struct vip_entry *v = vs[base + i];
+
+			if (inner[i] < 0 && !same[i] && bpf_map_delete_elem(m->maglev, &v->val.id) &&
+			    errno != ENOENT)
+				rc = -errno;
+			else if (bpf_map_update_elem(m->local, &v->val.id, &local[i], BPF_ANY))
+				rc = -errno;
+			if (rc)
+				break;
+			v->val.active = active[i];
+			if (bpf_map_update_elem(m->vips, &v->key, &v->val, BPF_EXIST))
+				rc = -errno;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int vip_sync(const struct nosnat_maps *m, struct state *s, struct vip_entry *v)
+{
+	return vip_sync_many(m, s, &v, 1);
+}
+
+void filter_set(struct nosnat_addr_filter *f, __be32 addr)
+{
+	__u32 bit = nosnat_addr_filter_bit(addr);
+
+	f->bits[bit / 64] |= 1ULL << (bit % 64);
+}
+
+int filter_has(const struct nosnat_addr_filter *f, __be32 addr)
+{
+	__u32 bit = nosnat_addr_filter_bit(addr);
+
+	return (f->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* The filter of exactly s's VIP addresses, plus extra (0: none). Bits that
+ * stay set are never cleared on the way, so packets see at least the old
+ * or the new set at any moment. */
+int filter_write(const struct nosnat_maps *m, const struct state *s, __be32 extra)
+{
+	struct nosnat_addr_filter *f = &s->tmp->vips.filter;
+	__u32 zero = 0;
+
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < s->n_vips; i++)
+		filter_set(f, s->vips[i].key.addr);
+	if (extra)
+		filter_set(f, extra);
+	return bpf_map_update_elem(m->vip_filt, &zero, f, BPF_ANY) ? -errno : 0;
+}
+
+/* The reference of a VIP id's next owner: the generation counts on. */
+__u32 vip_ref_next(__u32 id, __u32 old_ref)
+{
+	__u32 gen = (old_ref >> NOSNAT_VIP_ID_BITS) + 1;
+
+	gen &= (1U << (32 - NOSNAT_VIP_ID_BITS)) - 1;
+	return nosnat_vip_ref(id, gen ? gen : 1);	/* generation 0: never a live VIP */
+}
+
+/* Make nosnat_vip_ids name exactly s's VIPs. An entry that names its VIP
+ * already keeps its reference: re-attaching keeps every flow. */
+int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
+{
+	struct nosnat_vip_id *want = s->tmp->vips.want;
+	__u8 *live = s->tmp->vips.live;
+	int rc;
+
+	memset(live, 0, sizeof(s->tmp->vips.live));
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (s->vips[i].val.id < NOSNAT_MAX_VIPS)
+			live[s->vips[i].val.id] = 1;
+	if (array_read(m->vip_ids, want, sizeof(want[0]), NOSNAT_MAX_VIPS))
+		memset(want, 0, sizeof(s->tmp->vips.want));
+	for (size_t i = 0; i < s->n_vips; i++) {
+		__u32 id = s->vips[i].val.id;
+		struct nosnat_vip_id *w;
+
+		if (id >= NOSNAT_MAX_VIPS)
+			continue;
+		w = &want[id];
+		if (memcmp(&w->key, &s->vips[i].key, sizeof(w->key)) || nosnat_vip_ref_id(w->ref) != id ||
+		    !(w->ref >> NOSNAT_VIP_ID_BITS)) {
+			w->key = s->vips[i].key;
+			w->ref = vip_ref_next(id, w->ref);
+		}
+	}
+	for (__u32 id = 0; id < NOSNAT_MAX_VIPS; id++) {
+		static const struct nosnat_vip_key none;
+
+		if (live[id] || !memcmp(&want[id].key, &none, sizeof(none)))
+			continue;
+		memset(&want[id].key, 0, sizeof(want[id].key));
+		want[id].ref = vip_ref_next(id, want[id].ref);	/* its flows are over */
+	}
+	rc = filter_write(m, s, 0);
+	for (__u32 id = 0; !rc && id < NOSNAT_MAX_VIPS; id++)
+		if (bpf_map_update_elem(m->vip_ids, &id, &want[id], BPF_ANY))
+			rc = -errno;
+	return rc;
+}
+
+int be_alloc(const struct state *s)
+{
+	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+		if (!(s->be[id].flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)))
+			return id;
+	return -ENOSPC;
+}
+
+int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh)
+{
+	int rc;
+
+	if (fresh) {
+		rc = zero_percpu(m->be_stat, id, sizeof(struct nosnat_counter));
+		if (rc)
+			return rc;
+	}
+	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
+}
+
+int be_release(const struct nosnat_maps *m, struct state *s, __u32 id)
+{
+	memset(&s->be[id], 0, sizeof(s->be[id]));
+	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
+}
+
+int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name)
+{
+	struct nosnat_vip_meta meta = {};
+
+	snprintf(meta.name, sizeof(meta.name), "%s", name);
+	if (bpf_map_update_elem(m->vip_meta, &v->val.id, &meta, BPF_ANY))
+		return -errno;
+	memcpy(v->name, meta.name, sizeof(v->name));
+	return 0;
+}
+
+unsigned int vip_local_count(const struct state *s, __u32 vip_id, __be32 node_ip)
+{
+	unsigned int n = 0;
+
+	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
+		if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id == vip_id &&
+		    s->be[id].node == node_ip)
+			n++;
+	return n;
+}
