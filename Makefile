@@ -13,7 +13,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 CFLAGS    ?= -O2 -g
 CFLAGS    += $(EXTRA_DEFS) -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
 	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS    := -lbpf -lelf -lz -lyaml -lcurl -ljson-c -lpthread
+LDLIBS    := -lbpf -lelf -lz -lyaml -lcurl -ljson-c -lresolv -lpthread
 BPF_CFLAGS := $(EXTRA_DEFS) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
 	     $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Wextra -Werror -MMD -MP
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,34 +82,23 @@ static int read_file(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* A kubeconfig's *-data value (base64, whitespace allowed), decoded by
+ * glibc's resolver library; NUL-terminated for PEM readers. */
 static char *b64_decode(const char *in, size_t *out_len)
 {
-	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t len = strlen(in), o = 0;
-	unsigned int acc = 0;
-	int bits = 0;
-	char *out = malloc(len / 4 * 3 + 4);
+	size_t cap = strlen(in) / 4 * 3 + 4;
+	char *out = malloc(cap);
+	int n;
 
 	if (!out)
 		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		const char *p = strchr(tbl, in[i]);
-
-		if (in[i] == '=' || in[i] == '\n' || in[i] == '\r' || in[i] == ' ')
-			continue;
-		if (!p || !in[i]) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned int)(p - tbl);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
+	n = b64_pton(in, (unsigned char *)out, cap - 1);
+	if (n < 0) {
+		free(out);
+		return NULL;
 	}
-	out[o] = '\0';
-	*out_len = o;
+	out[n] = '\0';
+	*out_len = (size_t)n;
 	return out;
 }
 
@@ -773,10 +763,10 @@ int kube_start(const struct kube_opts *o, const struct config *cfg, int notify_f
 		add_watch(kc, K_SLICE, path, what);
 	}
 	for (size_t i = 0; i < kc->n_w; i++) {
-		if (pthread_create(&kc->w[i].thread, NULL, watch_main, &kc->w[i])) {
-			rc = -errno;
+		rc = pthread_create(&kc->w[i].thread, NULL, watch_main, &kc->w[i]);
+		if (rc) {	/* the error number itself; errno is not set */
 			kube_stop(kc);
-			return rc ? rc : -EAGAIN;
+			return -rc;
 		}
 		kc->w[i].started = 1;
 	}
