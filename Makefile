@@ -10,10 +10,19 @@ BPFTOOL   ?= bpftool
 ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 
+AR        ?= ar
+PKG_CONFIG ?= pkg-config
+
+# CFLAGS is yours (make CFLAGS=-O1); what the build needs is in NOSNAT_CFLAGS.
 CFLAGS    ?= -O2 -g
-CFLAGS    += $(EXTRA_DEFS) -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
-	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS    := -lbpf -lelf -lz -lyaml -lcurl -ljson-c -lresolv -lpthread
+LIBS_PC   := libbpf libelf zlib yaml-0.1 libcurl json-c
+NOSNAT_CFLAGS := $(EXTRA_DEFS) -Wall -Wextra -Werror -std=gnu11 -Iinclude -I$(OUT) -Iuser \
+	     -DNOSNAT_VERSION='"$(VERSION)"' -MMD -MP \
+	     $(shell $(PKG_CONFIG) --cflags $(LIBS_PC) 2>/dev/null)
+ALL_CFLAGS := $(NOSNAT_CFLAGS) $(CFLAGS)
+# libraries from pkg-config; glibc's resolver library for base64
+LDLIBS    := $(shell $(PKG_CONFIG) --libs $(LIBS_PC) 2>/dev/null || echo -lbpf -lelf -lz -lyaml -lcurl -ljson-c) \
+	     -lresolv -lpthread
 BPF_CFLAGS := $(EXTRA_DEFS) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude \
 	     $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Wall -Wextra -Werror -MMD -MP
 
@@ -33,7 +42,7 @@ USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
 .PHONY: all next deps test test-bins test-unit test-bpf test-e2e test-reliability bench demo fuzz clean \
-	image test-image
+	image test-image install
 all: $(OUT)/nosnat
 
 $(OUT) $(OUT)/user $(OUT)/tests:
@@ -49,14 +58,20 @@ $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 
 $(OUT)/user/%.o: user/%.c | $(OUT)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # Everything that includes the skeleton waits for it.
 $(OUT)/user/attach.o: $(OUT)/nosnat.skel.h
 
-$(OUT)/nosnat: $(OUT)/user/main.o $(USER_OBJS)
+# The loader's code as a library: programs link only the members they use
+# (the unit tests never pull in the skeleton).
+$(OUT)/libnosnat.a: $(USER_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUT)/nosnat: $(OUT)/user/main.o $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
 # The loader built with AddressSanitizer and UBSan, for the tests.
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -65,24 +80,24 @@ $(OUT)/san:
 	$(Q)mkdir -p $@
 $(OUT)/san/%.o: user/%.c | $(OUT)/san
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 $(OUT)/san/attach.o: $(OUT)/nosnat.skel.h
 $(OUT)/nosnat-asan: $(SAN_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # The loader's own test suites, sanitized (make test-reliability).
 $(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
 	$(Q)mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -c $< -o $@
 SAN_LIB_OBJS := $(filter-out $(OUT)/san/main.o,$(SAN_OBJS))
 $(OUT)/test_unit-san: $(OUT)/san/tests/unit/test_unit.o $(SAN_LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -lm -o $@
 $(OUT)/test_bpf-san: $(OUT)/san/tests/bpf/test_bpf.o $(OUT)/san/tests/bpf/pkt.o $(SAN_LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
 # The same nosnat with a flow layout grown by a field, in its own build
 # directory: the upgrade test attaches it over pins of the real one and back.
@@ -94,7 +109,7 @@ next:
 $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
 	$(Q)mkdir -p $(dir $@)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c $< -o $@
 
 $(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
 
@@ -106,30 +121,35 @@ $(OUT)/bench.bpf.o: tests/bpf/bench.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(USER_OBJS)
+$(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lm -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -lm -o $@
 
-$(OUT)/test_bpf: $(OUT)/tests/bpf/test_bpf.o $(OUT)/tests/bpf/pkt.o $(USER_OBJS)
+$(OUT)/test_bpf: $(OUT)/tests/bpf/test_bpf.o $(OUT)/tests/bpf/pkt.o $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUT)/xdp_pass.bpf.o: tests/e2e/xdp_pass.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# libFuzzer harnesses with ASan and UBSan (clang only)
+# libFuzzer harnesses with ASan and UBSan (clang only), one object per
+# source so that header changes rebuild them (-MMD).
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	      -Iinclude -Iuser -Wall -Wextra -Werror
-$(OUT)/fuzz_config: tests/fuzz/fuzz_config.c user/config.c user/parse.c | $(OUT)
+$(OUT)/fuzz/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
+$(OUT)/fuzz_config: $(OUT)/fuzz/tests/fuzz/fuzz_config.o $(OUT)/fuzz/user/config.o $(OUT)/fuzz/user/parse.o
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -lyaml -o $@
 
-$(OUT)/fuzz_spec: tests/fuzz/fuzz_spec.c user/parse.c | $(OUT)
+$(OUT)/fuzz_spec: $(OUT)/fuzz/tests/fuzz/fuzz_spec.o $(OUT)/fuzz/user/parse.o
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
 
-$(OUT)/fuzz_kube: tests/fuzz/fuzz_kube.c user/kube.c user/parse.c | $(OUT)
+$(OUT)/fuzz_kube: $(OUT)/fuzz/tests/fuzz/fuzz_kube.o $(OUT)/fuzz/user/kube.o $(OUT)/fuzz/user/parse.o
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -ljson-c -o $@
 
@@ -179,15 +199,27 @@ bench: $(OUT)/test_bpf $(OUT)/nosnat $(OUT)/nsn_tcp $(OUT)/xdp_pass.bpf.o
 test-reliability: $(TEST_BINS) $(OUT)/test_unit-san $(OUT)/test_bpf-san
 	$(Q)tests/reliability/run.sh
 
+# Binary, man page and systemd unit (its ExecStart pointed at the binary).
+PREFIX  ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+install: $(OUT)/nosnat
+	$(Q)install -D -m 0755 $(OUT)/nosnat $(DESTDIR)$(PREFIX)/sbin/nosnat
+	$(Q)install -D -m 0644 doc/nosnat.8 $(DESTDIR)$(PREFIX)/share/man/man8/nosnat.8
+	$(Q)mkdir -p $(DESTDIR)$(UNITDIR)
+	$(Q)sed 's|/usr/local/sbin/nosnat|$(PREFIX)/sbin/nosnat|g' deploy/nosnat.service \
+		>$(DESTDIR)$(UNITDIR)/nosnat.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/nosnat.service
+
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d $(OUT)/san/tests/*/*.d)
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d $(OUT)/san/tests/*/*.d \
+	$(OUT)/fuzz/user/*.d $(OUT)/fuzz/tests/fuzz/*.d)
 
 $(OUT)/nsn_tcp: tests/e2e/nsn_tcp.c | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@
 
 $(OUT)/nsn_flood: tests/e2e/nsn_flood.c | $(OUT)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) $< -o $@

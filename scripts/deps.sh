@@ -6,7 +6,7 @@ set -euo pipefail
 # build: compilers, libbpf, bpftool, libyaml, libcurl, json-c. tests: iproute2
 # (namespaces), nftables (lab nodes track connections, as kube-proxy's do), ethtool, jq, promtool (prometheus), python3-yaml and kubectl
 # (deploy/ lint), python3 + openssl + curl (the fake Kubernetes API server).
-PKGS=(make gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool libyaml-dev
+PKGS=(make pkgconf gcc clang llvm libbpf-dev libelf-dev zlib1g-dev linux-libc-dev bpftool libyaml-dev
       libcurl4-openssl-dev libjson-c-dev
       iproute2 ethtool jq util-linux procps python3 python3-yaml prometheus openssl curl valgrind
       nftables)

@@ -13,6 +13,7 @@ trap 'rm -rf "$work"' EXIT
 fuzz() { # name seconds seed-dirs...
 	local name=$1 secs=$2 log
 	shift 2
+	[ "$secs" -ge 1 ] || secs=1	# libFuzzer takes 0 as "no limit"
 	mkdir -p "$work/$name"
 	log="$work/$name.log"
 	if "$B/fuzz_$name" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \

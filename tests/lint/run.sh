@@ -31,5 +31,17 @@ if command -v kubectl >/dev/null && kubectl kustomize "$ROOT/deploy" >"$rendered
 else
 	no "kubectl kustomize deploy/: $(head -3 "$rendered")"
 fi
+# make install into a staging root, with a prefix other than the default
+stage=$(mktemp -d /tmp/nosnat-install.XXXXXX)
+trap 'rm -f "$rendered"; rm -rf "$stage"' EXIT
+if out=$(make -C "$ROOT" -s install DESTDIR="$stage" PREFIX=/usr 2>&1) &&
+	[ -x "$stage/usr/sbin/nosnat" ] && [ -f "$stage/usr/share/man/man8/nosnat.8" ] &&
+	grep -q '^ExecStart=/usr/sbin/nosnat run ' "$stage/usr/lib/systemd/system/nosnat.service" &&
+	[ "$(find "$stage" -type f | wc -l)" = 3 ]; then
+	ok "make install DESTDIR=... PREFIX=/usr: binary, man page, unit naming /usr/sbin/nosnat"
+else
+	no "make install: $out $(find "$stage" -type f)"
+fi
+
 echo "lint: $P passed, $F failed"
 [ "$F" = 0 ]
