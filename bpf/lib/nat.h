@@ -221,29 +221,49 @@ static __always_inline int tcp_mss_offset(struct tcphdr *th, void *data_end)
 	return -1;
 }
 
+/* The one MSS clamp of both paths: the MSS option of th when it is above
+ * mss_max, its offset from th (else -1) and its value in *cur. XDP and the
+ * skb path differ only in how they write the new value and its checksum. */
+static __always_inline int mss_to_clamp(struct tcphdr *th, void *data_end, __u16 mss_max,
+					__be16 *cur)
+{
+	__be16 *mss;
+	int off;
+
+	if (!mss_max)
+		return -1;
+	off = tcp_mss_offset(th, data_end);
+	if (off < 0)
+		return -1;
+	mss = (void *)th + (off & 0x3f) + 2;
+	if ((void *)(mss + 1) > data_end || bpf_ntohs(*mss) <= mss_max)
+		return -1;
+	*cur = *mss;
+	return off;
+}
+
+/* A 16-bit field at an odd offset adds to the sum byte-swapped. */
+static __always_inline __be16 csum_word_at(int off, __be16 v)
+{
+	return off & 1 ? __builtin_bswap16(v) : v;
+}
+
 /* XDP: lower the MSS option of a SYN to mss_max, checksum kept valid. */
 static __always_inline void mss_clamp_xdp(struct tcphdr *th, void *data_end, __u16 mss_max)
 {
+	__be16 cur, clamp = bpf_htons(mss_max), *mss;
 	int off;
-	__be16 *mss;
 
-	if (!th->syn || !mss_max)
+	if (!th->syn)
 		return;
-	off = tcp_mss_offset(th, data_end);
+	off = mss_to_clamp(th, data_end, mss_max, &cur);
 	if (off < 0)
 		return;
 	mss = (void *)th + (off & 0x3f) + 2;
 	if ((void *)(mss + 1) > data_end)
 		return;
-	if (bpf_ntohs(*mss) <= mss_max)
-		return;
-	/* A field at an odd offset adds to the sum byte-swapped. */
-	if (off & 1)
-		csum_replace2(&th->check, __builtin_bswap16(*mss),
-			      __builtin_bswap16(bpf_htons(mss_max)));
-	else
-		csum_replace2(&th->check, *mss, bpf_htons(mss_max));
-	*mss = bpf_htons(mss_max);
+	csum_replace2(&th->check, csum_word_at(off, cur), csum_word_at(off, clamp));
+	*mss = clamp;
 }
 
 #endif

@@ -180,26 +180,19 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		__be16 mss, clamp;
 		int off;
 
-		if (!cfg || !cfg->mss_max)
+		if (!cfg)
 			return;
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 		th = data + (l4 & 0x7f);
 		if ((void *)(th + 1) > data_end)
 			return;
-		off = tcp_mss_offset(th, data_end);
+		off = mss_to_clamp(th, data_end, cfg->mss_max, &mss);
 		if (off < 0)
 			return;
-		if (bpf_skb_load_bytes(skb, l4 + off + 2, &mss, sizeof(mss)))
-			return;
-		if (bpf_ntohs(mss) <= cfg->mss_max)
-			return;
 		clamp = bpf_htons(cfg->mss_max);
-		if (off & 1)
-			bpf_l4_csum_replace(skb, csum_off, __builtin_bswap16(mss),
-					    __builtin_bswap16(clamp), sizeof(clamp));
-		else
-			bpf_l4_csum_replace(skb, csum_off, mss, clamp, sizeof(clamp));
+		bpf_l4_csum_replace(skb, csum_off, csum_word_at(off, mss), csum_word_at(off, clamp),
+				    sizeof(clamp));
 		bpf_skb_store_bytes(skb, l4 + off + 2, &clamp, sizeof(clamp), 0);
 	}
 }
