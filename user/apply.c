@@ -14,7 +14,6 @@
 #include "ctx.h"
 #include "log.h"
 #include "mapio.h"
-#include "ops.h"
 #include "pods.h"
 #include "scratch.h"
 #include "vips.h"
@@ -63,13 +62,25 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 		unsigned int local = 0;
 		char vs[32];
 
+		vip_str(&v->key, vs);
 		for (size_t b = 0; b < v->n_be; b++)
 			if (cfg->bes[v->first_be + b].node == node_ip)
 				local++;
 		if (local > NOSNAT_MAX_LOCAL) {
 			snprintf(err, errlen, "%s:%u:%u: %s has %u backends on this node (at most %d)",
-				 file, v->line, v->col, vip_str(&v->key, vs), local, NOSNAT_MAX_LOCAL);
-			return -EINVAL;
+				 file, v->line, v->col, vs, local, NOSNAT_MAX_LOCAL);
+			return -E2BIG;
+		}
+		for (size_t b = 0; b < v->n_be; b++) {
+			const struct config_backend *cb = &cfg->bes[v->first_be + b];
+			char ns[INET_ADDRSTRLEN];
+
+			if (cb->node == node_ip || config_lists_node(cfg, cb->node))
+				continue;
+			snprintf(err, errlen, "%s:%u:%u: backend %s of %s runs on %s, which is not in nodes",
+				 file, cb->line, cb->col, be_str(cb->addr, cb->port, bs), vs,
+				 ip_str(cb->node, ns));
+			return -EHOSTUNREACH;
 		}
 		peak += v->n_be;
 	}
@@ -94,7 +105,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 				continue;
 			snprintf(err, errlen, "%s:%u:%u: backend %s serves more than %d VIP ports of one protocol",
 				 file, cb->line, cb->col, be_str(cb->addr, cb->port, bs), NOSNAT_POD_IDS);
-			return -EINVAL;
+			return -EMLINK;
 		}
 	}
 	/* Removed VIPs free their slots first; kept backends keep theirs; new
@@ -140,7 +151,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	if (peak > NOSNAT_MAX_BACKENDS) {
 		snprintf(err, errlen, "%s:1:1: this change needs more than %d backend slots at once; apply it in two steps",
 			 file, NOSNAT_MAX_BACKENDS);
-		return -EINVAL;
+		return -ENOSPC;
 	}
 	return 0;
 }
@@ -172,7 +183,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 		config_say(out, "+ vip %s%s%s", vs, cv->name[0] ? " " : "", cv->name);
 		changes++;
 		if (!dry) {
-			rc = op_vip_add(m, s, &cv->key);
+			rc = vip_create(m, s, &cv->key);
 			if (rc)
 				return rc;
 			v = state_find_vip(s, &cv->key);
@@ -312,7 +323,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			i++;
 			continue;
 		}
-		rc = op_vip_del(m, s, &v->key);	/* moves the last entry to i */
+		rc = vip_remove(m, s, &v->key);	/* moves the last entry to i */
 		if (rc)
 			goto fail;
 	}
@@ -321,7 +332,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			continue;
 		config_say(out, "+ node %s", ip_str(cfg->nodes[i], a));
 		changes++;
-		if (!dry && (rc = op_node_add(m, s, cfg->nodes[i])))
+		if (!dry && (rc = node_insert(m, s, cfg->nodes[i])))
 			goto fail;
 	}
 	pd = calloc(1, sizeof(*pd));
@@ -363,7 +374,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			i++;
 			continue;
 		}
-		rc = op_node_del(m, s, n);	/* moves the last entry to i */
+		rc = node_remove(m, s, n);	/* moves the last entry to i */
 		if (rc)
 			goto fail;
 	}

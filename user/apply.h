@@ -7,10 +7,14 @@
 #include "config.h"
 #include "state.h"
 
-/* Validate cfg against the live state, then (unless dry_run) change the maps.
+/* Validate cfg against the live state, then (unless dry_run) change the maps:
+ * the one engine behind apply, run and the node/vip/backend commands (ops.c).
  * Writes one line per change to out (may be NULL). Returns the number of
- * changes, or -EINVAL with "FILE:LINE:COL: message" in err, or -errno with
- * a message in err when a map operation failed. */
+ * changes; or, with "FILE:LINE:COL: message" in err and no map touched, the
+ * invariant cfg breaks: -EINVAL (no node address), -E2BIG (backends of a
+ * VIP on this node), -EHOSTUNREACH (a backend's node not in nodes), -EMLINK
+ * (VIP ports behind one pod port), -ENOSPC (backend slots); or -errno with a
+ * message in err when a map operation failed. */
 int config_apply(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
 		 const char *file, int dry_run, FILE *out, char *err, size_t errlen);
 

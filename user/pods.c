@@ -120,22 +120,6 @@ void pod_dir_want(const struct state *s, __u32 x, struct nosnat_pod *want)
 	want->flags = pt->dir_more[x] ? NOSNAT_POD_MORE : 0;
 }
 
-int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto)
-{
-	int n = 0;
-
-	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
-		const struct nosnat_backend *b = &s->be[id];
-
-		if (!(b->flags & NOSNAT_BE_IN_USE) || b->addr != addr || b->port != port)
-			continue;
-		for (size_t i = 0; i < s->n_vips; i++)
-			if (s->vips[i].val.id == b->vip_id)
-				n += s->vips[i].key.proto == proto;
-	}
-	return n;
-}
-
 /* Write the pod filter: bits of the pods in ents, plus those of every pod
  * key still in nosnat_pods when with_map. */
 static int pod_filter_write(const struct nosnat_maps *m, struct scratch_pods *pt,

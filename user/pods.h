@@ -7,8 +7,6 @@
 /* Make nosnat_pods list exactly the slots of this node's pods (in use or
  * being freed). */
 int pods_sync(const struct nosnat_maps *m, const struct state *s);
-/* In-use slots (any node) of pod addr:port behind VIPs of protocol proto. */
-int pod_vips(const struct state *s, __be32 addr, __be16 port, __u8 proto);
 /* Work out this node's nosnat_pods entries as s makes them, into
  * s->tmp->pods (ents, and the directory's plan); *n: how many. */
 int pod_plan(const struct nosnat_maps *m, const struct state *s, size_t *n);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "nosnat_abi.h"
 #include "maglev.h"
+#include "config.h"
 #include "state.h"
 
 #define SYNC_CHUNK 64		/* tables (256 KiB each) built before a swap */
@@ -44,6 +45,7 @@ struct scratch {
 		struct nosnat_addr_filter filter;		/* filter_write */
 		struct nosnat_vip_id want[NOSNAT_MAX_VIPS];	/* vip_index_sync */
 		__u8 live[NOSNAT_MAX_VIPS];
+		struct nosnat_addr_filter filter_seen;		/* vip_create */
 	} vips;
 	struct scratch_pods {			/* pods.c; verify.c reads the plan */
 		struct nosnat_vip_key vip[NOSNAT_MAX_VIPS];	/* pod_refs */
@@ -60,7 +62,7 @@ struct scratch {
 		__u64 touch[NOSNAT_POD_DIR_SLOTS / 64];
 	} pods;
 	struct scratch_ops {			/* ops.c */
-		struct nosnat_addr_filter filter;		/* op_vip_add */
+		struct config cfg;	/* the desired state a command edits */
 	} ops;
 	struct scratch_verify {			/* verify.c */
 		struct nosnat_maglev_slots table;

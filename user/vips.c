@@ -14,6 +14,7 @@
 #include "log.h"
 #include "maglev.h"
 #include "mapio.h"
+#include "pods.h"
 #include "scratch.h"
 #include "vips.h"
 
@@ -310,13 +311,144 @@ int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *n
 	return 0;
 }
 
-unsigned int vip_local_count(const struct state *s, __u32 vip_id, __be32 node_ip)
+int node_insert(const struct nosnat_maps *m, struct state *s, __be32 node)
 {
-	unsigned int n = 0;
+	__u32 one = 1;
 
-	for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
-		if ((s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].vip_id == vip_id &&
-		    s->be[id].node == node_ip)
-			n++;
-	return n;
+	if (state_has_node(s, node))
+		return -EEXIST;
+	if (s->n_nodes >= NOSNAT_MAX_NODES)
+		return -ENOSPC;
+	if (bpf_map_update_elem(m->nodes, &node, &one, BPF_NOEXIST))
+		return -errno;
+	s->nodes[s->n_nodes++] = node;
+	return 0;
+}
+
+int node_remove(const struct nosnat_maps *m, struct state *s, __be32 node)
+{
+	size_t i;
+
+	if (!state_has_node(s, node))
+		return -ENOENT;
+	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++)
+		if ((s->be[b].flags & NOSNAT_BE_IN_USE) && s->be[b].node == node)
+			return -EBUSY;
+	if (bpf_map_delete_elem(m->nodes, &node))
+		return -errno;
+	for (i = 0; i < s->n_nodes && s->nodes[i] != node; i++)
+		;
+	s->nodes[i] = s->nodes[--s->n_nodes];
+	return 0;
+}
+
+int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+{
+	__u8 used[NOSNAT_MAX_VIPS];
+	struct vip_entry *v;
+	struct nosnat_local none = {};
+	__u32 id, refs = 0;
+	int rc;
+
+	if (state_find_vip(s, k))
+		return -EEXIST;
+	if (s->n_vips >= NOSNAT_MAX_VIPS)
+		return -ENOSPC;
+	memset(used, 0, sizeof(used));
+	for (size_t i = 0; i < s->n_vips; i++)
+		used[s->vips[i].val.id] = 1;
+	for (id = 0; id < NOSNAT_MAX_VIPS && used[id]; id++)
+		;
+	/* Fresh per-VIP state first, the VIP itself last. */
+	rc = zero_percpu(m->vip_stat, id, sizeof(struct nosnat_vip_counter));
+	if (rc)
+		return rc;
+	if (bpf_map_update_elem(m->local, &id, &none, BPF_ANY))
+		return -errno;
+	if ((bpf_map_delete_elem(m->maglev, &id) && errno != ENOENT) ||
+	    (bpf_map_delete_elem(m->maglev_prev, &id) && errno != ENOENT))
+		return -errno;
+	bpf_map_lookup_elem(m->vip_addr, &k->addr, &refs);
+	refs++;
+	if (bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY))
+		return -errno;
+	{
+		struct nosnat_vip_meta meta = {};
+
+		if (bpf_map_update_elem(m->vip_meta, &id, &meta, BPF_ANY))
+			return -errno;
+	}
+	/* The id serves this key and the filter lets its address through
+	 * before a packet can find the VIP. */
+	{
+		struct nosnat_vip_id vi = {};
+
+		bpf_map_lookup_elem(m->vip_ids, &id, &vi);
+		vi.key = *k;
+		vi.ref = vip_ref_next(id, vi.ref);	/* no flow of an earlier owner matches */
+		if (bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY))
+			return -errno;
+	}
+	{
+		__u32 zero = 0;
+		struct nosnat_addr_filter *f = &s->tmp->vips.filter_seen;
+
+		if (bpf_map_lookup_elem(m->vip_filt, &zero, f))
+			return -errno;
+		if (!filter_has(f, k->addr) && filter_write(m, s, k->addr))
+			return -errno;
+	}
+	v = &s->vips[s->n_vips];
+	memset(v, 0, sizeof(*v));
+	v->key = *k;
+	v->val = (struct nosnat_vip){ .id = id, .active = 0 };
+	if (bpf_map_update_elem(m->vips, k, &v->val, BPF_NOEXIST))
+		return -errno;
+	s->n_vips++;
+	return 0;
+}
+
+int vip_remove(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+{
+	struct vip_entry *v = state_find_vip(s, k);
+	__u32 id, refs = 0;
+	int others = 0;
+
+	if (!v)
+		return -ENOENT;
+	id = v->val.id;
+	/* Stop matching packets first, then release what the VIP held. */
+	if (bpf_map_delete_elem(m->vips, k))
+		return -errno;
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (&s->vips[i] != v && s->vips[i].key.addr == k->addr)
+			others++;
+	if (others) {
+		refs = others;
+		bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY);
+	} else {
+		bpf_map_delete_elem(m->vip_addr, &k->addr);
+	}
+	bpf_map_delete_elem(m->maglev, &id);
+	bpf_map_delete_elem(m->maglev_prev, &id);
+	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
+		struct nosnat_backend *b = &s->be[i];
+
+		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != id)
+			continue;
+		memset(b, 0, sizeof(*b));
+		bpf_map_update_elem(m->backends, &i, b, BPF_ANY);
+	}
+	{
+		struct nosnat_vip_id vi = {};
+
+		bpf_map_lookup_elem(m->vip_ids, &id, &vi);
+		memset(&vi.key, 0, sizeof(vi.key));
+		vi.ref = vip_ref_next(id, vi.ref);	/* no flow of it matches any more */
+		bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY);
+	}
+	*v = s->vips[--s->n_vips];
+	if (!others)
+		filter_write(m, s, 0);	/* its bit, unless another address shares it */
+	return pods_sync(m, s);
 }

@@ -1,4 +1,5 @@
-/* vips.h - VIP tables, the VIP index and address filter, backend slots (vips.c). */
+/* vips.h - VIP tables, the VIP index and address filter, backend slots,
+ * nodes (vips.c). */
 #ifndef NOSNAT_VIPS_H
 #define NOSNAT_VIPS_H
 
@@ -17,8 +18,14 @@ int be_alloc(const struct state *s);
 int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh);
 int be_release(const struct nosnat_maps *m, struct state *s, __u32 id);
 int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name);
-/* Count local backends of a VIP id for node ip. */
-unsigned int vip_local_count(const struct state *s, __u32 vip_id, __be32 node_ip);
+/* The primitives of the apply engine (apply.c), each checking its own
+ * preconditions (-EEXIST, -ENOENT, -ENOSPC, -EBUSY) with no map touched:
+ * a node into or out of nosnat_nodes; a VIP created with a fresh id and
+ * counters (no backend yet) or removed with its slots, tables and index. */
+int node_insert(const struct nosnat_maps *m, struct state *s, __be32 node);
+int node_remove(const struct nosnat_maps *m, struct state *s, __be32 node);
+int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
+int vip_remove(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
 /* The address filter: bits of addresses, set and tested; written from s's
  * VIP addresses plus extra (0: none). */
 void filter_set(struct nosnat_addr_filter *f, __be32 addr);
