@@ -69,8 +69,19 @@
 	X(vip_meta, nosnat_vip_meta, NOSNAT_MAP_VIP_META)	\
 	X(ctl, nosnat_ctl, NOSNAT_MAP_CTL)
 
-/* Pinned by earlier versions, gone since: attach refuses them, detach removes them. */
-#define NOSNAT_MAP_OLD_RNAT	"nosnat_rnat"
+/* The pins' ABI version: raised whenever a pinned map's layout or meaning
+ * changes. attach records it in nosnat_ctl.abi and, over pins of another
+ * ABI, says which met before user/migrate.c carries them over (or refuses,
+ * naming the field that differs). 0: pins of a nosnat that recorded none.
+ *   1 - flows in two tables, conntrack mark, previous Maglev tables
+ *   2 - nosnat_ctl: last_result (readiness) and abi */
+#define NOSNAT_ABI_VERSION	2
+
+/* Maps pinned by earlier versions that no version uses now: X(name). attach
+ * refuses pins holding one (their flows cannot be carried over), detach
+ * removes them. */
+#define NOSNAT_RETIRED_MAPS(X)						\
+	X("nosnat_rnat")		/* reverse NAT, before pod matching */
 
 /* Actions, reasons and hooks, each listed once: X(ID, name[, kind]) makes
  * NOSNAT_ACT_ID / NOSNAT_R_ID / NOSNAT_HOOK_ID and the name that stats and
@@ -398,7 +409,7 @@ struct nosnat_ctl {		/* nosnat_ctl, one element */
 	__u64 reload_failures;		/* rejected or failed */
 	__u64 last_success;		/* unix time of the last good one */
 	__u32 last_result;		/* NOSNAT_CTL_*: the configuration in force */
-	__u32 pad;
+	__u32 abi;			/* NOSNAT_ABI_VERSION of the last attach */
 };
 /* last_result: a daemon sets PENDING when it starts, then APPLIED or FAILED
  * with each configuration it tries; `nosnat health` (the readiness probe)

@@ -187,16 +187,53 @@ static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress
 /* Pins of a version whose flows cannot be carried over at all. */
 static int pins_compatible(const char *pin_dir)
 {
+	static const char *const retired[] = {
+#define X(name) name,
+		NOSNAT_RETIRED_MAPS(X)
+#undef X
+	};
 	char old[PATH_MAX];
 
-	/* Flows of that version lack what replies are now matched by. */
-	snprintf(old, sizeof(old), "%s/%s", pin_dir, NOSNAT_MAP_OLD_RNAT);
-	if (!access(old, F_OK)) {
-		err("pinned map %s was made by another nosnat version (it has no use now): "
-		    "detach from every interface (established flows are lost), then attach", old);
-		return -EINVAL;
+	for (size_t i = 0; i < sizeof(retired) / sizeof(retired[0]); i++) {
+		snprintf(old, sizeof(old), "%s/%s", pin_dir, retired[i]);
+		if (!access(old, F_OK)) {
+			err("pinned map %s was made by another nosnat version (it has no use now): "
+			    "detach from every interface (established flows are lost), then attach",
+			    old);
+			return -EINVAL;
+		}
 	}
 	return 0;
+}
+
+/* The ABI version the pins under pin_dir were made with (0: none recorded),
+ * or -1 when there are none. */
+static int pins_abi(const char *pin_dir)
+{
+	struct nosnat_ctl ctl = {};
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NOSNAT_MAP_CTL);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	if (bpf_map_lookup_elem(fd, &zero, &ctl))
+		ctl.abi = 0;
+	close(fd);
+	return (int)ctl.abi;
+}
+
+static void pins_abi_record(int ctl_fd)
+{
+	struct nosnat_ctl ctl = {};
+	__u32 zero = 0;
+
+	bpf_map_lookup_elem(ctl_fd, &zero, &ctl);
+	ctl.abi = NOSNAT_ABI_VERSION;
+	if (bpf_map_update_elem(ctl_fd, &zero, &ctl, BPF_ANY))
+		err("warning: cannot record the ABI version in %s: %s", NOSNAT_MAP_CTL, strerror(errno));
 }
 
 int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
@@ -214,7 +251,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	unsigned int mtu = 0;
 	int have_ct = 0;
 	__u32 zero = 0;
-	int ifindex, rc;
+	int ifindex, abi, rc;
 	char drv[32] = "";
 	char a[INET_ADDRSTRLEN];
 
@@ -250,6 +287,11 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	rc = pins_compatible(pin_dir);
 	if (rc)
 		goto out;
+	abi = pins_abi(pin_dir);
+	if (abi >= 0 && abi != NOSNAT_ABI_VERSION)
+		info("pins under %s are of ABI %d%s, this nosnat's is %d: maps that differ are "
+		     "carried over or refused", pin_dir, abi, abi ? "" : " (recorded by no version)",
+		     NOSNAT_ABI_VERSION);
 	if (flow->conntrack == CT_USE_AUTO) {
 		have_ct = ct_kfuncs_available();
 		if (!have_ct)
@@ -290,6 +332,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		err("cannot write the node configuration: %s", strerror(-rc));
 		goto out;
 	}
+	pins_abi_record(bpf_map__fd(skel->maps.nosnat_ctl));
 
 	/* A new node address changes which backends are local. */
 	rc = maps_open(pin_dir, &maps);
@@ -360,7 +403,9 @@ int dp_detach(const char *pin_dir, const char *ifname)
 #define X(field, map, name) name,
 		NOSNAT_PINNED_MAPS(X)
 #undef X
-		NOSNAT_MAP_OLD_RNAT,
+#define X(name) name,
+		NOSNAT_RETIRED_MAPS(X)
+#undef X
 	};
 	struct nosnat_maps lock;
 	char path[PATH_MAX];

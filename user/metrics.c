@@ -13,6 +13,10 @@
 #include <bpf/libbpf.h>
 #include "mapio.h"
 #include "metrics.h"
+
+#define NOSNAT_ABI_STR_(x) #x
+#define NOSNAT_ABI_STR_X(x) NOSNAT_ABI_STR_(x)
+#define NOSNAT_ABI_STR NOSNAT_ABI_STR_X(NOSNAT_ABI_VERSION)
 #include "names.h"
 #include "parse.h"
 
@@ -266,7 +270,8 @@ void metrics_render(FILE *f, struct metrics *mx)
 		   "Backends of a VIP that take new flows (weight above 0).", vips, nv, VF_ACTIVE);
 	family(f, "nosnat_build_info", "gauge", "nosnat build, value 1.");
 	fprintf(f, "nosnat_build_info{");
-	label(f, "version", mx->version ? mx->version : "unknown", 1);
+	label(f, "abi", NOSNAT_ABI_STR, 1);
+	label(f, "version", mx->version ? mx->version : "unknown", 0);
 	fprintf(f, "} 1\n");
 	hook_action_family(f, "nosnat_bytes_total", "Bytes by hook and action.", mx, 1);
 	scalar_family(f, "nosnat_config_last_reload_success_timestamp_seconds", "gauge",
