@@ -1,0 +1,155 @@
+# shellcheck shell=bash
+# The daemon (run): ConfigMap-style reloads, metrics, apply, readiness.
+# Sourced by run.sh: tests are functions t_*, helpers from lib.sh.
+
+daemon_start() {
+	local n=$1
+	mkdir -p "$LAB_DIR/tf-$n"
+	ip netns exec "$LAB-$n" "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/$n" run \
+		--config "$LAB_DIR/cm/nosnat.yaml" --iface auto --node-ip "${NODE_IP[$n]}" \
+		--textfile "$LAB_DIR/tf-$n/nosnat.prom" --interval 1 "${ATTACH_ARGS[@]}" \
+		2>>"$LAB_DIR/run-$n.log" &
+	echo $! >>"$LAB_DIR/pids"
+	echo $! >"$LAB_DIR/run-$n.pid"
+}
+
+backends_on() { # NODE -> number of backends of the mail VIP:25
+	nosnat_on "$1" list --json | jq '[.vips[] | select(.vip=="'$VIP'" and .port==25) | .backends[]] | length'
+}
+has_backends() { [ "$(backends_on "$1")" = "$2" ]; }
+
+mail_config() { # FILE POD-NODES...
+	local f=$1 n
+	shift
+	{
+		echo "nodes: [${NODE_IP[a]}, ${NODE_IP[b]}, ${NODE_IP[c]}]"
+		echo "services:"
+		echo "  - name: mail"
+		echo "    vip: $VIP"
+		echo "    ports: [{port: 25, targetPort: 2525}]"
+		echo "    backends:"
+		for n in "$@"; do
+			echo "      - {address: ${POD_IP[$n]}, node: ${NODE_IP[$n]}}"
+		done
+	} >"$f"
+}
+
+t_run_follows_configmap() {
+	local n i rc=0 on_b=() on_c=() pids=() before after port
+	mkdir -p "$LAB_DIR/cm"
+	mail_config "$LAB_DIR/v1.yaml" b c
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/v1.yaml"
+	for n in $NODES; do daemon_start "$n"; done
+	for n in $NODES; do
+		wait_for 10 has_backends "$n" 2 || fail "node $n never applied the config: $(tail -3 "$LAB_DIR/run-$n.log")" || return 1
+	done
+	# long-lived connections, each from a known source port
+	for i in $(seq 10); do
+		nsx client timeout 30 "$NSN_TCP" hold $VIP 25 7 $((42000 + i)) >"$LAB_DIR/hold$i" 2>&1 &
+		pids+=($!)
+	done
+	sleep 1.5
+	for i in $(seq 10); do
+		if grep -q "PEER $CLIENT:$((42000 + i))\$" "$LAB_DIR/pod-b.log"; then on_b+=("$i"); else on_c+=("$i"); fi
+	done
+	[ ${#on_b[@]} -gt 0 ] || fail "no held connection landed on pod b" || rc=1
+
+	# the ConfigMap changes: pod c is gone
+	mail_config "$LAB_DIR/v2.yaml" b
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/v2.yaml"
+	for n in $NODES; do
+		wait_for 5 has_backends "$n" 1 || fail "node $n did not follow the ConfigMap" || rc=1
+	done
+	grep -q "config changed: configuration applied" "$LAB_DIR/run-a.log" \
+		|| fail "no log line for the reload" || rc=1
+	for i in 1 2 3 4 5; do
+		port=$(who client $VIP 25 | cut -d: -f2) || { fail "new connection failed"; rc=1; continue; }
+		grep -q "PEER $CLIENT:$port\$" "$LAB_DIR/pod-b.log" || { fail "new connection $port not on pod b"; rc=1; }
+	done
+	for i in "${on_b[@]}"; do
+		wait "${pids[$((i - 1))]}" || { fail "connection $i to the remaining pod broke: $(cat "$LAB_DIR/hold$i")"; rc=1; }
+	done
+	for i in "${on_c[@]}"; do wait "${pids[$((i - 1))]}" 2>/dev/null; done
+
+	# a bad config: logged, counted, the last good state stays
+	before=$(nosnat_on a list --json)
+	printf 'services:\n  - vip: 192.0.2.300\n    ports: [25]\n' >"$LAB_DIR/v3.yaml"
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/v3.yaml"
+	wait_for 5 grep -q "nosnat.yaml:2:10: vip: invalid IPv4 address" "$LAB_DIR/run-a.log" \
+		|| fail "bad config not reported with FILE:LINE:COL" || rc=1
+	after=$(nosnat_on a list --json)
+	[ "$before" = "$after" ] || fail "a bad config changed the state" || rc=1
+	wait_for 3 grep -q '^nosnat_config_reload_failures_total [1-9]' "$LAB_DIR/tf-a/nosnat.prom" \
+		|| fail "reload failure not in the metrics" || rc=1
+	who client $VIP 25 >/dev/null || fail "traffic broken after a bad config" || rc=1
+
+	# the textfile: 0644, and no temporary file ever ends in .prom
+	[ "$(stat -c %a "$LAB_DIR/tf-a/nosnat.prom")" = 644 ] || fail "metrics file mode $(stat -c %a "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
+	for i in $(seq 100); do
+		[ "$(find "$LAB_DIR/tf-a" -name '*.prom' | wc -l)" = 1 ] || { fail "stray .prom file: $(ls -a "$LAB_DIR/tf-a")"; rc=1; break; }
+		sleep 0.02
+	done
+
+	# SIGTERM: the daemons exit 0 and the dataplane keeps forwarding
+	for n in $NODES; do kill -TERM "$(cat "$LAB_DIR/run-$n.pid")"; done
+	for n in $NODES; do
+		wait "$(cat "$LAB_DIR/run-$n.pid")" || fail "daemon on $n exited $?" || rc=1
+	done
+	who client $VIP 25 >/dev/null || fail "traffic stopped with the daemons" || rc=1
+	nsx a ip -d link show eth0 | grep -q prog/xdp || fail "XDP gone after SIGTERM" || rc=1
+	grep -q "dataplane stays attached" "$LAB_DIR/run-a.log" || fail "no exit log line" || rc=1
+	echo "held on pod b: ${#on_b[@]} kept; on pod c: ${#on_c[@]} moved; bad config kept out; SIGTERM clean"
+	return $rc
+}
+
+t_metrics_match_traffic() {
+	mail_vip b || return 1
+	local i ma mb
+	for i in 1 2 3 4 5; do who client $VIP 25 >/dev/null || return 1; done
+	ma=$(nosnat_on a metrics) || return 1
+	mb=$(nosnat_on b metrics) || return 1
+	series() { grep -F "$2" <<<"$1" | awk '{print $2}'; }
+	local sel='{vip="192.0.2.10",port="25",proto="tcp",service=""}'
+	[ "$(series "$ma" "nosnat_vip_flows_total$sel")" = 5 ] || fail "node a counted $(series "$ma" "nosnat_vip_flows_total$sel") flows, want 5" || return 1
+	[ "$(series "$mb" "nosnat_vip_flows_total$sel")" = 5 ] || fail "node b counted $(series "$mb" "nosnat_vip_flows_total$sel") flows, want 5" || return 1
+	[ "$(series "$ma" "nosnat_vip_packets_total$sel")" = "$(series "$mb" "nosnat_vip_packets_total$sel")" ] \
+		|| fail "a sent $(series "$ma" "nosnat_vip_packets_total$sel") VIP packets, b received $(series "$mb" "nosnat_vip_packets_total$sel")" || return 1
+	[ "$(series "$mb" 'nosnat_backends_active{vip="192.0.2.10",port="25"')" = 1 ] || fail "backends_active" || return 1
+	if command -v promtool >/dev/null; then
+		promtool check metrics <<<"$ma" || fail "promtool rejects live metrics" || return 1
+	fi
+	echo "5 connections: a and b each counted 5 flows and $(series "$ma" "nosnat_vip_packets_total$sel") packets"
+}
+
+t_apply_bad_file_changes_nothing() {
+	mail_vip b || return 1
+	local before after out
+	before=$(nosnat_on a list --json)
+	printf 'nodes: [%s]\nservices:\n  - vip: %s\n    ports: [25, 0]\n' "${NODE_IP[b]}" $VIP >"$LAB_DIR/bad.yaml"
+	out=$(nosnat_on a apply "$LAB_DIR/bad.yaml" 2>&1) && { fail "bad file accepted"; return 1; }
+	[[ $out == "nosnat: $LAB_DIR/bad.yaml:4:17: "* ]] || fail "error: $out" || return 1
+	after=$(nosnat_on a list --json)
+	[ "$before" = "$after" ] || fail "state changed" || return 1
+	mail_config "$LAB_DIR/good.yaml" c
+	out=$(nosnat_on a apply --dry-run "$LAB_DIR/good.yaml" 2>&1) || return 1
+	grep -q "^+ backend $VIP:25/tcp ${POD_IP[c]}:2525" <<<"$out" && grep -q "^- backend $VIP:25/tcp ${POD_IP[b]}:2525" <<<"$out" \
+		|| fail "dry run: $out" || return 1
+	[ "$(nosnat_on a list --json)" = "$before" ] || fail "dry run changed the state" || return 1
+	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || return 1
+	[ "$(backends_on a)" = 1 ] && nosnat_on a list | grep -q "${POD_IP[c]}:2525" || fail "apply did not converge" || return 1
+	echo "bad file refused at 4:17, dry run listed the change, apply converged"
+}
+
+t_health_follows_apply() {
+	local out
+	printf 'services: [\n' >"$LAB_DIR/bad.yaml"
+	mail_config "$LAB_DIR/good.yaml" b
+	nosnat_on a apply "$LAB_DIR/bad.yaml" >/dev/null 2>&1 && { fail "bad file accepted"; return 1; }
+	out=$(nosnat_on a health) && { fail "ready after a failed apply: $out"; return 1; }
+	[ "$out" = "not ready: XDP on eth0, the last configuration failed" ] || fail "health: $out" || return 1
+	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || return 1
+	out=$(nosnat_on a health) || fail "not ready after apply: $out" || return 1
+	[ "$out" = "ready: XDP on eth0, configuration applied" ] || fail "health: $out" || return 1
+	out=$(nosnat_on a --pin-dir "$LAB_DIR/bpffs/none" health 2>&1) && { fail "ready without pins: $out"; return 1; }
+	echo "health: failed apply -> not ready, good apply -> ready, no pins -> exit 1 ($out)"
+}

@@ -1,0 +1,228 @@
+# shellcheck shell=bash
+# Packets through the dataplane: local and remote pods, failover, checksums,
+# bpftool, counters, neighbours, bad input, detach.
+# Sourced by run.sh: tests are functions t_*, helpers from lib.sh.
+
+t_remote_pod_sees_client() {
+	mail_vip b || return 1
+	local seen
+	seen=$(who client $VIP 25) || fail "no connection through the VIP" || return 1
+	[[ $seen == "$CLIENT:"* ]] || fail "pod saw $seen, not the client $CLIENT" || return 1
+	grep -q "^PEER $CLIENT:" "$LAB_DIR/pod-b.log" || fail "pod b log has no client" || return 1
+	[ "$(verdict_packets a xdp encap none)" -gt 0 ] || fail "node a did not encapsulate" || return 1
+	[ "$(verdict_packets b xdp decap none)" -gt 0 ] || fail "node b did not decapsulate" || return 1
+	[ "$(verdict_packets b tc_egress reply_nat none)" -gt 0 ] || fail "no reply NAT on b" || return 1
+	echo "pod b saw $seen"
+}
+
+t_local_pod_sees_client() {
+	mail_vip a || return 1
+	local seen
+	seen=$(who client $VIP 25) || fail "no connection through the VIP" || return 1
+	[[ $seen == "$CLIENT:"* ]] || fail "pod saw $seen" || return 1
+	grep -q "^PEER $CLIENT:" "$LAB_DIR/pod-a.log" || fail "pod a log has no client" || return 1
+	[ "$(verdict_packets a xdp local none)" -gt 0 ] || fail "no local delivery on a" || return 1
+	echo "pod a saw $seen"
+}
+
+t_upload_20mib_encapsulated() {
+	mail_vip c || return 1
+	local out
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 20971520) || fail "upload failed: $out" || return 1
+	[[ $out == "OK 20971520 $CLIENT:"* ]] || fail "unexpected answer: $out" || return 1
+	echo "$out"
+}
+
+t_failover_keeps_connections() {
+	mail_vip b c || return 1
+	local pids=() i rc=0
+	for i in 1 2 3 4 5 6; do
+		nsx client timeout 20 "$NSN_TCP" hold $VIP 25 4 >"$LAB_DIR/hold$i" 2>&1 &
+		pids+=($!)
+	done
+	sleep 1.5
+	lab_announce c		# MetalLB moves the VIP to node c
+	sleep 0.5
+	who client $VIP 25 >/dev/null || fail "new connection after failover failed" || rc=1
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
+	done
+	[ "$(vip_packets c)" -gt 0 ] || fail "node c never saw the VIP" || rc=1
+	lab_announce a
+	cat "$LAB_DIR"/hold*
+	return $rc
+}
+
+t_pod_own_address_untouched() {
+	mail_vip b || return 1
+	who client $VIP 25 >/dev/null || fail "VIP connection failed" || return 1
+	local seen
+	# the same client straight to the pod: replies must keep the pod's address
+	seen=$(who client "${POD_IP[b]}" 2525) || fail "direct connection to the pod failed" || return 1
+	[[ $seen == "$CLIENT:"* ]] || fail "pod saw $seen" || return 1
+	# another node reaching the pod by its address
+	seen=$(who c "${POD_IP[b]}" 2525) || fail "node c cannot reach pod b" || return 1
+	[[ $seen == "${NODE_IP[c]}:"* ]] || fail "pod saw $seen from node c" || return 1
+	echo "direct connections intact"
+}
+
+t_bpftool_shows_fields() {
+	mail_vip b || return 1
+	local d="$LAB_DIR/bpffs/a" vips bes
+	vips=$(bpftool -j map dump pinned "$d/nosnat_vips") || fail "bpftool dump failed" || return 1
+	# 192.0.2.10 and port 25 as the little-endian integers bpftool prints
+	echo "$vips" | jq -e '.[].formatted | select(.key.addr == 167903424 and .key.port == 6400 and .key.proto == 6) | .value | has("id") and has("active")' >/dev/null \
+		|| fail "VIP not shown with field names: $vips" || return 1
+	bes=$(bpftool -j map dump pinned "$d/nosnat_backends") || return 1
+	echo "$bes" | jq -e '[.[].formatted | select(.value.flags == 1)] | length == 1 and (.[0].value | has("addr") and has("node") and has("port") and has("weight"))' >/dev/null \
+		|| fail "backend not shown with field names" || return 1
+	# the pins carry the ABI version of the nosnat that attached them
+	bpftool -j map dump pinned "$d/nosnat_ctl" | jq -e '.[0].formatted.value.abi == 2' >/dev/null \
+		|| fail "nosnat_ctl: $(bpftool -j map dump pinned "$d/nosnat_ctl")" || return 1
+	nosnat_on a metrics | grep -q '^nosnat_build_info{abi="2",version=' || fail "build_info without abi" || return 1
+	echo "$vips" | jq -c '.[0].formatted'
+}
+
+t_stats_count_traffic() {
+	mail_vip b || return 1
+	local before after
+	before=$(vip_packets a)
+	for _ in 1 2 3; do who client $VIP 25 >/dev/null || return 1; done
+	after=$(vip_packets a)
+	# each connection: SYN, ACK, data, FIN at least
+	[ $((after - before)) -ge 12 ] || fail "VIP packets went $before -> $after" || return 1
+	nosnat_on a stats | grep -q "192.0.2.10:25/tcp" || fail "stats table lacks the VIP" || return 1
+	echo "VIP packets on a: $before -> $after"
+}
+
+t_neighbour_fallback() {
+	mail_vip b || return 1
+	nsx a ip neigh flush dev eth0
+	local before seen
+	before=$(verdict_packets a xdp encap neigh_fallback)
+	seen=$(who client $VIP 25) || fail "first connection after neighbour flush failed" || return 1
+	[ "$(verdict_packets a xdp encap neigh_fallback)" -gt "$before" ] \
+		|| fail "no packet went through the tc neighbour fallback" || return 1
+	echo "pod b saw $seen after an unresolved next hop"
+}
+
+t_reattach_keeps_flows() {
+	mail_vip b c || return 1
+	local pid flows_before flows_after
+	nsx client timeout 20 "$NSN_TCP" hold $VIP 25 3 >"$LAB_DIR/hold" 2>&1 &
+	pid=$!
+	sleep 1
+	flows_before=$(bpftool -j map dump pinned "$LAB_DIR/bpffs/a/nosnat_flows" | jq length)
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "re-attach on a failed" || return 1
+	nosnat_on b attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "re-attach on b failed" || return 1
+	nosnat_on c attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "re-attach on c failed" || return 1
+	flows_after=$(bpftool -j map dump pinned "$LAB_DIR/bpffs/a/nosnat_flows" | jq length)
+	wait $pid || fail "held connection broke across re-attach: $(cat "$LAB_DIR/hold")" || return 1
+	[ "$flows_after" -ge "$flows_before" ] || fail "flows $flows_before -> $flows_after" || return 1
+	nsx a ip -d link show eth0 | grep -q 'prog/xdp' || fail "no XDP program after re-attach" || return 1
+	echo "flows kept ($flows_before -> $flows_after); $(cat "$LAB_DIR/hold")"
+}
+
+t_bad_input_changes_nothing() {
+	mail_vip b || return 1
+	local before after rc=0 out code
+	before=$(nosnat_on a list --json)
+	check_bad() { # expected-exit culprit-word cmd...
+		local want=$1 word=$2
+		shift 2
+		out=$("$@" 2>&1 >/dev/null)
+		code=$?
+		[ "$code" = "$want" ] || { fail "exit $code (want $want): $*"; rc=1; return; }
+		[ "$(printf '%s\n' "$out" | head -1 | grep -c -- "$word")" = 1 ] \
+			|| { fail "error does not name '$word': $out"; rc=1; }
+		[ "$want" = 2 ] || [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] \
+			|| { fail "more than one line: $out"; rc=1; }
+	}
+	check_bad 1 "192.0.2.300" nosnat_on a vip add 192.0.2.300:25/tcp
+	check_bad 1 "192.0.2.10:0/tcp" nosnat_on a vip add 192.0.2.10:0/tcp
+	check_bad 1 "already exists" nosnat_on a vip add $VIP:25/tcp
+	check_bad 1 "192.0.2.77:25/tcp" nosnat_on a vip del 192.0.2.77:25/tcp
+	check_bad 1 "192.0.2.77:25/tcp" nosnat_on a backend add 192.0.2.77:25/tcp 198.18.2.9 --node "${NODE_IP[b]}"
+	check_bad 1 "already exists" nosnat_on a backend add $VIP:25/tcp "${POD_IP[b]}:2525" --node "${NODE_IP[b]}"
+	check_bad 1 "198.18.2.9:0" nosnat_on a backend add $VIP:25/tcp 198.18.2.9:0 --node "${NODE_IP[b]}"
+	check_bad 1 "weight" nosnat_on a backend add $VIP:25/tcp 198.18.2.9 --node "${NODE_IP[b]}" --weight 1001
+	check_bad 1 "198.51.100.99" nosnat_on a backend add $VIP:25/tcp 198.18.2.9 --node 198.51.100.99
+	check_bad 1 "198.18.2.9" nosnat_on a backend del $VIP:25/tcp 198.18.2.9
+	check_bad 1 "udp" nosnat_on a vip add $VIP:25/sctp
+	check_bad 1 "nosnat-missing" nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/nosnat-missing" list
+	check_bad 1 "not on a bpffs" nsx a "$NOSNAT" --pin-dir /tmp/nosnat-e2e-not-bpffs attach eth0
+	check_bad 1 "nsn-no-such0" nosnat_on a attach nsn-no-such0
+	# pins left by a nosnat whose VIP table had another layout: the
+	# configuration cannot be carried over (flow tables can: see
+	# t_idle_survives_layout_change), and nothing is changed
+	mkdir -p "$LAB_DIR/bpffs/old" && bpftool map create "$LAB_DIR/bpffs/old/nosnat_flows" type lru_hash \
+		key 16 value 8 entries 262144 name nosnat_flows || rc=1
+	bpftool map create "$LAB_DIR/bpffs/old/nosnat_vips" type hash key 8 value 4 entries 1024 \
+		name nosnat_vips flags 1 || rc=1
+	check_bad 1 "bpffs/old/nosnat_vips was made by another nosnat version (value size 4, this build's 8)" \
+		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
+	[ "$(ls "$LAB_DIR/bpffs/old")" = "$(printf 'nosnat_flows\nnosnat_vips')" ] ||
+		fail "a refused attach changed the pins: $(ls "$LAB_DIR/bpffs/old")" || rc=1
+	rm -rf "$LAB_DIR/bpffs/old"
+	# ... and by one that kept replies in a table of their own
+	mkdir -p "$LAB_DIR/bpffs/old" && bpftool map create "$LAB_DIR/bpffs/old/nosnat_rnat" type lru_hash \
+		key 16 value 16 entries 1024 name nosnat_rnat || rc=1
+	check_bad 1 "bpffs/old/nosnat_rnat was made by another nosnat version" \
+		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
+	rm -rf "$LAB_DIR/bpffs/old"
+	check_bad 1 "root" nsx a setpriv --reuid=65534 --regid=65534 --clear-groups "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" vip add 192.0.2.11:25/tcp
+	check_bad 2 "needs --node" nosnat_on a backend add $VIP:25/tcp 198.18.2.9
+	check_bad 2 "frobnicate" nosnat_on a frobnicate
+	after=$(nosnat_on a list --json)
+	[ "$before" = "$after" ] || fail "state changed: $before -> $after" || rc=1
+	who client $VIP 25 >/dev/null || fail "traffic broken after bad input" || rc=1
+	return $rc
+}
+
+t_detach_removes_everything() {
+	mail_vip b || return 1
+	nosnat_on c detach eth0 >/dev/null 2>&1 || fail "detach failed" || return 1
+	nsx c ip -d link show eth0 | grep -q 'prog/xdp' && { fail "XDP still attached"; return 1; }
+	nsx c tc filter show dev eth0 egress | grep -q nosnat && { fail "tc egress still attached"; return 1; }
+	[ -e "$LAB_DIR/bpffs/c" ] && { fail "pins left in $LAB_DIR/bpffs/c"; return 1; }
+	# back as it was, for the tests after this one
+	nosnat_on c attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || return 1
+	nosnat_on c node add "${NODE_IP[a]}" 2>/dev/null && nosnat_on c node add "${NODE_IP[b]}" 2>/dev/null \
+		|| return 1
+	echo "programs and pins gone, re-attached"
+}
+
+t_complete_checksums_like_a_wire() {
+	# the client checksums in software: XDP sees what a NIC would deliver
+	nsx client ethtool -K c0 tx off >/dev/null || return 1
+	local rc=0 seen out
+	mail_vip c || rc=1
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "encapsulated: $seen" || rc=1
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "encapsulated upload: $out" || rc=1
+	nosnat_all vip del $VIP:25/tcp >/dev/null
+	mail_vip a || rc=1
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "local: $seen" || rc=1
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "local upload: $out" || rc=1
+	nsx client ethtool -K c0 tx on >/dev/null
+	[ $rc = 0 ] && echo "complete checksums: local and encapsulated paths carry 5 MiB each"
+	return $rc
+}
+
+t_veth_peer_without_xdp() {
+	# A plain veth lab: the bridge-side peer of node a's uplink runs no XDP,
+	# so XDP_TX frames would vanish. attach's default (auto) sends
+	# encapsulated frames through the tc twin on veth uplinks instead.
+	mail_vip b || return 1
+	nsx lan ip link set dev la xdp off
+	nosnat_on a attach eth0 >"$LAB_DIR/attach.log" 2>&1 || { nsx lan ip link set dev la xdpdrv obj "$XDP_PASS_OBJ" sec xdp; fail "attach"; return 1; }
+	local rc=0 before seen out
+	grep -q "encapsulated frames via tc" "$LAB_DIR/attach.log" || fail "auto did not pick tc on veth: $(cat "$LAB_DIR/attach.log")" || rc=1
+	before=$(verdict_packets a xdp encap tc_forward)
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "connection: $seen" || rc=1
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP 25 5242880) || fail "upload: $out" || rc=1
+	[ "$(verdict_packets a xdp encap tc_forward)" -gt "$before" ] || fail "frames did not go through tc" || rc=1
+	nsx lan ip link set dev la xdpdrv obj "$XDP_PASS_OBJ" sec xdp
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
+	[ $rc = 0 ] && echo "no XDP on the peer: pod saw $seen, 5 MiB upload through the tc path"
+	return $rc
+}

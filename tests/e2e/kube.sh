@@ -1,0 +1,149 @@
+# shellcheck shell=bash
+# Kubernetes discovery against the fake API server (tests/kube).
+# Sourced by run.sh: tests are functions t_*, helpers from lib.sh.
+
+kube_lab() { # start the fake API with the mail Service on node b, daemons everywhere
+	kube_up || { fail "fake API server: $(cat "$LAB_DIR/kube/server.log")"; return 1; }
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" || return 1
+	kservice $VIP || return 1
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" || return 1
+	mkdir -p "$LAB_DIR/kcfg"
+	kube_config "$LAB_DIR/kcfg/nosnat.yaml"
+	local n
+	for n in $NODES; do kube_daemon "$n" "${KUBE_BIN:-$NOSNAT}"; done
+	for n in $NODES; do
+		wait_for 10 has_backends "$n" 1 || { fail "node $n never synced: $(tail -3 "$LAB_DIR/krun-$n.log")"; return 1; }
+	done
+}
+
+kube_stop_daemons() {
+	local n rc=0
+	for n in $NODES; do
+		kill -TERM "$(cat "$LAB_DIR/krun-$n.pid")" 2>/dev/null
+		wait "$(cat "$LAB_DIR/krun-$n.pid")" || { fail "daemon on $n exited $?"; rc=1; }
+	done
+	kube_down
+	return $rc
+}
+
+weights_on() { # NODE -> "addr:weight ..." of the mail VIP:25, sorted
+	nosnat_on "$1" list --json | jq -r '[.vips[] | select(.vip=="'$VIP'" and .port==25) | .backends[] | "\(.address):\(.weight)"] | sort | join(" ")'
+}
+has_weights() { [ "$(weights_on "$1")" = "$2" ]; }
+
+t_kube_follows_the_pod() {
+	local rc=0 seen i pid port
+	kube_lab || { kube_stop_daemons; return 1; }
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "pod b: $seen" || rc=1
+	grep -q "^PEER $CLIENT:" "$LAB_DIR/pod-b.log" || fail "pod b saw nothing" || rc=1
+	# a long connection to the old pod, then the pod moves to node c
+	nsx client timeout 30 "$NSN_TCP" hold $VIP 25 6 43001 >"$LAB_DIR/khold" 2>&1 &
+	pid=$!
+	sleep 1
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b false true true)" \
+		"$(kendpoint "${POD_IP[c]}" node-c true true false)"
+	for n in $NODES; do
+		wait_for 5 has_weights "$n" "${POD_IP[b]}:0 ${POD_IP[c]}:1" \
+			|| { fail "node $n: $(weights_on "$n")"; rc=1; }
+	done
+	grep -q "~ backend $VIP:25/tcp ${POD_IP[b]}:2525 weight 1 -> 0" "$LAB_DIR/krun-a.log" \
+		|| fail "no log line for the drain" || rc=1
+	for i in 1 2 3 4 5; do
+		port=$(who client $VIP 25 | cut -d: -f2) || { fail "new connection failed"; rc=1; continue; }
+		grep -q "PEER $CLIENT:$port\$" "$LAB_DIR/pod-c.log" || { fail "connection $port not at the new pod with the client's address"; rc=1; }
+	done
+	wait $pid || fail "the terminating pod's connection broke: $(cat "$LAB_DIR/khold")" || rc=1
+	grep -q "PEER $CLIENT:43001\$" "$LAB_DIR/pod-b.log" || fail "held connection was not on pod b" || rc=1
+	# the old pod is gone
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)"
+	wait_for 5 has_weights a "${POD_IP[c]}:1" || fail "pod b not removed: $(weights_on a)" || rc=1
+	grep -q '^nosnat_kube_connected 1' "$LAB_DIR/tf-a/nosnat.prom" || fail "kube_connected" || rc=1
+	kube_stop_daemons || rc=1
+	[ $rc = 0 ] && echo "pod moved b -> c: new connections at c with the client address, the draining one finished"
+	return $rc
+}
+
+t_kube_watch_survives_faults() {
+	local rc=0 before restarts n
+	KUBE_BIN=${NOSNAT_ASAN:-$NOSNAT} kube_lab || { kube_stop_daemons; return 1; }
+	# 410 Gone in the stream, then a change: picked up after a relist
+	kctl POST fault '{"fault":"gone"}' >/dev/null
+	sleep 0.5
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" "$(kendpoint "${POD_IP[a]}" node-a true true false)"
+	wait_for 5 has_weights a "${POD_IP[a]}:1 ${POD_IP[b]}:1" || fail "after 410: $(weights_on a)" || rc=1
+	grep -q "410 Gone" "$LAB_DIR/krun-a.log" || fail "410 not logged" || rc=1
+	# history compacted and the connection dropped: resume from an old rv -> 410 -> relist
+	kctl POST compact >/dev/null
+	kctl POST fault '{"fault":"drop"}' >/dev/null
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[a]}" node-a true true false)"
+	wait_for 8 has_weights a "${POD_IP[a]}:1" || fail "after compaction: $(weights_on a)" || rc=1
+	# a stalled stream (no bytes, not even bookmarks) is noticed and replaced
+	restarts=$(awk '/^nosnat_kube_watch_restarts_total/ {print $2}' "$LAB_DIR/tf-a/nosnat.prom")
+	kctl POST fault '{"fault":"stall","seconds":6}' >/dev/null
+	wait_for 8 grep -q "stalled" "$LAB_DIR/krun-a.log" || fail "stall not detected" || rc=1
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)"
+	wait_for 8 has_weights a "${POD_IP[c]}:1" || fail "after a stall: $(weights_on a)" || rc=1
+	wait_for 3 bash -c "[ \$(awk '/^nosnat_kube_watch_restarts_total/ {print \$2}' '$LAB_DIR/tf-a/nosnat.prom') -gt ${restarts:-0} ]" \
+		|| fail "watch restarts not counted" || rc=1
+	# garbage, objects without fields, a 20 MiB line: logged, state unchanged
+	before=$(nosnat_on a list --json)
+	kctl POST fault '{"fault":"garbage"}' >/dev/null
+	kctl POST fault '{"fault":"missing"}' >/dev/null
+	kctl POST fault '{"fault":"huge"}' >/dev/null
+	sleep 2
+	[ "$(nosnat_on a list --json)" = "$before" ] || fail "bad events changed the state" || rc=1
+	grep -q "malformed watch event ignored" "$LAB_DIR/krun-a.log" || fail "garbage not logged" || rc=1
+	wait_for 5 grep -q "response too large" "$LAB_DIR/krun-a.log" || fail "huge line not refused: $(tail -5 "$LAB_DIR/krun-a.log")" || rc=1
+	who client $VIP 25 >/dev/null || fail "traffic after bad events" || rc=1
+	# the token expires: 401 until the rotated token file appears
+	kctl POST token '{"token":"tok2"}' >/dev/null
+	kctl POST fault '{"fault":"drop"}' >/dev/null
+	wait_for 5 grep -q "credentials refused\|HTTP 401" "$LAB_DIR/krun-a.log" || fail "401 not logged" || rc=1
+	echo tok2 >"$LAB_DIR/kube/sa/token"
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)"
+	for n in $NODES; do	# each watch may be deep in its backoff (30 s cap)
+		wait_for 35 has_weights "$n" "${POD_IP[b]}:1" || fail "$n after token rotation: $(weights_on "$n")" || rc=1
+	done
+	# the API goes away: the last state stays, the metrics say so
+	kube_down
+	wait_for 5 grep -q '^nosnat_kube_connected 0' "$LAB_DIR/tf-a/nosnat.prom" || fail "kube_connected still 1" || rc=1
+	has_weights a "${POD_IP[b]}:1" || fail "state lost with the API: $(weights_on a)" || rc=1
+	who client $VIP 25 >/dev/null || fail "traffic without the API" || rc=1
+	kube_stop_daemons || rc=1
+	if grep -q "AddressSanitizer\|runtime error\|LeakSanitizer" "$LAB_DIR"/krun-*.log; then
+		fail "sanitizer report: $(grep -A5 'Sanitizer\|runtime error' "$LAB_DIR"/krun-*.log | head -20)"
+		rc=1
+	fi
+	[ $rc = 0 ] && echo "410, compaction, drop, stall, garbage, 20 MiB line, token rotation, API down: state right$([ -n "${NOSNAT_ASAN:-}" ] && echo ', under ASan')"
+	return $rc
+}
+
+t_kube_kubeconfig_client_cert() {
+	local rc=0 pid
+	kube_up || { fail "fake API server"; kube_down; return 1; }
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" \
+		&& kservice $VIP && kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" \
+		|| { kube_down; return 1; }
+	mkdir -p "$LAB_DIR/kcfg"
+	kube_config "$LAB_DIR/kcfg/nosnat.yaml"
+	kube_kubeconfig "$LAB_DIR/kube/kubeconfig"
+	# no in-cluster environment, no token: the certificate alone
+	ip netns exec "$LAB-a" "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" run --config "$LAB_DIR/kcfg/nosnat.yaml" \
+		--iface auto --node-ip "${NODE_IP[a]}" --kubeconfig "$LAB_DIR/kube/kubeconfig" \
+		"${ATTACH_ARGS[@]}" 2>>"$LAB_DIR/kc.log" &
+	pid=$!
+	echo $pid >>"$LAB_DIR/pids"
+	wait_for 10 has_weights a "${POD_IP[b]}:1" || fail "no sync with a client certificate: $(tail -3 "$LAB_DIR/kc.log")" || rc=1
+	# DELETED events: the slice, then the Service
+	kdelete endpointslices mailserver mailserver-x1
+	wait_for 5 has_backends a 0 || fail "slice deletion not applied: $(weights_on a)" || rc=1
+	kdelete services mailserver mailserver
+	wait_for 5 bash -c "[ \"\$(ip netns exec $LAB-a $NOSNAT --pin-dir $LAB_DIR/bpffs/a list --json | jq '.vips | length')\" = 0 ]" \
+		|| fail "service deletion not applied" || rc=1
+	grep -q "not found in Kubernetes" "$LAB_DIR/kc.log" || fail "no log line for the missing service" || rc=1
+	kill -TERM $pid
+	wait $pid || fail "daemon exit $?" || rc=1
+	kube_down
+	[ $rc = 0 ] && echo "kubeconfig with client certificate; slice and Service deletions applied"
+	return $rc
+}
