@@ -86,6 +86,10 @@ $(OUT)/nosnat-asan: $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
+# The BPF tests: harness, one file per area, the benchmark (tests/bench).
+BPF_TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out %.bpf.c,$(wildcard tests/bpf/*.c)) \
+		 tests/bench/bench.c)
+
 # The loader's own test suites, sanitized (make test-reliability).
 $(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
 	$(Q)mkdir -p $(dir $@)
@@ -95,7 +99,7 @@ SAN_LIB_OBJS := $(filter-out $(OUT)/san/main.o,$(SAN_OBJS))
 $(OUT)/test_unit-san: $(OUT)/san/tests/unit/test_unit.o $(SAN_LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -lm -o $@
-$(OUT)/test_bpf-san: $(OUT)/san/tests/bpf/test_bpf.o $(OUT)/san/tests/bpf/pkt.o $(SAN_LIB_OBJS)
+$(OUT)/test_bpf-san: $(patsubst $(OUT)/%,$(OUT)/san/%,$(BPF_TEST_OBJS)) $(SAN_LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@
 
@@ -111,13 +115,13 @@ $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c $< -o $@
 
-$(OUT)/tests/bpf/test_bpf.o: $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
+$(BPF_TEST_OBJS): $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
 
 $(OUT)/ct_helper.bpf.o: tests/bpf/ct_helper.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(OUT)/bench.bpf.o: tests/bpf/bench.bpf.c | $(OUT)
+$(OUT)/bench.bpf.o: tests/bench/bench.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -125,7 +129,7 @@ $(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -lm -o $@
 
-$(OUT)/test_bpf: $(OUT)/tests/bpf/test_bpf.o $(OUT)/tests/bpf/pkt.o $(OUT)/libnosnat.a
+$(OUT)/test_bpf: $(BPF_TEST_OBJS) $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 

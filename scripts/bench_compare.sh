@@ -16,20 +16,22 @@ TURNS=${3:-2}
 OLD=$(mktemp -d /tmp/nosnat-compare.XXXXXX)
 trap 'git -C "$ROOT" worktree remove --force "$OLD" 2>/dev/null; rm -rf "$OLD"' EXIT
 git -C "$ROOT" worktree add -q --detach "$OLD" "$REV"
-if [ "${NOSNAT_COMPARE_OWN:-0}" != 1 ]; then
-	# the earlier tree gets this tree's harness: the bench program and the
-	# benchmark part of test_bpf.c (from struct bench_frame_v to fdinfo_memlock,
-	# and bench_main)
-	cp "$ROOT/tests/bpf/bench.bpf.c" "$OLD/tests/bpf/bench.bpf.c"
-	python3 - "$ROOT/tests/bpf/test_bpf.c" "$OLD/tests/bpf/test_bpf.c" <<'PY'
+if [ "${NOSNAT_COMPARE_OWN:-0}" != 1 ] && [ -d "$OLD/tests/bench" ]; then
+	# the earlier tree gets this tree's harness: tests/bench as it is here
+	cp "$ROOT"/tests/bench/bench.* "$OLD/tests/bench/"
+elif [ "${NOSNAT_COMPARE_OWN:-0}" != 1 ]; then
+	# a tree from before tests/bench: its test_bpf.c held the benchmark
+	# (from struct bench_frame_v to main); this tree's bench.c goes there,
+	# the programs and their header next to it
+	cp "$ROOT/tests/bench/bench.bpf.c" "$ROOT/tests/bench/bench.h" "$OLD/tests/bpf/"
+	python3 - "$ROOT/tests/bench/bench.c" "$OLD/tests/bpf/test_bpf.c" <<'PY'
 import sys
 new = open(sys.argv[1]).read()
 old = open(sys.argv[2]).read()
-for a, b in [('struct bench_frame_v {', 'static long fdinfo_memlock'),
-             ('static int bench_main(const char *outfile, uint32_t repeat)', 'int main(int argc, char **argv)')]:
-    ni, oi = new.index(a), old.index(a)
-    old = old[:oi] + new[ni:new.index(b, ni)] + old[old.index(b, oi):]
-open(sys.argv[2], 'w').write(old)
+body = new[new.index('#include "bench.h"'):]
+a = old.index('struct bench_frame_v {')
+b = old.index('int main(int argc, char **argv)')
+open(sys.argv[2], 'w').write(old[:a] + body + '\n' + old[b:])
 PY
 fi
 make -s -C "$OLD" test-bins >/dev/null

@@ -13,15 +13,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "../../bpf/lib/hash.h"	/* the minimal balancer's flow hash: Jenkins, as Katran's */
-
-#define BENCH_HDR 128		/* header bytes restored each round */
-
-struct bench_frame {
-	__u32 len;
-	__u32 vary;		/* 1: a new client address every round (new flows);
-				 * 2: the next of 2^19 clients every round, over again */
-	__u8 data[BENCH_HDR];
-};
+#include "bench.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -138,11 +130,6 @@ int bench_tc_empty(struct __sk_buff *skb)
  * LRU lookup (Katran's looks up its VIP in a hash and the flow in an LRU).
  * The keys come from the packet as the dataplane's do; the loader fills
  * the maps so that both lookups hit. */
-struct bench_ref_flow {
-	__be32 src, dst;
-	__be16 sport, dport;
-	__u32 proto;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -212,12 +199,6 @@ int bench_ref_hash_lookup(struct xdp_md *ctx)
 #define MODEL_RING	65537
 #define MODEL_BACKENDS	64
 
-struct model_vip_key {
-	__be32 addr;
-	__be16 port;
-	__u8 proto;
-	__u8 pad;
-};
 
 struct model_counter {
 	__u64 packets, bytes;

@@ -1,0 +1,757 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Benchmarks (test_bpf --bench FILE): nosnat's paths timed against the
+ * same frames through reference programs (tests/bench/bench.bpf.c). */
+#include "../bpf/harness.h"
+#include "bench.h"
+
+/* --- benchmarks (test_bpf --bench FILE) ---------------------------------- */
+
+
+static struct bench_bpf *bskel;
+static FILE *bout;
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define BENCH_RUNS 31
+
+/* One BPF_PROG_TEST_RUN of `repeat` rounds: average ns per round. */
+static double bench_run(int harness_fd, int target_fd, int prog_array, const uint8_t *pkt,
+			size_t len, int vary, int ifindex, int xdp, uint32_t repeat)
+{
+	struct bench_frame f = { .len = (__u32)len, .vary = (__u32)vary };
+	static uint8_t out[4096];
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+	__u32 zero = 0;
+
+	memcpy(f.data, pkt, sizeof(f.data));
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_frame), &zero, &f, BPF_ANY);
+	bpf_map_update_elem(prog_array, &zero, &target_fd, BPF_ANY);
+	if (xdp) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
+	if (bpf_prog_test_run_opts(harness_fd, &o))
+		return -1;
+	return o.duration;
+}
+
+/* Each path is measured in several fresh loads of the programs and maps:
+ * the cost of a path differs between loads by up to a third on this
+ * machine (where the kernel happens to place the maps and the JITed code),
+ * far more than between runs within one load. The median load is kept. */
+#define BENCH_LOADS 3
+#define BENCH_MAX_PATHS 32
+
+static struct bench_result {
+	const char *name;
+	double diff[BENCH_LOADS], best[BENCH_LOADS], total[BENCH_LOADS], floor[BENCH_LOADS];
+	int n;
+} bres[BENCH_MAX_PATHS];
+static int n_bres;
+
+static void bench_record(const char *name, double diff, double best, double total, double floor_ns)
+{
+	struct bench_result *r = NULL;
+
+	for (int i = 0; i < n_bres && !r; i++)
+		if (!strcmp(bres[i].name, name))
+			r = &bres[i];
+	if (!r) {
+		if (n_bres == BENCH_MAX_PATHS)
+			return;
+		r = &bres[n_bres++];
+		r->name = name;
+		r->n = 0;
+	}
+	if (r->n < BENCH_LOADS) {
+		r->diff[r->n] = diff;
+		r->best[r->n] = best;
+		r->total[r->n] = total;
+		r->floor[r->n++] = floor_ns;
+	}
+}
+
+/* Write each path's median load (by cost), then forget them. */
+static void bench_flush(void)
+{
+	for (int i = 0; i < n_bres; i++) {
+		struct bench_result *r = &bres[i];
+		int order[BENCH_LOADS], m;
+
+		for (int k = 0; k < r->n; k++)
+			order[k] = k;
+		for (int a = 0; a < r->n; a++)
+			for (int b = a + 1; b < r->n; b++)
+				if (r->diff[order[b]] < r->diff[order[a]]) {
+					int t = order[a];
+
+					order[a] = order[b];
+					order[b] = t;
+				}
+		m = order[r->n / 2];
+		fprintf(bout, "path\t%s\t%.1f\t%.1f\t%.1f\t%.1f\n", r->name, r->diff[m], r->total[m],
+			r->floor[m], r->best[m]);
+	}
+	n_bres = 0;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return v[n / 2];
+}
+
+/* The harness alone and the harness with the program under test, measured
+ * in turns (BENCH_RUNS pairs) so that both sides of a pair see the same
+ * machine: the program's cost is the median of the pairs' differences.
+ * Returns that median; *lo and *hi the smallest and largest difference,
+ * *total and *floor_out the medians of each side. -1: no pair ran. */
+static double bench_pairs(int target, const uint8_t *pkt, size_t len, int vary, int ifindex,
+			  int xdp, uint32_t repeat, double *lo, double *hi, double *total,
+			  double *floor_out)
+{
+	int hx = bpf_program__fd(bskel->progs.bench_xdp), ht = bpf_program__fd(bskel->progs.bench_tc);
+	int harness = xdp ? hx : ht;
+	int arr = bpf_map__fd(xdp ? bskel->maps.bench_xdp_next : bskel->maps.bench_tc_next);
+	int empty = bpf_program__fd(xdp ? bskel->progs.bench_xdp_empty : bskel->progs.bench_tc_empty);
+	double floor_ns[BENCH_RUNS], tot[BENCH_RUNS], diff[BENCH_RUNS], f, t, d;
+	__u32 zero = 0;
+	__u64 round0 = 0;
+	int n = 0;
+
+	/* New-flow rows: the client counter runs on across runs (2^24 distinct
+	 * clients), so every round of every run is a flow the table never saw. */
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+	for (int r = 0; r < BENCH_RUNS; r++) {
+		f = bench_run(harness, empty, arr, pkt, len, vary, ifindex, xdp, repeat);
+		t = bench_run(harness, target, arr, pkt, len, vary, ifindex, xdp, repeat);
+		if (f < 0 || t < 0)
+			continue;
+		floor_ns[n] = f;
+		tot[n] = t;
+		diff[n++] = t - f;
+	}
+	if (!n)
+		return -1;
+	d = median(diff, n);
+	*lo = diff[0];		/* sorted now */
+	*hi = diff[n - 1];
+	*total = median(tot, n);
+	*floor_out = median(floor_ns, n);
+	return d;
+}
+
+/* Is row name measured in this run? (NOSNAT_BENCH_PATH: profiling one.) */
+static int bench_wanted(const char *name)
+{
+	const char *only = getenv("NOSNAT_BENCH_PATH");
+
+	return !only || strstr(name, only);
+}
+
+/* Put an LRU flow table where a node's table is after a while: nodes
+ * freed in no particular order of memory. A table never used hands out
+ * its preallocated entries in address order, and an emptied one in the
+ * order they were deleted; inserts and evictions then walk memory in
+ * sequence, which a busy node never does, and the first new-flow row run
+ * on a fresh table would look cheaper than the next. So before each
+ * new-flow row the table is filled with other flows (198.19.0.0/16) and
+ * those are deleted in a shuffled order. */
+static void bench_lru_scramble(int fd, size_t value_size)
+{
+	enum { N = NOSNAT_FLOW_ENTRIES };
+	static struct nosnat_flow_key keys[N];
+	uint8_t *vals = calloc(N, value_size);
+	__u32 count = N, seed = 12345;
+
+	if (!vals)
+		return;
+	map_clear(fd);
+	for (__u32 i = 0; i < N; i++)
+		keys[i] = (struct nosnat_flow_key){ .src = htonl(0xc6130000u | (i & 0xffff)),
+						    .dst = ip4(T_VIP), .sport = htons((uint16_t)(1 + (i >> 16))),
+						    .dport = htons(25), .proto = IPPROTO_TCP };
+	bpf_map_update_batch(fd, keys, vals, &count, NULL);
+	free(vals);
+	for (__u32 i = N - 1; i > 0; i--) {
+		__u32 j;
+		struct nosnat_flow_key t;
+
+		seed = seed * 1103515245u + 12345u;
+		j = (seed >> 8) % (i + 1);
+		t = keys[i];
+		keys[i] = keys[j];
+		keys[j] = t;
+	}
+	for (__u32 i = 0; i < N; i++)
+		bpf_map_delete_elem(fd, &keys[i]);	/* some were evicted: ENOENT */
+}
+
+/* This load's cost of one head move by the harness (see bench_xdp_grow),
+ * to take off the paths that change the frame's size. */
+static double bench_head_move;
+
+static void bench_prog(const char *name, int target, const uint8_t *pkt, size_t len, int vary,
+		       int ifindex, int xdp, uint32_t repeat, int resized)
+{
+	double lo, hi, t, f, d, extra = resized ? bench_head_move : 0;
+
+	if (!bench_wanted(name))
+		return;
+	d = bench_pairs(target, pkt, len, vary, ifindex, xdp, repeat, &lo, &hi, &t, &f);
+	if (d < 0)
+		return;
+	bench_record(name, d - extra, lo - extra, t, f + extra);
+	printf("  %-44s %7.1f ns  (harness %5.1f ns%s; pairs from %.0f to %.0f ns)\n", name,
+	       d - extra, f + extra, resized ? " with its head move" : "", lo - extra, hi - extra);
+}
+
+/* Measured once per load, before the paths (also when profiling one). */
+static void bench_measure_head_move(const uint8_t *pkt, size_t len, uint32_t repeat)
+{
+	double lo, hi, t, f, d;
+
+	d = bench_pairs(bpf_program__fd(bskel->progs.bench_xdp_grow), pkt, len, 0, 1, 1, repeat,
+			&lo, &hi, &t, &f);
+	bench_head_move = d > 0 ? d / 2 : 0;
+	fprintf(bout, "head_move\t%.1f\n", bench_head_move);
+	printf("  harness head move (taken off resized paths): %.1f ns\n", bench_head_move);
+}
+
+static void bench_path(const char *name, const uint8_t *pkt, size_t len, int vary, int ifindex,
+		       int xdp, uint32_t repeat)
+{
+	bench_prog(name, bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress),
+		   pkt, len, vary, ifindex, xdp, repeat, 0);
+}
+
+/* A path whose frame leaves longer or shorter than it came (IPIP). */
+static void bench_path_resized(const char *name, const uint8_t *pkt, size_t len, int vary,
+			       int ifindex, uint32_t repeat)
+{
+	bench_prog(name, bpf_program__fd(skel->progs.nosnat_xdp), pkt, len, vary, ifindex, 1,
+		   repeat, 1);
+}
+
+/* The reference lookups (bench.bpf.c), their maps filled from the frame so
+ * that each hits: checked before it is timed. */
+
+static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
+{
+	const uint8_t *ip = pkt + 14, *ports = ip + 20;
+	struct bench_ref_flow fk = {0};
+	__u64 vk, one = 1;
+	struct run r;
+
+	memcpy(&fk.src, ip + 12, 4);
+	memcpy(&fk.dst, ip + 16, 4);
+	memcpy(&fk.sport, ports, 2);
+	memcpy(&fk.dport, ports + 2, 2);
+	fk.proto = ip[9];
+	vk = ((__u64)fk.dst << 32) | ((__u32)fk.dport << 8) | ip[9];
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_lru), &fk, &fk, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_hash), &vk, &one, BPF_ANY);
+	for (__u32 i = 1; i < 4096; i++) {	/* neighbours, as in a live table */
+		struct bench_ref_flow o = fk;
+		__u64 ov = vk + ((__u64)i << 32);
+
+		o.src ^= htonl(i);
+		bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_lru), &o, &o, BPF_ANY);
+		if (i < 64)
+			bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_ref_hash), &ov, &one, BPF_ANY);
+	}
+	if (run_tc(bpf_program__fd(bskel->progs.bench_ref_lru_lookup), pkt, len, &r) ||
+	    r.ret != XDP_PASS || run_tc(bpf_program__fd(bskel->progs.bench_ref_hash_lookup), pkt, len, &r) ||
+	    r.ret != XDP_PASS) {
+		fprintf(stderr, "bench: a reference lookup missed\n");
+		return;
+	}
+	bench_prog("reference: one LRU hash lookup (flow key, hit)",
+		   bpf_program__fd(bskel->progs.bench_ref_lru_lookup), pkt, len, 0, 1, 1, repeat, 0);
+	bench_prog("reference: one hash lookup (VIP key, hit)",
+		   bpf_program__fd(bskel->progs.bench_ref_hash_lookup), pkt, len, 0, 1, 1, repeat, 0);
+}
+
+/* nosnat against the minimal balancer, in turns: each of BENCH_RUNS
+ * rounds runs the harness alone, then nosnat's path, then the balancer's,
+ * on the same frame, so that both see the same moment of this shared
+ * machine; the ratio of their costs is taken per round and its median
+ * kept (with the median cost of each). */
+static void bench_versus(const char *name, int model_fd, const uint8_t *pkt, size_t len, int vary,
+			 uint32_t repeat, int resized)
+{
+	int harness = bpf_program__fd(bskel->progs.bench_xdp);
+	int arr = bpf_map__fd(bskel->maps.bench_xdp_next);
+	int empty = bpf_program__fd(bskel->progs.bench_xdp_empty);
+	int nosnat = bpf_program__fd(skel->progs.nosnat_xdp);
+	double a[BENCH_RUNS], b[BENCH_RUNS], ratio[BENCH_RUNS], extra = resized ? bench_head_move : 0;
+	__u32 zero = 0;
+	__u64 round0 = 0;
+	int n = 0;
+
+	if (!bench_wanted(name))
+		return;
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+	for (int r = 0; r < BENCH_RUNS; r++) {
+		double f = bench_run(harness, empty, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+		double x = bench_run(harness, nosnat, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+		double y = bench_run(harness, model_fd, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+
+		if (f < 0 || x < 0 || y < 0 || y - f - extra <= 0)
+			continue;
+		a[n] = x - f - extra;
+		b[n] = y - f - extra;
+		ratio[n] = a[n] / b[n];
+		n++;
+	}
+	if (!n)
+		return;
+	fprintf(bout, "versus\t%s\t%.1f\t%.1f\t%.3f\n", name, median(a, n), median(b, n),
+		median(ratio, n));
+	printf("  versus: %-36s nosnat %7.1f ns, minimal %7.1f ns, ratio %.2f\n", name, median(a, n),
+	       median(b, n), median(ratio, n));
+}
+
+/* The minimal IPIP balancer (bench.bpf.c), its maps filled as nosnat's are
+ * for the encapsulated rows: one VIP, its backends on another node, the
+ * established frame's flow recorded. Checked before it is timed: both
+ * frames leave by XDP_TX, in IPIP to that node. */
+
+static int model_check(int fd, const uint8_t *pkt, size_t len, __be32 node)
+{
+	struct run r;
+	__be32 daddr;
+
+	if (run_tc(fd, pkt, len, &r) || r.ret != XDP_TX || r.len != len + 20)
+		return -1;
+	memcpy(&daddr, r.pkt + 14 + 16, 4);
+	return r.pkt[14 + 9] == IPPROTO_IPIP && daddr == node ? 0 : -1;
+}
+
+static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *syn, size_t syn_len,
+			const uint8_t *ack, size_t ack_len, const uint8_t *rsyn, size_t rsyn_len,
+			uint32_t repeat)
+{
+	enum { RING = 65537, BACKENDS = 64, IN_USE = 10 };
+	static __u32 keys[RING], vals[RING];
+	struct model_vip_key vk = { .proto = IPPROTO_TCP };
+	struct bench_ref_flow fk = { .proto = IPPROTO_TCP };
+	struct { uint8_t dst[6], src[6]; } macs = { { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 } };
+	__be32 node = ip4(T_NODE_B);
+	__u32 zero = 0, num = 7, backend = 3, count = RING;
+	int fd = bpf_program__fd(bskel->progs.bench_model_ipip);
+
+	memcpy(&vk.addr, ack + 14 + 16, 4);
+	memcpy(&vk.port, ack + 14 + 20 + 2, 2);
+	memcpy(&fk.src, ack + 14 + 12, 4);
+	memcpy(&fk.dst, ack + 14 + 16, 4);
+	memcpy(&fk.sport, ack + 14 + 20, 2);
+	memcpy(&fk.dport, ack + 14 + 22, 2);
+	for (__u32 i = 0; i < RING; i++) {
+		keys[i] = i;
+		vals[i] = i % IN_USE;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_vips), &vk, &num, BPF_ANY) ||
+	    bpf_map_update_batch(bpf_map__fd(bskel->maps.bench_model_ring), keys, vals, &count, NULL) ||
+	    bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_macs), &zero, &macs, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_flows), &fk, &backend, BPF_ANY)) {
+		fprintf(stderr, "bench: model maps: %s\n", strerror(errno));
+		return -1;
+	}
+	for (__u32 i = 0; i < BACKENDS; i++)
+		bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_model_backends), &i, &node, BPF_ANY);
+	if (model_check(fd, ack, ack_len, node) || model_check(fd, syn, syn_len, node)) {
+		fprintf(stderr, "bench: the minimal balancer did not encapsulate\n");
+		return -1;
+	}
+	{
+		struct run r;
+
+		if (run_tc(fd, other, other_len, &r) || r.ret != XDP_PASS || r.len != other_len ||
+		    memcmp(r.pkt, other, other_len)) {
+			fprintf(stderr, "bench: the minimal balancer changed a non-VIP packet\n");
+			return -1;
+		}
+	}
+	bench_prog("reference: minimal IPIP balancer, non-VIP packet", fd, other, other_len, 0, 1, 1,
+		   repeat, 0);
+	bench_prog("reference: minimal IPIP balancer, established flow", fd, ack, ack_len, 0, 1, 1,
+		   repeat, 1);
+	bench_prog("reference: minimal IPIP balancer, SYN, one 5-tuple again", fd, syn, syn_len, 0, 1,
+		   1, repeat, 1);
+	if (bench_wanted("reference: minimal IPIP balancer, new flow (SYN)"))
+		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
+	bench_prog("reference: minimal IPIP balancer, new flow (SYN)", fd, syn, syn_len, 1, 1, 1,
+		   repeat, 1);
+
+	printf("nosnat (pod on another node) against the minimal balancer, in turns:\n");
+	bench_versus("non-VIP packet", fd, other, other_len, 0, repeat, 0);
+	bench_versus("established flow, IPIP", fd, ack, ack_len, 0, repeat, 1);
+	bench_versus("SYN, one 5-tuple again, IPIP", fd, rsyn, rsyn_len, 0, repeat, 1);
+	if (bench_wanted("new flow (SYN), IPIP")) {
+		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(maps.flows_new, sizeof(struct nosnat_flow));
+		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
+	}
+	bench_versus("new flow (SYN), IPIP", fd, syn, syn_len, 1, repeat, 1);
+	return 0;
+}
+
+static void prog_sizes(void)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len))
+			continue;
+		fprintf(bout, "prog\t%s\t%u\t%u\t%u\n", bpf_program__name(p), info.xlated_prog_len / 8,
+			info.jited_prog_len, info.verified_insns);
+		printf("  %-20s %6u instructions, %6u bytes JITed, %7u verified\n", bpf_program__name(p),
+		       info.xlated_prog_len / 8, info.jited_prog_len, info.verified_insns);
+	}
+}
+
+static size_t bench_frame_for(uint8_t *buf, const char *src, const char *dst, uint16_t sport,
+			      uint16_t dport, uint8_t flags)
+{
+	static uint8_t payload[80];
+	struct ip_spec ip = ipv4(src, dst);
+	struct l4_spec l = tcp(sport, dport, flags);
+
+	l.payload = payload;
+	l.payload_len = sizeof(payload);	/* frames cover the 128 restored bytes */
+	return frame(buf, &ip, &l, 0);
+}
+
+/* Make the TCP flow of frame pkt (TCP header at tcp_off) established as a
+ * client's handshake does: its SYN, then the frame itself (the ACK moves
+ * the flow from the new-flow table to the flow table). Rows that measure
+ * established flows start from here: an ACK alone is not recorded on the
+ * pod's node unless its conntrack entry proves it. */
+static void bench_establish(const uint8_t *pkt, size_t len, size_t tcp_off, int ifindex)
+{
+	uint8_t syn[512];
+	struct run r;
+
+	if (len > sizeof(syn) || tcp_off + 14 > len)
+		return;
+	memcpy(syn, pkt, len);
+	syn[tcp_off + 13] = TH_SYN;
+	run_xdp(syn, len, ifindex, &r);
+	run_xdp(pkt, len, ifindex, &r);
+}
+
+static int bench_paths(uint32_t repeat)
+{
+	uint8_t pkt[512], inner[512], outer[512], syn[512], other[512], rsyn[512];
+	struct ip_spec ip;
+	struct l4_spec l;
+	size_t n, in_n, out_n, syn_n, other_n, rsyn_n;
+
+	printf("per-packet cost, BPF_PROG_TEST_RUN, %u rounds, median of %d paired runs (harness subtracted):\n",
+	       repeat, BENCH_RUNS);
+	cfg_reset();
+	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
+	n = bench_frame_for(pkt, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
+	bench_measure_head_move(pkt, n, repeat);
+	bench_path("xdp: non-VIP packet (pass)", pkt, n, 0, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40001, 25, TH_SYN);
+	if (bench_wanted("xdp: VIP SYN, new flow, local pod")) {
+		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(maps.flows_new, sizeof(struct nosnat_flow));
+	}
+	bench_path("xdp: VIP SYN, new flow, local pod", pkt, n, 1, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40002, 25, TH_ACK);
+	bench_establish(pkt, n, 34, 1);
+	bench_path("xdp: VIP established flow, local pod", pkt, n, 0, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40007, 25, TH_SYN);
+	bench_path("xdp: VIP SYN, one 5-tuple again, local pod", pkt, n, 0, 1, 1, repeat);
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40003, 25, TH_ACK);
+	{
+		static uint8_t payload[60];
+
+		l.payload = payload;
+		l.payload_len = sizeof(payload);
+	}
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), 0, 0, 0x4000, inner, in_n);
+	n = build_eth(pkt, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
+	bench_establish(pkt, n, 54, 1);
+	bench_path_resized("xdp: IPIP from a node, decap + DNAT", pkt, n, 0, 1, repeat);
+	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT, 2525, 40002, TH_ACK);
+	bench_path("tc egress: reply NAT", pkt, n, 0, 1, 0, repeat);
+	n = bench_frame_for(pkt, T_POD_LOCAL, T_CLIENT2, 2525, 40002, TH_ACK);
+	bench_path("tc egress: a pod, no VIP flow (pass)", pkt, n, 0, 1, 0, repeat);
+	n = bench_frame_for(pkt, T_NODE_SELF, T_CLIENT2, 40003, 443, TH_ACK);
+	bench_path("tc egress: not from a pod (pass)", pkt, n, 0, 1, 0, repeat);
+
+	cfg_reset();
+	{	/* the new-flow limit checked on every SYN, as by default, but
+		 * never reached: the rows measure recording new flows */
+		struct nosnat_cfg cfg;
+		__u32 zero = 0;
+
+		if (!bpf_map_lookup_elem(maps.cfg, &zero, &cfg)) {
+			cfg.new_flow_limit = 100000000;
+			bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY);
+		}
+	}
+	mail_vip(T_POD_B, 2525, T_NODE_B);
+	syn_n = bench_frame_for(syn, T_CLIENT, T_VIP, 40004, 25, TH_SYN);
+	if (bench_wanted("xdp: VIP SYN, new flow, encapsulated")) {
+		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+		bench_lru_scramble(maps.flows_new, sizeof(struct nosnat_flow));
+	}
+	bench_path_resized("xdp: VIP SYN, new flow, encapsulated", syn, syn_n, 1, dummy_ifindex, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40005, 25, TH_ACK);
+	bench_establish(pkt, n, 34, dummy_ifindex);
+	bench_path_resized("xdp: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, repeat);
+	rsyn_n = bench_frame_for(rsyn, T_CLIENT, T_VIP, 40009, 25, TH_SYN);
+	bench_path_resized("xdp: VIP SYN, one 5-tuple again, encapsulated", rsyn, rsyn_n, 0,
+			   dummy_ifindex, repeat);
+	bench_refs(pkt, n, repeat);
+	other_n = bench_frame_for(other, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
+	return bench_model(other, other_n, syn, syn_n, pkt, n, rsyn, rsyn_n, repeat);
+}
+
+static long fdinfo_memlock(int fd)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %ld", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The tables filled to 1,000,000 flows: memory and cost against empty. */
+static int bench_scale(uint32_t repeat)
+{
+	enum { FILL = 1000000, BATCH = 10000 };
+	static struct nosnat_flow_key fk[BATCH];
+	static struct nosnat_flow fv[BATCH];
+	uint8_t pkt[512];
+	size_t n;
+	__u32 ref;
+	int bid;
+
+	printf("scale: flow table of %d entries\n", 1 << 20);
+	cfg_reset();
+	mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF);
+	bid = state_find_backend(&st, st.vips[0].val.id, ip4(T_POD_LOCAL), htons(2525));
+	{
+		struct nosnat_vip_id vi = {};
+
+		bpf_map_lookup_elem(maps.vip_ids, &st.vips[0].val.id, &vi);
+		ref = vi.ref;
+	}
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40006, 25, TH_ACK);
+	bench_establish(pkt, n, 34, 1);
+	bench_path("xdp: established flow, table empty", pkt, n, 0, 1, 1, repeat);
+	for (uint32_t done = 0; done < FILL; done += BATCH) {
+		__u32 count = BATCH;
+
+		for (uint32_t i = 0; i < BATCH; i++) {
+			uint32_t c = done + i;
+
+			fk[i] = (struct nosnat_flow_key){ .src = htonl(0xc6120000u | (c & 0x1ffff)),
+							  .dst = ip4(T_VIP), .sport = htons((uint16_t)(1024 + (c >> 17))),
+							  .dport = htons(25), .proto = IPPROTO_TCP };
+			/* as established flows are: their conntrack entry seen */
+			fv[i] = (struct nosnat_flow){ .backend_id = (__u32)bid, .backend_addr = ip4(T_POD_LOCAL),
+						      .vip_ref = ref, .flags = NOSNAT_FLOW_CT_SEEN };
+		}
+		if (bpf_map_update_batch(maps.flows, fk, fv, &count, NULL)) {
+			fprintf(stderr, "fill: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	bench_path("xdp: established flow, 1M flows in the table", pkt, n, 0, 1, 1, repeat);
+	/* 2^19 of the flows filled in turn (198.18.0.0/16 by source port
+	 * 1024-1031): the table's buckets and entries come cold from memory,
+	 * as under many busy clients */
+	n = bench_frame_for(pkt, "198.18.0.0", T_VIP, 1024, 25, TH_ACK);
+	{
+		__u64 made = counter(maps.vip_stat, st.vips[0].val.id, 2, 3);
+
+		bench_path("xdp: established flows, 1M in the table, another each round", pkt, n, 2, 1, 1,
+			   repeat);
+		made = counter(maps.vip_stat, st.vips[0].val.id, 2, 3) - made;
+		if (made)	/* then it measured new flows, not established ones */
+			fprintf(stderr, "bench: %llu new flows in the established-flows row\n",
+				(unsigned long long)made);
+	}
+	bench_flush();
+	fprintf(bout, "memlock\tflows\t%ld\nmemlock\tpods\t%ld\n", fdinfo_memlock(maps.flows),
+		fdinfo_memlock(maps.pods));
+	printf("  memlock: flow table %ld bytes, local pods %ld bytes\n",
+	       fdinfo_memlock(maps.flows), fdinfo_memlock(maps.pods));
+	return 0;
+}
+
+/* Control plane: Maglev for 1,000 backends, 1,000 VIPs x 10 backends. */
+static int bench_control(void)
+{
+	static struct maglev_backend mb[1000];
+	static uint32_t table[NOSNAT_MAGLEV_SIZE];
+	static struct config c, c2;
+	double t[5], t0;
+	char err[256];
+	int rc;
+
+	for (int i = 0; i < 1000; i++)
+		mb[i] = (struct maglev_backend){ .addr = htonl(0xc6120000u + (uint32_t)i),
+						 .port = htons(25), .weight = 1 };
+	for (int r = 0; r < 5; r++) {
+		t0 = now_s();
+		maglev_build(mb, 1000, NOSNAT_MAGLEV_SIZE, table);
+		t[r] = now_s() - t0;
+	}
+	qsort(t, 5, sizeof(t[0]), cmp_double);
+	fprintf(bout, "control\tmaglev_1000\t%.6f\n", t[2]);
+	printf("control plane:\n  Maglev table, 1000 backends, M=65537: %.2f ms (median of 5)\n", t[2] * 1e3);
+
+	cfg_reset();
+	memset(&c, 0, offsetof(struct config, vips));
+	c.n_vips = c.n_bes = 0;
+	c.nodes[c.n_nodes++] = ip4(T_NODE_B);
+	c.nodes[c.n_nodes++] = ip4(T_NODE_C);
+	for (int v = 0; v < 1000; v++) {
+		struct config_vip *cv = &c.vips[c.n_vips++];
+
+		memset(cv, 0, sizeof(*cv));
+		cv->key = (struct nosnat_vip_key){ .addr = htonl(0xc0000200u + (uint32_t)(v / 250) + 10),
+						   .port = htons((uint16_t)(1000 + v % 250)), .proto = IPPROTO_TCP };
+		cv->first_be = c.n_bes;
+		cv->n_be = 10;
+		for (int b = 0; b < 10; b++)
+			c.bes[c.n_bes++] = (struct config_backend){
+				.addr = htonl(0xc6120000u + (uint32_t)(v * 10 + b)), .port = htons(25),
+				.node = b % 2 ? ip4(T_NODE_B) : ip4(T_NODE_C), .weight = 1 };
+	}
+	state_read(&maps, &st);
+	t0 = now_s();
+	rc = config_apply(&maps, &st, &c, "bench", 0, NULL, err, sizeof(err));
+	t[0] = now_s() - t0;
+	if (rc < 0) {
+		fprintf(stderr, "apply: %s\n", err);
+		return -1;
+	}
+	memcpy(&c2, &c, sizeof(c));
+	c2.bes[5000].weight = 2;	/* one backend of one VIP */
+	t0 = now_s();
+	rc = config_apply(&maps, &st, &c2, "bench", 0, NULL, err, sizeof(err));
+	t[1] = now_s() - t0;
+	fprintf(bout, "control\tapply_1000x10\t%.6f\ncontrol\tchange_one\t%.6f\n", t[0], t[1]);
+	printf("  apply 1000 VIPs x 10 backends from empty: %.3f s; change one backend: %.2f ms (%d change)\n",
+	       t[0], t[1] * 1e3, rc);
+	cfg_reset();
+	return 0;
+}
+
+/* What the dataplane's maps lock at their default sizes, no VIP configured
+ * (each VIP adds its Maglev table, an inner map of its own). */
+static void maps_memlock(void)
+{
+	struct bpf_map *m;
+	long total = 0, pcpu = 0;
+
+	bpf_object__for_each_map(m, skel->obj) {
+		long v = fdinfo_memlock(bpf_map__fd(m));
+
+		if (v < 0)
+			continue;
+		total += v;
+		if (bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_ARRAY)
+			pcpu += v;
+	}
+	fprintf(bout, "memlock\tall\t%ld\nmemlock\tpercpu\t%ld\n", total, pcpu);
+	printf("  memlock of all maps: %ld bytes (per-CPU arrays %ld of them, %d CPUs)\n", total, pcpu,
+	       libbpf_num_possible_cpus());
+}
+
+int bench_main(const char *outfile, uint32_t repeat)
+{
+	bout = fopen(outfile, "w");
+	if (!bout)
+		return 1;
+	bskel = bench_bpf__open_and_load();
+	if (!bskel) {
+		fprintf(stderr, "bench harness: %s\n", strerror(errno));
+		return 1;
+	}
+	{
+		const char *env = getenv("NOSNAT_BENCH_LOADS");
+		int loads = getenv("NOSNAT_BENCH_QUICK") ? 1 : BENCH_LOADS;
+
+		if (env && atoi(env) >= 1 && atoi(env) <= BENCH_LOADS)
+			loads = atoi(env);
+
+		for (int l = 0; l < loads; l++) {
+			if (l) {	/* fresh programs and maps */
+				nosnat_bpf__destroy(skel);
+				if (setup_skel())
+					return 1;
+			}
+			printf("load %d of %d:\n", l + 1, loads);
+			if (bench_paths(repeat))
+				return 1;
+		}
+		bench_flush();
+		prog_sizes();
+		maps_memlock();
+	}
+	if (getenv("NOSNAT_BENCH_QUICK")) {	/* the smoke check in make test */
+		fclose(bout);
+		return 0;
+	}
+	if (bench_control())
+		return 1;
+	nosnat_bpf__destroy(skel);
+	skel = NULL;
+	{
+		/* tables of 2^20 for the scale run */
+		struct bpf_map *m;
+
+		skel = nosnat_bpf__open();
+		if (!skel)
+			return 1;
+		bpf_object__for_each_map(m, skel->obj)
+			bpf_map__set_pin_path(m, NULL);
+		bpf_map__set_max_entries(skel->maps.nosnat_flows, 1 << 20);
+		skel->rodata->nosnat_have_ct = ct_kfuncs_available();
+		if (nosnat_bpf__load(skel) || reload_maps())
+			return 1;
+	}
+	if (bench_scale(repeat))
+		return 1;
+	fclose(bout);
+	bench_bpf__destroy(bskel);
+	return 0;
+}

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The harness: netns and object setup, packets through BPF_PROG_TEST_RUN,
+ * counters, configuration through the loader's code. */
+#include "harness.h"
+
+struct nosnat_bpf *skel;
+struct nosnat_maps maps;
+struct state st;		/* with its scratch: st.tmp = &st_tmp in main */
+struct scratch st_tmp;
+int dummy_ifindex;	/* the "uplink": a veth in a private netns */
+
+/* --- harness ------------------------------------------------------------ */
+
+
+int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
+{
+	struct xdp_md ctx_in = { .data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex };
+	struct xdp_md ctx_out = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1,
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in),
+		    .ctx_out = &ctx_out, .ctx_size_out = sizeof(ctx_out));
+
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.nosnat_xdp), &o))
+		return -errno;
+	r->ret = o.retval;
+	r->meta_len = ctx_out.data;
+	r->pkt = r->out + ctx_out.data;
+	r->len = o.data_size_out - ctx_out.data;
+	return 0;
+}
+
+int run_tc(int prog_fd, const uint8_t *in, size_t len, struct run *r)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		return -errno;
+	r->ret = o.retval;
+	r->pkt = r->out;
+	r->len = o.data_size_out;
+	return 0;
+}
+
+uint64_t stats_now[NOSNAT_STATS_SLOTS];
+
+uint64_t counter(int fd, __u32 key, int field, int nfields)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t vals[256 * 3] = {}, sum = 0;
+
+	if (ncpu > 256 || bpf_map_lookup_elem(fd, &key, vals))
+		return UINT64_MAX;
+	for (int c = 0; c < ncpu; c++)
+		sum += vals[c * nfields + field];
+	return sum;
+}
+
+void stats_snap(void)
+{
+	for (__u32 i = 0; i < NOSNAT_STATS_SLOTS; i++)
+		stats_now[i] = counter(maps.stats, i, 0, 2);
+}
+
+/* Exactly one packet counted since the snapshot, in this slot. */
+int stats_moved(__u32 hook, __u32 action, __u32 reason)
+{
+	__u32 want = nosnat_stat_slot(hook, action, reason);
+	uint64_t total = 0, here = 0;
+
+	for (__u32 i = 0; i < NOSNAT_STATS_SLOTS; i++) {
+		uint64_t d = counter(maps.stats, i, 0, 2) - stats_now[i];
+
+		total += d;
+		if (i == want)
+			here = d;
+		else if (d)
+			fprintf(stderr, "    counter slot %u moved by %llu\n", i, (unsigned long long)d);
+	}
+	return total == 1 && here == 1;
+}
+
+void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen)
+{
+	size_t n = glen > wlen ? glen : wlen;
+
+	fprintf(stderr, "    got %zu bytes, want %zu\n", glen, wlen);
+	for (size_t i = 0; i < n; i++)
+		if (i >= glen || i >= wlen || got[i] != want[i])
+			fprintf(stderr, "    [%zu] got %02x want %02x\n", i, i < glen ? got[i] : 0,
+				i < wlen ? want[i] : 0);
+}
+
+
+/* --- configuration through the loader's code --------------------------- */
+
+/* Entries of a flow table, walking its keys. */
+uint64_t count_entries_of(int fd)
+{
+	struct nosnat_flow_key key, next;
+	uint64_t n = 0;
+
+	if (bpf_map_get_next_key(fd, NULL, &key))
+		return 0;
+	do
+		n++;
+	while (!bpf_map_get_next_key(fd, &key, &next) && (key = next, 1));
+	return n;
+}
+
+/* Empty the flow table. The next key is fetched before deleting: a deleted
+ * key would restart the walk. */
+void map_clear(int fd)
+{
+	struct nosnat_flow_key key, next;
+	int more;
+
+	if (bpf_map_get_next_key(fd, NULL, &key))
+		return;
+	do {
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		bpf_map_delete_elem(fd, &key);
+		key = next;
+	} while (more);
+}
+
+int cfg_reset(void)
+{
+	struct nosnat_cfg cfg = {
+		.node_ip = ip4(T_NODE_SELF), .ifindex = (__u32)dummy_ifindex,
+		.mtu = 1500, .mss_max = 1440, .ct_mark_mask = NOSNAT_DEFAULT_CT_MARK_MASK,
+	};
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
+		return -1;
+	while (st.n_vips)
+		if (op_vip_del(&maps, &st, &st.vips[0].key))
+			return -1;
+	while (st.n_nodes)
+		if (op_node_del(&maps, &st, st.nodes[0]))
+			return -1;
+	map_clear(maps.flows);
+	map_clear(maps.flows_new);
+	{	/* no next hop cached by an earlier test */
+		static struct nosnat_nexthop none[256];
+		int fd = bpf_map__fd(skel->maps.nosnat_nexthop);
+
+		for (__u32 slot = 0; slot < NOSNAT_NEXTHOP_SLOTS; slot++)
+			if (bpf_map_update_elem(fd, &slot, none, BPF_ANY))
+				return -1;
+	}
+	if (op_node_add(&maps, &st, ip4(T_NODE_B)) || op_node_add(&maps, &st, ip4(T_NODE_C)))
+		return -1;
+	return 0;
+}
+
+/* Use the pod node's conntrack as the record of VIP flows (the default),
+ * or not: then a local flow without an entry is delivered on Maglev's word
+ * (as on kernels without the ct kfuncs). */
+int ct_use(int on)
+{
+	struct nosnat_cfg cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(maps.cfg, &zero, &cfg))
+		return -1;
+	cfg.ct_mark_mask = on ? NOSNAT_DEFAULT_CT_MARK_MASK : 0;
+	return bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY);
+}
+
+/* The flow key of T_CLIENT's TCP connection from sport to the mail VIP. */
+struct nosnat_flow_key client_flow(uint16_t sport)
+{
+	return (struct nosnat_flow_key){ .src = ip4(T_CLIENT), .dst = ip4(T_VIP), .sport = htons(sport),
+					 .dport = htons(25), .proto = IPPROTO_TCP };
+}
+
+struct nosnat_vip_key vkey(const char *addr, uint16_t port, uint8_t proto)
+{
+	return (struct nosnat_vip_key){ .addr = ip4(addr), .port = htons(port), .proto = proto };
+}
+
+int add_vip(const char *addr, uint16_t port, uint8_t proto)
+{
+	struct nosnat_vip_key k = vkey(addr, port, proto);
+
+	return op_vip_add(&maps, &st, &k);
+}
+
+int add_be(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
+		  const char *node, uint16_t weight)
+{
+	struct nosnat_vip_key k = vkey(vip, port, proto);
+
+	return op_backend_add(&maps, &st, &k, ip4(pod), htons(pod_port), ip4(node), weight);
+}
+
+int del_be(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port)
+{
+	struct nosnat_vip_key k = vkey(vip, port, proto);
+
+	return op_backend_del(&maps, &st, &k, ip4(pod), htons(pod_port));
+}
+
+/* The mail VIP, 192.0.2.10:25/tcp, with one backend. */
+int mail_vip(const char *pod, uint16_t port, const char *node)
+{
+	return add_vip(T_VIP, 25, IPPROTO_TCP) ||
+	       add_be(T_VIP, 25, IPPROTO_TCP, pod, port, node, 1);
+}
+
+/* --- packets ------------------------------------------------------------ */
+
+/* Linux's SYN options: MSS, SACK permitted, timestamps, NOP, window scale. */
+static uint8_t syn_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+uint8_t syn_opts_1440[20] = { 2, 4, 0x05, 0xa0, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+
+struct l4_spec tcp(uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	struct l4_spec l = { .proto = IPPROTO_TCP, .sport = sport, .dport = dport,
+			     .flags = flags, .seq = 1000, .ack = flags & TH_ACK ? 2000 : 0 };
+
+	if ((flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+		l.ack = 1001;	/* a SYN-ACK acks the SYN: every test SYN has seq 1000 */
+
+	if (flags & TH_SYN) {
+		l.opts = syn_opts;
+		l.opts_len = sizeof(syn_opts);
+	}
+	return l;
+}
+
+struct ip_spec ipv4(const char *src, const char *dst)
+{
+	return (struct ip_spec){ .saddr = ip4(src), .daddr = ip4(dst), .id = 0x1234,
+				 .frag = 0x4000, .ttl = 63 };
+}
+
+/* eth(router -> self) around ip/l4 */
+size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4, int vlans)
+{
+	uint8_t l3[2048];
+	size_t n = build_ip(l3, ip, l4);
+
+	return build_eth(buf, MAC_SELF, MAC_ROUTER, vlans, 0x0800, l3, n);
+}
+
+int setup_netns(void)
+{
+	static const char *const cmds[] = {
+		"ip link set lo up",
+		"sysctl -qw net.ipv4.ip_forward=1",	/* bpf_fib_lookup needs it, as a node does */
+		"ip link add nsnt0 type veth peer name nsnt1",
+		"ip link set nsnt1 up",
+		"ip link set nsnt0 address 02:00:00:00:00:11 mtu 1500 up",
+		"ip addr add " T_NODE_SELF "/24 dev nsnt0",
+		"ip neigh replace " T_NODE_B " lladdr 02:00:00:00:00:12 dev nsnt0 nud permanent",
+	};
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET)");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (system(cmds[i])) {
+			fprintf(stderr, "setup failed: %s\n", cmds[i]);
+			return -1;
+		}
+	dummy_ifindex = (int)if_nametoindex("nsnt0");
+	return dummy_ifindex ? 0 : -1;
+}
+
+int reload_maps(void)
+{
+	maps = (struct nosnat_maps){
+#define X(field, map, name) .field = bpf_map__fd(skel->maps.map),
+		NOSNAT_PINNED_MAPS(X)
+#undef X
+		.lock_fd = -1,
+	};
+	return 0;
+}
+
+int setup_skel(void)
+{
+	struct bpf_map *m;
+
+	skel = nosnat_bpf__open();
+	if (!skel)
+		return -1;
+	bpf_object__for_each_map(m, skel->obj)
+		bpf_map__set_pin_path(m, NULL);	/* private maps, nothing pinned */
+	skel->rodata->nosnat_have_ct = ct_kfuncs_available();
+	if (nosnat_bpf__load(skel))
+		return -1;
+	return reload_maps();
+}

@@ -1,0 +1,162 @@
+/* harness.h - the BPF tests' harness: the production object loaded into a
+ * private network namespace, maps configured through the loader's code,
+ * packets run through BPF_PROG_TEST_RUN, counters compared. The tests are
+ * t_*.c, one file per area; test_bpf.c lists them; tests/bench/bench.c
+ * measures. */
+#ifndef NOSNAT_TEST_HARNESS_H
+#define NOSNAT_TEST_HARNESS_H
+
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "nosnat.skel.h"
+#include "bench.skel.h"
+#include "ct_helper.skel.h"
+#include "nosnat_abi.h"
+#include "../../bpf/lib/hash.h"
+#include "apply.h"
+#include "attach.h"
+#include "config.h"
+#include "maglev.h"
+#include "ops.h"
+#include "scratch.h"
+#include "state.h"
+#include "verify.h"
+#include "vips.h"
+#include "pkt.h"
+#include <time.h>
+#include <sys/resource.h>
+
+#define FAIL(fmt, ...) do { \
+	fprintf(stderr, "    %s:%d: " fmt "\n", __FILE__, __LINE__, ##__VA_ARGS__); \
+	return -1; } while (0)
+#define CHECK(cond, fmt, ...) do { if (!(cond)) FAIL(fmt, ##__VA_ARGS__); } while (0)
+#define CHECK_BYTES(r, want, wlen) do { \
+	if ((r)->len != (wlen) || memcmp((r)->pkt, (want), (wlen))) { \
+		hexdiff((r)->pkt, (r)->len, (want), (wlen)); \
+		FAIL("output bytes differ"); } } while (0)
+
+struct run {
+	uint8_t out[4096];
+	uint8_t *pkt;		/* output packet (after any XDP metadata) */
+	uint32_t len;
+	uint32_t meta_len;
+	uint32_t ret;
+};
+
+extern int dummy_ifindex;
+extern struct nosnat_bpf *skel;
+extern struct nosnat_maps maps;
+extern struct scratch st_tmp;
+extern struct state st;
+extern uint64_t stats_now[NOSNAT_STATS_SLOTS];
+extern uint8_t syn_opts_1440[20];
+
+/* harness.c */
+void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen);
+int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r);
+int run_tc(int prog_fd, const uint8_t *in, size_t len, struct run *r);
+uint64_t counter(int fd, __u32 key, int field, int nfields);
+void stats_snap(void);
+int stats_moved(__u32 hook, __u32 action, __u32 reason);
+uint64_t count_entries_of(int fd);
+void map_clear(int fd);
+int cfg_reset(void);
+int ct_use(int on);
+struct nosnat_flow_key client_flow(uint16_t sport);
+struct nosnat_vip_key vkey(const char *addr, uint16_t port, uint8_t proto);
+int add_vip(const char *addr, uint16_t port, uint8_t proto);
+int add_be(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
+		  const char *node, uint16_t weight);
+int del_be(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port);
+int mail_vip(const char *pod, uint16_t port, const char *node);
+struct l4_spec tcp(uint16_t sport, uint16_t dport, uint8_t flags);
+struct ip_spec ipv4(const char *src, const char *dst);
+size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4, int vlans);
+int setup_netns(void);
+int reload_maps(void);
+int setup_skel(void);
+
+/* t_dataplane.c */
+int t_local_syn(void);
+int t_remote_syn(void);
+int t_mss_odd_offset(void);
+int t_remote_no_neigh(void);
+int t_existing_flow_sticks(void);
+int expect_xdp(const uint8_t *in, size_t n, int ifindex, __u32 ret, const uint8_t *want,
+		      size_t wn, __u32 action, __u32 reason);
+int expect_pass(const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
+		       __u32 action, __u32 reason);
+int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn);
+int expect_untouched(const uint8_t *in, size_t n, __u32 reason);
+int expect_drop(const uint8_t *in, size_t n, __u32 reason);
+int t_non_vip(void);
+int t_vip_other_port(void);
+int t_no_backend(void);
+size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
+			 const struct ip_spec *ip, const struct l4_spec *l);
+size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct ip_spec *ip,
+			  const struct l4_spec *l);
+int t_ipip_unknown_source(void);
+int t_ipip_known_node(void);
+int t_truncated(void);
+int t_ip_options(void);
+int t_fragments(void);
+int t_udp(void);
+int t_vlan(void);
+int t_tc_reply(void);
+int t_icmp_frag_needed(void);
+int t_mss_clamp_ip_options(void);
+int t_backend_removed_flow_moves(void);
+int t_partial_checksums(void);
+
+/* t_apply.c */
+int t_apply_converges(void);
+int t_pod_port_limit(void);
+
+/* t_fuzz.c */
+int t_packet_fuzz(void);
+
+/* t_flows.c */
+int t_spoofed_sources(void);
+int t_syn_flood(void);
+int t_syn_skips_draining(void);
+int t_reply_follows_flow(void);
+int t_pod_dir_shared_index(void);
+int t_flow_cache(void);
+int t_vip_id_reused(void);
+int t_vip_filter(void);
+int t_nexthop_cache(void);
+int t_stale_tuple(void);
+
+/* t_survive.c */
+int ct_insert(const char *src, const char *dst, uint16_t sport, uint16_t dport, uint32_t mark);
+uint32_t mail_mark(void);
+int t_handshake_marks_conntrack(void);
+int t_reply_without_entry(void);
+int t_non_syn_without_entry(void);
+int t_second_chance(void);
+int t_new_flow_limit(void);
+int t_verify_mark_collision(void);
+
+/* t_icmp.c */
+int t_icmp_error_local(void);
+int t_icmp_error_remote(void);
+int t_icmp_not_ours(void);
+int t_icmp_from_pod(void);
+
+/* bench.c */
+int bench_main(const char *outfile, uint32_t repeat);
+
+#endif

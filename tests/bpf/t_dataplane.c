@@ -1,0 +1,855 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The packet walk: local and remote delivery, MSS, decapsulation, headers
+ * that lie, options, fragments, UDP, VLANs, the tc reply, ICMP frag needed,
+ * partial checksums. */
+#include "harness.h"
+
+/* --- tests -------------------------------------------------------------- */
+
+int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn);
+
+int t_local_syn(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40000, 25, TH_SYN);
+	struct nosnat_flow_key fk = client_flow(40000);
+	struct nosnat_pod_key pk = { .addr = ip4(T_POD_LOCAL), .port = htons(2525),
+				     .proto = IPPROTO_TCP };
+	struct nosnat_pod pod;
+	struct nosnat_flow f;
+	size_t n, wn;
+	__u32 vid;
+	int bid;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	vid = st.vips[0].val.id;
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+
+	CHECK(!expect_local(in, n, want, wn), "local delivery");
+	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "vip packets");
+	CHECK(counter(maps.vip_stat, vid, 1, 3) == n - 14, "vip bytes (IP length)");
+	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "vip new flows");
+	bid = state_find_backend(&st, vid, ip4(T_POD_LOCAL), htons(2525));
+	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f), "a SYN's flow is not established");
+	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "flow entry missing from the new-flow table");
+	CHECK(f.backend_id == (__u32)bid && f.backend_addr == ip4(T_POD_LOCAL) && f.syn_ack == htonl(1001),
+	      "flow value: backend %u addr %x syn_ack %u", f.backend_id, f.backend_addr, ntohl(f.syn_ack));
+	{
+		struct nosnat_vip_id vi;
+		__u32 x = nosnat_pod_index(&pk);
+		struct nosnat_pod dir;
+
+		CHECK(!bpf_map_lookup_elem(maps.vip_ids, &vid, &vi), "vip ids");
+		CHECK(!bpf_map_lookup_elem(maps.pods, &pk, &pod) && pod.count == 1 &&
+		      pod.slots[0].id == (__u32)bid && pod.slots[0].vip_ref == vi.ref &&
+		      pod.slots[0].vip_addr == ip4(T_VIP) && pod.slots[0].vip_port == htons(25) &&
+		      f.vip_ref == vi.ref, "the pod's replies are looked for: slot %u ref %u/%u",
+		      pod.slots[0].id, pod.slots[0].vip_ref, vi.ref);
+		CHECK(!bpf_map_lookup_elem(maps.pod_dir, &x, &dir) && !memcmp(&dir, &pod, sizeof(dir)),
+		      "the directory holds the pod at its index %u", x);
+	}
+	return 0;
+}
+
+int t_remote_syn(void)
+{
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40001, 25, TH_SYN);
+	struct run r;
+	size_t n, in_n, out_n, wn;
+	__u16 tag = backend_tag(ip4(T_POD_B), htons(2525));
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	l.opts = syn_opts_1440;		/* clamped: 1500 - 20 (IPIP) - 20 - 20 */
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag, 0, 0x4000, inner, in_n);
+	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
+
+	/* Arriving on another interface than the next hop's: redirect. */
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_REDIRECT, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
+	return 0;
+}
+
+/* MSS after a NOP: its value sits at an odd offset, where the checksum
+ * update must be byte-swapped. */
+int t_mss_odd_offset(void)
+{
+	static uint8_t opts[8] = { 1, 2, 4, 0x23, 0x28, 1, 1, 0 };	/* NOP, MSS 9000, pad */
+	static uint8_t opts_c[8] = { 1, 2, 4, 0x05, 0xa0, 1, 1, 0 };
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40050, 25, TH_SYN);
+	struct run r;
+	size_t n, in_n, out_n, wn;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	l.opts = opts;
+	l.opts_len = sizeof(opts);
+	n = frame(in, &ip, &l, 0);
+	l.opts = opts_c;
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B),
+			   backend_tag(ip4(T_POD_B), htons(2525)), 0, 0x4000, inner, in_n);
+	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+int t_remote_no_neigh(void)
+{
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40002, 25, TH_ACK);
+	struct nosnat_meta meta;
+	struct run r;
+	size_t n, in_n, out_n, wn;
+
+	CHECK(!mail_vip(T_POD_C, 25, T_NODE_C), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_C),
+			   backend_tag(ip4(T_POD_C), htons(25)), 0, 0x4000, inner, in_n);
+	/* MACs untouched: the kernel's neighbour code fills them in later */
+	wn = build_eth(want, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, out_n);
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(r.meta_len == sizeof(meta), "metadata length %u", r.meta_len);
+	memcpy(&meta, r.out, sizeof(meta));
+	CHECK(meta.magic == NOSNAT_META_MAGIC && meta.ifindex == (__u32)dummy_ifindex,
+	      "metadata %x/%u", meta.magic, meta.ifindex);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK), "counter");
+
+	/* A veth uplink (encap via tc): even a resolved next hop goes to tc. */
+	{
+		struct nosnat_cfg cfg;
+		__u32 zero = 0;
+
+		CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
+		CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+		CHECK(!add_vip(T_VIP, 26, IPPROTO_TCP), "vip add");
+		CHECK(!add_be(T_VIP, 26, IPPROTO_TCP, T_POD_B, 26, T_NODE_B, 1), "be add");
+		ip = ipv4(T_CLIENT, T_VIP);
+		l = tcp(40002, 26, TH_ACK);
+		n = frame(in, &ip, &l, 0);
+		in_n = build_ip(inner, &ip, &l);
+		out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B),
+				   backend_tag(ip4(T_POD_B), htons(26)), 0, 0x4000, inner, in_n);
+		wn = build_eth(want, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, out_n);
+		stats_snap();
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+		CHECK(r.ret == XDP_PASS && r.meta_len == sizeof(meta), "verdict %u meta %u", r.ret, r.meta_len);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_TC_FORWARD), "counter");
+	}
+	return 0;
+}
+
+int t_existing_flow_sticks(void)
+{
+	struct maglev_backend mb[2] = {
+		{ .addr = ip4(T_POD_LOCAL), .port = htons(2525), .weight = 1 },
+		{ .addr = ip4(T_POD_LOCAL2), .port = htons(2525), .weight = 1 },
+	};
+	static uint32_t table[NOSNAT_MAGLEV_SIZE];
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l;
+	uint16_t moved = 0, fresh = 0;
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!maglev_build(mb, 2, NOSNAT_MAGLEV_SIZE, table), "maglev");
+	/* Find a flow the new table would send to the second pod, and a
+	 * second such flow that starts only after the change. */
+	for (uint16_t p = 41000; p < 42000 && !fresh; p++) {
+		__u32 h = nosnat_flow_hash(ip4(T_CLIENT), ip4(T_VIP), htons(p), htons(25),
+					   IPPROTO_TCP);
+
+		if (table[h % NOSNAT_MAGLEV_SIZE] != 1)
+			continue;
+		if (!moved)
+			moved = p;
+		else
+			fresh = p;
+	}
+	CHECK(moved && fresh, "no flow found that the new table moves");
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	l = tcp(moved, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
+
+	l = tcp(moved, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!expect_local(in, n, want, wn), "local delivery");
+
+	/* A new flow follows the new table: the second pod. */
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(fresh, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "new SYN");
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+/* XDP_PASS with exactly want as output, counted once under action/reason. */
+/* in through XDP (arriving on ifindex): verdict ret, exactly want out, and
+ * one packet counted as {xdp, action, reason}. */
+int expect_xdp(const uint8_t *in, size_t n, int ifindex, __u32 ret, const uint8_t *want,
+		      size_t wn, __u32 action, __u32 reason)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, ifindex, &r), "test run");
+	CHECK(r.ret == ret, "verdict %u, want %u", r.ret, ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, action, reason), "counter");
+	return 0;
+}
+
+int expect_pass(const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
+		       __u32 action, __u32 reason)
+{
+	return expect_xdp(in, n, 1, XDP_PASS, want, wn, action, reason);
+}
+
+/* A frame DNATed to a local pod. */
+int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn)
+{
+	return expect_pass(in, n, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE);
+}
+
+/* Packets that are not ours leave exactly as they came. */
+int expect_untouched(const uint8_t *in, size_t n, __u32 reason)
+{
+	return expect_pass(in, n, in, n, NOSNAT_ACT_PASS, reason);
+}
+
+int expect_drop(const uint8_t *in, size_t n, __u32 reason)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_DROP, "verdict %u", r.ret);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, reason), "counter");
+	return 0;
+}
+
+int t_non_vip(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_OTHER);
+	struct l4_spec l = tcp(40003, 25, TH_SYN);
+	uint8_t arp[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06 };
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP TCP");
+	ip.daddr = ip4(T_NODE_SELF);	/* to the node itself, e.g. ssh */
+	l = tcp(40003, 22, TH_SYN);
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "to the node");
+	CHECK(!expect_untouched(arp, sizeof(arp), NOSNAT_R_NONE), "ARP");
+	return 0;
+}
+
+int t_vip_other_port(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40004, 80, TH_SYN);
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:80");
+	l = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40004, .dport = 25 };
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:25/udp");
+	return 0;
+}
+
+int t_no_backend(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40005, 25, TH_SYN);
+
+	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_NO_BACKEND), "no backends");
+	/* draining only (weight 0): no new flows */
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 0), "backend add");
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_NO_BACKEND), "draining");
+	return 0;
+}
+
+size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
+			 const struct ip_spec *ip, const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2048];
+	size_t in_n = build_ip(inner, ip, l);
+	size_t out_n = build_ipip(outer, ip4(outer_src), ip4(T_NODE_SELF), id, 0, 0x4000, inner, in_n);
+
+	return build_eth(buf, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
+}
+
+/* What this node sends to node to_node: ip/l in IPIP with outer ID id. */
+size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct ip_spec *ip,
+			  const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2048];
+	size_t in_n = build_ip(inner, ip, l);
+	size_t out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(to_node), id, 0, 0x4000, inner, in_n);
+
+	return build_eth(buf, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+}
+
+int t_ipip_unknown_source(void)
+{
+	uint8_t in[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40006, 25, TH_SYN);
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!expect_drop(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_UNKNOWN_ENCAP_SRC),
+	      "forged encapsulation");
+	/* Someone else's tunnel (e.g. Calico IPIP): inner dst is not a VIP. */
+	ip.daddr = ip4(T_POD_LOCAL);
+	CHECK(!expect_untouched(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_NONE),
+	      "foreign IPIP");
+	CHECK(!expect_untouched(in, ipip_frame(in, T_NODE_B, 0, &ip, &l), NOSNAT_R_NONE),
+	      "node IPIP to a pod");
+	return 0;
+}
+
+int t_ipip_known_node(void)
+{
+	uint8_t in[512], want[512], reply[256], want_reply[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40007, 25, TH_SYN);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
+	/* The ingress node chose the second pod; its tag says so. */
+	n = ipip_frame(in, T_NODE_B, backend_tag(ip4(T_POD_LOCAL2), htons(2525)), &ip, &l);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	{
+		uint8_t l3[256];
+		size_t l3n = build_ip(l3, &ip, &l);
+
+		wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x0800, l3, l3n);
+	}
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_PASS, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DECAP, NOSNAT_R_NONE), "counter");
+
+	/* The pod's SYN-ACK: source back to the VIP, MSS lowered for the
+	 * encapsulated client->pod direction. */
+	{
+		struct ip_spec rip = ipv4(T_POD_LOCAL2, T_CLIENT);
+		struct l4_spec rl = tcp(2525, 40007, TH_SYN | TH_ACK);
+		int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+		size_t rn = frame(reply, &rip, &rl, 0), wrn;
+
+		rip.saddr = ip4(T_VIP);
+		rl.sport = 25;
+		rl.opts = syn_opts_1440;
+		wrn = frame(want_reply, &rip, &rl, 0);
+		stats_snap();
+		CHECK(!run_tc(fd, reply, rn, &r), "tc run");
+		CHECK(r.ret == TC_ACT_OK, "tc verdict %u", r.ret);
+		CHECK_BYTES(&r, want_reply, wrn);
+		CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "counter");
+	}
+	return 0;
+}
+
+int t_truncated(void)
+{
+	uint8_t in[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40008, 25, TH_SYN);
+	size_t n;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	/* (test_run refuses frames shorter than an Ethernet header) */
+	/* A VLAN tag announced, the frame ends */
+	{
+		uint8_t v[14];
+
+		memcpy(v, in, 12);
+		v[12] = 0x81;
+		v[13] = 0x00;
+		CHECK(!expect_untouched(v, sizeof(v), NOSNAT_R_NONE), "vlan tag");
+	}
+	/* IPv4 announced, no header at all */
+	CHECK(!expect_untouched(in, 14, NOSNAT_R_MALFORMED), "no ip header");
+	/* IPv4 header cut before the destination: whose, nobody can say */
+	CHECK(!expect_untouched(in, 14 + 12, NOSNAT_R_MALFORMED), "ip header");
+	/* tot_len promises more than the frame holds */
+	CHECK(!expect_drop(in, 14 + 20 + 10, NOSNAT_R_MALFORMED), "ip payload");
+	/* consistent IP header, TCP header cut */
+	{
+		uint8_t l3[256];
+		struct l4_spec raw = { .payload = in + 14 + 20, .payload_len = 10 };
+		struct ip_spec t = ip;
+		size_t l3n;
+
+		t.proto = IPPROTO_TCP;
+		l3n = build_ip(l3, &t, &raw);
+		n = build_eth(in, MAC_SELF, MAC_ROUTER, 0, 0x0800, l3, l3n);
+		CHECK(!expect_drop(in, n, NOSNAT_R_MALFORMED), "tcp header");
+	}
+	/* TCP data offset beyond the packet */
+	n = frame(in, &ip, &l, 0);
+	in[14 + 20 + 12] = 0xf0;
+	CHECK(!expect_drop(in, n, NOSNAT_R_MALFORMED), "tcp doff");
+	/* IHL below 5 */
+	n = frame(in, &ip, &l, 0);
+	in[14] = 0x44;
+	CHECK(!expect_drop(in, n, NOSNAT_R_MALFORMED), "ihl");
+	/* IPIP from a node whose inner header is cut */
+	n = ipip_frame(in, T_NODE_B, 0, &ip, &l);
+	{
+		uint8_t outer[256];
+		size_t on = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), 0, 0, 0x4000,
+				       in + 14 + 20, 12);
+
+		n = build_eth(in, MAC_SELF, MAC_B, 0, 0x0800, outer, on);
+		CHECK(!expect_untouched(in, n, NOSNAT_R_MALFORMED), "inner ip header");
+	}
+	return 0;
+}
+
+int t_ip_options(void)
+{
+	static const uint8_t opts[8] = { 0x94, 0x04, 0, 0, 1, 1, 1, 0 };	/* router alert, NOPs */
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40009, 25, TH_SYN);
+	size_t n, wn;
+
+	ip.opts = opts;
+	ip.opts_len = sizeof(opts);
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!expect_local(in, n, want, wn), "local delivery");
+	return 0;
+}
+
+int t_fragments(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40010, 25, TH_ACK);
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	ip.frag = 0x2000;	/* MF, offset 0 */
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "first fragment");
+	ip.frag = 185;		/* offset 1480, last */
+	l = (struct l4_spec){ .payload = "later fragment bytes", .payload_len = 20 };
+	ip.proto = IPPROTO_TCP;
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "later fragment");
+	ip.daddr = ip4(T_OTHER);
+	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP fragment");
+	return 0;
+}
+
+int t_udp(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = { .proto = IPPROTO_UDP, .sport = 40011, .dport = 53,
+			     .payload = "query", .payload_len = 5 };
+	size_t n, wn;
+
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 5353, T_NODE_SELF, 1), "backend add");
+	for (int zero = 0; zero < 2; zero++) {
+		ip.daddr = ip4(T_VIP);
+		l.dport = 53;
+		l.udp_no_csum = zero;
+		n = frame(in, &ip, &l, 0);
+		ip.daddr = ip4(T_POD_LOCAL);
+		l.dport = 5353;
+		wn = frame(want, &ip, &l, 0);
+		CHECK(!expect_local(in, n, want, wn), "local delivery");
+	}
+	return 0;
+}
+
+int t_vlan(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip;
+	struct l4_spec l;
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	for (int tags = 1; tags <= 2; tags++) {
+		ip = ipv4(T_CLIENT, T_VIP);
+		l = tcp((uint16_t)(40012 + tags), 25, TH_SYN);
+		n = frame(in, &ip, &l, tags);
+		ip.daddr = ip4(T_POD_LOCAL);
+		l.dport = 2525;
+		wn = frame(want, &ip, &l, tags);
+		stats_snap();
+		CHECK(!run_xdp(in, n, 1, &r), "test run");
+		CHECK(r.ret == XDP_PASS, "verdict %u (%d tags)", r.ret, tags);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	}
+	return 0;
+}
+
+int t_tc_reply(void)
+{
+	uint8_t in[256], reply[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40020, 25, TH_SYN);
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+
+	/* Before any client came through the VIP: the pod's packet is its own. */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40020, TH_SYN | TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r), "tc run");
+	CHECK(r.ret == TC_ACT_OK, "verdict %u", r.ret);
+	CHECK_BYTES(&r, reply, n);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+
+	ip = ipv4(T_CLIENT, T_VIP);
+	l = tcp(40020, 25, TH_SYN);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "client SYN");
+
+	/* Now the reply leaves as the VIP, its MSS lowered (a failover may
+	 * encapsulate this flow later). */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT);
+	l = tcp(2525, 40020, TH_SYN | TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	ip.saddr = ip4(T_VIP);
+	l.sport = 25;
+	l.opts = syn_opts_1440;
+	wn = frame(want, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r), "tc run");
+	CHECK(r.ret == TC_ACT_OK, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "counter");
+
+	/* Same pod, another client (or the pod reached by its own address). */
+	ip = ipv4(T_POD_LOCAL, T_CLIENT2);
+	l = tcp(2525, 40020, TH_ACK);
+	n = frame(reply, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, reply, n, &r), "tc run");
+	CHECK_BYTES(&r, reply, n);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+
+	/* UDP reply with a checksum */
+	{
+		struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40021, .dport = 53,
+				     .payload = "q", .payload_len = 1 };
+
+		CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+		CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 53, T_NODE_SELF, 1), "be add");
+		ip = ipv4(T_CLIENT, T_VIP);
+		n = frame(in, &ip, &u, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "udp query");
+		ip = ipv4(T_POD_LOCAL, T_CLIENT);
+		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 53, .dport = 40021,
+				      .payload = "answer", .payload_len = 6 };
+		n = frame(reply, &ip, &u, 0);
+		ip.saddr = ip4(T_VIP);
+		wn = frame(want, &ip, &u, 0);
+		CHECK(!run_tc(fd, reply, n, &r), "tc run");
+		CHECK_BYTES(&r, want, wn);
+	}
+	return 0;
+}
+
+int t_icmp_frag_needed(void)
+{
+	static uint8_t payload[1500];
+	uint8_t in[2048], orig_l3[2048], want[256], icmp[64], l3[128];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40030, 25, TH_ACK);
+	struct run r;
+	size_t n, l3n, wn;
+	uint16_t c;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	l.payload = payload;
+	l.payload_len = 1500 - 40;	/* a full 1500-byte packet: +20 does not fit */
+	n = frame(in, &ip, &l, 0);
+	build_ip(orig_l3, &ip, &l);
+	memset(icmp, 0, sizeof(icmp));
+	icmp[0] = 3;
+	icmp[1] = 4;
+	icmp[6] = 1480 >> 8;
+	icmp[7] = 1480 & 0xff;
+	memcpy(icmp + 8, orig_l3, 28);
+	c = csum16(icmp, 36, 0);
+	memcpy(icmp + 2, &c, 2);
+	{
+		struct ip_spec o = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
+				     .proto = IPPROTO_ICMP, .tos = 0xc0, .ttl = 64 };
+		struct l4_spec p = { .payload = icmp, .payload_len = 36 };
+
+		l3n = build_ip(l3, &o, &p);
+	}
+	wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+	stats_snap();
+	CHECK(!run_xdp(in, n, 1, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+
+	/* With IP options: the quote is the whole header and 8 bytes */
+	{
+		static const uint8_t nops[8] = { 1, 1, 1, 1, 1, 1, 1, 0 };	/* NOPs, EOL */
+		uint8_t big[128];
+
+		ip.opts = nops;
+		ip.opts_len = sizeof(nops);
+		l.payload_len = 1500 - 48;
+		n = frame(in, &ip, &l, 0);
+		build_ip(orig_l3, &ip, &l);
+		memset(big, 0, sizeof(big));
+		big[0] = 3;
+		big[1] = 4;
+		big[6] = 1480 >> 8;
+		big[7] = 1480 & 0xff;
+		memcpy(big + 8, orig_l3, 28 + 8);
+		c = csum16(big, 44, 0);
+		memcpy(big + 2, &c, 2);
+		{
+			struct ip_spec o = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
+					     .proto = IPPROTO_ICMP, .tos = 0xc0, .ttl = 64 };
+			struct l4_spec p = { .payload = big, .payload_len = 44 };
+
+			l3n = build_ip(l3, &o, &p);
+		}
+		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+		stats_snap();
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_TX, "options: verdict %u", r.ret);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+
+		/* a veth uplink (encap via tc): the error leaves the way
+		 * encapsulated frames do, through the tc twin */
+		{
+			struct nosnat_cfg cfg;
+			struct nosnat_meta meta;
+			__u32 zero = 0;
+
+			CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+			cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
+			CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+			wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+			stats_snap();
+			CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "tc: verdict %u", r.ret);
+			CHECK(r.meta_len == sizeof(meta), "metadata length %u", r.meta_len);
+			memcpy(&meta, r.out, sizeof(meta));
+			CHECK(meta.magic == NOSNAT_META_MAGIC && meta.ifindex == (__u32)dummy_ifindex,
+			      "metadata %x/%u", meta.magic, meta.ifindex);
+			CHECK_BYTES(&r, want, wn);
+			CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+		}
+		ip.opts = NULL;
+		ip.opts_len = 0;
+		l.payload_len = 1500 - 40;
+	}
+
+	/* Without DF nothing may be sent back: dropped, counted */
+	ip.frag = 0;
+	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_TOO_BIG), "no DF");
+
+	/* At most NOSNAT_ICMP_PER_SEC a second from one CPU, then dropped, counted */
+	{
+		cpu_set_t one, old;
+		int sent = 0, limited = 0, rc = -1;
+		__u32 slot = nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
+
+		ip.frag = 0x4000;
+		n = frame(in, &ip, &l, 0);
+		CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+		usleep(1100000);	/* a fresh second of this CPU's budget */
+		for (int i = 0; i < NOSNAT_ICMP_PER_SEC + 20; i++) {
+			uint64_t before = counter(maps.stats, slot, 0, 2);
+
+			if (run_xdp(in, n, 1, &r))
+				goto out;
+			if (counter(maps.stats, slot, 0, 2) != before)
+				limited += r.ret == XDP_DROP;
+			else
+				sent += r.ret == XDP_TX || r.ret == XDP_PASS;
+		}
+		rc = 0;
+out:
+		sched_setaffinity(0, sizeof(old), &old);
+		CHECK(!rc, "runs");
+		/* the budget is per second: a run crossing its end gets a few more */
+		CHECK(sent >= NOSNAT_ICMP_PER_SEC && sent + limited == NOSNAT_ICMP_PER_SEC + 20 && limited > 0,
+		      "%d sent, %d limited", sent, limited);
+	}
+	return 0;
+}
+
+/* A client whose SYN carries IP options sends them in every segment: the
+ * clamp leaves room for them inside the tunnel's MTU. */
+int t_mss_clamp_ip_options(void)
+{
+	static const uint8_t nops[8] = { 1, 1, 1, 1, 1, 1, 1, 0 };
+	static uint8_t syn_opts_1432[20] = { 2, 4, 0x05, 0x98, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+	uint8_t in[256], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40060, 25, TH_SYN);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	ip.opts = nops;
+	ip.opts_len = sizeof(nops);
+	n = frame(in, &ip, &l, 0);
+	l.opts = syn_opts_1432;		/* 1500 - 20 (IPIP) - 20 - 8 (options) - 20 */
+	wn = encap_frame(want, T_NODE_B, backend_tag(ip4(T_POD_B), htons(2525)), &ip, &l);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+int t_backend_removed_flow_moves(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40040, 25, TH_SYN);
+	struct nosnat_vip_key k = vkey(T_VIP, 25, IPPROTO_TCP);
+	struct run r;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN");
+	/* The pod goes away and another takes its place. */
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "backend add");
+	CHECK(!op_backend_del(&maps, &st, &k, ip4(T_POD_LOCAL), htons(2525)), "backend del");
+	l = tcp(40040, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL2);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "ACK");
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
+/* Packets from a Linux sender over veth carry a partial check. Local
+ * delivery keeps that form (the pod's stack trusts it); a packet that
+ * leaves as an encapsulated frame gets its checksum completed. */
+int t_partial_checksums(void)
+{
+	uint8_t in[1024], want[1024], inner[1024], outer[1024];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40060, 25, TH_SYN);
+	static uint8_t payload[301];
+	struct run r;
+	size_t n, wn, in_n, out_n;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	l4_set_partial(in + 14);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	l4_set_partial(want + 14);
+	CHECK(!expect_local(in, n, want, wn), "local delivery keeps the partial form");
+
+	/* UDP too */
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 5353, T_NODE_SELF, 1), "be add");
+	{
+		struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40061, .dport = 53,
+				     .payload = "q", .payload_len = 1 };
+
+		ip = ipv4(T_CLIENT, T_VIP);
+		n = frame(in, &ip, &u, 0);
+		l4_set_partial(in + 14);
+		ip.daddr = ip4(T_POD_LOCAL);
+		u.dport = 5353;
+		wn = frame(want, &ip, &u, 0);
+		l4_set_partial(want + 14);
+		CHECK(!expect_local(in, n, want, wn), "udp local delivery");
+	}
+
+	/* Remote: complete checksums (odd payload length), then the MSS clamp. */
+	CHECK(!cfg_reset(), "reset");
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	for (int syn = 0; syn < 2; syn++) {
+		ip = ipv4(T_CLIENT, T_VIP);
+		l = tcp(40062, 25, syn ? TH_SYN : TH_ACK | TH_PSH);
+		if (!syn) {
+			for (size_t i = 0; i < sizeof(payload); i++)
+				payload[i] = (uint8_t)(i * 7 + 3);
+			l.payload = payload;
+			l.payload_len = sizeof(payload);
+		}
+		n = frame(in, &ip, &l, 0);
+		l4_set_partial(in + 14);
+		if (syn)
+			l.opts = syn_opts_1440;
+		in_n = build_ip(inner, &ip, &l);
+		out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B),
+				   backend_tag(ip4(T_POD_B), htons(2525)), 0, 0x4000, inner, in_n);
+		wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+		CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+		CHECK_BYTES(&r, want, wn);
+	}
+	return 0;
+}
