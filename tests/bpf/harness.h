@@ -101,20 +101,13 @@ int expect_pass(const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
 int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn);
 int expect_untouched(const uint8_t *in, size_t n, __u32 reason);
 int expect_drop(const uint8_t *in, size_t n, __u32 reason);
-int t_non_vip(void);
-int t_vip_other_port(void);
-int t_no_backend(void);
 size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
 			 const struct ip_spec *ip, const struct l4_spec *l);
 size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct ip_spec *ip,
 			  const struct l4_spec *l);
-int t_ipip_unknown_source(void);
 int t_ipip_known_node(void);
 int t_truncated(void);
-int t_ip_options(void);
-int t_fragments(void);
 int t_udp(void);
-int t_vlan(void);
 int t_tc_reply(void);
 int t_icmp_frag_needed(void);
 int t_mss_clamp_ip_options(void);
@@ -129,7 +122,6 @@ int t_pod_port_limit(void);
 int t_packet_fuzz(void);
 
 /* t_flows.c */
-int t_spoofed_sources(void);
 int t_syn_flood(void);
 int t_syn_skips_draining(void);
 int t_reply_follows_flow(void);
@@ -158,5 +150,10 @@ int t_icmp_from_pod(void);
 
 /* bench.c */
 int bench_main(const char *outfile, uint32_t repeat);
+
+/* t_cases.c: the single-packet table */
+size_t pkt_cases_count(void);
+const char *pkt_case_name(size_t i);
+int pkt_case_run(size_t i);
 
 #endif

@@ -266,49 +266,6 @@ int expect_drop(const uint8_t *in, size_t n, __u32 reason)
 	return 0;
 }
 
-int t_non_vip(void)
-{
-	uint8_t in[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_OTHER);
-	struct l4_spec l = tcp(40003, 25, TH_SYN);
-	uint8_t arp[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06 };
-
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP TCP");
-	ip.daddr = ip4(T_NODE_SELF);	/* to the node itself, e.g. ssh */
-	l = tcp(40003, 22, TH_SYN);
-	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "to the node");
-	CHECK(!expect_untouched(arp, sizeof(arp), NOSNAT_R_NONE), "ARP");
-	return 0;
-}
-
-int t_vip_other_port(void)
-{
-	uint8_t in[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40004, 80, TH_SYN);
-
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:80");
-	l = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40004, .dport = 25 };
-	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "VIP:25/udp");
-	return 0;
-}
-
-int t_no_backend(void)
-{
-	uint8_t in[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40005, 25, TH_SYN);
-
-	CHECK(!add_vip(T_VIP, 25, IPPROTO_TCP), "vip add");
-	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_NO_BACKEND), "no backends");
-	/* draining only (weight 0): no new flows */
-	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL, 2525, T_NODE_SELF, 0), "backend add");
-	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_NO_BACKEND), "draining");
-	return 0;
-}
-
 size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
 			 const struct ip_spec *ip, const struct l4_spec *l)
 {
@@ -328,24 +285,6 @@ size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct 
 	size_t out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(to_node), id, 0, 0x4000, inner, in_n);
 
 	return build_eth(buf, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
-}
-
-int t_ipip_unknown_source(void)
-{
-	uint8_t in[512];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40006, 25, TH_SYN);
-
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	CHECK(!expect_drop(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_UNKNOWN_ENCAP_SRC),
-	      "forged encapsulation");
-	/* Someone else's tunnel (e.g. Calico IPIP): inner dst is not a VIP. */
-	ip.daddr = ip4(T_POD_LOCAL);
-	CHECK(!expect_untouched(in, ipip_frame(in, T_STRANGER, 0, &ip, &l), NOSNAT_R_NONE),
-	      "foreign IPIP");
-	CHECK(!expect_untouched(in, ipip_frame(in, T_NODE_B, 0, &ip, &l), NOSNAT_R_NONE),
-	      "node IPIP to a pod");
-	return 0;
 }
 
 int t_ipip_known_node(void)
@@ -453,43 +392,6 @@ int t_truncated(void)
 	return 0;
 }
 
-int t_ip_options(void)
-{
-	static const uint8_t opts[8] = { 0x94, 0x04, 0, 0, 1, 1, 1, 0 };	/* router alert, NOPs */
-	uint8_t in[256], want[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40009, 25, TH_SYN);
-	size_t n, wn;
-
-	ip.opts = opts;
-	ip.opts_len = sizeof(opts);
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	n = frame(in, &ip, &l, 0);
-	ip.daddr = ip4(T_POD_LOCAL);
-	l.dport = 2525;
-	wn = frame(want, &ip, &l, 0);
-	CHECK(!expect_local(in, n, want, wn), "local delivery");
-	return 0;
-}
-
-int t_fragments(void)
-{
-	uint8_t in[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40010, 25, TH_ACK);
-
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	ip.frag = 0x2000;	/* MF, offset 0 */
-	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "first fragment");
-	ip.frag = 185;		/* offset 1480, last */
-	l = (struct l4_spec){ .payload = "later fragment bytes", .payload_len = 20 };
-	ip.proto = IPPROTO_TCP;
-	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_FRAGMENT), "later fragment");
-	ip.daddr = ip4(T_OTHER);
-	CHECK(!expect_untouched(in, frame(in, &ip, &l, 0), NOSNAT_R_NONE), "non-VIP fragment");
-	return 0;
-}
-
 int t_udp(void)
 {
 	uint8_t in[256], want[256];
@@ -509,31 +411,6 @@ int t_udp(void)
 		l.dport = 5353;
 		wn = frame(want, &ip, &l, 0);
 		CHECK(!expect_local(in, n, want, wn), "local delivery");
-	}
-	return 0;
-}
-
-int t_vlan(void)
-{
-	uint8_t in[256], want[256];
-	struct ip_spec ip;
-	struct l4_spec l;
-	struct run r;
-	size_t n, wn;
-
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	for (int tags = 1; tags <= 2; tags++) {
-		ip = ipv4(T_CLIENT, T_VIP);
-		l = tcp((uint16_t)(40012 + tags), 25, TH_SYN);
-		n = frame(in, &ip, &l, tags);
-		ip.daddr = ip4(T_POD_LOCAL);
-		l.dport = 2525;
-		wn = frame(want, &ip, &l, tags);
-		stats_snap();
-		CHECK(!run_xdp(in, n, 1, &r), "test run");
-		CHECK(r.ret == XDP_PASS, "verdict %u (%d tags)", r.ret, tags);
-		CHECK_BYTES(&r, want, wn);
-		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
 	}
 	return 0;
 }

@@ -3,33 +3,6 @@
  * the pod directory, caches, VIP ids, the address filter, next hops. */
 #include "harness.h"
 
-int t_spoofed_sources(void)
-{
-	uint8_t in[256];
-	struct ip_spec ip = ipv4(T_VIP, T_VIP);
-	struct l4_spec l = tcp(25, 25, TH_SYN);
-
-	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_SPOOFED), "source = the VIP");
-	ip.saddr = ip4(T_NODE_SELF);
-	CHECK(!expect_drop(in, frame(in, &ip, &l, 0), NOSNAT_R_SPOOFED), "source = this node");
-	ip.saddr = ip4(T_VIP);
-	CHECK(!expect_drop(in, ipip_frame(in, T_NODE_B, 0, &ip, &l), NOSNAT_R_SPOOFED),
-	      "encapsulated, inner source = the VIP");
-	/* another node may be a client of the VIP (its traffic is not ours to judge) */
-	ip.saddr = ip4(T_NODE_B);
-	{
-		uint8_t want[256];
-		size_t n = frame(in, &ip, &l, 0), wn;
-
-		ip.daddr = ip4(T_POD_LOCAL);
-		l.dport = 2525;
-		wn = frame(want, &ip, &l, 0);
-		CHECK(!expect_local(in, n, want, wn), "a node as client");
-	}
-	return 0;
-}
-
 /* A SYN flood from random sources against a table of NOSNAT_FLOW_ENTRIES:
  * measure what LRU eviction does to an active and to an idle flow. */
 int t_syn_flood(void)

@@ -51,23 +51,15 @@ const struct test tests[] = {
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
 	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining },
-	{ "non-VIP packets pass untouched", t_non_vip },
-	{ "VIP on an unconfigured port or protocol passes untouched", t_vip_other_port },
-	{ "VIP without (or with only draining) backends: dropped", t_no_backend },
-	{ "IPIP from an unknown source dropped; foreign tunnels pass", t_ipip_unknown_source },
 	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node },
 	{ "truncated and lying headers at every layer", t_truncated },
-	{ "IPv4 options", t_ip_options },
-	{ "fragments of VIP traffic dropped", t_fragments },
 	{ "UDP VIP, with and without checksum", t_udp },
-	{ "802.1Q and QinQ", t_vlan },
 	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply },
 	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed },
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },
 	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz },
-	{ "spoofed sources: a VIP or this node as source is dropped", t_spoofed_sources },
 	{ "SYN flood beyond both tables: established flows, active or idle, stay", t_syn_flood },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },
 	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index },
@@ -91,6 +83,7 @@ const struct test tests[] = {
 
 int main(int argc, char **argv)
 {
+	const size_t n_tests = sizeof(tests) / sizeof(tests[0]);
 	int passed = 0, failed = 0;
 
 	st.tmp = &st_tmp;
@@ -101,19 +94,22 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[1], "--bench"))
 		return bench_main(argv[2], argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 200000);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (argc > 1 && !strstr(tests[i].name, argv[1]))
+	/* the functions, then the rows of the single-packet table (t_cases.c) */
+	for (size_t i = 0; i < n_tests + pkt_cases_count(); i++) {
+		const char *name = i < n_tests ? tests[i].name : pkt_case_name(i - n_tests);
+
+		if (argc > 1 && !strstr(name, argv[1]))
 			continue;
 		if (cfg_reset()) {
 			fprintf(stderr, "bpf: map reset failed\n");
 			failed++;
 			continue;
 		}
-		if (tests[i].fn()) {
-			printf("  FAIL  %s\n", tests[i].name);
+		if (i < n_tests ? tests[i].fn() : pkt_case_run(i - n_tests)) {
+			printf("  FAIL  %s\n", name);
 			failed++;
 		} else {
-			printf("  ok    %s\n", tests[i].name);
+			printf("  ok    %s\n", name);
 			passed++;
 		}
 	}
