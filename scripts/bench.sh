@@ -98,7 +98,7 @@ GP
 	echo
 	echo "Method: with \`repeat\`, an XDP program would run again on the frame it already"
 	echo "changed (an encapsulated or DNATed packet on the second round). A harness program"
-	echo "(tests/bpf/bench.bpf.c) restores the saved frame's length and first 128 bytes each"
+	echo "(tests/bench/bench.bpf.c) restores the saved frame's length and first 128 bytes each"
 	echo "round, then tail-calls the program under test; the same harness tail-calling an"
 	echo "empty program is measured in turns with it, 31 pairs of runs of $REPEAT rounds; the"
 	echo "path's cost is the median of the pairs' differences. New-flow rows give every round a"
@@ -135,7 +135,7 @@ GP
 	echo "### Against a minimal balancer, same run"
 	echo
 	echo "The \"minimal IPIP balancer\" rows are a reference program in the harness"
-	echo "(\`bench_model_ipip\` in tests/bpf/bench.bpf.c, written for it): what a Katran-style"
+	echo "(\`bench_model_ipip\` in tests/bench/bench.bpf.c, written for it): what a Katran-style"
 	echo "balancer does for a TCP packet to a VIP and nothing more. It parses Ethernet, IPv4"
 	echo "without options and TCP; looks the VIP up in a hash and the flow in a 262144-entry"
 	echo "LRU (a SYN skips it); without a flow hashes it (nosnat's Jenkins mix; Katran's is"
