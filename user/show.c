@@ -8,30 +8,59 @@
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 #include "names.h"
 #include "parse.h"
 #include "mapio.h"
 #include "scratch.h"
 #include "show.h"
 
-static void list_backends_json(FILE *f, const struct state *s, __u32 vip_id)
+/* JSON through json-c: values escaped and numbers written by the library. */
+static void jput(json_object *o, const char *key, json_object *v)
 {
-	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
-	int first = 1;
+	json_object_object_add(o, key, v);
+}
 
-	fprintf(f, "[");
+static json_object *jaddr(__be32 addr)
+{
+	char a[INET_ADDRSTRLEN];
+
+	return json_object_new_string(ip_str(addr, a));
+}
+
+/* One line of JSON on f; o is freed. */
+static int json_print(FILE *f, json_object *o)
+{
+	const char *txt = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE) : NULL;
+	int rc = txt ? 0 : -ENOMEM;
+
+	if (txt)
+		fprintf(f, "%s\n", txt);
+	json_object_put(o);
+	return rc;
+}
+
+static json_object *list_backends_json(const struct state *s, __u32 vip_id)
+{
+	json_object *arr = json_object_new_array();
+
 	for (int i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
 		const struct nosnat_backend *b = &s->be[i];
+		json_object *o;
 
 		if (!(b->flags & NOSNAT_BE_IN_USE) || b->vip_id != vip_id)
 			continue;
-		fprintf(f, "%s{\"id\":%d,\"address\":\"%s\",\"port\":%u,\"node\":\"%s\","
-			"\"weight\":%u,\"local\":%s}", first ? "" : ",", i, ip_str(b->addr, a),
-			ntohs(b->port), ip_str(b->node, n), b->weight,
-			b->node == s->cfg.node_ip ? "true" : "false");
-		first = 0;
+		o = json_object_new_object();
+		jput(o, "id", json_object_new_int(i));
+		jput(o, "address", jaddr(b->addr));
+		jput(o, "port", json_object_new_int(ntohs(b->port)));
+		jput(o, "node", jaddr(b->node));
+		jput(o, "weight", json_object_new_int(b->weight));
+		jput(o, "local", json_object_new_boolean(b->node == s->cfg.node_ip));
+		json_object_array_add(arr, o);
 	}
-	fprintf(f, "]");
+	return arr;
 }
 
 static int cmp_vip(const void *x, const void *y)
@@ -62,20 +91,28 @@ void show_list(FILE *f, const struct state *s, int json)
 	memcpy(nodes, s->nodes, s->n_nodes * sizeof(nodes[0]));
 	qsort(nodes, s->n_nodes, sizeof(nodes[0]), cmp_be32);
 	if (json) {
-		fprintf(f, "{\"node\":\"%s\",\"ifindex\":%u,\"mtu\":%u,\"nodes\":[",
-			ip_str(s->cfg.node_ip, a), s->cfg.ifindex, s->cfg.mtu);
+		json_object *o = json_object_new_object(), *ns = json_object_new_array(),
+			    *vs_arr = json_object_new_array();
+
+		jput(o, "node", jaddr(s->cfg.node_ip));
+		jput(o, "ifindex", json_object_new_int64(s->cfg.ifindex));
+		jput(o, "mtu", json_object_new_int64(s->cfg.mtu));
 		for (size_t i = 0; i < s->n_nodes; i++)
-			fprintf(f, "%s\"%s\"", i ? "," : "", ip_str(nodes[i], a));
-		fprintf(f, "],\"vips\":[");
+			json_object_array_add(ns, jaddr(nodes[i]));
+		jput(o, "nodes", ns);
 		for (size_t i = 0; i < s->n_vips; i++) {
-			fprintf(f, "%s{\"vip\":\"%s\",\"port\":%u,\"proto\":\"%s\",\"id\":%u,"
-				"\"active\":%u,\"backends\":", i ? "," : "", ip_str(v[i].key.addr, a),
-				ntohs(v[i].key.port), proto_name(v[i].key.proto), v[i].val.id,
-				v[i].val.active);
-			list_backends_json(f, s, v[i].val.id);
-			fprintf(f, "}");
+			json_object *e = json_object_new_object();
+
+			jput(e, "vip", jaddr(v[i].key.addr));
+			jput(e, "port", json_object_new_int(ntohs(v[i].key.port)));
+			jput(e, "proto", json_object_new_string(proto_name(v[i].key.proto)));
+			jput(e, "id", json_object_new_int64(v[i].val.id));
+			jput(e, "active", json_object_new_int64(v[i].val.active));
+			jput(e, "backends", list_backends_json(s, v[i].val.id));
+			json_object_array_add(vs_arr, e);
 		}
-		fprintf(f, "]}\n");
+		jput(o, "vips", vs_arr);
+		json_print(f, o);
 		return;
 	}
 	fprintf(f, "node %s (ifindex %u, mtu %u)\n", ip_str(s->cfg.node_ip, a), s->cfg.ifindex,
@@ -106,52 +143,107 @@ void show_list(FILE *f, const struct state *s, int json)
 	}
 }
 
+/* Counters as one JSON object: verdicts, VIPs, backends. */
+static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct state *s,
+			   const struct vip_entry *v)
+{
+	json_object *o = json_object_new_object(), *verdicts = json_object_new_array(),
+		    *vips = json_object_new_array(), *bes = json_object_new_array();
+	uint64_t c[3];
+	int rc = 0;
+
+	jput(o, "verdicts", verdicts);
+	jput(o, "vips", vips);
+	jput(o, "backends", bes);
+	for (__u32 h = 0; !rc && h < NOSNAT_HOOK_MAX; h++)
+		for (__u32 act = 0; !rc && act < NOSNAT_ACT_MAX; act++)
+			for (__u32 r = 0; !rc && r < NOSNAT_R_MAX; r++) {
+				json_object *e;
+
+				rc = percpu_sum(m->stats, nosnat_stat_slot(h, act, r), 2, c);
+				if (rc || !c[0])
+					continue;
+				e = json_object_new_object();
+				jput(e, "hook", json_object_new_string(hook_name(h)));
+				jput(e, "action", json_object_new_string(action_name(act)));
+				jput(e, "reason", json_object_new_string(reason_name(r)));
+				jput(e, "packets", json_object_new_uint64(c[0]));
+				jput(e, "bytes", json_object_new_uint64(c[1]));
+				json_object_array_add(verdicts, e);
+			}
+	for (size_t i = 0; !rc && i < s->n_vips; i++) {
+		json_object *e;
+
+		rc = percpu_sum(m->vip_stat, v[i].val.id, 3, c);
+		if (rc)
+			break;
+		e = json_object_new_object();
+		jput(e, "vip", jaddr(v[i].key.addr));
+		jput(e, "port", json_object_new_int(ntohs(v[i].key.port)));
+		jput(e, "proto", json_object_new_string(proto_name(v[i].key.proto)));
+		jput(e, "packets", json_object_new_uint64(c[0]));
+		jput(e, "bytes", json_object_new_uint64(c[1]));
+		jput(e, "flows", json_object_new_uint64(c[2]));
+		json_object_array_add(vips, e);
+	}
+	for (size_t i = 0; !rc && i < s->n_vips; i++)
+		for (__u32 b = 0; !rc && b < NOSNAT_MAX_BACKENDS; b++) {
+			const struct nosnat_backend *be = &s->be[b];
+			json_object *e;
+
+			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v[i].val.id)
+				continue;
+			rc = percpu_sum(m->be_stat, b, 2, c);
+			if (rc)
+				break;
+			e = json_object_new_object();
+			jput(e, "vip", jaddr(v[i].key.addr));
+			jput(e, "port", json_object_new_int(ntohs(v[i].key.port)));
+			jput(e, "proto", json_object_new_string(proto_name(v[i].key.proto)));
+			jput(e, "backend", jaddr(be->addr));
+			jput(e, "backend_port", json_object_new_int(ntohs(be->port)));
+			jput(e, "node", jaddr(be->node));
+			jput(e, "packets", json_object_new_uint64(c[0]));
+			jput(e, "bytes", json_object_new_uint64(c[1]));
+			json_object_array_add(bes, e);
+		}
+	if (rc) {
+		json_object_put(o);
+		return rc;
+	}
+	return json_print(f, o);
+}
+
 int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int json)
 {
 	struct vip_entry *v = s->tmp->show_vips;
 	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[32];
-	int first = 1, rc;
 	uint64_t c[3];
+	int rc;
 
 	sorted_vips(s, v);
-	fprintf(f, json ? "{\"verdicts\":[" : "%-11s %-10s %-18s %14s %16s\n", "HOOK", "ACTION",
-		"REASON", "PACKETS", "BYTES");
+	if (json)
+		return show_stats_json(f, m, s, v);
+	fprintf(f, "%-11s %-10s %-18s %14s %16s\n", "HOOK", "ACTION", "REASON", "PACKETS", "BYTES");
 	for (__u32 h = 0; h < NOSNAT_HOOK_MAX; h++)
 		for (__u32 act = 0; act < NOSNAT_ACT_MAX; act++)
 			for (__u32 r = 0; r < NOSNAT_R_MAX; r++) {
 				rc = percpu_sum(m->stats, nosnat_stat_slot(h, act, r), 2, c);
 				if (rc)
 					return rc;
-				if (!c[0])
-					continue;
-				if (json)
-					fprintf(f, "%s{\"hook\":\"%s\",\"action\":\"%s\",\"reason\":\"%s\","
-						"\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-						first ? "" : ",", hook_name(h), action_name(act),
-						reason_name(r), c[0], c[1]);
-				else
+				if (c[0])
 					fprintf(f, "%-11s %-10s %-18s %14" PRIu64 " %16" PRIu64 "\n",
 						hook_name(h), action_name(act), reason_name(r), c[0], c[1]);
-				first = 0;
 			}
-	fprintf(f, json ? "],\"vips\":[" : "\n%-26s %14s %16s %10s\n", "VIP", "PACKETS", "BYTES",
-		"FLOWS");
+	fprintf(f, "\n%-26s %14s %16s %10s\n", "VIP", "PACKETS", "BYTES", "FLOWS");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		rc = percpu_sum(m->vip_stat, v[i].val.id, 3, c);
 		if (rc)
 			return rc;
-		if (json)
-			fprintf(f, "%s{\"vip\":\"%s\",\"port\":%u,\"proto\":\"%s\",\"packets\":%" PRIu64
-				",\"bytes\":%" PRIu64 ",\"flows\":%" PRIu64 "}", i ? "," : "",
-				ip_str(v[i].key.addr, a), ntohs(v[i].key.port),
-				proto_name(v[i].key.proto), c[0], c[1], c[2]);
-		else
-			fprintf(f, "%-26s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n",
-				vip_str(&v[i].key, vs), c[0], c[1], c[2]);
+		fprintf(f, "%-26s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n", vip_str(&v[i].key, vs),
+			c[0], c[1], c[2]);
 	}
-	fprintf(f, json ? "],\"backends\":[" : "\n%-26s %-22s %-16s %14s %16s\n", "VIP", "BACKEND",
-		"NODE", "PACKETS", "BYTES");
-	first = 1;
+	fprintf(f, "\n%-26s %-22s %-16s %14s %16s\n", "VIP", "BACKEND", "NODE", "PACKETS", "BYTES");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		for (__u32 b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
 			const struct nosnat_backend *be = &s->be[b];
@@ -163,20 +255,9 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 			if (rc)
 				return rc;
 			snprintf(bp, sizeof(bp), "%s:%u", ip_str(be->addr, a), ntohs(be->port));
-			if (json)
-				fprintf(f, "%s{\"vip\":\"%s\",\"port\":%u,\"proto\":\"%s\","
-					"\"backend\":\"%s\",\"backend_port\":%u,\"node\":\"%s\","
-					"\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-					first ? "" : ",", ip_str(v[i].key.addr, vs), ntohs(v[i].key.port),
-					proto_name(v[i].key.proto), ip_str(be->addr, a), ntohs(be->port),
-					ip_str(be->node, n), c[0], c[1]);
-			else
-				fprintf(f, "%-26s %-22s %-16s %14" PRIu64 " %16" PRIu64 "\n",
-					vip_str(&v[i].key, vs), bp, ip_str(be->node, n), c[0], c[1]);
-			first = 0;
+			fprintf(f, "%-26s %-22s %-16s %14" PRIu64 " %16" PRIu64 "\n", vip_str(&v[i].key, vs),
+				bp, ip_str(be->node, n), c[0], c[1]);
 		}
 	}
-	if (json)
-		fprintf(f, "]}\n");
 	return 0;
 }

@@ -14,6 +14,8 @@
 #include "kube.h"
 #include "names.h"
 #include "parse.h"
+#include "scratch.h"
+#include "show.h"
 
 #define M NOSNAT_MAGLEV_SIZE
 
@@ -546,6 +548,49 @@ static void test_kube(void)
 	kube_slice_free(&sl[1]);
 }
 
+/* list --json, through json-c: the exact line for a small state. */
+static void test_show_json(void)
+{
+	static struct scratch tmp;
+	static struct state s;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	const char *want =
+		"{\"node\":\"198.51.100.11\",\"ifindex\":3,\"mtu\":1500,"
+		"\"nodes\":[\"198.51.100.12\",\"198.51.100.13\"],"
+		"\"vips\":[{\"vip\":\"192.0.2.10\",\"port\":25,\"proto\":\"tcp\",\"id\":4,\"active\":1,"
+		"\"backends\":[{\"id\":7,\"address\":\"198.18.1.2\",\"port\":2525,"
+		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true},"
+		"{\"id\":9,\"address\":\"198.18.2.2\",\"port\":2525,"
+		"\"node\":\"198.51.100.12\",\"weight\":0,\"local\":false}]},"
+		"{\"vip\":\"192.0.2.11\",\"port\":53,\"proto\":\"udp\",\"id\":5,\"active\":0,"
+		"\"backends\":[]}]}\n";
+
+	s.tmp = &tmp;
+	s.cfg = (struct nosnat_cfg){ .node_ip = inet_addr("198.51.100.11"), .ifindex = 3, .mtu = 1500 };
+	s.nodes[0] = inet_addr("198.51.100.13");	/* listed sorted */
+	s.nodes[1] = inet_addr("198.51.100.12");
+	s.n_nodes = 2;
+	s.vips[0] = (struct vip_entry){ .key = { .addr = inet_addr("192.0.2.11"), .port = htons(53),
+						 .proto = IPPROTO_UDP },
+					.val = { .id = 5 } };
+	s.vips[1] = (struct vip_entry){ .key = { .addr = inet_addr("192.0.2.10"), .port = htons(25),
+						 .proto = IPPROTO_TCP },
+					.val = { .id = 4, .active = 1 } };
+	s.n_vips = 2;
+	s.be[7] = (struct nosnat_backend){ .addr = inet_addr("198.18.1.2"), .port = htons(2525),
+					   .node = inet_addr("198.51.100.11"), .weight = 1, .vip_id = 4,
+					   .flags = NOSNAT_BE_IN_USE };
+	s.be[9] = (struct nosnat_backend){ .addr = inet_addr("198.18.2.2"), .port = htons(2525),
+					   .node = inet_addr("198.51.100.12"), .weight = 0, .vip_id = 4,
+					   .flags = NOSNAT_BE_IN_USE };
+	show_list(f, &s, 1);
+	fclose(f);
+	EXPECT(buf && !strcmp(buf, want), "list --json:\n  got  %s  want %s", buf ? buf : "(null)", want);
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = argc > 1 ? argv[1] : "tests/fixtures";
@@ -555,6 +600,7 @@ int main(int argc, char **argv)
 	test_config(fixtures);
 	test_metrics(fixtures);
 	test_kube();
+	test_show_json();
 	if (!passed && !failed)
 		failed = 1;
 	printf("unit: %d passed, %d failed\n", passed, failed);
