@@ -37,7 +37,7 @@ endif
 USER_SRCS := user/log.c user/parse.c user/maglev.c user/pins.c user/mapio.c user/state.c \
 	     user/vips.c user/pods.c user/ops.c user/verify.c user/netdev.c user/attach.c \
 	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c \
-	     user/kube.c user/kube_client.c user/migrate.c
+	     user/kube.c user/kube_client.c user/ydoc.c user/migrate.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
@@ -145,7 +145,8 @@ $(OUT)/fuzz/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	$(call msg,FUZZ-CC,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) -MMD -MP -c $< -o $@
-$(OUT)/fuzz_config: $(OUT)/fuzz/tests/fuzz/fuzz_config.o $(OUT)/fuzz/user/config.o $(OUT)/fuzz/user/parse.o
+$(OUT)/fuzz_config: $(OUT)/fuzz/tests/fuzz/fuzz_config.o $(OUT)/fuzz/user/config.o $(OUT)/fuzz/user/parse.o \
+		   $(OUT)/fuzz/user/ydoc.o
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -lyaml -o $@
 

@@ -14,6 +14,7 @@
 #include <yaml.h>
 #include "config.h"
 #include "parse.h"
+#include "ydoc.h"
 
 #define MAX_PORTS_PER_SERVICE 64
 
@@ -70,9 +71,10 @@ static int want_type(struct ctx *c, yaml_node_t *n, yaml_node_type_t t, const ch
 		       type_name(n));
 }
 
+/* n's text; n is a scalar (checked by the caller) */
 static const char *scalar(yaml_node_t *n)
 {
-	return (const char *)n->data.scalar.value;
+	return ydoc_scalar(n);
 }
 
 /* A scalar that must not contain NUL bytes (libyaml allows them). */
@@ -493,8 +495,8 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 		 char *err, size_t errlen)
 {
 	static const char *const keys[] = { "node", "nodes", "services", NULL };
-	yaml_parser_t parser;
-	yaml_document_t doc, extra;
+	yaml_document_t doc;
+	struct ydoc_err ye;
 	struct ctx c = { .file = file, .doc = &doc, .cfg = cfg, .err = err, .errlen = errlen };
 	struct top t = {};
 	yaml_node_t *root;
@@ -505,37 +507,12 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 	cfg->n_bes = 0;
 	if (len > CONFIG_MAX_BYTES)
 		return failf(&c, 1, 1, "file too large (%zu bytes, at most %d)", len, CONFIG_MAX_BYTES);
-	if (!yaml_parser_initialize(&parser))
-		return failf(&c, 1, 1, "cannot initialise the YAML parser");
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		rc = failf(&c, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			   "not valid YAML: %s%s%s", parser.problem ? parser.problem : "error",
-			   parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
-		return rc;
-	}
+	rc = ydoc_load(buf, len, &doc, &ye);
+	if (rc == -ENODATA)
+		return failf(&c, 1, 1, "empty configuration");
+	if (rc)
+		return failf(&c, ye.line, ye.col, "%s", ye.msg);
 	root = yaml_document_get_root_node(&doc);
-	if (!root) {
-		rc = failf(&c, 1, 1, "empty configuration");
-		goto out;
-	}
-	/* exactly one document */
-	if (!yaml_parser_load(&parser, &extra)) {
-		rc = failf(&c, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			   "not valid YAML: %s", parser.problem ? parser.problem : "error");
-		goto out;
-	}
-	if (yaml_document_get_root_node(&extra)) {
-		yaml_node_t *r2 = yaml_document_get_root_node(&extra);
-
-		rc = failf(&c, r2->start_mark.line + 1, r2->start_mark.column + 1,
-			   "more than one YAML document");
-		yaml_document_delete(&extra);
-		goto out;
-	}
-	yaml_document_delete(&extra);
-
 	if (root->type != YAML_MAPPING_NODE) {
 		rc = FAIL_AT(&c, root, "the configuration must be a mapping (node, nodes, services)");
 		goto out;
@@ -557,7 +534,6 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 		goto out;
 out:
 	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
 	return rc;
 }
 
