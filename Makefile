@@ -37,7 +37,8 @@ endif
 USER_SRCS := user/log.c user/parse.c user/maglev.c user/pins.c user/mapio.c user/state.c \
 	     user/vips.c user/pods.c user/ops.c user/verify.c user/netdev.c user/attach.c \
 	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c \
-	     user/kube.c user/kube_client.c user/ydoc.c user/migrate.c
+	     user/kube.c user/kube_creds.c user/kube_http.c user/kube_client.c \
+	     user/ydoc.c user/migrate.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:

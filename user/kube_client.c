@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Kubernetes LIST+WATCH over HTTPS. Each watch: LIST (resourceVersion),
+/* Kubernetes LIST+WATCH and the watch caches; credentials in kube_creds.c,
+ * the HTTP request in kube_http.c. Each watch: LIST (resourceVersion),
  * then WATCH with allowWatchBookmarks; 410 Gone -> LIST again; a dropped or
  * stalled stream reconnects with capped exponential backoff and jitter.
  * Credentials are read for every request, so a rotated token is picked up.
@@ -9,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <resolv.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +18,9 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
-#include <yaml.h>
 #include "kube_client.h"
+#include "kube_creds.h"
+#include "kube_http.h"
 #include "log.h"
 
 #define LIST_MAX_BYTES	(64u << 20)
@@ -44,17 +45,6 @@ struct watch {
 	char rv[128];
 };
 
-struct creds {
-	char server[512];
-	char ca_file[512];
-	char *ca_blob, *cert_blob, *key_blob;	/* PEM from kubeconfig *-data */
-	size_t ca_len, cert_len, key_len;
-	char cert_file[512], key_file[512];
-	char token[4096];
-	char token_file[512];
-	int insecure;
-};
-
 struct kube_client {
 	struct kube_opts opts;
 	pthread_mutex_t lock;
@@ -66,184 +56,6 @@ struct kube_client {
 };
 
 /* --- credentials -------------------------------------------------------- */
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
-}
-
-/* A kubeconfig's *-data value (base64, whitespace allowed), decoded by
- * glibc's resolver library; NUL-terminated for PEM readers. */
-static char *b64_decode(const char *in, size_t *out_len)
-{
-	size_t cap = strlen(in) / 4 * 3 + 4;
-	char *out = malloc(cap);
-	int n;
-
-	if (!out)
-		return NULL;
-	n = b64_pton(in, (unsigned char *)out, cap - 1);
-	if (n < 0) {
-		free(out);
-		return NULL;
-	}
-	out[n] = '\0';
-	*out_len = (size_t)n;
-	return out;
-}
-
-/* A scalar under a mapping, by key. */
-static yaml_node_t *ymap(yaml_document_t *d, yaml_node_t *m, const char *key)
-{
-	if (!m || m->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(d, p->key);
-
-		if (k && k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
-			return yaml_document_get_node(d, p->value);
-	}
-	return NULL;
-}
-
-static const char *yscalar(yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-/* The entry of a kubeconfig list (clusters, users, contexts) named name. */
-static yaml_node_t *ynamed(yaml_document_t *d, yaml_node_t *seq, const char *name, const char *inner)
-{
-	if (!seq || seq->type != YAML_SEQUENCE_NODE || !name)
-		return NULL;
-	for (yaml_node_item_t *i = seq->data.sequence.items.start; i < seq->data.sequence.items.top; i++) {
-		yaml_node_t *e = yaml_document_get_node(d, *i);
-		const char *n = yscalar(ymap(d, e, "name"));
-
-		if (n && !strcmp(n, name))
-			return ymap(d, e, inner);
-	}
-	return NULL;
-}
-
-static int copy_path(char *dst, size_t len, const char *base_dir, const char *p)
-{
-	if (!p)
-		return 0;
-	if (p[0] == '/' || !base_dir)
-		return snprintf(dst, len, "%s", p) >= (int)len ? -ENAMETOOLONG : 0;
-	return snprintf(dst, len, "%s/%s", base_dir, p) >= (int)len ? -ENAMETOOLONG : 0;
-}
-
-static int load_kubeconfig(const char *path, struct creds *c)
-{
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	yaml_node_t *root, *cluster, *user;
-	const char *ctx_name, *s;
-	char dir[512], *slash;
-	FILE *f = fopen(path, "r");
-	int rc = -EINVAL;
-
-	if (!f) {
-		err("kubeconfig %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		err("kubeconfig %s:%zu: not valid YAML", path, parser.problem_mark.line + 1);
-		yaml_parser_delete(&parser);
-		fclose(f);
-		return -EINVAL;
-	}
-	root = yaml_document_get_root_node(&doc);
-	ctx_name = yscalar(ymap(&doc, root, "current-context"));
-	{
-		yaml_node_t *ctx = ynamed(&doc, ymap(&doc, root, "contexts"), ctx_name, "context");
-
-		cluster = ynamed(&doc, ymap(&doc, root, "clusters"), yscalar(ymap(&doc, ctx, "cluster")),
-				 "cluster");
-		user = ynamed(&doc, ymap(&doc, root, "users"), yscalar(ymap(&doc, ctx, "user")), "user");
-	}
-	s = yscalar(ymap(&doc, cluster, "server"));
-	if (!s || snprintf(c->server, sizeof(c->server), "%s", s) >= (int)sizeof(c->server)) {
-		err("kubeconfig %s: no server for the current context '%s'", path,
-		    ctx_name ? ctx_name : "");
-		goto out;
-	}
-	if (copy_path(c->ca_file, sizeof(c->ca_file), dir, yscalar(ymap(&doc, cluster, "certificate-authority"))))
-		goto out;
-	if ((s = yscalar(ymap(&doc, cluster, "certificate-authority-data"))) &&
-	    !(c->ca_blob = b64_decode(s, &c->ca_len))) {
-		err("kubeconfig %s: certificate-authority-data is not base64", path);
-		goto out;
-	}
-	s = yscalar(ymap(&doc, cluster, "insecure-skip-tls-verify"));
-	c->insecure = s && !strcmp(s, "true");
-	if ((s = yscalar(ymap(&doc, user, "token"))))
-		snprintf(c->token, sizeof(c->token), "%s", s);
-	if (copy_path(c->token_file, sizeof(c->token_file), dir, yscalar(ymap(&doc, user, "tokenFile"))) ||
-	    copy_path(c->cert_file, sizeof(c->cert_file), dir, yscalar(ymap(&doc, user, "client-certificate"))) ||
-	    copy_path(c->key_file, sizeof(c->key_file), dir, yscalar(ymap(&doc, user, "client-key"))))
-		goto out;
-	if ((s = yscalar(ymap(&doc, user, "client-certificate-data"))) &&
-	    !(c->cert_blob = b64_decode(s, &c->cert_len)))
-		goto out;
-	if ((s = yscalar(ymap(&doc, user, "client-key-data"))) &&
-	    !(c->key_blob = b64_decode(s, &c->key_len)))
-		goto out;
-	rc = 0;
-out:
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	fclose(f);
-	return rc;
-}
-
-static int load_creds(const struct kube_opts *o, struct creds *c)
-{
-	memset(c, 0, sizeof(*c));
-	if (o->kubeconfig)
-		return load_kubeconfig(o->kubeconfig, c);
-	{
-		const char *host = getenv("KUBERNETES_SERVICE_HOST");
-		const char *port = getenv("KUBERNETES_SERVICE_PORT");
-
-		if (!host || !port) {
-			err("not in a cluster: KUBERNETES_SERVICE_HOST/PORT unset (use --kubeconfig)");
-			return -ENOENT;
-		}
-		snprintf(c->server, sizeof(c->server), strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
-			 host, port);
-		snprintf(c->ca_file, sizeof(c->ca_file), "%s/ca.crt", o->sa_dir);
-		snprintf(c->token_file, sizeof(c->token_file), "%s/token", o->sa_dir);
-	}
-	return 0;
-}
-
-static void free_creds(struct creds *c)
-{
-	free(c->ca_blob);
-	free(c->cert_blob);
-	free(c->key_blob);
-}
 
 /* --- HTTP ------------------------------------------------------------------- */
 
@@ -299,84 +111,26 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+static int kube_stopping(void *arg)
 {
-	struct kube_client *kc = arg;
-
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)d;
-	return atomic_load(&kc->stop) ? 1 : 0;
+	return atomic_load(&((struct kube_client *)arg)->stop);
 }
 
-/* GET server+path; returns the HTTP status, or -1 for a transport error. */
+/* GET server+path with fresh credentials; returns the HTTP status, or -1
+ * for a transport error (logged). */
 static long http_get(struct kube_client *kc, const char *path, struct xfer *x, int watch)
 {
-	struct creds c;
-	struct curl_slist *hdrs = NULL;
-	char url[1024], auth[4200];
-	CURL *h;
+	struct kube_get g = {
+		.path = path, .stall_timeout = kc->opts.stall_timeout, .watch = watch,
+		.on_data = on_data, .data_arg = x, .cancelled = kube_stopping, .cancel_arg = kc,
+	};
+	struct kube_creds c;
 	CURLcode cc;
-	long status = -1;
+	long status;
 
-	if (load_creds(&kc->opts, &c))
+	if (kube_creds_load(&kc->opts, &c))
 		return -1;
-	if (c.token_file[0] && read_file(c.token_file, c.token, sizeof(c.token)))
-		c.token[0] = '\0';
-	h = curl_easy_init();
-	if (!h) {
-		free_creds(&c);
-		return -1;
-	}
-	snprintf(url, sizeof(url), "%s%s", c.server, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-	if (c.ca_file[0])
-		curl_easy_setopt(h, CURLOPT_CAINFO, c.ca_file);
-	if (c.ca_blob) {
-		struct curl_blob b = { .data = c.ca_blob, .len = c.ca_len, .flags = CURL_BLOB_COPY };
-
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
-	}
-	if (c.cert_file[0])
-		curl_easy_setopt(h, CURLOPT_SSLCERT, c.cert_file);
-	if (c.key_file[0])
-		curl_easy_setopt(h, CURLOPT_SSLKEY, c.key_file);
-	if (c.cert_blob) {
-		struct curl_blob b = { .data = c.cert_blob, .len = c.cert_len, .flags = CURL_BLOB_COPY };
-
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &b);
-	}
-	if (c.key_blob) {
-		struct curl_blob b = { .data = c.key_blob, .len = c.key_len, .flags = CURL_BLOB_COPY };
-
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &b);
-	}
-	if (c.insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (c.token[0]) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c.token);
-		hdrs = curl_slist_append(hdrs, auth);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, kc);
-	/* a stalled stream: no byte for stall_timeout seconds */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)kc->opts.stall_timeout);
-	if (!watch)
-		curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	cc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	status = kube_http_get(&c, &g, &cc);
 	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && x->gone)) {
 		if (!atomic_load(&kc->stop))
 			err("kubernetes: %s: %s%s", x->w->what, x->bad ? "response too large: " : "",
@@ -385,9 +139,7 @@ static long http_get(struct kube_client *kc, const char *path, struct xfer *x, i
 		if (status < 300)
 			status = -1;
 	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-	free_creds(&c);
+	kube_creds_free(&c);
 	return status;
 }
 
@@ -728,12 +480,12 @@ int kube_start(const struct kube_opts *o, const struct config *cfg, int notify_f
 	       struct kube_client **out)
 {
 	struct kube_client *kc;
-	struct creds c;
+	struct kube_creds c;
 	char path[512], what[160];
 	int rc;
 
-	rc = load_creds(o, &c);
-	free_creds(&c);
+	rc = kube_creds_load(o, &c);
+	kube_creds_free(&c);
 	if (rc)
 		return rc;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
