@@ -1,0 +1,130 @@
+#!/bin/bash
+# Write BENCHMARKS.md from the last measurements (build/bench.tsv from
+# test_bpf --bench, build/bench_e2e.tsv from bench_e2e.sh): the plots in
+# doc/bench, the tables below, and the prose of doc/bench/BENCHMARKS.md.in,
+# whose @NAME@ lines and words are filled in here. Measuring is bench.sh's.
+# Usage: bench_render.sh REPEAT
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+REPEAT=${1:?usage: bench_render.sh REPEAT}
+OUT=$ROOT/build/bench.tsv
+E2E=$ROOT/build/bench_e2e.tsv
+T=$(mktemp -d /tmp/nosnat-render.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+mkdir -p "$ROOT/doc/bench"
+HEAD_MOVE=$(awk -F'\t' '$1 == "head_move" { printf "%s%s", sep, $2; sep = ", " }' "$OUT")
+awk -F'\t' '$1 == "path" { gsub(/"/, "", $2); printf "\"%s\"\t%s\n", $2, $3 }' "$OUT" >"$ROOT/build/paths.dat"
+awk -F'\t' '$1 == "e2e" { printf "\"%s\"\t%.3f\t%.3f\n", $2, $3 / 1e9, $4 / 1e9 }' "$E2E" >"$ROOT/build/e2e.dat"
+# per packet class, the median load by ratio: nosnat, the minimal balancer,
+# the ratio (the plot and the table below)
+awk -F'\t' '$1 == "versus" { k = $2; n[k]++; a[k, n[k]] = $3; b[k, n[k]] = $4; r[k, n[k]] = $5
+		if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+	END {
+		for (i = 1; i <= m; i++) {
+			k = order[i]; c = n[k]
+			for (x = 1; x <= c; x++) idx[x] = x
+			for (x = 1; x <= c; x++) for (y = x + 1; y <= c; y++)
+				if (r[k, idx[y]] < r[k, idx[x]]) { t = idx[x]; idx[x] = idx[y]; idx[y] = t }
+			md = idx[int((c + 1) / 2)]
+			printf "\"%s\"\t%s\t%s\t%s\n", k, a[k, md], b[k, md], r[k, md]
+		}
+	}' "$OUT" >"$ROOT/build/versus.dat"
+gnuplot <<GP
+set terminal pngcairo size 1000,560 font "sans,10" noenhanced
+set style data histograms
+set style fill solid 0.8 border -1
+set grid ytics
+set yrange [0:*]
+set key top right
+set xtics rotate by -25 left
+set bmargin 14
+set rmargin 38
+set terminal pngcairo size 1400,700 font "sans,10" noenhanced
+set output "$ROOT/doc/bench/per-packet.png"
+set title "nosnat: per-packet cost by path (BPF_PROG_TEST_RUN, harness subtracted)"
+set ylabel "ns per packet"
+plot "$ROOT/build/paths.dat" using 2:xtic(1) title "ns/packet"
+set terminal pngcairo size 1000,560 font "sans,10" noenhanced
+set output "$ROOT/doc/bench/versus.png"
+set title "nosnat against a minimal Katran-style IPIP balancer, in turns (log scale)"
+set ylabel "ns per packet"
+set logscale y
+set yrange [10:*]
+set rmargin 4
+set xtics rotate by 0 center
+set bmargin 4
+plot "$ROOT/build/versus.dat" using 2:xtic(1) title "nosnat", "" using 3 title "minimal balancer"
+unset logscale y
+set yrange [0:*]
+set xtics rotate by -25 left
+set bmargin 9
+set output "$ROOT/doc/bench/throughput.png"
+set title "TCP throughput through the namespace lab (iperf3)"
+set ylabel "Gbit/s"
+plot "$ROOT/build/e2e.dat" using 2:xtic(1) title "1 stream", "" using 3 title "8 streams"
+GP
+
+# the tables, one file each, named as the template's @name@ lines
+{
+	awk -F'\t' '$1 == "path" { printf "| %s | %s | %s | %s | %s |\n", $2, $3, $6, $4, $5 }' "$OUT"
+} >"$T/paths"
+{
+	awk -F'\t' '$1 == "prog" { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }' "$OUT"
+} >"$T/progs"
+{
+	awk -F'\t' 'BEGIN {
+			kat["non-VIP packet"] = 25; kat["established flow, IPIP"] = 70
+			kat["SYN, one 5-tuple again, IPIP"] = 160; kat["new flow (SYN), IPIP"] = 750
+		}
+		{
+			k = $1; gsub(/"/, "", k)
+			q = kat[k] == 750 ? "500-1000" : kat[k]
+			printf "| %s | %.0f | %.0f | **%.2f** | %s | %.1f |\n", k, $2, $3, $4, q, $3 / kat[k]
+		}' "$ROOT/build/versus.dat"
+} >"$T/versus"
+{
+	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $8, $6 }' "$E2E"
+} >"$T/e2e"
+{
+	awk -F'\t' '$1 == "e2e" { name[++n] = $2; t1[n] = $3; t8[n] = $4; c[n] = $5 }
+		END {
+			printf "| ratio | 1 stream | 8 streams | new conn/s |\n|---|---:|---:|---:|\n"
+			for (i = 3; i <= n; i++) {
+				printf "| %s / ceiling | %.2f | %.2f | %.2f |\n", name[i], t1[i] / t1[1], t8[i] / t8[1], c[i] / c[1]
+				printf "| %s / kube-proxy | %.2f | %.2f | %.2f |\n", name[i], t1[i] / t1[2], t8[i] / t8[2], c[i] / c[2]
+			}
+		}' "$E2E"
+} >"$T/e2e_ratios"
+{
+	awk -F'\t' '
+		$1 == "memlock" && $2 == "flows" { printf "| memlock, flow table of 1,048,576 entries | %.1f MiB |\n", $3 / 1048576 }
+		$1 == "memlock" && $2 == "all" { printf "| memlock, all maps at default sizes, no VIP | %.1f MiB |\n", $3 / 1048576 }
+		$1 == "memlock" && $2 == "percpu" { printf "| of which per-CPU arrays (%d CPUs) | %.2f MiB |\n", cpus, $3 / 1048576 }
+		$1 == "control" && $2 == "maglev_1000" { printf "| Maglev table build, 1,000 backends, M=65537 | %.2f ms |\n", $3 * 1000 }
+		$1 == "control" && $2 == "apply_1000x10" { printf "| apply 1,000 VIPs x 10 backends from empty | %.2f s |\n", $3 }
+		$1 == "control" && $2 == "change_one" { printf "| change one backend among them | %.1f ms |\n", $3 * 1000 }' cpus="$(nproc)" "$OUT"
+} >"$T/scale"
+# and the words
+printf '%s' "$REPEAT" >"$T/REPEAT"
+date -u +%Y-%m-%d | tr -d '\n' >"$T/DATE"
+grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //' | tr -d '\n' >"$T/CPU"
+nproc | tr -d '\n' >"$T/CORES"
+uname -r | tr -d '\n' >"$T/KERNEL"
+clang --version | head -1 | tr -d '\n' >"$T/CLANG"
+printf '%s' "$HEAD_MOVE" >"$T/HEAD_MOVE"
+printf '%s' "${BENCH_SECS:-4}" >"$T/BENCH_SECS"
+python3 - "$ROOT/doc/bench/BENCHMARKS.md.in" "$T" "$ROOT/BENCHMARKS.md" <<'PY'
+import os, re, sys
+tpl, d, out = sys.argv[1:4]
+def part(name):
+    return open(os.path.join(d, name)).read()
+text = []
+for line in open(tpl).read().split('\n'):
+    m = re.fullmatch(r'@([a-z0-9_]+)@', line)
+    if m:
+        text.append(part(m.group(1)).rstrip('\n'))
+    else:
+        text.append(re.sub(r'@([A-Z_]+)@', lambda w: part(w.group(1)), line))
+open(out, 'w').write('\n'.join(text))
+PY
+echo "wrote $ROOT/BENCHMARKS.md"
