@@ -3,6 +3,7 @@
  * the HTTP request in kube_http.c. Each watch: LIST (resourceVersion),
  * then WATCH with allowWatchBookmarks; 410 Gone -> LIST again; a dropped or
  * stalled stream reconnects with capped exponential backoff and jitter.
+ * One thread drives every watch's requests on a libcurl multi handle.
  * Credentials are read for every request, so a rotated token is picked up.
  * Nothing from the network is trusted: sizes are capped, bad objects are
  * logged and skipped, and the cache only changes on well-formed events. */
@@ -30,13 +31,31 @@
 
 enum kind { K_SERVICE, K_SLICE, K_NODE };
 
+struct watch;
+struct xfer {
+	struct watch *w;
+	char *buf;
+	size_t len, cap, max;
+	int streaming;		/* a watch: process lines as they come */
+	int gone;		/* saw an ERROR 410 */
+	int bad;		/* a line over EVENT_MAX_BYTES */
+	int changed;
+};
+
+
 struct watch {
 	struct kube_client *kc;
 	enum kind kind;
 	char path[512];		/* list path, with its selectors */
 	char what[160];		/* for log lines */
-	pthread_t thread;
-	int started;
+	/* the transfer, driven by the client's one thread */
+	enum { W_WAIT, W_LIST, W_WATCH } state;
+	double due;		/* W_WAIT: when to start the next request */
+	int need_list;
+	unsigned int backoff, seed;
+	CURL *h;
+	struct curl_slist *hdrs;
+	struct xfer *x;
 	/* cache, under kc->lock */
 	void *objs;
 	size_t n, cap;
@@ -47,8 +66,11 @@ struct watch {
 
 struct kube_client {
 	struct kube_opts opts;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;	/* the caches and counters, against snapshots */
 	atomic_int stop;
+	CURLM *multi;		/* every watch's transfer, one thread */
+	pthread_t thread;
+	int started;
 	int notify_fd;
 	struct watch *w;
 	size_t n_w;
@@ -59,15 +81,6 @@ struct kube_client {
 
 /* --- HTTP ------------------------------------------------------------------- */
 
-struct xfer {
-	struct watch *w;
-	char *buf;
-	size_t len, cap, max;
-	int streaming;		/* a watch: process lines as they come */
-	int gone;		/* saw an ERROR 410 */
-	int bad;		/* a line over EVENT_MAX_BYTES */
-	int changed;
-};
 
 static int handle_event(struct watch *w, const char *line, size_t len, struct xfer *x);
 
@@ -109,38 +122,6 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 		}
 	}
 	return n;
-}
-
-static int kube_stopping(void *arg)
-{
-	return atomic_load(&((struct kube_client *)arg)->stop);
-}
-
-/* GET server+path with fresh credentials; returns the HTTP status, or -1
- * for a transport error (logged). */
-static long http_get(struct kube_client *kc, const char *path, struct xfer *x, int watch)
-{
-	struct kube_get g = {
-		.path = path, .stall_timeout = kc->opts.stall_timeout, .watch = watch,
-		.on_data = on_data, .data_arg = x, .cancelled = kube_stopping, .cancel_arg = kc,
-	};
-	struct kube_creds c;
-	CURLcode cc;
-	long status;
-
-	if (kube_creds_load(&kc->opts, &c))
-		return -1;
-	status = kube_http_get(&c, &g, &cc);
-	if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && x->gone)) {
-		if (!atomic_load(&kc->stop))
-			err("kubernetes: %s: %s%s", x->w->what, x->bad ? "response too large: " : "",
-			    cc == CURLE_OPERATION_TIMEDOUT ? "stalled (no data), reconnecting" :
-			    curl_easy_strerror(cc));
-		if (status < 300)
-			status = -1;
-	}
-	kube_creds_free(&c);
-	return status;
 }
 
 /* --- cache ------------------------------------------------------------------ */
@@ -329,13 +310,13 @@ static int handle_event(struct watch *w, const char *line, size_t len, struct xf
 	return ret;
 }
 
-/* LIST: replace the cache with the items, remember the resourceVersion. */
-static int do_list(struct watch *w)
+/* A finished LIST: replace the cache with the items, remember the
+ * resourceVersion. 0, or -1 when the list failed. */
+static int list_done(struct watch *w, long status)
 {
 	struct kube_client *kc = w->kc;
-	struct xfer x = { .w = w, .max = LIST_MAX_BYTES };
+	struct xfer *x = w->x;
 	json_object *root = NULL, *items;
-	long status = http_get(kc, w->path, &x, 0);
 	char why[256];
 	int rc = -1;
 
@@ -347,7 +328,7 @@ static int do_list(struct watch *w)
 			err("kubernetes: %s: list failed with HTTP %ld", w->what, status);
 		goto out;
 	}
-	root = x.buf ? json_tokener_parse(x.buf) : NULL;
+	root = x->buf ? json_tokener_parse(x->buf) : NULL;
 	if (!root || !json_object_object_get_ex(root, "items", &items) ||
 	    !json_object_is_type(items, json_type_array)) {
 		err("kubernetes: %s: list response is not a Kubernetes list", w->what);
@@ -374,28 +355,20 @@ static int do_list(struct watch *w)
 	rc = 0;
 out:
 	json_object_put(root);
-	free(x.buf);
 	return rc;
 }
 
-/* WATCH from w->rv until the stream ends. 0: ended normally; 1: relist. */
-static int do_watch(struct watch *w)
+/* A finished WATCH. 0: ended normally (resume from rv); 1: relist; -1: failed. */
+static int watch_done(struct watch *w, long status)
 {
-	struct kube_client *kc = w->kc;
-	struct xfer x = { .w = w, .max = EVENT_MAX_BYTES, .streaming = 1 };
-	char path[800];
-	long status;
+	struct xfer *x = w->x;
 
-	snprintf(path, sizeof(path), "%s%swatch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s",
-		 w->path, strchr(w->path, '?') ? "&" : "?", kc->opts.watch_timeout, w->rv);
-	status = http_get(kc, path, &x, 1);
-	free(x.buf);
-	if (x.gone || status == 410) {
+	if (x->gone || status == 410) {
 		if (status == 410)
 			info("kubernetes: %s: 410 Gone, listing again", w->what);
 		return 1;
 	}
-	if (status == 200 && !x.bad)
+	if (status == 200 && !x->bad)
 		return 0;
 	if (status == 401 || status == 403)
 		err("kubernetes: %s: HTTP %ld on watch (the token is re-read on retry)", w->what, status);
@@ -404,62 +377,162 @@ static int do_watch(struct watch *w)
 	return -1;
 }
 
-static void sleep_ms(struct kube_client *kc, unsigned int ms)
+static double now_mono(void)
 {
-	while (ms && !atomic_load(&kc->stop)) {
-		unsigned int step = ms > 100 ? 100 : ms;
+	struct timespec ts;
 
-		usleep(step * 1000);
-		ms -= step;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Start w's next request (a LIST when it needs one, else a WATCH from its
+ * resourceVersion), with credentials read now. -1 when it cannot start. */
+static int request_start(struct watch *w)
+{
+	struct kube_client *kc = w->kc;
+	struct kube_creds c;
+	char path[800];
+	struct kube_get g = { .path = path, .stall_timeout = kc->opts.stall_timeout,
+			      .on_data = on_data };
+
+	if (w->need_list) {
+		snprintf(path, sizeof(path), "%s", w->path);
+	} else {
+		snprintf(path, sizeof(path), "%s%swatch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s",
+			 w->path, strchr(w->path, '?') ? "&" : "?", kc->opts.watch_timeout, w->rv);
+		g.watch = 1;
+	}
+	w->x = calloc(1, sizeof(*w->x));
+	if (!w->x)
+		return -1;
+	*w->x = (struct xfer){ .w = w, .max = g.watch ? EVENT_MAX_BYTES : LIST_MAX_BYTES,
+			       .streaming = g.watch };
+	g.data_arg = w->x;
+	if (kube_creds_load(&kc->opts, &c))
+		goto fail;
+	w->h = kube_http_prepare(&c, &g, &w->hdrs);
+	kube_creds_free(&c);
+	if (!w->h)
+		goto fail;
+	curl_easy_setopt(w->h, CURLOPT_PRIVATE, w);
+	if (curl_multi_add_handle(kc->multi, w->h) != CURLM_OK)
+		goto fail;
+	w->state = g.watch ? W_WATCH : W_LIST;
+	return 0;
+fail:
+	if (w->h)
+		curl_easy_cleanup(w->h);
+	curl_slist_free_all(w->hdrs);
+	free(w->x);
+	w->h = NULL;
+	w->hdrs = NULL;
+	w->x = NULL;
+	return -1;
+}
+
+static void request_end(struct watch *w)
+{
+	curl_multi_remove_handle(w->kc->multi, w->h);
+	curl_easy_cleanup(w->h);
+	curl_slist_free_all(w->hdrs);
+	if (w->x)
+		free(w->x->buf);
+	free(w->x);
+	w->h = NULL;
+	w->hdrs = NULL;
+	w->x = NULL;
+}
+
+/* After a failure: count it, wait a capped exponential backoff (+-25%
+ * jitter), then list afresh (after an outage a fresh list is the safe start). */
+static void backoff_after_failure(struct watch *w)
+{
+	struct kube_client *kc = w->kc;
+	unsigned int j = w->backoff / 2;
+	unsigned int wait = w->backoff - w->backoff / 4 + (j ? (unsigned int)rand_r(&w->seed) % j : 0);
+
+	pthread_mutex_lock(&kc->lock);
+	w->connected = 0;
+	kc->restarts++;
+	pthread_mutex_unlock(&kc->lock);
+	w->need_list = 1;
+	w->state = W_WAIT;
+	w->due = now_mono() + wait / 1000.0;
+	w->backoff = w->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : w->backoff * 2;
+}
+
+/* w's transfer ended with result: decide what comes next. */
+static void request_done(struct watch *w, CURLcode result)
+{
+	struct kube_client *kc = w->kc;
+	long status = 0;
+	int was_list = w->state == W_LIST, rc;
+
+	curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &status);
+	if (result != CURLE_OK && !(result == CURLE_WRITE_ERROR && w->x->gone)) {
+		err("kubernetes: %s: %s%s", w->what, w->x->bad ? "response too large: " : "",
+		    result == CURLE_OPERATION_TIMEDOUT ? "stalled (no data), reconnecting" :
+		    curl_easy_strerror(result));
+		if (status < 300)
+			status = -1;
+	}
+	rc = was_list ? list_done(w, status) : watch_done(w, status);
+	request_end(w);
+	w->state = W_WAIT;
+	w->due = 0;			/* next request at once ... */
+	if (was_list && !rc) {
+		w->need_list = 0;
+		w->backoff = BACKOFF_MIN_MS;
+	} else if (!was_list && rc == 0) {	/* timeoutSeconds reached: resume from rv */
+		w->backoff = BACKOFF_MIN_MS;
+	} else if (!was_list && rc == 1) {
+		w->need_list = 1;
+		pthread_mutex_lock(&kc->lock);
+		kc->restarts++;
+		pthread_mutex_unlock(&kc->lock);
+	} else {
+		backoff_after_failure(w);	/* ... unless it failed */
 	}
 }
 
-static void *watch_main(void *arg)
+/* The client's one thread: every watch's requests on one multi handle. */
+static void *kube_main(void *arg)
 {
-	struct watch *w = arg;
-	struct kube_client *kc = w->kc;
-	unsigned int backoff = BACKOFF_MIN_MS, seed = (unsigned int)(uintptr_t)w ^ (unsigned int)time(NULL);
-	int need_list = 1;
+	struct kube_client *kc = arg;
 
 	while (!atomic_load(&kc->stop)) {
-		int rc;
+		double now = now_mono(), next = now + 1;
+		int running, left;
+		CURLMsg *m;
 
-		if (need_list) {
-			if (do_list(w)) {
-				goto failed;
-			}
-			need_list = 0;
-			backoff = BACKOFF_MIN_MS;
+		for (size_t i = 0; i < kc->n_w; i++) {
+			struct watch *w = &kc->w[i];
+
+			if (w->state != W_WAIT)
+				continue;
+			if (w->due <= now && request_start(w))
+				backoff_after_failure(w);
+			if (w->state == W_WAIT && w->due < next)
+				next = w->due;
 		}
-		rc = do_watch(w);
+		curl_multi_perform(kc->multi, &running);
+		while ((m = curl_multi_info_read(kc->multi, &left))) {
+			struct watch *w;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&w);
+			request_done(w, m->data.result);
+			next = now;	/* start what comes next at once */
+		}
 		if (atomic_load(&kc->stop))
 			break;
-		if (rc == 0) {		/* timeoutSeconds reached: resume from rv */
-			backoff = BACKOFF_MIN_MS;
-			continue;
-		}
-		if (rc == 1) {
-			need_list = 1;
-			pthread_mutex_lock(&kc->lock);
-			kc->restarts++;
-			pthread_mutex_unlock(&kc->lock);
-			continue;
-		}
-failed:
-		pthread_mutex_lock(&kc->lock);
-		w->connected = 0;
-		kc->restarts++;
-		pthread_mutex_unlock(&kc->lock);
-		need_list = 1;	/* after an outage, a fresh list is the safe start */
-		{
-			/* capped exponential backoff, +-25% jitter */
-			unsigned int j = backoff / 2;
-			unsigned int wait = backoff - backoff / 4 + (j ? (unsigned int)rand_r(&seed) % j : 0);
-
-			sleep_ms(kc, wait);
-			backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
-		}
+		now = now_mono();
+		curl_multi_poll(kc->multi, NULL, 0, next > now ? (int)((next - now) * 1000) + 1 : 0, NULL);
 	}
+	for (size_t i = 0; i < kc->n_w; i++)
+		if (kc->w[i].h)
+			request_end(&kc->w[i]);
 	return NULL;
 }
 
@@ -474,6 +547,9 @@ static void add_watch(struct kube_client *kc, enum kind k, const char *path, con
 	w->kind = k;
 	snprintf(w->path, sizeof(w->path), "%s", path);
 	snprintf(w->what, sizeof(w->what), "%s", what);
+	w->need_list = 1;
+	w->backoff = BACKOFF_MIN_MS;
+	w->seed = (unsigned int)(uintptr_t)w ^ (unsigned int)time(NULL);
 }
 
 int kube_start(const struct kube_opts *o, const struct config *cfg, int notify_fd,
@@ -514,14 +590,17 @@ int kube_start(const struct kube_opts *o, const struct config *cfg, int notify_f
 		snprintf(what, sizeof(what), "endpointslices of %s/%s", k->ns, k->name);
 		add_watch(kc, K_SLICE, path, what);
 	}
-	for (size_t i = 0; i < kc->n_w; i++) {
-		rc = pthread_create(&kc->w[i].thread, NULL, watch_main, &kc->w[i]);
-		if (rc) {	/* the error number itself; errno is not set */
-			kube_stop(kc);
-			return -rc;
-		}
-		kc->w[i].started = 1;
+	kc->multi = curl_multi_init();
+	if (!kc->multi) {
+		kube_stop(kc);
+		return -ENOMEM;
 	}
+	rc = pthread_create(&kc->thread, NULL, kube_main, kc);
+	if (rc) {	/* the error number itself; errno is not set */
+		kube_stop(kc);
+		return -rc;
+	}
+	kc->started = 1;
 	*out = kc;
 	return 0;
 }
@@ -531,9 +610,13 @@ void kube_stop(struct kube_client *kc)
 	if (!kc)
 		return;
 	atomic_store(&kc->stop, 1);
+	if (kc->started) {
+		curl_multi_wakeup(kc->multi);
+		pthread_join(kc->thread, NULL);
+	}
+	if (kc->multi)
+		curl_multi_cleanup(kc->multi);
 	for (size_t i = 0; i < kc->n_w; i++) {
-		if (kc->w[i].started)
-			pthread_join(kc->w[i].thread, NULL);
 		cache_clear(&kc->w[i]);
 		free(kc->w[i].objs);
 	}

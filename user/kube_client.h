@@ -1,6 +1,7 @@
 /* kube_client.h - LIST+WATCH of the Services, EndpointSlices and Nodes a
- * configuration names, one thread per watch (libcurl, json-c). The daemon
- * is woken through an eventfd and takes a snapshot when it wants one. */
+ * configuration names, every watch's requests on one libcurl multi handle
+ * in one thread (json-c for the objects). The daemon is woken through an
+ * eventfd and takes a snapshot when it wants one. */
 #ifndef NOSNAT_KUBE_CLIENT_H
 #define NOSNAT_KUBE_CLIENT_H
 

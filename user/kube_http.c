@@ -1,29 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* One HTTPS GET to the Kubernetes API (libcurl). */
+/* A GET to the Kubernetes API as a libcurl easy handle. */
 #include <stdio.h>
 #include "kube_http.h"
 
-static int on_progress(void *arg, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+CURL *kube_http_prepare(const struct kube_creds *c, const struct kube_get *g,
+			struct curl_slist **hdrs)
 {
-	const struct kube_get *g = arg;
-
-	(void)a;
-	(void)b;
-	(void)c;
-	(void)d;
-	return g->cancelled && g->cancelled(g->cancel_arg) ? 1 : 0;
-}
-
-long kube_http_get(const struct kube_creds *c, const struct kube_get *g, CURLcode *result)
-{
-	struct curl_slist *hdrs = NULL;
 	char url[1024], auth[4200];
-	long status = 0;
 	CURL *h = curl_easy_init();
 
-	*result = CURLE_FAILED_INIT;
+	*hdrs = NULL;
 	if (!h)
-		return 0;
+		return NULL;
 	snprintf(url, sizeof(url), "%s%s", c->server, g->path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -54,25 +42,18 @@ long kube_http_get(const struct kube_creds *c, const struct kube_get *g, CURLcod
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
 	if (c->token[0]) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-		hdrs = curl_slist_append(hdrs, auth);
+		*hdrs = curl_slist_append(*hdrs, auth);
 	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, g->on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, g->data_arg);
-	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)g);
 	/* a stalled stream: no byte for stall_timeout seconds */
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)g->stall_timeout);
 	if (!g->watch)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-	*result = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-	return status;
+	return h;
 }

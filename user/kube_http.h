@@ -1,6 +1,6 @@
-/* kube_http.h - one GET to the Kubernetes API with libcurl: TLS and
+/* kube_http.h - a GET to the Kubernetes API as a libcurl handle: TLS and
  * authentication from the credentials, a stall timeout, streaming to a
- * callback (kube_http.c). */
+ * callback (kube_http.c). kube_client.c runs them on one multi handle. */
 #ifndef NOSNAT_KUBE_HTTP_H
 #define NOSNAT_KUBE_HTTP_H
 
@@ -14,12 +14,13 @@ struct kube_get {
 	int watch;			/* a stream: no overall timeout */
 	size_t (*on_data)(char *ptr, size_t size, size_t nmemb, void *arg);
 	void *data_arg;
-	int (*cancelled)(void *arg);	/* polled during the transfer; nonzero aborts */
-	void *cancel_arg;
 };
 
-/* GET c->server + g->path. Returns the HTTP status (0: none arrived);
- * *result is the transfer's outcome. */
-long kube_http_get(const struct kube_creds *c, const struct kube_get *g, CURLcode *result);
+/* An easy handle for GET c->server + g->path, ready for a multi handle; c
+ * may be freed once it is made (libcurl copies what it keeps). *hdrs holds
+ * its header list: free it with curl_slist_free_all after the transfer.
+ * NULL when out of memory. */
+CURL *kube_http_prepare(const struct kube_creds *c, const struct kube_get *g,
+			struct curl_slist **hdrs);
 
 #endif

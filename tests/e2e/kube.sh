@@ -32,7 +32,7 @@ weights_on() { # NODE -> "addr:weight ..." of the mail VIP:25, sorted
 has_weights() { [ "$(weights_on "$1")" = "$2" ]; }
 
 t_kube_follows_the_pod() {
-	local rc=0 seen i pid port
+	local rc=0 seen i pid port threads
 	kube_lab || { kube_stop_daemons; return 1; }
 	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "pod b: $seen" || rc=1
 	grep -q "^PEER $CLIENT:" "$LAB_DIR/pod-b.log" || fail "pod b saw nothing" || rc=1
@@ -58,8 +58,11 @@ t_kube_follows_the_pod() {
 	kslice mailserver-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)"
 	wait_for 5 has_weights a "${POD_IP[c]}:1" || fail "pod b not removed: $(weights_on a)" || rc=1
 	grep -q '^nosnat_kube_connected 1' "$LAB_DIR/tf-a/nosnat.prom" || fail "kube_connected" || rc=1
+	# three watches (nodes, the Service, its slices), one thread for all of them
+	threads=$(ls "/proc/$(cat "$LAB_DIR/krun-a.pid")/task" | wc -l)
+	[ "$threads" = 2 ] || fail "the daemon runs $threads threads, want 2 (main, kubernetes)" || rc=1
 	kube_stop_daemons || rc=1
-	[ $rc = 0 ] && echo "pod moved b -> c: new connections at c with the client address, the draining one finished"
+	[ $rc = 0 ] && echo "pod moved b -> c: new connections at c with the client address, the draining one finished; 2 threads"
 	return $rc
 }
 
