@@ -106,8 +106,6 @@ size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
 size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct ip_spec *ip,
 			  const struct l4_spec *l);
 int t_ipip_known_node(void);
-int t_truncated(void);
-int t_udp(void);
 int t_tc_reply(void);
 int t_icmp_frag_needed(void);
 int t_mss_clamp_ip_options(void);

@@ -52,8 +52,6 @@ const struct test tests[] = {
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
 	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining },
 	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node },
-	{ "truncated and lying headers at every layer", t_truncated },
-	{ "UDP VIP, with and without checksum", t_udp },
 	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply },
 	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed },
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
