@@ -74,8 +74,9 @@
  * ABI, says which met before user/migrate.c carries them over (or refuses,
  * naming the field that differs). 0: pins of a nosnat that recorded none.
  *   1 - flows in two tables, conntrack mark, previous Maglev tables
- *   2 - nosnat_ctl: last_result (readiness) and abi */
-#define NOSNAT_ABI_VERSION	2
+ *   2 - nosnat_ctl: last_result (readiness) and abi
+ *   3 - nosnat_ctl: daemon (who applied the configuration in force) */
+#define NOSNAT_ABI_VERSION	3
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -410,14 +411,18 @@ struct nosnat_ctl {		/* nosnat_ctl, one element */
 	__u64 last_success;		/* unix time of the last good one */
 	__u32 last_result;		/* NOSNAT_CTL_*: the configuration in force */
 	__u32 abi;			/* NOSNAT_ABI_VERSION of the last attach */
+	__u64 daemon;			/* who applied it: the daemon's start time
+					 * (/proc/PID/stat's starttime), 0: the CLI */
 };
-/* last_result: a daemon sets PENDING when it starts, then APPLIED or FAILED
- * with each configuration it tries; `nosnat health` (the readiness probe)
- * is ready only while it is APPLIED. */
+/* last_result: a daemon sets PENDING (and itself as daemon) when it starts,
+ * then APPLIED or FAILED with each configuration it tries; `nosnat health`
+ * (the readiness probe) is ready only while it is APPLIED and, when a daemon
+ * applied it, that daemon runs in the probe's PID namespace: over pins an
+ * earlier daemon left, a new one is not ready before it has applied its own. */
 #define NOSNAT_CTL_PENDING	0
 #define NOSNAT_CTL_APPLIED	1
 #define NOSNAT_CTL_FAILED	2
-_Static_assert(sizeof(struct nosnat_ctl) == 32, "ctl size");
+_Static_assert(sizeof(struct nosnat_ctl) == 40, "ctl size");
 
 /* The outer IPv4 ID of a packet between nodes: the chosen pod's 15-bit tag
  * (backend_tag), and this bit when a node that found no owner among its own

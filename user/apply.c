@@ -386,9 +386,10 @@ fail:
 	return rc;
 }
 
-/* The outcome of applying a configuration: last_result always, the reload
- * counters when count (a configuration file; Kubernetes updates are not). */
-void ctl_record(const struct nosnat_maps *m, int ok, int count)
+/* The outcome of applying a configuration: last_result and who applied it
+ * (daemon: its start time, 0: the CLI) always, the reload counters when
+ * count (a configuration file; Kubernetes updates are not). */
+void ctl_record(const struct nosnat_maps *m, int ok, int count, __u64 daemon)
 {
 	struct nosnat_ctl ctl = {};
 	__u32 zero = 0;
@@ -401,17 +402,19 @@ void ctl_record(const struct nosnat_maps *m, int ok, int count)
 		ctl.reload_failures++;
 	}
 	ctl.last_result = ok ? NOSNAT_CTL_APPLIED : NOSNAT_CTL_FAILED;
+	ctl.daemon = daemon;
 	bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
 }
 
 /* A daemon starting: nothing it applied is in force yet. */
-void ctl_pending(const struct nosnat_maps *m)
+void ctl_pending(const struct nosnat_maps *m, __u64 daemon)
 {
 	struct nosnat_ctl ctl = {};
 	__u32 zero = 0;
 
 	bpf_map_lookup_elem(m->ctl, &zero, &ctl);
 	ctl.last_result = NOSNAT_CTL_PENDING;
+	ctl.daemon = daemon;
 	bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
 }
 
@@ -419,7 +422,7 @@ void ctl_pending(const struct nosnat_maps *m)
  * outcome in nosnat_ctl; record: count it as a reload (a configuration
  * file; Kubernetes updates are not). */
 int apply_parsed(struct state *st, const char *pin_dir, const struct config *cfg, const char *file,
-		 int dry_run, int record, FILE *out)
+		 int dry_run, int record, __u64 daemon, FILE *out)
 {
 	struct nosnat_maps m;
 	char ebuf[512];
@@ -443,17 +446,17 @@ int apply_parsed(struct state *st, const char *pin_dir, const struct config *cfg
 			err("%s", ebuf);
 	}
 	if (!dry_run)
-		ctl_record(&m, rc >= 0, record);
+		ctl_record(&m, rc >= 0, record, daemon);
 	maps_close(&m);
 	return rc;
 }
 
-void apply_record_failure(const char *pin_dir)
+void apply_record_failure(const char *pin_dir, __u64 daemon)
 {
 	struct nosnat_maps m;
 
 	if (!maps_open(pin_dir, &m)) {
-		ctl_record(&m, 0, 1);
+		ctl_record(&m, 0, 1, daemon);
 		maps_close(&m);
 	}
 }
@@ -473,8 +476,30 @@ int apply_file(struct ctx *c, const char *pin_dir, const char *file, int dry_run
 	if (rc) {
 		err("%s", ebuf);
 		if (!dry_run)
-			apply_record_failure(pin_dir);
+			apply_record_failure(pin_dir, 0);
 		return rc;
 	}
-	return apply_parsed(&c->st, pin_dir, cfg, file, dry_run, 1, out);
+	return apply_parsed(&c->st, pin_dir, cfg, file, dry_run, 1, 0, out);
+}
+
+__u64 proc_start_time(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long start = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), pid ? "/proc/%d/stat" : "/proc/self/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* after the command name (which may hold spaces and parentheses), field 22 */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return 0;
+	return start;
 }

@@ -23,16 +23,19 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
  * record: count it as a reload (a configuration file; Kubernetes updates
  * are not). Returns the number of changes or -errno; errors are logged. */
 int apply_parsed(struct state *st, const char *pin_dir, const struct config *cfg, const char *file,
-		 int dry_run, int record, FILE *out);
+		 int dry_run, int record, __u64 daemon, FILE *out);
 /* A configuration that could not even be parsed, recorded as a failure. */
-void apply_record_failure(const char *pin_dir);
+void apply_record_failure(const char *pin_dir, __u64 daemon);
 struct ctx;
 /* Load, validate and apply FILE under the pin dir's lock; logs each change.
  * Returns the number of changes or -errno. Records the outcome. */
 int apply_file(struct ctx *c, const char *pin_dir, const char *file, int dry_run, FILE *out);
 
 /* Record the outcome of a configuration load in nosnat_ctl. */
-void ctl_record(const struct nosnat_maps *m, int ok, int count);
-void ctl_pending(const struct nosnat_maps *m);
+void ctl_record(const struct nosnat_maps *m, int ok, int count, __u64 daemon);
+void ctl_pending(const struct nosnat_maps *m, __u64 daemon);
+/* A process's start time (/proc/PID/stat's starttime; pid 0: this one), 0
+ * when unknown: who the daemon is, in nosnat_ctl and for nosnat health. */
+__u64 proc_start_time(int pid);
 
 #endif

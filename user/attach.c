@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/btf.h>
 #include "nosnat.skel.h"
+#include "apply.h"
 #include "attach.h"
 #include "migrate.h"
 #include "log.h"
@@ -454,6 +455,22 @@ int dp_detach(const char *pin_dir, const char *ifname)
 	return 0;
 }
 
+/* Is the process that started at start (a daemon's, from nosnat_ctl)
+ * running in this PID namespace? */
+static int daemon_running(__u64 start)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int found = 0;
+
+	while (d && !found && (e = readdir(d)))
+		if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+			found = proc_start_time(atoi(e->d_name)) == start;
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* The readiness probe: the programs attached (an XDP link pin whose link
  * still holds an interface) and the configuration in force applied by the
  * running daemon (nosnat_ctl). One line on out; 0 when ready. */
@@ -500,6 +517,11 @@ int dp_health(const char *pin_dir, FILE *out)
 		ctl.last_result = NOSNAT_CTL_FAILED;
 	if (!*ifs) {
 		fprintf(out, "not ready: no interface has nosnat's XDP link (pin dir %s)\n", pin_dir);
+		return 1;
+	}
+	if (ctl.last_result == NOSNAT_CTL_APPLIED && ctl.daemon && !daemon_running(ctl.daemon)) {
+		fprintf(out, "not ready: XDP on %s, the daemon that applied the configuration is not "
+			"running here\n", ifs);
 		return 1;
 	}
 	fprintf(out, "%s: XDP on %s, %s\n", ctl.last_result == NOSNAT_CTL_APPLIED ? "ready" : "not ready",

@@ -25,8 +25,9 @@ static enum migrate_kind kind_of(const char *name)
 		return MIG_FLOWS;
 	if (!strcmp(name, NOSNAT_MAP_STATS))
 		return MIG_STATS;
+	/* nosnat_ctl: the reload counters start over, as a process's do */
 	if (!strcmp(name, NOSNAT_MAP_CFG) || !strcmp(name, NOSNAT_MAP_NEXTHOP) ||
-	    !strcmp(name, NOSNAT_MAP_FLOW_EVENTS))
+	    !strcmp(name, NOSNAT_MAP_FLOW_EVENTS) || !strcmp(name, NOSNAT_MAP_CTL))
 		return MIG_FRESH;
 	return MIG_REFUSE;
 }

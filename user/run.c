@@ -52,14 +52,14 @@ static void log_lines(const char *text)
 
 /* Apply and log each change on its own line. */
 static int apply_logged(struct state *st, const char *pin_dir, const struct config *cfg,
-			const char *file, int record, const char *why)
+			const char *file, int record, __u64 daemon, const char *why)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&buf, &len);
 	int rc;
 
-	rc = apply_parsed(st, pin_dir, cfg, file, 0, record, mem);
+	rc = apply_parsed(st, pin_dir, cfg, file, 0, record, daemon, mem);
 	if (mem)
 		fclose(mem);
 	log_lines(buf);
@@ -119,8 +119,24 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Not ready (nosnat health) until this daemon has applied its own. */
+static void mark_pending(const char *pin_dir, __u64 start)
+{
+	char path[PATH_MAX];
+	struct nosnat_maps m;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NOSNAT_MAP_CTL);
+	if (access(path, F_OK))
+		return;		/* no pins yet */
+	if (!maps_open(pin_dir, &m)) {
+		ctl_pending(&m, start);
+		maps_close(&m);
+	}
+}
+
 struct daemon {
 	struct ctx *c;			/* main's: the maps as read, a config, metrics */
+	__u64 start;			/* this process's start time: who applies */
 	const char *pin_dir;
 	const struct run_opts *o;
 	struct config base;		/* the last good file */
@@ -171,7 +187,7 @@ static void apply_kube(struct daemon *d, const char *why)
 		err("kubernetes: %s; the previous state stays in force", ebuf);
 		return;
 	}
-	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, why);
+	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why);
 }
 
 static void kube_restart(struct daemon *d)
@@ -208,7 +224,7 @@ static void reload(struct daemon *d, const char *why)
 	if (rc) {
 		err("%s", ebuf);
 		err("%s: configuration rejected, the previous state stays in force", why);
-		apply_record_failure(d->pin_dir);
+		apply_record_failure(d->pin_dir, d->start);
 		return;
 	}
 	{
@@ -219,13 +235,13 @@ static void reload(struct daemon *d, const char *why)
 		if (!config_needs_kube(cfg)) {
 			if (d->kc)
 				kube_restart(d);
-			apply_logged(&d->c->st, d->pin_dir, &d->base, d->o->config, 1, why);
+			apply_logged(&d->c->st, d->pin_dir, &d->base, d->o->config, 1, d->start, why);
 			return;
 		}
 		if (restart)
 			kube_restart(d);
 		if (!d->kc) {
-			apply_record_failure(d->pin_dir);
+			apply_record_failure(d->pin_dir, d->start);
 			return;
 		}
 		/* counted as a reload once it converges with Kubernetes */
@@ -237,7 +253,7 @@ static void reload(struct daemon *d, const char *why)
 			struct nosnat_maps m;
 
 			if (!maps_open(d->pin_dir, &m)) {
-				ctl_record(&m, 1, 1);
+				ctl_record(&m, 1, 1, d->start);
 				maps_close(&m);
 			}
 		}
@@ -263,6 +279,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 		return -ENOMEM;
 	}
 	d->c = c;
+	d->start = proc_start_time(0);
 	d->pin_dir = pin_dir;
 	d->o = o;
 	d->kube_fd = -1;
@@ -283,19 +300,14 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	} else {
 		snprintf(ifname, sizeof(ifname), "%s", o->iface);
 	}
+	/* Not ready while attaching over an earlier daemon's pins: from here
+	 * on, nothing it applied counts as this daemon's. */
+	mark_pending(pin_dir, d->start);
 	ao = (struct attach_opts){ .mode = o->mode, .node_ip = node_ip, .via = o->via, .flow = o->flow };
 	rc = dp_attach(&c->st, pin_dir, ifname, &ao);
 	if (rc)
 		goto out;
-	{
-		struct nosnat_maps m;
-
-		/* not ready (nosnat health) until this daemon has applied its own */
-		if (!maps_open(pin_dir, &m)) {
-			ctl_pending(&m);
-			maps_close(&m);
-		}
-	}
+	mark_pending(pin_dir, d->start);	/* maps made by this attach */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);

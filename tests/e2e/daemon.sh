@@ -151,5 +151,13 @@ t_health_follows_apply() {
 	out=$(nosnat_on a health) || fail "not ready after apply: $out" || return 1
 	[ "$out" = "ready: XDP on eth0, configuration applied" ] || fail "health: $out" || return 1
 	out=$(nosnat_on a --pin-dir "$LAB_DIR/bpffs/none" health 2>&1) && { fail "ready without pins: $out"; return 1; }
-	echo "health: failed apply -> not ready, good apply -> ready, no pins -> exit 1 ($out)"
+	# a daemon's configuration counts only while that daemon runs
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	daemon_start a
+	wait_for 20 nosnat_on a health >/dev/null || fail "daemon never ready: $(nosnat_on a health)" || return 1
+	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
+	out=$(nosnat_on a health) && { fail "ready with its daemon gone: $out"; return 1; }
+	[ "$out" = "not ready: XDP on eth0, the daemon that applied the configuration is not running here" ] ||
+		fail "health: $out" || return 1
+	echo "health: failed apply -> not ready, good apply -> ready, its daemon gone -> not ready, no pins -> exit 1"
 }
