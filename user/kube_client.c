@@ -226,7 +226,9 @@ static void notify(struct kube_client *kc)
 {
 	uint64_t one = 1;
 
+	pthread_mutex_lock(&kc->lock);
 	kc->last_sync = (uint64_t)time(NULL);
+	pthread_mutex_unlock(&kc->lock);
 	if (write(kc->notify_fd, &one, sizeof(one)) < 0)
 		return;
 }
@@ -408,7 +410,7 @@ static int request_start(struct watch *w)
 	*w->x = (struct xfer){ .w = w, .max = g.watch ? EVENT_MAX_BYTES : LIST_MAX_BYTES,
 			       .streaming = g.watch };
 	g.data_arg = w->x;
-	if (kube_creds_load(&kc->opts, &c))
+	if (kube_creds_load(&kc->opts, &c, 0))
 		goto fail;
 	w->h = kube_http_prepare(&c, &g, &w->hdrs);
 	kube_creds_free(&c);
@@ -560,7 +562,7 @@ int kube_start(const struct kube_opts *o, const struct config *cfg, int notify_f
 	char path[512], what[160];
 	int rc;
 
-	rc = kube_creds_load(o, &c);
+	rc = kube_creds_load(o, &c, 1);
 	kube_creds_free(&c);
 	if (rc)
 		return rc;

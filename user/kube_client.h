@@ -14,6 +14,8 @@ struct kube_opts {
 	const char *sa_dir;		/* service-account directory (in-cluster) */
 	unsigned int stall_timeout;	/* seconds without a byte: reconnect */
 	unsigned int watch_timeout;	/* timeoutSeconds of each watch request */
+	int allow_http;			/* plain http:// servers (tests only: the
+					 * token would travel in clear) */
 };
 
 struct kube_client;

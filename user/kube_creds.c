@@ -40,21 +40,6 @@ static int read_whole(const char *path, char **out, size_t *len, size_t max)
 	return 0;
 }
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
-}
-
 /* A kubeconfig's *-data value (base64, whitespace allowed), decoded by
  * glibc's resolver library; NUL-terminated for PEM readers. */
 static char *b64_decode(const char *in, size_t *out_len)
@@ -135,8 +120,8 @@ static int load_kubeconfig(const char *path, struct kube_creds *c)
 	}
 	s = ydoc_scalar(ydoc_get(&doc, cluster, "insecure-skip-tls-verify"));
 	c->insecure = s && !strcmp(s, "true");
-	if ((s = ydoc_scalar(ydoc_get(&doc, user, "token"))))
-		snprintf(c->token, sizeof(c->token), "%s", s);
+	if ((s = ydoc_scalar(ydoc_get(&doc, user, "token"))) && !(c->token = strdup(s)))
+		goto out;
 	if (copy_path(c->token_file, sizeof(c->token_file), dir, ydoc_scalar(ydoc_get(&doc, user, "tokenFile"))) ||
 	    copy_path(c->cert_file, sizeof(c->cert_file), dir, ydoc_scalar(ydoc_get(&doc, user, "client-certificate"))) ||
 	    copy_path(c->key_file, sizeof(c->key_file), dir, ydoc_scalar(ydoc_get(&doc, user, "client-key"))))
@@ -153,16 +138,36 @@ out:
 	return rc;
 }
 
-int kube_creds_load(const struct kube_opts *o, struct kube_creds *c)
+/* The token file, whole, without trailing whitespace. */
+static int read_token(const char *path, char **out)
 {
+	size_t len = 0;
+	char *t = NULL;
+	int rc = read_whole(path, &t, &len, KUBE_TOKEN_MAX_BYTES);
+
+	if (rc == -EFBIG) {
+		err("token file %s is larger than %u KiB: refused", path, KUBE_TOKEN_MAX_BYTES >> 10);
+		return rc;
+	}
+	if (rc)
+		return rc;
+	while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' '))
+		t[--len] = '\0';
+	*out = t;
+	return 0;
+}
+
+int kube_creds_load(const struct kube_opts *o, struct kube_creds *c, int check)
+{
+	const char *where = o->kubeconfig ? o->kubeconfig : "in-cluster credentials";
+	int rc;
+
 	memset(c, 0, sizeof(*c));
 	if (o->kubeconfig) {
-		int rc = load_kubeconfig(o->kubeconfig, c);
-
+		rc = load_kubeconfig(o->kubeconfig, c);
 		if (rc)
-			return rc;
-	} else
-	{
+			goto fail;
+	} else {
 		const char *host = getenv("KUBERNETES_SERVICE_HOST");
 		const char *port = getenv("KUBERNETES_SERVICE_PORT");
 
@@ -175,15 +180,45 @@ int kube_creds_load(const struct kube_opts *o, struct kube_creds *c)
 		snprintf(c->ca_file, sizeof(c->ca_file), "%s/ca.crt", o->sa_dir);
 		snprintf(c->token_file, sizeof(c->token_file), "%s/token", o->sa_dir);
 	}
-	if (c->token_file[0] && read_file(c->token_file, c->token, sizeof(c->token)))
-		c->token[0] = '\0';
+	if (c->insecure && (c->ca_file[0] || c->ca_blob)) {
+		err("%s: insecure-skip-tls-verify together with a certificate authority: refused "
+		    "(say which one you mean)", where);
+		rc = -EINVAL;
+		goto fail;
+	}
+	if (!strncmp(c->server, "http://", 7) && !o->allow_http) {
+		err("%s: server %s is plain HTTP, which would send the credentials in clear: refused",
+		    where, c->server);
+		rc = -EPROTO;
+		goto fail;
+	}
+	if (check && c->insecure)
+		err("warning: %s: insecure-skip-tls-verify: the API server is not verified, and the "
+		    "token goes to whoever answers at %s", where, c->server);
+	if (c->token_file[0]) {
+		char *t = NULL;
+
+		rc = read_token(c->token_file, &t);
+		if (rc == -EFBIG)
+			goto fail;
+		if (!rc) {
+			free(c->token);
+			c->token = t;
+		}
+	}
 	return 0;
+fail:
+	kube_creds_free(c);
+	return rc;
 }
 
 void kube_creds_free(struct kube_creds *c)
 {
+	free(c->token);
+	c->token = NULL;
 	free(c->ca_blob);
 	free(c->cert_blob);
 	free(c->key_blob);
+	c->ca_blob = c->cert_blob = c->key_blob = NULL;
 }
 

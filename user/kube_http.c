@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* A GET to the Kubernetes API as a libcurl easy handle. */
+#define _GNU_SOURCE
+#include <stdlib.h>
 #include <stdio.h>
 #include "kube_http.h"
 
 CURL *kube_http_prepare(const struct kube_creds *c, const struct kube_get *g,
 			struct curl_slist **hdrs)
 {
-	char url[1024], auth[4200];
+	char url[1024], *auth = NULL;
 	CURL *h = curl_easy_init();
 
 	*hdrs = NULL;
@@ -17,11 +19,16 @@ CURL *kube_http_prepare(const struct kube_creds *c, const struct kube_get *g,
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	/* A configured CA is the only one trusted: not the system's bundle,
+	 * nor its certificate directory (which libcurl adds by default). */
+	if (c->ca_file[0] || c->ca_blob)
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	if (c->ca_file[0])
 		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	if (c->ca_blob) {
 		struct curl_blob b = { .data = c->ca_blob, .len = c->ca_len, .flags = CURL_BLOB_COPY };
 
+		curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
 	}
 	if (c->cert_file[0])
@@ -43,9 +50,9 @@ CURL *kube_http_prepare(const struct kube_creds *c, const struct kube_get *g,
 		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
 	}
 	*hdrs = curl_slist_append(*hdrs, "Accept: application/json");
-	if (c->token[0]) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-		*hdrs = curl_slist_append(*hdrs, auth);
+	if (c->token && c->token[0] && asprintf(&auth, "Authorization: Bearer %s", c->token) > 0) {
+		*hdrs = curl_slist_append(*hdrs, auth);	/* copied */
+		free(auth);
 	}
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, *hdrs);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, g->on_data);

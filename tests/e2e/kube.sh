@@ -150,3 +150,47 @@ t_kube_kubeconfig_client_cert() {
 	[ $rc = 0 ] && echo "kubeconfig with client certificate; slice and Service deletions applied"
 	return $rc
 }
+
+# A configured CA is the only one trusted. The API server presents a
+# certificate from another CA, one the node's system store trusts (a bind
+# mount over /etc/ssl/certs, in the daemon's own mount namespace, stands
+# for a public CA): the daemon must refuse it and send no token.
+t_kube_ca_pinned() {
+	local d=$LAB_DIR/kube r=$LAB_DIR/kube/rogue rc=0
+	kube_up || { fail "fake API server"; kube_down; return 1; }
+	mkdir -p "$r/certs"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=some-public-ca" \
+		-keyout "$r/ca.key" -out "$r/certs/public-ca.pem" 2>/dev/null &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=kubernetes" -keyout "$r/api.key" \
+		-out "$r/api.csr" 2>/dev/null &&
+	openssl x509 -req -in "$r/api.csr" -CA "$r/certs/public-ca.pem" -CAkey "$r/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/ext" -out "$r/api.crt" 2>/dev/null &&
+	openssl rehash "$r/certs" || { fail "certificates"; kube_down; return 1; }
+	kube_down
+	kube_serve "$r/api.crt" "$r/api.key" || { fail "fake API server with the other CA"; return 1; }
+	knode node-a "${NODE_IP[a]}" && kservice $VIP &&
+		kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" || return 1
+	mkdir -p "$LAB_DIR/kcfg" "$LAB_DIR/tf-a"
+	kube_config "$LAB_DIR/kcfg/nosnat.yaml"
+	ip netns exec "$LAB-a" unshare -m sh -c "mount --bind '$r/certs' /etc/ssl/certs &&
+		exec env KUBERNETES_SERVICE_HOST=$KUBE_API KUBERNETES_SERVICE_PORT=$KUBE_PORT \
+		'${KUBE_BIN:-$NOSNAT}' --pin-dir '$LAB_DIR/bpffs/a' run --config '$LAB_DIR/kcfg/nosnat.yaml' \
+		--iface auto --node-ip ${NODE_IP[a]} --kube --kube-sa-dir '$d/sa' --kube-stall-timeout 2 \
+		--textfile '$LAB_DIR/tf-a/nosnat.prom' --interval 1 ${ATTACH_ARGS[*]}" \
+		2>>"$LAB_DIR/capin.log" &
+	echo $! >>"$LAB_DIR/pids"
+	echo $! >"$LAB_DIR/capin.pid"
+	wait_for 10 grep -q "SSL\|certificate" "$LAB_DIR/capin.log" ||
+		fail "no certificate error: $(tail -3 "$LAB_DIR/capin.log")" || rc=1
+	sleep 2
+	grep -q '^nosnat_kube_connected 0' "$LAB_DIR/tf-a/nosnat.prom" ||
+		fail "connected to a server its CA did not sign" || rc=1
+	[ "$(backends_on a)" = 0 ] || fail "backends from that server: $(backends_on a)" || rc=1
+	# no request got through the handshake: the server saw no list, no watch
+	[ "$(kctl GET stats | jq '.list + .watch')" = 0 ] || fail "requests reached it: $(kctl GET stats)" || rc=1
+	kill -TERM "$(cat "$LAB_DIR/capin.pid")" 2>/dev/null
+	wait "$(cat "$LAB_DIR/capin.pid")" 2>/dev/null
+	kube_down
+	[ $rc = 0 ] && echo "a server certificate from a CA the system store trusts, not the configured one: refused, no request sent"
+	return $rc
+}

@@ -22,8 +22,14 @@ kube_up() {
 		-days 2 -out "$d/client.crt" 2>/dev/null || return 1
 	cp "$d/ca.crt" "$d/sa/ca.crt"
 	echo tok1 >"$d/sa/token"
+	kube_serve "$d/api.crt" "$d/api.key"
+}
+
+# kube_serve CERT KEY: (re)start the fake API server with this certificate
+kube_serve() {
+	local d=$LAB_DIR/kube
 	ip netns exec "$LAB-router" python3 "$ROOT/tests/kube/fake_apiserver.py" $KUBE_API $KUBE_PORT \
-		$KUBE_CTL "$d/api.crt" "$d/api.key" tok1 "$d/ca.crt" >"$d/server.log" 2>&1 &
+		$KUBE_CTL "$1" "$2" tok1 "$d/ca.crt" >"$d/server.log" 2>&1 &
 	echo $! >"$d/server.pid"
 	echo $! >>"$LAB_DIR/pids"
 	for _ in $(seq 50); do

@@ -12,6 +12,7 @@
 #include "maglev.h"
 #include "metrics.h"
 #include "kube.h"
+#include "kube_creds.h"
 #include "names.h"
 #include "parse.h"
 #include "scratch.h"
@@ -591,6 +592,88 @@ static void test_show_json(void)
 	free(buf);
 }
 
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* Credentials: what is refused, and a long token read whole. */
+static void test_kube_creds(void)
+{
+	char dir[] = "/tmp/nosnat-creds.XXXXXX", kcfg[128], tok[128], text[1024], *big;
+	struct kube_opts o = {};
+	struct kube_creds c;
+	int rc;
+
+	if (!mkdtemp(dir)) {
+		EXPECT(0, "mkdtemp");
+		return;
+	}
+	snprintf(kcfg, sizeof(kcfg), "%s/kubeconfig", dir);
+	snprintf(tok, sizeof(tok), "%s/token", dir);
+	o.kubeconfig = kcfg;
+#define KCFG(cluster_extra, server) \
+	snprintf(text, sizeof(text), "apiVersion: v1\nkind: Config\ncurrent-context: x\n" \
+		 "clusters:\n  - name: c\n    cluster:\n      server: %s\n%s" \
+		 "users:\n  - name: u\n    user:\n      tokenFile: token\n" \
+		 "contexts:\n  - name: x\n    context: {cluster: c, user: u}\n", server, cluster_extra)
+	write_text(tok, "tok-1\n");
+
+	KCFG("      insecure-skip-tls-verify: true\n      certificate-authority: ca.crt\n",
+	     "https://198.51.100.1:6443");
+	write_text(kcfg, text);
+	rc = kube_creds_load(&o, &c, 1);
+	EXPECT(rc == -EINVAL, "insecure-skip-tls-verify with a CA refused: %d", rc);
+
+	KCFG("      insecure-skip-tls-verify: true\n", "https://198.51.100.1:6443");
+	write_text(kcfg, text);
+	rc = kube_creds_load(&o, &c, 1);
+	EXPECT(rc == 0 && c.insecure && c.token && !strcmp(c.token, "tok-1"),
+	       "insecure alone accepted (with a warning): %d", rc);
+	if (!rc)
+		kube_creds_free(&c);
+
+	KCFG("      certificate-authority: ca.crt\n", "http://198.51.100.1:8080");
+	write_text(kcfg, text);
+	rc = kube_creds_load(&o, &c, 1);
+	EXPECT(rc == -EPROTO, "plain HTTP refused: %d", rc);
+	o.allow_http = 1;
+	rc = kube_creds_load(&o, &c, 1);
+	EXPECT(rc == 0, "plain HTTP when allowed for tests: %d", rc);
+	if (!rc)
+		kube_creds_free(&c);
+	o.allow_http = 0;
+
+	/* a 5000-byte token (an OIDC one, say) is read whole, not cut at 4095 */
+	big = malloc(KUBE_TOKEN_MAX_BYTES + 2);
+	memset(big, 'a', 5000);
+	big[5000] = '\n';
+	big[5001] = '\0';
+	write_text(tok, big);
+	KCFG("      certificate-authority: ca.crt\n", "https://198.51.100.1:6443");
+	write_text(kcfg, text);
+	rc = kube_creds_load(&o, &c, 0);
+	EXPECT(rc == 0 && c.token && strlen(c.token) == 5000, "5000-byte token read whole: %d, %zu",
+	       rc, c.token ? strlen(c.token) : 0);
+	if (!rc)
+		kube_creds_free(&c);
+	memset(big, 'a', KUBE_TOKEN_MAX_BYTES + 1);
+	big[KUBE_TOKEN_MAX_BYTES + 1] = '\0';
+	write_text(tok, big);
+	rc = kube_creds_load(&o, &c, 0);
+	EXPECT(rc == -EFBIG, "a token over 64 KiB refused: %d", rc);
+	free(big);
+#undef KCFG
+	unlink(tok);
+	unlink(kcfg);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = argc > 1 ? argv[1] : "tests/fixtures";
@@ -601,6 +684,7 @@ int main(int argc, char **argv)
 	test_metrics(fixtures);
 	test_kube();
 	test_show_json();
+	test_kube_creds();
 	if (!passed && !failed)
 		failed = 1;
 	printf("unit: %d passed, %d failed\n", passed, failed);
