@@ -141,7 +141,7 @@ lab_down() {
 			[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 		done <"$LAB_DIR/pids"
 	fi
-	for ns in client router lan $NODES pod-a pod-b pod-c; do
+	for ns in client router lan $NODES pod-a pod-b pod-c caps; do	# caps: t_permissions
 		ip netns del "$LAB-$ns" 2>/dev/null
 	done
 	if mountpoint -q "$LAB_DIR/bpffs" 2>/dev/null; then

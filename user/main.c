@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <arpa/inet.h>
 #include "apply.h"
 #include "attach.h"
@@ -76,19 +78,41 @@ static int cmd_getopt(int argc, char **argv, const struct option *extra,
 	return optind;
 }
 
-static int need_root(void)
+/* The capabilities a command needs, checked in the effective set (not the
+ * uid: a non-root user with file or ambient capabilities may run nosnat).
+ * CAP_SYS_ADMIN stands for CAP_BPF and CAP_PERFMON, as on kernels before
+ * 5.8. Writers change maps (CAP_BPF); attaching also needs the others. */
+enum { NEED_MAPS, NEED_ATTACH };
+
+static int need_caps(int what)
 {
-	if (geteuid() != 0) {
-		err("must run as root (needs CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
-		return -EPERM;
-	}
-	return 0;
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = {};
+	char missing[96] = "";
+	int admin;
+
+#define HAS(cap) ((d[(cap) / 32].effective >> ((cap) % 32)) & 1)
+	if (syscall(SYS_capget, &h, d))
+		return 0;	/* cannot tell: let the kernel say */
+	admin = HAS(CAP_SYS_ADMIN);
+	if (!HAS(CAP_BPF) && !admin)
+		strcat(missing, ", CAP_BPF");
+	if (what == NEED_ATTACH && !HAS(CAP_PERFMON) && !admin)
+		strcat(missing, ", CAP_PERFMON");
+	if (what == NEED_ATTACH && !HAS(CAP_NET_ADMIN))
+		strcat(missing, ", CAP_NET_ADMIN");
+#undef HAS
+	if (!*missing)
+		return 0;
+	err("%s needs %s (missing: %s)", current ? current->name : "this",
+	    what == NEED_ATTACH ? "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN" : "CAP_BPF", missing + 2);
+	return -EPERM;
 }
 
 /* Open, lock and read the state for a writer. */
 static int writer_begin(struct nosnat_maps *m, struct state *s)
 {
-	int rc = need_root();
+	int rc = need_caps(NEED_MAPS);
 
 	if (rc)
 		return rc;
@@ -165,7 +189,7 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 
 	if (argc - i != 1)
 		bad_usage("%s", "attach takes one interface");
-	if (need_root())
+	if (need_caps(NEED_ATTACH))
 		return 1;
 	ao = (struct attach_opts){ .mode = opt_mode, .node_ip = opt_node_ip, .via = opt_via,
 				   .flow = opt_flow };
@@ -179,7 +203,7 @@ static int cmd_detach(struct ctx *c, int argc, char **argv)
 	(void)c;
 	if (argc - i != 1)
 		bad_usage("%s", "detach takes one interface");
-	if (need_root())
+	if (need_caps(NEED_ATTACH))
 		return 1;
 	return dp_detach(pin_dir, argv[i]) ? 1 : 0;
 }
@@ -442,7 +466,7 @@ static int cmd_apply(struct ctx *c, int argc, char **argv)
 	(void)c;
 	if (argc - i != 1)
 		bad_usage("%s", "apply takes one FILE");
-	if (need_root())
+	if (need_caps(NEED_MAPS))
 		return 1;
 	rc = apply_file(c, pin_dir, argv[i], opt_dry_run, stdout);
 	if (rc >= 0 && !opt_dry_run)
@@ -619,7 +643,7 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 		bad_usage("unexpected argument '%s'", argv[i]);
 	if (!ropts.config)
 		bad_usage("%s", "run needs --config FILE");
-	if (need_root())
+	if (need_caps(NEED_ATTACH))
 		return 1;
 	return run_daemon(c, pin_dir, &ropts) ? 1 : 0;
 }

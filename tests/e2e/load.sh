@@ -175,6 +175,23 @@ t_permissions() {
 	out=$(nsx a setpriv --inh-caps=-all --ambient-caps=-all --bounding-set=-all "$NOSNAT" \
 		--pin-dir "$LAB_DIR/bpffs/a" attach eth0 2>&1) && { fail "attached without capabilities"; rc=1; }
 	[[ $out == *CAP_* ]] || fail "no capability named: $out" || rc=1
-	echo "pin dir 0700, pins 0600, non-root refused; without capabilities: ${out##*: }"
+	local root_out=$out
+	# a non-root user with the capabilities (as a container user with file
+	# capabilities): attaches in a namespace of its own, with its own pin dir
+	ip netns add "$LAB-caps" && ip -n "$LAB-caps" link add v0 type veth peer name v1 &&
+		ip -n "$LAB-caps" addr add 198.51.100.200/24 dev v0 && ip -n "$LAB-caps" link set v0 up &&
+		ip -n "$LAB-caps" link set v1 up && mkdir -p "$LAB_DIR/bpffs/caps" &&
+		chown 65534:65534 "$LAB_DIR/bpffs/caps" || { fail "caps netns"; rc=1; }
+	out=$(ip netns exec "$LAB-caps" setpriv --reuid=65534 --regid=65534 --clear-groups "$NOSNAT" \
+		--pin-dir "$LAB_DIR/bpffs/caps/p" attach v0 2>&1) && { fail "nobody attached: $out"; rc=1; }
+	[[ $out == *"missing: CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN"* ]] || fail "nobody: $out" || rc=1
+	out=$(ip netns exec "$LAB-caps" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=+bpf,+perfmon,+net_admin --ambient-caps=+bpf,+perfmon,+net_admin "$NOSNAT" \
+		--pin-dir "$LAB_DIR/bpffs/caps/p" attach v0 2>&1) || fail "nobody with capabilities: $out" || rc=1
+	ip netns exec "$LAB-caps" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=+bpf,+perfmon,+net_admin --ambient-caps=+bpf,+perfmon,+net_admin "$NOSNAT" \
+		--pin-dir "$LAB_DIR/bpffs/caps/p" detach v0 >/dev/null 2>&1 || fail "nobody's detach" || rc=1
+	ip netns del "$LAB-caps"
+	echo "pin dir 0700, pins 0600, non-root refused; a non-root user with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN attaches; without capabilities: ${root_out##*: }"
 	return $rc
 }
