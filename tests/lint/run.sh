@@ -31,6 +31,19 @@ if command -v kubectl >/dev/null && kubectl kustomize "$ROOT/deploy" >"$rendered
 else
 	no "kubectl kustomize deploy/: $(head -3 "$rendered")"
 fi
+# the systemd unit's sandbox, scored offline (no systemd needed as PID 1)
+if command -v systemd-analyze >/dev/null; then
+	score=$(systemd-analyze security --offline=true "$ROOT/deploy/nosnat.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for nosnat.service: \([0-9.]*\).*/\1/p')
+	if [ -n "$score" ] && awk -v s="$score" 'BEGIN { exit !(s <= 3.0) }'; then
+		ok "systemd-analyze security deploy/nosnat.service: exposure $score (at most 3.0)"
+	else
+		no "systemd-analyze security deploy/nosnat.service: exposure ${score:-unknown}, want at most 3.0"
+	fi
+else
+	no "systemd-analyze not installed (Debian package systemd)"
+fi
+
 # make install into a staging root, with a prefix other than the default
 stage=$(mktemp -d /tmp/nosnat-install.XXXXXX)
 trap 'rm -f "$rendered"; rm -rf "$stage"' EXIT
