@@ -5,12 +5,61 @@
 #include <string.h>
 #include "ydoc.h"
 
+#define YDOC_STR_(x) #x
+#define YDOC_STR(x) YDOC_STR_(x)
+
 static int fail(struct ydoc_err *e, size_t line, size_t col, const char *msg, const char *ctx)
 {
 	e->line = line;
 	e->col = col;
 	snprintf(e->msg, sizeof(e->msg), "%s%s%s", msg, ctx ? " " : "", ctx ? ctx : "");
 	return -EINVAL;
+}
+
+/* Before building a document: libyaml's scanner and loader grow
+ * quadratically with nesting (depth 40000 took ~9 s), so a file nested
+ * deeper than YDOC_MAX_DEPTH or with more than YDOC_MAX_NODES nodes is
+ * refused by a pass over its events, which costs what the file is long. */
+static int ydoc_check(const char *buf, size_t len, struct ydoc_err *e)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	size_t depth = 0, nodes = 0;
+	int rc = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return fail(e, 1, 1, "cannot initialise the YAML parser", NULL);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	while (!rc && !done) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break;	/* the loader reports the syntax error */
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > YDOC_MAX_DEPTH)
+				rc = fail(e, ev.start_mark.line + 1, ev.start_mark.column + 1,
+					  "nested deeper than " YDOC_STR(YDOC_MAX_DEPTH) " levels", NULL);
+			/* fallthrough */
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
+			if (!rc && ++nodes > YDOC_MAX_NODES)
+				rc = fail(e, ev.start_mark.line + 1, ev.start_mark.column + 1,
+					  "more than " YDOC_STR(YDOC_MAX_NODES) " nodes", NULL);
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rc;
 }
 
 int ydoc_load(const char *buf, size_t len, yaml_document_t *doc, struct ydoc_err *e)
@@ -20,6 +69,9 @@ int ydoc_load(const char *buf, size_t len, yaml_document_t *doc, struct ydoc_err
 	yaml_node_t *r2;
 	int rc = 0;
 
+	rc = ydoc_check(buf, len, e);
+	if (rc)
+		return rc;
 	if (!yaml_parser_initialize(&parser))
 		return fail(e, 1, 1, "cannot initialise the YAML parser", NULL);
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <yaml.h>
 
+/* Limits checked before a document is built: nosnat's files nest a few
+ * levels (a kubeconfig about six) and hold a few thousand nodes. */
+#define YDOC_MAX_DEPTH	64
+#define YDOC_MAX_NODES	1000000
+
 /* Where and why a load failed (1-based line and column). */
 struct ydoc_err {
 	size_t line, col;
@@ -15,7 +20,8 @@ struct ydoc_err {
 
 /* Exactly one document from buf into doc (yaml_document_delete it after);
  * 0, -ENODATA when it is empty, or -EINVAL (not YAML, more than one
- * document); e says where and why. doc holds nothing after an error. */
+ * document, nested deeper than YDOC_MAX_DEPTH, more than YDOC_MAX_NODES
+ * nodes); e says where and why. doc holds nothing after an error. */
 int ydoc_load(const char *buf, size_t len, yaml_document_t *doc, struct ydoc_err *e);
 
 /* The scalar's text, or NULL for another node (or none). */
