@@ -88,14 +88,34 @@ static int get_str(struct ctx *c, yaml_node_t *n, const char *what, const char *
 	return 0;
 }
 
+/* Why a is no host's unicast address (NULL: it is one). */
+static const char *not_unicast(__be32 a)
+{
+	__u32 h = ntohl(a);
+
+	if (h >> 24 == 0)
+		return "'this network' (0.0.0.0/8)";
+	if (h >> 24 == 127)
+		return "loopback";
+	if (h >> 28 == 14)
+		return "multicast";
+	if (h >> 28 == 15)
+		return h == 0xffffffff ? "broadcast" : "reserved (240.0.0.0/4)";
+	return NULL;
+}
+
+/* A VIP, pod or node address: IPv4, and a host's unicast address. */
 static int get_ipv4(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out)
 {
-	const char *s;
+	const char *s, *why;
 
 	if (get_str(c, n, what, &s))
 		return -EINVAL;
 	if (parse_ipv4(s, out) || !*out)
 		return FAIL_AT(c, n, "%s: invalid IPv4 address '%.64s'", what, s);
+	why = not_unicast(*out);
+	if (why)
+		return FAIL_AT(c, n, "%s: %.64s is %s, not a host's address", what, s, why);
 	return 0;
 }
 
@@ -146,6 +166,33 @@ static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, const ch
 		rc = fn(c, ks, k, v, arg);
 		if (rc)
 			return rc;
+	}
+	return 0;
+}
+
+/* Addresses that must differ: a VIP is no node's address (this node's, a
+ * listed one, a backend's node) and no backend's own. */
+static int cross_check(struct ctx *c)
+{
+	const struct config *cfg = c->cfg;
+	char vs[32], a[INET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+
+		if ((cfg->has_node && cfg->node == v->key.addr) || config_lists_node(cfg, v->key.addr))
+			return failf(c, v->line, v->col, "VIP %s is a node's address",
+				     ip_str(v->key.addr, a));
+		for (size_t b = 0; b < v->n_be; b++) {
+			const struct config_backend *cb = &cfg->bes[v->first_be + b];
+
+			if (cb->addr == v->key.addr)
+				return failf(c, cb->line, cb->col, "backend of %s is the VIP itself",
+					     vip_str(&v->key, vs));
+			if (cb->node == v->key.addr)
+				return failf(c, cb->line, cb->col, "backend of %s runs on the VIP's address",
+					     vip_str(&v->key, vs));
+		}
 	}
 	return 0;
 }
@@ -351,8 +398,10 @@ static int parse_kube_service(struct ctx *c, struct service *svc)
 	for (size_t p = 0; p < svc->n_ports; p++)
 		if (svc->ports[p].target != svc->ports[p].port)
 			return FAIL_AT(c, svc->ports[p].at, "targetPort comes from the Kubernetes Service");
-	for (size_t i = 0; i < cfg->n_ksvcs; i++)
-		if (!strcmp(cfg->ksvcs[i].label, s))
+	for (size_t i = 0; i < cfg->n_ksvcs; i++)	/* the Service itself, not its label */
+		if (strlen(cfg->ksvcs[i].ns) == (size_t)(slash - s) &&
+		    !strncmp(cfg->ksvcs[i].ns, s, (size_t)(slash - s)) &&
+		    !strcmp(cfg->ksvcs[i].name, slash + 1))
 			return FAIL_AT(c, svc->kube, "service %s listed twice", s);
 	k = &cfg->ksvcs[cfg->n_ksvcs++];
 	memset(k, 0, sizeof(*k));
@@ -531,6 +580,9 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 	else if (t.nodes && (rc = parse_nodes(&c, t.nodes)))
 		goto out;
 	if (t.services && (rc = parse_services(&c, t.services)))
+		goto out;
+	rc = cross_check(&c);
+	if (rc)
 		goto out;
 out:
 	yaml_document_delete(&doc);
