@@ -27,6 +27,37 @@ static int on_bpffs(const char *path)
 	return st.f_type == BPF_FS_MAGIC ? 0 : -ENOTDIR;
 }
 
+/* The pin dir is nosnat's own: a directory, not a link, owned by this user
+ * (or root), writable by nobody else. A bpffs mounted without mode= lets
+ * anyone create directories: one made in advance by another user could have
+ * its pins unlinked (detaching XDP) or links planted. */
+static int pin_dir_owned(const char *pin_dir)
+{
+	struct stat st;
+
+	if (lstat(pin_dir, &st))
+		return -errno;
+	if (S_ISLNK(st.st_mode)) {
+		err("pin directory %s is a symbolic link: refused", pin_dir);
+		return -ELOOP;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		err("pin directory %s is not a directory: refused", pin_dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
+		err("pin directory %s belongs to uid %u, not to this user (uid %u) or root: refused",
+		    pin_dir, (unsigned int)st.st_uid, (unsigned int)geteuid());
+		return -EPERM;
+	}
+	if (st.st_mode & 022) {
+		err("pin directory %s is writable by others (mode %04o): refused (chmod 0700 it)",
+		    pin_dir, (unsigned int)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int pin_dir_prepare(const char *pin_dir, int create)
 {
 	char parent[PATH_MAX];
@@ -72,7 +103,7 @@ int pin_dir_prepare(const char *pin_dir, int create)
 			err("cannot create %s: %s", pin_dir, strerror(errno));
 			return rc;
 		}
-		return 0;
+		return pin_dir_owned(pin_dir);
 	}
 	if (rc == -ENOTDIR) {
 		err("pin directory %s is not on a bpffs (mount -t bpf bpf %s)", pin_dir, pin_dir);
@@ -82,7 +113,7 @@ int pin_dir_prepare(const char *pin_dir, int create)
 		err("pin directory %s: %s", pin_dir, strerror(-rc));
 		return rc;
 	}
-	return 0;
+	return pin_dir_owned(pin_dir);
 }
 
 static int open_pinned(const char *pin_dir, const char *name)

@@ -176,6 +176,15 @@ t_permissions() {
 		--pin-dir "$LAB_DIR/bpffs/a" attach eth0 2>&1) && { fail "attached without capabilities"; rc=1; }
 	[[ $out == *CAP_* ]] || fail "no capability named: $out" || rc=1
 	local root_out=$out
+	# a pin dir that is not nosnat's own: another user's, a link, open to all
+	mkdir "$LAB_DIR/bpffs/theirs" "$LAB_DIR/bpffs/open" && chown 65534 "$LAB_DIR/bpffs/theirs" &&
+		chmod 0777 "$LAB_DIR/bpffs/open" && ln -s a "$LAB_DIR/bpffs/link" || { fail "setup"; rc=1; }
+	for d in theirs:"belongs to uid 65534" link:"is a symbolic link" open:"writable by others (mode 0777)"; do
+		out=$(nosnat_on a --pin-dir "$LAB_DIR/bpffs/${d%%:*}" list 2>&1) && { fail "${d%%:*} accepted"; rc=1; }
+		[[ $out == *"${d#*:}"* ]] || fail "${d%%:*}: $out" || rc=1
+	done
+	rmdir "$LAB_DIR/bpffs/theirs" "$LAB_DIR/bpffs/open"
+	rm -f "$LAB_DIR/bpffs/link"
 	# a non-root user with the capabilities (as a container user with file
 	# capabilities): attaches in a namespace of its own, with its own pin dir
 	ip netns add "$LAB-caps" && ip -n "$LAB-caps" link add v0 type veth peer name v1 &&
@@ -192,6 +201,6 @@ t_permissions() {
 		--inh-caps=+bpf,+perfmon,+net_admin --ambient-caps=+bpf,+perfmon,+net_admin "$NOSNAT" \
 		--pin-dir "$LAB_DIR/bpffs/caps/p" detach v0 >/dev/null 2>&1 || fail "nobody's detach" || rc=1
 	ip netns del "$LAB-caps"
-	echo "pin dir 0700, pins 0600, non-root refused; a non-root user with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN attaches; without capabilities: ${root_out##*: }"
+	echo "pin dir 0700, pins 0600, non-root refused; pin dirs of another user, links, mode 0777 refused; a non-root user with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN attaches; without capabilities: ${root_out##*: }"
 	return $rc
 }
