@@ -192,13 +192,16 @@ int kube_parse_slice(json_object *o, struct kube_slice *s, char *err, size_t err
 		struct kube_endpoint *ke = &s->eps[s->n_eps];
 		const char *a;
 
-		if (!addrs || json_object_array_length(addrs) < 1)
+		if (!addrs || json_object_array_length(addrs) < 1) {
+			s->n_invalid++;
 			continue;
+		}
 		a = json_object_get_string(json_object_array_get_idx(addrs, 0));
-		if (!a || parse_ipv4(a, &ke->addr) || !ke->addr)
+		if (!a || parse_ipv4(a, &ke->addr) || !ke->addr ||
+		    copy_str(ke->node, sizeof(ke->node), str_field(e, "nodeName"))) {
+			s->n_invalid++;
 			continue;
-		if (copy_str(ke->node, sizeof(ke->node), str_field(e, "nodeName")))
-			continue;
+		}
 		ke->ready = bool_field(cond, "ready", 1);
 		ke->serving = bool_field(cond, "serving", ke->ready);
 		ke->terminating = bool_field(cond, "terminating", 0);

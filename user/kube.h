@@ -39,6 +39,7 @@ struct kube_slice {
 	size_t n_ports;
 	struct kube_endpoint *eps;	/* malloc'd */
 	size_t n_eps;
+	size_t n_invalid;		/* endpoints skipped: no usable address or node */
 };
 
 struct kube_node {

@@ -74,7 +74,7 @@ struct kube_client {
 	int notify_fd;
 	struct watch *w;
 	size_t n_w;
-	uint64_t last_sync, restarts;
+	uint64_t last_sync, restarts, invalid_endpoints;
 };
 
 /* --- credentials -------------------------------------------------------- */
@@ -233,6 +233,19 @@ static void notify(struct kube_client *kc)
 		return;
 }
 
+/* An EndpointSlice with endpoints nosnat had to skip: one line per object
+ * received, and the count (nosnat_kube_invalid_endpoints_total). Lock held. */
+static void slice_note(struct watch *w, const void *o)
+{
+	const struct kube_slice *sl = o;
+
+	if (w->kind != K_SLICE || !sl->n_invalid)
+		return;
+	w->kc->invalid_endpoints += sl->n_invalid;
+	err("kubernetes: EndpointSlice %s/%s: %zu endpoint%s without a usable IPv4 address or node "
+	    "skipped", sl->ns, sl->name, sl->n_invalid, sl->n_invalid == 1 ? "" : "s");
+}
+
 static void set_rv(struct watch *w, json_object *obj)
 {
 	json_object *md, *rv;
@@ -287,6 +300,7 @@ static int handle_event(struct watch *w, const char *line, size_t len, struct xf
 			err("kubernetes: %s: %s event ignored: %s", w->what, t, why);
 		} else {
 			pthread_mutex_lock(&kc->lock);
+			slice_note(w, &o);
 			if (cache_put(w, &o))
 				obj_release(w, &o);
 			pthread_mutex_unlock(&kc->lock);
@@ -345,6 +359,7 @@ static int list_done(struct watch *w, long status)
 			err("kubernetes: %s: item %zu ignored: %s", w->what, i, why);
 			continue;
 		}
+		slice_note(w, &o);
 		if (cache_put(w, &o))
 			obj_release(w, &o);
 	}
@@ -707,7 +722,8 @@ void kube_snapshot_free(struct kube_snapshot *snap)
 	memset(snap, 0, sizeof(*snap));
 }
 
-void kube_status(struct kube_client *kc, int *connected, uint64_t *last_sync, uint64_t *restarts)
+void kube_status(struct kube_client *kc, int *connected, uint64_t *last_sync, uint64_t *restarts,
+		 uint64_t *invalid_endpoints)
 {
 	int c = 1;
 
@@ -717,5 +733,6 @@ void kube_status(struct kube_client *kc, int *connected, uint64_t *last_sync, ui
 	*connected = c;
 	*last_sync = kc->last_sync;
 	*restarts = kc->restarts;
+	*invalid_endpoints = kc->invalid_endpoints;
 	pthread_mutex_unlock(&kc->lock);
 }

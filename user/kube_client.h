@@ -28,6 +28,7 @@ int kube_synced(struct kube_client *kc);
 /* A deep copy of the caches; release with kube_snapshot_free(). */
 int kube_snapshot_take(struct kube_client *kc, struct kube_snapshot *snap);
 void kube_snapshot_free(struct kube_snapshot *snap);
-void kube_status(struct kube_client *kc, int *connected, uint64_t *last_sync, uint64_t *restarts);
+void kube_status(struct kube_client *kc, int *connected, uint64_t *last_sync, uint64_t *restarts,
+		 uint64_t *invalid_endpoints);
 
 #endif

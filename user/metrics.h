@@ -33,7 +33,7 @@ struct metrics {
 	struct nosnat_ctl ctl;
 	/* Kubernetes discovery, when run --kube is used (has_kube) */
 	int has_kube, kube_connected;
-	uint64_t kube_last_sync, kube_watch_restarts;
+	uint64_t kube_last_sync, kube_watch_restarts, kube_invalid_endpoints;
 };
 
 int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct metrics *mx);

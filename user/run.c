@@ -88,7 +88,8 @@ static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
 	}
 	mx->has_kube = kc != NULL;
 	if (kc)
-		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts);
+		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts,
+			    &mx->kube_invalid_endpoints);
 	if (!rc)
 		rc = metrics_write_textfile(path, mx);
 	if (rc)

@@ -58,6 +58,14 @@ t_kube_follows_the_pod() {
 	kslice mailserver-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)"
 	wait_for 5 has_weights a "${POD_IP[c]}:1" || fail "pod b not removed: $(weights_on a)" || rc=1
 	grep -q '^nosnat_kube_connected 1' "$LAB_DIR/tf-a/nosnat.prom" || fail "kube_connected" || rc=1
+	# an endpoint without a usable address: skipped, said once for the object, counted
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)" \
+		"$(kendpoint "198.18.300.2" node-c true true false)"
+	wait_for 5 grep -q "EndpointSlice mailserver/mailserver-x1: 1 endpoint without a usable IPv4 address or node skipped" \
+		"$LAB_DIR/krun-a.log" || fail "no line for the invalid endpoint" || rc=1
+	wait_for 5 grep -q '^nosnat_kube_invalid_endpoints_total [1-9]' "$LAB_DIR/tf-a/nosnat.prom" ||
+		fail "not counted: $(grep invalid "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
+	has_weights a "${POD_IP[c]}:1" || fail "the valid endpoint: $(weights_on a)" || rc=1
 	# three watches (nodes, the Service, its slices), one thread for all of them
 	threads=$(ls "/proc/$(cat "$LAB_DIR/krun-a.pid")/task" | wc -l)
 	[ "$threads" = 2 ] || fail "the daemon runs $threads threads, want 2 (main, kubernetes)" || rc=1

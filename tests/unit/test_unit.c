@@ -333,6 +333,7 @@ static void fill_metrics(void)
 	mx.kube_connected = 1;
 	mx.kube_last_sync = 1795000100;
 	mx.kube_watch_restarts = 2;
+	mx.kube_invalid_endpoints = 3;
 }
 
 static void test_metrics(const char *fixtures)
@@ -471,6 +472,7 @@ static void test_kube(void)
 	EXPECT(!kube_parse_slice(o, &sl[0], err, sizeof(err)), "slice: %s", err);
 	json_object_put(o);
 	EXPECT(sl[0].n_eps == 4, "slice endpoints %zu (the one without an IPv4 dropped)", sl[0].n_eps);
+	EXPECT(sl[0].n_invalid == 1, "slice: %zu endpoints counted as skipped, want 1", sl[0].n_invalid);
 	o = js(slice2);
 	EXPECT(!kube_parse_slice(o, &sl[1], err, sizeof(err)), "slice 2: %s", err);
 	json_object_put(o);
