@@ -89,26 +89,29 @@ static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p
 }
 
 /* Locate the TCP/UDP header and its ports. First fragments carry ports too,
- * later ones do not; callers treat any fragment of VIP traffic alike. */
+ * later ones do not; callers treat any fragment of VIP traffic alike. The
+ * header must lie within the IP packet (tot_len), not only within the
+ * frame: bytes after tot_len are padding, whatever they hold. */
 static __always_inline int parse_ports(struct pkt *p, __be16 *sport, __be16 *dport)
 {
 	void *l4 = (void *)p->ip + (p->ip_len & 0x3c);
+	__u32 l4_room = bpf_ntohs(p->ip->tot_len) - p->ip_len;	/* >= 0: parse_l2_l3 */
 
 	if (p->ip->frag_off & bpf_htons(IP_OFFSET))
 		return PARSE_OK;
 	if (p->proto == IPPROTO_TCP) {
 		struct tcphdr *th = l4;
 
-		if ((void *)(th + 1) > p->data_end)
+		if ((void *)(th + 1) > p->data_end || l4_room < sizeof(*th))
 			return PARSE_MALFORMED;
-		if (th->doff < 5 || l4 + th->doff * 4 > p->data_end)
+		if (th->doff < 5 || l4 + th->doff * 4 > p->data_end || th->doff * 4 > l4_room)
 			return PARSE_MALFORMED;
 		*sport = th->source;
 		*dport = th->dest;
 	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr *uh = l4;
 
-		if ((void *)(uh + 1) > p->data_end)
+		if ((void *)(uh + 1) > p->data_end || l4_room < sizeof(*uh))
 			return PARSE_MALFORMED;
 		*sport = uh->source;
 		*dport = uh->dest;

@@ -126,6 +126,17 @@ static const struct pkt_case cases[] = {
 	{ "IPIP from a node, the inner IP header cut: untouched, malformed", MAIL_LOCAL,
 	  F_IPIP_INNER_CUT, T_CLIENT, T_VIP, IPPROTO_TCP, 40008, 25, TH_SYN, 0, 0, T_NODE_B, 0, 0, {0},
 	  PASS_SAME_R(NOSNAT_R_MALFORMED) },
+	/* the IP packet ends before its L4 header does; the frame goes on
+	 * (padding, whatever it holds): the header is not there */
+	{ "IP length ends inside the TCP header, padding after: dropped, malformed", MAIL_LOCAL,
+	  F_PLAIN, T_CLIENT, T_VIP, IPPROTO_TCP, 40015, 25, TH_SYN, 0, 0, NULL, 0, 0,
+	  { .patch = { { 14 + 2, 0 }, { 14 + 3, 20 + 10 } } }, DROP(NOSNAT_R_MALFORMED) },
+	{ "IP length ends inside the TCP options (data offset), padding after: dropped, malformed",
+	  MAIL_LOCAL, F_PLAIN, T_CLIENT, T_VIP, IPPROTO_TCP, 40016, 25, TH_SYN, 0, 0, NULL, 0, 0,
+	  { .patch = { { 14 + 2, 0 }, { 14 + 3, 20 + 20 } } }, DROP(NOSNAT_R_MALFORMED) },
+	{ "IP length ends inside the UDP header, padding after: dropped, malformed", DNS_LOCAL,
+	  F_PLAIN, T_CLIENT, T_VIP, IPPROTO_UDP, 40017, 53, 0, 0, 0, NULL, 0, 0,
+	  { .patch = { { 14 + 2, 0 }, { 14 + 3, 20 + 4 } } }, DROP(NOSNAT_R_MALFORMED) },
 	/* UDP */
 	{ "UDP to the VIP, with a checksum: delivered", DNS_LOCAL, F_PLAIN, T_CLIENT, T_VIP,
 	  IPPROTO_UDP, 40011, 53, 0, 0, 0, NULL, 0, 0, {0}, LOCAL },
