@@ -215,11 +215,37 @@ send:
 }
 
 /* Strip the outer IPv4 header (p->ip, p->ip_len bytes). */
+#ifndef INET_ECN_MASK
+#define INET_ECN_MASK	3
+#define INET_ECN_CE	3
+#endif
+
+/* RFC 6040 (normal mode): congestion a router marked on the outer header
+ * between nodes (CE) is kept on an ECN-capable inner packet, its header sum
+ * mended. A Not-ECT inner packet is left alone (our outer copies the inner
+ * ECN field, so no router should have marked it). */
+static __always_inline void ecn_decap(struct pkt *p, void *data_end)
+{
+	struct iphdr *outer = p->ip, *inner = (void *)outer + (p->ip_len & 0x3c);
+	__be16 old;
+
+	if ((void *)(inner + 1) > data_end)
+		return;
+	if ((outer->tos & INET_ECN_MASK) != INET_ECN_CE || !(inner->tos & INET_ECN_MASK) ||
+	    (inner->tos & INET_ECN_MASK) == INET_ECN_CE)
+		return;
+	old = *(__be16 *)inner;			/* version, IHL and TOS */
+	inner->tos |= INET_ECN_CE;
+	csum_replace2(&inner->check, old, *(__be16 *)inner);
+}
+
 static __always_inline int decap_ipip(struct xdp_md *ctx, struct pkt *p)
 {
 	__u32 l2_len = p->l2_len, outer_len = p->ip_len & 0x3c;
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct l2_hdr l2;
+
+	ecn_decap(p, data_end);
 
 	/* Plain Ethernet moves forward over the outer header before it goes
 	 * (as encap_ipip moves it back); VLAN tags would overlap: saved. */

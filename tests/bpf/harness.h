@@ -149,6 +149,8 @@ int t_icmp_from_pod(void);
 /* bench.c */
 int bench_main(const char *outfile, uint32_t repeat);
 
+int t_decap_keeps_ce(void);
+
 /* t_cases.c: the single-packet table */
 size_t pkt_cases_count(void);
 const char *pkt_case_name(size_t i);

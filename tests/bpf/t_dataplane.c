@@ -649,3 +649,42 @@ int t_partial_checksums(void)
 	}
 	return 0;
 }
+
+/* RFC 6040: a CE mark a router set on the outer header between nodes is
+ * kept on an ECN-capable inner packet (checksum mended); a Not-ECT one and
+ * an unmarked outer header change nothing. */
+int t_decap_keeps_ce(void)
+{
+	static const struct { uint8_t outer, inner, want; } c[] = {
+		{ 3, 2, 3 },	/* CE over ECT(0): CE */
+		{ 3, 1, 3 },	/* CE over ECT(1): CE */
+		{ 3, 0, 0 },	/* CE over Not-ECT: left */
+		{ 2, 2, 2 },	/* no mark */
+		{ 3, 3, 3 },	/* already CE */
+	};
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		uint8_t in[512], want[512], inner[256], outer[512], l3[256];
+		struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+		struct l4_spec l = tcp((uint16_t)(40100 + i), 25, TH_SYN);
+		struct run r;
+		size_t n, wn, in_n;
+
+		ip.tos = c[i].inner;
+		in_n = build_ip(inner, &ip, &l);
+		n = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF),
+			       backend_tag(ip4(T_POD_LOCAL), htons(2525)), c[i].outer, 0x4000, inner, in_n);
+		n = build_eth(in, MAC_SELF, MAC_B, 0, 0x0800, outer, n);
+		ip.tos = c[i].want;
+		ip.daddr = ip4(T_POD_LOCAL);
+		l.dport = 2525;
+		wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x0800, l3, build_ip(l3, &ip, &l));
+		stats_snap();
+		CHECK(!run_xdp(in, n, 1, &r), "test run");
+		CHECK(r.ret == XDP_PASS, "case %zu: verdict %u", i, r.ret);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DECAP, NOSNAT_R_NONE), "case %zu: counter", i);
+	}
+	return 0;
+}
