@@ -156,6 +156,16 @@ static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick
 	return 0;
 }
 
+/* A packet that went to its pod (delivered here or sent to its node): only
+ * then is it the pod's, and a new flow one of the VIP's. A packet dropped
+ * or answered with ICMP on the way counts for neither. */
+static __always_inline void count_delivered(const struct pick *pk, __u64 bytes)
+{
+	count_backend(pk->id, bytes);
+	if (pk->new_flow == 1)
+		count_vip_flow(pk->vip_id);
+}
+
 /* A VIP packet whose pod is chosen (pk): DNAT locally or encapsulate. */
 static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struct pick *pk,
 					const struct deliver *d, struct verdict *v)
@@ -170,7 +180,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
 		return;
 	}
-	count_vip(pk->vip_id, bytes, pk->new_flow == 1);
+	count_vip(pk->vip_id, bytes, 0);	/* every packet to the VIP; flows once delivered */
 	if (!pk->be) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
@@ -184,7 +194,6 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	if (pk->reason)
 		count_flow_event(pk->reason);
 	be = pk->be;
-	count_backend(pk->id, bytes);
 
 	partial = l4_csum_partial(p);
 	if (be->node == cfg->node_ip) {
@@ -201,6 +210,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		}
 		set_verdict(v, XDP_PASS, d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
 			    pk->reason);
+		count_delivered(pk, bytes);
 		return;
 	}
 	if (d->from_node && !second) {	/* never bounce a packet between nodes */
@@ -216,6 +226,8 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
 	encap_send(ctx, p, cfg, be->node, id, partial, v);
+	if (v->action == NOSNAT_ACT_ENCAP)
+		count_delivered(pk, bytes);
 	/* how the pod was found, unless how the frame left is news */
 	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
 		v->reason = pk->reason;
@@ -298,18 +310,24 @@ static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
-	count_backend(id, bpf_ntohs(p->ip->tot_len));
 	if (be->node == cfg->node_ip) {
 		icmp_rewrite_to_pod(p, &iq, be->addr, be->port);
 		set_verdict(v, XDP_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
 			    NOSNAT_R_ICMP_ERROR);
+		count_backend(id, bpf_ntohs(p->ip->tot_len));
 		return;
 	}
 	if (from_node) {	/* never bounce a packet between nodes */
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
-	encap_send(ctx, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+	{
+		__u64 bytes = bpf_ntohs(p->ip->tot_len);	/* before the outer header */
+
+		encap_send(ctx, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+		if (v->action == NOSNAT_ACT_ENCAP)
+			count_backend(id, bytes);
+	}
 	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
 		v->reason = NOSNAT_R_ICMP_ERROR;
 }

@@ -43,6 +43,15 @@ static __always_inline void count_vip(__u32 vip_id, __u64 bytes, int new_flow)
 	}
 }
 
+/* A new flow counted for its VIP once its first packet went to a pod. */
+static __always_inline void count_vip_flow(__u32 vip_id)
+{
+	struct nosnat_vip_counter *c = bpf_map_lookup_elem(&nosnat_vip_stat, &vip_id);
+
+	if (c)
+		c->flows++;
+}
+
 static __always_inline void count_flow_event(__u32 reason)
 {
 	__u64 *c = bpf_map_lookup_elem(&nosnat_flow_ev, &reason);

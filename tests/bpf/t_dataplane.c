@@ -442,6 +442,16 @@ int t_icmp_frag_needed(void)
 	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
 	CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED), "counter");
+	{	/* answered with ICMP, never sent: not the pod's packet, nor a flow */
+		__u32 vid = st.vips[0].val.id;
+		int bid = state_find_backend(&st, vid, ip4(T_POD_B), htons(2525));
+
+		CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "the VIP's packet counted");
+		CHECK(counter(maps.be_stat, (__u32)bid, 0, 2) == 0, "backend packets %llu, want 0",
+		      (unsigned long long)counter(maps.be_stat, (__u32)bid, 0, 2));
+		CHECK(counter(maps.vip_stat, vid, 2, 3) == 0, "VIP new flows %llu, want 0",
+		      (unsigned long long)counter(maps.vip_stat, vid, 2, 3));
+	}
 
 	/* With IP options: the quote is the whole header and 8 bytes */
 	{
