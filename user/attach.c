@@ -528,3 +528,25 @@ int dp_health(const char *pin_dir, FILE *out)
 		ifs, results[ctl.last_result]);
 	return ctl.last_result != NOSNAT_CTL_APPLIED;
 }
+
+/* Is nosnat still attached to ifname with the pins under pin_dir: its
+ * maps there and its XDP link holding the interface? */
+int dp_attached(const char *pin_dir, const char *ifname)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NOSNAT_MAP_CTL);
+	if (access(path, F_OK))
+		return 0;
+	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
+	     info.xdp.ifindex && info.xdp.ifindex == if_nametoindex(ifname);
+	close(fd);
+	return ok;
+}

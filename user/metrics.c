@@ -281,6 +281,10 @@ void metrics_render(FILE *f, struct metrics *mx)
 		      "Configurations rejected or failed.", mx->ctl.reload_failures);
 	scalar_family(f, "nosnat_config_reloads_total", "counter",
 		      "Configurations applied successfully.", mx->ctl.reloads);
+	if (mx->has_daemon)
+		scalar_family(f, "nosnat_daemon_reattaches_total", "counter",
+			      "Times the daemon found the dataplane gone and attached again.",
+			      mx->daemon_reattaches);
 	family(f, "nosnat_drops_total", "counter", "Packets dropped (or answered with ICMP) by reason.");
 	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++) {
 		uint64_t sum = 0;

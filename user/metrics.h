@@ -31,6 +31,9 @@ struct metrics {
 	uint64_t flows, flows_max, flows_new, pods;
 	uint64_t flow_events[NOSNAT_R_MAX];	/* nosnat_flow_ev, by reason */
 	struct nosnat_ctl ctl;
+	/* the daemon (run), when it writes them (has_daemon) */
+	int has_daemon;
+	uint64_t daemon_reattaches;
 	/* Kubernetes discovery, when run --kube is used (has_kube) */
 	int has_kube, kube_connected;
 	uint64_t kube_last_sync, kube_watch_restarts, kube_invalid_endpoints;

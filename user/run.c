@@ -19,6 +19,9 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include "apply.h"
 #include "config.h"
 #include "log.h"
@@ -72,7 +75,7 @@ static int apply_logged(struct state *st, const char *pin_dir, const struct conf
 }
 
 static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
-			  struct kube_client *kc)
+			  struct kube_client *kc, uint64_t reattaches)
 {
 	struct metrics *mx = &c->mx;
 	struct state *st = &c->st;
@@ -86,6 +89,8 @@ static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
 		mx->version = NOSNAT_VERSION;
 		rc = metrics_collect(&m, st, mx);
 	}
+	mx->has_daemon = 1;
+	mx->daemon_reattaches = reattaches;
 	mx->has_kube = kc != NULL;
 	if (kc)
 		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts,
@@ -120,6 +125,38 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* One daemon per pin dir: an abstract unix socket named after it, which
+ * the kernel releases when the process ends, however it ends. Abstract
+ * names belong to the network namespace: the node's, for a DaemonSet with
+ * hostNetwork. A second daemon waits for the first to go. */
+static int daemon_lock(const char *pin_dir)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), said = 0;
+	socklen_t len;
+
+	if (fd < 0)
+		return -errno;
+	len = offsetof(struct sockaddr_un, sun_path) + 1 +
+	      snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "nosnat-daemon:%s", pin_dir);
+	if (len > sizeof(a))
+		len = sizeof(a);
+	while (bind(fd, (struct sockaddr *)&a, len)) {
+		if (errno != EADDRINUSE) {
+			int rc = -errno;
+
+			close(fd);
+			return rc;
+		}
+		if (!said++)
+			info("another nosnat daemon runs for %s here: waiting for it to end", pin_dir);
+		sleep(1);
+	}
+	if (said)
+		info("the other daemon for %s has ended", pin_dir);
+	return fd;
+}
+
 /* Not ready (nosnat health) until this daemon has applied its own. */
 static void mark_pending(const char *pin_dir, __u64 start)
 {
@@ -138,6 +175,7 @@ static void mark_pending(const char *pin_dir, __u64 start)
 struct daemon {
 	struct ctx *c;			/* main's: the maps as read, a config, metrics */
 	__u64 start;			/* this process's start time: who applies */
+	uint64_t reattaches;		/* the dataplane found gone, attached again */
 	const char *pin_dir;
 	const struct run_opts *o;
 	struct config base;		/* the last good file */
@@ -274,7 +312,8 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	unsigned long long digest;
 	double next_metrics = 0, reload_at = -1, kube_at = -1;
 	sigset_t mask;
-	int sfd = -1, ifd = -1, rc;
+	int sfd = -1, ifd = -1, lock_fd = -1, rc;
+	double next_check;
 
 	log_timestamps = 1;
 	if (!d) {
@@ -283,6 +322,12 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	}
 	d->c = c;
 	d->start = proc_start_time(0);
+	lock_fd = daemon_lock(pin_dir);
+	if (lock_fd < 0) {
+		err("cannot take the daemon lock for %s: %s", pin_dir, strerror(-lock_fd));
+		rc = lock_fd;
+		goto out;
+	}
 	d->pin_dir = pin_dir;
 	d->o = o;
 	d->kube_fd = -1;
@@ -330,6 +375,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	}
 	digest = file_digest(o->config);
 	reload(d, "start");
+	next_check = now_mono() + o->interval;
 	info("following %s; metrics %s every %us", o->config, o->textfile ? o->textfile : "off",
 	     o->interval);
 
@@ -340,8 +386,25 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 		};
 		double t = now_mono(), wait = 3600;
 
+		/* Still attached? Pins can be removed under a running daemon
+		 * (a detach by hand, a bpffs unmounted): attach again. */
+		if (t >= next_check) {
+			next_check = t + o->interval;
+			if (!dp_attached(pin_dir, ifname)) {
+				err("the dataplane is gone from %s (pins under %s): attaching again",
+				    ifname, pin_dir);
+				mark_pending(pin_dir, d->start);
+				if (!dp_attach(&c->st, pin_dir, ifname, &ao)) {
+					d->reattaches++;
+					mark_pending(pin_dir, d->start);
+					reload(d, "attached again");
+				}
+				if (o->textfile)
+					next_metrics = 0;
+			}
+		}
 		if (o->textfile && t >= next_metrics) {
-			write_metrics(c, pin_dir, o->textfile, d->kc);
+			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches);
 			next_metrics = t + o->interval;
 		}
 		if (reload_at >= 0 && t >= reload_at) {
@@ -366,6 +429,8 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 		}
 		if (o->textfile)
 			wait = next_metrics - t;
+		if (next_check - t < wait)
+			wait = next_check - t;
 		if (reload_at >= 0 && reload_at - t < wait)
 			wait = reload_at - t;
 		if (kube_at >= 0 && kube_at - t < wait)
@@ -410,7 +475,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
 			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
 			if (o->textfile)
-				write_metrics(c, pin_dir, o->textfile, d->kc);
+				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches);
 			rc = 0;
 			if (o->detach_on_exit)
 				rc = dp_detach(pin_dir, ifname);
@@ -427,6 +492,8 @@ out:
 		close(ifd);
 	if (d->kube_fd >= 0)
 		close(d->kube_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	free(d);
 	return rc;
 }

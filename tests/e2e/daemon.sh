@@ -161,3 +161,33 @@ t_health_follows_apply() {
 		fail "health: $out" || return 1
 	echo "health: failed apply -> not ready, good apply -> ready, its daemon gone -> not ready, no pins -> exit 1"
 }
+
+# The daemon finds its dataplane gone (pins removed under it) and attaches
+# again; a second daemon for the same pin dir waits for the first to end.
+t_daemon_reattaches_and_is_alone() {
+	local rc=0 second seen
+	mail_config "$LAB_DIR/good.yaml" a	# its own pod: only node a runs a daemon here
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	daemon_start a
+	wait_for 20 nosnat_on a health >/dev/null || fail "never ready: $(nosnat_on a health)" || return 1
+	# a second daemon for the same pins
+	ip netns exec "$LAB-a" "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" run --config "$LAB_DIR/cm/nosnat.yaml" \
+		--iface auto --node-ip "${NODE_IP[a]}" --interval 1 "${ATTACH_ARGS[@]}" 2>"$LAB_DIR/run-a2.log" &
+	second=$!
+	echo "$second" >>"$LAB_DIR/pids"
+	wait_for 5 grep -q "another nosnat daemon runs for $LAB_DIR/bpffs/a here: waiting" "$LAB_DIR/run-a2.log" ||
+		fail "second daemon: $(cat "$LAB_DIR/run-a2.log")" || rc=1
+	! grep -q "attached to" "$LAB_DIR/run-a2.log" || fail "the second daemon attached" || rc=1
+	kill -TERM "$second" 2>/dev/null
+	wait "$second" 2>/dev/null
+	# the pins removed under the first
+	nosnat_on a detach eth0 >/dev/null 2>&1 || fail "detach" || rc=1
+	wait_for 10 grep -q "the dataplane is gone from eth0" "$LAB_DIR/run-a.log" || fail "not noticed" || rc=1
+	wait_for 10 nosnat_on a health >/dev/null || fail "not ready again: $(nosnat_on a health 2>&1)" || rc=1
+	wait_for 5 grep -q '^nosnat_daemon_reattaches_total 1' "$LAB_DIR/tf-a/nosnat.prom" ||
+		fail "metric: $(grep reattach "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "after re-attach: $seen; $(tail -12 "$LAB_DIR/run-a.log")" || rc=1
+	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
+	[ $rc = 0 ] && echo "second daemon waited; pins removed -> attached again in ~1 s, ready, counted, pod a saw $seen"
+	return $rc
+}

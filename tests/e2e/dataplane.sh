@@ -170,7 +170,7 @@ t_bad_input_changes_nothing() {
 	check_bad 1 "bpffs/old/nosnat_rnat was made by another nosnat version" \
 		nsx a "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/old" attach eth0
 	rm -rf "$LAB_DIR/bpffs/old"
-	check_bad 1 "root" nsx a setpriv --reuid=65534 --regid=65534 --clear-groups "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" vip add 192.0.2.11:25/tcp
+	check_bad 1 "missing: CAP_BPF" nsx a setpriv --reuid=65534 --regid=65534 --clear-groups "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" vip add 192.0.2.11:25/tcp
 	check_bad 2 "needs --node" nosnat_on a backend add $VIP:25/tcp 198.18.2.9
 	check_bad 2 "frobnicate" nosnat_on a frobnicate
 	after=$(nosnat_on a list --json)

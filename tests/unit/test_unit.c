@@ -330,6 +330,8 @@ static void fill_metrics(void)
 	mx.pods = 2;
 	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
 	mx.has_kube = 1;
+	mx.has_daemon = 1;
+	mx.daemon_reattaches = 1;
 	mx.kube_connected = 1;
 	mx.kube_last_sync = 1795000100;
 	mx.kube_watch_restarts = 2;
