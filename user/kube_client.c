@@ -25,7 +25,7 @@
 #include "log.h"
 
 #define LIST_MAX_BYTES	(64u << 20)
-#define EVENT_MAX_BYTES	(16u << 20)
+#define EVENT_MAX_BYTES	(3u << 20)	/* an object is at most 1.5 MiB (etcd) */
 #define BACKOFF_MIN_MS	500
 #define BACKOFF_MAX_MS	30000
 
@@ -56,6 +56,10 @@ struct watch {
 	CURL *h;
 	struct curl_slist *hdrs;
 	struct xfer *x;
+	/* a LIST in pages: the objects so far, the next page's token */
+	void *stage;
+	size_t stage_n, stage_cap;
+	char cont[1024];
 	/* cache, under kc->lock */
 	void *objs;
 	size_t n, cap;
@@ -326,13 +330,41 @@ static int handle_event(struct watch *w, const char *line, size_t len, struct xf
 	return ret;
 }
 
-/* A finished LIST: replace the cache with the items, remember the
- * resourceVersion. 0, or -1 when the list failed. */
+static void stage_drop(struct watch *w)
+{
+	for (size_t i = 0; i < w->stage_n; i++)
+		obj_release(w, (char *)w->stage + i * obj_size(w->kind));
+	free(w->stage);
+	w->stage = NULL;
+	w->stage_n = w->stage_cap = 0;
+	w->cont[0] = '\0';
+}
+
+static int stage_put(struct watch *w, const void *o)
+{
+	if (w->stage_n == w->stage_cap) {
+		size_t cap = w->stage_cap ? w->stage_cap * 2 : 64;
+		void *n = realloc(w->stage, cap * obj_size(w->kind));
+
+		if (!n)
+			return -ENOMEM;
+		w->stage = n;
+		w->stage_cap = cap;
+	}
+	memcpy((char *)w->stage + w->stage_n++ * obj_size(w->kind), o, obj_size(w->kind));
+	return 0;
+}
+
+/* A finished page of a LIST (limit, continue): its items join the pages
+ * before; on the last, they replace the cache at once and its
+ * resourceVersion is remembered. 0: listed; 2: another page to fetch; -1:
+ * the list failed (started over after the backoff). Each page is parsed on
+ * its own, so memory follows the page, not the whole list. */
 static int list_done(struct watch *w, long status)
 {
 	struct kube_client *kc = w->kc;
 	struct xfer *x = w->x;
-	json_object *root = NULL, *items;
+	json_object *root = NULL, *items, *md, *cont;
 	char why[256];
 	int rc = -1;
 
@@ -340,6 +372,8 @@ static int list_done(struct watch *w, long status)
 		if (status == 401 || status == 403)
 			err("kubernetes: %s: HTTP %ld (credentials refused; the token is re-read on retry)",
 			    w->what, status);
+		else if (status == 410)
+			err("kubernetes: %s: the list's continue token expired (410), listing again", w->what);
 		else if (status > 0)
 			err("kubernetes: %s: list failed with HTTP %ld", w->what, status);
 		goto out;
@@ -351,18 +385,38 @@ static int list_done(struct watch *w, long status)
 		goto out;
 	}
 	pthread_mutex_lock(&kc->lock);
-	cache_clear(w);
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
 		union { struct kube_service s; struct kube_slice sl; struct kube_node n; } o;
 
 		if (obj_parse(w, json_object_array_get_idx(items, i), &o, why, sizeof(why))) {
-			err("kubernetes: %s: item %zu ignored: %s", w->what, i, why);
+			err("kubernetes: %s: item %zu ignored: %s", w->what, w->stage_n + i, why);
 			continue;
 		}
 		slice_note(w, &o);
-		if (cache_put(w, &o))
+		if (stage_put(w, &o))
 			obj_release(w, &o);
 	}
+	pthread_mutex_unlock(&kc->lock);
+	if (json_object_object_get_ex(root, "metadata", &md) &&
+	    json_object_object_get_ex(md, "continue", &cont) && json_object_is_type(cont, json_type_string) &&
+	    json_object_get_string_len(cont) > 0) {
+		if ((size_t)json_object_get_string_len(cont) >= sizeof(w->cont)) {
+			err("kubernetes: %s: continue token too long", w->what);
+			goto out;
+		}
+		strcpy(w->cont, json_object_get_string(cont));
+		json_object_put(root);
+		return 2;
+	}
+	pthread_mutex_lock(&kc->lock);
+	cache_clear(w);
+	free(w->objs);
+	w->objs = w->stage;
+	w->n = w->stage_n;
+	w->cap = w->stage_cap;
+	w->stage = NULL;
+	w->stage_n = w->stage_cap = 0;
+	w->cont[0] = '\0';
 	w->rv[0] = '\0';
 	set_rv(w, root);
 	w->listed = 1;
@@ -371,6 +425,8 @@ static int list_done(struct watch *w, long status)
 	notify(kc);
 	rc = 0;
 out:
+	if (rc)
+		stage_drop(w);
 	json_object_put(root);
 	return rc;
 }
@@ -413,7 +469,12 @@ static int request_start(struct watch *w)
 			      .on_data = on_data };
 
 	if (w->need_list) {
-		snprintf(path, sizeof(path), "%s", w->path);
+		char *tok = w->cont[0] ? curl_easy_escape(NULL, w->cont, 0) : NULL;
+
+		snprintf(path, sizeof(path), "%s%slimit=%u%s%s", w->path, strchr(w->path, '?') ? "&" : "?",
+			 kc->opts.list_limit ? kc->opts.list_limit : 500, tok ? "&continue=" : "",
+			 tok ? tok : "");
+		curl_free(tok);
 	} else {
 		snprintf(path, sizeof(path), "%s%swatch=1&allowWatchBookmarks=true&timeoutSeconds=%u&resourceVersion=%s",
 			 w->path, strchr(w->path, '?') ? "&" : "?", kc->opts.watch_timeout, w->rv);
@@ -497,7 +558,8 @@ static void request_done(struct watch *w, CURLcode result)
 	request_end(w);
 	w->state = W_WAIT;
 	w->due = 0;			/* next request at once ... */
-	if (was_list && !rc) {
+	if (was_list && rc == 2) {		/* the next page */
+	} else if (was_list && !rc) {
 		w->need_list = 0;
 		w->backoff = BACKOFF_MIN_MS;
 	} else if (!was_list && rc == 0) {	/* timeoutSeconds reached: resume from rv */
@@ -636,6 +698,7 @@ void kube_stop(struct kube_client *kc)
 	for (size_t i = 0; i < kc->n_w; i++) {
 		cache_clear(&kc->w[i]);
 		free(kc->w[i].objs);
+		stage_drop(&kc->w[i]);
 	}
 	pthread_mutex_destroy(&kc->lock);
 	free(kc->w);

@@ -16,6 +16,7 @@ struct kube_opts {
 	unsigned int watch_timeout;	/* timeoutSeconds of each watch request */
 	int allow_http;			/* plain http:// servers (tests only: the
 					 * token would travel in clear) */
+	unsigned int list_limit;	/* objects per LIST page (0: 500) */
 };
 
 struct kube_client;

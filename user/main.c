@@ -541,6 +541,7 @@ static struct run_opts ropts = {
 	.kube_sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount",
 	.kube_stall_timeout = 120,	/* the API sends a bookmark about every minute */
 	.kube_watch_timeout = 300,
+	.kube_list_limit = 500,
 };
 
 static int run_opt(int opt, const char *arg)
@@ -595,6 +596,13 @@ static int run_opt(int opt, const char *arg)
 		else
 			ropts.kube_watch_timeout = (unsigned int)u;
 		return 0;
+	case 'P':
+		if (parse_uint(arg, 1, 5000, &u)) {
+			err("invalid --kube-list-limit '%s' (1-5000 objects per page)", arg);
+			exit(1);
+		}
+		ropts.kube_list_limit = (unsigned int)u;
+		return 0;
 	case 'L':
 	case 'C':
 	case 'M':
@@ -631,6 +639,7 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 		{ "kube-sa-dir", required_argument, NULL, 'S' },
 		{ "kube-stall-timeout", required_argument, NULL, 'T' },
 		{ "kube-watch-timeout", required_argument, NULL, 'W' },
+		{ "kube-list-limit", required_argument, NULL, 'P' },
 		FLOW_OPTS_LONG,
 		{ 0 },
 	};
@@ -670,6 +679,7 @@ static const struct cmd cmds[] = {
 	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]\n"
 	  "       [--encap-via auto|xdp|tc] [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"
 	  "       [--kube-stall-timeout SECONDS] [--kube-watch-timeout SECONDS]\n"
+	  "       [--kube-list-limit N]\n"
 	  "       " FLOW_OPTS_USAGE },
 };
 

@@ -234,6 +234,7 @@ static void kube_restart(struct daemon *d)
 	struct kube_opts ko = {
 		.kubeconfig = d->o->kubeconfig, .sa_dir = d->o->kube_sa_dir,
 		.stall_timeout = d->o->kube_stall_timeout, .watch_timeout = d->o->kube_watch_timeout,
+		.list_limit = d->o->kube_list_limit,
 		/* for tests against a plain-HTTP server only: the token travels in clear */
 		.allow_http = getenv("NOSNAT_KUBE_ALLOW_HTTP") && !strcmp(getenv("NOSNAT_KUBE_ALLOW_HTTP"), "1"),
 	};

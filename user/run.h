@@ -21,6 +21,7 @@ struct run_opts {
 	const char *kube_sa_dir;
 	unsigned int kube_stall_timeout;
 	unsigned int kube_watch_timeout;
+	unsigned int kube_list_limit;	/* objects per LIST page */
 };
 
 struct ctx;

@@ -202,3 +202,27 @@ t_kube_ca_pinned() {
 	[ $rc = 0 ] && echo "a server certificate from a CA the system store trusts, not the configured one: refused, no request sent"
 	return $rc
 }
+
+# Lists come in pages (limit, continue), each parsed on its own: seven
+# Nodes in pages of two; the backend's node is on a later page.
+t_kube_lists_in_pages() {
+	local rc=0 i stats
+	kube_up || { fail "fake API server"; kube_down; return 1; }
+	for i in 1 2 3 4; do knode "node-extra$i" "198.51.100.10$i" || return 1; done
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" &&
+		kservice $VIP && kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" ||
+		return 1
+	mkdir -p "$LAB_DIR/kcfg"
+	kube_config "$LAB_DIR/kcfg/nosnat.yaml"
+	ATTACH_ARGS+=(--kube-list-limit 2)
+	kube_daemon a
+	wait_for 10 has_backends a 1 || fail "never synced: $(tail -3 "$LAB_DIR/krun-a.log")" || rc=1
+	[ "$(nosnat_on a list --json | jq '.nodes | length')" = 7 ] ||
+		fail "nodes: $(nosnat_on a list --json | jq -c .nodes)" || rc=1
+	stats=$(kctl GET stats)
+	[ "$(jq '.pages >= 4 and .unpaged_lists == 0' <<<"$stats")" = true ] || fail "server saw: $stats" || rc=1
+	kill -TERM "$(cat "$LAB_DIR/krun-a.pid")" && wait "$(cat "$LAB_DIR/krun-a.pid")" 2>/dev/null
+	kube_down
+	[ $rc = 0 ] && echo "7 Nodes in pages of 2 ($(jq .pages <<<"$stats") pages served in all, none unpaged): all 7 nodes known, the pod on node-b resolved"
+	return $rc
+}

@@ -36,7 +36,7 @@ rv = 100
 oldest_rv = 0        # watches from before this get 410
 token = TOKEN
 faults = []          # pending faults for open watches: dicts
-stats = {"list": 0, "watch": 0, "unauthorized": 0}
+stats = {"list": 0, "watch": 0, "unauthorized": 0, "pages": 0, "unpaged_lists": 0}
 
 LIST_KIND = {"services": ("ServiceList", "v1"), "nodes": ("NodeList", "v1"),
              "endpointslices": ("EndpointSliceList", "discovery.k8s.io/v1")}
@@ -108,8 +108,26 @@ class Api(BaseHTTPRequestHandler):
         with lock:
             stats["list"] += 1
             items = [o for o in state[kind].values() if matches(kind, o, ns, q)]
+            md = {"resourceVersion": str(rv)}
+            # pages, as the API server serves them: limit, then continue
+            # tokens (here "RV:offset"; a page keeps its first page's RV)
+            limit = int(q.get("limit", ["0"])[0] or 0)
+            cont = q.get("continue", [""])[0]
+            if limit:
+                stats["pages"] += 1
+                start = 0
+                if cont:
+                    crv, off = cont.split(":")
+                    md["resourceVersion"], start = crv, int(off)
+                items = sorted(items, key=lambda o: key(o))
+                page = items[start:start + limit]
+                if start + limit < len(items):
+                    md["continue"] = f"{md['resourceVersion']}:{start + limit}"
+                items = page
+            else:
+                stats["unpaged_lists"] += 1
             body = {"kind": LIST_KIND[kind][0], "apiVersion": LIST_KIND[kind][1],
-                    "metadata": {"resourceVersion": str(rv)}, "items": items}
+                    "metadata": md, "items": items}
         data = json.dumps(body).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
