@@ -146,15 +146,20 @@ t_health_follows_apply() {
 	mail_config "$LAB_DIR/good.yaml" b
 	nosnat_on a apply "$LAB_DIR/bad.yaml" >/dev/null 2>&1 && { fail "bad file accepted"; return 1; }
 	out=$(nosnat_on a health) && { fail "ready after a failed apply: $out"; return 1; }
-	[ "$out" = "not ready: XDP on eth0, the last configuration failed" ] || fail "health: $out" || return 1
+	[ "$out" = "not ready: XDP on eth0, the last configuration failed" ] ||
+		fail "health: $out" || return 1
 	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || return 1
 	out=$(nosnat_on a health) || fail "not ready after apply: $out" || return 1
 	[ "$out" = "ready: XDP on eth0, configuration applied" ] || fail "health: $out" || return 1
 	out=$(nosnat_on a --pin-dir "$LAB_DIR/bpffs/none" health 2>&1) && { fail "ready without pins: $out"; return 1; }
 	# a daemon's configuration counts only while that daemon runs
 	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	: >"$LAB_DIR/run-a.log"
 	daemon_start a
-	wait_for 20 nosnat_on a health >/dev/null || fail "daemon never ready: $(nosnat_on a health)" || return 1
+	# (the CLI's applied state reads ready until the daemon takes over: wait for its own)
+	wait_for 20 grep -q "start: configuration applied" "$LAB_DIR/run-a.log" ||
+		fail "daemon never applied: $(tail -3 "$LAB_DIR/run-a.log")" || return 1
+	out=$(nosnat_on a health) || fail "daemon not ready: $out" || return 1
 	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
 	out=$(nosnat_on a health) && { fail "ready with its daemon gone: $out"; return 1; }
 	[ "$out" = "not ready: XDP on eth0, the daemon that applied the configuration is not running here" ] ||
@@ -168,8 +173,10 @@ t_daemon_reattaches_and_is_alone() {
 	local rc=0 second seen
 	mail_config "$LAB_DIR/good.yaml" a	# its own pod: only node a runs a daemon here
 	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	: >"$LAB_DIR/run-a.log"
 	daemon_start a
-	wait_for 20 nosnat_on a health >/dev/null || fail "never ready: $(nosnat_on a health)" || return 1
+	wait_for 20 grep -q "start: configuration applied" "$LAB_DIR/run-a.log" ||
+		fail "never applied: $(tail -3 "$LAB_DIR/run-a.log")" || return 1
 	# a second daemon for the same pins
 	ip netns exec "$LAB-a" "$NOSNAT" --pin-dir "$LAB_DIR/bpffs/a" run --config "$LAB_DIR/cm/nosnat.yaml" \
 		--iface auto --node-ip "${NODE_IP[a]}" --interval 1 "${ATTACH_ARGS[@]}" 2>"$LAB_DIR/run-a2.log" &
