@@ -29,4 +29,9 @@ if [ "${2:-}" = --smoke ]; then
 	exit 0
 fi
 [ "${NOSNAT_BENCH_RENDER:-}" = 1 ] || "$ROOT/scripts/bench_e2e.sh" "$E2E"
+# the daemon's memory behind a large cluster, paged and (for comparison) in one page
+if [ "${NOSNAT_BENCH_RENDER:-}" != 1 ]; then
+	"$ROOT/scripts/bench_kube_mem.sh" >>"$OUT"
+	BENCH_KUBE_LIMIT=5000 "$ROOT/scripts/bench_kube_mem.sh" | sed 's/^kubemem/kubemem_onepage/' >>"$OUT"
+fi
 exec "$ROOT/scripts/bench_render.sh" "$REPEAT"

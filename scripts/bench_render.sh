@@ -102,7 +102,9 @@ GP
 		$1 == "memlock" && $2 == "percpu" { printf "| of which per-CPU arrays (%d CPUs) | %.2f MiB |\n", cpus, $3 / 1048576 }
 		$1 == "control" && $2 == "maglev_1000" { printf "| Maglev table build, 1,000 backends, M=65537 | %.2f ms |\n", $3 * 1000 }
 		$1 == "control" && $2 == "apply_1000x10" { printf "| apply 1,000 VIPs x 10 backends from empty | %.2f s |\n", $3 }
-		$1 == "control" && $2 == "change_one" { printf "| change one backend among them | %.1f ms |\n", $3 * 1000 }' cpus="$(nproc)" "$OUT"
+		$1 == "control" && $2 == "change_one" { printf "| change one backend among them | %.1f ms |\n", $3 * 1000 }
+		$1 == "kubemem" { printf "| daemon RSS (peak) with --kube, %d Nodes and %d EndpointSlices (%d MiB of JSON), lists in pages of 500 | %.0f MiB (%.0f MiB) |\n", $4, $5, $6, $2 / 1024, $3 / 1024 }
+		$1 == "kubemem_onepage" { printf "| the same, each list in one page (as before pages) | %.0f MiB (%.0f MiB) |\n", $2 / 1024, $3 / 1024 }' cpus="$(nproc)" "$OUT"
 } >"$T/scale"
 # and the words
 printf '%s' "$REPEAT" >"$T/REPEAT"

@@ -7,6 +7,7 @@ demand. Control it over plain HTTP on 127.0.0.1:CTL_PORT:
   POST /put     {"kind": "services|endpointslices|nodes", "object": {...}}
   POST /delete  {"kind": ..., "namespace": ..., "name": ...}
   POST /token   {"token": "..."}          accept only this token from now on
+  POST /bulk    {"kind": K, "objects": [...]}  load many at once (benchmarks)
   POST /compact                           forget history: old resourceVersions get 410
   POST /fault   {"fault": "drop|stall|gone|garbage|huge|missing", "seconds": N}
   GET  /stats                             requests seen, by kind of request
@@ -226,6 +227,11 @@ class Ctl(BaseHTTPRequestHandler):
                 typ = "MODIFIED" if key(obj) in state[kind] else "ADDED"
                 state[kind][key(obj)] = obj
                 events.append((rv, kind, typ, obj))
+            elif self.path == "/bulk":    # many objects at once, no events (before any list)
+                for obj in body["objects"]:
+                    rv += 1
+                    obj.setdefault("metadata", {})["resourceVersion"] = str(rv)
+                    state[body["kind"]][key(obj)] = obj
             elif self.path == "/delete":
                 kind = body["kind"]
                 obj = state[kind].pop((body.get("namespace", ""), body["name"]), None)
