@@ -44,6 +44,7 @@ void flow_opts_default(struct flow_opts *f)
 	f->new_flow_limit = NOSNAT_DEFAULT_NEW_FLOW_LIMIT;
 	f->conntrack = CT_USE_AUTO;
 	f->ct_mark_mask = NOSNAT_DEFAULT_CT_MARK_MASK;
+	f->flow_entries = NOSNAT_FLOW_ENTRIES;
 }
 
 int flow_opt(struct flow_opts *f, int opt, const char *arg)
@@ -70,6 +71,16 @@ int flow_opt(struct flow_opts *f, int opt, const char *arg)
 			err("invalid --conntrack '%s' (auto or off)", arg);
 			exit(1);
 		}
+		return 0;
+	case 'F':
+		errno = 0;
+		v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || v < FLOW_TABLE_MIN || v > FLOW_TABLE_MAX) {
+			err("invalid --flow-table '%s' (%u-%u established flows)", arg, FLOW_TABLE_MIN,
+			    FLOW_TABLE_MAX);
+			exit(1);
+		}
+		f->flow_entries = (__u32)v;
 		return 0;
 	case 'M':
 		errno = 0;
@@ -300,6 +311,8 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 			    "loaded): an established VIP connection depends on its flow entries");
 	}
 	skel->rodata->nosnat_have_ct = have_ct;
+	/* a table of another size is carried over like another layout (migrate.c) */
+	bpf_map__set_max_entries(skel->maps.nosnat_flows, flow->flow_entries);
 	rc = pins_migrate_begin(skel->obj, pin_dir, &mg);
 	if (rc)
 		goto out;
@@ -549,4 +562,56 @@ int dp_attached(const char *pin_dir, const char *ifname)
 	     info.xdp.ifindex && info.xdp.ifindex == if_nametoindex(ifname);
 	close(fd);
 	return ok;
+}
+
+/* A map's locked memory, from its fdinfo. */
+static unsigned long long fd_memlock(int fd)
+{
+	char path[64], line[128];
+	unsigned long long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+int dp_memlock(const struct flow_opts *fo, FILE *out)
+{
+	struct nosnat_bpf *skel = nosnat_bpf__open();
+	unsigned long long all = 0, flows = 0;
+	struct bpf_map *m;
+
+	if (!skel) {
+		err("cannot open the BPF object: %s", strerror(errno));
+		return -errno;
+	}
+	bpf_map__set_max_entries(skel->maps.nosnat_flows, fo->flow_entries);
+	bpf_object__for_each_map(m, skel->obj) {
+		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = bpf_map__map_flags(m));
+		enum bpf_map_type t = bpf_map__type(m);
+		int fd;
+
+		/* map-in-map outers are small; their inner tables are per VIP */
+		if (t == BPF_MAP_TYPE_ARRAY_OF_MAPS || t == BPF_MAP_TYPE_HASH_OF_MAPS)
+			continue;
+		fd = bpf_map_create(t, NULL, bpf_map__key_size(m), bpf_map__value_size(m),
+				    bpf_map__max_entries(m), &o);
+		if (fd < 0)
+			continue;	/* .rodata and the like: not a table */
+		all += fd_memlock(fd);
+		if (m == skel->maps.nosnat_flows)
+			flows = fd_memlock(fd);
+		close(fd);
+	}
+	nosnat_bpf__destroy(skel);
+	fprintf(out, "maps at these sizes lock %.1f MiB (flow table of %u: %.1f MiB), plus 256 KiB "
+		"per VIP:port for its Maglev table and up to as much again for its previous one\n",
+		all / 1048576.0, fo->flow_entries, flows / 1048576.0);
+	return 0;
 }

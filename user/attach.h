@@ -22,16 +22,25 @@ struct flow_opts {
 	__u32 new_flow_limit;	/* SYNs recorded per CPU and second towards other nodes */
 	enum ct_use conntrack;	/* auto: the conntrack kfuncs when the kernel has them */
 	__u32 ct_mark_mask;	/* conntrack mark bits nosnat may use */
+	__u32 flow_entries;	/* established flows the flow table holds */
 };
 void flow_opts_default(struct flow_opts *f);
-/* --new-flow-limit, --conntrack, --ct-mark-mask (getopt codes 'L', 'C',
- * 'M'): 0 when taken, -1 when not one of them; exits on a bad value. */
+/* --new-flow-limit, --conntrack, --ct-mark-mask, --flow-table (getopt codes
+ * 'L', 'C', 'M', 'F'): 0 when taken, -1 when not one of them; exits on a
+ * bad value. */
 int flow_opt(struct flow_opts *f, int opt, const char *arg);
 #define FLOW_OPTS_LONG \
 	{ "new-flow-limit", required_argument, NULL, 'L' }, \
 	{ "conntrack", required_argument, NULL, 'C' }, \
-	{ "ct-mark-mask", required_argument, NULL, 'M' }
-#define FLOW_OPTS_USAGE "[--new-flow-limit N] [--conntrack auto|off] [--ct-mark-mask MASK]"
+	{ "ct-mark-mask", required_argument, NULL, 'M' }, \
+	{ "flow-table", required_argument, NULL, 'F' }
+#define FLOW_OPTS_USAGE "[--new-flow-limit N] [--conntrack auto|off] [--ct-mark-mask MASK]\n" \
+	"       [--flow-table ENTRIES]"
+#define FLOW_TABLE_MIN	16384
+#define FLOW_TABLE_MAX	(1u << 24)
+/* The memory the maps lock at these sizes, created unpinned and released:
+ * one line on out (attach --dry-run). */
+int dp_memlock(const struct flow_opts *f, FILE *out);
 
 /* How to attach: XDP mode, this node's address, the encapsulation path, how
  * flows are kept. */

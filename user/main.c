@@ -144,10 +144,16 @@ static int opt_json;
 static int opt_node_set;
 static struct flow_opts opt_flow;
 
+static int opt_dry_run;
+
 static int attach_opt(int opt, const char *arg)
 {
 	if (!flow_opt(&opt_flow, opt, arg))
 		return 0;
+	if (opt == 'd') {
+		opt_dry_run = 1;
+		return 0;
+	}
 	if (opt == 'm') {
 		if (!strcmp(arg, "native"))
 			opt_mode = XDP_MODE_NATIVE;
@@ -178,6 +184,7 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "node-ip", required_argument, NULL, 'n' },
 		{ "encap-via", required_argument, NULL, 'e' },
+		{ "dry-run", no_argument, NULL, 'd' },
 		FLOW_OPTS_LONG,
 		{ 0 },
 	};
@@ -189,6 +196,10 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 
 	if (argc - i != 1)
 		bad_usage("%s", "attach takes one interface");
+	if (need_caps(NEED_MAPS))
+		return 1;
+	if (opt_dry_run)	/* what these sizes cost; nothing attached */
+		return dp_memlock(&opt_flow, stdout) ? 1 : 0;
 	if (need_caps(NEED_ATTACH))
 		return 1;
 	ao = (struct attach_opts){ .mode = opt_mode, .node_ip = opt_node_ip, .via = opt_via,
@@ -447,8 +458,6 @@ static int cmd_stats(struct ctx *c, int argc, char **argv)
 
 /* --- apply / check / metrics / run ----------------------------------- */
 
-static int opt_dry_run;
-
 static int apply_opt(int opt, const char *arg)
 {
 	(void)arg;
@@ -659,7 +668,7 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach,
-	  "IFACE [--mode native|generic] [--node-ip ADDR] [--encap-via auto|xdp|tc]\n"
+	  "IFACE [--mode native|generic] [--node-ip ADDR] [--encap-via auto|xdp|tc] [--dry-run]\n"
 	  "       " FLOW_OPTS_USAGE },
 	{ "detach", cmd_detach, "IFACE" },
 	{ "node", cmd_node, "add|del ADDR" },
