@@ -75,8 +75,9 @@
  * naming the field that differs). 0: pins of a nosnat that recorded none.
  *   1 - flows in two tables, conntrack mark, previous Maglev tables
  *   2 - nosnat_ctl: last_result (readiness) and abi
- *   3 - nosnat_ctl: daemon (who applied the configuration in force) */
-#define NOSNAT_ABI_VERSION	3
+ *   3 - nosnat_ctl: daemon (who applied the configuration in force)
+ *   4 - nosnat_ctl: partial (an apply failed part-way) */
+#define NOSNAT_ABI_VERSION	4
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -413,6 +414,9 @@ struct nosnat_ctl {		/* nosnat_ctl, one element */
 	__u32 abi;			/* NOSNAT_ABI_VERSION of the last attach */
 	__u64 daemon;			/* who applied it: the daemon's start time
 					 * (/proc/PID/stat's starttime), 0: the CLI */
+	__u32 partial;			/* an apply failed part-way: the next one
+					 * re-syncs every VIP's table */
+	__u32 pad;
 };
 /* last_result: a daemon sets PENDING (and itself as daemon) when it starts,
  * then APPLIED or FAILED with each configuration it tries; `nosnat health`
@@ -422,7 +426,7 @@ struct nosnat_ctl {		/* nosnat_ctl, one element */
 #define NOSNAT_CTL_PENDING	0
 #define NOSNAT_CTL_APPLIED	1
 #define NOSNAT_CTL_FAILED	2
-_Static_assert(sizeof(struct nosnat_ctl) == 40, "ctl size");
+_Static_assert(sizeof(struct nosnat_ctl) == 48, "ctl size");
 
 /* The outer IPv4 ID of a packet between nodes: the chosen pod's 15-bit tag
  * (backend_tag), and this bit when a node that found no owner among its own

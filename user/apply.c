@@ -291,10 +291,24 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 	int changes = 0, force = 0, rc;
 	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], vs[32];
 	struct pending *pd = NULL;
+	struct nosnat_ctl ctl;
 
 	rc = validate(s, cfg, node_ip, file, err, errlen);
 	if (rc)
 		return rc;
+	/* An apply that failed part-way left slots written whose tables may
+	 * never have been swapped in: this one re-syncs every VIP (tables
+	 * that hold their slots already are left alone by vip_sync_many). */
+	if (ctl_get(m, &ctl) == 0 && ctl.partial) {
+		config_say(out, "~ re-syncing every VIP after an apply that failed part-way");
+		changes++;
+		force = 1;
+	}
+	if (!dry && ctl_partial_set(m, 1)) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: cannot write %s: %s", file, NOSNAT_MAP_CTL, strerror(-rc));
+		return rc;
+	}
 
 	if (node_ip != s->cfg.node_ip) {
 		config_say(out, "~ node address %s -> %s", ip_str(s->cfg.node_ip, a), ip_str(node_ip, b));
@@ -379,11 +393,35 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			goto fail;
 	}
 	free(pd);
+	if (!dry)
+		ctl_partial_set(m, 0);	/* the maps are what cfg says */
 	return changes;
 fail:
 	free(pd);
-	snprintf(err, errlen, "%s: applying failed part-way: %s", file, strerror(-rc));
+	snprintf(err, errlen, "%s: applying failed part-way: %s (the next apply re-syncs every VIP)",
+		 file, strerror(-rc));
 	return rc;
+}
+
+int ctl_get(const struct nosnat_maps *m, struct nosnat_ctl *ctl)
+{
+	__u32 zero = 0;
+
+	memset(ctl, 0, sizeof(*ctl));
+	return bpf_map_lookup_elem(m->ctl, &zero, ctl) ? -errno : 0;
+}
+
+int ctl_partial_set(const struct nosnat_maps *m, int partial)
+{
+	struct nosnat_ctl ctl;
+	__u32 zero = 0;
+
+	if (ctl_get(m, &ctl))
+		return -1;
+	if (ctl.partial == (__u32)partial)
+		return 0;
+	ctl.partial = (__u32)partial;
+	return bpf_map_update_elem(m->ctl, &zero, &ctl, BPF_ANY);
 }
 
 /* The outcome of applying a configuration: last_result and who applied it

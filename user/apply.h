@@ -34,6 +34,9 @@ int apply_file(struct ctx *c, const char *pin_dir, const char *file, int dry_run
 /* Record the outcome of a configuration load in nosnat_ctl. */
 void ctl_record(const struct nosnat_maps *m, int ok, int count, __u64 daemon);
 void ctl_pending(const struct nosnat_maps *m, __u64 daemon);
+int ctl_get(const struct nosnat_maps *m, struct nosnat_ctl *ctl);
+/* Mark (1) or clear (0) an apply under way; a mark left says it failed part-way. */
+int ctl_partial_set(const struct nosnat_maps *m, int partial);
 /* A process's start time (/proc/PID/stat's starttime; pid 0: this one), 0
  * when unknown: who the daemon is, in nosnat_ctl and for nosnat health. */
 __u64 proc_start_time(int pid);

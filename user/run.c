@@ -53,6 +53,20 @@ static void log_lines(const char *text)
 	}
 }
 
+/* Did the last apply fail part-way (maps changed, not all of them)? */
+static int apply_was_partial(const char *pin_dir)
+{
+	struct nosnat_maps m;
+	struct nosnat_ctl ctl;
+	int partial = 0;
+
+	if (!maps_open(pin_dir, &m)) {
+		partial = !ctl_get(&m, &ctl) && ctl.partial;
+		maps_close(&m);
+	}
+	return partial;
+}
+
 /* Apply and log each change on its own line. */
 static int apply_logged(struct state *st, const char *pin_dir, const struct config *cfg,
 			const char *file, int record, __u64 daemon, const char *why)
@@ -67,7 +81,9 @@ static int apply_logged(struct state *st, const char *pin_dir, const struct conf
 		fclose(mem);
 	log_lines(buf);
 	free(buf);
-	if (rc < 0)
+	if (rc < 0 && apply_was_partial(pin_dir))
+		err("%s: configuration partially applied; it is applied again shortly", why);
+	else if (rc < 0)
 		err("%s: configuration rejected, the previous state stays in force", why);
 	else if (rc > 0 || record)
 		info("%s: configuration applied (%d change%s)", why, rc, rc == 1 ? "" : "s");
@@ -184,6 +200,8 @@ struct daemon {
 	struct kube_client *kc;
 	int kube_fd;
 	char *last_notes;		/* resolution notes, logged when they change */
+	double retry_at;		/* after a partial apply: apply again then (-1: no) */
+	unsigned int retry_s;		/* and the wait after that (backoff, to 60 s) */
 	int waiting_logged;
 };
 
@@ -195,6 +213,18 @@ static int same_kube_services(const struct config *a, const struct config *b)
 
 /* Base + the Kubernetes snapshot, converged. Nothing happens until every
  * watch has listed once: applying half a picture would remove backends. */
+/* An apply that failed part-way is tried again, 1 s later, then 2, 4 ... 60. */
+static void retry_if_partial(struct daemon *d)
+{
+	if (!apply_was_partial(d->pin_dir)) {
+		d->retry_at = -1;
+		d->retry_s = 1;
+		return;
+	}
+	d->retry_at = now_mono() + d->retry_s;
+	d->retry_s = d->retry_s >= 30 ? 60 : d->retry_s * 2;
+}
+
 static void apply_kube(struct daemon *d, const char *why)
 {
 	struct kube_snapshot snap;
@@ -227,6 +257,7 @@ static void apply_kube(struct daemon *d, const char *why)
 		return;
 	}
 	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why);
+	retry_if_partial(d);
 }
 
 static void kube_restart(struct daemon *d)
@@ -278,6 +309,7 @@ static void reload(struct daemon *d, const char *why)
 			if (d->kc)
 				kube_restart(d);
 			apply_logged(&d->c->st, d->pin_dir, &d->base, d->o->config, 1, d->start, why);
+			retry_if_partial(d);
 			return;
 		}
 		if (restart)
@@ -323,6 +355,8 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	}
 	d->c = c;
 	d->start = proc_start_time(0);
+	d->retry_at = -1;
+	d->retry_s = 1;
 	lock_fd = daemon_lock(pin_dir);
 	if (lock_fd < 0) {
 		err("cannot take the daemon lock for %s: %s", pin_dir, strerror(-lock_fd));
@@ -420,6 +454,14 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 				continue;
 			}
 		}
+		if (d->retry_at >= 0 && t >= d->retry_at) {
+			d->retry_at = -1;
+			if (d->kc && d->have_base && config_needs_kube(&d->base))
+				apply_kube(d, "retry after a partial apply");
+			else
+				reload(d, "retry after a partial apply");
+			continue;
+		}
 		if (kube_at >= 0 && t >= kube_at) {
 			kube_at = -1;
 			if (d->kc && d->have_base)
@@ -436,6 +478,8 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			wait = reload_at - t;
 		if (kube_at >= 0 && kube_at - t < wait)
 			wait = kube_at - t;
+		if (d->retry_at >= 0 && d->retry_at - t < wait)
+			wait = d->retry_at - t;
 		if (wait < 0)
 			wait = 0;
 		rc = poll(p, 3, (int)(wait * 1000) + 1);

@@ -22,6 +22,16 @@
 #define ENOTSUPP 524		/* the kernel's "operation not supported" */
 #endif
 
+/* For tests only: NAME=N in the environment makes the Nth call (of this
+ * process) fail, as an allocation the kernel refuses would. */
+static int fault_injected(const char *name)
+{
+	static unsigned long calls;	/* one counter: one fault point */
+	const char *v = getenv(name);
+
+	return v && ++calls == strtoul(v, NULL, 10);
+}
+
 /* Does the table in map fd hold these slots? */
 static int table_holds(int fd, const __u32 *table)
 {
@@ -73,6 +83,8 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int cur, int *inner,
 		*same = 1;
 		return 0;
 	}
+	if (fault_injected("NOSNAT_FAULT_MAGLEV_CREATE"))
+		return -ENOMEM;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
 			    sizeof(struct nosnat_maglev_slots), 1, &mopts);
 	if (fd < 0)

@@ -205,3 +205,48 @@ int t_pod_port_limit(void)
 	CHECK(!state_verify(&maps, &st, stderr), "maps agree");
 	return 0;
 }
+
+/* An apply that fails part-way (a Maglev table the kernel will not
+ * allocate) leaves slots whose tables were never swapped in; the next apply
+ * of the same file must converge, not report "0 changes". */
+int t_apply_partial_failure(void)
+{
+	static struct config c;
+	char err[512];
+	struct nosnat_ctl ctl;
+	int rc, problems;
+
+	memset(&c, 0, offsetof(struct config, vips));
+	c.n_vips = c.n_bes = 0;
+	c.nodes[c.n_nodes++] = ip4(T_NODE_B);
+	for (int i = 0; i < 2; i++) {
+		struct config_vip *cv = &c.vips[c.n_vips++];
+
+		memset(cv, 0, sizeof(*cv));
+		cv->key = vkey(T_VIP, (uint16_t)(25 + i), IPPROTO_TCP);
+		cv->first_be = c.n_bes;
+		cv->n_be = 2;
+		cv->line = (unsigned int)(3 + i);
+		c.bes[c.n_bes++] = (struct config_backend){ .addr = ip4(T_POD_LOCAL), .node = ip4(T_NODE_SELF),
+							    .port = htons(2525), .weight = 1, .line = 4, .col = 7 };
+		c.bes[c.n_bes++] = (struct config_backend){ .addr = ip4(T_POD_B), .node = ip4(T_NODE_B),
+							    .port = htons(2525), .weight = 1, .line = 5, .col = 7 };
+	}
+	setenv("NOSNAT_FAULT_MAGLEV_CREATE", "2", 1);	/* the second table */
+	rc = config_apply(&maps, &st, &c, "mail.yaml", 0, NULL, err, sizeof(err));
+	unsetenv("NOSNAT_FAULT_MAGLEV_CREATE");
+	CHECK(rc == -ENOMEM && strstr(err, "failed part-way"), "the fault: %d %s", rc, err);
+	CHECK(!ctl_get(&maps, &ctl) && ctl.partial == 1, "the partial mark left");
+	CHECK(!state_read(&maps, &st), "state");
+	problems = state_verify(&maps, &st, fopen("/dev/null", "w"));
+	CHECK(problems > 0, "the maps should disagree after the failure, verify found %d problems", problems);
+
+	rc = config_apply(&maps, &st, &c, "mail.yaml", 0, NULL, err, sizeof(err));
+	CHECK(rc > 0, "the same file again converged with %d changes: %s", rc, err);
+	CHECK(!ctl_get(&maps, &ctl) && ctl.partial == 0, "the partial mark cleared");
+	CHECK(!state_read(&maps, &st), "state");
+	CHECK(!state_verify(&maps, &st, stderr), "maps agree after converging");
+	rc = config_apply(&maps, &st, &c, "mail.yaml", 0, NULL, err, sizeof(err));
+	CHECK(rc == 0, "and a third apply changes nothing: %d", rc);
+	return 0;
+}

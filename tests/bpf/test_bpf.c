@@ -58,6 +58,7 @@ const struct test tests[] = {
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },
+	{ "an apply that failed part-way is converged by the next one", t_apply_partial_failure },
 	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz },
 	{ "SYN flood beyond both tables: established flows, active or idle, stay", t_syn_flood },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },

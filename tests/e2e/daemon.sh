@@ -198,3 +198,24 @@ t_daemon_reattaches_and_is_alone() {
 	[ $rc = 0 ] && echo "second daemon waited; pins removed -> attached again in ~1 s, ready, counted, pod a saw $seen"
 	return $rc
 }
+
+# An apply that fails part-way (the first Maglev table refused, as an
+# allocation the kernel refuses would be) is logged as such and applied
+# again after a backoff, until the maps agree.
+t_daemon_retries_a_partial_apply() {
+	local rc=0 pid
+	mail_config "$LAB_DIR/good.yaml" a
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	: >"$LAB_DIR/run-a.log"
+	NOSNAT_FAULT_MAGLEV_CREATE=1 daemon_start a
+	pid=$(cat "$LAB_DIR/run-a.pid")
+	wait_for 10 grep -q "start: configuration partially applied; it is applied again shortly" \
+		"$LAB_DIR/run-a.log" || fail "no partial line: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1
+	wait_for 10 grep -q "retry after a partial apply: configuration applied" "$LAB_DIR/run-a.log" ||
+		fail "no retry: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1
+	nosnat_on a verify >/dev/null || fail "maps disagree: $(nosnat_on a verify)" || rc=1
+	who client $VIP 25 >/dev/null || fail "no connection after the retry" || rc=1
+	kill -TERM "$pid" && wait "$pid" 2>/dev/null
+	[ $rc = 0 ] && echo "partial apply logged, retried after 1 s, maps consistent, traffic flows"
+	return $rc
+}

@@ -77,9 +77,9 @@ t_bpftool_shows_fields() {
 	echo "$bes" | jq -e '[.[].formatted | select(.value.flags == 1)] | length == 1 and (.[0].value | has("addr") and has("node") and has("port") and has("weight"))' >/dev/null \
 		|| fail "backend not shown with field names" || return 1
 	# the pins carry the ABI version of the nosnat that attached them
-	bpftool -j map dump pinned "$d/nosnat_ctl" | jq -e '.[0].formatted.value.abi == 3' >/dev/null \
+	bpftool -j map dump pinned "$d/nosnat_ctl" | jq -e '.[0].formatted.value.abi == 4' >/dev/null \
 		|| fail "nosnat_ctl: $(bpftool -j map dump pinned "$d/nosnat_ctl")" || return 1
-	nosnat_on a metrics | grep -q '^nosnat_build_info{abi="3",version=' || fail "build_info without abi" || return 1
+	nosnat_on a metrics | grep -q '^nosnat_build_info{abi="4",version=' || fail "build_info without abi" || return 1
 	echo "$vips" | jq -c '.[0].formatted'
 }
 
