@@ -196,12 +196,10 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 
 	if (argc - i != 1)
 		bad_usage("%s", "attach takes one interface");
-	if (need_caps(NEED_MAPS))
+	if (need_caps(opt_dry_run ? NEED_MAPS : NEED_ATTACH))
 		return 1;
 	if (opt_dry_run)	/* what these sizes cost; nothing attached */
 		return dp_memlock(&opt_flow, stdout) ? 1 : 0;
-	if (need_caps(NEED_ATTACH))
-		return 1;
 	ao = (struct attach_opts){ .mode = opt_mode, .node_ip = opt_node_ip, .via = opt_via,
 				   .flow = opt_flow };
 	return dp_attach(&c->st, pin_dir, argv[i], &ao) ? 1 : 0;
