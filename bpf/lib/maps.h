@@ -147,6 +147,24 @@ struct {
 	__type(value, struct rate_window);
 } nosnat_rate SEC(".maps");
 
+/* A pod's UDP reply the kernel had to fragment: the first fragment carries
+ * the ports and finds the flow; the later ones (no ports) are known by the
+ * datagram's addresses and IP ID and leave as the VIP too. Per load: a
+ * datagram's fragments leave within moments of each other. */
+struct nosnat_frag_key {
+	__be32 pod;
+	__be32 client;
+	__be16 id;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct nosnat_frag_key);
+	__type(value, __be32);		/* the VIP's address */
+} nosnat_frags SEC(".maps");
+
 /* Spend one of this CPU's budget of the current second; 1 when it is over
  * limit (0: no limit). */
 static __always_inline int rate_over(__u32 budget, __u32 limit)

@@ -56,13 +56,27 @@ static __always_inline void tc_icmp_from_pod(struct __sk_buff *skb, struct verdi
 
 /* tc egress: a pod's reply to a client that came through a VIP leaves with
  * the VIP as its source. Anything without the matching flow is untouched. */
+/* A later fragment of a pod's UDP reply whose first fragment left as the
+ * VIP's: the same source address (its IP header sum mended). */
+static __always_inline void tc_reply_later_fragment(struct pkt *p, struct verdict *v)
+{
+	struct nosnat_frag_key k = { .pod = p->ip->saddr, .client = p->ip->daddr, .id = p->ip->id };
+	__be32 *vip = bpf_map_lookup_elem(&nosnat_frags, &k);
+
+	if (!vip)
+		return;		/* not a VIP flow's: untouched */
+	csum_replace4(&p->ip->check, p->ip->saddr, *vip);
+	p->ip->saddr = *vip;
+	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
+}
+
 static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *v)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	__be16 sport = 0, dport = 0;
 	struct pkt p = {};
-	int rc;
+	int rc, first_frag;
 
 	rc = parse_l2_l3(data, data_end, &p, 0);
 	if (rc == PARSE_OK && !pod_filter_hit(p.ip->saddr))
@@ -78,7 +92,15 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		tc_icmp_from_pod(skb, v);
 		return;
 	}
-	if (rc == PARSE_OK && (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) && !p.fragment)
+	if (rc == PARSE_OK && p.proto == IPPROTO_UDP && (p.ip->frag_off & bpf_htons(IP_OFFSET))) {
+		tc_reply_later_fragment(&p, v);
+		return;
+	}
+	/* a UDP reply's first fragment carries its ports: handled as a whole
+	 * datagram would be, and remembered for the fragments after it */
+	first_frag = rc == PARSE_OK && p.proto == IPPROTO_UDP && p.fragment;
+	if (rc == PARSE_OK && (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
+	    (!p.fragment || first_frag))
 		rc = parse_ports(&p, &sport, &dport);
 	if (rc == PARSE_MALFORMED) {
 		/* Headers may sit partly outside the linear area: pull them in. */
@@ -90,11 +112,11 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		data_end = (void *)(long)skb->data_end;
 		if (parse_l2_l3(data, data_end, &p, 0) != PARSE_OK)
 			return;
-		if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment)
+		if ((p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || (p.fragment && !first_frag))
 			return;
 		rc = parse_ports(&p, &sport, &dport);
 	}
-	if (rc != PARSE_OK || !p.l4 || p.fragment)
+	if (rc != PARSE_OK || !p.l4 || (p.fragment && !first_frag))
 		return;
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
 		return;
@@ -131,7 +153,8 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
 						      : offsetof(struct udphdr, check));
 	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
-	__be32 old_ip = p.ip->saddr, new_ip = fk.dst;
+	__be32 old_ip = p.ip->saddr, new_ip = fk.dst, client = p.ip->daddr;
+	__be16 ip_id = p.ip->id;
 	__be16 new_port = fk.dport;
 
 	if (syn_ack) {
@@ -169,6 +192,12 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		return;
 	}
 	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, reason);
+	if (first_frag) {
+		struct nosnat_frag_key k = { .pod = old_ip, .client = client, .id = ip_id };
+
+		bpf_map_update_elem(&nosnat_frags, &k, &new_ip, BPF_ANY);
+		return;
+	}
 
 	/* The SYN-ACK tells the client how big its segments may be. Clamp it
 	 * for every VIP flow, not only those encapsulated now: after a VIP

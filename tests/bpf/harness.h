@@ -150,6 +150,7 @@ int t_icmp_from_pod(void);
 int bench_main(const char *outfile, uint32_t repeat);
 
 int t_decap_keeps_ce(void);
+int t_udp_reply_fragments(void);
 int t_apply_partial_failure(void);
 
 /* t_cases.c: the single-packet table */

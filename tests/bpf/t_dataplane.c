@@ -698,3 +698,67 @@ int t_decap_keeps_ce(void)
 	}
 	return 0;
 }
+
+/* A pod's UDP reply the kernel fragmented (a large DNS-style answer): the
+ * first fragment (with the ports) and the later ones all leave as the
+ * VIP's; a later fragment of another datagram is left alone. */
+int t_udp_reply_fragments(void)
+{
+	static uint8_t answer[1000];
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	uint8_t in[256], f1[2048], f2[512], w1[2048], w2[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = { .proto = IPPROTO_UDP, .sport = 40600, .dport = 53,
+			     .payload = "query", .payload_len = 5 };
+	struct ip_spec rip = ipv4(T_POD_LOCAL, T_CLIENT);
+	struct l4_spec first = { .proto = IPPROTO_UDP, .sport = 5353, .dport = 40600,
+				 .payload = answer, .payload_len = sizeof(answer) };
+	struct l4_spec later = { .payload = answer, .payload_len = 200 };
+	struct run r;
+	size_t n, n1, n2, wn1, wn2;
+
+	for (size_t i = 0; i < sizeof(answer); i++)
+		answer[i] = (uint8_t)(i * 7);
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_LOCAL, 5353, T_NODE_SELF, 1), "backend add");
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "the client's query");
+
+	rip.id = 0x4242;
+	rip.frag = 0x2000;			/* MF, offset 0 */
+	n1 = frame(f1, &rip, &first, 0);
+	rip.frag = 0x0000 | (1008 / 8);		/* the rest, at offset 1008 */
+	rip.proto = IPPROTO_UDP;
+	n2 = frame(f2, &rip, &later, 0);
+	/* as they must leave: from the VIP, port 53 in the first */
+	rip = ipv4(T_VIP, T_CLIENT);
+	rip.id = 0x4242;
+	rip.frag = 0x2000;
+	first.sport = 53;
+	wn1 = frame(w1, &rip, &first, 0);
+	rip.frag = 1008 / 8;
+	rip.proto = IPPROTO_UDP;
+	wn2 = frame(w2, &rip, &later, 0);
+
+	stats_snap();
+	CHECK(!run_tc(fd, f1, n1, &r) && r.ret == TC_ACT_OK, "first fragment");
+	CHECK_BYTES(&r, w1, wn1);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "first: counter");
+	stats_snap();
+	CHECK(!run_tc(fd, f2, n2, &r) && r.ret == TC_ACT_OK, "later fragment");
+	CHECK_BYTES(&r, w2, wn2);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "later: counter");
+	/* another datagram's later fragment: nothing remembered, untouched */
+	f2[14 + 4] = 0x43;	/* IP ID 0x4342 */
+	{
+		uint16_t c;
+
+		memset(f2 + 14 + 10, 0, 2);
+		c = csum16(f2 + 14, 20, 0);
+		memcpy(f2 + 14 + 10, &c, 2);
+	}
+	memcpy(w2, f2, n2);
+	CHECK(!run_tc(fd, f2, n2, &r) && r.ret == TC_ACT_OK, "unknown fragment");
+	CHECK_BYTES(&r, w2, n2);
+	return 0;
+}

@@ -54,6 +54,7 @@ const struct test tests[] = {
 	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node },
 	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply },
 	{ "decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)", t_decap_keeps_ce },
+	{ "a pod's fragmented UDP reply: every fragment leaves as the VIP's", t_udp_reply_fragments },
 	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed },
 	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },

@@ -250,3 +250,37 @@ t_flow_table_size() {
 	[ $rc = 0 ] && echo "262144 -> 65536 -> 262144 entries, flows carried over, a held connection kept"
 	return $rc
 }
+
+# A pod's UDP answer too large for one packet (a big DNS-style answer): the
+# pod's kernel fragments it, and the connected client must get every
+# fragment from the VIP to reassemble it.
+t_udp_fragmented_reply() {
+	local rc=0 srv out
+	nosnat_all vip add $VIP:53/udp >/dev/null || return 1
+	nosnat_all backend add $VIP:53/udp "${POD_IP[a]}:5353" --node "${NODE_IP[a]}" >/dev/null || return 1
+	nsx pod-a python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5353))
+for _ in range(2):
+    q, peer = s.recvfrom(100)
+    s.sendto(bytes(i % 251 for i in range(4000)), peer)
+' &
+	srv=$!
+	echo $srv >>"$LAB_DIR/pids"
+	sleep 0.5
+	out=$(nsx client timeout 5 python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect(("'$VIP'", 53))	# a connected client takes datagrams from the VIP only
+s.settimeout(3)
+s.send(b"query")
+a = s.recv(8000)
+print(len(a), a == bytes(i % 251 for i in range(4000)))
+' 2>&1) || fail "no answer: $out" || rc=1
+	[ "$out" = "4000 True" ] || fail "answer: $out" || rc=1
+	kill "$srv" 2>/dev/null
+	wait "$srv" 2>/dev/null
+	[ $rc = 0 ] && echo "a 4000-byte answer in fragments reached the connected client whole, from the VIP"
+	return $rc
+}
