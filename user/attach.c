@@ -468,6 +468,22 @@ int dp_detach(const char *pin_dir, const char *ifname)
 	return 0;
 }
 
+/* The interface the XDP link pinned at path holds (0: none, detached, or
+ * no such link): health and the daemon's check both ask it this way. */
+static __u32 xdp_link_ifindex(const char *path)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info), ifindex = 0;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP)
+		ifindex = info.xdp.ifindex;
+	close(fd);
+	return ifindex;
+}
+
 /* Is the process that started at start (a daemon's, from nosnat_ctl)
  * running in this PID namespace? */
 static int daemon_running(__u64 start)
@@ -506,20 +522,14 @@ int dp_health(const char *pin_dir, FILE *out)
 		return 1;
 	d = opendir(pin_dir);
 	while (d && (e = readdir(d))) {
-		struct bpf_link_info info = {};
-		__u32 len = sizeof(info);
-		int fd;
+		__u32 ifindex;
 
 		if (strncmp(e->d_name, "xdp_link_", 9))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, e->d_name);
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
-		    info.xdp.ifindex && if_indextoname(info.xdp.ifindex, name) && used < sizeof(ifs))
+		ifindex = xdp_link_ifindex(path);
+		if (ifindex && if_indextoname(ifindex, name) && used < sizeof(ifs))
 			used += snprintf(ifs + used, sizeof(ifs) - used, "%s%s", used ? ", " : "", name);
-		close(fd);
 	}
 	if (d)
 		closedir(d);
@@ -546,22 +556,15 @@ int dp_health(const char *pin_dir, FILE *out)
  * maps there and its XDP link holding the interface? */
 int dp_attached(const char *pin_dir, const char *ifname)
 {
-	struct bpf_link_info info = {};
-	__u32 len = sizeof(info);
 	char path[PATH_MAX];
-	int fd, ok;
+	__u32 ifindex;
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, NOSNAT_MAP_CTL);
 	if (access(path, F_OK))
 		return 0;
 	link_pin_path(path, sizeof(path), pin_dir, ifname);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return 0;
-	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == BPF_LINK_TYPE_XDP &&
-	     info.xdp.ifindex && info.xdp.ifindex == if_nametoindex(ifname);
-	close(fd);
-	return ok;
+	ifindex = xdp_link_ifindex(path);
+	return ifindex && ifindex == if_nametoindex(ifname);
 }
 
 /* A map's locked memory, from its fdinfo. */
