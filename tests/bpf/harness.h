@@ -101,6 +101,8 @@ int expect_pass(const uint8_t *in, size_t n, const uint8_t *want, size_t wn,
 int expect_local(const uint8_t *in, size_t n, const uint8_t *want, size_t wn);
 int expect_untouched(const uint8_t *in, size_t n, __u32 reason);
 int expect_drop(const uint8_t *in, size_t n, __u32 reason);
+size_t ipip_frame_tos(uint8_t *buf, const char *outer_src, uint16_t id, uint8_t tos,
+		      const struct ip_spec *ip, const struct l4_spec *l);
 size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
 			 const struct ip_spec *ip, const struct l4_spec *l);
 size_t encap_frame(uint8_t *buf, const char *to_node, uint16_t id, const struct ip_spec *ip,

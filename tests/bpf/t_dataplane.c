@@ -266,14 +266,21 @@ int expect_drop(const uint8_t *in, size_t n, __u32 reason)
 	return 0;
 }
 
-size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
-			 const struct ip_spec *ip, const struct l4_spec *l)
+/* What node outer_src sends this node: ip/l in IPIP, outer ID id, outer TOS tos. */
+size_t ipip_frame_tos(uint8_t *buf, const char *outer_src, uint16_t id, uint8_t tos,
+		      const struct ip_spec *ip, const struct l4_spec *l)
 {
 	uint8_t inner[2048], outer[2048];
 	size_t in_n = build_ip(inner, ip, l);
-	size_t out_n = build_ipip(outer, ip4(outer_src), ip4(T_NODE_SELF), id, 0, 0x4000, inner, in_n);
+	size_t out_n = build_ipip(outer, ip4(outer_src), ip4(T_NODE_SELF), id, tos, 0x4000, inner, in_n);
 
 	return build_eth(buf, MAC_SELF, MAC_B, 0, 0x0800, outer, out_n);
+}
+
+size_t ipip_frame(uint8_t *buf, const char *outer_src, uint16_t id,
+			 const struct ip_spec *ip, const struct l4_spec *l)
+{
+	return ipip_frame_tos(buf, outer_src, id, 0, ip, l);
 }
 
 /* What this node sends to node to_node: ip/l in IPIP with outer ID id. */
@@ -675,17 +682,15 @@ int t_decap_keeps_ce(void)
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		uint8_t in[512], want[512], inner[256], outer[512], l3[256];
+		uint8_t in[512], want[512], l3[256];
 		struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 		struct l4_spec l = tcp((uint16_t)(40100 + i), 25, TH_SYN);
 		struct run r;
-		size_t n, wn, in_n;
+		size_t n, wn;
 
 		ip.tos = c[i].inner;
-		in_n = build_ip(inner, &ip, &l);
-		n = build_ipip(outer, ip4(T_NODE_B), ip4(T_NODE_SELF),
-			       backend_tag(ip4(T_POD_LOCAL), htons(2525)), c[i].outer, 0x4000, inner, in_n);
-		n = build_eth(in, MAC_SELF, MAC_B, 0, 0x0800, outer, n);
+		n = ipip_frame_tos(in, T_NODE_B, backend_tag(ip4(T_POD_LOCAL), htons(2525)), c[i].outer,
+				   &ip, &l);
 		ip.tos = c[i].want;
 		ip.daddr = ip4(T_POD_LOCAL);
 		l.dport = 2525;
