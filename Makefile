@@ -92,7 +92,7 @@ BPF_TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out %.bpf.c,$(wildcard tests
 		 tests/bench/bench.c)
 
 # The loader's own test suites, sanitized (make test-reliability).
-$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
+$(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h $(OUT)/tc_twin.skel.h
 	$(Q)mkdir -p $(dir $@)
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Itests -c $< -o $@
@@ -116,9 +116,13 @@ $(OUT)/tests/%.o: tests/%.c | $(OUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -Itests -c $< -o $@
 
-$(BPF_TEST_OBJS): $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h
+$(BPF_TEST_OBJS): $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h $(OUT)/tc_twin.skel.h
 
 $(OUT)/ct_helper.bpf.o: tests/bpf/ct_helper.bpf.c | $(OUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/tc_twin.bpf.o: tests/bpf/tc_twin.bpf.c | $(OUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 

@@ -15,6 +15,7 @@
 #include "lib/deliver.h"
 #include "lib/decap.h"
 #include "lib/reply.h"
+#include "lib/twin.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -101,24 +102,27 @@ int nosnat_xdp(struct xdp_md *ctx)
 	return v.ret;
 }
 
-/* tc ingress twin: encapsulated frames XDP could not address (no neighbour
- * entry yet) go out through the kernel's neighbour resolution. */
+/* tc ingress twin: carries out what XDP left in the frame's metadata (a
+ * pod's rewrite, a hand-off to the neighbour code; lib/twin.h). */
 SEC("tc")
 int nosnat_tc_ingress(struct __sk_buff *skb)
 {
 	struct verdict v = { .ret = TC_ACT_OK, .action = NOSNAT_ACT_PASS };
-	struct nosnat_meta *meta = (void *)(long)skb->data_meta;
+	struct nosnat_meta *meta = (void *)(long)skb->data_meta, m = {};
 	void *data = (void *)(long)skb->data;
 
-	if ((void *)(meta + 1) <= data && meta->magic == NOSNAT_META_MAGIC) {
-		__u32 ifindex = meta->ifindex;
-
+	/* a hand-off needs magic and ifindex only: an older XDP program (the
+	 * moment after an upgrade attached this twin) leaves just those */
+	if ((void *)meta + 8 <= data && meta->magic == NOSNAT_META_MAGIC) {
+		m.magic = meta->magic;
+		m.ifindex = meta->ifindex;
+		meta->magic = 0;	/* done once, whatever comes after */
+	} else if ((void *)(meta + 1) <= data && meta->magic == NOSNAT_META_LOCAL) {
+		m = *meta;
 		meta->magic = 0;
-		set_verdict(&v, bpf_redirect_neigh(ifindex, NULL, 0, 0),
-			    NOSNAT_ACT_ENCAP, NOSNAT_R_TC_FORWARD);
-		if (v.ret != TC_ACT_REDIRECT)
-			set_verdict(&v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 	}
+	if (m.magic)
+		twin_from_xdp(skb, &m, &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
 	return v.ret;
 }

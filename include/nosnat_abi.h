@@ -164,6 +164,9 @@ enum nosnat_hook {
 /* nosnat_cfg flags */
 #define NOSNAT_CFG_ENCAP_VIA_TC	0x1	/* hand every encapsulated frame to tc: on a veth
 					 * uplink XDP_TX is lost unless the peer runs XDP */
+#define NOSNAT_CFG_TWIN_DNAT	0x2	/* the tc ingress twin rewrites packets for pods
+					 * here (NOSNAT_META_LOCAL); without it, as while
+					 * an older nosnat takes over, XDP rewrites them */
 
 /* nosnat_cfg: one-element array, written by attach. */
 struct nosnat_cfg {
@@ -434,13 +437,31 @@ _Static_assert(sizeof(struct nosnat_ctl) == 48, "ctl size");
 #define NOSNAT_ID_SECOND_CHANCE	0x8000
 #define NOSNAT_ID_TAG_MASK	0x7fff
 
-/* XDP -> tc ingress hand-off in the frame's metadata area, for encapsulated
- * packets whose next hop has no neighbour entry yet. */
+/* The largest uplink MTU whose packets XDP completes partial checksums of
+ * (jumbo frames; attach warns above it). */
+#define NOSNAT_MAX_MTU		9216
+
+/* XDP -> tc ingress, in the frame's metadata area: what XDP decided and
+ * only the skb can finish exactly. NOSNAT_META_MAGIC: an encapsulated frame
+ * to send from ifindex through the kernel's neighbour code (its inner
+ * checksum is left as it came: partial or complete, the skb knows; tc
+ * clamps a SYN's MSS). NOSNAT_META_LOCAL: a VIP packet for a pod here,
+ * rewritten by tc from vip:vip_port to pod:pod_port with the skb's
+ * checksum helpers, which handle partial (offloaded) and complete sums
+ * alike; action is what XDP counted (local or decap). */
 #define NOSNAT_META_MAGIC	0x6e6f736eU	/* "nosn" */
+#define NOSNAT_META_LOCAL	0x6e6f736cU	/* "nosl" */
 struct nosnat_meta {
 	__u32 magic;
-	__u32 ifindex;
+	__u32 ifindex;		/* hand-off: the interface to send from */
+	__be32 vip;		/* local: the rewrite, vip:vip_port -> pod:pod_port */
+	__be32 pod;
+	__be16 vip_port;
+	__be16 pod_port;
+	__u8 proto;
+	__u8 action;
+	__u8 pad[2];
 };
-_Static_assert(sizeof(struct nosnat_meta) == 8, "meta size");
+_Static_assert(sizeof(struct nosnat_meta) == 24, "meta size (XDP allows 32)");
 
 #endif /* NOSNAT_ABI_H */

@@ -341,6 +341,12 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	iface_driver(ifname, drv, sizeof(drv));
 	if (via == ENCAP_VIA_TC || (via == ENCAP_VIA_AUTO && !strcmp(drv, "veth")))
 		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
+	/* this build's twin, attached before its XDP program */
+	cfg.flags |= NOSNAT_CFG_TWIN_DNAT;
+	if (mtu > NOSNAT_MAX_MTU && !(cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC))
+		err("warning: %s's MTU %u is above %u: a larger packet with a partial checksum "
+		    "cannot be completed for XDP_TX and is dropped (--encap-via tc has no such limit)",
+		    ifname, mtu, NOSNAT_MAX_MTU);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_cfg), &zero, &cfg, BPF_ANY)) {
 		rc = -errno;
 		err("cannot write the node configuration: %s", strerror(-rc));

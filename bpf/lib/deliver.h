@@ -30,14 +30,24 @@ static __always_inline __be32 syn_ack_of(const struct pkt *p, int syn)
 	return bpf_htonl(bpf_ntohl(((const struct tcphdr *)p->l4)->seq) + 1);
 }
 
-/* Encapsulate p to node with outer ID id and send it. partial: its L4 sum
- * is the partial (offload) kind, completed here. An ICMP error that does
- * not fit is dropped: ICMP errors never cause ICMP. */
+/* The MSS clamp for p's segment: the client's IP options ride in every
+ * segment of the flow too. */
+static __always_inline __u16 mss_max_for(const struct pkt *p, const struct nosnat_cfg *cfg)
+{
+	return cfg->mss_max - ((p->ip_len & 0x3c) - sizeof(struct iphdr));
+}
+
+/* Encapsulate p to node with outer ID id and send it. l4: p is TCP/UDP,
+ * whose sum may be the partial (offload) kind. A frame XDP sends gets it completed
+ * and its SYN's MSS clamped here; a frame for the tc twin keeps its sum as
+ * it came, and tc clamps, knowing which kind the skb holds. An ICMP error
+ * that does not fit is dropped: ICMP errors never cause ICMP. */
 static __always_inline void encap_send(struct xdp_md *ctx, struct pkt *p,
 				       const struct nosnat_cfg *cfg, __be32 node, __u16 id,
-				       int partial, struct verdict *v)
+				       int l4, struct verdict *v)
 {
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+	struct route rt = {};
 
 	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
 		/* Too big for the tunnel. With DF the sender learns the MTU (an
@@ -59,18 +69,63 @@ static __always_inline void encap_send(struct xdp_md *ctx, struct pkt *p,
 		}
 		return;
 	}
-	if (partial && l4_csum_complete(ctx, p)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+	if (nosnat_route(ctx, node, (__u32)p->ip->tos << 16 | (__u16)(bytes + sizeof(struct iphdr)),
+			 &rt)) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 		return;
 	}
-	/* the client's IP options ride in every segment of the flow too */
-	if (p->proto == IPPROTO_TCP && p->l4)
-		mss_clamp_xdp(p->l4, p->data_end, cfg->mss_max - ((p->ip_len & 0x3c) - sizeof(struct iphdr)));
+	if (!rt.to_tc) {
+		if (l4 && l4_csum_partial(p) && l4_csum_complete(ctx, p)) {
+			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		if (p->proto == IPPROTO_TCP && p->l4)
+			mss_clamp_xdp(p->l4, p->data_end, mss_max_for(p, cfg));
+	}
 	if (encap_ipip(ctx, p, cfg->node_ip, node, id)) {
 		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	encap_forward(ctx, p, cfg, v);
+	encap_forward(ctx, &rt, v);
+}
+
+/* A VIP packet for a pod here: tell the tc twin the rewrite (it knows
+ * whether the skb's checksum is partial). A driver without XDP metadata is
+ * a NIC's, whose packets never carry a partial sum: rewritten here. So is
+ * every packet while the twin attached is one that would not (an older
+ * nosnat's, for the moment it takes over): a partial checksum rewritten
+ * as a complete one is wrong, but a pod's stack does not check it. */
+static __always_inline int local_rewrite(struct xdp_md *ctx, struct pkt *p,
+					 const struct nosnat_cfg *cfg,
+					 const struct nosnat_backend *be, __u8 action)
+{
+	__be32 vip = p->ip->daddr;
+	__be16 vip_port = 0;
+	struct nosnat_meta *meta;
+	__u8 proto = p->proto;
+
+	if (p->l4 && (void *)((__be16 *)p->l4 + 2) <= p->data_end)
+		vip_port = ((__be16 *)p->l4)[1];	/* dest port: TCP and UDP alike */
+	else
+		return -1;
+	if (!(cfg->flags & NOSNAT_CFG_TWIN_DNAT))
+		return dnat_xdp(p, be);
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return pkt_refresh(ctx, p) ? -1 : dnat_xdp(p, be);
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return -1;
+	meta->magic = NOSNAT_META_LOCAL;
+	meta->ifindex = 0;
+	meta->vip = vip;
+	meta->pod = be->addr;
+	meta->vip_port = vip_port;
+	meta->pod_port = be->port;
+	meta->proto = proto;
+	meta->action = action;
+	meta->pad[0] = 0;
+	meta->pad[1] = 0;
+	return 0;
 }
 
 /* What vip_deliver needs to know besides the pick. */
@@ -173,7 +228,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	const struct nosnat_cfg *cfg = d->cfg;
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 	struct nosnat_backend *be;
-	int partial, second = 0;
+	int second = 0;
 	__u16 id;
 
 	if (pk->new_flow == NEW_FLOW_SPOOFED) {
@@ -195,7 +250,6 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 		count_flow_event(pk->reason);
 	be = pk->be;
 
-	partial = l4_csum_partial(p);
 	if (be->node == cfg->node_ip) {
 		/* The pod's replies find this flow (tc egress). A SYN again on
 		 * an established flow: its SYN-ACK must acknowledge this one. */
@@ -204,12 +258,13 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 
 		if (d->syn && f && f->syn_ack != syn_ack)
 			f->syn_ack = syn_ack;
-		if (dnat_xdp(p, be, partial)) {
+		__u8 action = d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL;
+
+		if (local_rewrite(ctx, p, cfg, be, action)) {
 			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		set_verdict(v, XDP_PASS, d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
-			    pk->reason);
+		set_verdict(v, XDP_PASS, action, pk->reason);
 		count_delivered(pk, bytes);
 		return;
 	}
@@ -225,7 +280,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	if (second && !d->from_node)
 		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
-	encap_send(ctx, p, cfg, be->node, id, partial, v);
+	encap_send(ctx, p, cfg, be->node, id, 1, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		count_delivered(pk, bytes);
 	/* how the pod was found, unless how the frame left is news */

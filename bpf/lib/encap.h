@@ -138,6 +138,7 @@ static __always_inline void hand_to_tc(struct xdp_md *ctx, __u32 ifindex, __u32 
 	data = (void *)(long)ctx->data;
 	if ((void *)(meta + 1) > data)
 		goto fail;
+	__builtin_memset(meta, 0, sizeof(*meta));
 	meta->magic = NOSNAT_META_MAGIC;
 	meta->ifindex = ifindex;
 	set_verdict(v, XDP_PASS, NOSNAT_ACT_ENCAP, reason);
@@ -146,72 +147,99 @@ fail:
 	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 }
 
-/* Send the encapsulated frame towards outer->daddr. */
-static __always_inline void encap_forward(struct xdp_md *ctx, struct pkt *p,
-					  const struct nosnat_cfg *cfg, struct verdict *v)
+/* How an encapsulated packet leaves: as a frame XDP sends (XDP_TX or a
+ * redirect, with these MACs), or up to the tc twin, which sends it through
+ * the kernel's neighbour code. Decided before the packet changes: a frame
+ * needs its checksum whole, the tc way keeps what the skb has. */
+struct route {
+	__u32 to_tc;		/* 0: a frame; else the verdict's reason for tc */
+	__u32 ifindex;		/* out (frame) or the hand-off's interface */
+	__u8 dmac[ETH_ALEN];
+	__u8 smac[ETH_ALEN];
+};
+
+/* The way to node for a packet of tot_len bytes (outer header included,
+ * in the low 16 bits of tos_len; its TOS above) from this node; -1 when
+ * there is none. A global function: verified once, not at every path to
+ * each of its callers. */
+__attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u32 tos_len,
+					   struct route *rt)
 {
+	const struct nosnat_cfg *cfg = cfg_get();
 	struct bpf_fib_lookup fib = {};
-	struct iphdr *outer = p->ip;
-	struct ethhdr *eth = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct nosnat_nexthop *nh;
-	__u32 slot, now, out_ifindex;
+	__u32 slot, now;
 	long rc;
 
-	if ((void *)(eth + 1) > data_end || (void *)(outer + 1) > data_end) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
-		return;
-	}
+	if (!ctx || !rt || !cfg)
+		return -1;
 	if (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) {
-		hand_to_tc(ctx, cfg->ifindex, NOSNAT_R_TC_FORWARD, v);
-		return;
+		rt->to_tc = NOSNAT_R_TC_FORWARD;
+		rt->ifindex = cfg->ifindex;
+		return 0;
 	}
 	/* A route lookup costs as much as the rest of the path: reuse this
 	 * CPU's answer for the node during the current tick. */
-	slot = nosnat_nexthop_slot(outer->daddr);
+	slot = nosnat_nexthop_slot(node);
 	nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
 	now = tick_now();
-	if (nh && nh->node == outer->daddr && nh->tick == now &&
-	    nh->in_ifindex == ctx->ingress_ifindex) {
-		__builtin_memcpy(eth->h_dest, nh->dmac, ETH_ALEN);
-		__builtin_memcpy(eth->h_source, nh->smac, ETH_ALEN);
-		out_ifindex = nh->out_ifindex;
-		goto send;
+	if (nh && nh->node == node && nh->tick == now && nh->in_ifindex == ctx->ingress_ifindex) {
+		__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
+		__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
+		rt->ifindex = nh->out_ifindex;
+		return 0;
 	}
 	fib.family = AF_INET;
-	fib.tos = outer->tos;
+	fib.tos = (__u8)(tos_len >> 16);
 	fib.l4_protocol = IPPROTO_IPIP;
-	fib.tot_len = bpf_ntohs(outer->tot_len);
+	fib.tot_len = (__u16)tos_len;
 	fib.ifindex = ctx->ingress_ifindex;
-	fib.ipv4_src = outer->saddr;
-	fib.ipv4_dst = outer->daddr;
+	fib.ipv4_src = cfg->node_ip;
+	fib.ipv4_dst = node;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		__builtin_memcpy(eth->h_dest, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(eth->h_source, fib.smac, ETH_ALEN);
-		out_ifindex = fib.ifindex;
+		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(rt->smac, fib.smac, ETH_ALEN);
+		rt->ifindex = fib.ifindex;
 		if (nh) {
-			nh->node = outer->daddr;
+			nh->node = node;
 			nh->in_ifindex = ctx->ingress_ifindex;
 			nh->out_ifindex = fib.ifindex;
 			nh->tick = now;
 			__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 			__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
 		}
-		goto send;
+		return 0;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {
 		/* Let the kernel resolve the neighbour. */
-		hand_to_tc(ctx, fib.ifindex ? fib.ifindex : cfg->ifindex, NOSNAT_R_NEIGH_FALLBACK, v);
+		rt->to_tc = NOSNAT_R_NEIGH_FALLBACK;
+		rt->ifindex = fib.ifindex ? fib.ifindex : cfg->ifindex;
+		return 0;
+	}
+	return -1;
+}
+
+/* Send the encapsulated frame the way rt says. */
+static __always_inline void encap_forward(struct xdp_md *ctx, const struct route *rt,
+					  struct verdict *v)
+{
+	struct ethhdr *eth = (void *)(long)ctx->data;
+
+	if (rt->to_tc) {
+		hand_to_tc(ctx, rt->ifindex, rt->to_tc, v);
 		return;
 	}
-	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
-	return;
-send:
-	if (out_ifindex == ctx->ingress_ifindex)
+	if ((void *)(eth + 1) > (void *)(long)ctx->data_end) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	__builtin_memcpy(eth->h_dest, rt->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, rt->smac, ETH_ALEN);
+	if (rt->ifindex == ctx->ingress_ifindex)
 		set_verdict(v, XDP_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
 	else
-		set_verdict(v, bpf_redirect(out_ifindex, 0), NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		set_verdict(v, bpf_redirect(rt->ifindex, 0), NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
 }
 
 /* Strip the outer IPv4 header (p->ip, p->ip_len bytes). */

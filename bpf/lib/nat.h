@@ -15,8 +15,11 @@
 /* A packet that Linux sent with checksum offload and that crossed a veth
  * (a lab, some VMs) arrives as CHECKSUM_PARTIAL: its TCP/UDP check holds
  * only the folded pseudo-header sum, for "hardware" to finish. XDP cannot
- * see ip_summed, but that value gives it away; a complete checksum equals
- * it by chance once in 65536 packets. Real uplinks never deliver these. */
+ * see ip_summed; the skb can, so whatever rewrites a checksum that may be
+ * partial is done by the tc twin (twin.h). XDP completes the sum itself
+ * only for a frame it sends (XDP_TX, redirect), where nobody else would:
+ * there the value below tells which might be partial, and completing a
+ * complete checksum that happens to equal it gives back the same value. */
 static __always_inline __sum16 *l4_check(struct pkt *p)
 {
 	if (p->proto == IPPROTO_TCP) {
@@ -51,48 +54,52 @@ static __always_inline int l4_csum_partial(struct pkt *p)
 	return *check == (__u16)sum;
 }
 
-/* The partial form of the check is a plain (uncomplemented) sum: an address
- * change moves it the other way from a complete checksum. */
-static __always_inline void csum_partial_replace4(__sum16 *check, __be32 from, __be32 to)
-{
-	__sum16 inv = ~*check;
-
-	csum_replace4(&inv, from, to);
-	*check = ~inv;
-}
-
-#define CSUM_MAX_WORDS	((1500 - 20) / 4)
+#define CSUM_CHUNK	256	/* bytes per bpf_csum_diff() call (it takes up to 512) */
+#define CSUM_MAX_CHUNKS	(NOSNAT_MAX_MTU / CSUM_CHUNK)
 #define L4_MAX_OFFSET	128	/* Ethernet, two VLAN tags, IPv4 with options */
 
 /* The folded one's-complement sum of len bytes at l4_off, or -1. A global
- * function: the verifier walks its loop once, not once for every path
- * that leads here (inlined, the loop was two thirds of the program's
- * verification). */
-__attribute__((noinline)) int nosnat_l4_sum(struct xdp_md *ctx, __u32 l4_off, __u32 len)
+ * function: the verifier walks its loops once, not once for every path
+ * that leads here. Whole chunks through the kernel's csum_partial, then
+ * words, then the last bytes; where each loop ended is computed from len,
+ * not carried out of it, so that every exit is one state to the verifier. */
+__attribute__((noinline)) int nosnat_l4_sum(struct xdp_md *ctx, __u64 l4_off, __u64 len)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	void *l4;
+	void *l4, *words;
 	__u64 sum = 0;
 	__u32 i;
 
-	if (l4_off > L4_MAX_OFFSET)
+	if (l4_off > L4_MAX_OFFSET || len > NOSNAT_MAX_MTU)
 		return -1;
 	l4 = data + l4_off;
-	for (i = 0; i < CSUM_MAX_WORDS; i++) {
-		__u32 *w = l4 + i * 4;
+	for (i = 0; i < CSUM_MAX_CHUNKS; i++) {
+		void *c = l4 + i * CSUM_CHUNK;
+		__s64 part;
 
-		if (i * 4 + 4 > len)
+		if ((i + 1) * CSUM_CHUNK > len)
+			break;
+		if (c + CSUM_CHUNK > data_end)
+			return -1;
+		part = bpf_csum_diff(NULL, 0, c, CSUM_CHUNK, 0);
+		if (part < 0)
+			return -1;
+		sum += (__u32)part;
+	}
+	words = l4 + (len & ~(__u64)(CSUM_CHUNK - 1));
+	for (i = 0; i < CSUM_CHUNK / 4; i++) {
+		__u32 *w = words + i * 4;
+
+		if (i * 4 + 4 > (len & (CSUM_CHUNK - 1)))
 			break;
 		if ((void *)(w + 1) > data_end)
 			return -1;
 		sum += *w;
 	}
-	if (i == CSUM_MAX_WORDS && i * 4 < len)
-		return -1;		/* longer than any packet we encapsulate */
 	{
-		__u8 *t = l4 + (i & 0x1ff) * 4;
-		__u32 rest = len - i * 4;
+		__u8 *t = words + (len & (CSUM_CHUNK - 4));
+		__u32 rest = len & 3;
 
 		if (rest >= 1) {
 			if ((void *)(t + 1) > data_end)
@@ -144,8 +151,27 @@ static __always_inline int l4_csum_complete(struct xdp_md *ctx, struct pkt *p)
 	return 0;
 }
 
-/* Rewrite dst VIP:port -> pod:port; the L4 header is at p->l4. */
-static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *be, int partial)
+/* p's pointers again after a helper that may have moved the frame (which
+ * the verifier assumes of any that could): same offsets, checked anew. */
+static __always_inline int pkt_refresh(struct xdp_md *ctx, struct pkt *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct iphdr *ip = data + (p->l2_len & 0x1f);
+
+	if ((void *)(ip + 1) > data_end)
+		return -1;
+	p->ip = ip;
+	p->data_end = data_end;
+	if (p->l4)
+		p->l4 = (void *)ip + (p->ip_len & 0x3c);
+	return 0;
+}
+
+/* Rewrite dst VIP:port -> pod:port in XDP, for a complete checksum: only
+ * where the tc twin cannot be told (a driver without XDP metadata, which
+ * is a NIC's: those never deliver partial checksums). */
+static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *be)
 {
 	struct iphdr *ip = p->ip;
 	__be32 old_addr = ip->daddr;
@@ -157,22 +183,15 @@ static __always_inline int dnat_xdp(struct pkt *p, const struct nosnat_backend *
 
 		if ((void *)(th + 1) > p->data_end)
 			return -1;
-		if (partial) {
-			/* ports are summed later, with the payload */
-			csum_partial_replace4(&th->check, old_addr, be->addr);
-		} else {
-			csum_replace4(&th->check, old_addr, be->addr);
-			csum_replace2(&th->check, th->dest, be->port);
-		}
+		csum_replace4(&th->check, old_addr, be->addr);
+		csum_replace2(&th->check, th->dest, be->port);
 		th->dest = be->port;
 	} else {
 		struct udphdr *uh = p->l4;
 
 		if ((void *)(uh + 1) > p->data_end)
 			return -1;
-		if (partial) {
-			csum_partial_replace4(&uh->check, old_addr, be->addr);
-		} else if (uh->check) {
+		if (uh->check) {
 			csum_replace4(&uh->check, old_addr, be->addr);
 			csum_replace2(&uh->check, uh->dest, be->port);
 			if (!uh->check)
@@ -264,6 +283,26 @@ static __always_inline void mss_clamp_xdp(struct tcphdr *th, void *data_end, __u
 		return;
 	csum_replace2(&th->check, csum_word_at(off, cur), csum_word_at(off, clamp));
 	*mss = clamp;
+}
+
+/* tc: lower the MSS option of the TCP header at l4 to mss_max. The helper
+ * keeps the checksum right for a partial and a complete one alike. */
+static __always_inline void mss_clamp_skb(struct __sk_buff *skb, __u32 l4, __u16 mss_max)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct tcphdr *th = data + (l4 & 0xff);
+	__be16 cur, clamp = bpf_htons(mss_max);
+	int off;
+
+	if ((void *)(th + 1) > data_end)
+		return;
+	off = mss_to_clamp(th, data_end, mss_max, &cur);
+	if (off < 0)
+		return;
+	bpf_l4_csum_replace(skb, l4 + offsetof(struct tcphdr, check), csum_word_at(off, cur),
+			    csum_word_at(off, clamp), sizeof(clamp));
+	bpf_skb_store_bytes(skb, l4 + off + 2, &clamp, sizeof(clamp), 0);
 }
 
 #endif

@@ -205,24 +205,9 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	 * clients never see the ICMP that would teach them the smaller MTU. */
 	if (syn_ack) {
 		const struct nosnat_cfg *cfg = cfg_get();
-		struct tcphdr *th;
-		__be16 mss, clamp;
-		int off;
 
-		if (!cfg)
-			return;
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
-		th = data + (l4 & 0x7f);
-		if ((void *)(th + 1) > data_end)
-			return;
-		off = mss_to_clamp(th, data_end, cfg->mss_max, &mss);
-		if (off < 0)
-			return;
-		clamp = bpf_htons(cfg->mss_max);
-		bpf_l4_csum_replace(skb, csum_off, csum_word_at(off, mss), csum_word_at(off, clamp),
-				    sizeof(clamp));
-		bpf_skb_store_bytes(skb, l4 + off + 2, &clamp, sizeof(clamp), 0);
+		if (cfg)
+			mss_clamp_skb(skb, l4, cfg->mss_max);
 	}
 }
 

@@ -12,7 +12,9 @@ int dummy_ifindex;	/* the "uplink": a veth in a private netns */
 /* --- harness ------------------------------------------------------------ */
 
 
-int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
+/* XDP alone: its verdict, its frame, the metadata it left (r->meta_len
+ * bytes at r->out). */
+int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r)
 {
 	struct xdp_md ctx_in = { .data_end = (uint32_t)len, .ingress_ifindex = (uint32_t)ifindex };
 	struct xdp_md ctx_out = {};
@@ -27,7 +29,83 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	r->meta_len = ctx_out.data;
 	r->pkt = r->out + ctx_out.data;
 	r->len = o.data_size_out - ctx_out.data;
+	r->tc_ret = -1;
 	return 0;
+}
+
+/* A frame through the uplink's ingress: XDP, then the tc twin when XDP left
+ * it work (r->meta, r->tc_ret); r->pkt is what the stack then gets. */
+int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
+{
+	int rc = run_xdp_only(in, len, ifindex, r);
+
+	return rc ? rc : run_twin(r);
+}
+
+/* The tc ingress twin (tests/bpf/tc_twin.bpf.c) over the same maps. */
+static struct tc_twin_bpf *twin;
+
+static int twin_load(void)
+{
+	struct bpf_map *m;
+
+	twin = tc_twin_bpf__open();
+	if (!twin)
+		return -1;
+	bpf_object__for_each_map(m, twin->obj) {
+		struct bpf_map *same = bpf_object__find_map_by_name(skel->obj, bpf_map__name(m));
+
+		bpf_map__set_pin_path(m, NULL);
+		if (same && bpf_map__reuse_fd(m, bpf_map__fd(same)))
+			return -1;
+	}
+	if (tc_twin_bpf__load(twin))
+		return -1;
+	return 0;
+}
+
+/* What the twin does with a frame XDP passed with nosnat's metadata: the
+ * packet the stack (or the neighbour code) then gets, in r->pkt. */
+int run_twin(struct run *r)
+{
+	struct nosnat_meta meta;
+	uint8_t pkt[sizeof(r->out)];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_out = r->out,
+		    .data_size_out = sizeof(r->out), .repeat = 1);
+
+	if (r->ret != XDP_PASS || r->meta_len != sizeof(meta))
+		return 0;
+	memcpy(&meta, r->out, sizeof(meta));
+	if (meta.magic != NOSNAT_META_LOCAL && meta.magic != NOSNAT_META_MAGIC)
+		return 0;
+	r->meta = meta;
+	if (!twin && twin_load())
+		return -EINVAL;
+	twin->bss->twin_meta = meta;
+	memcpy(pkt, r->pkt, r->len);
+	o.data_size_in = r->len;
+	if (bpf_prog_test_run_opts(bpf_program__fd(twin->progs.tc_twin), &o))
+		return -errno;
+	r->tc_ret = (int)o.retval;
+	r->meta_len = 0;
+	r->pkt = r->out;
+	r->len = o.data_size_out;
+	return 0;
+}
+
+/* The twin's program, to carry out m (for the benchmark), or -1. */
+int twin_prog(const struct nosnat_meta *m)
+{
+	if (!twin && twin_load())
+		return -1;
+	twin->bss->twin_meta = *m;
+	return bpf_program__fd(twin->progs.tc_twin);
+}
+
+void twin_unload(void)
+{
+	tc_twin_bpf__destroy(twin);
+	twin = NULL;
 }
 
 int run_tc(int prog_fd, const uint8_t *in, size_t len, struct run *r)
@@ -63,13 +141,15 @@ void stats_snap(void)
 		stats_now[i] = counter(maps.stats, i, 0, 2);
 }
 
-/* Exactly one packet counted since the snapshot, in this slot. */
+/* Exactly one packet counted by this hook since the snapshot, in this
+ * slot (the tc twin's count after XDP's is the other hook's). */
 int stats_moved(__u32 hook, __u32 action, __u32 reason)
 {
 	__u32 want = nosnat_stat_slot(hook, action, reason);
+	__u32 first = nosnat_stat_slot(hook, 0, 0), end = nosnat_stat_slot(hook + 1, 0, 0);
 	uint64_t total = 0, here = 0;
 
-	for (__u32 i = 0; i < NOSNAT_STATS_SLOTS; i++) {
+	for (__u32 i = first; i < end; i++) {
 		uint64_t d = counter(maps.stats, i, 0, 2) - stats_now[i];
 
 		total += d;
@@ -130,6 +210,7 @@ int cfg_reset(void)
 	struct nosnat_cfg cfg = {
 		.node_ip = ip4(T_NODE_SELF), .ifindex = (__u32)dummy_ifindex,
 		.mtu = 1500, .mss_max = 1440, .ct_mark_mask = NOSNAT_DEFAULT_CT_MARK_MASK,
+		.flags = NOSNAT_CFG_TWIN_DNAT,	/* as attach sets it */
 	};
 	__u32 zero = 0;
 
@@ -241,7 +322,7 @@ struct ip_spec ipv4(const char *src, const char *dst)
 /* eth(router -> self) around ip/l4 */
 size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4, int vlans)
 {
-	uint8_t l3[2048];
+	uint8_t l3[4096];
 	size_t n = build_ip(l3, ip, l4);
 
 	return build_eth(buf, MAC_SELF, MAC_ROUTER, vlans, 0x0800, l3, n);

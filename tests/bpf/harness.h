@@ -20,9 +20,11 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "nosnat_abi.h"
 #include "nosnat.skel.h"
 #include "bench.skel.h"
 #include "ct_helper.skel.h"
+#include "tc_twin.skel.h"
 #include "nosnat_abi.h"
 #include "../../bpf/lib/hash.h"
 #include "apply.h"
@@ -51,8 +53,10 @@ struct run {
 	uint8_t out[4096];
 	uint8_t *pkt;		/* output packet (after any XDP metadata) */
 	uint32_t len;
-	uint32_t meta_len;
-	uint32_t ret;
+	uint32_t meta_len;	/* XDP's metadata, still at out (when no twin ran) */
+	uint32_t ret;		/* XDP's verdict */
+	int tc_ret;		/* the tc twin's, when XDP left it work; else -1 */
+	struct nosnat_meta meta;	/* what XDP left it */
 };
 
 extern int dummy_ifindex;
@@ -66,6 +70,10 @@ extern uint8_t syn_opts_1440[20];
 /* harness.c */
 void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen);
 int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r);
+int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r);
+int run_twin(struct run *r);
+void twin_unload(void);
+int twin_prog(const struct nosnat_meta *m);
 int run_tc(int prog_fd, const uint8_t *in, size_t len, struct run *r);
 uint64_t counter(int fd, __u32 key, int field, int nfields);
 void stats_snap(void);
@@ -113,6 +121,8 @@ int t_icmp_frag_needed(void);
 int t_mss_clamp_ip_options(void);
 int t_backend_removed_flow_moves(void);
 int t_partial_checksums(void);
+int t_csum_equal_to_pseudo(void);
+int t_without_the_twin_xdp_rewrites(void);
 
 /* t_apply.c */
 int t_apply_converges(void);

@@ -135,7 +135,7 @@ int t_packet_fuzz(void)
 	static uint8_t seeds[16][2048], pkt[2048];
 	size_t lens[16], n_seeds, runs = 200000;
 	const char *env = getenv("NOSNAT_FUZZ_PACKETS");
-	uint64_t x0, e0, i0, verdicts[8] = { 0 }, tc_skipped = 0;
+	uint64_t x0, e0, i0, verdicts[8] = { 0 }, tc_skipped = 0, twin_runs = 0;
 	int tce = bpf_program__fd(skel->progs.nosnat_tc_egress);
 	int tci = bpf_program__fd(skel->progs.nosnat_tc_ingress);
 	__be32 node_b = ip4(T_NODE_B), node_c = ip4(T_NODE_C);
@@ -162,6 +162,11 @@ int t_packet_fuzz(void)
 		CHECK(!run_xdp(pkt, len, ifindex, &r), "xdp run %zu", i);
 		CHECK(r.ret <= XDP_REDIRECT && r.ret != XDP_ABORTED, "run %zu: XDP verdict %u", i, r.ret);
 		verdicts[r.ret]++;
+		if (r.tc_ret >= 0) {	/* XDP left the tc twin work: it can do it */
+			twin_runs++;
+			CHECK(r.tc_ret == (r.meta.magic == NOSNAT_META_LOCAL ? TC_ACT_OK : TC_ACT_REDIRECT),
+			      "run %zu: the twin's verdict %d on XDP's %x", i, r.tc_ret, r.meta.magic);
+		}
 		CHECK(r.len <= len + NOSNAT_IPIP_OVERHEAD, "run %zu: %u bytes out of %zu", i, r.len, len);
 		if (r.len > len) {	/* grew: must be our IPIP, towards a node */
 			size_t l2 = 14;
@@ -186,11 +191,12 @@ int t_packet_fuzz(void)
 	CHECK(stats_total(NOSNAT_HOOK_XDP) - x0 == runs, "XDP counted %llu of %zu packets",
 	      (unsigned long long)(stats_total(NOSNAT_HOOK_XDP) - x0), runs);
 	CHECK(stats_total(NOSNAT_HOOK_TC_EGRESS) - e0 == runs - tc_skipped, "tc egress counts");
-	CHECK(stats_total(NOSNAT_HOOK_TC_INGRESS) - i0 == runs - tc_skipped, "tc ingress counts");
+	CHECK(stats_total(NOSNAT_HOOK_TC_INGRESS) - i0 == runs - tc_skipped + twin_runs,
+	      "tc ingress counts");
 	printf("  info  %zu fuzzed packets: XDP pass %llu, drop %llu, tx %llu, redirect %llu; "
-	       "tc egress and ingress ran on %llu\n",
+	       "tc egress and ingress ran on %llu, the twin's work on %llu\n",
 	       runs, (unsigned long long)verdicts[XDP_PASS], (unsigned long long)verdicts[XDP_DROP],
 	       (unsigned long long)verdicts[XDP_TX], (unsigned long long)verdicts[XDP_REDIRECT],
-	       (unsigned long long)(runs - tc_skipped));
+	       (unsigned long long)(runs - tc_skipped), (unsigned long long)twin_runs);
 	return 0;
 }

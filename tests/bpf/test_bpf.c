@@ -56,7 +56,9 @@ const struct test tests[] = {
 	{ "decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)", t_decap_keeps_ce },
 	{ "a pod's fragmented UDP reply: every fragment leaves as the VIP's", t_udp_reply_fragments },
 	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed },
-	{ "partial checksums (veth offload): kept locally, completed before IPIP", t_partial_checksums },
+	{ "partial checksums (veth offload): left to the tc twin locally, completed before XDP sends", t_partial_checksums },
+	{ "a complete checksum equal to the pseudo-header sum: valid on every rewriting path", t_csum_equal_to_pseudo },
+	{ "an older tc twin attached (no NOSNAT_CFG_TWIN_DNAT): XDP rewrites for the pod itself", t_without_the_twin_xdp_rewrites },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },
 	{ "an apply that failed part-way is converged by the next one", t_apply_partial_failure },
@@ -114,6 +116,7 @@ int main(int argc, char **argv)
 			passed++;
 		}
 	}
+	twin_unload();
 	nosnat_bpf__destroy(skel);
 	if (!passed && !failed)
 		failed = 1;	/* ran nothing: that is a failure */

@@ -1,0 +1,122 @@
+/* twin.h - the tc ingress twin: what XDP decided and only the skb can finish
+ * exactly, because only the skb knows whether its checksum is partial. */
+#ifndef NOSNAT_TWIN_H
+#define NOSNAT_TWIN_H
+
+#include <linux/pkt_cls.h>
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "stats.h"
+#include "nat.h"
+
+/* Enough for Ethernet, two VLAN tags, IPv4 and TCP with options. */
+#define TWIN_PULL_LEN 142
+
+/* A VIP packet XDP chose a pod here for: dst vip:vip_port -> pod:pod_port.
+ * The IP header sum is always complete; the L4 one goes through the helper
+ * with BPF_F_PSEUDO_HDR, right for a partial and a complete sum alike (and
+ * for a GRO train, partial too). A packet that is not the one XDP
+ * described is dropped: rewritten on a guess it could reset a connection,
+ * passed on as the VIP's the kernel would do so. */
+static __always_inline void twin_local_dnat(struct __sk_buff *skb, const struct nosnat_meta *m,
+					    struct verdict *v)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be16 sport = 0, dport = 0;
+	struct pkt p = {};
+	int rc;
+
+	rc = parse_l2_l3(data, data_end, &p, 0);
+	if (rc == PARSE_OK)
+		rc = parse_ports(&p, &sport, &dport);
+	if (rc != PARSE_OK || !p.l4) {
+		__u32 want = skb->len < TWIN_PULL_LEN ? skb->len : TWIN_PULL_LEN;
+
+		if (bpf_skb_pull_data(skb, want))
+			goto bad;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		rc = parse_l2_l3(data, data_end, &p, 0);
+		if (rc == PARSE_OK)
+			rc = parse_ports(&p, &sport, &dport);
+	}
+	if (rc != PARSE_OK || !p.l4 || p.fragment || p.proto != m->proto ||
+	    p.ip->daddr != m->vip || dport != m->vip_port)
+		goto bad;
+
+	__u32 l4 = p.l2_len + p.ip_len;
+	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+						      : offsetof(struct udphdr, check));
+	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
+	__be16 *port = p.l4 + 2;	/* destination port: TCP and UDP alike */
+
+	if ((void *)(port + 1) > data_end)
+		goto bad;
+	/* headers in place (the prologue made the linear part private) */
+	csum_replace4(&p.ip->check, m->vip, m->pod);
+	p.ip->daddr = m->pod;
+	*port = m->pod_port;
+	if (bpf_l4_csum_replace(skb, csum_off, m->vip, m->pod, pseudo | sizeof(m->pod)) ||
+	    bpf_l4_csum_replace(skb, csum_off, m->vip_port, m->pod_port,
+				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(m->pod_port)))
+		goto bad;
+	set_verdict(v, TC_ACT_OK, m->action, NOSNAT_R_NONE);
+	return;
+bad:
+	set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+}
+
+/* An encapsulated frame XDP handed over: its SYN's MSS is clamped here,
+ * where the helper knows the inner sum's kind (XDP left it as it came). */
+static __always_inline void twin_encap_clamp(struct __sk_buff *skb)
+{
+	__u32 want = skb->len < TWIN_PULL_LEN + sizeof(struct iphdr) ?
+		     skb->len : TWIN_PULL_LEN + sizeof(struct iphdr);
+	const struct nosnat_cfg *cfg;
+	struct iphdr *inner;
+	struct tcphdr *th;
+	void *data, *data_end;
+	struct pkt p = {};
+	__u32 ihl;
+
+	if (bpf_skb_pull_data(skb, want))
+		return;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (parse_l2_l3(data, data_end, &p, 0) != PARSE_OK || p.proto != IPPROTO_IPIP)
+		return;
+	inner = (void *)p.ip + (p.ip_len & 0x3c);
+	if ((void *)(inner + 1) > data_end || inner->protocol != IPPROTO_TCP ||
+	    (inner->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+		return;
+	ihl = inner->ihl * 4;
+	if (ihl < sizeof(*inner) || ihl > 60)
+		return;
+	th = (void *)inner + ihl;
+	if ((void *)(th + 1) > data_end || !th->syn)
+		return;
+	cfg = cfg_get();
+	if (!cfg)
+		return;
+	/* the client's IP options ride in every segment of the flow too */
+	mss_clamp_skb(skb, p.l2_len + p.ip_len + ihl, cfg->mss_max - (ihl - sizeof(*inner)));
+}
+
+/* What XDP left in the metadata (m, a copy): carried out. */
+static __always_inline void twin_from_xdp(struct __sk_buff *skb, const struct nosnat_meta *m,
+					  struct verdict *v)
+{
+	if (m->magic == NOSNAT_META_LOCAL) {
+		twin_local_dnat(skb, m, v);
+		return;
+	}
+	twin_encap_clamp(skb);
+	set_verdict(v, bpf_redirect_neigh(m->ifindex, NULL, 0, 0), NOSNAT_ACT_ENCAP,
+		    NOSNAT_R_TC_FORWARD);
+	if (v->ret != TC_ACT_REDIRECT)
+		set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+}
+
+#endif
