@@ -474,6 +474,15 @@ static int bench_paths(uint32_t repeat)
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40002, 25, TH_ACK);
 	bench_establish(pkt, n, 34, 1);
 	bench_path("xdp: VIP established flow, local pod", pkt, n, 0, 1, 1, repeat);
+	{	/* what XDP leaves the tc twin for that packet: the rewrite */
+		struct nosnat_meta m = { .magic = NOSNAT_META_LOCAL, .vip = ip4(T_VIP),
+					 .pod = ip4(T_POD_LOCAL), .vip_port = htons(25),
+					 .pod_port = htons(2525), .proto = IPPROTO_TCP,
+					 .action = NOSNAT_ACT_LOCAL };
+
+		bench_prog("tc ingress: the twin's rewrite for a local pod", twin_prog(&m), pkt, n,
+			   0, 1, 0, repeat, 0);
+	}
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40007, 25, TH_SYN);
 	bench_path("xdp: VIP SYN, one 5-tuple again, local pod", pkt, n, 0, 1, 1, repeat);
 	ip = ipv4(T_CLIENT, T_VIP);
