@@ -73,14 +73,19 @@ static __always_inline void eth_move(void *to, const void *from)
 }
 
 /* Prepend an outer IPv4 header (this node -> backend's node). The outer IP
- * ID carries the chosen pod's tag; DF and TOS come from the inner header. */
+ * ID carries the chosen pod's tag, TOS comes from the inner header, and DF
+ * is always set: the outer datagram is atomic, never fragmented between
+ * nodes, so its ID need not be unique (RFC 6864 4.1) and no two packets can
+ * reassemble into one. (A packet that does not fit the uplink is never
+ * encapsulated: encap_send. A receiving node's XDP never sees a fragmented
+ * outer datagram whole either: fragments go to the kernel as they came.) */
 static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
 				      __be32 dst, __u16 tag)
 {
 	struct iphdr *inner = p->ip, *outer;
 	__u32 l2_len = p->l2_len;
 	__u16 inner_len = bpf_ntohs(inner->tot_len);
-	__be16 df = inner->frag_off & bpf_htons(IP_DF);
+	__be16 df = bpf_htons(IP_DF);
 	__be16 ver_tos = bpf_htons(0x4500 | inner->tos);
 	__be16 tot_len = bpf_htons(inner_len + sizeof(*outer)), id = bpf_htons(tag);
 	__be16 ttl_proto = bpf_htons((64 << 8) | IPPROTO_IPIP);

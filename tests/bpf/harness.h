@@ -122,6 +122,7 @@ int t_mss_clamp_ip_options(void);
 int t_backend_removed_flow_moves(void);
 int t_partial_checksums(void);
 int t_csum_equal_to_pseudo(void);
+int t_outer_df_always(void);
 int t_without_the_twin_xdp_rewrites(void);
 
 /* t_apply.c */

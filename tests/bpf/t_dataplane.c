@@ -86,6 +86,34 @@ int t_remote_syn(void)
 	return 0;
 }
 
+/* The outer header always carries DF, also over a packet without it: an
+ * atomic datagram, never fragmented between nodes, whose ID (the pod's tag)
+ * need not be unique (RFC 6864). The ID without DF would have let the
+ * fragments of two packets reassemble into one. */
+int t_outer_df_always(void)
+{
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40090, .dport = 53,
+			     .payload = "query", .payload_len = 5 };
+	struct run r;
+	size_t n, in_n, out_n, wn;
+
+	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
+	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_B, 53, T_NODE_B, 1), "be add");
+	ip.frag = 0;		/* no DF */
+	ip.id = 0x4242;
+	n = frame(in, &ip, &u, 0);
+	in_n = build_ip(inner, &ip, &u);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), backend_tag(ip4(T_POD_B), htons(53)),
+			   0, 0x4000, inner, in_n);
+	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, out_n);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
 /* MSS after a NOP: its value sits at an odd offset, where the checksum
  * update must be byte-swapped. */
 int t_mss_odd_offset(void)

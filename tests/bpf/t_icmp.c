@@ -117,7 +117,8 @@ int t_icmp_error_remote(void)
 	rn = vip_reply_l3(reply, 40510, 0);
 	l3n = icmp_error_l3(l3, T_HOP, T_VIP, 3, 4, 1400, reply, rn < 60 ? rn : 60);
 	n = build_eth(in, MAC_SELF, MAC_ROUTER, 0, 0x0800, l3, l3n);
-	on = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag, 0, 0, l3, l3n);
+	/* the outer header with DF, though the error has none (atomic) */
+	on = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag, 0, 0x4000, l3, l3n);
 	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, on);
 	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_ICMP_ERROR), "how it left");
 
