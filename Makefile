@@ -38,7 +38,7 @@ USER_SRCS := user/log.c user/parse.c user/maglev.c user/pins.c user/mapio.c user
 	     user/vips.c user/pods.c user/ops.c user/verify.c user/netdev.c user/attach.c \
 	     user/names.c user/show.c user/config.c user/apply.c user/metrics.c user/run.c \
 	     user/kube.c user/kube_creds.c user/kube_http.c user/kube_client.c \
-	     user/ydoc.c user/migrate.c
+	     user/ydoc.c user/migrate.c user/maglev_read.c
 USER_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(USER_SRCS))
 
 .SECONDARY:
@@ -63,6 +63,7 @@ $(OUT)/user/%.o: user/%.c | $(OUT)/user
 
 # Everything that includes the skeleton waits for it.
 $(OUT)/user/attach.o: $(OUT)/nosnat.skel.h
+$(OUT)/user/maglev_read.o: $(OUT)/maglev_read.skel.h
 
 # The loader's code as a library: programs link only the members they use
 # (the unit tests never pull in the skeleton).
@@ -83,6 +84,7 @@ $(OUT)/san/%.o: user/%.c | $(OUT)/san
 	$(call msg,CC-SAN,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 $(OUT)/san/attach.o: $(OUT)/nosnat.skel.h
+$(OUT)/san/maglev_read.o: $(OUT)/maglev_read.skel.h
 $(OUT)/nosnat-asan: $(SAN_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $^ $(LDLIBS) -o $@

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include "parse.h"
 #include "maglev.h"
+#include "maglev_read.h"
 #include "mapio.h"
 #include "pods.h"
 #include "scratch.h"
@@ -22,8 +23,9 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 	struct nosnat_addr_filter *filt = &s->tmp->verify.filter;
 	struct nosnat_pod *pod_dir_cur = s->tmp->verify.dir_cur;
 	const struct nosnat_pod *pod_ents = s->tmp->pods.ents;
+	struct maglev_read_bpf *reader = NULL;
+	int problems = 0, reader_err = 0;
 	char vs[32], a[16];
-	int problems = 0;
 
 #define PROBLEM(...) do { fprintf(out, __VA_ARGS__); fputc('\n', out); problems++; } while (0)
 	for (size_t i = 0; i < s->n_vips; i++) {
@@ -81,14 +83,31 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		}
 		if (!active)
 			PROBLEM("%s: a Maglev table but no active backend", vs);
-		inner = bpf_map_get_fd_by_id(inner_id);
-		if (inner < 0 || bpf_map_lookup_elem(inner, &zero, table)) {
-			PROBLEM("%s: cannot read its Maglev table: %s", vs, strerror(errno));
-			if (inner >= 0)
-				close(inner);
-			continue;
+		/* through the reader program (CAP_BPF); by ID only where that
+		 * cannot load (which needs CAP_SYS_ADMIN) */
+		if (!reader && !reader_err) {
+			reader = maglev_reader_open(m->maglev);
+			if (!reader)
+				reader_err = errno;
 		}
-		close(inner);
+		if (reader) {
+			int rc = maglev_reader_get(reader, v->val.id, table);
+
+			if (rc) {
+				PROBLEM("%s: cannot read its Maglev table: %s", vs, strerror(-rc));
+				continue;
+			}
+		} else {
+			inner = bpf_map_get_fd_by_id(inner_id);
+			if (inner < 0 || bpf_map_lookup_elem(inner, &zero, table)) {
+				PROBLEM("%s: cannot read its Maglev table: %s (reader program: %s)", vs,
+					strerror(errno), strerror(reader_err));
+				if (inner >= 0)
+					close(inner);
+				continue;
+			}
+			close(inner);
+		}
 		for (__u32 slot = 0; slot < NOSNAT_MAGLEV_SIZE; slot++) {
 			__u32 id = table->backend[slot];
 			const struct nosnat_backend *be = &s->be[id % NOSNAT_MAX_BACKENDS];
@@ -176,5 +195,6 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 				}
 	}
 #undef PROBLEM
+	maglev_reader_close(reader);
 	return problems;
 }

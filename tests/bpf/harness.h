@@ -35,6 +35,7 @@
 #include "scratch.h"
 #include "state.h"
 #include "verify.h"
+#include "maglev_read.h"
 #include "vips.h"
 #include "pkt.h"
 #include <time.h>
@@ -123,6 +124,7 @@ int t_backend_removed_flow_moves(void);
 int t_partial_checksums(void);
 int t_csum_equal_to_pseudo(void);
 int t_outer_df_always(void);
+int t_verify_reads_maglev_tables(void);
 int t_without_the_twin_xdp_rewrites(void);
 
 /* t_apply.c */

@@ -453,6 +453,46 @@ out:
 	return 0;
 }
 
+/* verify reads each Maglev table through the reader program (what it needs
+ * is CAP_BPF, not CAP_SYS_ADMIN): the very table the map holds, so a slot
+ * naming a backend that is not the VIP's is found. */
+int t_verify_reads_maglev_tables(void)
+{
+	static struct nosnat_maglev_slots by_id, by_prog;
+	struct maglev_read_bpf *r;
+	__u32 inner_id, vid, zero = 0;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int inner, problems;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B, 2525, T_NODE_B, 1), "be add");
+	CHECK(!state_read(&maps, &st), "read");
+	vid = st.vips[0].val.id;
+	CHECK(!bpf_map_lookup_elem(maps.maglev, &vid, &inner_id), "table");
+	inner = bpf_map_get_fd_by_id(inner_id);
+	CHECK(inner >= 0 && !bpf_map_lookup_elem(inner, &zero, &by_id), "by ID");
+	r = maglev_reader_open(maps.maglev);
+	CHECK(r, "reader: %s", strerror(errno));
+	CHECK(!maglev_reader_get(r, vid, &by_prog), "read");
+	CHECK(!memcmp(&by_id, &by_prog, sizeof(by_id)), "the reader's copy differs");
+	CHECK(maglev_reader_get(r, vid + 1, &by_prog) == -ENOENT, "a VIP id without a table");
+	maglev_reader_close(r);
+	CHECK(state_verify(&maps, &st, stderr) == 0, "agree");
+	by_id.backend[7] = 999;		/* a backend slot nobody uses */
+	CHECK(!bpf_map_update_elem(inner, &zero, &by_id, BPF_ANY), "corrupt slot 7");
+	close(inner);
+	out = open_memstream(&buf, &len);
+	CHECK(out, "memstream");
+	problems = state_verify(&maps, &st, out);
+	fclose(out);
+	CHECK(problems == 1 && strstr(buf, "Maglev slot 7 names backend 999, not an active one of it"),
+	      "%d problems: %s", problems, buf);
+	free(buf);
+	return 0;
+}
+
 /* verify: two VIP ports of one pod port that share a conntrack mark value
  * would let a reply be proven for the wrong VIP. */
 int t_verify_mark_collision(void)

@@ -59,6 +59,7 @@ const struct test tests[] = {
 	{ "partial checksums (veth offload): left to the tc twin locally, completed before XDP sends", t_partial_checksums },
 	{ "a complete checksum equal to the pseudo-header sum: valid on every rewriting path", t_csum_equal_to_pseudo },
 	{ "the outer header carries DF over a packet without it (atomic: its ID is the tag)", t_outer_df_always },
+	{ "verify reads Maglev tables through a program (CAP_BPF) and finds a wrong slot", t_verify_reads_maglev_tables },
 	{ "an older tc twin attached (no NOSNAT_CFG_TWIN_DNAT): XDP rewrites for the pod itself", t_without_the_twin_xdp_rewrites },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },

@@ -197,10 +197,18 @@ t_permissions() {
 	out=$(ip netns exec "$LAB-caps" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		--inh-caps=+bpf,+perfmon,+net_admin --ambient-caps=+bpf,+perfmon,+net_admin "$NOSNAT" \
 		--pin-dir "$LAB_DIR/bpffs/caps/p" attach v0 2>&1) || fail "nobody with capabilities: $out" || rc=1
+	# the DaemonSet's capabilities configure and verify (the Maglev table is
+	# read through a program: an inner map's ID needs CAP_SYS_ADMIN)
+	out=$(ip netns exec "$LAB-caps" setpriv --reuid=65534 --regid=65534 --clear-groups \
+		--inh-caps=+bpf,+perfmon,+net_admin --ambient-caps=+bpf,+perfmon,+net_admin sh -c "
+		'$NOSNAT' --pin-dir '$LAB_DIR/bpffs/caps/p' vip add 192.0.2.50:25/tcp &&
+		'$NOSNAT' --pin-dir '$LAB_DIR/bpffs/caps/p' backend add 192.0.2.50:25/tcp 198.18.9.2:2525 \
+			--node 198.51.100.200 && '$NOSNAT' --pin-dir '$LAB_DIR/bpffs/caps/p' verify" 2>&1) ||
+		fail "nobody with capabilities: verify: $out" || rc=1
 	ip netns exec "$LAB-caps" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		--inh-caps=+bpf,+perfmon,+net_admin --ambient-caps=+bpf,+perfmon,+net_admin "$NOSNAT" \
 		--pin-dir "$LAB_DIR/bpffs/caps/p" detach v0 >/dev/null 2>&1 || fail "nobody's detach" || rc=1
 	ip netns del "$LAB-caps"
-	echo "pin dir 0700, pins 0600, non-root refused; pin dirs of another user, links, mode 0777 refused; a non-root user with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN attaches; without capabilities: ${root_out##*: }"
+	echo "pin dir 0700, pins 0600, non-root refused; pin dirs of another user, links, mode 0777 refused; a non-root user with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN attaches, configures and verifies; without capabilities: ${root_out##*: }"
 	return $rc
 }
