@@ -332,6 +332,10 @@ void metrics_render(FILE *f, struct metrics *mx)
 	scalar_family(f, "nosnat_new_flow_table_entries", "gauge",
 		      "Flows that have not completed a handshake.", mx->flows_new);
 	hook_action_family(f, "nosnat_packets_total", "Packets by hook and action.", mx, 0);
+	if (mx->has_daemon && mx->has_verify)
+		scalar_family(f, "nosnat_verify_inconsistencies", "gauge",
+			      "Inconsistencies nosnat verify found in the maps after the daemon's last apply.",
+			      mx->verify_problems);
 	vip_family(f, "nosnat_vip_bytes_total", "counter",
 		   "Bytes (IP length) of VIP packets seen by this node.", vips, nv, VF_BYTES);
 	vip_family(f, "nosnat_vip_flows_total", "counter", "New flows of a VIP seen by this node.",

@@ -34,6 +34,9 @@ struct metrics {
 	/* the daemon (run), when it writes them (has_daemon) */
 	int has_daemon;
 	uint64_t daemon_reattaches;
+	/* verify after the daemon's last apply, once one ran (has_verify) */
+	int has_verify;
+	uint64_t verify_problems;
 	/* Kubernetes discovery, when run --kube is used (has_kube) */
 	int has_kube, kube_connected;
 	uint64_t kube_last_sync, kube_watch_restarts, kube_invalid_endpoints;

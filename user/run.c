@@ -31,6 +31,7 @@
 #include "run.h"
 #include "ctx.h"
 #include "state.h"
+#include "verify.h"
 #include "kube.h"
 #include "kube_client.h"
 
@@ -67,14 +68,44 @@ static int apply_was_partial(const char *pin_dir)
 	return partial;
 }
 
-/* Apply and log each change on its own line. */
+/* nosnat verify on the maps an apply left: the inconsistencies found
+ * (each logged), or -errno when the maps cannot be read. */
+static int verify_logged(struct state *st, const char *pin_dir, const char *why)
+{
+	struct nosnat_maps m;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int rc;
+
+	rc = maps_open(pin_dir, &m);
+	if (rc)
+		return rc;
+	rc = state_read(&m, st);
+	if (!rc) {
+		mem = open_memstream(&buf, &len);
+		rc = mem ? state_verify(&m, st, mem) : -ENOMEM;
+		if (mem)
+			fclose(mem);
+		if (rc > 0) {
+			err("%s: verify found %d inconsistenc%s in the maps:", why, rc, rc == 1 ? "y" : "ies");
+			log_lines(buf);
+		}
+		free(buf);
+	}
+	maps_close(&m);
+	return rc;
+}
+
+/* Apply and log each change on its own line; verify what it left (the
+ * count in *verified). */
 static int apply_logged(struct state *st, const char *pin_dir, const struct config *cfg,
-			const char *file, int record, __u64 daemon, const char *why)
+			const char *file, int record, __u64 daemon, const char *why, int *verified)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&buf, &len);
-	int rc;
+	int rc, v;
 
 	rc = apply_parsed(st, pin_dir, cfg, file, 0, record, daemon, mem);
 	if (mem)
@@ -87,11 +118,16 @@ static int apply_logged(struct state *st, const char *pin_dir, const struct conf
 		err("%s: configuration rejected, the previous state stays in force", why);
 	else if (rc > 0 || record)
 		info("%s: configuration applied (%d change%s)", why, rc, rc == 1 ? "" : "s");
+	v = verify_logged(st, pin_dir, why);
+	if (v >= 0)
+		*verified = v;
+	else
+		err("%s: cannot verify the maps: %s", why, strerror(-v));
 	return rc;
 }
 
 static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
-			  struct kube_client *kc, uint64_t reattaches)
+			  struct kube_client *kc, uint64_t reattaches, int verified)
 {
 	struct metrics *mx = &c->mx;
 	struct state *st = &c->st;
@@ -107,6 +143,8 @@ static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
 	}
 	mx->has_daemon = 1;
 	mx->daemon_reattaches = reattaches;
+	mx->has_verify = verified >= 0;
+	mx->verify_problems = verified >= 0 ? (uint64_t)verified : 0;
 	mx->has_kube = kc != NULL;
 	if (kc)
 		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts,
@@ -202,6 +240,7 @@ struct daemon {
 	char *last_notes;		/* resolution notes, logged when they change */
 	double retry_at;		/* after a partial apply: apply again then (-1: no) */
 	unsigned int retry_s;		/* and the wait after that (backoff, to 60 s) */
+	int verified;			/* verify after the last apply: problems (-1: none ran) */
 	int waiting_logged;
 };
 
@@ -256,7 +295,8 @@ static void apply_kube(struct daemon *d, const char *why)
 		err("kubernetes: %s; the previous state stays in force", ebuf);
 		return;
 	}
-	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why);
+	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why,
+		     &d->verified);
 	retry_if_partial(d);
 }
 
@@ -308,7 +348,8 @@ static void reload(struct daemon *d, const char *why)
 		if (!config_needs_kube(cfg)) {
 			if (d->kc)
 				kube_restart(d);
-			apply_logged(&d->c->st, d->pin_dir, &d->base, d->o->config, 1, d->start, why);
+			apply_logged(&d->c->st, d->pin_dir, &d->base, d->o->config, 1, d->start, why,
+				     &d->verified);
 			retry_if_partial(d);
 			return;
 		}
@@ -357,6 +398,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	d->start = proc_start_time(0);
 	d->retry_at = -1;
 	d->retry_s = 1;
+	d->verified = -1;
 	lock_fd = daemon_lock(pin_dir);
 	if (lock_fd < 0) {
 		err("cannot take the daemon lock for %s: %s", pin_dir, strerror(-lock_fd));
@@ -439,7 +481,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			}
 		}
 		if (o->textfile && t >= next_metrics) {
-			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches);
+			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
 			next_metrics = t + o->interval;
 		}
 		if (reload_at >= 0 && t >= reload_at) {
@@ -520,7 +562,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
 			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
 			if (o->textfile)
-				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches);
+				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
 			rc = 0;
 			if (o->detach_on_exit)
 				rc = dp_detach(pin_dir, ifname);

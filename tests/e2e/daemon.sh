@@ -211,11 +211,18 @@ t_daemon_retries_a_partial_apply() {
 	pid=$(cat "$LAB_DIR/run-a.pid")
 	wait_for 10 grep -q "start: configuration partially applied; it is applied again shortly" \
 		"$LAB_DIR/run-a.log" || fail "no partial line: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1
+	# verify runs after every apply: the partial one left the VIP without a table
+	wait_for 5 grep -q "start: verify found 3 inconsistencies in the maps:" "$LAB_DIR/run-a.log" ||
+		fail "verify after the partial apply: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1
+	wait_for 5 grep -q "no Maglev table but 1 active backends" "$LAB_DIR/run-a.log" ||
+		fail "verify's finding not logged: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1
 	wait_for 10 grep -q "retry after a partial apply: configuration applied" "$LAB_DIR/run-a.log" ||
 		fail "no retry: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1
+	wait_for 5 grep -q '^nosnat_verify_inconsistencies 0$' "$LAB_DIR/tf-a/nosnat.prom" ||
+		fail "metric after the retry: $(grep verify "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
 	nosnat_on a verify >/dev/null || fail "maps disagree: $(nosnat_on a verify)" || rc=1
 	who client $VIP 25 >/dev/null || fail "no connection after the retry" || rc=1
 	kill -TERM "$pid" && wait "$pid" 2>/dev/null
-	[ $rc = 0 ] && echo "partial apply logged, retried after 1 s, maps consistent, traffic flows"
+	[ $rc = 0 ] && echo "partial apply logged, verify's 3 inconsistencies logged, retried after 1 s, verified: metric 0, traffic flows"
 	return $rc
 }

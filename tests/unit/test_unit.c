@@ -332,6 +332,8 @@ static void fill_metrics(void)
 	mx.has_kube = 1;
 	mx.has_daemon = 1;
 	mx.daemon_reattaches = 1;
+	mx.has_verify = 1;
+	mx.verify_problems = 0;
 	mx.kube_connected = 1;
 	mx.kube_last_sync = 1795000100;
 	mx.kube_watch_restarts = 2;
