@@ -364,8 +364,6 @@ static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 
 static int node_known(const struct config *cfg, __be32 node)
 {
-	if (cfg->nodes_from_kube)
-		return 1;	/* checked when the nodes arrive from Kubernetes */
 	return (cfg->has_node && cfg->node == node) || config_lists_node(cfg, node);
 }
 
@@ -457,6 +455,12 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 				return FAIL_AT(c, b, "backend without 'address'");
 			if (!bt[n_be].has_node)
 				return FAIL_AT(c, b, "backend without 'node'");
+			/* Kubernetes' Nodes come and go: a static backend's node could be
+			 * checked only at run time, where one gone would stop every
+			 * apply, Kubernetes services' too */
+			if (cfg->nodes_from_kube && !node_known(cfg, bt[n_be].node))
+				return FAIL_AT(c, b, "a static backend's node under 'nodes: kubernetes' "
+					       "(list 'nodes', or give the service by 'service:')");
 			if (!node_known(cfg, bt[n_be].node))
 				return FAIL_AT(c, b, "backend's node is not in 'nodes'");
 			for (size_t j = 0; j < n_be; j++)
