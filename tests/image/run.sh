@@ -151,7 +151,17 @@ stats_in_container() {
 textfile_on_host() {
 	local f=$NODE_ROOT/var/lib/node_exporter/textfile_collector/nosnat.prom
 	wait_for 20 grep -q '^nosnat_kube_connected 1' "$f" || { cat "$f"; return 1; }
-	grep -q '^nosnat_build_info' "$f"
+	grep -q '^nosnat_build_info' "$f" || return 1
+	# the daemon verified the maps after its apply, with the container's capabilities
+	wait_for 20 grep -q '^nosnat_verify_inconsistencies 0$' "$f" || { grep verify "$f"; return 1; }
+}
+
+# verify with the DaemonSet's capabilities and seccomp profile (no
+# CAP_SYS_ADMIN: the Maglev tables are read through a program)
+verify_in_container() {
+	local out
+	out=$(podman exec "$CTR-1" /usr/local/sbin/nosnat verify 2>&1) || { echo "$out"; return 1; }
+	echo "$out"
 }
 
 vip_ports() { # CONTAINER -> the mail VIP's ports, sorted
@@ -232,7 +242,8 @@ check "container starts; readiness probe passes" start_main "$CTR-1"
 check "client's TCP through the VIP reaches pod b (node b) with the client's address" \
 	client_reaches_pod_b
 check "liveness probe and 'nosnat stats' through podman exec" stats_in_container
-check "metrics textfile on the host path, Kubernetes connected" textfile_on_host
+check "metrics textfile on the host path, Kubernetes connected, the maps verified" textfile_on_host
+check "'nosnat verify' in the container: the maps agree" verify_in_container
 check "the memory limit holds the container" memory_limited
 check "a ConfigMap ..data swap is followed" configmap_swap_followed
 check "readiness fails on a bad configuration, passes when it is fixed; liveness holds" \
