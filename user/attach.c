@@ -490,6 +490,23 @@ static __u32 xdp_link_ifindex(const char *path)
 	return ifindex;
 }
 
+/* Are nosnat's tc programs on ifindex, at its handle and priority? Ingress
+ * (the twin: delivery to pods here, hand-offs) and egress (the replies):
+ * a clsact qdisc deleted by someone else takes both away. */
+static int tc_attached(int ifindex)
+{
+	static const enum bpf_tc_attach_point at[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
+
+	for (size_t i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = at[i]);
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = NOSNAT_TC_HANDLE, .priority = NOSNAT_TC_PRIO);
+
+		if (bpf_tc_query(&hook, &o) || !o.prog_id)
+			return 0;
+	}
+	return 1;
+}
+
 /* Is the process that started at start (a daemon's, from nosnat_ctl)
  * running in this PID namespace? */
 static int daemon_running(__u64 start)
@@ -516,7 +533,7 @@ int dp_health(const char *pin_dir, FILE *out)
 		[NOSNAT_CTL_APPLIED] = "configuration applied",
 		[NOSNAT_CTL_FAILED] = "the last configuration failed",
 	};
-	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE];
+	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE], no_tc[256] = "";
 	struct nosnat_ctl ctl = {};
 	struct nosnat_maps m;
 	struct dirent *e;
@@ -536,6 +553,8 @@ int dp_health(const char *pin_dir, FILE *out)
 		ifindex = xdp_link_ifindex(path);
 		if (ifindex && if_indextoname(ifindex, name) && used < sizeof(ifs))
 			used += snprintf(ifs + used, sizeof(ifs) - used, "%s%s", used ? ", " : "", name);
+		if (ifindex && !tc_attached((int)ifindex) && !*no_tc)
+			snprintf(no_tc, sizeof(no_tc), "%s", name);
 	}
 	if (d)
 		closedir(d);
@@ -546,6 +565,11 @@ int dp_health(const char *pin_dir, FILE *out)
 		ctl.last_result = NOSNAT_CTL_FAILED;
 	if (!*ifs) {
 		fprintf(out, "not ready: no interface has nosnat's XDP link (pin dir %s)\n", pin_dir);
+		return 1;
+	}
+	if (*no_tc) {
+		fprintf(out, "not ready: XDP on %s, but nosnat's tc programs are gone from %s\n", ifs,
+			no_tc);
 		return 1;
 	}
 	if (ctl.last_result == NOSNAT_CTL_APPLIED && ctl.daemon && !daemon_running(ctl.daemon)) {
@@ -559,18 +583,28 @@ int dp_health(const char *pin_dir, FILE *out)
 }
 
 /* Is nosnat still attached to ifname with the pins under pin_dir: its
- * maps there and its XDP link holding the interface? */
-int dp_attached(const char *pin_dir, const char *ifname)
+ * maps there, its XDP link holding the interface, its tc programs on it? */
+int dp_attached(const char *pin_dir, const char *ifname, const char **missing)
 {
 	char path[PATH_MAX];
 	__u32 ifindex;
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, NOSNAT_MAP_CTL);
-	if (access(path, F_OK))
+	if (access(path, F_OK)) {
+		*missing = "its pins";
 		return 0;
+	}
 	link_pin_path(path, sizeof(path), pin_dir, ifname);
 	ifindex = xdp_link_ifindex(path);
-	return ifindex && ifindex == if_nametoindex(ifname);
+	if (!ifindex || ifindex != if_nametoindex(ifname)) {
+		*missing = "its XDP link";
+		return 0;
+	}
+	if (!tc_attached((int)ifindex)) {
+		*missing = "its tc programs";
+		return 0;
+	}
+	return 1;
 }
 
 /* A map's locked memory, from its fdinfo. */

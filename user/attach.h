@@ -60,7 +60,8 @@ int ct_kfuncs_available(void);
 int parse_encap_via(const char *s, enum encap_via *via);
 int dp_detach(const char *pin_dir, const char *ifname);
 int dp_health(const char *pin_dir, FILE *out);
-/* 1 while the maps are pinned and the XDP link holds ifname. */
-int dp_attached(const char *pin_dir, const char *ifname);
+/* 1 while the maps are pinned, the XDP link holds ifname and the tc
+ * programs are on it; else 0, and *missing says which is gone. */
+int dp_attached(const char *pin_dir, const char *ifname, const char **missing);
 
 #endif

@@ -464,12 +464,15 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 		double t = now_mono(), wait = 3600;
 
 		/* Still attached? Pins can be removed under a running daemon
-		 * (a detach by hand, a bpffs unmounted): attach again. */
+		 * (a detach by hand, a bpffs unmounted), or the uplink's clsact
+		 * qdisc by another tool: attach again. */
 		if (t >= next_check) {
+			const char *missing = "";
+
 			next_check = t + o->interval;
-			if (!dp_attached(pin_dir, ifname)) {
-				err("the dataplane is gone from %s (pins under %s): attaching again",
-				    ifname, pin_dir);
+			if (!dp_attached(pin_dir, ifname, &missing)) {
+				err("the dataplane is gone from %s (%s; pins under %s): attaching again",
+				    ifname, missing, pin_dir);
 				mark_pending(pin_dir, d->start);
 				if (!dp_attach(&c->st, pin_dir, ifname, &ao)) {
 					d->reattaches++;
