@@ -84,6 +84,16 @@ int bench_xdp(struct xdp_md *ctx)
 		((__u64 *)data)[i] = ((const __u64 *)f->data)[i];
 	if (f->vary)
 		vary_source(data + 14 + 14, f->vary);	/* low half of the IPv4 source, and sport */
+	/* the metadata the last round's program left (the tc twin's work):
+	 * gone, as the stack would take it, so that every round leaves its own */
+	{
+		void *meta = (void *)(long)ctx->data_meta;
+
+		data = (void *)(long)ctx->data;
+		if (meta + sizeof(struct nosnat_meta) <= data &&
+		    bpf_xdp_adjust_meta(ctx, (int)sizeof(struct nosnat_meta)))
+			return XDP_ABORTED;
+	}
 	bpf_tail_call(ctx, &bench_xdp_next, 0);
 	return XDP_ABORTED;
 }
