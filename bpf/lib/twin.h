@@ -68,40 +68,63 @@ bad:
 	set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 }
 
+/* The inner TCP header's offset in an encapsulated frame if it is a SYN
+ * whose header lies in [data, data_end); 0 if it is not a SYN; -1 if the
+ * headers are not all there. */
+static __always_inline int twin_inner_syn(void *data, void *data_end, __u32 *ihl_out)
+{
+	struct iphdr *inner;
+	struct tcphdr *th;
+	struct pkt p = {};
+	__u32 ihl;
+
+	if (parse_l2_l3(data, data_end, &p, 0) != PARSE_OK)
+		return -1;
+	if (p.proto != IPPROTO_IPIP)
+		return 0;
+	inner = (void *)p.ip + (p.ip_len & 0x3c);
+	if ((void *)(inner + 1) > data_end)
+		return -1;
+	if (inner->protocol != IPPROTO_TCP || (inner->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
+		return 0;
+	ihl = inner->ihl * 4;
+	if (ihl < sizeof(*inner) || ihl > 60)
+		return 0;
+	th = (void *)inner + ihl;
+	if ((void *)(th + 1) > data_end)
+		return -1;
+	if (!th->syn)
+		return 0;
+	*ihl_out = ihl;
+	return (int)(p.l2_len + p.ip_len + ihl);
+}
+
 /* An encapsulated frame XDP handed over: its SYN's MSS is clamped here,
- * where the helper knows the inner sum's kind (XDP left it as it came). */
+ * where the helper knows the inner sum's kind (XDP left it as it came).
+ * Headers are pulled into the linear area only for a SYN, or when they
+ * are not there to tell. */
 static __always_inline void twin_encap_clamp(struct __sk_buff *skb)
 {
 	__u32 want = skb->len < TWIN_PULL_LEN + sizeof(struct iphdr) ?
 		     skb->len : TWIN_PULL_LEN + sizeof(struct iphdr);
 	const struct nosnat_cfg *cfg;
-	struct iphdr *inner;
-	struct tcphdr *th;
-	void *data, *data_end;
-	struct pkt p = {};
-	__u32 ihl;
+	__u32 ihl = sizeof(struct iphdr);
+	int l4;
 
-	if (bpf_skb_pull_data(skb, want))
-		return;
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	if (parse_l2_l3(data, data_end, &p, 0) != PARSE_OK || p.proto != IPPROTO_IPIP)
-		return;
-	inner = (void *)p.ip + (p.ip_len & 0x3c);
-	if ((void *)(inner + 1) > data_end || inner->protocol != IPPROTO_TCP ||
-	    (inner->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
-		return;
-	ihl = inner->ihl * 4;
-	if (ihl < sizeof(*inner) || ihl > 60)
-		return;
-	th = (void *)inner + ihl;
-	if ((void *)(th + 1) > data_end || !th->syn)
+	l4 = twin_inner_syn((void *)(long)skb->data, (void *)(long)skb->data_end, &ihl);
+	if (l4 < 0) {
+		if (bpf_skb_pull_data(skb, want))
+			return;
+		l4 = twin_inner_syn((void *)(long)skb->data, (void *)(long)skb->data_end, &ihl);
+	}
+	/* a SYN: its options too, wherever they are (SYNs are few) */
+	if (l4 <= 0 || bpf_skb_pull_data(skb, want))
 		return;
 	cfg = cfg_get();
 	if (!cfg)
 		return;
 	/* the client's IP options ride in every segment of the flow too */
-	mss_clamp_skb(skb, p.l2_len + p.ip_len + ihl, cfg->mss_max - (ihl - sizeof(*inner)));
+	mss_clamp_skb(skb, (__u32)l4, cfg->mss_max - (ihl - sizeof(struct iphdr)));
 }
 
 /* What XDP left in the metadata (m, a copy): carried out. */
