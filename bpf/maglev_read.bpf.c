@@ -6,25 +6,11 @@
  * CAP_PERFMON for the copy), which it does. Run with BPF_PROG_RUN. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
-#include "nosnat_abi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-struct nosnat_maglev_table {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct nosnat_maglev_slots));
-};
-
-/* the pinned map (the loader reuses its fd): as bpf/lib/maps.h defines it */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, NOSNAT_MAX_VIPS);
-	__type(key, __u32);
-	__array(values, struct nosnat_maglev_table);
-} nosnat_maglev SEC(".maps");
+/* the pinned map, as the dataplane defines it (the loader reuses its fd) */
+#include "lib/maglev_maps.h"
 
 /* where the table is copied to: this load's own */
 struct {

@@ -17,7 +17,10 @@ struct maglev_read_bpf *maglev_reader_open(int maglev_fd)
 
 	if (!r)
 		return NULL;
-	rc = bpf_map__reuse_fd(r->maps.nosnat_maglev, maglev_fd);
+	/* the pinned map itself, whatever the pin dir: no pin path of its own */
+	rc = bpf_map__set_pin_path(r->maps.nosnat_maglev, NULL);
+	if (!rc)
+		rc = bpf_map__reuse_fd(r->maps.nosnat_maglev, maglev_fd);
 	if (!rc)
 		rc = maglev_read_bpf__load(r);
 	if (rc) {

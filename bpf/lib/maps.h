@@ -74,25 +74,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_nodes SEC(".maps");
 
-/* One value holding the whole table; mmapable, so the loader fills a new
- * table with one memcpy. */
-struct nosnat_maglev_table {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	/* sizes, not BTF types: libbpf cannot size a 65537-slot array type */
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, sizeof(struct nosnat_maglev_slots));
-};
-
-/* Per VIP id, its Maglev table; the loader swaps whole tables in. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
-	__uint(max_entries, NOSNAT_MAX_VIPS);
-	__type(key, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-	__array(values, struct nosnat_maglev_table);
-} nosnat_maglev SEC(".maps");
+/* nosnat_maglev, per VIP id its Maglev table, and the table's layout */
+#include "maglev_maps.h"
 
 /* Per VIP id, the table it had before the last change that altered it
  * (kept until the next one): where a flow older than the change went. */
