@@ -110,21 +110,16 @@ static __always_inline int local_rewrite(struct xdp_md *ctx, struct pkt *p,
 		return -1;
 	if (!(cfg->flags & NOSNAT_CFG_TWIN_DNAT))
 		return dnat_xdp(p, be);
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+	meta = meta_push(ctx);
+	if (!meta)
 		return pkt_refresh(ctx, p) ? -1 : dnat_xdp(p, be);
-	meta = (void *)(long)ctx->data_meta;
-	if ((void *)(meta + 1) > (void *)(long)ctx->data)
-		return -1;
 	meta->magic = NOSNAT_META_LOCAL;
-	meta->ifindex = 0;
 	meta->vip = vip;
 	meta->pod = be->addr;
 	meta->vip_port = vip_port;
 	meta->pod_port = be->port;
 	meta->proto = proto;
 	meta->action = action;
-	meta->pad[0] = 0;
-	meta->pad[1] = 0;
 	return 0;
 }
 

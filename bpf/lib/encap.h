@@ -128,28 +128,37 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 
 	return 0;
 }
 
+/* Room for what the tc twin is to do, zeroed, in the frame's metadata; NULL
+ * where the driver has none (the frame's pointers are to be taken anew
+ * either way). */
+static __always_inline struct nosnat_meta *meta_push(struct xdp_md *ctx)
+{
+	struct nosnat_meta *meta;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return NULL;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > (void *)(long)ctx->data)
+		return NULL;
+	__builtin_memset(meta, 0, sizeof(*meta));
+	return meta;
+}
+
 /* Pass the encapsulated frame up with a mark in its metadata; the tc
  * ingress twin sees the mark and sends it with bpf_redirect_neigh(), i.e.
  * through the kernel's routing and neighbour resolution. */
 static __always_inline void hand_to_tc(struct xdp_md *ctx, __u32 ifindex, __u32 reason,
 				       struct verdict *v)
 {
-	struct nosnat_meta *meta;
-	void *data;
+	struct nosnat_meta *meta = meta_push(ctx);
 
-	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
-		goto fail;
-	meta = (void *)(long)ctx->data_meta;
-	data = (void *)(long)ctx->data;
-	if ((void *)(meta + 1) > data)
-		goto fail;
-	__builtin_memset(meta, 0, sizeof(*meta));
+	if (!meta) {
+		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+		return;
+	}
 	meta->magic = NOSNAT_META_MAGIC;
 	meta->ifindex = ifindex;
 	set_verdict(v, XDP_PASS, NOSNAT_ACT_ENCAP, reason);
-	return;
-fail:
-	set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 }
 
 /* How an encapsulated packet leaves: as a frame XDP sends (XDP_TX or a
