@@ -251,6 +251,18 @@ int ct_use(int on)
 	return bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY);
 }
 
+/* Set and clear bits of the loader's cfg flags, as attach options would. */
+int cfg_flags(__u32 set, __u32 clear)
+{
+	struct nosnat_cfg cfg;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(maps.cfg, &zero, &cfg))
+		return -1;
+	cfg.flags = (cfg.flags | set) & ~clear;
+	return bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY);
+}
+
 /* The flow key of T_CLIENT's TCP connection from sport to the mail VIP. */
 struct nosnat_flow_key client_flow(uint16_t sport)
 {

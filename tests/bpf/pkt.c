@@ -120,6 +120,26 @@ size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t
 	return build_ip(buf, &o, &l);
 }
 
+size_t build_icmp_error(uint8_t *buf, const struct ip_spec *ip, uint8_t type, uint8_t code,
+			uint16_t mtu, const uint8_t *q, size_t qlen)
+{
+	static uint8_t msg[1024];
+	struct ip_spec i = *ip;
+	struct l4_spec l = { .proto = IPPROTO_ICMP, .payload = msg, .payload_len = 8 + qlen };
+	uint16_t c;
+
+	memset(msg, 0, 8);
+	msg[0] = type;
+	msg[1] = code;
+	msg[6] = (uint8_t)(mtu >> 8);
+	msg[7] = (uint8_t)mtu;
+	memcpy(msg + 8, q, qlen);
+	c = csum16(msg, 8 + qlen, 0);
+	memcpy(msg + 2, &c, 2);
+	i.proto = IPPROTO_ICMP;
+	return build_ip(buf, &i, &l);
+}
+
 size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vlans,
 		 uint16_t ethertype, const uint8_t *l3, size_t l3_len)
 {

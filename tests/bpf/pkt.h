@@ -55,6 +55,10 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 /* Outer IPv4 (IPIP) around an IPv4 packet; returns length. */
 size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t tos,
 		  uint16_t frag, const uint8_t *inner, size_t inner_len);
+/* An ICMP error (type, code, next-hop MTU) quoting qlen bytes of q, in the
+ * IPv4 header ip (its protocol set here); returns length. */
+size_t build_icmp_error(uint8_t *buf, const struct ip_spec *ip, uint8_t type, uint8_t code,
+			uint16_t mtu, const uint8_t *q, size_t qlen);
 /* Ethernet (+ n VLAN tags) around an L3 packet; returns length. */
 size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vlans,
 		 uint16_t ethertype, const uint8_t *l3, size_t l3_len);

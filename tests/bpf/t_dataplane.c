@@ -172,12 +172,7 @@ int t_remote_no_neigh(void)
 
 	/* A veth uplink (encap via tc): even a resolved next hop goes to tc. */
 	{
-		struct nosnat_cfg cfg;
-		__u32 zero = 0;
-
-		CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
-		CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+		CHECK(!cfg_flags(NOSNAT_CFG_ENCAP_VIA_TC, 0), "cfg");
 		CHECK(!add_vip(T_VIP, 26, IPPROTO_TCP), "vip add");
 		CHECK(!add_be(T_VIP, 26, IPPROTO_TCP, T_POD_B, 26, T_NODE_B, 1), "be add");
 		ip = ipv4(T_CLIENT, T_VIP);
@@ -447,33 +442,21 @@ int t_tc_reply(void)
 int t_icmp_frag_needed(void)
 {
 	static uint8_t payload[1500];
-	uint8_t in[2048], orig_l3[2048], want[256], icmp[64], l3[128];
+	uint8_t in[2048], orig_l3[2048], want[256], l3[128];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40030, 25, TH_ACK);
+	/* the node's frag-needed: internetwork control, as the kernel sends */
+	const struct ip_spec node = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
+				      .tos = 0xc0, .ttl = 64 };
 	struct run r;
 	size_t n, l3n, wn;
-	uint16_t c;
 
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	l.payload = payload;
 	l.payload_len = 1500 - 40;	/* a full 1500-byte packet: +20 does not fit */
 	n = frame(in, &ip, &l, 0);
 	build_ip(orig_l3, &ip, &l);
-	memset(icmp, 0, sizeof(icmp));
-	icmp[0] = 3;
-	icmp[1] = 4;
-	icmp[6] = 1480 >> 8;
-	icmp[7] = 1480 & 0xff;
-	memcpy(icmp + 8, orig_l3, 28);
-	c = csum16(icmp, 36, 0);
-	memcpy(icmp + 2, &c, 2);
-	{
-		struct ip_spec o = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
-				     .proto = IPPROTO_ICMP, .tos = 0xc0, .ttl = 64 };
-		struct l4_spec p = { .payload = icmp, .payload_len = 36 };
-
-		l3n = build_ip(l3, &o, &p);
-	}
+	l3n = build_icmp_error(l3, &node, 3, 4, 1480, orig_l3, 28);
 	wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
 	stats_snap();
 	CHECK(!run_xdp(in, n, 1, &r), "test run");
@@ -494,28 +477,13 @@ int t_icmp_frag_needed(void)
 	/* With IP options: the quote is the whole header and 8 bytes */
 	{
 		static const uint8_t nops[8] = { 1, 1, 1, 1, 1, 1, 1, 0 };	/* NOPs, EOL */
-		uint8_t big[128];
 
 		ip.opts = nops;
 		ip.opts_len = sizeof(nops);
 		l.payload_len = 1500 - 48;
 		n = frame(in, &ip, &l, 0);
 		build_ip(orig_l3, &ip, &l);
-		memset(big, 0, sizeof(big));
-		big[0] = 3;
-		big[1] = 4;
-		big[6] = 1480 >> 8;
-		big[7] = 1480 & 0xff;
-		memcpy(big + 8, orig_l3, 28 + 8);
-		c = csum16(big, 44, 0);
-		memcpy(big + 2, &c, 2);
-		{
-			struct ip_spec o = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(T_CLIENT),
-					     .proto = IPPROTO_ICMP, .tos = 0xc0, .ttl = 64 };
-			struct l4_spec p = { .payload = big, .payload_len = 44 };
-
-			l3n = build_ip(l3, &o, &p);
-		}
+		l3n = build_icmp_error(l3, &node, 3, 4, 1480, orig_l3, 28 + 8);
 		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
 		stats_snap();
 		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_TX, "options: verdict %u", r.ret);
@@ -525,13 +493,9 @@ int t_icmp_frag_needed(void)
 		/* a veth uplink (encap via tc): the error leaves the way
 		 * encapsulated frames do, through the tc twin */
 		{
-			struct nosnat_cfg cfg;
 			struct nosnat_meta meta;
-			__u32 zero = 0;
 
-			CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-			cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
-			CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+			CHECK(!cfg_flags(NOSNAT_CFG_ENCAP_VIA_TC, 0), "cfg");
 			wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
 			stats_snap();
 			CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "tc: verdict %u", r.ret);
@@ -720,14 +684,7 @@ int t_partial_checksums(void)
 	}
 
 	/* Remote through the tc twin: the inner packet exactly as it came. */
-	{
-		struct nosnat_cfg cfg;
-		__u32 zero = 0;
-
-		CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
-		CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
-	}
+	CHECK(!cfg_flags(NOSNAT_CFG_ENCAP_VIA_TC, 0), "cfg");
 	ip = ipv4(T_CLIENT, T_VIP);
 	l = tcp(40063, 25, TH_SYN);
 	n = frame(in, &ip, &l, 0);
@@ -751,15 +708,11 @@ int t_without_the_twin_xdp_rewrites(void)
 	uint8_t in[256], want[256];
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
 	struct l4_spec l = tcp(40080, 25, TH_SYN);
-	struct nosnat_cfg cfg;
 	struct run r;
-	__u32 zero = 0;
 	size_t n, wn;
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-	cfg.flags &= ~NOSNAT_CFG_TWIN_DNAT;
-	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	CHECK(!cfg_flags(0, NOSNAT_CFG_TWIN_DNAT), "cfg");
 	n = frame(in, &ip, &l, 0);
 	ip.daddr = ip4(T_POD_LOCAL);
 	l.dport = 2525;
@@ -853,14 +806,8 @@ int t_csum_equal_to_pseudo(void)
 	CHECK(!cfg_reset(), "reset");
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	for (int via_tc = 0; via_tc < 2; via_tc++) {
-		if (via_tc) {
-			struct nosnat_cfg cfg;
-			__u32 zero = 0;
-
-			CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-			cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
-			CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
-		}
+		if (via_tc)
+			CHECK(!cfg_flags(NOSNAT_CFG_ENCAP_VIA_TC, 0), "cfg");
 		ip = ipv4(T_CLIENT, T_VIP);
 		l = tcp((uint16_t)(40073 + via_tc), 25, TH_SYN);
 		l.payload = payload;	/* a SYN with data (TCP Fast Open) */

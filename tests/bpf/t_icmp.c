@@ -10,21 +10,10 @@
 static size_t icmp_error_l3(uint8_t *buf, const char *from, const char *to, uint8_t type,
 			    uint8_t code, uint16_t mtu, const uint8_t *q, size_t qlen)
 {
-	static uint8_t msg[1024];
 	struct ip_spec ip = ipv4(from, to);
-	struct l4_spec l = { .proto = IPPROTO_ICMP, .payload = msg, .payload_len = 8 + qlen };
-	uint16_t c;
 
-	memset(msg, 0, 8);
-	msg[0] = type;
-	msg[1] = code;
-	msg[6] = (uint8_t)(mtu >> 8);
-	msg[7] = (uint8_t)mtu;
-	memcpy(msg + 8, q, qlen);
-	c = csum16(msg, 8 + qlen, 0);
-	memcpy(msg + 2, &c, 2);
 	ip.frag = 0;
-	return build_ip(buf, &ip, &l);
+	return build_icmp_error(buf, &ip, type, code, mtu, q, qlen);
 }
 
 /* The pod's reply through the VIP as it crossed the hop (VIP:25 -> client),
