@@ -28,6 +28,17 @@ static json_object *jaddr(__be32 addr)
 	return json_object_new_string(ip_str(addr, a));
 }
 
+/* A VIP port's object begins with "vip", "port", "proto". */
+static json_object *jvip(const struct nosnat_vip_key *k)
+{
+	json_object *e = json_object_new_object();
+
+	jput(e, "vip", jaddr(k->addr));
+	jput(e, "port", json_object_new_int(ntohs(k->port)));
+	jput(e, "proto", json_object_new_string(proto_name(k->proto)));
+	return e;
+}
+
 /* One line of JSON on f; o is freed. */
 static int json_print(FILE *f, json_object *o)
 {
@@ -101,11 +112,8 @@ void show_list(FILE *f, const struct state *s, int json)
 			json_object_array_add(ns, jaddr(nodes[i]));
 		jput(o, "nodes", ns);
 		for (size_t i = 0; i < s->n_vips; i++) {
-			json_object *e = json_object_new_object();
+			json_object *e = jvip(&v[i].key);
 
-			jput(e, "vip", jaddr(v[i].key.addr));
-			jput(e, "port", json_object_new_int(ntohs(v[i].key.port)));
-			jput(e, "proto", json_object_new_string(proto_name(v[i].key.proto)));
 			jput(e, "id", json_object_new_int64(v[i].val.id));
 			jput(e, "active", json_object_new_int64(v[i].val.active));
 			jput(e, "backends", list_backends_json(s, v[i].val.id));
@@ -177,10 +185,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 		rc = percpu_sum(m->vip_stat, v[i].val.id, 3, c);
 		if (rc)
 			break;
-		e = json_object_new_object();
-		jput(e, "vip", jaddr(v[i].key.addr));
-		jput(e, "port", json_object_new_int(ntohs(v[i].key.port)));
-		jput(e, "proto", json_object_new_string(proto_name(v[i].key.proto)));
+		e = jvip(&v[i].key);
 		jput(e, "packets", json_object_new_uint64(c[0]));
 		jput(e, "bytes", json_object_new_uint64(c[1]));
 		jput(e, "flows", json_object_new_uint64(c[2]));
@@ -196,10 +201,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 			rc = percpu_sum(m->be_stat, b, 2, c);
 			if (rc)
 				break;
-			e = json_object_new_object();
-			jput(e, "vip", jaddr(v[i].key.addr));
-			jput(e, "port", json_object_new_int(ntohs(v[i].key.port)));
-			jput(e, "proto", json_object_new_string(proto_name(v[i].key.proto)));
+			e = jvip(&v[i].key);
 			jput(e, "backend", jaddr(be->addr));
 			jput(e, "backend_port", json_object_new_int(ntohs(be->port)));
 			jput(e, "node", jaddr(be->node));
