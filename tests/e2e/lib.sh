@@ -31,6 +31,28 @@ wait_for() {
 	return 1
 }
 
+# new_conns_reach POD: 5 new connections through the VIP reach that pod,
+# each with the client's own address and port
+new_conns_reach() {
+	local pod=$1 i port rc=0
+	for i in 1 2 3 4 5; do
+		port=$(who client $VIP 25 | cut -d: -f2) || { fail "new connection failed"; rc=1; continue; }
+		grep -q "PEER $CLIENT:$port\$" "$LAB_DIR/pod-$pod.log" ||
+			{ fail "new connection $port not at pod $pod with the client's address"; rc=1; }
+	done
+	return $rc
+}
+
+# pod_sees_client POD: a connection through the VIP reaches it from the
+# client's address (printed: what the pod saw)
+pod_sees_client() {
+	local seen
+	seen=$(who client $VIP 25) || fail "no connection through the VIP" || return 1
+	[[ $seen == "$CLIENT:"* ]] || fail "pod saw $seen, not the client $CLIENT" || return 1
+	grep -q "^PEER $CLIENT:" "$LAB_DIR/pod-$1.log" || fail "pod $1 log has no client" || return 1
+	echo "$seen"
+}
+
 # idle_start NAME HOST PORT N ROUNDS: N idle connections from the client
 idle_start() {
 	local name=$1
