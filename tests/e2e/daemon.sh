@@ -192,7 +192,12 @@ t_daemon_reattaches_and_is_alone() {
 		fail "metric: $(grep reattach "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
 	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "after re-attach: $seen; $(tail -12 "$LAB_DIR/run-a.log")" || rc=1
 	# the uplink's clsact qdisc deleted by another tool: the tc twin (every
-	# packet for pod a is rewritten there) and the reply NAT go with it
+	# packet for pod a is rewritten there) and the reply NAT go with it.
+	# Idle connections to pod a, server speaking first, quiet meanwhile:
+	# the flows stay in the maps, and answer once the twin is back.
+	idle_start vip $VIP 25 4 2 || rc=1
+	push_next
+	round_ok vip 1 4 || rc=1
 	nsx a tc qdisc del dev eth0 clsact || fail "qdisc del" || rc=1
 	wait_for 10 grep -q "the dataplane is gone from eth0 (its tc programs;" "$LAB_DIR/run-a.log" ||
 		fail "tc loss not noticed: $(tail -3 "$LAB_DIR/run-a.log")" || rc=1
@@ -200,9 +205,12 @@ t_daemon_reattaches_and_is_alone() {
 	wait_for 5 grep -q '^nosnat_daemon_reattaches_total 2' "$LAB_DIR/tf-a/nosnat.prom" ||
 		fail "metric: $(grep reattach "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
 	nsx a tc filter show dev eth0 ingress | grep -q "nosnat_tc_ingre" || fail "tc ingress not back: $(nsx a tc filter show dev eth0 ingress)" || rc=1
+	push_next
+	round_ok vip 2 4 || rc=1
+	idle_stop vip
 	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "after the qdisc: $seen" || rc=1
 	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
-	[ $rc = 0 ] && echo "second daemon waited; pins removed, then the clsact qdisc deleted -> attached again in ~1 s each, ready, counted, pod a saw $seen"
+	[ $rc = 0 ] && echo "second daemon waited; pins removed, then the clsact qdisc deleted -> attached again in ~1 s each, ready, counted, 4 idle connections answered after the qdisc came back, pod a saw $seen"
 	return $rc
 }
 
