@@ -127,12 +127,16 @@
 	X(ICMP_ERROR, icmp_error, PLAIN) /* an ICMP error about a VIP flow, sent to its pod */ \
 	X(ICMP_NO_FLOW, icmp_no_flow, DROP) /* an ICMP error about a VIP flow nobody here knows */ \
 	X(ICMP_LIMITED, icmp_limited, DROP) /* too big with DF, but this CPU sent its \
-					     * NOSNAT_ICMP_PER_SEC frag-needed already */
+					     * NOSNAT_ICMP_PER_SEC frag-needed already */ \
+	X(TO_TC, to_tc, PLAIN)		/* XDP could not finish it (no metadata room, \
+					 * a neighbour to resolve): passed on untouched \
+					 * and uncounted elsewhere; tc ingress did the rest */
 
 /* Where a verdict was reached. */
 #define NOSNAT_HOOKS(X)							\
 	X(XDP, xdp)			/* uplink ingress, XDP */		\
-	X(TC_INGRESS, tc_ingress)	/* uplink ingress, tc (neighbour fallback) */ \
+	X(TC_INGRESS, tc_ingress)	/* uplink ingress, tc: whatever XDP passed on, or \
+					 * all of it with --hook tc */ \
 	X(TC_EGRESS, tc_egress)		/* uplink egress, tc (reply NAT) */
 
 enum nosnat_action {
@@ -167,6 +171,12 @@ enum nosnat_hook {
 #define NOSNAT_CFG_TWIN_DNAT	0x2	/* the tc ingress twin rewrites packets for pods
 					 * here (NOSNAT_META_LOCAL); without it, as while
 					 * an older nosnat takes over, XDP rewrites them */
+#define NOSNAT_CFG_HOOK_TC	0x4	/* no XDP program attached: tc ingress runs the
+					 * whole dataplane (--hook tc) */
+#define NOSNAT_CFG_XDP_META	0x8	/* XDP hands work to tc through metadata; clear:
+					 * the program was loaded without it (a kernel
+					 * that refuses bpf_xdp_adjust_meta, --xdp-meta
+					 * off) and passes what it cannot finish untouched */
 
 /* nosnat_cfg: one-element array, written by attach. */
 struct nosnat_cfg {

@@ -128,6 +128,12 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 
 	return 0;
 }
 
+/* Set by the loader when the kernel lets XDP programs call
+ * bpf_xdp_adjust_meta (some refuse it at verification): when 0, every call
+ * is dead code the verifier never walks, and XDP passes on untouched
+ * whatever it cannot finish for tc ingress to do whole. */
+const volatile __u32 nosnat_xdp_meta = 0;
+
 /* Room for what the tc twin is to do, zeroed, in the frame's metadata; NULL
  * where the driver has none (the frame's pointers are to be taken anew
  * either way). */
@@ -135,6 +141,8 @@ static __always_inline struct nosnat_meta *meta_push(struct xdp_md *ctx)
 {
 	struct nosnat_meta *meta;
 
+	if (!nosnat_xdp_meta)
+		return NULL;
 	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
 		return NULL;
 	meta = (void *)(long)ctx->data_meta;
