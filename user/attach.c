@@ -18,6 +18,7 @@
 #include "apply.h"
 #include "attach.h"
 #include "migrate.h"
+#include "names.h"
 #include "log.h"
 #include "netdev.h"
 #include "parse.h"
@@ -37,6 +38,72 @@ int parse_encap_via(const char *s, enum encap_via *via)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+int parse_hook(const char *s, enum attach_hook *hook)
+{
+	if (!strcmp(s, "auto"))
+		*hook = ATTACH_HOOK_AUTO;
+	else if (!strcmp(s, "xdp"))
+		*hook = ATTACH_HOOK_XDP;
+	else if (!strcmp(s, "tc"))
+		*hook = ATTACH_HOOK_TC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int parse_xdp_meta(const char *s, enum xdp_meta_use *use)
+{
+	if (!strcmp(s, "auto"))
+		*use = XDP_META_AUTO;
+	else if (!strcmp(s, "off"))
+		*use = XDP_META_OFF;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int parse_xdp_mode(const char *s, enum xdp_mode *mode)
+{
+	if (!strcmp(s, "native"))
+		*mode = XDP_MODE_NATIVE;
+	else if (!strcmp(s, "generic"))
+		*mode = XDP_MODE_GENERIC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* libbpf_probe_bpf_helper() of libbpf 1.1 reads only the verifier's older
+ * words for a refused helper ("unknown func"); a kernel that says "program
+ * of this type cannot use helper" gets a yes from it, and the real load
+ * fails. So load the call itself: r1 = ctx, r2 = 0 (the delta),
+ * call bpf_xdp_adjust_meta, return XDP_PASS. */
+int xdp_meta_probe(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = 0 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_meta },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char log[512] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log), .log_level = 1);
+	int fd, rc;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "nosnat_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &o);
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	rc = -errno;
+	if (strstr(log, "cannot use helper") || strstr(log, "unknown func") ||
+	    strstr(log, "invalid func"))
+		return 0;
+	debug("probing bpf_xdp_adjust_meta: %s: %s", strerror(-rc), log);
+	return rc;
 }
 
 void flow_opts_default(struct flow_opts *f)
@@ -120,9 +187,34 @@ static void link_pin_path(char *buf, size_t len, const char *pin_dir, const char
 	snprintf(buf, len, "%s/xdp_link_%s", pin_dir, ifname);
 }
 
-/* Replace the program behind an existing pinned link, else create one. */
+/* The XDP mode the program on ifindex runs in: "native", "generic",
+ * "offloaded", or "unknown". */
+static const char *xdp_mode_name(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return "unknown";
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV: return "native";
+	case XDP_ATTACHED_SKB: return "generic";
+	case XDP_ATTACHED_HW: return "offloaded";
+	default: return "unknown";
+	}
+}
+
+/* A driver's refusal of XDP, which --hook auto answers with tc: anything
+ * but another program in the way or missing privileges. */
+static int xdp_refused(int rc)
+{
+	return rc != -EBUSY && rc != -EEXIST && rc != -EPERM;
+}
+
+/* Replace the program behind an existing pinned link, else (none, or one
+ * in the other mode) create one. quiet: a refusal (xdp_refused) is the
+ * caller's to report. */
 static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int prog_fd,
-		      enum xdp_mode mode)
+		      enum xdp_mode mode, int quiet)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, opts,
 		    .flags = mode == XDP_MODE_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
@@ -131,6 +223,14 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 
 	link_pin_path(path, sizeof(path), pin_dir, ifname);
 	fd = bpf_obj_get(path);
+	if (fd >= 0 && strcmp(xdp_mode_name(ifindex), mode == XDP_MODE_GENERIC ? "generic" : "native")) {
+		/* a link keeps its mode: a new one (tc runs it all meanwhile) */
+		debug("XDP on %s is %s, not as asked: attaching anew", ifname, xdp_mode_name(ifindex));
+		bpf_link_detach(fd);
+		close(fd);
+		unlink(path);
+		fd = -1;
+	}
 	if (fd >= 0) {
 		rc = bpf_link_update(fd, prog_fd, NULL);
 		close(fd);
@@ -144,11 +244,14 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 	fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
 	if (fd < 0) {
 		rc = -errno;
+		if (quiet && xdp_refused(rc))
+			return rc;
 		if (rc == -EBUSY || rc == -EEXIST)
 			err("cannot attach XDP to %s: another XDP program is attached "
 			    "(remove it: ip link set dev %s xdp off)", ifname, ifname);
 		else if (rc == -EOPNOTSUPP || rc == -EINVAL)
-			err("cannot attach XDP to %s: %s (try --mode generic)", ifname, strerror(-rc));
+			err("cannot attach XDP to %s: %s (try --mode generic, or --hook tc)", ifname,
+			    strerror(-rc));
 		else if (rc == -EPERM)
 			err("cannot attach XDP to %s: %s (needs CAP_NET_ADMIN)", ifname, strerror(-rc));
 		else
@@ -163,6 +266,23 @@ static int attach_xdp(const char *pin_dir, const char *ifname, int ifindex, int 
 	}
 	close(fd);
 	return 0;
+}
+
+/* Take nosnat's XDP link off ifname and remove its pin: 1 when there was
+ * one, 0 when not. */
+static int detach_xdp(const char *pin_dir, const char *ifname)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	link_pin_path(path, sizeof(path), pin_dir, ifname);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	bpf_link_detach(fd);
+	close(fd);
+	unlink(path);
+	return 1;
 }
 
 static int attach_tc(const char *ifname, int ifindex, int ingress_fd, int egress_fd)
@@ -248,10 +368,23 @@ static void pins_abi_record(int ctl_fd)
 		err("warning: cannot record the ABI version in %s: %s", NOSNAT_MAP_CTL, strerror(errno));
 }
 
+static int cfg_write(struct nosnat_bpf *skel, const struct nosnat_cfg *cfg)
+{
+	__u32 zero = 0;
+	int rc;
+
+	if (!bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_cfg), &zero, cfg, BPF_ANY))
+		return 0;
+	rc = -errno;
+	err("cannot write the node configuration: %s", strerror(-rc));
+	return rc;
+}
+
 int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	      const struct attach_opts *o)
 {
 	enum xdp_mode mode = o->mode;
+	enum attach_hook hook = o->hook;
 	enum encap_via via = o->via;
 	__be32 node_ip = o->node_ip;
 	const struct flow_opts *flow = &o->flow;
@@ -261,10 +394,10 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	struct nosnat_cfg cfg = {};
 	struct migration mg;
 	unsigned int mtu = 0;
-	int have_ct = 0;
-	__u32 zero = 0;
+	int have_ct = 0, meta = 0;
 	int ifindex, abi, rc;
-	char drv[32] = "";
+	char drv[32] = "", how[160], why_buf[96];
+	const char *no_meta = NULL;	/* why XDP runs without the metadata hand-off */
 	char a[INET_ADDRSTRLEN];
 
 	ifindex = if_nametoindex(ifname);
@@ -311,6 +444,22 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 			    "loaded): an established VIP connection depends on its flow entries");
 	}
 	skel->rodata->nosnat_have_ct = have_ct;
+	/* Prune XDP's metadata calls where the kernel refuses the helper:
+	 * the verifier would refuse the whole program. */
+	if (hook != ATTACH_HOOK_TC && o->xdp_meta == XDP_META_OFF) {
+		no_meta = "--xdp-meta off";
+	} else if (hook != ATTACH_HOOK_TC) {
+		rc = xdp_meta_probe();
+		meta = rc > 0;
+		if (!rc)
+			no_meta = "the kernel refuses bpf_xdp_adjust_meta";
+		if (rc < 0) {
+			snprintf(why_buf, sizeof(why_buf), "cannot probe bpf_xdp_adjust_meta: %s",
+				 strerror(-rc));
+			no_meta = why_buf;
+		}
+	}
+	skel->rodata->nosnat_xdp_meta = meta;
 	/* a table of another size is carried over like another layout (migrate.c) */
 	bpf_map__set_max_entries(skel->maps.nosnat_flows, flow->flow_entries);
 	rc = pins_migrate_begin(skel->obj, pin_dir, &mg);
@@ -343,15 +492,14 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		cfg.flags |= NOSNAT_CFG_ENCAP_VIA_TC;
 	/* this build's twin, attached before its XDP program */
 	cfg.flags |= NOSNAT_CFG_TWIN_DNAT;
-	if (mtu > NOSNAT_MAX_MTU && !(cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC))
-		err("warning: %s's MTU %u is above %u: a larger packet with a partial checksum "
-		    "cannot be completed for XDP_TX and is dropped (--encap-via tc has no such limit)",
-		    ifname, mtu, NOSNAT_MAX_MTU);
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_cfg), &zero, &cfg, BPF_ANY)) {
-		rc = -errno;
-		err("cannot write the node configuration: %s", strerror(-rc));
+	/* Until this build's XDP program is in place, tc ingress does the
+	 * whole job: no XDP may be there yet, or an earlier one (which it
+	 * finishes for) is about to be replaced or removed. The flags say
+	 * what is attached once the hook is settled, below. */
+	cfg.flags |= NOSNAT_CFG_HOOK_TC;
+	rc = cfg_write(skel, &cfg);
+	if (rc)
 		goto out;
-	}
 	pins_abi_record(bpf_map__fd(skel->maps.nosnat_ctl));
 
 	/* A new node address changes which backends are local. */
@@ -378,9 +526,35 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		       bpf_program__fd(skel->progs.nosnat_tc_egress));
 	if (rc)
 		goto out;
-	rc = attach_xdp(pin_dir, ifname, ifindex, bpf_program__fd(skel->progs.nosnat_xdp), mode);
-	if (rc)
-		goto out;
+	if (hook != ATTACH_HOOK_TC) {
+		rc = attach_xdp(pin_dir, ifname, ifindex, bpf_program__fd(skel->progs.nosnat_xdp), mode,
+				hook == ATTACH_HOOK_AUTO);
+		if (rc && hook == ATTACH_HOOK_AUTO && xdp_refused(rc)) {
+			info("%s: %s XDP refused (%s): running at tc ingress only (--hook tc)", ifname,
+			     mode == XDP_MODE_GENERIC ? "generic" : "native", strerror(-rc));
+			hook = ATTACH_HOOK_TC;
+			rc = 0;
+		} else if (rc) {
+			goto out;	/* tc runs it all meanwhile: cfg says so */
+		}
+	}
+	if (hook == ATTACH_HOOK_TC) {
+		/* HOOK_TC is in force already: tc finishes whatever an XDP
+		 * program left from an earlier attach passes on until it goes */
+		if (detach_xdp(pin_dir, ifname))
+			info("%s: removed nosnat's XDP program (--hook tc)", ifname);
+	} else {
+		cfg.flags &= ~NOSNAT_CFG_HOOK_TC;
+		if (meta)
+			cfg.flags |= NOSNAT_CFG_XDP_META;
+		rc = cfg_write(skel, &cfg);
+		if (rc)
+			goto out;
+	}
+	if (mtu > NOSNAT_MAX_MTU && hook != ATTACH_HOOK_TC && !(cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC))
+		err("warning: %s's MTU %u is above %u: a larger packet with a partial checksum "
+		    "cannot be completed for XDP_TX and is dropped (--encap-via tc has no such limit)",
+		    ifname, mtu, NOSNAT_MAX_MTU);
 	{
 		FILE *f = fopen("/proc/sys/net/ipv4/conf/all/forwarding", "r");
 
@@ -390,10 +564,18 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		if (f)
 			fclose(f);
 	}
-	info("attached to %s (ifindex %d, node %s, mtu %u, %s XDP, encapsulated frames via %s, "
+	if (hook == ATTACH_HOOK_TC)
+		snprintf(how, sizeof(how), "tc ingress only, no XDP");
+	else if (meta)
+		snprintf(how, sizeof(how), "%s XDP, metadata hand-off to tc",
+			 mode == XDP_MODE_GENERIC ? "generic" : "native");
+	else
+		snprintf(how, sizeof(how), "%s XDP, no metadata hand-off (%s)",
+			 mode == XDP_MODE_GENERIC ? "generic" : "native", no_meta);
+	info("attached to %s (ifindex %d, node %s, mtu %u, %s, encapsulated frames via %s, "
 	     "conntrack %s), maps in %s",
-	     ifname, ifindex, ip_str(node_ip, a), mtu, mode == XDP_MODE_GENERIC ? "generic" : "native",
-	     cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX",
+	     ifname, ifindex, ip_str(node_ip, a), mtu, how,
+	     hook == ATTACH_HOOK_TC || cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX",
 	     cfg.ct_mark_mask ? "mark bits in use" : "not used", pin_dir);
 out:
 	nosnat_bpf__destroy(skel);
@@ -429,7 +611,7 @@ int dp_detach(const char *pin_dir, const char *ifname)
 	};
 	struct nosnat_maps lock;
 	char path[PATH_MAX];
-	int ifindex = if_nametoindex(ifname), found = 0, fd, rc;
+	int ifindex = if_nametoindex(ifname), found, rc;
 
 	rc = pin_dir_prepare(pin_dir, 0);
 	if (rc)
@@ -438,14 +620,7 @@ int dp_detach(const char *pin_dir, const char *ifname)
 	rc = maps_lock(pin_dir, &lock);
 	if (rc)
 		return rc;
-	link_pin_path(path, sizeof(path), pin_dir, ifname);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		bpf_link_detach(fd);
-		close(fd);
-		unlink(path);
-		found = 1;
-	}
+	found = detach_xdp(pin_dir, ifname);
 	if (ifindex) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex);
 		LIBBPF_OPTS(bpf_tc_opts, o, .handle = NOSNAT_TC_HANDLE, .priority = NOSNAT_TC_PRIO);
@@ -523,9 +698,11 @@ static int daemon_running(__u64 start)
 	return found;
 }
 
-/* The readiness probe: the programs attached (an XDP link pin whose link
- * still holds an interface) and the configuration in force applied by the
- * running daemon (nosnat_ctl). One line on out; 0 when ready. */
+/* The readiness probe: the programs attached (tc on the interface of
+ * nosnat_cfg with --hook tc, else an XDP link pin whose link still holds an
+ * interface, and the tc programs there) and the configuration in force
+ * applied by the running daemon (nosnat_ctl). One line on out, which says
+ * the way the dataplane runs; 0 when ready. */
 int dp_health(const char *pin_dir, FILE *out)
 {
 	static const char *const results[] = {
@@ -533,17 +710,28 @@ int dp_health(const char *pin_dir, FILE *out)
 		[NOSNAT_CTL_APPLIED] = "configuration applied",
 		[NOSNAT_CTL_FAILED] = "the last configuration failed",
 	};
-	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE], no_tc[256] = "";
+	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE], no_tc[256] = "", mode[96] = "";
+	struct nosnat_cfg cfg = {};
 	struct nosnat_ctl ctl = {};
 	struct nosnat_maps m;
 	struct dirent *e;
 	size_t used = 0;
 	__u32 zero = 0;
+	int hook_tc;
 	DIR *d;
 
 	if (maps_open(pin_dir, &m))
 		return 1;
-	d = opendir(pin_dir);
+	if (bpf_map_lookup_elem(m.cfg, &zero, &cfg))
+		memset(&cfg, 0, sizeof(cfg));
+	hook_tc = !!(cfg.flags & NOSNAT_CFG_HOOK_TC);
+	if (hook_tc && cfg.ifindex && if_indextoname(cfg.ifindex, name)) {
+		snprintf(ifs, sizeof(ifs), "%s", name);
+		if (!tc_attached((int)cfg.ifindex))
+			snprintf(no_tc, sizeof(no_tc), "%s", name);
+		snprintf(mode, sizeof(mode), " (no XDP)");
+	}
+	d = hook_tc ? NULL : opendir(pin_dir);
 	while (d && (e = readdir(d))) {
 		__u32 ifindex;
 
@@ -555,6 +743,10 @@ int dp_health(const char *pin_dir, FILE *out)
 			used += snprintf(ifs + used, sizeof(ifs) - used, "%s%s", used ? ", " : "", name);
 		if (ifindex && !tc_attached((int)ifindex) && !*no_tc)
 			snprintf(no_tc, sizeof(no_tc), "%s", name);
+		if (ifindex && !*mode)
+			snprintf(mode, sizeof(mode), " (%s, %s)", xdp_mode_name((int)ifindex),
+				 cfg_xdp_metadata(cfg.flags) ? "metadata hand-off on"
+							     : "no metadata hand-off");
 	}
 	if (d)
 		closedir(d);
@@ -563,29 +755,53 @@ int dp_health(const char *pin_dir, FILE *out)
 	maps_close(&m);
 	if (ctl.last_result > NOSNAT_CTL_FAILED)
 		ctl.last_result = NOSNAT_CTL_FAILED;
+	if (!*ifs && hook_tc) {
+		fprintf(out, "not ready: --hook tc, but its interface (ifindex %u) is gone (pin dir %s)\n",
+			cfg.ifindex, pin_dir);
+		return 1;
+	}
 	if (!*ifs) {
 		fprintf(out, "not ready: no interface has nosnat's XDP link (pin dir %s)\n", pin_dir);
 		return 1;
 	}
 	if (*no_tc) {
-		fprintf(out, "not ready: XDP on %s, but nosnat's tc programs are gone from %s\n", ifs,
-			no_tc);
+		fprintf(out, "not ready: %s on %s, but nosnat's tc programs are gone from %s\n",
+			hook_tc ? "tc" : "XDP", ifs, no_tc);
 		return 1;
 	}
 	if (ctl.last_result == NOSNAT_CTL_APPLIED && ctl.daemon && !daemon_running(ctl.daemon)) {
-		fprintf(out, "not ready: XDP on %s, the daemon that applied the configuration is not "
-			"running here\n", ifs);
+		fprintf(out, "not ready: %s on %s%s, the daemon that applied the configuration is not "
+			"running here\n", hook_tc ? "tc" : "XDP", ifs, mode);
 		return 1;
 	}
-	fprintf(out, "%s: XDP on %s, %s\n", ctl.last_result == NOSNAT_CTL_APPLIED ? "ready" : "not ready",
-		ifs, results[ctl.last_result]);
+	fprintf(out, "%s: %s on %s%s, %s\n", ctl.last_result == NOSNAT_CTL_APPLIED ? "ready" : "not ready",
+		hook_tc ? "tc" : "XDP", ifs, mode, results[ctl.last_result]);
 	return ctl.last_result != NOSNAT_CTL_APPLIED;
 }
 
+/* nosnat_cfg as pinned under pin_dir: 0, or -errno. */
+static int pinned_cfg(const char *pin_dir, struct nosnat_cfg *cfg)
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NOSNAT_MAP_CFG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, cfg))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 /* Is nosnat still attached to ifname with the pins under pin_dir: its
- * maps there, its XDP link holding the interface, its tc programs on it? */
+ * maps there, its XDP link holding the interface (none with --hook tc, as
+ * the pinned cfg says), its tc programs on it? */
 int dp_attached(const char *pin_dir, const char *ifname, const char **missing)
 {
+	struct nosnat_cfg cfg = {};
 	char path[PATH_MAX];
 	__u32 ifindex;
 
@@ -594,13 +810,17 @@ int dp_attached(const char *pin_dir, const char *ifname, const char **missing)
 		*missing = "its pins";
 		return 0;
 	}
-	link_pin_path(path, sizeof(path), pin_dir, ifname);
-	ifindex = xdp_link_ifindex(path);
-	if (!ifindex || ifindex != if_nametoindex(ifname)) {
-		*missing = "its XDP link";
-		return 0;
+	if (!pinned_cfg(pin_dir, &cfg) && cfg.flags & NOSNAT_CFG_HOOK_TC) {
+		ifindex = if_nametoindex(ifname);
+	} else {
+		link_pin_path(path, sizeof(path), pin_dir, ifname);
+		ifindex = xdp_link_ifindex(path);
+		if (!ifindex || ifindex != if_nametoindex(ifname)) {
+			*missing = "its XDP link";
+			return 0;
+		}
 	}
-	if (!tc_attached((int)ifindex)) {
+	if (!ifindex || !tc_attached((int)ifindex)) {
 		*missing = "its tc programs";
 		return 0;
 	}

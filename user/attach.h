@@ -8,6 +8,17 @@
 
 enum xdp_mode { XDP_MODE_NATIVE, XDP_MODE_GENERIC };
 
+/* Where the dataplane runs (README: "Hooks"). tc ingress and egress are
+ * always attached. xdp: XDP in front of them, or fail. tc: no XDP (an XDP
+ * link of an earlier attach is removed); tc ingress does the whole job.
+ * auto: XDP, else, when the driver refuses it, tc as with --hook tc. */
+enum attach_hook { ATTACH_HOOK_AUTO, ATTACH_HOOK_XDP, ATTACH_HOOK_TC };
+
+/* XDP's metadata hand-off to tc ingress. auto: used when the kernel lets
+ * XDP programs call bpf_xdp_adjust_meta; off: XDP loaded without it (as a
+ * kernel that refuses the helper gets), passing on what it cannot finish. */
+enum xdp_meta_use { XDP_META_AUTO, XDP_META_OFF };
+
 /* How encapsulated frames leave: XDP_TX/redirect, or through the tc twin
  * (kernel routing + neighbours). auto: tc on a veth uplink, whose peer
  * drops XDP_TX frames unless it runs an XDP program itself. */
@@ -42,10 +53,12 @@ int flow_opt(struct flow_opts *f, int opt, const char *arg);
  * one line on out (attach --dry-run). */
 int dp_memlock(const struct flow_opts *f, FILE *out);
 
-/* How to attach: XDP mode, this node's address, the encapsulation path, how
- * flows are kept. */
+/* How to attach: the hook, XDP mode and metadata, this node's address, the
+ * encapsulation path, how flows are kept. */
 struct attach_opts {
+	enum attach_hook hook;
 	enum xdp_mode mode;
+	enum xdp_meta_use xdp_meta;
 	__be32 node_ip;		/* 0: the interface's first address */
 	enum encap_via via;
 	struct flow_opts flow;
@@ -57,11 +70,19 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	      const struct attach_opts *o);
 /* Whether the kernel offers the conntrack kfuncs nosnat calls. */
 int ct_kfuncs_available(void);
+/* Option values, pure: 0 or -EINVAL. */
 int parse_encap_via(const char *s, enum encap_via *via);
+int parse_hook(const char *s, enum attach_hook *hook);		/* auto|xdp|tc */
+int parse_xdp_meta(const char *s, enum xdp_meta_use *use);	/* auto|off */
+int parse_xdp_mode(const char *s, enum xdp_mode *mode);		/* native|generic */
+/* Whether this kernel lets an XDP program call bpf_xdp_adjust_meta: 1 yes,
+ * 0 no, -errno when it cannot tell. */
+int xdp_meta_probe(void);
 int dp_detach(const char *pin_dir, const char *ifname);
 int dp_health(const char *pin_dir, FILE *out);
-/* 1 while the maps are pinned, the XDP link holds ifname and the tc
- * programs are on it; else 0, and *missing says which is gone. */
+/* 1 while the maps are pinned, the XDP link holds ifname (unless the
+ * pinned cfg says --hook tc) and the tc programs are on it; else 0, and
+ * *missing says which is gone. */
 int dp_attached(const char *pin_dir, const char *ifname, const char **missing);
 
 #endif

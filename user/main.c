@@ -136,6 +136,8 @@ static int writer_begin(struct nosnat_maps *m, struct state *s)
 /* --- attach / detach ------------------------------------------------- */
 
 static enum xdp_mode opt_mode;
+static enum attach_hook opt_hook;
+static enum xdp_meta_use opt_xdp_meta;
 static enum encap_via opt_via;
 static __be32 opt_node_ip;
 static unsigned long opt_weight;
@@ -155,12 +157,18 @@ static int attach_opt(int opt, const char *arg)
 		return 0;
 	}
 	if (opt == 'm') {
-		if (!strcmp(arg, "native"))
-			opt_mode = XDP_MODE_NATIVE;
-		else if (!strcmp(arg, "generic"))
-			opt_mode = XDP_MODE_GENERIC;
-		else
+		if (parse_xdp_mode(arg, &opt_mode))
 			bad_usage("--mode takes native or generic, not '%s'", arg);
+		return 0;
+	}
+	if (opt == 'H') {
+		if (parse_hook(arg, &opt_hook))
+			bad_usage("--hook takes auto, xdp or tc, not '%s'", arg);
+		return 0;
+	}
+	if (opt == 'X') {
+		if (parse_xdp_meta(arg, &opt_xdp_meta))
+			bad_usage("--xdp-meta takes auto or off, not '%s'", arg);
 		return 0;
 	}
 	if (opt == 'e') {
@@ -181,7 +189,9 @@ static int attach_opt(int opt, const char *arg)
 static int cmd_attach(struct ctx *c, int argc, char **argv)
 {
 	static const struct option o[] = {
+		{ "hook", required_argument, NULL, 'H' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "xdp-meta", required_argument, NULL, 'X' },
 		{ "node-ip", required_argument, NULL, 'n' },
 		{ "encap-via", required_argument, NULL, 'e' },
 		{ "dry-run", no_argument, NULL, 'd' },
@@ -196,12 +206,14 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 
 	if (argc - i != 1)
 		bad_usage("%s", "attach takes one interface");
+	if (opt_hook == ATTACH_HOOK_TC && opt_mode == XDP_MODE_GENERIC)
+		bad_usage("%s", "--mode generic is an XDP mode: --hook tc attaches no XDP");
 	if (need_caps(opt_dry_run ? NEED_MAPS : NEED_ATTACH))
 		return 1;
 	if (opt_dry_run)	/* what these sizes cost; nothing attached */
 		return dp_memlock(&opt_flow, stdout) ? 1 : 0;
-	ao = (struct attach_opts){ .mode = opt_mode, .node_ip = opt_node_ip, .via = opt_via,
-				   .flow = opt_flow };
+	ao = (struct attach_opts){ .hook = opt_hook, .mode = opt_mode, .xdp_meta = opt_xdp_meta,
+				   .node_ip = opt_node_ip, .via = opt_via, .flow = opt_flow };
 	return dp_attach(&c->st, pin_dir, argv[i], &ao) ? 1 : 0;
 }
 
@@ -619,12 +631,16 @@ static int run_opt(int opt, const char *arg)
 			bad_usage("--encap-via takes auto, xdp or tc, not '%s'", arg);
 		return 0;
 	case 'm':
-		if (!strcmp(arg, "native"))
-			ropts.mode = XDP_MODE_NATIVE;
-		else if (!strcmp(arg, "generic"))
-			ropts.mode = XDP_MODE_GENERIC;
-		else
+		if (parse_xdp_mode(arg, &ropts.mode))
 			bad_usage("--mode takes native or generic, not '%s'", arg);
+		return 0;
+	case 'H':
+		if (parse_hook(arg, &ropts.hook))
+			bad_usage("--hook takes auto, xdp or tc, not '%s'", arg);
+		return 0;
+	case 'X':
+		if (parse_xdp_meta(arg, &ropts.xdp_meta))
+			bad_usage("--xdp-meta takes auto or off, not '%s'", arg);
 		return 0;
 	}
 	return -1;
@@ -639,7 +655,9 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 		{ "textfile", required_argument, NULL, 't' },
 		{ "interval", required_argument, NULL, 'I' },
 		{ "detach-on-exit", no_argument, NULL, 'D' },
+		{ "hook", required_argument, NULL, 'H' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "xdp-meta", required_argument, NULL, 'X' },
 		{ "encap-via", required_argument, NULL, 'e' },
 		{ "kube", no_argument, NULL, 'K' },
 		{ "kubeconfig", required_argument, NULL, 'k' },
@@ -659,6 +677,8 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 		bad_usage("unexpected argument '%s'", argv[i]);
 	if (!ropts.config)
 		bad_usage("%s", "run needs --config FILE");
+	if (ropts.hook == ATTACH_HOOK_TC && ropts.mode == XDP_MODE_GENERIC)
+		bad_usage("%s", "--mode generic is an XDP mode: --hook tc attaches no XDP");
 	if (need_caps(NEED_ATTACH))
 		return 1;
 	return run_daemon(c, pin_dir, &ropts) ? 1 : 0;
@@ -666,7 +686,8 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach,
-	  "IFACE [--mode native|generic] [--node-ip ADDR] [--encap-via auto|xdp|tc] [--dry-run]\n"
+	  "IFACE [--hook auto|xdp|tc] [--mode native|generic] [--xdp-meta auto|off]\n"
+	  "       [--node-ip ADDR] [--encap-via auto|xdp|tc] [--dry-run]\n"
 	  "       " FLOW_OPTS_USAGE },
 	{ "detach", cmd_detach, "IFACE" },
 	{ "node", cmd_node, "add|del ADDR" },
@@ -683,8 +704,9 @@ static const struct cmd cmds[] = {
 	{ "metrics", cmd_metrics, "[--textfile PATH]" },
 	{ "run", cmd_run,
 	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"
-	  "       [--interval SECONDS] [--detach-on-exit] [--mode native|generic]\n"
-	  "       [--encap-via auto|xdp|tc] [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"
+	  "       [--interval SECONDS] [--detach-on-exit] [--hook auto|xdp|tc]\n"
+	  "       [--mode native|generic] [--xdp-meta auto|off] [--encap-via auto|xdp|tc]\n"
+	  "       [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"
 	  "       [--kube-stall-timeout SECONDS] [--kube-watch-timeout SECONDS]\n"
 	  "       [--kube-list-limit N]\n"
 	  "       " FLOW_OPTS_USAGE },

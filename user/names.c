@@ -45,3 +45,13 @@ const char *hook_name(unsigned int h)
 {
 	return h < NOSNAT_HOOK_MAX && hooks[h] ? hooks[h] : "unknown";
 }
+
+const char *cfg_hook_name(unsigned int flags)
+{
+	return flags & NOSNAT_CFG_HOOK_TC ? "tc" : "xdp";
+}
+
+int cfg_xdp_metadata(unsigned int flags)
+{
+	return !(flags & NOSNAT_CFG_HOOK_TC) && (flags & NOSNAT_CFG_XDP_META);
+}

@@ -15,4 +15,10 @@ enum reason_kind {
 };
 enum reason_kind reason_kind(unsigned int reason);
 
+/* The way the dataplane runs, as nosnat_cfg's flags say: the hook ("xdp",
+ * or "tc" with --hook tc) and whether XDP hands work to tc through
+ * metadata (never without XDP). */
+const char *cfg_hook_name(unsigned int cfg_flags);
+int cfg_xdp_metadata(unsigned int cfg_flags);
+
 #endif

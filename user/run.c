@@ -428,7 +428,8 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	/* Not ready while attaching over an earlier daemon's pins: from here
 	 * on, nothing it applied counts as this daemon's. */
 	mark_pending(pin_dir, d->start);
-	ao = (struct attach_opts){ .mode = o->mode, .node_ip = node_ip, .via = o->via, .flow = o->flow };
+	ao = (struct attach_opts){ .hook = o->hook, .mode = o->mode, .xdp_meta = o->xdp_meta,
+				   .node_ip = node_ip, .via = o->via, .flow = o->flow };
 	rc = dp_attach(&c->st, pin_dir, ifname, &ao);
 	if (rc)
 		goto out;

@@ -13,7 +13,9 @@ struct run_opts {
 	__be32 node_ip;		/* 0: from the config's node, else the interface */
 	unsigned int interval;	/* seconds between metrics writes */
 	int detach_on_exit;
+	enum attach_hook hook;
 	enum xdp_mode mode;
+	enum xdp_meta_use xdp_meta;
 	enum encap_via via;
 	struct flow_opts flow;
 	int kube;			/* follow Kubernetes (service: entries, nodes: kubernetes) */
