@@ -625,6 +625,7 @@ static int run_opt(int opt, const char *arg)
 	case 'L':
 	case 'C':
 	case 'M':
+	case 'F':
 		return flow_opt(&ropts.flow, opt, arg);
 	case 'e':
 		if (parse_encap_via(arg, &ropts.via))
