@@ -121,6 +121,7 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 	mx->pods = count_entries(m->pods, sizeof(struct nosnat_pod_key), sizeof(struct nosnat_pod));
 	if (!bpf_obj_get_info_by_fd(m->flows, &info, &info_len))
 		mx->flows_max = info.max_entries;
+	mx->cfg_flags = s->cfg.flags;
 	memset(&mx->ctl, 0, sizeof(mx->ctl));
 	bpf_map_lookup_elem(m->ctl, &zero, &mx->ctl);
 	return 0;
@@ -285,6 +286,13 @@ void metrics_render(FILE *f, struct metrics *mx)
 		scalar_family(f, "nosnat_daemon_reattaches_total", "counter",
 			      "Times the daemon found the dataplane gone and attached again.",
 			      mx->daemon_reattaches);
+	family(f, "nosnat_dataplane_info", "gauge",
+	       "The way the dataplane runs, value 1: hook xdp (XDP in front of tc) or tc (tc alone), "
+	       "and whether XDP hands work to tc through metadata.");
+	fprintf(f, "nosnat_dataplane_info{");
+	label(f, "hook", cfg_hook_name(mx->cfg_flags), 1);
+	label(f, "xdp_metadata", cfg_xdp_metadata(mx->cfg_flags) ? "yes" : "no", 0);
+	fprintf(f, "} 1\n");
 	family(f, "nosnat_drops_total", "counter", "Packets dropped (or answered with ICMP) by reason.");
 	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++) {
 		uint64_t sum = 0;

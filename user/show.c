@@ -151,7 +151,18 @@ void show_list(FILE *f, const struct state *s, int json)
 	}
 }
 
-/* Counters as one JSON object: verdicts, VIPs, backends. */
+/* The way the dataplane runs, as cfg's flags say (names.h). */
+static json_object *dataplane_json(const struct nosnat_cfg *cfg)
+{
+	json_object *o = json_object_new_object();
+
+	jput(o, "hook", json_object_new_string(cfg_hook_name(cfg->flags)));
+	jput(o, "xdp_metadata", json_object_new_boolean(cfg_xdp_metadata(cfg->flags)));
+	return o;
+}
+
+/* Counters as one JSON object: the dataplane's mode, verdicts, VIPs,
+ * backends. */
 static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct state *s,
 			   const struct vip_entry *v)
 {
@@ -160,6 +171,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 	uint64_t c[3];
 	int rc = 0;
 
+	jput(o, "dataplane", dataplane_json(&s->cfg));
 	jput(o, "verdicts", verdicts);
 	jput(o, "vips", vips);
 	jput(o, "backends", bes);
@@ -226,6 +238,8 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 	sorted_vips(s, v);
 	if (json)
 		return show_stats_json(f, m, s, v);
+	fprintf(f, "dataplane: hook %s, XDP metadata hand-off %s\n\n", cfg_hook_name(s->cfg.flags),
+		cfg_xdp_metadata(s->cfg.flags) ? "yes" : "no");
 	fprintf(f, "%-11s %-10s %-18s %14s %16s\n", "HOOK", "ACTION", "REASON", "PACKETS", "BYTES");
 	for (__u32 h = 0; h < NOSNAT_HOOK_MAX; h++)
 		for (__u32 act = 0; act < NOSNAT_ACT_MAX; act++)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
+#include "attach.h"
 #include "config.h"
 #include "maglev.h"
 #include "metrics.h"
@@ -298,6 +299,8 @@ static void fill_metrics(void)
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_NONE][0] = 1000;
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_NONE][1] = 64000;
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_MALFORMED][0] = 2;
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_TO_TC][0] = 5;	/* not a drop */
+	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_PASS][NOSNAT_R_TO_TC][1] = 400;
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_ENCAP][NOSNAT_R_NONE][0] = 50;
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_ENCAP][NOSNAT_R_NONE][1] = 70000;
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_ENCAP][NOSNAT_R_NEIGH_FALLBACK][0] = 1;
@@ -328,6 +331,7 @@ static void fill_metrics(void)
 	mx.flow_events[NOSNAT_R_SECOND_CHANCE] = 2;
 	mx.flow_events[NOSNAT_R_NEW_FLOW_LIMITED] = 650361;
 	mx.pods = 2;
+	mx.cfg_flags = NOSNAT_CFG_TWIN_DNAT | NOSNAT_CFG_XDP_META;
 	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
 	mx.has_kube = 1;
 	mx.has_daemon = 1;
@@ -408,6 +412,53 @@ static void test_metrics(const char *fixtures)
 	}
 	free(buf);
 	free(golden);
+}
+
+/* --hook, --xdp-meta, --mode values; the mode as cfg's flags say it, in
+ * stats and metrics. */
+static void test_dataplane_mode(void)
+{
+	static const struct { __u32 flags; const char *line; } modes[] = {
+		{ NOSNAT_CFG_XDP_META, "nosnat_dataplane_info{hook=\"xdp\",xdp_metadata=\"yes\"} 1\n" },
+		{ 0, "nosnat_dataplane_info{hook=\"xdp\",xdp_metadata=\"no\"} 1\n" },
+		{ NOSNAT_CFG_HOOK_TC, "nosnat_dataplane_info{hook=\"tc\",xdp_metadata=\"no\"} 1\n" },
+		/* no metadata without XDP, whatever a stale flag says */
+		{ NOSNAT_CFG_HOOK_TC | NOSNAT_CFG_XDP_META,
+		  "nosnat_dataplane_info{hook=\"tc\",xdp_metadata=\"no\"} 1\n" },
+	};
+	static const char *const bad[] = { "", "XDP", "tc ", "both", "native" };
+	enum attach_hook h = ATTACH_HOOK_AUTO;
+	enum xdp_meta_use u = XDP_META_AUTO;
+	enum xdp_mode m = XDP_MODE_NATIVE;
+
+	EXPECT(!parse_hook("tc", &h) && h == ATTACH_HOOK_TC, "--hook tc");
+	EXPECT(!parse_hook("xdp", &h) && h == ATTACH_HOOK_XDP, "--hook xdp");
+	EXPECT(!parse_hook("auto", &h) && h == ATTACH_HOOK_AUTO, "--hook auto");
+	EXPECT(!parse_xdp_meta("off", &u) && u == XDP_META_OFF, "--xdp-meta off");
+	EXPECT(!parse_xdp_meta("auto", &u) && u == XDP_META_AUTO, "--xdp-meta auto");
+	EXPECT(!parse_xdp_mode("generic", &m) && m == XDP_MODE_GENERIC, "--mode generic");
+	EXPECT(!parse_xdp_mode("native", &m) && m == XDP_MODE_NATIVE, "--mode native");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT(parse_hook(bad[i], &h) == -EINVAL && h == ATTACH_HOOK_AUTO,
+		       "--hook '%s' accepted", bad[i]);
+		EXPECT(parse_xdp_meta(bad[i], &u) == -EINVAL && u == XDP_META_AUTO,
+		       "--xdp-meta '%s' accepted", bad[i]);
+	}
+	EXPECT(parse_xdp_mode("tc", &m) == -EINVAL, "--mode tc accepted");
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		fill_metrics();
+		mx.cfg_flags = modes[i].flags | NOSNAT_CFG_TWIN_DNAT;
+		metrics_render(f, &mx);
+		fclose(f);
+		EXPECT(buf && strstr(buf, modes[i].line), "flags 0x%x: no line %s", modes[i].flags,
+		       modes[i].line);
+		free(buf);
+	}
 }
 
 static json_object *js(const char *text)
@@ -688,6 +739,7 @@ int main(int argc, char **argv)
 	test_parse();
 	test_config(fixtures);
 	test_metrics(fixtures);
+	test_dataplane_mode();
 	test_kube();
 	test_show_json();
 	test_kube_creds();
