@@ -16,98 +16,61 @@
 #include "lib/decap.h"
 #include "lib/reply.h"
 #include "lib/twin.h"
+#include "lib/walk.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-static __always_inline void xdp_process(struct xdp_md *ctx, struct verdict *v)
+/* The hook-neutral verdict as XDP's return code. */
+static __always_inline int xdp_ret(const struct verdict *v)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
-	const struct nosnat_cfg *cfg;
-	__be16 sport = 0, dport = 0;
-	struct pkt p = {};
-	int rc;
-
-	rc = parse_l2_l3(data, data_end, &p, 1);
-	if (rc == PARSE_NOT_IPV4)
-		return;
-	if (rc == PARSE_MALFORMED) {
-		/* Can we tell whose it is? Only a readable dst says. */
-		if (p.ip && is_vip_addr(p.ip->daddr))
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
-		else
-			set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
-		return;
+	switch (v->out) {
+	case OUT_PASS:
+		return XDP_PASS;
+	case OUT_TX:
+		return XDP_TX;
+	case OUT_REDIRECT:
+		return bpf_redirect(v->ifindex, 0);
+	default:		/* OUT_NEIGH is tc's alone */
+		return XDP_DROP;
 	}
-	if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
-		if (p.fragment) {
-			if (is_vip_addr(p.ip->daddr))
-				set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
-			return;
-		}
-		if (parse_ports(&p, &sport, &dport) != PARSE_OK) {
-			if (is_vip_addr(p.ip->daddr))
-				set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
-			else
-				set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
-			return;
-		}
-		if (!vip_filter_hit(p.ip->daddr))
-			return;		/* the common case: not a VIP address */
-		cfg = cfg_get();
-		if (!cfg || !cfg->node_ip) {
-			if (vip_lookup(p.ip->daddr, dport, p.proto))
-				set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
-			return;
-		}
+}
 
-		struct nosnat_flow_key k = {
-			.src = p.ip->saddr, .dst = p.ip->daddr,
-			.sport = sport, .dport = dport, .proto = p.proto,
-		};
-		int syn = tcp_syn(&p);
-		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1 };
-		struct pick pk = {};
-
-		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), &pk))
-			return;		/* no VIP:port of that address */
-		vip_deliver(ctx, &p, &pk, &d, v);
-		return;
-	}
-	if (p.proto == IPPROTO_ICMP && !p.fragment) {
-		if (!vip_filter_hit(p.ip->daddr))
-			return;		/* the common case: not to a VIP address */
-		cfg = cfg_get();
-		if (!cfg || !cfg->node_ip || !is_vip_addr(p.ip->daddr))
-			return;
-		icmp_to_vip(ctx, &p, cfg, 0, 0, v);
-		return;
-	}
-	if (p.proto == IPPROTO_IPIP) {
-		cfg = cfg_get();
-		if (!cfg || !cfg->node_ip || p.ip->daddr != cfg->node_ip)
-			return;
-		handle_ipip(ctx, &p, cfg, v);
+/* ... and as tc's. */
+static __always_inline int tc_ret(struct __sk_buff *skb, const struct verdict *v)
+{
+	switch (v->out) {
+	case OUT_PASS:
+		return TC_ACT_OK;
+	case OUT_TX:
+		return bpf_redirect(skb->ingress_ifindex, 0);
+	case OUT_REDIRECT:
+		return bpf_redirect(v->ifindex, 0);
+	case OUT_NEIGH:
+		return bpf_redirect_neigh(v->ifindex, NULL, 0, 0);
+	default:
+		return TC_ACT_SHOT;
 	}
 }
 
 SEC("xdp")
 int nosnat_xdp(struct xdp_md *ctx)
 {
-	struct verdict v = { .ret = XDP_PASS, .action = NOSNAT_ACT_PASS };
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+	int meta = xdp_meta_room(ctx);	/* before the frame's pointers are taken */
 	__u64 len = ctx->data_end - ctx->data;
 
-	xdp_process(ctx, &v);
+	dp_walk(CTX_XDP(ctx), &v, meta);
 	count_verdict(NOSNAT_HOOK_XDP, &v, len);
-	return v.ret;
+	return xdp_ret(&v);
 }
 
-/* tc ingress twin: carries out what XDP left in the frame's metadata (a
- * pod's rewrite, a hand-off to the neighbour code; lib/twin.h). */
+/* tc ingress: carries out what XDP left in the frame's metadata (a pod's
+ * rewrite, a hand-off to the neighbour code; lib/twin.h); the whole walk
+ * for anything else XDP passed on, or for every packet with --hook tc. */
 SEC("tc")
 int nosnat_tc_ingress(struct __sk_buff *skb)
 {
-	struct verdict v = { .ret = TC_ACT_OK, .action = NOSNAT_ACT_PASS };
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
 	struct nosnat_meta *meta = (void *)(long)skb->data_meta, m = {};
 	void *data = (void *)(long)skb->data;
 
@@ -123,16 +86,18 @@ int nosnat_tc_ingress(struct __sk_buff *skb)
 	}
 	if (m.magic)
 		twin_from_xdp(skb, &m, &v);
+	else
+		dp_walk(CTX_SKB(skb), &v, 1);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
-	return v.ret;
+	return tc_ret(skb, &v);
 }
 
 SEC("tc")
 int nosnat_tc_egress(struct __sk_buff *skb)
 {
-	struct verdict v = { .ret = TC_ACT_OK, .action = NOSNAT_ACT_PASS };
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
 
 	tc_reply_nat(skb, &v);
 	count_verdict(NOSNAT_HOOK_TC_EGRESS, &v, skb->len);
-	return v.ret;
+	return tc_ret(skb, &v);
 }

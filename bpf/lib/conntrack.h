@@ -6,6 +6,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include "nosnat_abi.h"
+#include "ctx.h"
 
 /* Set by the loader when the kernel offers the conntrack kfuncs; when 0,
  * every call below is dead code the verifier removes (and the weak kfunc
@@ -75,11 +76,11 @@ static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __
 	return CT_OURS;
 }
 
-/* XDP: does this node's conntrack know the connection t (the packet's own
+/* Does this node's conntrack know the connection t (the packet's own
  * direction, after DNAT), with VIP mark want? claim: set the mark on an
  * entry that has none of our bits (only for a flow nosnat saw begin). */
-static __always_inline enum ct_found ct_check_xdp(struct xdp_md *ctx, const struct ct_tuple *t,
-						  __u32 want, __u32 mask, int claim)
+static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
+					      __u32 want, __u32 mask, int claim)
 {
 	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
 	struct bpf_sock_tuple bt = {};
@@ -89,7 +90,10 @@ static __always_inline enum ct_found ct_check_xdp(struct xdp_md *ctx, const stru
 	if (!nosnat_have_ct || !mask)
 		return CT_NONE;
 	ct_tuple_fill(&bt, t);
-	ct = bpf_xdp_ct_lookup(ctx, &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	if (c.tc)
+		ct = bpf_skb_ct_lookup(ctx_skb(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	else
+		ct = bpf_xdp_ct_lookup(ctx_xdp(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
 	if (!ct)
 		return CT_NONE;
 	if (claim)

@@ -5,6 +5,12 @@
 
 #include "deliver.h"
 
+/* Strip the outer IPv4 header, the hook's way. */
+static __always_inline int decap_ipip(ctx_t c, struct pkt *p)
+{
+	return c.tc ? skb_decap_ipip(ctx_skb(c), p) : xdp_decap_ipip(ctx_xdp(c), p);
+}
+
 /* The VIP an encapsulated, unfragmented TCP/UDP packet is for, or NULL. */
 static __always_inline struct nosnat_vip *inner_vip(struct iphdr *inner, void *data_end)
 {
@@ -26,22 +32,22 @@ static __always_inline struct nosnat_vip *inner_vip(struct iphdr *inner, void *d
 /* From a node, to a VIP address, but the inner header names no VIP:port
  * (another port or protocol, a fragment, cut short). The verdict as the
  * decapsulated packet shows it; nothing is delivered. */
-static __always_inline void ipip_not_vip(struct xdp_md *ctx, struct pkt *p, struct verdict *v)
+static __always_inline void ipip_not_vip(ctx_t c, struct pkt *p, struct verdict *v)
 {
 	__be16 sport = 0, dport = 0;
 
-	if (decap_ipip(ctx, p) ||
-	    parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK ||
+	if (decap_ipip(c, p) ||
+	    parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c)) != PARSE_OK ||
 	    parse_ports(p, &sport, &dport) != PARSE_OK)
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 	else if (p->fragment)
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
 	else
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 }
 
 /* IPIP addressed to this node. Ours only if the inner dst is a VIP. */
-static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
+static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 					const struct nosnat_cfg *cfg, struct verdict *v)
 {
 	struct iphdr *outer = p->ip, *inner = (void *)outer + (p->ip_len & 0x3c);
@@ -54,7 +60,7 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 	if (p->fragment)
 		return;		/* not reassembled here; the kernel's business */
 	if ((void *)(inner + 1) > p->data_end) {
-		set_verdict(v, XDP_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
 		return;
 	}
 	/* Ours only if the inner packet is for a VIP, and that must be known
@@ -68,46 +74,46 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 		return;		/* someone else's tunnel (e.g. Calico IPIP) */
 	outer_src = outer->saddr;
 	if (!bpf_map_lookup_elem(&nosnat_nodes, &outer_src)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
 		return;
 	}
 	if (!vip && inner->protocol == IPPROTO_ICMP) {	/* an error about a VIP flow? */
 		tag = bpf_ntohs(outer->id) & NOSNAT_ID_TAG_MASK;
-		if (decap_ipip(ctx, p) ||
-		    parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK) {
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		if (decap_ipip(c, p) ||
+		    parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c)) != PARSE_OK) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
 		if (p->fragment || p->proto != IPPROTO_ICMP) {
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 			return;
 		}
-		icmp_to_vip(ctx, p, cfg, 1, tag, v);
+		icmp_to_vip(c, p, cfg, 1, tag, v);
 		if (v->action == NOSNAT_ACT_PASS)	/* decapsulated, yet not one: gone */
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 		return;
 	}
 	if (!vip) {	/* a VIP's address but no VIP's port, or cut: a drop, and why */
-		ipip_not_vip(ctx, p, v);
+		ipip_not_vip(c, p, v);
 		return;
 	}
 	vip_id = vip->id;
 	tag = bpf_ntohs(outer->id);
-	if (decap_ipip(ctx, p)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+	if (decap_ipip(c, p)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	if (parse_l2_l3((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, 1) != PARSE_OK ||
+	if (parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c)) != PARSE_OK ||
 	    parse_ports(p, &sport, &dport) != PARSE_OK) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	if (p->fragment) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
 		return;
 	}
 	if (!p->l4) {		/* not TCP/UDP after all: cannot be (inner_vip), say so */
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 		return;
 	}
 	{
@@ -122,7 +128,7 @@ static __always_inline void handle_ipip(struct xdp_md *ctx, struct pkt *p,
 
 		select_local_backend(&k, vip_id, cfg->node_ip, tag & NOSNAT_ID_TAG_MASK, syn,
 				     syn_ack_of(p, syn), &pk);
-		vip_deliver(ctx, p, &pk, &d, v);
+		vip_deliver(c, p, &pk, &d, v);
 	}
 }
 

@@ -12,6 +12,7 @@
 #include "nat.h"
 #include "encap.h"
 #include "icmp.h"
+#include "skb.h"
 
 static __always_inline int tcp_syn(const struct pkt *p)
 {
@@ -38,65 +39,103 @@ static __always_inline __u16 mss_max_for(const struct pkt *p, const struct nosna
 }
 
 /* Encapsulate p to node with outer ID id and send it. l4: p is TCP/UDP,
- * whose sum may be the partial (offload) kind. A frame XDP sends gets it completed
- * and its SYN's MSS clamped here; a frame for the tc twin keeps its sum as
- * it came, and tc clamps, knowing which kind the skb holds. An ICMP error
- * that does not fit is dropped: ICMP errors never cause ICMP. */
-static __always_inline void encap_send(struct xdp_md *ctx, struct pkt *p,
-				       const struct nosnat_cfg *cfg, __be32 node, __u16 id,
-				       int l4, struct verdict *v)
+ * whose sum may be the partial (offload) kind. XDP: a frame it sends gets
+ * the sum completed and its SYN's MSS clamped here; a frame for the tc twin
+ * keeps its sum as it came, and the twin clamps, knowing which kind the
+ * skb holds. tc: the skb keeps its sum as it came (the kernel finishes a
+ * partial one as IPIP), its SYN's MSS clamped with the helpers, and leaves
+ * with the neighbour's MAC when it is known, else through the neighbour
+ * code. An ICMP error that does not fit is dropped: ICMP errors never
+ * cause ICMP. */
+static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosnat_cfg *cfg,
+				       __be32 node, __u16 id, int l4, struct verdict *v)
 {
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
+	__u64 seg = c.tc ? skb_segment_len(ctx_skb(c), p) : bytes;
 	struct route rt = {};
 
-	if (cfg->mtu && bytes + sizeof(struct iphdr) > cfg->mtu) {
+	if (cfg->mtu && seg + sizeof(struct iphdr) > cfg->mtu) {
 		/* Too big for the tunnel. With DF the sender learns the MTU (an
 		 * ICMP error never causes one; a CPU sends at most
 		 * NOSNAT_ICMP_PER_SEC a second), by the way encapsulated frames
 		 * leave: on a tc uplink XDP_TX would be lost. */
 		if (p->proto == IPPROTO_ICMP || !(p->ip->frag_off & bpf_htons(IP_DF)))
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
-		else if (icmp_frag_needed(ctx, p, cfg->node_ip, cfg->mtu - sizeof(struct iphdr)))
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
+		else if (c.tc) {
+			if (skb_frag_needed(ctx_skb(c), p, cfg->node_ip,
+					    cfg->mtu - sizeof(struct iphdr)))
+				set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+			else
+				set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+		} else if (xdp_frag_needed(ctx_xdp(c), p, cfg->node_ip,
+					   cfg->mtu - sizeof(struct iphdr)))
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else if (!(cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC))
-			set_verdict(v, XDP_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+			set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
 		else {
-			hand_to_tc(ctx, cfg->ifindex, NOSNAT_R_ICMP_FRAG_NEEDED, v);
-			if (v->ret == XDP_PASS)
-				set_verdict(v, XDP_PASS, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
+			xdp_hand_to_tc(ctx_xdp(c), cfg->ifindex, NOSNAT_R_ICMP_FRAG_NEEDED, v);
+			if (v->out == OUT_PASS)
+				set_verdict(v, OUT_PASS, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
 		}
 		return;
 	}
-	if (nosnat_route(ctx, node, (__u32)p->ip->tos << 16 | (__u16)(bytes + sizeof(struct iphdr)),
-			 &rt)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+	if (c.tc) {
+		struct __sk_buff *skb = ctx_skb(c);
+		__u8 tos = p->ip->tos;
+
+		if (skb_route(skb, cfg->node_ip, node, tos, (__u16)(bytes + sizeof(struct iphdr)),
+			      &rt)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+			return;
+		}
+		if (p->proto == IPPROTO_TCP && p->l4) {
+			struct tcphdr *th = p->l4;
+
+			if ((void *)(th + 1) <= p->data_end && th->syn)
+				mss_clamp_skb(skb, p->l2_len + p->ip_len, mss_max_for(p, cfg));
+		}
+		if (skb_encap_ipip(skb, p, tos, (__u16)bytes, cfg->node_ip, node, id)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		if (rt.to_tc) {
+			set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK);
+			v->ifindex = rt.ifindex;
+			return;
+		}
+		skb_set_macs(skb, &rt, v);
+		return;
+	}
+	if (nosnat_route(ctx_xdp(c), node,
+			 (__u32)p->ip->tos << 16 | (__u16)(bytes + sizeof(struct iphdr)), &rt)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 		return;
 	}
 	if (!rt.to_tc) {
-		if (l4 && l4_csum_partial(p) && l4_csum_complete(ctx, p)) {
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		if (l4 && l4_csum_partial(p) && l4_csum_complete(ctx_xdp(c), p)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
 		if (p->proto == IPPROTO_TCP && p->l4)
 			mss_clamp_xdp(p->l4, p->data_end, mss_max_for(p, cfg));
 	}
-	if (encap_ipip(ctx, p, cfg->node_ip, node, id)) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+	if (xdp_encap_ipip(ctx_xdp(c), p, cfg->node_ip, node, id)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	encap_forward(ctx, &rt, v);
+	xdp_encap_forward(ctx_xdp(c), &rt, v);
 }
 
-/* A VIP packet for a pod here: tell the tc twin the rewrite (it knows
- * whether the skb's checksum is partial). A driver without XDP metadata is
- * a NIC's, whose packets never carry a partial sum: rewritten here. So is
- * every packet while the twin attached is one that would not (an older
- * nosnat's, for the moment it takes over): a partial checksum rewritten
- * as a complete one is wrong, but a pod's stack does not check it. */
-static __always_inline int local_rewrite(struct xdp_md *ctx, struct pkt *p,
-					 const struct nosnat_cfg *cfg,
+/* A VIP packet for a pod here. tc rewrites it with the skb's checksum
+ * helpers. XDP tells the tc twin the rewrite (it knows whether the skb's
+ * checksum is partial); only while the twin attached is one that would not
+ * (an older nosnat's, for the moment it takes over) does XDP rewrite, as a
+ * complete sum: a partial one so rewritten is wrong, but a pod's stack
+ * does not check it. (Without metadata XDP never gets here: it passed the
+ * packet on to tc untouched.) */
+static __always_inline int local_rewrite(ctx_t c, struct pkt *p, const struct nosnat_cfg *cfg,
 					 const struct nosnat_backend *be, __u8 action)
 {
 	__be32 vip = p->ip->daddr;
@@ -108,11 +147,13 @@ static __always_inline int local_rewrite(struct xdp_md *ctx, struct pkt *p,
 		vip_port = ((__be16 *)p->l4)[1];	/* dest port: TCP and UDP alike */
 	else
 		return -1;
+	if (c.tc)
+		return skb_dnat(ctx_skb(c), p, be->addr, be->port);
 	if (!(cfg->flags & NOSNAT_CFG_TWIN_DNAT))
 		return dnat_xdp(p, be);
-	meta = meta_push(ctx);
+	meta = meta_push(ctx_xdp(c));
 	if (!meta)
-		return pkt_refresh(ctx, p) ? -1 : dnat_xdp(p, be);
+		return pkt_refresh(c, p) ? -1 : dnat_xdp(p, be);
 	meta->magic = NOSNAT_META_LOCAL;
 	meta->vip = vip;
 	meta->pod = be->addr;
@@ -134,15 +175,14 @@ struct deliver {
 
 /* Does this node's conntrack hold the pod be's connection for flow k, with
  * the VIP's mark? claim: mark an entry that has none yet. */
-static __always_inline enum ct_found pod_has_flow(struct xdp_md *ctx,
-						  const struct nosnat_flow_key *k,
+static __always_inline enum ct_found pod_has_flow(ctx_t c, const struct nosnat_flow_key *k,
 						  const struct nosnat_backend *be, __u32 mask,
 						  int claim)
 {
 	struct ct_tuple t = { .saddr = k->src, .daddr = be->addr, .sport = k->sport,
 			      .dport = be->port, .proto = k->proto };
 
-	return ct_check_xdp(ctx, &t, nosnat_vip_mark(k->dst, k->dport, k->proto, mask), mask,
+	return ct_check(c, &t, nosnat_vip_mark(k->dst, k->dport, k->proto, mask), mask,
 			    claim);
 }
 
@@ -151,11 +191,10 @@ static __always_inline enum ct_found pod_has_flow(struct xdp_md *ctx,
  * delivered and recorded only if the pod's conntrack entry carries that
  * mark; else it goes to the previous Maglev table's pod, once (a node
  * whose tables changed since the connection began). Returns 1 when pk now
- * names a pod on another node (second chance). A subprogram of its own:
- * established flows never call it, and inlined twice it doubled the size
- * of the XDP program. */
-static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick *pk,
-						 const struct deliver *d)
+ * names a pod on another node (second chance). A subprogram per hook
+ * (local_owner_xdp, _skb): established flows never call it, and inlined
+ * twice it doubled the size of the XDP program. */
+static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct deliver *d)
 {
 	__u32 mask = d->cfg->ct_mark_mask, prev_id = 0;
 	struct nosnat_backend *prev = NULL;
@@ -164,7 +203,7 @@ static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick
 	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
 		if (d->syn || !nosnat_have_ct || !mask)
 			return 0;
-		pod_has_flow(ctx, d->k, pk->be, mask, 1);
+		pod_has_flow(c, d->k, pk->be, mask, 1);
 		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
 		if (f)
 			f->flags |= NOSNAT_FLOW_CT_SEEN;
@@ -178,7 +217,7 @@ static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick
 		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0);
 		return 0;
 	}
-	if (pod_has_flow(ctx, d->k, pk->be, mask, 0) == CT_OURS) {
+	if (pod_has_flow(c, d->k, pk->be, mask, 0) == CT_OURS) {
 		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN);
 		pk->reason = NOSNAT_R_CT_RECOVERED;
 		return 0;
@@ -187,7 +226,7 @@ static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick
 		prev = maglev_prev_backend(pk->vip_id, flow_hash(d->k), &prev_id);
 	if (prev && prev_id != pk->id) {
 		if (prev->node == d->cfg->node_ip) {
-			if (pod_has_flow(ctx, d->k, prev, mask, 0) == CT_OURS) {
+			if (pod_has_flow(c, d->k, prev, mask, 0) == CT_OURS) {
 				pk->be = prev;
 				pk->id = prev_id;
 				flow_record(&nosnat_flows, d->k, prev_id, prev, pk->vip_id, 0,
@@ -206,6 +245,18 @@ static __attribute__((noinline)) int local_owner(struct xdp_md *ctx, struct pick
 	return 0;
 }
 
+static __attribute__((noinline)) int local_owner_xdp(struct xdp_md *ctx, struct pick *pk,
+						     const struct deliver *d)
+{
+	return local_owner(CTX_XDP(ctx), pk, d);
+}
+
+static __attribute__((noinline)) int local_owner_skb(struct __sk_buff *skb, struct pick *pk,
+						     const struct deliver *d)
+{
+	return local_owner(CTX_SKB(skb), pk, d);
+}
+
 /* A packet that went to its pod (delivered here or sent to its node): only
  * then is it the pod's, and a new flow one of the VIP's. A packet dropped
  * or answered with ICMP on the way counts for neither. */
@@ -217,7 +268,7 @@ static __always_inline void count_delivered(const struct pick *pk, __u64 bytes)
 }
 
 /* A VIP packet whose pod is chosen (pk): DNAT locally or encapsulate. */
-static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struct pick *pk,
+static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 					const struct deliver *d, struct verdict *v)
 {
 	const struct nosnat_cfg *cfg = d->cfg;
@@ -227,12 +278,12 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	__u16 id;
 
 	if (pk->new_flow == NEW_FLOW_SPOOFED) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
 		return;
 	}
 	count_vip(pk->vip_id, bytes, 0);	/* every packet to the VIP; flows once delivered */
 	if (!pk->be) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
 	/* the common case, an established flow whose conntrack entry was
@@ -240,7 +291,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	if (pk->be->node == cfg->node_ip &&
 	    !(pk->state == PICK_ESTABLISHED &&
 	      (!nosnat_have_ct || !cfg->ct_mark_mask || (pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))))
-		second = local_owner(ctx, pk, d);
+		second = c.tc ? local_owner_skb(ctx_skb(c), pk, d) : local_owner_xdp(ctx_xdp(c), pk, d);
 	if (pk->reason)
 		count_flow_event(pk->reason);
 	be = pk->be;
@@ -255,16 +306,16 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 			f->syn_ack = syn_ack;
 		__u8 action = d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL;
 
-		if (local_rewrite(ctx, p, cfg, be, action)) {
-			set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		if (local_rewrite(c, p, cfg, be, action)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		set_verdict(v, XDP_PASS, action, pk->reason);
+		set_verdict(v, OUT_PASS, action, pk->reason);
 		count_delivered(pk, bytes);
 		return;
 	}
 	if (d->from_node && !second) {	/* never bounce a packet between nodes */
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
 
@@ -275,7 +326,7 @@ static __always_inline void vip_deliver(struct xdp_md *ctx, struct pkt *p, struc
 	if (second && !d->from_node)
 		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
-	encap_send(ctx, p, cfg, be->node, id, 1, v);
+	encap_send(c, p, cfg, be->node, id, 1, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		count_delivered(pk, bytes);
 	/* how the pod was found, unless how the frame left is news */
@@ -311,7 +362,7 @@ static __always_inline struct nosnat_backend *local_by_tag(__u32 vip_id, __be32 
  * finds it (tables, then Maglev on the ingress node or the tag on the
  * pod's node); a pod here must be proven by its conntrack mark when no
  * table names it. Errors about anything else pass untouched. */
-static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
+static __always_inline void icmp_to_vip(ctx_t c, struct pkt *p,
 					const struct nosnat_cfg *cfg, int from_node, __u16 tag,
 					struct verdict *v)
 {
@@ -325,7 +376,7 @@ static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
 	if (rc == ICMP_NOT_ERROR)
 		return;		/* an echo, say: the kernel's, as before */
 	if (rc == ICMP_TRUNCATED) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	if ((iq.q->protocol != IPPROTO_TCP && iq.q->protocol != IPPROTO_UDP) ||
@@ -352,29 +403,29 @@ static __always_inline void icmp_to_vip(struct xdp_md *ctx, struct pkt *p,
 					 maglev_backend(vip->id, flow_hash(&k), &id);
 			/* a pod here without a table's word: its conntrack's */
 			if (be && be->node == cfg->node_ip && nosnat_have_ct && mask &&
-			    pod_has_flow(ctx, &k, be, mask, 0) != CT_OURS)
+			    pod_has_flow(c, &k, be, mask, 0) != CT_OURS)
 				be = NULL;
 		}
 	}
 	if (!be) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
 	if (be->node == cfg->node_ip) {
 		icmp_rewrite_to_pod(p, &iq, be->addr, be->port);
-		set_verdict(v, XDP_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
+		set_verdict(v, OUT_PASS, from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL,
 			    NOSNAT_R_ICMP_ERROR);
 		count_backend(id, bpf_ntohs(p->ip->tot_len));
 		return;
 	}
 	if (from_node) {	/* never bounce a packet between nodes */
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
 	{
 		__u64 bytes = bpf_ntohs(p->ip->tot_len);	/* before the outer header */
 
-		encap_send(ctx, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+		encap_send(c, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
 		if (v->action == NOSNAT_ACT_ENCAP)
 			count_backend(id, bytes);
 	}

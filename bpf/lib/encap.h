@@ -1,6 +1,6 @@
-/* encap.h - IPIP between nodes: encapsulate towards a backend's node and
- * forward (fib lookup, XDP_TX/redirect, tc hand-off), decapsulate, and the
- * ICMP fragmentation-needed reply for packets that cannot grow. */
+/* encap.h - IPIP between nodes, XDP's side (skb.h has tc's): encapsulate
+ * towards a backend's node and forward (fib lookup, XDP_TX/redirect, tc
+ * hand-off), decapsulate, and ICMP fragmentation-needed for what cannot grow. */
 #ifndef NOSNAT_ENCAP_H
 #define NOSNAT_ENCAP_H
 
@@ -72,26 +72,45 @@ static __always_inline void eth_move(void *to, const void *from)
 	*(__u16 *)(to + 12) = *(const __u16 *)(from + 12);
 }
 
-/* Prepend an outer IPv4 header (this node -> backend's node). The outer IP
- * ID carries the chosen pod's tag, TOS comes from the inner header, and DF
- * is always set: the outer datagram is atomic, never fragmented between
- * nodes, so its ID need not be unique (RFC 6864 4.1) and no two packets can
- * reassemble into one. (A packet that does not fit the uplink is never
- * encapsulated: encap_send. A receiving node's XDP never sees a fragmented
- * outer datagram whole either: fragments go to the kernel as they came.) */
-static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
-				      __be32 dst, __u16 tag)
+/* The outer IPv4 header (this node -> backend's node), for both hooks. The
+ * outer IP ID carries the chosen pod's tag, TOS comes from the inner
+ * header, and DF is always set: the outer datagram is atomic, never
+ * fragmented between nodes, so its ID need not be unique (RFC 6864 4.1)
+ * and no two packets can reassemble into one. (A packet that does not fit
+ * the uplink is never encapsulated: encap_send. A receiving node never
+ * takes a fragmented outer datagram whole either: fragments go to the
+ * kernel as they came.) The header sum from the values, not read back. */
+static __always_inline void outer_ipv4_write(struct iphdr *outer, __u8 tos, __u16 inner_len,
+					     __u16 tag, __be32 src, __be32 dst)
+{
+	__be16 df = bpf_htons(IP_DF);
+	__be16 ver_tos = bpf_htons(0x4500 | tos);
+	__be16 tot_len = bpf_htons(inner_len + sizeof(*outer)), id = bpf_htons(tag);
+	__be16 ttl_proto = bpf_htons((64 << 8) | IPPROTO_IPIP);
+	__u32 sum;
+
+	sum = ver_tos + tot_len + id + df + ttl_proto + (src & 0xffff) + (src >> 16) +
+	      (dst & 0xffff) + (dst >> 16);
+	*(__be16 *)outer = ver_tos;
+	outer->tot_len = tot_len;
+	outer->id = id;
+	outer->frag_off = df;
+	*(__be16 *)&outer->ttl = ttl_proto;
+	outer->check = csum_fold(sum);
+	outer->saddr = src;
+	outer->daddr = dst;
+}
+
+/* XDP: prepend the outer header by moving the frame's head. */
+static __always_inline int xdp_encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
+					  __be32 dst, __u16 tag)
 {
 	struct iphdr *inner = p->ip, *outer;
 	__u32 l2_len = p->l2_len;
 	__u16 inner_len = bpf_ntohs(inner->tot_len);
-	__be16 df = bpf_htons(IP_DF);
-	__be16 ver_tos = bpf_htons(0x4500 | inner->tos);
-	__be16 tot_len = bpf_htons(inner_len + sizeof(*outer)), id = bpf_htons(tag);
-	__be16 ttl_proto = bpf_htons((64 << 8) | IPPROTO_IPIP);
+	__u8 tos = inner->tos;
 	struct l2_hdr l2;
 	void *data, *data_end;
-	__u32 sum;
 
 	/* Plain Ethernet: the old header ends up 20 bytes in, clear of the
 	 * new one, and is copied across. VLAN tags would overlap: saved. */
@@ -112,17 +131,7 @@ static __always_inline int encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 
 	outer = data + (l2_len & 0x1f);
 	if ((void *)(outer + 1) > data_end)
 		return -1;
-	/* The header sum from the values, not read back from the frame. */
-	sum = ver_tos + tot_len + id + df + ttl_proto + (src & 0xffff) + (src >> 16) +
-	      (dst & 0xffff) + (dst >> 16);
-	*(__be16 *)outer = ver_tos;
-	outer->tot_len = tot_len;
-	outer->id = id;
-	outer->frag_off = df;
-	*(__be16 *)&outer->ttl = ttl_proto;
-	outer->check = csum_fold(sum);
-	outer->saddr = src;
-	outer->daddr = dst;
+	outer_ipv4_write(outer, tos, inner_len, tag, src, dst);
 	p->ip = outer;
 	p->data_end = data_end;
 	return 0;
@@ -152,21 +161,42 @@ static __always_inline struct nosnat_meta *meta_push(struct xdp_md *ctx)
 	return meta;
 }
 
+/* Whether this interface's driver gives XDP metadata room (ena, hv_netvsc
+ * and sfc give none): asked once, of the first packet, and remembered for
+ * the load (a load serves one interface). To be called before the frame's
+ * pointers are taken: the probe moves them. */
+__u32 nosnat_xdp_meta_room;	/* 0: not asked yet, 1: room, 2: none */
+
+static __always_inline int xdp_meta_room(struct xdp_md *ctx)
+{
+	if (!nosnat_xdp_meta)
+		return 0;
+	if (!nosnat_xdp_meta_room) {
+		if (bpf_xdp_adjust_meta(ctx, -4)) {
+			nosnat_xdp_meta_room = 2;
+		} else {
+			bpf_xdp_adjust_meta(ctx, 4);
+			nosnat_xdp_meta_room = 1;
+		}
+	}
+	return nosnat_xdp_meta_room == 1;
+}
+
 /* Pass the encapsulated frame up with a mark in its metadata; the tc
  * ingress twin sees the mark and sends it with bpf_redirect_neigh(), i.e.
  * through the kernel's routing and neighbour resolution. */
-static __always_inline void hand_to_tc(struct xdp_md *ctx, __u32 ifindex, __u32 reason,
+static __always_inline void xdp_hand_to_tc(struct xdp_md *ctx, __u32 ifindex, __u32 reason,
 				       struct verdict *v)
 {
 	struct nosnat_meta *meta = meta_push(ctx);
 
 	if (!meta) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 		return;
 	}
 	meta->magic = NOSNAT_META_MAGIC;
 	meta->ifindex = ifindex;
-	set_verdict(v, XDP_PASS, NOSNAT_ACT_ENCAP, reason);
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_ENCAP, reason);
 }
 
 /* How an encapsulated packet leaves: as a frame XDP sends (XDP_TX or a
@@ -243,28 +273,29 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 }
 
 /* Send the encapsulated frame the way rt says. */
-static __always_inline void encap_forward(struct xdp_md *ctx, const struct route *rt,
+static __always_inline void xdp_encap_forward(struct xdp_md *ctx, const struct route *rt,
 					  struct verdict *v)
 {
 	struct ethhdr *eth = (void *)(long)ctx->data;
 
 	if (rt->to_tc) {
-		hand_to_tc(ctx, rt->ifindex, rt->to_tc, v);
+		xdp_hand_to_tc(ctx, rt->ifindex, rt->to_tc, v);
 		return;
 	}
 	if ((void *)(eth + 1) > (void *)(long)ctx->data_end) {
-		set_verdict(v, XDP_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	__builtin_memcpy(eth->h_dest, rt->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, rt->smac, ETH_ALEN);
-	if (rt->ifindex == ctx->ingress_ifindex)
-		set_verdict(v, XDP_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
-	else
-		set_verdict(v, bpf_redirect(rt->ifindex, 0), NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	if (rt->ifindex == ctx->ingress_ifindex) {
+		set_verdict(v, OUT_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	} else {
+		set_verdict(v, OUT_REDIRECT, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		v->ifindex = rt->ifindex;
+	}
 }
 
-/* Strip the outer IPv4 header (p->ip, p->ip_len bytes). */
 #ifndef INET_ECN_MASK
 #define INET_ECN_MASK	3
 #define INET_ECN_CE	3
@@ -289,7 +320,8 @@ static __always_inline void ecn_decap(struct pkt *p, void *data_end)
 	csum_replace2(&inner->check, old, *(__be16 *)inner);
 }
 
-static __always_inline int decap_ipip(struct xdp_md *ctx, struct pkt *p)
+/* XDP: strip the outer IPv4 header (p->ip, p->ip_len bytes). */
+static __always_inline int xdp_decap_ipip(struct xdp_md *ctx, struct pkt *p)
 {
 	__u32 l2_len = p->l2_len, outer_len = p->ip_len & 0x3c;
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
@@ -314,11 +346,11 @@ static __always_inline int decap_ipip(struct xdp_md *ctx, struct pkt *p)
 	return l2_restore((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2);
 }
 
-/* Turn the frame into ICMP "fragmentation needed" back to its sender,
+/* XDP: turn the frame into ICMP "fragmentation needed" back to its sender,
  * quoting the IP header (with its options) and 8 bytes of the original. */
 #define ICMP_QUOTE_MAX	(60 + 8)
 
-static __always_inline int icmp_frag_needed(struct xdp_md *ctx, struct pkt *p,
+static __always_inline int xdp_frag_needed(struct xdp_md *ctx, struct pkt *p,
 					    __be32 node_ip, __u16 mtu)
 {
 	__u32 l2_len = p->l2_len, grow = sizeof(struct iphdr) + sizeof(struct icmp_frag_hdr);

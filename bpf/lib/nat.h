@@ -6,6 +6,7 @@
 #include "maps.h"
 #include "parse.h"
 #include "csum.h"
+#include "ctx.h"
 
 #define TCPOPT_EOL	0
 #define TCPOPT_NOP	1
@@ -153,10 +154,10 @@ static __always_inline int l4_csum_complete(struct xdp_md *ctx, struct pkt *p)
 
 /* p's pointers again after a helper that may have moved the frame (which
  * the verifier assumes of any that could): same offsets, checked anew. */
-static __always_inline int pkt_refresh(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int pkt_refresh(ctx_t c, struct pkt *p)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
+	void *data = ctx_data(c);
+	void *data_end = ctx_data_end(c);
 	struct iphdr *ip = data + (p->l2_len & 0x1f);
 
 	if ((void *)(ip + 1) > data_end)

@@ -51,7 +51,7 @@ static __always_inline void tc_icmp_from_pod(struct __sk_buff *skb, struct verdi
 		return;
 	icmp_rewrite_from_pod(&p, &iq, fk.dst, fk.dport);
 	count_backend(sl->id, skb->len);
-	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR);
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR);
 }
 
 /* tc egress: a pod's reply to a client that came through a VIP leaves with
@@ -67,7 +67,7 @@ static __always_inline void tc_reply_later_fragment(struct pkt *p, struct verdic
 		return;		/* not a VIP flow's: untouched */
 	csum_replace4(&p->ip->check, p->ip->saddr, *vip);
 	p->ip->saddr = *vip;
-	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
 }
 
 static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *v)
@@ -178,7 +178,7 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		__be16 *port = p.l4;	/* source port: first field of TCP and UDP */
 
 		if ((void *)(port + 1) > p.data_end) {
-			set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
 		csum_replace4(&p.ip->check, old_ip, new_ip);
@@ -188,10 +188,10 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	if (bpf_l4_csum_replace(skb, csum_off, old_ip, new_ip, pseudo | sizeof(new_ip)) ||
 	    bpf_l4_csum_replace(skb, csum_off, sport, new_port,
 				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(new_port))) {
-		set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	set_verdict(v, TC_ACT_OK, NOSNAT_ACT_REPLY_NAT, reason);
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, reason);
 	if (first_frag) {
 		struct nosnat_frag_key k = { .pod = old_ip, .client = client, .id = ip_id };
 

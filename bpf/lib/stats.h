@@ -4,16 +4,18 @@
 #define NOSNAT_STATS_H
 
 #include "maps.h"
+#include "ctx.h"
 
 struct verdict {
-	int ret;		/* XDP_* or TC_ACT_* */
+	__u32 out;		/* enum outcome */
+	__u32 ifindex;		/* OUT_REDIRECT, OUT_NEIGH */
 	__u32 action;		/* enum nosnat_action */
 	__u32 reason;		/* enum nosnat_reason */
 };
 
-static __always_inline void set_verdict(struct verdict *v, int ret, __u32 action, __u32 reason)
+static __always_inline void set_verdict(struct verdict *v, __u32 out, __u32 action, __u32 reason)
 {
-	v->ret = ret;
+	v->out = out;
 	v->action = action;
 	v->reason = reason;
 }

@@ -62,10 +62,10 @@ static __always_inline void twin_local_dnat(struct __sk_buff *skb, const struct 
 	    bpf_l4_csum_replace(skb, csum_off, m->vip_port, m->pod_port,
 				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(m->pod_port)))
 		goto bad;
-	set_verdict(v, TC_ACT_OK, m->action, NOSNAT_R_NONE);
+	set_verdict(v, OUT_PASS, m->action, NOSNAT_R_NONE);
 	return;
 bad:
-	set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+	set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 }
 
 /* The inner TCP header's offset in an encapsulated frame if it is a SYN
@@ -136,10 +136,8 @@ static __always_inline void twin_from_xdp(struct __sk_buff *skb, const struct no
 		return;
 	}
 	twin_encap_clamp(skb);
-	set_verdict(v, bpf_redirect_neigh(m->ifindex, NULL, 0, 0), NOSNAT_ACT_ENCAP,
-		    NOSNAT_R_TC_FORWARD);
-	if (v->ret != TC_ACT_REDIRECT)
-		set_verdict(v, TC_ACT_SHOT, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+	set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP, NOSNAT_R_TC_FORWARD);
+	v->ifindex = m->ifindex;
 }
 
 #endif

@@ -1,0 +1,203 @@
+/* skb.h - the walk's steps that only tc does, on the skb: rewrites through
+ * the checksum helpers, room for the outer header made and taken, the way
+ * out through the kernel's neighbour code, ICMP fragmentation-needed. */
+#ifndef NOSNAT_SKB_H
+#define NOSNAT_SKB_H
+
+#include <linux/pkt_cls.h>
+#include "maps.h"
+#include "parse.h"
+#include "csum.h"
+#include "encap.h"
+#include "stats.h"
+
+#ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV4
+#define BPF_F_ADJ_ROOM_DECAP_L3_IPV4	(1ULL << 7)	/* Linux 6.3+ */
+#endif
+#define EINVAL_ 22
+
+/* dst VIP:port -> pod:pod_port on p (TCP/UDP, headers in the linear area).
+ * The IP header sum is always complete and fixed in place; the L4 one goes
+ * through the helper with BPF_F_PSEUDO_HDR, right for a partial and a
+ * complete sum alike (and for a GRO train, partial too). */
+static __always_inline int skb_dnat(struct __sk_buff *skb, struct pkt *p, __be32 pod,
+				    __be16 pod_port)
+{
+	__u32 l4 = p->l2_len + p->ip_len;
+	__u32 csum_off = l4 + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+						       : offsetof(struct udphdr, check));
+	__u64 pseudo = BPF_F_PSEUDO_HDR | (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
+	__be16 *port = p->l4 + 2;	/* destination port: TCP and UDP alike */
+	__be32 vip = p->ip->daddr;
+	__be16 vip_port;
+
+	if (!p->l4 || (void *)(port + 1) > p->data_end)
+		return -1;
+	vip_port = *port;
+	/* headers in place (the prologue made the linear part private) */
+	csum_replace4(&p->ip->check, vip, pod);
+	p->ip->daddr = pod;
+	*port = pod_port;
+	if (bpf_l4_csum_replace(skb, csum_off, vip, pod, pseudo | sizeof(pod)) ||
+	    bpf_l4_csum_replace(skb, csum_off, vip_port, pod_port,
+				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(pod_port)))
+		return -1;
+	return 0;
+}
+
+/* The interface towards node, from the kernel's FIB, and its neighbour's
+ * and its own MAC when the neighbour is resolved (rt->to_tc 0) or not
+ * (NOSNAT_R_NEIGH_FALLBACK: the neighbour code resolves it on the way
+ * out). -1: no route. */
+static __always_inline int skb_route(struct __sk_buff *skb, __be32 src, __be32 node, __u8 tos,
+				     __u16 tot_len, struct route *rt)
+{
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET, .tos = tos, .l4_protocol = IPPROTO_IPIP, .tot_len = tot_len,
+		.ifindex = skb->ingress_ifindex, .ipv4_src = src, .ipv4_dst = node,
+	};
+	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(rt->smac, fib.smac, ETH_ALEN);
+		rt->ifindex = fib.ifindex;
+		return 0;
+	}
+	/* the sizes were checked already (segments, for a GRO train) */
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		rt->to_tc = NOSNAT_R_NEIGH_FALLBACK;
+		rt->ifindex = fib.ifindex;
+		return rt->ifindex ? 0 : -1;
+	}
+	return -1;
+}
+
+/* A frame whose neighbour is known leaves as XDP would send it: its MACs
+ * written, out of the interface the FIB named (back out of the uplink:
+ * OUT_TX). */
+static __always_inline void skb_set_macs(struct __sk_buff *skb, const struct route *rt,
+					 struct verdict *v)
+{
+	struct ethhdr *eth = (void *)(long)skb->data;
+
+	if ((void *)(eth + 1) > (void *)(long)skb->data_end) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	__builtin_memcpy(eth->h_dest, rt->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, rt->smac, ETH_ALEN);
+	if (rt->ifindex == skb->ingress_ifindex) {
+		set_verdict(v, OUT_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	} else {
+		set_verdict(v, OUT_REDIRECT, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		v->ifindex = rt->ifindex;
+	}
+}
+
+/* Make room for the outer header between L2 and the inner IPv4 header and
+ * write it: the skb learns it is encapsulated (a GRO train is segmented
+ * as IPIP on the way out, inner checksums as they came). */
+static __always_inline int skb_encap_ipip(struct __sk_buff *skb, struct pkt *p, __u8 tos,
+					  __u16 inner_len, __be32 src, __be32 dst, __u16 tag)
+{
+	struct iphdr *outer;
+	void *data, *data_end;
+
+	if (bpf_skb_adjust_room(skb, sizeof(struct iphdr), BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
+		return -1;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	outer = data + (p->l2_len & 0x1f);
+	if ((void *)(outer + 1) > data_end)
+		return -1;
+	outer_ipv4_write(outer, tos, inner_len, tag, src, dst);
+	p->ip = outer;
+	p->data_end = data_end;
+	return 0;
+}
+
+/* Take the outer header (p->ip_len bytes after L2) away. */
+static __always_inline int skb_decap_ipip(struct __sk_buff *skb, struct pkt *p)
+{
+	__s32 diff = -(__s32)(p->ip_len & 0x3c);
+	long rc;
+
+	ecn_decap(p, p->data_end);
+	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV4);
+	if (rc == -EINVAL_)	/* a kernel before the flag: the skb as it is */
+		rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, 0);
+	return rc ? -1 : 0;
+}
+
+/* The bytes of an ICMP "fragmentation needed" after L2. */
+struct skb_frag_msg {
+	struct iphdr ip;
+	struct icmp_frag_hdr icmp;
+	__u8 quote[ICMP_QUOTE_MAX];
+};
+
+/* Turn the packet into ICMP "fragmentation needed" back to its sender,
+ * quoting its IP header (with options) and 8 bytes, MACs swapped; it goes
+ * back out of the interface it came in on. */
+static __always_inline int skb_frag_needed(struct __sk_buff *skb, struct pkt *p, __be32 node_ip,
+					   __u16 mtu)
+{
+	__u32 l2_len = p->l2_len & 0x1f, qlen = (p->ip_len & 0x3c) + 8;
+	struct skb_frag_msg m = {};
+	__u8 macs[2 * ETH_ALEN], swapped[2 * ETH_ALEN];
+	__s64 sum;
+
+	if (qlen < sizeof(struct iphdr) + 8 || qlen > ICMP_QUOTE_MAX)
+		return -1;
+	if (bpf_skb_load_bytes(skb, l2_len, m.quote, qlen) ||
+	    bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
+		return -1;
+	if (bpf_skb_change_tail(skb, l2_len + sizeof(m.ip) + sizeof(m.icmp) + qlen, 0))
+		return -1;
+	m.ip.version = 4;
+	m.ip.ihl = 5;
+	m.ip.tos = 0xc0;	/* internetwork control, as the kernel sends */
+	m.ip.tot_len = bpf_htons(sizeof(m.ip) + sizeof(m.icmp) + qlen);
+	m.ip.ttl = 64;
+	m.ip.protocol = IPPROTO_ICMP;
+	m.ip.saddr = node_ip;
+	m.ip.daddr = ((struct iphdr *)m.quote)->saddr;
+	m.ip.check = ipv4_hdr_csum(&m.ip);
+	m.icmp.type = ICMP_DEST_UNREACH;
+	m.icmp.code = ICMP_FRAG_NEEDED;
+	m.icmp.mtu = bpf_htons(mtu);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&m.icmp, sizeof(m.icmp) + qlen, 0);
+	if (sum < 0)
+		return -1;
+	m.icmp.checksum = csum_fold((__u32)sum);
+	__builtin_memcpy(swapped, macs + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(swapped + ETH_ALEN, macs, ETH_ALEN);
+	if (bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) ||
+	    bpf_skb_store_bytes(skb, l2_len, &m, sizeof(m.ip) + sizeof(m.icmp) + qlen, 0))
+		return -1;
+	return 0;
+}
+
+/* The payload of one segment of p: a GRO train is sent as segments of
+ * gso_size, each with the headers again; anything else as it is. */
+static __always_inline __u32 skb_segment_len(struct __sk_buff *skb, struct pkt *p)
+{
+	__u32 l4_hdr = 0;
+
+	if (!skb->gso_size)
+		return bpf_ntohs(p->ip->tot_len);
+	if (p->proto == IPPROTO_TCP && p->l4) {
+		struct tcphdr *th = p->l4;
+
+		if ((void *)(th + 1) > p->data_end)
+			return bpf_ntohs(p->ip->tot_len);
+		l4_hdr = th->doff * 4;
+	} else if (p->proto == IPPROTO_UDP) {
+		l4_hdr = sizeof(struct udphdr);
+	}
+	return p->ip_len + l4_hdr + skb->gso_size;
+}
+
+#endif

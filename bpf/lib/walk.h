@@ -1,0 +1,158 @@
+/* walk.h - the packet walk of uplink ingress, written once for XDP and tc
+ * ingress: parse, VIP or tunnel, pick, deliver, ICMP; a hook-neutral verdict. */
+#ifndef NOSNAT_WALK_H
+#define NOSNAT_WALK_H
+
+#include "ctx.h"
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+#include "lookup.h"
+#include "deliver.h"
+#include "decap.h"
+
+/* What tc pulls into the linear area for a packet that may be ours: L2 with
+ * two tags, an outer and an inner IPv4 header with options, and TCP with
+ * options or an ICMP error's quote. */
+#define WALK_PULL_LEN	256
+
+/* XDP without metadata finishes only what needs no hand-off, and knows it
+ * before anything changes (a flow recorded, a budget spent, a counter
+ * moved): an established flow's packet, not a SYN, for a pod on another
+ * node, that fits the tunnel and whose next hop XDP can send to. All else
+ * is passed on untouched, and tc ingress does the whole walk. */
+static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
+					const struct nosnat_flow_key *k,
+					const struct nosnat_cfg *cfg, int syn)
+{
+	__u32 bytes = bpf_ntohs(p->ip->tot_len) + sizeof(struct iphdr);
+	struct nosnat_backend *be;
+	struct route rt = {};
+
+	if (syn || (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) || (cfg->mtu && bytes > cfg->mtu))
+		return 0;
+	be = flow_backend(flow_lookup(k, 0), 0);
+	if (!be || be->node == cfg->node_ip)
+		return 0;
+	return !nosnat_route(ctx, be->node, (__u32)p->ip->tos << 16 | (__u16)bytes, &rt) &&
+	       !rt.to_tc;
+}
+
+/* Passed on for tc to finish, untouched: counted as that at XDP alone. */
+static __always_inline void to_tc(struct verdict *v)
+{
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC);
+}
+
+/* Could the packet be ours? Then tc wants all its headers at hand. */
+static __always_inline int walk_candidate(const struct pkt *p)
+{
+	if (p->proto == IPPROTO_IPIP)
+		return 1;
+	return (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP) &&
+	       vip_filter_hit(p->ip->daddr);
+}
+
+/* The walk. finish_all: every step may be taken (tc; XDP with metadata
+ * room); else XDP finishes only what xdp_finishes says. */
+static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
+{
+	const struct nosnat_cfg *cfg;
+	__be16 sport = 0, dport = 0;
+	struct pkt p = {};
+	int rc;
+
+	rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), &p, ctx_linear(c));
+	if (rc == PARSE_NOT_IPV4)
+		return;
+	if (c.tc && (rc == PARSE_MALFORMED || walk_candidate(&p))) {
+		/* headers may sit beyond the linear area: pulled, read again */
+		if (ctx_pull(c, WALK_PULL_LEN))
+			return;
+		p = (struct pkt){};
+		rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), &p, 0);
+		if (rc == PARSE_NOT_IPV4)
+			return;
+	}
+	if (rc == PARSE_MALFORMED) {
+		/* Can we tell whose it is? Only a readable dst says. */
+		if (p.ip && is_vip_addr(p.ip->daddr))
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		else
+			set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
+		if (p.fragment) {
+			if (is_vip_addr(p.ip->daddr))
+				set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+			return;
+		}
+		if (parse_ports(&p, &sport, &dport) != PARSE_OK) {
+			if (is_vip_addr(p.ip->daddr))
+				set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			else
+				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+			return;
+		}
+		if (!vip_filter_hit(p.ip->daddr))
+			return;		/* the common case: not a VIP address */
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip) {
+			if (vip_lookup(p.ip->daddr, dport, p.proto))
+				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
+			return;
+		}
+
+		struct nosnat_flow_key k = {
+			.src = p.ip->saddr, .dst = p.ip->daddr,
+			.sport = sport, .dport = dport, .proto = p.proto,
+		};
+		int syn = tcp_syn(&p);
+		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1 };
+		struct pick pk = {};
+
+		if (!c.tc && !finish_all && !xdp_finishes(ctx_xdp(c), &p, &k, cfg, syn)) {
+			if (vip_lookup(k.dst, k.dport, k.proto))
+				to_tc(v);
+			return;
+		}
+		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), &pk))
+			return;		/* no VIP:port of that address */
+		vip_deliver(c, &p, &pk, &d, v);
+		return;
+	}
+	if (p.proto == IPPROTO_ICMP && !p.fragment) {
+		if (!vip_filter_hit(p.ip->daddr))
+			return;		/* the common case: not to a VIP address */
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip || !is_vip_addr(p.ip->daddr))
+			return;
+		if (!c.tc && !finish_all) {
+			to_tc(v);
+			return;
+		}
+		icmp_to_vip(c, &p, cfg, 0, 0, v);
+		return;
+	}
+	if (p.proto == IPPROTO_IPIP) {
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip || p.ip->daddr != cfg->node_ip)
+			return;
+		if (!c.tc && !finish_all) {
+			struct iphdr *inner = (void *)p.ip + (p.ip_len & 0x3c);
+
+			/* someone else's tunnel (Calico's IPIP) stays XDP's pass */
+			if (p.fragment)
+				return;
+			if ((void *)(inner + 1) > p.data_end)
+				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+			else if (vip_filter_hit(inner->daddr))
+				to_tc(v);
+			return;
+		}
+		handle_ipip(c, &p, cfg, v);
+	}
+}
+
+#endif
