@@ -710,7 +710,18 @@ int bench_main(const char *outfile, uint32_t repeat)
 	bout = fopen(outfile, "w");
 	if (!bout)
 		return 1;
-	bskel = bench_bpf__open_and_load();
+	if (test_mode != MODE_XDP_META)
+		printf("  note  XDP without metadata (this kernel refuses bpf_xdp_adjust_meta): the xdp\n"
+		       "        rows of new flows, local pods and decapsulation measure XDP's pass to tc\n"
+		       "        ingress, not the work, which tc's walk then does\n");
+	bskel = bench_bpf__open();
+	if (bskel) {
+		bskel->rodata->bench_xdp_meta = test_mode == MODE_XDP_META;
+		if (bench_bpf__load(bskel)) {
+			bench_bpf__destroy(bskel);
+			bskel = NULL;
+		}
+	}
 	if (!bskel) {
 		fprintf(stderr, "bench harness: %s\n", strerror(errno));
 		return 1;

@@ -33,13 +33,80 @@ int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	return 0;
 }
 
-/* A frame through the uplink's ingress: XDP, then the tc twin when XDP left
- * it work (r->meta, r->tc_ret); r->pkt is what the stack then gets. */
+int test_mode;		/* enum test_mode: which way the uplink's ingress runs */
+int last_via_tc;	/* the last run_xdp's verdict was tc ingress's walk */
+
+/* tc ingress's verdict as the XDP verdict a test expects of the walk:
+ * TC_ACT_REDIRECT stands for XDP_TX (out of the uplink again, as nearly
+ * every test's frame goes); tests where it went elsewhere say so. */
+static uint32_t xdp_equivalent(int tc_ret)
+{
+	if (tc_ret == TC_ACT_OK)
+		return XDP_PASS;
+	if (tc_ret == TC_ACT_REDIRECT)
+		return XDP_TX;
+	return XDP_DROP;
+}
+
+/* The production tc ingress program on a frame XDP passed on untouched
+ * (or on every frame at --hook tc): its walk decides. */
+static int run_tc_walk(const uint8_t *in, size_t len, int ifindex, struct run *r)
+{
+	struct __sk_buff ctx_in = { .ingress_ifindex = (uint32_t)ifindex };
+	uint8_t pkt[sizeof(r->out)];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1,
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in));
+
+	memcpy(pkt, in, len);	/* in may be r->pkt */
+	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.nosnat_tc_ingress), &o))
+		return -errno;
+	r->tc_ret = (int)o.retval;
+	r->ret = xdp_equivalent(r->tc_ret);
+	r->meta_len = 0;
+	r->pkt = r->out;
+	r->len = o.data_size_out;
+	last_via_tc = 1;
+	return 0;
+}
+
+/* A frame through the uplink's ingress, as the test mode runs it: XDP, then
+ * the tc twin when XDP left it work (r->meta, r->tc_ret); XDP without
+ * metadata, then tc's walk when XDP passed it on for tc to finish; tc's
+ * walk alone. r->pkt is what the stack (or the way out) then gets. */
 int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 {
-	int rc = run_xdp_only(in, len, ifindex, r);
+	__u32 to_tc = nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC);
+	uint64_t before;
+	int rc;
 
-	return rc ? rc : run_twin(r);
+	last_via_tc = 0;
+	if (test_mode == MODE_TC)
+		return run_tc_walk(in, len, ifindex, r);
+	before = counter(maps.stats, to_tc, 0, 2);
+	rc = run_xdp_only(in, len, ifindex, r);
+	if (rc)
+		return rc;
+	if (test_mode == MODE_XDP_META)
+		return run_twin(r);
+	if (r->ret == XDP_PASS && counter(maps.stats, to_tc, 0, 2) != before)
+		return run_tc_walk(in, len, ifindex, r);
+	return 0;
+}
+
+/* The hook whose counters a new flow's walk moves in this mode. */
+__u32 walk_hook(void)
+{
+	return test_mode == MODE_XDP_META ? NOSNAT_HOOK_XDP : NOSNAT_HOOK_TC_INGRESS;
+}
+
+/* Does a verdict of the last run_xdp stand for want? tc's redirect stands
+ * for XDP_TX and XDP_REDIRECT alike (bytes and counters tell them apart). */
+int verdict_is(const struct run *r, uint32_t want)
+{
+	if (last_via_tc && r->tc_ret == TC_ACT_REDIRECT)
+		return want == XDP_TX || want == XDP_REDIRECT;
+	return r->ret == want;
 }
 
 /* The tc ingress twin (tests/bpf/tc_twin.bpf.c) over the same maps. */
@@ -145,6 +212,9 @@ void stats_snap(void)
  * slot (the tc twin's count after XDP's is the other hook's). */
 int stats_moved(__u32 hook, __u32 action, __u32 reason)
 {
+	if (hook == NOSNAT_HOOK_XDP && last_via_tc)	/* XDP passed it on: tc's count */
+		hook = NOSNAT_HOOK_TC_INGRESS;
+
 	__u32 want = nosnat_stat_slot(hook, action, reason);
 	__u32 first = nosnat_stat_slot(hook, 0, 0), end = nosnat_stat_slot(hook + 1, 0, 0);
 	uint64_t total = 0, here = 0;
@@ -386,6 +456,7 @@ int setup_skel(void)
 	bpf_object__for_each_map(m, skel->obj)
 		bpf_map__set_pin_path(m, NULL);	/* private maps, nothing pinned */
 	skel->rodata->nosnat_have_ct = ct_kfuncs_available();
+	skel->rodata->nosnat_xdp_meta = test_mode == MODE_XDP_META;
 	if (nosnat_bpf__load(skel))
 		return -1;
 	return reload_maps();

@@ -60,6 +60,18 @@ struct run {
 	struct nosnat_meta meta;	/* what XDP left it */
 };
 
+/* How the uplink's ingress runs (the e2e suite's three modes). */
+enum test_mode {
+	MODE_XDP_META,		/* XDP hands work to tc through metadata */
+	MODE_XDP_NOMETA,	/* XDP without metadata: tc finishes what it passes on */
+	MODE_TC,		/* tc ingress alone (--hook tc) */
+	MODE_MAX,
+};
+extern int test_mode;
+extern int last_via_tc;
+int verdict_is(const struct run *r, uint32_t want);
+__u32 walk_hook(void);
+
 extern int dummy_ifindex;
 extern struct nosnat_bpf *skel;
 extern struct nosnat_maps maps;

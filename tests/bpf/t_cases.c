@@ -245,9 +245,15 @@ int pkt_case_run(size_t i)
 	} else if (c->out == OUT_DNAT_LOCAL) {
 		wn = case_frame(want, c, T_POD_LOCAL, c->setup == DNS_LOCAL ? 5353 : 2525);
 	}
+	if (test_mode == MODE_TC && n < 14 + 20) {
+		/* as in the fuzzer: test_run refuses an skb shorter than its L3
+		 * header (the kernel's own receive path pulls it first) */
+		printf("  info  not run at tc alone: a %zu-byte frame\n", n);
+		return 0;
+	}
 	stats_snap();
 	CHECK(!run_xdp(in, n, 1, &r), "test run");
-	CHECK(r.ret == c->verdict, "verdict %u, want %u", r.ret, c->verdict);
+	CHECK(verdict_is(&r, c->verdict), "verdict %u, want %u", r.ret, c->verdict);
 	if (c->out != OUT_NONE)
 		CHECK_BYTES(&r, want, wn);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, c->action, c->reason), "counter");

@@ -489,7 +489,7 @@ int t_nexthop_cache(void)
 
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 	n = frame(in, &ip, &l, 0);
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "first packet");
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "first packet");
 	CHECK(!memcmp(r.pkt, MAC_B, 6), "dst MAC");
 	CHECK(!nexthop_read(ip4(T_NODE_B), &nh), "no cache entry");
 	CHECK(!memcmp(nh.dmac, MAC_B, 6) && !memcmp(nh.smac, MAC_SELF, 6) &&
@@ -501,7 +501,7 @@ int t_nexthop_cache(void)
 		CHECK(!nexthop_read(ip4(T_NODE_B), &nh), "entry");
 		memcpy(nh.dmac, forged, 6);
 		CHECK(!nexthop_write(&nh), "forge");
-		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "cached");
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "cached");
 		CHECK(!nexthop_read(ip4(T_NODE_B), &now), "entry");
 		if (now.tick == nh.tick)
 			break;	/* else the tick ended in between: try again */
@@ -512,7 +512,7 @@ int t_nexthop_cache(void)
 	/* an entry of an earlier tick is looked up again */
 	nh.tick -= 1;
 	CHECK(!nexthop_write(&nh), "age");
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "refresh");
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "refresh");
 	CHECK(!memcmp(r.pkt, MAC_B, 6), "stale next hop used");
 	CHECK(!nexthop_read(ip4(T_NODE_B), &now) && !memcmp(now.dmac, MAC_B, 6) &&
 	      now.tick != nh.tick, "entry not refreshed");

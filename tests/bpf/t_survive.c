@@ -328,7 +328,7 @@ int t_second_chance(void)
 		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && f.backend_addr == ip4(T_POD_B),
 		      "second chance not recorded");
 		stats_snap();
-		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "verdict %u", r.ret);
 		CHECK_BYTES(&r, direct, dn);
 		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "counter");
 		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && f.backend_addr == ip4(T_POD_B),
@@ -377,7 +377,7 @@ int t_second_chance(void)
 	/* an unchanged table is not swapped: the previous one stays */
 	CHECK(!vip_sync(&maps, &st, &st.vips[0]), "sync");
 	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && r.ret == XDP_TX, "verdict %u", r.ret);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "verdict %u", r.ret);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE), "counter");
 	return 0;
 }
@@ -412,7 +412,7 @@ int t_new_flow_limit(void)
 
 		n = frame(in, &ip, &l, 0);
 		stats_snap();
-		if (run_xdp(in, n, dummy_ifindex, &r) || r.ret != XDP_TX)
+		if (run_xdp(in, n, dummy_ifindex, &r) || !verdict_is(&r, XDP_TX))
 			goto out;
 		if (p == 0) {
 			memcpy(first, r.pkt, r.len);
@@ -421,9 +421,9 @@ int t_new_flow_limit(void)
 			fprintf(stderr, "    SYN %u left differently\n", p);	/* same pod, same node */
 			goto out;
 		}
-		if (counter(maps.stats, nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP,
+		if (counter(maps.stats, nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP,
 							 NOSNAT_R_NEW_FLOW_LIMITED), 0, 2) !=
-		    stats_now[nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NEW_FLOW_LIMITED)])
+		    stats_now[nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP, NOSNAT_R_NEW_FLOW_LIMITED)])
 			limited += !bpf_map_lookup_elem(maps.flows_new, &fk, &f) ? 100 : 1;
 		else
 			recorded += !bpf_map_lookup_elem(maps.flows_new, &fk, &f);

@@ -20,9 +20,11 @@ struct nosnat_meta twin_meta;
 SEC("tc")
 int tc_twin(struct __sk_buff *skb)
 {
-	struct verdict v = { .ret = TC_ACT_OK, .action = NOSNAT_ACT_PASS };
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
 
 	twin_from_xdp(skb, &twin_meta, &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
-	return v.ret;
+	if (v.out == OUT_NEIGH)
+		return bpf_redirect_neigh(v.ifindex, NULL, 0, 0);
+	return v.out == OUT_PASS ? TC_ACT_OK : TC_ACT_SHOT;
 }

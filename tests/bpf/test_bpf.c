@@ -37,61 +37,133 @@ static int t_pinned_maps_listed(void)
 	return 0;
 }
 
+/* The verifier's budget is a resource: each program, as this mode loads it,
+ * is verified in under half of the kernel's 1M-instruction limit (IPv6
+ * has to fit beside it). */
+#define VERIFIED_INSNS_MAX 500000
+
+static int t_verifier_budget(void)
+{
+	struct bpf_program *p;
+	int n = 0;
+
+	bpf_object__for_each_program(p, skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+
+		CHECK(!bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len), "prog info");
+		CHECK(info.verified_insns > 0, "%s: the kernel reports no verified count",
+		      bpf_program__name(p));
+		CHECK(info.verified_insns <= VERIFIED_INSNS_MAX, "%s: %u instructions verified, over %u",
+		      bpf_program__name(p), info.verified_insns, VERIFIED_INSNS_MAX);
+		printf("  info  %s: %u instructions verified\n", bpf_program__name(p),
+		       info.verified_insns);
+		n++;
+	}
+	CHECK(n >= 3, "%d programs", n);
+	return 0;
+}
+
 struct test {
 	const char *name;
 	int (*fn)(void);
+	unsigned int modes;	/* 0: every mode; else the modes' bits (META_ONLY...) */
+};
+
+/* What XDP's metadata hand-off alone does (the tc twin's part), and what
+ * only XDP's walk of a new flow does (its next-hop cache): not run where
+ * that walk is tc's. */
+#define META_ONLY	(1u << MODE_XDP_META)
+/* Once is enough: no packet walks (loader code, the object itself). */
+#define ONCE		(1u << MODE_MAX)
+
+static const char *const mode_names[MODE_MAX] = {
+	[MODE_XDP_META] = "xdp", [MODE_XDP_NOMETA] = "xdp-nometa", [MODE_TC] = "tc",
 };
 
 const struct test tests[] = {
-	{ "SYN to VIP, local backend: DNAT + flow entry for the replies", t_local_syn },
-	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn },
-	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset },
-	{ "MSS clamped for a client whose packets carry IP options", t_mss_clamp_ip_options },
-	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh },
-	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks },
-	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves },
-	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining },
-	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node },
-	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply },
-	{ "decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)", t_decap_keeps_ce },
-	{ "a pod's fragmented UDP reply: every fragment leaves as the VIP's", t_udp_reply_fragments },
-	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed },
-	{ "partial checksums (veth offload): left to the tc twin locally, completed before XDP sends", t_partial_checksums },
-	{ "a complete checksum equal to the pseudo-header sum: valid on every rewriting path", t_csum_equal_to_pseudo },
-	{ "the outer header carries DF over a packet without it (atomic: its ID is the tag)", t_outer_df_always },
-	{ "verify reads Maglev tables through a program (CAP_BPF) and finds a wrong slot", t_verify_reads_maglev_tables },
-	{ "an older tc twin attached (no NOSNAT_CFG_TWIN_DNAT): XDP rewrites for the pod itself", t_without_the_twin_xdp_rewrites },
-	{ "apply converges from any state to any state (40 random configs)", t_apply_converges },
-	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit },
-	{ "an apply that failed part-way is converged by the next one", t_apply_partial_failure },
-	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz },
-	{ "SYN flood beyond both tables: established flows, active or idle, stay", t_syn_flood },
-	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow },
-	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index },
-	{ "flow cache: one jiffy at most, checked like the entry, re-picks and stale SYN-ACKs end it, SYNs ask the LRU", t_flow_cache },
-	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused },
-	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter },
-	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache },
-	{ "a direct connection on an old VIP flow's tuple keeps the pod's address", t_stale_tuple },
-	{ "the handshake's ACK promotes the flow and marks the pod's conntrack entry", t_handshake_marks_conntrack },
-	{ "replies without a flow entry: rewritten only on the VIP's conntrack mark", t_reply_without_entry },
-	{ "non-SYN without a flow entry: Maglev on the ingress node, conntrack on the pod's", t_non_syn_without_entry },
-	{ "second chance: sent once to the previous table's pod, never twice, only to nodes", t_second_chance },
-	{ "new-flow limit: SYNs to other nodes above the rate go unrecorded", t_new_flow_limit },
-	{ "verify: VIP ports of one pod port sharing a conntrack mark", t_verify_mark_collision },
-	{ "one list of pinned maps, matching the BPF object both ways", t_pinned_maps_listed },
-	{ "ICMP error about a local VIP flow: the pod's own (frag needed, 8/40/all L4 bytes, time exceeded)", t_icmp_error_local },
-	{ "ICMP error about a remote VIP flow: encapsulated, rewritten on the pod's node", t_icmp_error_remote },
-	{ "ICMP: truncated quote, unknown VIP flow, not a VIP flow, echo", t_icmp_not_ours },
-	{ "a pod's port unreachable for a UDP VIP flow leaves as the VIP's", t_icmp_from_pod },
+	{ "every program verified in under 500k instructions", t_verifier_budget, 0 },
+	{ "SYN to VIP, local backend: DNAT + flow entry for the replies", t_local_syn, 0 },
+	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn, 0 },
+	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset, 0 },
+	{ "MSS clamped for a client whose packets carry IP options", t_mss_clamp_ip_options, 0 },
+	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh, META_ONLY },
+	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks, 0 },
+	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves, 0 },
+	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining, 0 },
+	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node, 0 },
+	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply, 0 },
+	{ "decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)", t_decap_keeps_ce, 0 },
+	{ "a pod's fragmented UDP reply: every fragment leaves as the VIP's", t_udp_reply_fragments, 0 },
+	{ "too big for the tunnel with DF: ICMP fragmentation needed (IP options, tc uplink, rate limit)", t_icmp_frag_needed, 0 },
+	{ "partial checksums (veth offload): left to the tc twin locally, completed before XDP sends", t_partial_checksums, META_ONLY },
+	{ "a complete checksum equal to the pseudo-header sum: valid on every rewriting path", t_csum_equal_to_pseudo, 0 },
+	{ "the outer header carries DF over a packet without it (atomic: its ID is the tag)", t_outer_df_always, 0 },
+	{ "verify reads Maglev tables through a program (CAP_BPF) and finds a wrong slot", t_verify_reads_maglev_tables, ONCE },
+	{ "an older tc twin attached (no NOSNAT_CFG_TWIN_DNAT): XDP rewrites for the pod itself", t_without_the_twin_xdp_rewrites, META_ONLY },
+	{ "apply converges from any state to any state (40 random configs)", t_apply_converges, ONCE },
+	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit, ONCE },
+	{ "an apply that failed part-way is converged by the next one", t_apply_partial_failure, ONCE },
+	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz, 0 },
+	{ "SYN flood beyond both tables: established flows, active or idle, stay", t_syn_flood, 0 },
+	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow, 0 },
+	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index, 0 },
+	{ "flow cache: one jiffy at most, checked like the entry, re-picks and stale SYN-ACKs end it, SYNs ask the LRU", t_flow_cache, 0 },
+	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused, 0 },
+	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter, 0 },
+	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache, META_ONLY },
+	{ "a direct connection on an old VIP flow's tuple keeps the pod's address", t_stale_tuple, 0 },
+	{ "the handshake's ACK promotes the flow and marks the pod's conntrack entry", t_handshake_marks_conntrack, 0 },
+	{ "replies without a flow entry: rewritten only on the VIP's conntrack mark", t_reply_without_entry, 0 },
+	{ "non-SYN without a flow entry: Maglev on the ingress node, conntrack on the pod's", t_non_syn_without_entry, 0 },
+	{ "second chance: sent once to the previous table's pod, never twice, only to nodes", t_second_chance, 0 },
+	{ "new-flow limit: SYNs to other nodes above the rate go unrecorded", t_new_flow_limit, 0 },
+	{ "verify: VIP ports of one pod port sharing a conntrack mark", t_verify_mark_collision, ONCE },
+	{ "one list of pinned maps, matching the BPF object both ways", t_pinned_maps_listed, ONCE },
+	{ "ICMP error about a local VIP flow: the pod's own (frag needed, 8/40/all L4 bytes, time exceeded)", t_icmp_error_local, 0 },
+	{ "ICMP error about a remote VIP flow: encapsulated, rewritten on the pod's node", t_icmp_error_remote, 0 },
+	{ "ICMP: truncated quote, unknown VIP flow, not a VIP flow, echo", t_icmp_not_ours, 0 },
+	{ "a pod's port unreachable for a UDP VIP flow leaves as the VIP's", t_icmp_from_pod, 0 },
 };
+
+/* The tests in one mode: the object loaded as that mode loads it. */
+static void run_mode(int argc, char **argv, int *passed, int *failed, int first_mode)
+{
+	const size_t n_tests = sizeof(tests) / sizeof(tests[0]);
+	const char *mode = mode_names[test_mode];
+
+	/* the functions, then the rows of the single-packet table (t_cases.c) */
+	for (size_t i = 0; i < n_tests + pkt_cases_count(); i++) {
+		const char *name = i < n_tests ? tests[i].name : pkt_case_name(i - n_tests);
+		unsigned int modes = i < n_tests ? tests[i].modes : 0;
+
+		if (argc > 1 && !strstr(name, argv[1]))
+			continue;
+		if ((modes & ONCE) ? !first_mode : (modes && !(modes & (1u << test_mode))))
+			continue;
+		if (cfg_reset()) {
+			fprintf(stderr, "bpf: map reset failed\n");
+			(*failed)++;
+			continue;
+		}
+		if (i < n_tests ? tests[i].fn() : pkt_case_run(i - n_tests)) {
+			printf("  FAIL  [%s] %s\n", mode, name);
+			(*failed)++;
+		} else {
+			printf("  ok    [%s] %s\n", mode, name);
+			(*passed)++;
+		}
+	}
+}
 
 int main(int argc, char **argv)
 {
-	const size_t n_tests = sizeof(tests) / sizeof(tests[0]);
-	int passed = 0, failed = 0;
+	int passed = 0, failed = 0, first = 1;
+	/* a kernel may refuse XDP's metadata helper at verification */
+	int meta = xdp_meta_probe() > 0;
 
 	st.tmp = &st_tmp;
+	test_mode = meta ? MODE_XDP_META : MODE_XDP_NOMETA;
 	if (setup_netns() || setup_skel()) {
 		fprintf(stderr, "bpf: setup failed (root, BTF kernel needed)\n");
 		printf("bpf: 0 passed, 1 failed\n");
@@ -99,24 +171,25 @@ int main(int argc, char **argv)
 	}
 	if (argc > 2 && !strcmp(argv[1], "--bench"))
 		return bench_main(argv[2], argc > 3 ? (uint32_t)strtoul(argv[3], NULL, 10) : 200000);
-	/* the functions, then the rows of the single-packet table (t_cases.c) */
-	for (size_t i = 0; i < n_tests + pkt_cases_count(); i++) {
-		const char *name = i < n_tests ? tests[i].name : pkt_case_name(i - n_tests);
-
-		if (argc > 1 && !strstr(name, argv[1]))
-			continue;
-		if (cfg_reset()) {
-			fprintf(stderr, "bpf: map reset failed\n");
-			failed++;
+	for (int m = 0; m < MODE_MAX; m++) {
+		if (m == MODE_XDP_META && !meta) {
+			printf("  skip  [xdp] every test: this kernel refuses bpf_xdp_adjust_meta "
+			       "to XDP programs (xdp_meta_probe)\n");
 			continue;
 		}
-		if (i < n_tests ? tests[i].fn() : pkt_case_run(i - n_tests)) {
-			printf("  FAIL  %s\n", name);
-			failed++;
-		} else {
-			printf("  ok    %s\n", name);
-			passed++;
+		if (m != test_mode) {	/* the object as this mode loads it */
+			twin_unload();
+			nosnat_bpf__destroy(skel);
+			test_mode = m;
+			/* a fresh namespace: no conntrack entry of the last mode's */
+			if (setup_netns() || setup_skel()) {
+				fprintf(stderr, "bpf: cannot load the object for mode %s\n", mode_names[m]);
+				failed++;
+				continue;
+			}
 		}
+		run_mode(argc, argv, &passed, &failed, first);
+		first = 0;
 	}
 	twin_unload();
 	nosnat_bpf__destroy(skel);
