@@ -143,11 +143,11 @@ t_health_follows_apply() {
 	mail_config "$LAB_DIR/good.yaml" b
 	nosnat_on a apply "$LAB_DIR/bad.yaml" >/dev/null 2>&1 && { fail "bad file accepted"; return 1; }
 	out=$(nosnat_on a health) && { fail "ready after a failed apply: $out"; return 1; }
-	[ "$out" = "not ready: XDP on eth0, the last configuration failed" ] ||
+	[[ $out == "not ready: "*" on eth0"*", the last configuration failed" ]] ||
 		fail "health: $out" || return 1
 	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || return 1
 	out=$(nosnat_on a health) || fail "not ready after apply: $out" || return 1
-	[ "$out" = "ready: XDP on eth0, configuration applied" ] || fail "health: $out" || return 1
+	[[ $out == "ready: "*" on eth0"*", configuration applied" ]] || fail "health: $out" || return 1
 	out=$(nosnat_on a --pin-dir "$LAB_DIR/bpffs/none" health 2>&1) && { fail "ready without pins: $out"; return 1; }
 	# a daemon's configuration counts only while that daemon runs
 	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
@@ -159,7 +159,7 @@ t_health_follows_apply() {
 	out=$(nosnat_on a health) || fail "daemon not ready: $out" || return 1
 	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
 	out=$(nosnat_on a health) && { fail "ready with its daemon gone: $out"; return 1; }
-	[ "$out" = "not ready: XDP on eth0, the daemon that applied the configuration is not running here" ] ||
+	[[ $out == "not ready: "*" on eth0"*", the daemon that applied the configuration is not running here" ]] ||
 		fail "health: $out" || return 1
 	echo "health: failed apply -> not ready, good apply -> ready, its daemon gone -> not ready, no pins -> exit 1"
 }
