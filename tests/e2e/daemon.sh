@@ -93,7 +93,11 @@ t_run_follows_configmap() {
 		wait "$(cat "$LAB_DIR/run-$n.pid")" || fail "daemon on $n exited $?" || rc=1
 	done
 	who client $VIP 25 >/dev/null || fail "traffic stopped with the daemons" || rc=1
-	nsx a ip -d link show eth0 | grep -q prog/xdp || fail "XDP gone after SIGTERM" || rc=1
+	if [ "$E2E_MODE" = tc ]; then
+		nsx a tc filter show dev eth0 ingress | grep -q nosnat || fail "tc ingress gone after SIGTERM" || rc=1
+	else
+		nsx a ip -d link show eth0 | grep -q prog/xdp || fail "XDP gone after SIGTERM" || rc=1
+	fi
 	grep -q "dataplane stays attached" "$LAB_DIR/run-a.log" || fail "no exit log line" || rc=1
 	echo "held on pod b: ${#on_b[@]} kept; on pod c: ${#on_c[@]} moved; bad config kept out; SIGTERM clean"
 	return $rc
