@@ -27,51 +27,64 @@
 #include "state.h"
 #include "vips.h"
 
+/* The index of s in a NULL-ended list of words, or -EINVAL. */
+static int word_index(const char *s, const char *const *words)
+{
+	for (int i = 0; words[i]; i++)
+		if (!strcmp(s, words[i]))
+			return i;
+	return -EINVAL;
+}
+
 int parse_encap_via(const char *s, enum encap_via *via)
 {
-	if (!strcmp(s, "auto"))
-		*via = ENCAP_VIA_AUTO;
-	else if (!strcmp(s, "xdp"))
-		*via = ENCAP_VIA_XDP;
-	else if (!strcmp(s, "tc"))
-		*via = ENCAP_VIA_TC;
-	else
-		return -EINVAL;
+	static const char *const words[] = {
+		[ENCAP_VIA_AUTO] = "auto", [ENCAP_VIA_XDP] = "xdp", [ENCAP_VIA_TC] = "tc", NULL,
+	};
+	int i = word_index(s, words);
+
+	if (i < 0)
+		return i;
+	*via = (enum encap_via)i;
 	return 0;
 }
 
 int parse_hook(const char *s, enum attach_hook *hook)
 {
-	if (!strcmp(s, "auto"))
-		*hook = ATTACH_HOOK_AUTO;
-	else if (!strcmp(s, "xdp"))
-		*hook = ATTACH_HOOK_XDP;
-	else if (!strcmp(s, "tc"))
-		*hook = ATTACH_HOOK_TC;
-	else
-		return -EINVAL;
+	static const char *const words[] = {
+		[ATTACH_HOOK_AUTO] = "auto", [ATTACH_HOOK_XDP] = "xdp", [ATTACH_HOOK_TC] = "tc", NULL,
+	};
+	int i = word_index(s, words);
+
+	if (i < 0)
+		return i;
+	*hook = (enum attach_hook)i;
 	return 0;
 }
 
 int parse_xdp_meta(const char *s, enum xdp_meta_use *use)
 {
-	if (!strcmp(s, "auto"))
-		*use = XDP_META_AUTO;
-	else if (!strcmp(s, "off"))
-		*use = XDP_META_OFF;
-	else
-		return -EINVAL;
+	static const char *const words[] = {
+		[XDP_META_AUTO] = "auto", [XDP_META_OFF] = "off", NULL,
+	};
+	int i = word_index(s, words);
+
+	if (i < 0)
+		return i;
+	*use = (enum xdp_meta_use)i;
 	return 0;
 }
 
 int parse_xdp_mode(const char *s, enum xdp_mode *mode)
 {
-	if (!strcmp(s, "native"))
-		*mode = XDP_MODE_NATIVE;
-	else if (!strcmp(s, "generic"))
-		*mode = XDP_MODE_GENERIC;
-	else
-		return -EINVAL;
+	static const char *const words[] = {
+		[XDP_MODE_NATIVE] = "native", [XDP_MODE_GENERIC] = "generic", NULL,
+	};
+	int i = word_index(s, words);
+
+	if (i < 0)
+		return i;
+	*mode = (enum xdp_mode)i;
 	return 0;
 }
 

@@ -105,7 +105,7 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 			v->ifindex = rt.ifindex;
 			return;
 		}
-		skb_set_macs(skb, &rt, v);
+		frame_send(c, &rt, v);
 		return;
 	}
 	if (nosnat_route(ctx_xdp(c), node,

@@ -101,11 +101,26 @@ static __always_inline void outer_ipv4_write(struct iphdr *outer, __u8 tos, __u1
 	outer->daddr = dst;
 }
 
+/* The outer header written at p->l2_len of the frame [data, data_end),
+ * room made for it already; p then points at it. */
+static __always_inline int outer_ipv4_place(void *data, void *data_end, struct pkt *p, __u8 tos,
+					    __u16 inner_len, __u16 tag, __be32 src, __be32 dst)
+{
+	struct iphdr *outer = data + (p->l2_len & 0x1f);
+
+	if ((void *)(outer + 1) > data_end)
+		return -1;
+	outer_ipv4_write(outer, tos, inner_len, tag, src, dst);
+	p->ip = outer;
+	p->data_end = data_end;
+	return 0;
+}
+
 /* XDP: prepend the outer header by moving the frame's head. */
 static __always_inline int xdp_encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
 					  __be32 dst, __u16 tag)
 {
-	struct iphdr *inner = p->ip, *outer;
+	struct iphdr *inner = p->ip;
 	__u32 l2_len = p->l2_len;
 	__u16 inner_len = bpf_ntohs(inner->tot_len);
 	__u8 tos = inner->tos;
@@ -128,13 +143,7 @@ static __always_inline int xdp_encap_ipip(struct xdp_md *ctx, struct pkt *p, __b
 	} else if (l2_restore(data, data_end, l2_len, &l2)) {
 		return -1;
 	}
-	outer = data + (l2_len & 0x1f);
-	if ((void *)(outer + 1) > data_end)
-		return -1;
-	outer_ipv4_write(outer, tos, inner_len, tag, src, dst);
-	p->ip = outer;
-	p->data_end = data_end;
-	return 0;
+	return outer_ipv4_place(data, data_end, p, tos, inner_len, tag, src, dst);
 }
 
 /* Set by the loader when the kernel lets XDP programs call
@@ -272,28 +281,35 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 	return -1;
 }
 
-/* Send the encapsulated frame the way rt says. */
-static __always_inline void xdp_encap_forward(struct xdp_md *ctx, const struct route *rt,
-					  struct verdict *v)
+/* A frame whose next hop is known leaves with its MACs written, out of the
+ * interface the FIB named (back out of the one it came in on: OUT_TX). Both
+ * hooks send a frame so. */
+static __always_inline void frame_send(ctx_t c, const struct route *rt, struct verdict *v)
 {
-	struct ethhdr *eth = (void *)(long)ctx->data;
+	struct ethhdr *eth = ctx_data(c);
 
-	if (rt->to_tc) {
-		xdp_hand_to_tc(ctx, rt->ifindex, rt->to_tc, v);
-		return;
-	}
-	if ((void *)(eth + 1) > (void *)(long)ctx->data_end) {
+	if ((void *)(eth + 1) > ctx_data_end(c)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	__builtin_memcpy(eth->h_dest, rt->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, rt->smac, ETH_ALEN);
-	if (rt->ifindex == ctx->ingress_ifindex) {
+	if (rt->ifindex == ctx_ingress_ifindex(c)) {
 		set_verdict(v, OUT_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
 	} else {
 		set_verdict(v, OUT_REDIRECT, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
 		v->ifindex = rt->ifindex;
 	}
+}
+
+/* XDP: send the encapsulated frame the way rt says. */
+static __always_inline void xdp_encap_forward(struct xdp_md *ctx, const struct route *rt,
+					      struct verdict *v)
+{
+	if (rt->to_tc)
+		xdp_hand_to_tc(ctx, rt->ifindex, rt->to_tc, v);
+	else
+		frame_send(CTX_XDP(ctx), rt, v);
 }
 
 #ifndef INET_ECN_MASK

@@ -73,49 +73,17 @@ static __always_inline int skb_route(struct __sk_buff *skb, __be32 src, __be32 n
 	return -1;
 }
 
-/* A frame whose neighbour is known leaves as XDP would send it: its MACs
- * written, out of the interface the FIB named (back out of the uplink:
- * OUT_TX). */
-static __always_inline void skb_set_macs(struct __sk_buff *skb, const struct route *rt,
-					 struct verdict *v)
-{
-	struct ethhdr *eth = (void *)(long)skb->data;
-
-	if ((void *)(eth + 1) > (void *)(long)skb->data_end) {
-		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
-		return;
-	}
-	__builtin_memcpy(eth->h_dest, rt->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, rt->smac, ETH_ALEN);
-	if (rt->ifindex == skb->ingress_ifindex) {
-		set_verdict(v, OUT_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
-	} else {
-		set_verdict(v, OUT_REDIRECT, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
-		v->ifindex = rt->ifindex;
-	}
-}
-
 /* Make room for the outer header between L2 and the inner IPv4 header and
  * write it: the skb learns it is encapsulated (a GRO train is segmented
  * as IPIP on the way out, inner checksums as they came). */
 static __always_inline int skb_encap_ipip(struct __sk_buff *skb, struct pkt *p, __u8 tos,
 					  __u16 inner_len, __be32 src, __be32 dst, __u16 tag)
 {
-	struct iphdr *outer;
-	void *data, *data_end;
-
 	if (bpf_skb_adjust_room(skb, sizeof(struct iphdr), BPF_ADJ_ROOM_MAC,
 				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
 		return -1;
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	outer = data + (p->l2_len & 0x1f);
-	if ((void *)(outer + 1) > data_end)
-		return -1;
-	outer_ipv4_write(outer, tos, inner_len, tag, src, dst);
-	p->ip = outer;
-	p->data_end = data_end;
-	return 0;
+	return outer_ipv4_place((void *)(long)skb->data, (void *)(long)skb->data_end, p, tos,
+				inner_len, tag, src, dst);
 }
 
 /* Take the outer header (p->ip_len bytes after L2) away. */

@@ -9,6 +9,7 @@
 #include "csum.h"
 #include "stats.h"
 #include "nat.h"
+#include "skb.h"
 
 /* Enough for Ethernet, two VLAN tags, IPv4 and TCP with options. */
 #define TWIN_PULL_LEN 142
@@ -46,21 +47,7 @@ static __always_inline void twin_local_dnat(struct __sk_buff *skb, const struct 
 	    p.ip->daddr != m->vip || dport != m->vip_port)
 		goto bad;
 
-	__u32 l4 = p.l2_len + p.ip_len;
-	__u32 csum_off = l4 + (p.proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
-						      : offsetof(struct udphdr, check));
-	__u64 pseudo = BPF_F_PSEUDO_HDR | (p.proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0);
-	__be16 *port = p.l4 + 2;	/* destination port: TCP and UDP alike */
-
-	if ((void *)(port + 1) > data_end)
-		goto bad;
-	/* headers in place (the prologue made the linear part private) */
-	csum_replace4(&p.ip->check, m->vip, m->pod);
-	p.ip->daddr = m->pod;
-	*port = m->pod_port;
-	if (bpf_l4_csum_replace(skb, csum_off, m->vip, m->pod, pseudo | sizeof(m->pod)) ||
-	    bpf_l4_csum_replace(skb, csum_off, m->vip_port, m->pod_port,
-				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(m->pod_port)))
+	if (skb_dnat(skb, &p, m->pod, m->pod_port))
 		goto bad;
 	set_verdict(v, OUT_PASS, m->action, NOSNAT_R_NONE);
 	return;
