@@ -26,6 +26,7 @@ int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.nosnat_xdp), &o))
 		return -errno;
 	r->ret = o.retval;
+	last_via_tc = 0;
 	r->meta_len = ctx_out.data;
 	r->pkt = r->out + ctx_out.data;
 	r->len = o.data_size_out - ctx_out.data;
@@ -67,6 +68,20 @@ static int run_tc_walk(const uint8_t *in, size_t len, int ifindex, struct run *r
 	r->pkt = r->out;
 	r->len = o.data_size_out;
 	last_via_tc = 1;
+	return 0;
+}
+
+/* tc ingress's walk alone on a frame: its verdict, bytes and counter. */
+int expect_tc_walk(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action,
+		   __u32 reason)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_tc_walk(in, n, 1, &r), "test run");
+	CHECK(r.tc_ret == TC_ACT_OK, "verdict %d", r.tc_ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, action, reason), "counter");
 	return 0;
 }
 

@@ -67,10 +67,14 @@ enum test_mode {
 	MODE_TC,		/* tc ingress alone (--hook tc) */
 	MODE_MAX,
 };
+#define MODE_BIT(m)	(1u << (m))
 extern int test_mode;
 extern int last_via_tc;
 int verdict_is(const struct run *r, uint32_t want);
 __u32 walk_hook(void);
+int expect_tc_walk(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action,
+		   __u32 reason);
+int t_meta_refused_at_run_time(void);
 
 extern int dummy_ifindex;
 extern struct nosnat_bpf *skel;
@@ -184,6 +188,7 @@ int t_apply_partial_failure(void);
 /* t_cases.c: the single-packet table */
 size_t pkt_cases_count(void);
 const char *pkt_case_name(size_t i);
+unsigned int pkt_case_modes(size_t i);
 int pkt_case_run(size_t i);
 
 #endif

@@ -944,3 +944,42 @@ int t_udp_reply_fragments(void)
 	CHECK_BYTES(&r, w2, n2);
 	return 0;
 }
+
+/* A driver that gives XDP no metadata room (ena, hv_netvsc, sfc) on a kernel
+ * that allows the helper: XDP learns it from its first packet and passes
+ * what it cannot finish untouched, counted to_tc and nothing else (no flow
+ * recorded, no VIP counter moved); tc ingress's walk of the same packet
+ * then does what XDP would have done with metadata. */
+int t_meta_refused_at_run_time(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40090, 25, TH_SYN);
+	struct nosnat_flow_key fk = client_flow(40090);
+	struct nosnat_flow f;
+	struct run r;
+	size_t n, wn;
+	__u32 vid;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	vid = st.vips[0].val.id;
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	skel->bss->nosnat_xdp_meta_room = 2;	/* as the first packet found it */
+	stats_snap();
+	CHECK(!run_xdp_only(in, n, 1, &r), "XDP run");
+	skel->bss->nosnat_xdp_meta_room = 0;
+	CHECK(r.ret == XDP_PASS && r.meta_len == 0, "XDP: verdict %u, %u bytes of metadata", r.ret,
+	      r.meta_len);
+	CHECK_BYTES(&r, in, n);
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC), "XDP's counter");
+	CHECK(bpf_map_lookup_elem(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
+	      "XDP recorded the flow it passed on");
+	CHECK(counter(maps.vip_stat, vid, 0, 3) == 0, "XDP counted the VIP's packet");
+	CHECK(!expect_tc_walk(in, n, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "tc's walk");
+	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "the new flow counted once, by tc");
+	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "tc recorded no flow");
+	return 0;
+}

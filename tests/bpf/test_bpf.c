@@ -74,6 +74,8 @@ struct test {
  * only XDP's walk of a new flow does (its next-hop cache): not run where
  * that walk is tc's. */
 #define META_ONLY	(1u << MODE_XDP_META)
+/* XDP in front of tc, with or without metadata */
+#define XDP_BOTH	(1u << MODE_XDP_META | 1u << MODE_XDP_NOMETA)
 /* Once is enough: no packet walks (loader code, the object itself). */
 #define ONCE		(1u << MODE_MAX)
 
@@ -100,6 +102,7 @@ const struct test tests[] = {
 	{ "a complete checksum equal to the pseudo-header sum: valid on every rewriting path", t_csum_equal_to_pseudo, 0 },
 	{ "the outer header carries DF over a packet without it (atomic: its ID is the tag)", t_outer_df_always, 0 },
 	{ "verify reads Maglev tables through a program (CAP_BPF) and finds a wrong slot", t_verify_reads_maglev_tables, ONCE },
+	{ "no metadata room (a driver's, or the helper pruned): XDP passes untouched, uncounted; tc's walk does the rest", t_meta_refused_at_run_time, XDP_BOTH },
 	{ "an older tc twin attached (no NOSNAT_CFG_TWIN_DNAT): XDP rewrites for the pod itself", t_without_the_twin_xdp_rewrites, META_ONLY },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges, ONCE },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit, ONCE },
@@ -135,7 +138,7 @@ static void run_mode(int argc, char **argv, int *passed, int *failed, int first_
 	/* the functions, then the rows of the single-packet table (t_cases.c) */
 	for (size_t i = 0; i < n_tests + pkt_cases_count(); i++) {
 		const char *name = i < n_tests ? tests[i].name : pkt_case_name(i - n_tests);
-		unsigned int modes = i < n_tests ? tests[i].modes : 0;
+		unsigned int modes = i < n_tests ? tests[i].modes : pkt_case_modes(i - n_tests);
 
 		if (argc > 1 && !strstr(name, argv[1]))
 			continue;
