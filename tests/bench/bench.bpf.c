@@ -126,8 +126,20 @@ int bench_tc(struct __sk_buff *skb)
 	__u32 zero = 0;
 	struct bench_frame *f = bpf_map_lookup_elem(&bench_frame, &zero);
 
-	if (!f || bpf_skb_store_bytes(skb, 0, f->data, BENCH_HDR, 0))
+	if (!f)
 		return TC_ACT_SHOT;
+	/* a round that encapsulated grew the skb: back to the frame's length */
+	if (skb->len != f->len && bpf_skb_change_tail(skb, f->len, 0))
+		return TC_ACT_SHOT;
+	if (bpf_skb_store_bytes(skb, 0, f->data, BENCH_HDR, 0))
+		return TC_ACT_SHOT;
+	if (f->vary) {
+		void *data = (void *)(long)skb->data;
+
+		if (data + 14 + 14 + 8 > (void *)(long)skb->data_end)
+			return TC_ACT_SHOT;
+		vary_source(data + 14 + 14, f->vary);
+	}
 	bpf_tail_call(skb, &bench_tc_next, 0);
 	return TC_ACT_SHOT;
 }

@@ -26,6 +26,7 @@ static double bench_run(int harness_fd, int target_fd, int prog_array, const uin
 	struct bench_frame f = { .len = (__u32)len, .vary = (__u32)vary };
 	static uint8_t out[4096];
 	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
+	struct __sk_buff skb = { .ingress_ifindex = (__u32)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
 	__u32 zero = 0;
@@ -36,6 +37,9 @@ static double bench_run(int harness_fd, int target_fd, int prog_array, const uin
 	if (xdp) {
 		o.ctx_in = &ctx;
 		o.ctx_size_in = sizeof(ctx);
+	} else {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
 	}
 	if (bpf_prog_test_run_opts(harness_fd, &o))
 		return -1;
@@ -230,6 +234,24 @@ static void bench_path(const char *name, const uint8_t *pkt, size_t len, int var
 {
 	bench_prog(name, bpf_program__fd(xdp ? skel->progs.nosnat_xdp : skel->progs.nosnat_tc_egress),
 		   pkt, len, vary, ifindex, xdp, repeat, 0);
+}
+
+/* tc ingress's own walk (--hook tc, or what XDP passed on): the row is
+ * kept only if every round took the path, its verdict counted each time. */
+static void bench_path_tc(const char *name, const uint8_t *pkt, size_t len, int vary,
+			  int ifindex, uint32_t repeat, __u32 action)
+{
+	__u32 slot = nosnat_stat_slot(NOSNAT_HOOK_TC_INGRESS, action, NOSNAT_R_NONE);
+	uint64_t before = counter(maps.stats, slot, 0, 2), moved;
+
+	if (!bench_wanted(name))
+		return;
+	bench_prog(name, bpf_program__fd(skel->progs.nosnat_tc_ingress), pkt, len, vary, ifindex,
+		   0, repeat, 0);
+	moved = counter(maps.stats, slot, 0, 2) - before;
+	if (moved < (uint64_t)repeat * BENCH_RUNS)
+		printf("  note  %s: the path was taken %llu times of %llu: not its cost\n", name,
+		       (unsigned long long)moved, (unsigned long long)repeat * BENCH_RUNS);
 }
 
 /* A path whose frame leaves longer or shorter than it came (IPIP). */
@@ -483,8 +505,13 @@ static int bench_paths(uint32_t repeat)
 		bench_prog("tc ingress: the twin's rewrite for a local pod", twin_prog(&m), pkt, n,
 			   0, 1, 0, repeat, 0);
 	}
+	bench_path_tc("tc: VIP established flow, local pod", pkt, n, 0, 1, repeat, NOSNAT_ACT_LOCAL);
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40007, 25, TH_SYN);
 	bench_path("xdp: VIP SYN, one 5-tuple again, local pod", pkt, n, 0, 1, 1, repeat);
+	n = bench_frame_for(pkt, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
+	bench_path_tc("tc: non-VIP packet (pass)", pkt, n, 0, 1, repeat, NOSNAT_ACT_PASS);
+	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40010, 25, TH_SYN);
+	bench_path_tc("tc: VIP SYN, new flow, local pod", pkt, n, 1, 1, repeat, NOSNAT_ACT_LOCAL);
 	ip = ipv4(T_CLIENT, T_VIP);
 	l = tcp(40003, 25, TH_ACK);
 	{
@@ -526,6 +553,15 @@ static int bench_paths(uint32_t repeat)
 	n = bench_frame_for(pkt, T_CLIENT, T_VIP, 40005, 25, TH_ACK);
 	bench_establish(pkt, n, 34, dummy_ifindex);
 	bench_path_resized("xdp: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, repeat);
+	bench_path_tc("tc: VIP established flow, encapsulated", pkt, n, 0, dummy_ifindex, repeat,
+		      NOSNAT_ACT_ENCAP);
+	{
+		uint8_t tsyn[512];
+		size_t tsyn_n = bench_frame_for(tsyn, T_CLIENT, T_VIP, 40011, 25, TH_SYN);
+
+		bench_path_tc("tc: VIP SYN, new flow, encapsulated", tsyn, tsyn_n, 1, dummy_ifindex,
+			      repeat, NOSNAT_ACT_ENCAP);
+	}
 	rsyn_n = bench_frame_for(rsyn, T_CLIENT, T_VIP, 40009, 25, TH_SYN);
 	bench_path_resized("xdp: VIP SYN, one 5-tuple again, encapsulated", rsyn, rsyn_n, 0,
 			   dummy_ifindex, repeat);
