@@ -21,12 +21,13 @@ source "$ROOT/tests/e2e/lib.sh"
 #   xdp-nometa  XDP without metadata (the program a kernel that refuses
 #               bpf_xdp_adjust_meta loads): tc walks what XDP passes on
 #   tc          no XDP: tc ingress alone (--hook tc)
-E2E_MODE=${E2E_MODE:-xdp}
+#   auto        (unset) XDP, with metadata where the kernel allows it
+E2E_MODE=${E2E_MODE:-auto}
 case $E2E_MODE in
-xdp) HOOK_ARGS=(--hook xdp) ;;
+xdp | auto) HOOK_ARGS=(--hook xdp) ;;
 xdp-nometa) HOOK_ARGS=(--hook xdp --xdp-meta off) ;;
 tc) HOOK_ARGS=(--hook tc) ;;
-*) echo "e2e: E2E_MODE is xdp, xdp-nometa or tc, not '$E2E_MODE'"; echo "e2e: 0 passed, 1 failed"; exit 2 ;;
+*) echo "e2e: E2E_MODE is xdp, xdp-nometa, tc or auto, not '$E2E_MODE'"; echo "e2e: 0 passed, 1 failed"; exit 2 ;;
 esac
 ATTACH_ARGS=(--encap-via xdp "${HOOK_ARGS[@]}")
 PASSED=0
