@@ -39,8 +39,11 @@ static __always_inline void tc_icmp_from_pod(struct __sk_buff *skb, struct verdi
 	    parse_l2_l3((void *)(long)skb->data, (void *)(long)skb->data_end, &p, 0) != PARSE_OK ||
 	    p.proto != IPPROTO_ICMP || p.fragment || icmp_quote_parse(&p, &iq) != ICMP_QUOTE_OK)
 		return;
+	/* about a packet the pod got (quoted: client -> pod), from the pod,
+	 * to that client: a pod speaks for the VIP to the flow's client only */
 	if ((iq.q->protocol != IPPROTO_TCP && iq.q->protocol != IPPROTO_UDP) ||
-	    iq.q->daddr != p.ip->saddr || (iq.q->frag_off & bpf_htons(IP_OFFSET)))
+	    iq.q->daddr != p.ip->saddr || iq.q->saddr != p.ip->daddr ||
+	    (iq.q->frag_off & bpf_htons(IP_OFFSET)))
 		return;
 	pk = (struct nosnat_pod_key){ .addr = iq.q->daddr, .port = iq.ports[1],
 				      .proto = iq.q->protocol };

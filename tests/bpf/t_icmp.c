@@ -240,6 +240,15 @@ int t_icmp_from_pod(void)
 		CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
 	}
 
+	/* the same error sent to someone else than the quoted flow's client:
+	 * never as the VIP's (a pod must not speak for the VIP to anyone) */
+	l3n = icmp_error_l3(l3, T_POD_LOCAL, T_OTHER, 3, 3, 0, dgram, dn);
+	en = build_eth(err, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3, l3n);
+	stats_snap();
+	CHECK(!run_tc(fd, err, en, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, err, en);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "counter");
+
 	/* the same error about a datagram of another client port: no such flow, untouched */
 	l.sport = 40531;
 	dn = build_ip(dgram, &ip, &l);
