@@ -193,6 +193,7 @@ struct nosnat_cfg {
 _Static_assert(sizeof(struct nosnat_cfg) == 24, "nosnat_cfg size");
 
 #define NOSNAT_DEFAULT_NEW_FLOW_LIMIT	100000
+#define NOSNAT_FRAG_LIFETIME_MS		100	/* a pod's UDP reply's fragments leave within it */
 #define NOSNAT_ICMP_PER_SEC		100	/* frag-needed a CPU sends per second, at most */
 #define NOSNAT_DEFAULT_CT_MARK_MASK	0x00ffff00u
 

@@ -132,8 +132,10 @@ struct {
 
 /* A pod's UDP reply the kernel had to fragment: the first fragment carries
  * the ports and finds the flow; the later ones (no ports) are known by the
- * datagram's addresses and IP ID and leave as the VIP too. Per load: a
- * datagram's fragments leave within moments of each other. */
+ * datagram's addresses and IP ID and leave as the VIP too, while the entry
+ * lives: until the last fragment, NOSNAT_FRAG_LIFETIME_MS at most (a
+ * datagram's fragments leave within moments; a later datagram may reuse
+ * the ID). Per load. */
 struct nosnat_frag_key {
 	__be32 pod;
 	__be32 client;
@@ -141,11 +143,17 @@ struct nosnat_frag_key {
 	__u16 pad;
 };
 
+struct nosnat_frag_val {
+	__be32 vip;		/* the VIP's address */
+	__u32 pad;
+	__u64 born;		/* bpf_ktime_get_ns() of the first fragment */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct nosnat_frag_key);
-	__type(value, __be32);		/* the VIP's address */
+	__type(value, struct nosnat_frag_val);
 } nosnat_frags SEC(".maps");
 
 /* Spend one of this CPU's budget of the current second; 1 when it is over

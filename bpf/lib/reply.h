@@ -64,12 +64,20 @@ static __always_inline void tc_icmp_from_pod(struct __sk_buff *skb, struct verdi
 static __always_inline void tc_reply_later_fragment(struct pkt *p, struct verdict *v)
 {
 	struct nosnat_frag_key k = { .pod = p->ip->saddr, .client = p->ip->daddr, .id = p->ip->id };
-	__be32 *vip = bpf_map_lookup_elem(&nosnat_frags, &k);
+	struct nosnat_frag_val *f = bpf_map_lookup_elem(&nosnat_frags, &k);
+	__be32 vip;
 
-	if (!vip)
+	if (!f)
 		return;		/* not a VIP flow's: untouched */
-	csum_replace4(&p->ip->check, p->ip->saddr, *vip);
-	p->ip->saddr = *vip;
+	vip = f->vip;
+	if (bpf_ktime_get_ns() - f->born > NOSNAT_FRAG_LIFETIME_MS * 1000000ULL) {
+		bpf_map_delete_elem(&nosnat_frags, &k);
+		return;		/* another datagram's, with an old one's ID */
+	}
+	if (!(p->ip->frag_off & bpf_htons(IP_MF)))
+		bpf_map_delete_elem(&nosnat_frags, &k);	/* the last one */
+	csum_replace4(&p->ip->check, p->ip->saddr, vip);
+	p->ip->saddr = vip;
 	set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
 }
 
@@ -197,8 +205,9 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, reason);
 	if (first_frag) {
 		struct nosnat_frag_key k = { .pod = old_ip, .client = client, .id = ip_id };
+		struct nosnat_frag_val f = { .vip = new_ip, .born = bpf_ktime_get_ns() };
 
-		bpf_map_update_elem(&nosnat_frags, &k, &new_ip, BPF_ANY);
+		bpf_map_update_elem(&nosnat_frags, &k, &f, BPF_ANY);
 		return;
 	}
 

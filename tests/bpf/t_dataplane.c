@@ -930,6 +930,24 @@ int t_udp_reply_fragments(void)
 	CHECK(!run_tc(fd, f2, n2, &r) && r.ret == TC_ACT_OK, "later fragment");
 	CHECK_BYTES(&r, w2, wn2);
 	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE), "later: counter");
+	/* the last fragment ended the datagram: the same ID again is another
+	 * datagram's, untouched */
+	CHECK(!run_tc(fd, f2, n2, &r) && r.ret == TC_ACT_OK, "the last fragment again");
+	CHECK_BYTES(&r, f2, n2);
+	/* a datagram's fragments leave within moments: a middle fragment
+	 * (MF set) long after its first one is another datagram's */
+	CHECK(!run_tc(fd, f1, n1, &r) && r.ret == TC_ACT_OK, "first fragment again");
+	f2[14 + 6] |= 0x20;	/* MF */
+	{
+		uint16_t c;
+
+		memset(f2 + 14 + 10, 0, 2);
+		c = csum16(f2 + 14, 20, 0);
+		memcpy(f2 + 14 + 10, &c, 2);
+	}
+	usleep(NOSNAT_FRAG_LIFETIME_MS * 1000 * 3 / 2);
+	CHECK(!run_tc(fd, f2, n2, &r) && r.ret == TC_ACT_OK, "a late middle fragment");
+	CHECK_BYTES(&r, f2, n2);
 	/* another datagram's later fragment: nothing remembered, untouched */
 	f2[14 + 4] = 0x43;	/* IP ID 0x4342 */
 	{
