@@ -20,38 +20,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* The hook-neutral verdict as XDP's return code. */
-static __always_inline int xdp_ret(const struct verdict *v)
-{
-	switch (v->out) {
-	case OUT_PASS:
-		return XDP_PASS;
-	case OUT_TX:
-		return XDP_TX;
-	case OUT_REDIRECT:
-		return bpf_redirect(v->ifindex, 0);
-	default:		/* OUT_NEIGH is tc's alone */
-		return XDP_DROP;
-	}
-}
-
-/* ... and as tc's. */
-static __always_inline int tc_ret(struct __sk_buff *skb, const struct verdict *v)
-{
-	switch (v->out) {
-	case OUT_PASS:
-		return TC_ACT_OK;
-	case OUT_TX:
-		return bpf_redirect(skb->ingress_ifindex, 0);
-	case OUT_REDIRECT:
-		return bpf_redirect(v->ifindex, 0);
-	case OUT_NEIGH:
-		return bpf_redirect_neigh(v->ifindex, NULL, 0, 0);
-	default:
-		return TC_ACT_SHOT;
-	}
-}
-
 SEC("xdp")
 int nosnat_xdp(struct xdp_md *ctx)
 {
@@ -84,10 +52,7 @@ int nosnat_tc_ingress(struct __sk_buff *skb)
 		m = *meta;
 		meta->magic = 0;
 	}
-	if (m.magic)
-		twin_from_xdp(skb, &m, &v);
-	else
-		dp_walk(CTX_SKB(skb), &v, 1);
+	tc_ingress_run(skb, &m, &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }

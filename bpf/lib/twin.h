@@ -10,6 +10,7 @@
 #include "stats.h"
 #include "nat.h"
 #include "skb.h"
+#include "walk.h"
 
 /* Enough for Ethernet, two VLAN tags, IPv4 and TCP with options. */
 #define TWIN_PULL_LEN 142
@@ -114,17 +115,83 @@ static __always_inline void twin_encap_clamp(struct __sk_buff *skb)
 	mss_clamp_skb(skb, (__u32)l4, cfg->mss_max - (ihl - sizeof(struct iphdr)));
 }
 
-/* What XDP left in the metadata (m, a copy): carried out. */
-static __always_inline void twin_from_xdp(struct __sk_buff *skb, const struct nosnat_meta *m,
-					  struct verdict *v)
+/* Is pod:pod_port one of this node's pods of the VIP vip:vip_port/proto? */
+static __always_inline int twin_local_backend(const struct nosnat_meta *m, __be32 node_ip)
 {
-	if (m->magic == NOSNAT_META_LOCAL) {
-		twin_local_dnat(skb, m, v);
-		return;
+	struct nosnat_vip *vip = vip_lookup(m->vip, m->vip_port, m->proto);
+	__u32 id = 0;
+
+	if (!vip)
+		return 0;
+	for (__u32 i = 0; i < NOSNAT_MAX_LOCAL; i++) {
+		struct nosnat_local *local = bpf_map_lookup_elem(&nosnat_local, &vip->id);
+		struct nosnat_backend *be;
+
+		if (!local || i >= local->count)
+			break;
+		id = local->ids[i];
+		be = backend_get(id, vip->id);
+		if (be && be->node == node_ip && be->addr == m->pod && be->port == m->pod_port)
+			return 1;
 	}
+	return 0;
+}
+
+/* The way out of a frame XDP handed over, asked of the FIB (not of the
+ * metadata): its outer header must be this node's, to a known node in
+ * IPIP or an ICMP error of its own. 0 and rt->ifindex, else -1. */
+static __always_inline int twin_handed_frame(struct __sk_buff *skb, const struct nosnat_cfg *cfg,
+					     struct route *rt)
+{
+	struct pkt p = {};
+	__be32 dst;
+
+	if (parse_l2_l3((void *)(long)skb->data, (void *)(long)skb->data_end, &p, 0) != PARSE_OK ||
+	    p.ip->saddr != cfg->node_ip || p.fragment)
+		return -1;
+	dst = p.ip->daddr;
+	if (p.proto == IPPROTO_IPIP ? !bpf_map_lookup_elem(&nosnat_nodes, &dst)
+				    : p.proto != IPPROTO_ICMP)
+		return -1;
+	return skb_route(skb, cfg->node_ip, dst, p.ip->tos, bpf_ntohs(p.ip->tot_len), rt);
+}
+
+/* What XDP left in the metadata (m, a copy): carried out, unless it would
+ * steer nosnat somewhere XDP could not have meant (metadata can come from
+ * another XDP program too: a chain, a redirect into a veth uplink). A
+ * rewrite goes only to one of the VIP's pods here, a hand-off only out of
+ * the interface the FIB names for a frame of this node's. -1: not trusted,
+ * the packet is to be walked as if XDP had said nothing. */
+static __always_inline int twin_from_xdp(struct __sk_buff *skb, const struct nosnat_meta *m,
+					 struct verdict *v)
+{
+	const struct nosnat_cfg *cfg = cfg_get();
+	struct route rt = {};
+
+	if (!cfg)
+		return -1;
+	if (m->magic == NOSNAT_META_LOCAL) {
+		if (!twin_local_backend(m, cfg->node_ip))
+			return -1;
+		twin_local_dnat(skb, m, v);
+		return 0;
+	}
+	if (twin_handed_frame(skb, cfg, &rt))
+		return -1;
 	twin_encap_clamp(skb);
 	set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP, NOSNAT_R_TC_FORWARD);
-	v->ifindex = m->ifindex;
+	v->ifindex = rt.ifindex;
+	return 0;
+}
+
+/* tc ingress with what XDP left (m; magic 0: nothing): the twin's part, or
+ * the whole walk. */
+static __always_inline void tc_ingress_run(struct __sk_buff *skb, const struct nosnat_meta *m,
+					   struct verdict *v)
+{
+	if (m->magic && !twin_from_xdp(skb, m, v))
+		return;
+	dp_walk(CTX_SKB(skb), v, 1);
 }
 
 #endif

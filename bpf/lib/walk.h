@@ -3,6 +3,7 @@
 #ifndef NOSNAT_WALK_H
 #define NOSNAT_WALK_H
 
+#include <linux/pkt_cls.h>
 #include "ctx.h"
 #include "maps.h"
 #include "parse.h"
@@ -73,6 +74,10 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), &p, 0);
 		if (rc == PARSE_NOT_IPV4)
 			return;
+		/* an skb's payload may lie beyond the linear area, but not
+		 * beyond the skb: a packet shorter than it says is cut */
+		if (rc == PARSE_OK && p.l2_len + bpf_ntohs(p.ip->tot_len) > ctx_skb(c)->len)
+			rc = PARSE_MALFORMED;
 	}
 	if (rc == PARSE_MALFORMED) {
 		/* Can we tell whose it is? Only a readable dst says. */
@@ -152,6 +157,38 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 			return;
 		}
 		handle_ipip(c, &p, cfg, v);
+	}
+}
+
+/* The hook-neutral verdict as XDP's return code. */
+static __always_inline int xdp_ret(const struct verdict *v)
+{
+	switch (v->out) {
+	case OUT_PASS:
+		return XDP_PASS;
+	case OUT_TX:
+		return XDP_TX;
+	case OUT_REDIRECT:
+		return bpf_redirect(v->ifindex, 0);
+	default:		/* OUT_NEIGH is tc's alone */
+		return XDP_DROP;
+	}
+}
+
+/* ... and as tc's. */
+static __always_inline int tc_ret(struct __sk_buff *skb, const struct verdict *v)
+{
+	switch (v->out) {
+	case OUT_PASS:
+		return TC_ACT_OK;
+	case OUT_TX:
+		return bpf_redirect(skb->ingress_ifindex, 0);
+	case OUT_REDIRECT:
+		return bpf_redirect(v->ifindex, 0);
+	case OUT_NEIGH:
+		return bpf_redirect_neigh(v->ifindex, NULL, 0, 0);
+	default:
+		return TC_ACT_SHOT;
 	}
 }
 

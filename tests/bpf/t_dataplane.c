@@ -1001,3 +1001,50 @@ int t_meta_refused_at_run_time(void)
 	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "tc recorded no flow");
 	return 0;
 }
+
+/* Metadata in front of a frame may come from another XDP program (a chain,
+ * a redirect into a veth uplink), so it never steers nosnat on its own
+ * word: a rewrite to a pod that is not one of the VIP's pods here, or a
+ * hand-off of a frame that is not this node's own, is not carried out; tc
+ * walks the packet as if XDP had said nothing. */
+int t_twin_distrusts_metadata(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40095, 25, TH_SYN);
+	struct nosnat_meta forged = { .magic = NOSNAT_META_LOCAL, .vip = ip4(T_VIP),
+				      .pod = ip4(T_POD_LOCAL2), .vip_port = htons(25),
+				      .pod_port = htons(2525), .proto = IPPROTO_TCP,
+				      .action = NOSNAT_ACT_LOCAL };
+	struct run r;
+	size_t n, wn;
+	int fd;
+
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	/* "rewrite to 198.18.1.3", which serves no VIP: the VIP's own pod */
+	fd = twin_prog(&forged);
+	CHECK(fd >= 0, "twin");
+	stats_snap();
+	CHECK(!run_tc(fd, in, n, &r) && r.ret == TC_ACT_OK, "forged rewrite: verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	/* "send this out of ifindex 1": a client's packet is no frame of
+	 * this node's to hand to the neighbour code; it reaches its pod */
+	forged = (struct nosnat_meta){ .magic = NOSNAT_META_MAGIC, .ifindex = 1 };
+	fd = twin_prog(&forged);
+	l = tcp(40096, 25, TH_SYN);
+	ip = ipv4(T_CLIENT, T_VIP);
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	stats_snap();
+	CHECK(!run_tc(fd, in, n, &r) && r.ret == TC_ACT_OK, "forged hand-off: verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
+	return 0;
+}

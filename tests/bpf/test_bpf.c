@@ -103,6 +103,7 @@ const struct test tests[] = {
 	{ "the outer header carries DF over a packet without it (atomic: its ID is the tag)", t_outer_df_always, 0 },
 	{ "verify reads Maglev tables through a program (CAP_BPF) and finds a wrong slot", t_verify_reads_maglev_tables, ONCE },
 	{ "no metadata room (a driver's, or the helper pruned): XDP passes untouched, uncounted; tc's walk does the rest", t_meta_refused_at_run_time, XDP_BOTH },
+	{ "metadata steers nothing on its own word: a forged rewrite or hand-off is walked instead", t_twin_distrusts_metadata, 0 },
 	{ "an older tc twin attached (no NOSNAT_CFG_TWIN_DNAT): XDP rewrites for the pod itself", t_without_the_twin_xdp_rewrites, META_ONLY },
 	{ "apply converges from any state to any state (40 random configs)", t_apply_converges, ONCE },
 	{ "a pod port behind more than 7 VIP ports is refused", t_pod_port_limit, ONCE },
