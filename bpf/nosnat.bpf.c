@@ -27,7 +27,7 @@ int nosnat_xdp(struct xdp_md *ctx)
 	int meta = xdp_meta_room(ctx);	/* before the frame's pointers are taken */
 	__u64 len = ctx->data_end - ctx->data;
 
-	dp_walk(CTX_XDP(ctx), &v, meta);
+	verdict_unpack(nosnat_walk_xdp(ctx, meta), &v);
 	count_verdict(NOSNAT_HOOK_XDP, &v, len);
 	return xdp_ret(&v);
 }

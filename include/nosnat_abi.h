@@ -128,6 +128,9 @@
 	X(ICMP_NO_FLOW, icmp_no_flow, DROP) /* an ICMP error about a VIP flow nobody here knows */ \
 	X(ICMP_LIMITED, icmp_limited, DROP) /* too big with DF, but this CPU sent its \
 					     * NOSNAT_ICMP_PER_SEC frag-needed already */ \
+	X(CT_OTHER_VIP, ct_other_vip, DROP) /* the pod's conntrack entry of the flow names \
+					     * another VIP, or is a connection nosnat did not \
+					     * see begin: not this VIP's */ \
 	X(TO_TC, to_tc, PLAIN)		/* XDP could not finish it (no metadata room, \
 					 * a neighbour to resolve): passed on untouched \
 					 * and uncounted elsewhere; tc ingress did the rest */
@@ -309,6 +312,10 @@ _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
  * attach over older pins copies each entry's common prefix. */
 #define NOSNAT_FLOW_CT_SEEN	0x1	/* pod's node: its conntrack entry was looked up
 					 * and claimed with the VIP's mark (or absent) */
+#define NOSNAT_FLOW_NO_CLAIM	0x2	/* pod's node: when the flow's first SYN came, the
+					 * pod already had an open connection on its
+					 * addresses and ports (made straight to it, say):
+					 * never marked as the VIP's */
 
 struct nosnat_flow {
 	__u32 backend_id;

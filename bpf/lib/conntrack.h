@@ -13,10 +13,23 @@
  * references may stay unresolved). */
 const volatile __u32 nosnat_have_ct = 0;
 
-/* The one field of the kernel's struct nf_conn we use; CO-RE finds it. */
+/* The fields of the kernel's struct nf_conn we use; CO-RE finds them. */
+struct ip_ct_tcp {
+	__u8 state;		/* enum tcp_conntrack */
+} __attribute__((preserve_access_index));
+
+union nf_conntrack_proto {
+	struct ip_ct_tcp tcp;
+} __attribute__((preserve_access_index));
+
 struct nf_conn {
 	__u32 mark;
+	union nf_conntrack_proto proto;
 } __attribute__((preserve_access_index));
+
+/* enum tcp_conntrack: the states of an open connection */
+#define CT_TCP_ESTABLISHED	3
+#define CT_TCP_LAST_ACK		6
 
 /* The kfuncs' options, the 12-byte layout every kernel since 6.1 accepts. */
 struct bpf_ct_opts___nosnat {
@@ -102,6 +115,29 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 		r = (ct->mark & mask) == want ? CT_OURS : CT_OTHER;
 	bpf_ct_release(ct);
 	return r;
+}
+
+/* Does this node's conntrack hold t as an open TCP connection (past its
+ * handshake, not yet closing down)? */
+static __always_inline int ct_open(ctx_t c, const struct ct_tuple *t)
+{
+	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
+	struct bpf_sock_tuple bt = {};
+	struct nf_conn *ct;
+	__u8 state;
+
+	if (!nosnat_have_ct || t->proto != IPPROTO_TCP)
+		return 0;
+	ct_tuple_fill(&bt, t);
+	if (c.tc)
+		ct = bpf_skb_ct_lookup(ctx_skb(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	else
+		ct = bpf_xdp_ct_lookup(ctx_xdp(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	if (!ct)
+		return 0;
+	state = ct->proto.tcp.state;
+	bpf_ct_release(ct);
+	return state >= CT_TCP_ESTABLISHED && state <= CT_TCP_LAST_ACK;
 }
 
 /* tc: the VIP mark bits of connection t (a reply's direction), 0 when the

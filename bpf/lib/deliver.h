@@ -201,14 +201,36 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 	struct nosnat_flow *f;
 
 	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
+		__u32 flags = pk->f ? pk->f->flags : pk->flags;
+
 		if (d->syn || !nosnat_have_ct || !mask)
 			return 0;
-		pod_has_flow(c, d->k, pk->be, mask, 1);
+		/* claimed only for a flow nosnat saw begin; an entry of
+		 * another VIP's (or, not claimable, unmarked) refuses it */
+		if (pod_has_flow(c, d->k, pk->be, mask, !(flags & NOSNAT_FLOW_NO_CLAIM)) == CT_OTHER) {
+			pk->reason = NOSNAT_R_CT_OTHER_VIP;
+			return 0;
+		}
 		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
 		if (f)
 			f->flags |= NOSNAT_FLOW_CT_SEEN;
 		if (pk->f)
 			pk->f->flags |= NOSNAT_FLOW_CT_SEEN;	/* this CPU's copy */
+		return 0;
+	}
+	if (pk->state == PICK_NEW && pk->new_flow == 1 && d->syn && mask) {
+		/* a flow's first SYN, on addresses and ports of a connection
+		 * the pod has open already: that one was not made through
+		 * this SYN, and the flow's ACK may not claim it */
+		struct ct_tuple t = { .saddr = d->k->src, .daddr = pk->be->addr,
+				      .sport = d->k->sport, .dport = pk->be->port,
+				      .proto = d->k->proto };
+
+		if (ct_open(c, &t)) {
+			f = bpf_map_lookup_elem(&nosnat_flow_new, d->k);
+			if (f)
+				f->flags |= NOSNAT_FLOW_NO_CLAIM;
+		}
 		return 0;
 	}
 	if (pk->state != PICK_RECOVERED)
@@ -292,6 +314,11 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 	    !(pk->state == PICK_ESTABLISHED &&
 	      (!nosnat_have_ct || !cfg->ct_mark_mask || (pk->f && (pk->f->flags & NOSNAT_FLOW_CT_SEEN)))))
 		second = c.tc ? local_owner_skb(ctx_skb(c), pk, d) : local_owner_xdp(ctx_xdp(c), pk, d);
+	if (pk->reason == NOSNAT_R_CT_OTHER_VIP) {
+		flow_forget(d->k);
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_CT_OTHER_VIP);
+		return;
+	}
 	if (pk->reason)
 		count_flow_event(pk->reason);
 	be = pk->be;

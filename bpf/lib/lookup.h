@@ -169,6 +169,7 @@ struct pick {
 	__u32 vip_id;
 	__u32 state;		/* enum pick_state */
 	__u32 reason;		/* NOSNAT_R_NONE, _NEW_FLOW_LIMITED, _RECOVERED */
+	__u32 flags;		/* the entry's NOSNAT_FLOW_* (established, promoted) */
 	int new_flow;		/* 1: counted as a new flow; NEW_FLOW_SPOOFED */
 };
 
@@ -278,6 +279,7 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 		return 0;
 	pk->be = be;
 	copy = *nf;
+	pk->flags = copy.flags;
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
 	bpf_map_delete_elem(&nosnat_flow_new, k);
 	flow_cache_drop(k);

@@ -99,12 +99,20 @@ static __always_inline int skb_decap_ipip(struct __sk_buff *skb, struct pkt *p)
 	return rc ? -1 : 0;
 }
 
-/* The bytes of an ICMP "fragmentation needed" after L2. */
+/* The bytes of an ICMP "fragmentation needed" after L2, built in a per-CPU
+ * scratch element: on the stack they would crowd the walk's frame. */
 struct skb_frag_msg {
 	struct iphdr ip;
 	struct icmp_frag_hdr icmp;
 	__u8 quote[ICMP_QUOTE_MAX];
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct skb_frag_msg);
+} nosnat_frag_msg SEC(".maps");
 
 /* Turn the packet into ICMP "fragmentation needed" back to its sender,
  * quoting its IP header (with options) and 8 bytes, MACs swapped; it goes
@@ -112,38 +120,39 @@ struct skb_frag_msg {
 static __always_inline int skb_frag_needed(struct __sk_buff *skb, struct pkt *p, __be32 node_ip,
 					   __u16 mtu)
 {
-	__u32 l2_len = p->l2_len & 0x1f, qlen = (p->ip_len & 0x3c) + 8;
-	struct skb_frag_msg m = {};
+	__u32 l2_len = p->l2_len & 0x1f, qlen = (p->ip_len & 0x3c) + 8, zero = 0;
+	struct skb_frag_msg *mp = bpf_map_lookup_elem(&nosnat_frag_msg, &zero);
 	__u8 macs[2 * ETH_ALEN], swapped[2 * ETH_ALEN];
 	__s64 sum;
 
-	if (qlen < sizeof(struct iphdr) + 8 || qlen > ICMP_QUOTE_MAX)
+	if (!mp || qlen < sizeof(struct iphdr) + 8 || qlen > ICMP_QUOTE_MAX)
 		return -1;
-	if (bpf_skb_load_bytes(skb, l2_len, m.quote, qlen) ||
+	__builtin_memset(mp, 0, sizeof(*mp));
+	if (bpf_skb_load_bytes(skb, l2_len, mp->quote, qlen) ||
 	    bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
 		return -1;
-	if (bpf_skb_change_tail(skb, l2_len + sizeof(m.ip) + sizeof(m.icmp) + qlen, 0))
+	if (bpf_skb_change_tail(skb, l2_len + sizeof(mp->ip) + sizeof(mp->icmp) + qlen, 0))
 		return -1;
-	m.ip.version = 4;
-	m.ip.ihl = 5;
-	m.ip.tos = 0xc0;	/* internetwork control, as the kernel sends */
-	m.ip.tot_len = bpf_htons(sizeof(m.ip) + sizeof(m.icmp) + qlen);
-	m.ip.ttl = 64;
-	m.ip.protocol = IPPROTO_ICMP;
-	m.ip.saddr = node_ip;
-	m.ip.daddr = ((struct iphdr *)m.quote)->saddr;
-	m.ip.check = ipv4_hdr_csum(&m.ip);
-	m.icmp.type = ICMP_DEST_UNREACH;
-	m.icmp.code = ICMP_FRAG_NEEDED;
-	m.icmp.mtu = bpf_htons(mtu);
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)&m.icmp, sizeof(m.icmp) + qlen, 0);
+	mp->ip.version = 4;
+	mp->ip.ihl = 5;
+	mp->ip.tos = 0xc0;	/* internetwork control, as the kernel sends */
+	mp->ip.tot_len = bpf_htons(sizeof(mp->ip) + sizeof(mp->icmp) + qlen);
+	mp->ip.ttl = 64;
+	mp->ip.protocol = IPPROTO_ICMP;
+	mp->ip.saddr = node_ip;
+	mp->ip.daddr = ((struct iphdr *)mp->quote)->saddr;
+	mp->ip.check = ipv4_hdr_csum(&mp->ip);
+	mp->icmp.type = ICMP_DEST_UNREACH;
+	mp->icmp.code = ICMP_FRAG_NEEDED;
+	mp->icmp.mtu = bpf_htons(mtu);
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&mp->icmp, sizeof(mp->icmp) + qlen, 0);
 	if (sum < 0)
 		return -1;
-	m.icmp.checksum = csum_fold((__u32)sum);
+	mp->icmp.checksum = csum_fold((__u32)sum);
 	__builtin_memcpy(swapped, macs + ETH_ALEN, ETH_ALEN);
 	__builtin_memcpy(swapped + ETH_ALEN, macs, ETH_ALEN);
 	if (bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) ||
-	    bpf_skb_store_bytes(skb, l2_len, &m, sizeof(m.ip) + sizeof(m.icmp) + qlen, 0))
+	    bpf_skb_store_bytes(skb, l2_len, mp, sizeof(mp->ip) + sizeof(mp->icmp) + qlen, 0))
 		return -1;
 	return 0;
 }

@@ -161,9 +161,10 @@ static __always_inline int twin_handed_frame(struct __sk_buff *skb, const struct
  * another XDP program too: a chain, a redirect into a veth uplink). A
  * rewrite goes only to one of the VIP's pods here, a hand-off only out of
  * the interface the FIB names for a frame of this node's. -1: not trusted,
- * the packet is to be walked as if XDP had said nothing. */
-static __always_inline int twin_from_xdp(struct __sk_buff *skb, const struct nosnat_meta *m,
-					 struct verdict *v)
+ * the packet is to be walked as if XDP had said nothing. A subprogram: its
+ * stack is not the walk's. */
+static __attribute__((noinline)) int twin_from_xdp(struct __sk_buff *skb,
+						   const struct nosnat_meta *m, struct verdict *v)
 {
 	const struct nosnat_cfg *cfg = cfg_get();
 	struct route rt = {};
@@ -191,7 +192,7 @@ static __always_inline void tc_ingress_run(struct __sk_buff *skb, const struct n
 {
 	if (m->magic && !twin_from_xdp(skb, m, v))
 		return;
-	dp_walk(CTX_SKB(skb), v, 1);
+	verdict_unpack(nosnat_walk_skb(skb), v);
 }
 
 #endif

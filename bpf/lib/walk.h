@@ -160,6 +160,45 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 	}
 }
 
+/* A verdict in one scalar, for the walk's global functions to return. */
+static __always_inline __u64 verdict_pack(const struct verdict *v)
+{
+	return (__u64)v->ifindex << 32 | (v->reason & 0xff) << 16 | (v->action & 0xff) << 8 |
+	       (v->out & 0xff);
+}
+
+static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
+{
+	v->out = x & 0xff;
+	v->action = (x >> 8) & 0xff;
+	v->reason = (x >> 16) & 0xff;
+	v->ifindex = x >> 32;
+}
+
+/* The walk as a global function per hook: verified once, on its own, not
+ * again for every state the entry point reaches it in (the tc twin's
+ * checks before it multiplied those). */
+__attribute__((noinline)) __u64 nosnat_walk_xdp(struct xdp_md *ctx, __u32 finish_all)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!ctx)
+		return verdict_pack(&v);
+	/* a program loaded without metadata: the pruned walk alone */
+	dp_walk(CTX_XDP(ctx), &v, nosnat_xdp_meta && finish_all);
+	return verdict_pack(&v);
+}
+
+__attribute__((noinline)) __u64 nosnat_walk_skb(struct __sk_buff *skb)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!skb)
+		return verdict_pack(&v);
+	dp_walk(CTX_SKB(skb), &v, 1);
+	return verdict_pack(&v);
+}
+
 /* The hook-neutral verdict as XDP's return code. */
 static __always_inline int xdp_ret(const struct verdict *v)
 {

@@ -102,7 +102,9 @@ int t_handshake_marks_conntrack(void)
 	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && (f.flags & NOSNAT_FLOW_CT_SEEN) &&
 	      f.syn_ack == htonl(1001), "established, conntrack seen (flags %x)", f.flags);
 
-	/* an entry that carries another mark in our bits keeps it */
+	/* an entry that carries another VIP's mark in our bits keeps it, and
+	 * the flow is refused: its connection is that VIP's (a spoofer who
+	 * knows the client's port would move it to this VIP port) */
 	l = tcp(40201, 25, TH_SYN);
 	ip = ipv4(T_CLIENT, T_VIP);
 	n = frame(in, &ip, &l, 0);
@@ -110,9 +112,83 @@ int t_handshake_marks_conntrack(void)
 	CHECK(!ct_insert(T_CLIENT, T_POD_LOCAL, 40201, 2525, 0x00abcd00), "conntrack entry");
 	l = tcp(40201, 25, TH_ACK);
 	n = frame(in, &ip, &l, 0);
-	CHECK(!run_xdp(in, n, 1, &(struct run){}), "ACK");
+	fk = client_flow(40201);
+	CHECK(!expect_drop(in, n, NOSNAT_R_CT_OTHER_VIP), "ACK of another VIP's connection");
 	CHECK(ct_mark(T_CLIENT, T_POD_LOCAL, 40201, 2525) == 0x00abcd00, "another's mark overwritten");
+	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f) && bpf_map_lookup_elem(maps.flows_new, &fk, &f),
+	      "the refused flow is still recorded");
 	return 0;
+}
+
+/* A connection made straight to the pod, open, and a SYN through the VIP
+ * on its addresses and ports (a spoofer who knows the client's port): the
+ * SYN's flow may not claim that connection for the VIP, or the pod's
+ * replies on it would leave from the VIP. A real connection over this
+ * namespace's loopback, tracked (an nft rule), is the open one. */
+int t_syn_on_open_connection_claims_nothing(void)
+{
+	static const char *const setup[] = {
+		"ip addr add " T_CLIENT "/32 dev lo",
+		"ip addr add " T_POD_LOCAL "/32 dev lo",
+		"nft add table inet nsnt_ct",
+		"nft add chain inet nsnt_ct out '{ type filter hook output priority 0; }'",
+		"nft add rule inet nsnt_ct out ct state established,related,new accept",
+	};
+	struct sockaddr_in pod = { .sin_family = AF_INET, .sin_port = htons(2525) };
+	struct sockaddr_in cli = { .sin_family = AF_INET, .sin_port = htons(40230) };
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40230, 25, TH_SYN);
+	struct nosnat_flow_key fk = client_flow(40230);
+	struct nosnat_flow f;
+	int ls = -1, cs = -1, as = -1, rc = -1, one = 1;
+	size_t n;
+
+	CHECK(ct_kfuncs_available(), "this kernel has no conntrack kfuncs");
+	for (size_t i = 0; i < sizeof(setup) / sizeof(setup[0]); i++)
+		CHECK(!system(setup[i]), "%s", setup[i]);
+	pod.sin_addr.s_addr = ip4(T_POD_LOCAL);
+	cli.sin_addr.s_addr = ip4(T_CLIENT);
+	ls = socket(AF_INET, SOCK_STREAM, 0);
+	cs = socket(AF_INET, SOCK_STREAM, 0);
+	if (ls < 0 || cs < 0 || setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(ls, (void *)&pod, sizeof(pod)) || listen(ls, 1) ||
+	    bind(cs, (void *)&cli, sizeof(cli)) || connect(cs, (void *)&pod, sizeof(pod)) ||
+	    (as = accept(ls, NULL, NULL)) < 0) {
+		fprintf(stderr, "    the direct connection: %s\n", strerror(errno));
+		goto out;
+	}
+	if (ct_mark(T_CLIENT, T_POD_LOCAL, 40230, 2525) != 0) {
+		fprintf(stderr, "    the direct connection is not tracked, unmarked\n");
+		goto out;
+	}
+	if (!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF)) {
+		n = frame(in, &ip, &l, 0);
+		if (run_xdp(in, n, 1, &(struct run){}) ||
+		    bpf_map_lookup_elem(maps.flows_new, &fk, &f) || !(f.flags & NOSNAT_FLOW_NO_CLAIM)) {
+			fprintf(stderr, "    the SYN's flow is not marked unclaimable\n");
+			goto out;
+		}
+		l = tcp(40230, 25, TH_ACK);
+		n = frame(in, &ip, &l, 0);
+		if (expect_drop(in, n, NOSNAT_R_CT_OTHER_VIP))
+			goto out;
+		if (ct_mark(T_CLIENT, T_POD_LOCAL, 40230, 2525) != 0) {
+			fprintf(stderr, "    the direct connection was claimed for the VIP\n");
+			goto out;
+		}
+		rc = 0;
+	}
+out:
+	if (as >= 0)
+		close(as);
+	if (cs >= 0)
+		close(cs);
+	if (ls >= 0)
+		close(ls);
+	system("nft delete table inet nsnt_ct; ip addr del " T_CLIENT "/32 dev lo; "
+	       "ip addr del " T_POD_LOCAL "/32 dev lo");
+	return rc;
 }
 
 /* Replies with no flow entry anywhere: rewritten only on the word of the
