@@ -126,7 +126,7 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 				     .second_ok = !(tag & NOSNAT_ID_SECOND_CHANCE) };
 		struct pick pk = {};
 
-		select_local_backend(&k, vip_id, cfg->node_ip, tag & NOSNAT_ID_TAG_MASK, syn,
+		select_local_backend(&k, vip_id, cfg, tag & NOSNAT_ID_TAG_MASK, syn,
 				     syn_ack_of(p, syn), &pk);
 		vip_deliver(c, p, &pk, &d, v);
 	}

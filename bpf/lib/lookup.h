@@ -159,6 +159,7 @@ enum pick_state {
 	PICK_PROMOTED,		/* nosnat_flow_new, moved to nosnat_flows by this packet */
 	PICK_NEW,		/* a flow's first packet (TCP SYN, UDP miss) */
 	PICK_RECOVERED,		/* a TCP non-SYN with no entry: recomputed */
+	PICK_HANDSHAKE,		/* nosnat_flow_new's entry, not promoted (budget) */
 };
 
 /* The pod a VIP packet goes to, and how it was found. */
@@ -221,12 +222,6 @@ static __always_inline void flow_record(void *table, const struct nosnat_flow_ke
 		flow_cache_drop(k);	/* a copy of the old entry is over */
 }
 
-/* Above cfg->new_flow_limit SYNs in this CPU's current second? */
-static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
-{
-	return rate_over(RATE_NEW_FLOWS, cfg->new_flow_limit);
-}
-
 #define ANY_VIP	(~0U)
 
 /* k's entry in nosnat_flow_new while it is still valid (flow_backend; syn:
@@ -266,10 +261,22 @@ static __always_inline int flow_again(const struct nosnat_flow_key *k, __u32 vip
 	return 1;
 }
 
+/* Above cfg->new_flow_limit SYNs in this CPU's current second? */
+static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
+{
+	return rate_over(RATE_NEW_FLOWS, cfg->new_flow_limit);
+}
+
 /* The client's first packet after its SYN: the flow leaves nosnat_flow_new
- * for nosnat_flows. */
+ * for nosnat_flows. Where nothing outlives the entry (a pod elsewhere,
+ * whose node recomputes it by Maglev and second chance; any pod without
+ * conntrack marks), a blind SYN+ACK flood must not fill the table of
+ * established flows faster than a SYN flood fills the new-flow table: such
+ * promotions spend the new-flow budget, and above it the packet goes
+ * where the handshake's entry says (PICK_HANDSHAKE), the flow staying in
+ * the small table. A pod here with conntrack marks is the durable record. */
 static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 vip_id,
-					__be32 node, struct pick *pk)
+					__be32 node, const struct nosnat_cfg *cfg, struct pick *pk)
 {
 	struct nosnat_backend *be;
 	struct nosnat_flow *nf = handshake_entry(k, vip_id, node, 0, &be);
@@ -280,6 +287,13 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 	pk->be = be;
 	copy = *nf;
 	pk->flags = copy.flags;
+	pk->id = copy.backend_id;
+	if (!(be->node == cfg->node_ip && nosnat_have_ct && cfg->ct_mark_mask) &&
+	    new_flow_limited(cfg)) {
+		pk->state = PICK_HANDSHAKE;
+		pk->reason = NOSNAT_R_NEW_FLOW_LIMITED;
+		return 1;
+	}
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
 	bpf_map_delete_elem(&nosnat_flow_new, k);
 	flow_cache_drop(k);
@@ -434,7 +448,7 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 		pk->new_flow = NEW_FLOW_SPOOFED;
 		return;
 	}
-	if (!syn && flow_promote(k, vip->id, 0, pk))	/* SYNs: flow_again, earlier */
+	if (!syn && flow_promote(k, vip->id, 0, cfg, pk))	/* SYNs: flow_again, earlier */
 		return;
 	if (!vip->active)
 		return;
@@ -444,7 +458,8 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 	if (!opening) {
 		pk->state = PICK_RECOVERED;
 		pk->reason = NOSNAT_R_RECOVERED;
-		if (pk->be->node != cfg->node_ip)	/* unproven: the small table */
+		/* unproven: the small table, within the new-flow budget */
+		if (pk->be->node != cfg->node_ip && !new_flow_limited(cfg))
 			flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, 0, 0);
 		return;
 	}
@@ -490,9 +505,10 @@ static __always_inline int ingress_pick(const struct nosnat_flow_key *k,
  * own backends by flow hash. Never a pod on another node (but see
  * vip_deliver's second chance). */
 static __always_inline void select_local_backend(const struct nosnat_flow_key *k, __u32 vip_id,
-						 __be32 node_ip, __u16 tag, int syn,
+						 const struct nosnat_cfg *cfg, __u16 tag, int syn,
 						 __be32 syn_ack, struct pick *pk)
 {
+	__be32 node_ip = cfg->node_ip;
 	struct nosnat_backend *be;
 	struct nosnat_local *local;
 	struct nosnat_flow *f;
@@ -514,7 +530,7 @@ static __always_inline void select_local_backend(const struct nosnat_flow_key *k
 		pk->new_flow = NEW_FLOW_SPOOFED;
 		return;
 	}
-	if (!syn && flow_promote(k, vip_id, node_ip, pk))
+	if (!syn && flow_promote(k, vip_id, node_ip, cfg, pk))
 		return;
 	local = bpf_map_lookup_elem(&nosnat_local, &vip_id);
 	if (!local)

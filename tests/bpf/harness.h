@@ -155,6 +155,7 @@ int t_packet_fuzz(void);
 
 /* t_flows.c */
 int t_syn_flood(void);
+int t_syn_ack_flood(void);
 int t_syn_skips_draining(void);
 int t_reply_follows_flow(void);
 int t_pod_dir_shared_index(void);

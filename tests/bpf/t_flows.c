@@ -579,3 +579,65 @@ int t_stale_tuple(void)
 	CHECK_BYTES(&r, reply, n);
 	return 0;
 }
+
+/* A blind flood of SYN+ACK pairs (each forged 5-tuple: its SYN, then an
+ * ACK), 2.5 times the established table, where nothing but the table
+ * records a flow: a pod on this node without conntrack marks (for a pod
+ * elsewhere, the SYNs already spend the budget). Promotions spend the
+ * new-flow budget, so the flood cannot push an idle or an active
+ * established flow out of the table. */
+int t_syn_ack_flood(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l;
+	struct nosnat_flow_key active = client_flow(41011), idle = client_flow(41012);
+	struct nosnat_flow f;
+	struct nosnat_cfg cfg;
+	size_t flood = NOSNAT_FLOW_ENTRIES * 5 / 2, n;
+	const char *env = getenv("NOSNAT_FLOOD_SYNS");
+	__u32 zero = 0;
+	struct run r;
+	uint64_t established;
+
+	if (env)
+		flood = strtoul(env, NULL, 10);
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	CHECK(!ct_use(0), "no conntrack");
+	for (int k = 0; k < 2; k++) {	/* two connections: SYN, then the handshake's ACK */
+		l = tcp(k ? 41012 : 41011, 25, TH_SYN);
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN %d", k);
+		l = tcp(k ? 41012 : 41011, 25, TH_ACK);
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "ACK %d", k);
+	}
+	CHECK(!bpf_map_lookup_elem(maps.flows, &idle, &f), "not established");
+	/* a budget the test run can exceed: 1000 new flows a second */
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	cfg.new_flow_limit = 1000;
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	for (size_t i = 0; i < flood; i++) {
+		struct ip_spec fip = ipv4(T_CLIENT, T_VIP);
+
+		fip.saddr = htonl(0xc6120000u | (uint32_t)(i & 0x1ffff));	/* 198.18/15 */
+		l = tcp((uint16_t)(1024 + (i >> 17)), 25, TH_SYN);
+		n = frame(in, &fip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r), "flood SYN %zu", i);
+		l.flags = TH_ACK;
+		n = frame(in, &fip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r), "flood ACK %zu", i);
+		if (i % 1000 == 0) {	/* the active flow keeps talking */
+			l = tcp(41011, 25, TH_ACK);
+			n = frame(in, &ip, &l, 0);
+			CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "active");
+		}
+	}
+	established = count_entries_of(maps.flows);
+	printf("  info  %zu flood SYN+ACK pairs: %llu established of %u\n", flood,
+	       (unsigned long long)established, NOSNAT_FLOW_ENTRIES);
+	CHECK(!bpf_map_lookup_elem(maps.flows, &active, &f), "the active flow was evicted");
+	CHECK(!bpf_map_lookup_elem(maps.flows, &idle, &f), "the idle flow was evicted");
+	CHECK(established < NOSNAT_FLOW_ENTRIES / 4, "the flood filled the established table");
+	return 0;
+}

@@ -110,6 +110,7 @@ const struct test tests[] = {
 	{ "an apply that failed part-way is converged by the next one", t_apply_partial_failure, ONCE },
 	{ "packet fuzzer: mutated packets through XDP and both tc programs", t_packet_fuzz, 0 },
 	{ "SYN flood beyond both tables: established flows, active or idle, stay", t_syn_flood, 0 },
+	{ "SYN+ACK flood of 2.5x the table, pod here without conntrack: promotions within the budget, established flows stay", t_syn_ack_flood, 0 },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow, 0 },
 	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index, 0 },
 	{ "flow cache: one jiffy at most, checked like the entry, re-picks and stale SYN-ACKs end it, SYNs ask the LRU", t_flow_cache, 0 },
