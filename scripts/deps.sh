@@ -18,8 +18,10 @@ command -v kubectl >/dev/null || PKGS+=(kubernetes-client)
 # make image / test-image: podman with runc (crun refuses these machines'
 # hybrid cgroups), mmdebstrap for the base image. Part of the test command.
 PKGS+=(podman runc mmdebstrap)
-# lint: systemd-analyze scores the unit's sandbox offline
-PKGS+=(systemd)
+# lint: systemd-analyze scores the unit's sandbox offline; Go and containerd's
+# source make the seccomp profile from containerd's default
+# (scripts/seccomp_profile.py)
+PKGS+=(systemd golang-go golang-github-containerd-containerd-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

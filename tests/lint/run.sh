@@ -1,6 +1,7 @@
 #!/bin/bash
 # Lint gates: promtool on the metrics golden file, the deploy/ manifests
-# rendered offline with kustomize and checked against the CLI.
+# rendered offline with kustomize and checked against the CLI, the seccomp
+# profile against containerd's default.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 P=0
@@ -31,6 +32,27 @@ if command -v kubectl >/dev/null && kubectl kustomize "$ROOT/deploy" >"$rendered
 else
 	no "kubectl kustomize deploy/: $(head -3 "$rendered")"
 fi
+# deploy/seccomp/nosnat.json: what scripts/seccomp_profile.py makes of
+# containerd's default, byte for byte, and call by call the default itself
+# for the DaemonSet's capabilities, bpf and perf_event_open allowed besides
+sc=$(mktemp -d /tmp/nosnat-seccomp.XXXXXX)
+trap 'rm -f "$rendered"; rm -rf "$sc"' EXIT
+if python3 "$ROOT/scripts/seccomp_profile.py" "$ROOT/deploy/daemonset.yaml" >"$sc/gen.json" 2>"$sc/err" &&
+	cmp -s "$sc/gen.json" "$ROOT/deploy/seccomp/nosnat.json"; then
+	ok "deploy/seccomp/nosnat.json is scripts/seccomp_profile.py's output, byte for byte"
+else
+	no "deploy/seccomp/nosnat.json is not scripts/seccomp_profile.py's output: $(cat "$sc/err")
+$(diff -u "$ROOT/deploy/seccomp/nosnat.json" "$sc/gen.json" | head -20)"
+fi
+if python3 "$ROOT/scripts/seccomp_profile.py" --base "$ROOT/deploy/daemonset.yaml" >"$sc/base.json" 2>"$sc/err"; then
+	out=$(python3 "$ROOT/tests/lint/check_seccomp.py" "$ROOT/deploy/seccomp/nosnat.json" "$sc/base.json")
+	echo "$out" | grep -v '^lint-seccomp:'
+	line=$(echo "$out" | tail -1)
+	P=$((P + $(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")))
+	F=$((F + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+else
+	no "containerd's default seccomp profile: $(cat "$sc/err")"
+fi
 # the systemd unit's sandbox, scored offline (no systemd needed as PID 1)
 if command -v systemd-analyze >/dev/null; then
 	score=$(systemd-analyze security --offline=true "$ROOT/deploy/nosnat.service" 2>&1 |
@@ -46,7 +68,7 @@ fi
 
 # make install into a staging root, with a prefix other than the default
 stage=$(mktemp -d /tmp/nosnat-install.XXXXXX)
-trap 'rm -f "$rendered"; rm -rf "$stage"' EXIT
+trap 'rm -f "$rendered"; rm -rf "$sc" "$stage"' EXIT
 if out=$(make -C "$ROOT" -s install DESTDIR="$stage" PREFIX=/usr 2>&1) &&
 	[ -x "$stage/usr/sbin/nosnat" ] && [ -f "$stage/usr/share/man/man8/nosnat.8" ] &&
 	grep -q '^ExecStart=/usr/sbin/nosnat run ' "$stage/usr/lib/systemd/system/nosnat.service" &&
