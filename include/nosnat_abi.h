@@ -131,6 +131,10 @@
 	X(CT_OTHER_VIP, ct_other_vip, DROP) /* the pod's conntrack entry of the flow names \
 					     * another VIP, or is a connection nosnat did not \
 					     * see begin: not this VIP's */ \
+	X(CT_UNTRACKED, ct_untracked, FLOW) /* a VIP flow past its handshake that this \
+					     * node's conntrack does not hold: conntrack \
+					     * tracks nothing here, and a lost flow entry of a \
+					     * pod here cannot be recovered */ \
 	X(TO_TC, to_tc, PLAIN)		/* XDP could not finish it (no metadata room, \
 					 * a neighbour to resolve): passed on untouched \
 					 * and uncounted elsewhere; tc ingress did the rest */

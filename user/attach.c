@@ -22,6 +22,7 @@
 #include "log.h"
 #include "netdev.h"
 #include "parse.h"
+#include "mapio.h"
 #include "pods.h"
 #include "scratch.h"
 #include "state.h"
@@ -393,6 +394,26 @@ static int cfg_write(struct nosnat_bpf *skel, const struct nosnat_cfg *cfg)
 	return rc;
 }
 
+/* Said once at attach: a namespace where conntrack tracks nothing (no
+ * netfilter rule uses it) cannot prove a pod's connection after its flow
+ * entry is lost. An idle namespace looks the same: the daemon says so
+ * again, for sure, once a VIP flow goes untracked (health too). */
+static void conntrack_note(void)
+{
+	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_count", "r");
+	unsigned long n = 0;
+
+	if (f && fscanf(f, "%lu", &n) != 1)
+		n = 0;
+	if (f)
+		fclose(f);
+	if (!n)
+		err("warning: conntrack tracks no connection in this network namespace (%s): without "
+		    "a netfilter rule that uses it (kube-proxy's have), a connection to a pod here "
+		    "whose flow entry is lost cannot be recovered; 'nosnat health' says which "
+		    "recovery is in force", f ? "nf_conntrack_count 0" : "nf_conntrack not loaded");
+}
+
 int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	      const struct attach_opts *o)
 {
@@ -455,6 +476,8 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		if (!have_ct)
 			err("warning: the kernel has no conntrack kfuncs (Linux 6.1+ with nf_conntrack "
 			    "loaded): an established VIP connection depends on its flow entries");
+		else
+			conntrack_note();
 	}
 	skel->rodata->nosnat_have_ct = have_ct;
 	/* Prune XDP's metadata calls where the kernel refuses the helper:
@@ -711,6 +734,30 @@ static int daemon_running(__u64 start)
 	return found;
 }
 
+/* mode's "(...)" gets the recovery in force before its ')': conntrack
+ * marks, or Maglev alone (no marks configured, or conntrack holds none of
+ * the VIP flows that passed their handshake here: nothing in this
+ * namespace makes it track connections). */
+static void recovery_note(const struct nosnat_maps *m, const struct nosnat_cfg *cfg, char *mode,
+			  size_t size)
+{
+	size_t len = strlen(mode);
+	uint64_t untracked = 0;
+	char note[96];
+
+	if (!len || mode[len - 1] != ')')
+		return;
+	percpu_sum(m->flow_ev, NOSNAT_R_CT_UNTRACKED, 1, &untracked);
+	if (!cfg->ct_mark_mask)
+		snprintf(note, sizeof(note), "recovery: Maglev only, no conntrack marks");
+	else if (untracked)
+		snprintf(note, sizeof(note), "recovery: conntrack marks, but %llu VIP flows had no "
+			 "conntrack entry", (unsigned long long)untracked);
+	else
+		snprintf(note, sizeof(note), "recovery: conntrack marks");
+	snprintf(mode + len - 1, size - (len - 1), "; %s)", note);
+}
+
 /* The readiness probe: the programs attached (tc on the interface of
  * nosnat_cfg with --hook tc, else an XDP link pin whose link still holds an
  * interface, and the tc programs there) and the configuration in force
@@ -723,7 +770,7 @@ int dp_health(const char *pin_dir, FILE *out)
 		[NOSNAT_CTL_APPLIED] = "configuration applied",
 		[NOSNAT_CTL_FAILED] = "the last configuration failed",
 	};
-	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE], no_tc[256] = "", mode[96] = "";
+	char ifs[256] = "", path[PATH_MAX], name[IF_NAMESIZE], no_tc[256] = "", mode[192] = "";
 	struct nosnat_cfg cfg = {};
 	struct nosnat_ctl ctl = {};
 	struct nosnat_maps m;
@@ -765,6 +812,8 @@ int dp_health(const char *pin_dir, FILE *out)
 		closedir(d);
 	if (bpf_map_lookup_elem(m.ctl, &zero, &ctl))
 		ctl.last_result = NOSNAT_CTL_PENDING;
+	if (*mode)	/* which record a lost flow entry is recovered from */
+		recovery_note(&m, &cfg, mode, sizeof(mode));
 	maps_close(&m);
 	if (ctl.last_result > NOSNAT_CTL_FAILED)
 		ctl.last_result = NOSNAT_CTL_FAILED;

@@ -28,6 +28,7 @@
 #include "netdev.h"
 #include "metrics.h"
 #include "parse.h"
+#include "mapio.h"
 #include "run.h"
 #include "ctx.h"
 #include "state.h"
@@ -242,7 +243,28 @@ struct daemon {
 	unsigned int retry_s;		/* and the wait after that (backoff, to 60 s) */
 	int verified;			/* verify after the last apply: problems (-1: none ran) */
 	int waiting_logged;
+	int untracked_logged;		/* note_untracked said it */
 };
+
+/* Said once: VIP flows to pods here that passed their handshake without a
+ * conntrack entry (nosnat_flow_ev, ct_untracked). */
+static void note_untracked(struct daemon *d)
+{
+	struct nosnat_maps m;
+	uint64_t n = 0;
+
+	if (d->untracked_logged || maps_open(d->pin_dir, &m))
+		return;
+	percpu_sum(m.flow_ev, NOSNAT_R_CT_UNTRACKED, 1, &n);
+	maps_close(&m);
+	if (!n)
+		return;
+	err("warning: %llu VIP flows to pods here passed their handshake without a conntrack "
+	    "entry: nothing in this network namespace makes conntrack track connections "
+	    "(kube-proxy's rules would), so a flow entry lost cannot be recovered",
+	    (unsigned long long)n);
+	d->untracked_logged = 1;
+}
 
 static int same_kube_services(const struct config *a, const struct config *b)
 {
@@ -384,7 +406,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	char ifname[IF_NAMESIZE + 1], ebuf[512], dirbuf[PATH_MAX], a[INET_ADDRSTRLEN];
 	__be32 node_ip = o->node_ip;
 	unsigned long long digest;
-	double next_metrics = 0, reload_at = -1, kube_at = -1;
+	double next_metrics = 0, next_note = 0, reload_at = -1, kube_at = -1;
 	sigset_t mask;
 	int sfd = -1, ifd = -1, lock_fd = -1, rc;
 	double next_check;
@@ -487,6 +509,10 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 		if (o->textfile && t >= next_metrics) {
 			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
 			next_metrics = t + o->interval;
+		}
+		if (t >= next_note) {
+			note_untracked(d);
+			next_note = t + o->interval;
 		}
 		if (reload_at >= 0 && t >= reload_at) {
 			unsigned long long dg = file_digest(o->config);

@@ -207,9 +207,15 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 			return 0;
 		/* claimed only for a flow nosnat saw begin; an entry of
 		 * another VIP's (or, not claimable, unmarked) refuses it */
-		if (pod_has_flow(c, d->k, pk->be, mask, !(flags & NOSNAT_FLOW_NO_CLAIM)) == CT_OTHER) {
+		switch (pod_has_flow(c, d->k, pk->be, mask, !(flags & NOSNAT_FLOW_NO_CLAIM))) {
+		case CT_OTHER:
 			pk->reason = NOSNAT_R_CT_OTHER_VIP;
 			return 0;
+		case CT_NONE:	/* past the handshake, not tracked: said once a flow */
+			count_flow_event(NOSNAT_R_CT_UNTRACKED);
+			break;
+		default:
+			break;
 		}
 		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
 		if (f)

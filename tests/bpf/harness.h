@@ -77,6 +77,7 @@ int expect_tc_walk(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, 
 int t_meta_refused_at_run_time(void);
 int t_twin_distrusts_metadata(void);
 int t_syn_on_open_connection_claims_nothing(void);
+int t_untracked_counted(void);
 
 extern int dummy_ifindex;
 extern struct nosnat_bpf *skel;

@@ -598,3 +598,30 @@ int t_verify_mark_collision(void)
 	free(buf);
 	return 0;
 }
+
+/* A pod's VIP flow past its handshake that conntrack does not hold (no
+ * netfilter rule in the namespace makes it track): counted once for the
+ * flow, ct_untracked, so that health and the daemon can say recovery
+ * through marks is not in force. */
+int t_untracked_counted(void)
+{
+	uint8_t in[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40240, 25, TH_SYN);
+	uint64_t before;
+	size_t n;
+
+	CHECK(ct_kfuncs_available(), "this kernel has no conntrack kfuncs");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	before = flow_events(NOSNAT_R_CT_UNTRACKED);
+	n = frame(in, &ip, &l, 0);
+	CHECK(!run_xdp(in, n, 1, &(struct run){}), "SYN");
+	CHECK(flow_events(NOSNAT_R_CT_UNTRACKED) == before, "a SYN counted as untracked");
+	l = tcp(40240, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	for (int i = 0; i < 3; i++)
+		CHECK(!run_xdp(in, n, 1, &(struct run){}), "packet %d", i);
+	CHECK(flow_events(NOSNAT_R_CT_UNTRACKED) == before + 1, "untracked counted %llu times, want 1",
+	      (unsigned long long)(flow_events(NOSNAT_R_CT_UNTRACKED) - before));
+	return 0;
+}

@@ -405,9 +405,9 @@ static void test_metrics(const char *fixtures)
 			  want_events += REASON_##kind == REASON_FLOW;
 		NOSNAT_REASONS(X)
 #undef X
-		EXPECT(drops == want_drops && want_drops == 12, "%d drop reasons rendered of %d", drops,
+		EXPECT(drops == want_drops && want_drops == 13, "%d drop reasons rendered of %d", drops,
 		       want_drops);
-		EXPECT(events == want_events && want_events == 5, "%d flow events rendered of %d", events,
+		EXPECT(events == want_events && want_events == 6, "%d flow events rendered of %d", events,
 		       want_events);
 	}
 	free(buf);
