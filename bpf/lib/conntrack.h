@@ -67,6 +67,21 @@ static __always_inline void ct_tuple_fill(struct bpf_sock_tuple *bt, const struc
 	bt->ipv4.dport = t->dport;
 }
 
+/* This node's conntrack entry of t (either direction's tuple finds it),
+ * referenced: the caller releases it. NULL: none, or conntrack not used. */
+static __always_inline struct nf_conn *ct_lookup(ctx_t c, const struct ct_tuple *t)
+{
+	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
+	struct bpf_sock_tuple bt = {};
+
+	if (!nosnat_have_ct)
+		return NULL;
+	ct_tuple_fill(&bt, t);
+	if (c.tc)
+		return bpf_skb_ct_lookup(ctx_skb(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	return bpf_xdp_ct_lookup(ctx_xdp(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+}
+
 /* What a lookup found. */
 enum ct_found {
 	CT_NONE = 0,		/* no such connection (or conntrack not used) */
@@ -95,18 +110,12 @@ static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __
 static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 					      __u32 want, __u32 mask, int claim)
 {
-	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
-	struct bpf_sock_tuple bt = {};
 	struct nf_conn *ct;
 	enum ct_found r;
 
 	if (!nosnat_have_ct || !mask)
 		return CT_NONE;
-	ct_tuple_fill(&bt, t);
-	if (c.tc)
-		ct = bpf_skb_ct_lookup(ctx_skb(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
-	else
-		ct = bpf_xdp_ct_lookup(ctx_xdp(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	ct = ct_lookup(c, t);
 	if (!ct)
 		return CT_NONE;
 	if (claim)
@@ -121,18 +130,12 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
  * handshake, not yet closing down)? */
 static __always_inline int ct_open(ctx_t c, const struct ct_tuple *t)
 {
-	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
-	struct bpf_sock_tuple bt = {};
 	struct nf_conn *ct;
 	__u8 state;
 
 	if (!nosnat_have_ct || t->proto != IPPROTO_TCP)
 		return 0;
-	ct_tuple_fill(&bt, t);
-	if (c.tc)
-		ct = bpf_skb_ct_lookup(ctx_skb(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
-	else
-		ct = bpf_xdp_ct_lookup(ctx_xdp(c), &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	ct = ct_lookup(c, t);
 	if (!ct)
 		return 0;
 	state = ct->proto.tcp.state;
@@ -145,15 +148,12 @@ static __always_inline int ct_open(ctx_t c, const struct ct_tuple *t)
 static __always_inline __u32 ct_mark_skb(struct __sk_buff *skb, const struct ct_tuple *t,
 					 __u32 mask)
 {
-	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = t->proto };
-	struct bpf_sock_tuple bt = {};
 	struct nf_conn *ct;
 	__u32 mark;
 
 	if (!nosnat_have_ct || !mask)
 		return 0;
-	ct_tuple_fill(&bt, t);
-	ct = bpf_skb_ct_lookup(skb, &bt, sizeof(bt.ipv4), &o, sizeof(o));
+	ct = ct_lookup(CTX_SKB(skb), t);
 	if (!ct)
 		return 0;
 	mark = ct->mark & mask;
