@@ -12,6 +12,19 @@ metric() { # NODE SERIES -> value
 }
 flow_event() { metric "$1" "nosnat_flow_events_total{event=\"$2\"}"; }
 
+# After a flood: the idle sessions (server speaks first) answer, node a
+# gets its default limit back, a new connection goes through.
+after_flood() {
+	local rc=0
+	push_next
+	rounds_ok 2 || rc=1
+	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
+	who client $VIP 25 >/dev/null || fail "a new connection after the flood failed" || rc=1
+	idle_stop vip
+	idle_stop pod
+	return $rc
+}
+
 t_idle_survives_syn_flood() {
 	local mac out lim rc=0 flood=$((262144 * 5 / 2))
 	mail_vip b || return 1
@@ -29,12 +42,7 @@ t_idle_survives_syn_flood() {
 	[ "$(metric b nosnat_new_flow_table_entries)" -gt 60000 ] || fail "the flood did not fill b's new-flow table" || rc=1
 	lim=$(flow_event a new_flow_limited)
 	[ "$lim" -gt 0 ] || fail "node a never limited new flows" || rc=1
-	push_next
-	rounds_ok 2 || rc=1
-	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
-	who client $VIP 25 >/dev/null || fail "a new connection after the flood failed" || rc=1
-	idle_stop vip
-	idle_stop pod
+	after_flood || rc=1
 	[ $rc = 0 ] && echo "8 idle VIP connections and 2 to the pod's own address answered the server after $flood spoofed SYNs"
 	return $rc
 }
@@ -58,12 +66,7 @@ t_idle_survives_syn_ack_flood() {
 	echo "| node a: established $est, new-flow table $(metric a nosnat_new_flow_table_entries), limited $(flow_event a new_flow_limited)"
 	echo "| node b: established $(metric b nosnat_flow_table_entries), ct_recovered $(flow_event b ct_recovered)"
 	[ "$est" -lt $((262144 / 4)) ] || fail "the flood filled a's established table ($est)" || rc=1
-	push_next
-	rounds_ok 2 || rc=1
-	nosnat_on a attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || rc=1
-	who client $VIP 25 >/dev/null || fail "a new connection after the flood failed" || rc=1
-	idle_stop vip
-	idle_stop pod
+	after_flood || rc=1
 	[ $rc = 0 ] && echo "8 idle VIP connections and 2 to the pod's own address answered the server after $flood spoofed SYN+ACK pairs; a's established table kept $est entries"
 	return $rc
 }
