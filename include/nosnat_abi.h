@@ -316,10 +316,6 @@ _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
  * attach over older pins copies each entry's common prefix. */
 #define NOSNAT_FLOW_CT_SEEN	0x1	/* pod's node: its conntrack entry was looked up
 					 * and claimed with the VIP's mark (or absent) */
-#define NOSNAT_FLOW_NO_CLAIM	0x2	/* pod's node: when the flow's first SYN came, the
-					 * pod already had an open connection on its
-					 * addresses and ports (made straight to it, say):
-					 * never marked as the VIP's */
 
 struct nosnat_flow {
 	__u32 backend_id;

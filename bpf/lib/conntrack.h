@@ -27,9 +27,8 @@ struct nf_conn {
 	union nf_conntrack_proto proto;
 } __attribute__((preserve_access_index));
 
-/* enum tcp_conntrack: the states of an open connection */
+/* enum tcp_conntrack: past the handshake from here on */
 #define CT_TCP_ESTABLISHED	3
-#define CT_TCP_LAST_ACK		6
 
 /* The kfuncs' options, the 12-byte layout every kernel since 6.1 accepts. */
 struct bpf_ct_opts___nosnat {
@@ -89,16 +88,19 @@ enum ct_found {
 	CT_OTHER,		/* the connection, with another mark in our bits */
 };
 
-/* The VIP mark of a connection: set it when the entry carries none of our
- * bits (the handshake's ACK, or the first packet after a flow was lost),
- * keep it when it is already this VIP's. */
-static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __u32 mask)
+/* The VIP mark of a connection: kept when it is already this VIP's, set
+ * when the entry carries none of our bits and its handshake is still under
+ * way (the flow's first ACK: conntrack has not taken it yet), refused for
+ * another VIP's mark and for an unmarked TCP connection already open,
+ * which was not made by the handshake nosnat saw (one made straight to
+ * the pod, say, that a forged SYN+ACK through the VIP names). */
+static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __u32 mask, int tcp)
 {
 	__u32 mark = ct->mark, have = mark & mask;
 
 	if (have == want)
 		return CT_OURS;
-	if (have)
+	if (have || (tcp && ct->proto.tcp.state >= CT_TCP_ESTABLISHED))
 		return CT_OTHER;
 	ct->mark = (mark & ~mask) | want;
 	return CT_OURS;
@@ -119,28 +121,11 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 	if (!ct)
 		return CT_NONE;
 	if (claim)
-		r = ct_claim(ct, want, mask);
+		r = ct_claim(ct, want, mask, t->proto == IPPROTO_TCP);
 	else
 		r = (ct->mark & mask) == want ? CT_OURS : CT_OTHER;
 	bpf_ct_release(ct);
 	return r;
-}
-
-/* Does this node's conntrack hold t as an open TCP connection (past its
- * handshake, not yet closing down)? */
-static __always_inline int ct_open(ctx_t c, const struct ct_tuple *t)
-{
-	struct nf_conn *ct;
-	__u8 state;
-
-	if (!nosnat_have_ct || t->proto != IPPROTO_TCP)
-		return 0;
-	ct = ct_lookup(c, t);
-	if (!ct)
-		return 0;
-	state = ct->proto.tcp.state;
-	bpf_ct_release(ct);
-	return state >= CT_TCP_ESTABLISHED && state <= CT_TCP_LAST_ACK;
 }
 
 /* tc: the VIP mark bits of connection t (a reply's direction), 0 when the

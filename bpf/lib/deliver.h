@@ -201,13 +201,11 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 	struct nosnat_flow *f;
 
 	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
-		__u32 flags = pk->f ? pk->f->flags : pk->flags;
-
 		if (d->syn || !nosnat_have_ct || !mask)
 			return 0;
-		/* claimed only for a flow nosnat saw begin; an entry of
-		 * another VIP's (or, not claimable, unmarked) refuses it */
-		switch (pod_has_flow(c, d->k, pk->be, mask, !(flags & NOSNAT_FLOW_NO_CLAIM))) {
+		/* claimed only for a flow nosnat saw begin (ct_claim); an
+		 * entry of another VIP's, or another connection, refuses it */
+		switch (pod_has_flow(c, d->k, pk->be, mask, 1)) {
 		case CT_OTHER:
 			pk->reason = NOSNAT_R_CT_OTHER_VIP;
 			return 0;
@@ -224,21 +222,7 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 			pk->f->flags |= NOSNAT_FLOW_CT_SEEN;	/* this CPU's copy */
 		return 0;
 	}
-	if (pk->state == PICK_NEW && pk->new_flow == 1 && d->syn && mask) {
-		/* a flow's first SYN, on addresses and ports of a connection
-		 * the pod has open already: that one was not made through
-		 * this SYN, and the flow's ACK may not claim it */
-		struct ct_tuple t = { .saddr = d->k->src, .daddr = pk->be->addr,
-				      .sport = d->k->sport, .dport = pk->be->port,
-				      .proto = d->k->proto };
 
-		if (ct_open(c, &t)) {
-			f = bpf_map_lookup_elem(&nosnat_flow_new, d->k);
-			if (f)
-				f->flags |= NOSNAT_FLOW_NO_CLAIM;
-		}
-		return 0;
-	}
 	if (pk->state != PICK_RECOVERED)
 		return 0;
 	if (!nosnat_have_ct || !mask) {		/* no proof to be had: Maglev's word */
