@@ -394,6 +394,20 @@ static int cfg_write(struct nosnat_bpf *skel, const struct nosnat_cfg *cfg)
 	return rc;
 }
 
+/* Drivers that give XDP no room for metadata (xdp_prepare_buff(...,
+ * false)): ena (AWS), hv_netvsc (Hyper-V, Azure), sfc. */
+static int driver_without_meta(const char *ifname)
+{
+	static const char *const drivers[] = { "ena", "hv_netvsc", "sfc", NULL };
+	char drv[32] = "";
+
+	iface_driver(ifname, drv, sizeof(drv));
+	for (int i = 0; drivers[i]; i++)
+		if (!strcmp(drv, drivers[i]))
+			return 1;
+	return 0;
+}
+
 /* Said once at attach: a namespace where conntrack tracks nothing (no
  * netfilter rule uses it) cannot prove a pod's connection after its flow
  * entry is lost. An idle namespace looks the same: the daemon says so
@@ -482,6 +496,10 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	 * the verifier would refuse the whole program. */
 	if (hook != ATTACH_HOOK_TC && o->xdp_meta == XDP_META_OFF) {
 		no_meta = "--xdp-meta off";
+	} else if (hook != ATTACH_HOOK_TC && driver_without_meta(ifname)) {
+		/* the pruned program keeps XDP's fast path for established
+		 * flows; with the helper, such a driver would pass them all */
+		no_meta = "the driver gives XDP no metadata room";
 	} else if (hook != ATTACH_HOOK_TC) {
 		rc = xdp_meta_probe();
 		meta = rc > 0;

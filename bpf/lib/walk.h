@@ -117,7 +117,11 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1 };
 		struct pick pk = {};
 
-		if (!c.tc && !finish_all && !xdp_finishes(ctx_xdp(c), &p, &k, cfg, syn)) {
+		/* a driver that refused metadata room where the kernel allows it
+		 * (rare: ena, hv_netvsc, sfc) passes every VIP packet on; a
+		 * program loaded without it keeps the established fast path */
+		if (!c.tc && !finish_all &&
+		    (nosnat_xdp_meta || !xdp_finishes(ctx_xdp(c), &p, &k, cfg, syn))) {
 			if (vip_lookup(k.dst, k.dport, k.proto))
 				to_tc(v);
 			return;
