@@ -108,9 +108,10 @@ static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __
 
 /* Does this node's conntrack know the connection t (the packet's own
  * direction, after DNAT), with VIP mark want? claim: set the mark on an
- * entry that has none of our bits (only for a flow nosnat saw begin). */
+ * entry that has none of our bits (only for a flow nosnat saw begin).
+ * open (when not NULL): whether a TCP connection is past its handshake. */
 static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
-					      __u32 want, __u32 mask, int claim)
+					      __u32 want, __u32 mask, int claim, int *open)
 {
 	struct nf_conn *ct;
 	enum ct_found r;
@@ -120,6 +121,8 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 	ct = ct_lookup(c, t);
 	if (!ct)
 		return CT_NONE;
+	if (open)	/* a TCP connection past its handshake */
+		*open = t->proto == IPPROTO_TCP && ct->proto.tcp.state >= CT_TCP_ESTABLISHED;
 	if (claim)
 		r = ct_claim(ct, want, mask, t->proto == IPPROTO_TCP);
 	else

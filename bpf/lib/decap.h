@@ -37,7 +37,7 @@ static __always_inline void ipip_not_vip(ctx_t c, struct pkt *p, struct verdict 
 	__be16 sport = 0, dport = 0;
 
 	if (decap_ipip(c, p) ||
-	    parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c)) != PARSE_OK ||
+	    pkt_parse(c, p) != PARSE_OK ||
 	    parse_ports(p, &sport, &dport) != PARSE_OK)
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 	else if (p->fragment)
@@ -80,7 +80,7 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 	if (!vip && inner->protocol == IPPROTO_ICMP) {	/* an error about a VIP flow? */
 		tag = bpf_ntohs(outer->id) & NOSNAT_ID_TAG_MASK;
 		if (decap_ipip(c, p) ||
-		    parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c)) != PARSE_OK) {
+		    pkt_parse(c, p) != PARSE_OK) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
@@ -103,7 +103,7 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	if (parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c)) != PARSE_OK ||
+	if (pkt_parse(c, p) != PARSE_OK ||
 	    parse_ports(p, &sport, &dport) != PARSE_OK) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;

@@ -177,13 +177,13 @@ struct deliver {
  * the VIP's mark? claim: mark an entry that has none yet. */
 static __always_inline enum ct_found pod_has_flow(ctx_t c, const struct nosnat_flow_key *k,
 						  const struct nosnat_backend *be, __u32 mask,
-						  int claim)
+						  int claim, int *open)
 {
 	struct ct_tuple t = { .saddr = k->src, .daddr = be->addr, .sport = k->sport,
 			      .dport = be->port, .proto = k->proto };
 
 	return ct_check(c, &t, nosnat_vip_mark(k->dst, k->dport, k->proto, mask), mask,
-			    claim);
+			    claim, open);
 }
 
 /* A VIP packet for a pod on this node. A flow nosnat saw begin gets the
@@ -200,21 +200,30 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 	struct nosnat_backend *prev = NULL;
 	struct nosnat_flow *f;
 
-	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED) {
+	if (pk->state == PICK_ESTABLISHED || pk->state == PICK_PROMOTED ||
+	    pk->state == PICK_PROVING) {
+		int open = 0;
+
 		if (d->syn || !nosnat_have_ct || !mask)
 			return 0;
 		/* claimed only for a flow nosnat saw begin (ct_claim); an
 		 * entry of another VIP's, or another connection, refuses it */
-		switch (pod_has_flow(c, d->k, pk->be, mask, 1)) {
+		switch (pod_has_flow(c, d->k, pk->be, mask, 1, &open)) {
 		case CT_OTHER:
 			pk->reason = NOSNAT_R_CT_OTHER_VIP;
 			return 0;
-		case CT_NONE:	/* past the handshake, not tracked: said once a flow */
+		case CT_NONE:	/* past the handshake, not tracked: said once a flow,
+				 * and no proof will come */
 			count_flow_event(NOSNAT_R_CT_UNTRACKED);
 			break;
-		default:
+		default:	/* ours: established once conntrack says the handshake
+				 * is over (a blind ACK never gets it there) */
+			if (pk->state == PICK_PROVING && !open)
+				return 0;
 			break;
 		}
+		if (pk->state == PICK_PROVING)
+			flow_establish(d->k);
 		f = bpf_map_lookup_elem(&nosnat_flows, d->k);
 		if (f)
 			f->flags |= NOSNAT_FLOW_CT_SEEN;
@@ -229,7 +238,7 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0);
 		return 0;
 	}
-	if (pod_has_flow(c, d->k, pk->be, mask, 0) == CT_OURS) {
+	if (pod_has_flow(c, d->k, pk->be, mask, 0, NULL) == CT_OURS) {
 		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN);
 		pk->reason = NOSNAT_R_CT_RECOVERED;
 		return 0;
@@ -238,7 +247,7 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 		prev = maglev_prev_backend(pk->vip_id, flow_hash(d->k), &prev_id);
 	if (prev && prev_id != pk->id) {
 		if (prev->node == d->cfg->node_ip) {
-			if (pod_has_flow(c, d->k, prev, mask, 0) == CT_OURS) {
+			if (pod_has_flow(c, d->k, prev, mask, 0, NULL) == CT_OURS) {
 				pk->be = prev;
 				pk->id = prev_id;
 				flow_record(&nosnat_flows, d->k, prev_id, prev, pk->vip_id, 0,
@@ -420,7 +429,7 @@ static __always_inline void icmp_to_vip(ctx_t c, struct pkt *p,
 					 maglev_backend(vip->id, flow_hash(&k), &id);
 			/* a pod here without a table's word: its conntrack's */
 			if (be && be->node == cfg->node_ip && nosnat_have_ct && mask &&
-			    pod_has_flow(c, &k, be, mask, 0) != CT_OURS)
+			    pod_has_flow(c, &k, be, mask, 0, NULL) != CT_OURS)
 				be = NULL;
 		}
 	}

@@ -160,6 +160,8 @@ enum pick_state {
 	PICK_NEW,		/* a flow's first packet (TCP SYN, UDP miss) */
 	PICK_RECOVERED,		/* a TCP non-SYN with no entry: recomputed */
 	PICK_HANDSHAKE,		/* nosnat_flow_new's entry, not promoted (budget) */
+	PICK_PROVING,		/* nosnat_flow_new's entry of a pod here, promoted once its
+				 * conntrack entry shows the handshake over (local_owner) */
 };
 
 /* The pod a VIP packet goes to, and how it was found. */
@@ -288,8 +290,15 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 	copy = *nf;
 	pk->flags = copy.flags;
 	pk->id = copy.backend_id;
-	if (!(be->node == cfg->node_ip && nosnat_have_ct && cfg->ct_mark_mask) &&
-	    new_flow_limited(cfg)) {
+	if (be->node == cfg->node_ip && nosnat_have_ct && cfg->ct_mark_mask) {
+		/* a pod here: its conntrack entry is claimed at once, and the
+		 * flow promoted only on the entry's word that the handshake
+		 * is over, which a blind SYN+ACK never gets (UDP: at once) */
+		if (k->proto == IPPROTO_TCP) {
+			pk->state = PICK_PROVING;
+			return 1;
+		}
+	} else if (new_flow_limited(cfg)) {
 		pk->state = PICK_HANDSHAKE;
 		pk->reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return 1;
@@ -300,6 +309,22 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 	pk->id = copy.backend_id;
 	pk->state = PICK_PROMOTED;
 	return 1;
+}
+
+/* k's handshake proven: its entry moves from nosnat_flow_new to
+ * nosnat_flows, its conntrack entry seen. */
+static __always_inline void flow_establish(const struct nosnat_flow_key *k)
+{
+	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+	struct nosnat_flow copy;
+
+	if (!nf)
+		return;
+	copy = *nf;
+	copy.flags |= NOSNAT_FLOW_CT_SEEN;
+	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
+	bpf_map_delete_elem(&nosnat_flow_new, k);
+	flow_cache_drop(k);
 }
 
 /* A flow found stale: gone from both tables and from this CPU's cache. */
@@ -356,11 +381,9 @@ reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port, i
 		f = flow_lookup(fk, syn_ack);
 		if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 		    f->vip_ref != sl->vip_ref) {
-			/* a handshake's flow lives in the small table: only a
-			 * SYN-ACK can answer it (TCP data waits for the client's
-			 * ACK, which promotes the flow), or a UDP reply */
-			if (!syn_ack && pk->proto != IPPROTO_UDP)
-				continue;
+			/* a handshake's flow lives in the small table until the
+			 * pod's conntrack shows it over: the SYN-ACK, a server's
+			 * greeting, a UDP reply answer it there */
 			f = bpf_map_lookup_elem(&nosnat_flow_new, fk);
 			if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 			    f->vip_ref != sl->vip_ref)

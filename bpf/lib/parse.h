@@ -9,6 +9,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 #include <bpf/bpf_endian.h>
+#include "ctx.h"
 
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
@@ -86,6 +87,18 @@ static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p
 	p->fragment = (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
 	p->l4 = NULL;
 	return PARSE_OK;
+}
+
+/* parse_l2_l3 on the hook's packet. An skb's payload may lie beyond its
+ * linear area, but not beyond the skb: a packet shorter than its IP length
+ * says is cut, at tc as at XDP. */
+static __always_inline int pkt_parse(ctx_t c, struct pkt *p)
+{
+	int rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), p, ctx_linear(c));
+
+	if (c.tc && rc == PARSE_OK && p->l2_len + bpf_ntohs(p->ip->tot_len) > ctx_skb(c)->len)
+		rc = PARSE_MALFORMED;
+	return rc;
 }
 
 /* Locate the TCP/UDP header and its ports. First fragments carry ports too,

@@ -71,13 +71,9 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		if (ctx_pull(c, WALK_PULL_LEN))
 			return;
 		p = (struct pkt){};
-		rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), &p, 0);
+		rc = pkt_parse(c, &p);
 		if (rc == PARSE_NOT_IPV4)
 			return;
-		/* an skb's payload may lie beyond the linear area, but not
-		 * beyond the skb: a packet shorter than it says is cut */
-		if (rc == PARSE_OK && p.l2_len + bpf_ntohs(p.ip->tot_len) > ctx_skb(c)->len)
-			rc = PARSE_MALFORMED;
 	}
 	if (rc == PARSE_MALFORMED) {
 		/* Can we tell whose it is? Only a readable dst says. */

@@ -37,7 +37,8 @@ __be32 ct_saddr, ct_daddr;
 __be16 ct_sport, ct_dport;
 __u8 ct_proto;
 __u32 ct_mark;
-__u32 ct_op;		/* 1: insert with ct_mark; 2: look up, mark into ct_mark */
+__u32 ct_op;		/* 1: insert with ct_mark; 2: look up, mark into ct_mark;
+			 * 3: set the mark of an existing entry to ct_mark */
 __s32 ct_result;	/* 0 done; -1 alloc/lookup failed; -2 insert failed */
 
 SEC("xdp")
@@ -71,6 +72,8 @@ int ct_helper(struct xdp_md *ctx)
 	ct_result = -1;
 	if (!ct)
 		return XDP_PASS;
+	if (ct_op == 3)		/* mark an existing entry */
+		ct->mark = ct_mark;
 	ct_mark = ct->mark;
 	bpf_ct_release(ct);
 	ct_result = 0;
