@@ -242,6 +242,7 @@ struct daemon {
 	unsigned int retry_s;		/* and the wait after that (backoff, to 60 s) */
 	int verified;			/* verify after the last apply: problems (-1: none ran) */
 	int waiting_logged;
+	int kube_allow_http;		/* NOSNAT_KUBE_ALLOW_HTTP=1 (tests): said at start */
 };
 
 static int same_kube_services(const struct config *a, const struct config *b)
@@ -306,8 +307,7 @@ static void kube_restart(struct daemon *d)
 		.kubeconfig = d->o->kubeconfig, .sa_dir = d->o->kube_sa_dir,
 		.stall_timeout = d->o->kube_stall_timeout, .watch_timeout = d->o->kube_watch_timeout,
 		.list_limit = d->o->kube_list_limit,
-		/* for tests against a plain-HTTP server only: the token travels in clear */
-		.allow_http = getenv("NOSNAT_KUBE_ALLOW_HTTP") && !strcmp(getenv("NOSNAT_KUBE_ALLOW_HTTP"), "1"),
+		.allow_http = d->kube_allow_http,
 	};
 
 	kube_stop(d->kc);
@@ -407,6 +407,11 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	}
 	d->pin_dir = pin_dir;
 	d->o = o;
+	/* for tests against a plain-HTTP server only: the token travels in clear */
+	d->kube_allow_http = getenv("NOSNAT_KUBE_ALLOW_HTTP") && !strcmp(getenv("NOSNAT_KUBE_ALLOW_HTTP"), "1");
+	if (d->kube_allow_http)
+		err("WARNING: NOSNAT_KUBE_ALLOW_HTTP=1: an http:// Kubernetes API server is accepted and "
+		    "the bearer token is sent to it IN CLEAR (for tests only; unset it in production)");
 	d->kube_fd = -1;
 	/* The node address: flag, else the config's, else the interface's. */
 	if (!node_ip && !config_load(o->config, cfg, ebuf, sizeof(ebuf)) && cfg->has_node)

@@ -14,6 +14,7 @@
 #include "metrics.h"
 #include "kube.h"
 #include "kube_creds.h"
+#include "kube_http.h"
 #include "names.h"
 #include "parse.h"
 #include "scratch.h"
@@ -705,6 +706,67 @@ static void test_kube_creds(void)
 	if (!rc)
 		kube_creds_free(&c);
 	o.allow_http = 0;
+
+	/* The server's scheme, as libcurl reads it: https only, unless the
+	 * test override allows http; upper case and a missing scheme (which
+	 * libcurl would send as http) are no way around it. */
+	{
+		static const struct { const char *server; int allow_http, want; } urls[] = {
+			{ "https://198.51.100.1:6443", 0, 0 },
+			{ "HTTPS://198.51.100.1:6443", 0, 0 },
+			{ "https://[2001:db8::1]:6443/prefix", 0, 0 },
+			{ "http://198.51.100.1:8080", 0, -EPROTO },
+			{ "HTTP://198.51.100.1:8080", 0, -EPROTO },
+			{ "Http://198.51.100.1:8080", 0, -EPROTO },
+			{ "198.51.100.1:6443", 0, -EINVAL },
+			{ "198.51.100.1", 0, -EINVAL },
+			{ "kubernetes.default:443", 0, -EINVAL },
+			{ "//198.51.100.1:6443", 0, -EINVAL },
+			{ "ftp://198.51.100.1", 0, -EPROTO },
+			{ "", 0, -EINVAL },
+			{ "http://198.51.100.1:8080", 1, 0 },
+			{ "HTTP://198.51.100.1:8080", 1, 0 },
+			{ "198.51.100.1:8080", 1, -EINVAL },
+		};
+
+		for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+			KCFG("      certificate-authority: ca.crt\n", urls[i].server);
+			write_text(kcfg, text);
+			o.allow_http = urls[i].allow_http;
+			rc = kube_creds_load(&o, &c, 0);
+			EXPECT(rc == urls[i].want, "server '%s'%s: %d, want %d", urls[i].server,
+			       urls[i].allow_http ? " (http allowed)" : "", rc, urls[i].want);
+			if (!rc)
+				kube_creds_free(&c);
+		}
+		o.allow_http = 0;
+	}
+	/* and the request itself speaks https alone: a plain-http URL that
+	 * got past the check is refused by libcurl before any connection
+	 * (port 1 on loopback: a connection attempt would fail otherwise) */
+	{
+		struct kube_creds hc = { .token = "tok-1" };
+		struct kube_get g = { .path = "/api/v1/nodes", .stall_timeout = 5,
+				      .on_data = NULL, .data_arg = NULL };
+		static const char *const plain[] = { "http://127.0.0.1:1", "HTTP://127.0.0.1:1",
+						     "127.0.0.1:1" };
+		struct curl_slist *hdrs;
+
+		for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+			CURL *h;
+			CURLcode res = CURLE_FAILED_INIT;
+
+			snprintf(hc.server, sizeof(hc.server), "%s", plain[i]);
+			h = kube_http_prepare(&hc, &g, &hdrs);
+			if (h)
+				res = curl_easy_perform(h);
+			EXPECT(res == CURLE_UNSUPPORTED_PROTOCOL, "%s: libcurl answered %d (%s), want "
+			       "unsupported protocol", plain[i], res, curl_easy_strerror(res));
+			if (h)
+				curl_easy_cleanup(h);
+			curl_slist_free_all(hdrs);
+		}
+	}
 
 	/* a 5000-byte token (an OIDC one, say) is read whole, not cut at 4095 */
 	big = malloc(KUBE_TOKEN_MAX_BYTES + 2);
