@@ -19,9 +19,6 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <stddef.h>
 #include "apply.h"
 #include "config.h"
 #include "log.h"
@@ -179,34 +176,29 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One daemon per pin dir: an abstract unix socket named after it, which
- * the kernel releases when the process ends, however it ends. Abstract
- * names belong to the network namespace: the node's, for a DaemonSet with
- * hostNetwork. A second daemon waits for the first to go. */
+/* One daemon per pin dir: an flock inside the pin dir (pins.c), which the
+ * kernel releases when the process ends, however it ends, and which no
+ * other user can take (the pin dir is 0700). A second daemon waits for the
+ * first to go, and says which process that is. */
 static int daemon_lock(const char *pin_dir)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), said = 0;
-	socklen_t len;
+	int holder, said = 0, last = -1, fd, rc;
 
-	if (fd < 0)
-		return -errno;
-	len = offsetof(struct sockaddr_un, sun_path) + 1 +
-	      snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "nosnat-daemon:%s", pin_dir);
-	if (len > sizeof(a))
-		len = sizeof(a);
-	while (bind(fd, (struct sockaddr *)&a, len)) {
-		if (errno != EADDRINUSE) {
-			int rc = -errno;
-
-			close(fd);
-			return rc;
+	rc = pin_dir_prepare(pin_dir, 1);
+	if (rc)
+		return rc;
+	while ((fd = daemon_lock_try(pin_dir, &holder)) == -EWOULDBLOCK) {
+		if (!said++ || holder != last) {
+			if (holder)
+				info("another nosnat daemon (pid %d) runs for %s here: waiting for it to end",
+				     holder, pin_dir);
+			else
+				info("another nosnat daemon runs for %s here: waiting for it to end", pin_dir);
 		}
-		if (!said++)
-			info("another nosnat daemon runs for %s here: waiting for it to end", pin_dir);
+		last = holder;
 		sleep(1);
 	}
-	if (said)
+	if (fd >= 0 && said)
 		info("the other daemon for %s has ended", pin_dir);
 	return fd;
 }
@@ -588,8 +580,7 @@ out:
 		close(ifd);
 	if (d->kube_fd >= 0)
 		close(d->kube_fd);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	daemon_unlock(pin_dir, lock_fd);
 	free(d);
 	return rc;
 }

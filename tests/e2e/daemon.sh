@@ -183,8 +183,9 @@ t_daemon_reattaches_and_is_alone() {
 		--iface auto --node-ip "${NODE_IP[a]}" --interval 1 "${ATTACH_ARGS[@]}" 2>"$LAB_DIR/run-a2.log" &
 	second=$!
 	echo "$second" >>"$LAB_DIR/pids"
-	wait_for 5 grep -q "another nosnat daemon runs for $LAB_DIR/bpffs/a here: waiting" "$LAB_DIR/run-a2.log" ||
-		fail "second daemon: $(cat "$LAB_DIR/run-a2.log")" || rc=1
+	# it says which process holds the lock: the first daemon
+	wait_for 5 grep -q "another nosnat daemon (pid $(cat "$LAB_DIR/run-a.pid")) runs for $LAB_DIR/bpffs/a here: waiting" \
+		"$LAB_DIR/run-a2.log" || fail "second daemon: $(cat "$LAB_DIR/run-a2.log")" || rc=1
 	! grep -q "attached to" "$LAB_DIR/run-a2.log" || fail "the second daemon attached" || rc=1
 	kill -TERM "$second" 2>/dev/null
 	wait "$second" 2>/dev/null
@@ -215,6 +216,40 @@ t_daemon_reattaches_and_is_alone() {
 	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "after the qdisc: $seen" || rc=1
 	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
 	[ $rc = 0 ] && echo "second daemon waited; pins removed, then the clsact qdisc deleted -> attached again in ~1 s each, ready, counted, 4 idle connections answered after the qdisc came back, pod a saw $seen"
+	return $rc
+}
+
+# The single-daemon lock is no one else's to take: a process of another
+# user squatting the name of the old lock (an abstract unix socket, which
+# has no permission check) or trying the new one (inside the 0700 pin dir)
+# does not keep the daemon from starting.
+t_daemon_lock_not_taken_by_others() {
+	local rc=0 squat out
+	mail_config "$LAB_DIR/good.yaml" a
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	: >"$LAB_DIR/run-a.log"
+	# (not through nsx: $! must be the squatter itself, to be killed)
+	ip netns exec "$LAB-a" setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0nosnat-daemon:" + sys.argv[1])
+print("bound", flush=True)
+time.sleep(60)' "$LAB_DIR/bpffs/a" >"$LAB_DIR/squat.log" 2>&1 &
+	squat=$!
+	echo "$squat" >>"$LAB_DIR/pids"
+	wait_for 5 grep -q bound "$LAB_DIR/squat.log" || fail "squatter: $(cat "$LAB_DIR/squat.log")" || rc=1
+	out=$(nsx a setpriv --reuid=65534 --regid=65534 --clear-groups mkdir "$LAB_DIR/bpffs/a/daemon_lock" 2>&1) &&
+		{ fail "another user made the lock"; rc=1; }
+	out=$(nsx a setpriv --reuid=65534 --regid=65534 --clear-groups flock -n "$LAB_DIR/bpffs/a/daemon_lock" true 2>&1) &&
+		{ fail "another user took the lock"; rc=1; }
+	daemon_start a
+	wait_for 20 grep -q "start: configuration applied" "$LAB_DIR/run-a.log" ||
+		fail "the daemon did not start: $(tail -3 "$LAB_DIR/run-a.log")" || rc=1
+	! grep -q "another nosnat daemon" "$LAB_DIR/run-a.log" || fail "waited for the squatter" || rc=1
+	kill "$squat" 2>/dev/null
+	wait "$squat" 2>/dev/null
+	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
+	[ $rc = 0 ] && echo "uid 65534 bound the old lock's name and could not reach the new one: the daemon started"
 	return $rc
 }
 

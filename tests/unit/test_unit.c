@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
@@ -17,6 +19,7 @@
 #include "kube_http.h"
 #include "names.h"
 #include "parse.h"
+#include "pins.h"
 #include "scratch.h"
 #include "show.h"
 
@@ -793,6 +796,57 @@ static void test_kube_creds(void)
 	rmdir(dir);
 }
 
+/* The daemon's lock: held by another process, it is refused with that
+ * process's pid; free again once it exits; removed by detach only when free. */
+static void test_daemon_lock(void)
+{
+	char dir[] = "/tmp/nosnat-lock.XXXXXX", lockdir[64], link[96], buf[32];
+	int ready[2], release[2], holder = -1, fd, status;
+	struct stat st;
+	ssize_t n;
+	pid_t child;
+
+	if (!mkdtemp(dir) || pipe(ready) || pipe(release)) {
+		EXPECT(0, "setup");
+		return;
+	}
+	snprintf(lockdir, sizeof(lockdir), "%s/daemon_lock", dir);
+	snprintf(link, sizeof(link), "%s/pid", lockdir);
+	child = fork();
+	if (child == 0) {	/* the first daemon: takes the lock, holds it until told */
+		int h, cfd = daemon_lock_try(dir, &h);
+		char c = cfd >= 0 ? 'y' : 'n';
+
+		close(release[1]);
+		if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) < 0)
+			_exit(2);
+		_exit(cfd >= 0 ? 0 : 1);
+	}
+	close(ready[1]);
+	close(release[0]);
+	EXPECT(read(ready[0], buf, 1) == 1 && buf[0] == 'y', "the first process did not get the lock");
+	fd = daemon_lock_try(dir, &holder);
+	EXPECT(fd == -EWOULDBLOCK, "a held lock taken again: %d", fd);
+	EXPECT(holder == child, "the holder reported as pid %d, want %d", holder, (int)child);
+	EXPECT(!stat(lockdir, &st) && S_ISDIR(st.st_mode) && (st.st_mode & 077) == 0,
+	       "lock directory mode %o", (unsigned int)st.st_mode);
+	daemon_lock_remove(dir);	/* a detach meanwhile: the held lock stays */
+	EXPECT(!access(lockdir, F_OK), "detach removed a held lock");
+	close(release[1]);
+	waitpid(child, &status, 0);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	fd = daemon_lock_try(dir, &holder);
+	EXPECT(fd >= 0, "the lock not free after its holder exited: %d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n > 0)
+		buf[n] = '\0';
+	EXPECT(n > 0 && atoi(buf) == (int)getpid(), "pid recorded: %s", n > 0 ? buf : "(none)");
+	daemon_unlock(dir, fd);
+	daemon_lock_remove(dir);	/* free: gone, and the pin dir can be removed */
+	EXPECT(access(lockdir, F_OK) && !rmdir(dir), "the lock left behind after a detach");
+	close(ready[0]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = argc > 1 ? argv[1] : "tests/fixtures";
@@ -805,6 +859,7 @@ int main(int argc, char **argv)
 	test_kube();
 	test_show_json();
 	test_kube_creds();
+	test_daemon_lock();
 	if (!passed && !failed)
 		failed = 1;
 	printf("unit: %d passed, %d failed\n", passed, failed);
