@@ -182,9 +182,10 @@ $(OUT)/fuzz_spec: $(OUT)/fuzz/tests/fuzz/fuzz_spec.o $(OUT)/fuzz/user/parse.o
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
 
-$(OUT)/fuzz_kube: $(OUT)/fuzz/tests/fuzz/fuzz_kube.o $(OUT)/fuzz/user/kube.o $(OUT)/fuzz/user/parse.o
+$(OUT)/fuzz_kube: $(OUT)/fuzz/tests/fuzz/fuzz_kube.o $(OUT)/fuzz/user/kube.o $(OUT)/fuzz/user/parse.o \
+		 $(OUT)/fuzz/user/config.o $(OUT)/fuzz/user/ydoc.o
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -ljson-c -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -ljson-c -lyaml -o $@
 
 fuzz: $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube
 	$(Q)tests/fuzz/run.sh

@@ -19,6 +19,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
+#include <bpf/bpf.h>
 #include "apply.h"
 #include "config.h"
 #include "log.h"
@@ -124,7 +125,7 @@ static int apply_logged(struct state *st, const char *pin_dir, const struct conf
 }
 
 static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
-			  struct kube_client *kc, uint64_t reattaches, int verified)
+			  struct kube_client *kc, uint64_t reattaches, int verified, size_t kube_rejected)
 {
 	struct metrics *mx = &c->mx;
 	struct state *st = &c->st;
@@ -146,6 +147,7 @@ static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
 	if (kc)
 		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts,
 			    &mx->kube_invalid_endpoints);
+	mx->kube_rejected_services = kc ? kube_rejected : 0;
 	if (!rc)
 		rc = metrics_write_textfile(path, mx);
 	if (rc)
@@ -227,6 +229,9 @@ struct daemon {
 	struct config base;		/* the last good file */
 	int have_base;
 	struct config full;		/* base + Kubernetes */
+	struct config applied;		/* the last full one applied: a skipped Service's state */
+	int have_applied;
+	size_t kube_rejected;		/* Services skipped in the last resolution */
 	struct kube_client *kc;
 	int kube_fd;
 	char *last_notes;		/* resolution notes, logged when they change */
@@ -257,9 +262,28 @@ static void retry_if_partial(struct daemon *d)
 	d->retry_s = d->retry_s >= 30 ? 60 : d->retry_s * 2;
 }
 
+/* This node's address as apply sees it: the file's node, else the one
+ * attached with (nosnat_cfg.node_ip in the pinned map); 0 when unknown. */
+static __be32 node_address(struct daemon *d)
+{
+	struct nosnat_maps m;
+	struct nosnat_cfg cfg = {};
+	__u32 zero = 0;
+
+	if (d->base.has_node)
+		return d->base.node;
+	if (maps_open(d->pin_dir, &m))
+		return 0;
+	if (bpf_map_lookup_elem(m.cfg, &zero, &cfg))
+		cfg.node_ip = 0;
+	maps_close(&m);
+	return cfg.node_ip;
+}
+
 static void apply_kube(struct daemon *d, const char *why)
 {
 	struct kube_snapshot snap;
+	struct kube_resolve r;
 	char ebuf[512], *notes = NULL;
 	size_t len = 0;
 	FILE *mem;
@@ -276,10 +300,13 @@ static void apply_kube(struct daemon *d, const char *why)
 		return;
 	}
 	mem = open_memstream(&notes, &len);
-	rc = kube_resolve(&d->base, &snap, &d->full, mem, ebuf, sizeof(ebuf));
+	r = (struct kube_resolve){ .base = &d->base, .snap = &snap, .node_ip = node_address(d),
+				   .prev = d->have_applied ? &d->applied : NULL, .log = mem };
+	rc = kube_resolve(&r, &d->full, ebuf, sizeof(ebuf));
 	if (mem)
 		fclose(mem);
 	kube_snapshot_free(&snap);
+	d->kube_rejected = r.rejected;
 	if (notes && (!d->last_notes || strcmp(notes, d->last_notes)))
 		log_lines(notes);
 	free(d->last_notes);
@@ -288,8 +315,11 @@ static void apply_kube(struct daemon *d, const char *why)
 		err("kubernetes: %s; the previous state stays in force", ebuf);
 		return;
 	}
-	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why,
-		     &d->verified);
+	if (apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why,
+			 &d->verified) >= 0) {
+		memcpy(&d->applied, &d->full, sizeof(d->applied));
+		d->have_applied = 1;
+	}
 	retry_if_partial(d);
 }
 
@@ -482,7 +512,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			}
 		}
 		if (o->textfile && t >= next_metrics) {
-			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
+			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified, d->kube_rejected);
 			next_metrics = t + o->interval;
 		}
 		if (reload_at >= 0 && t >= reload_at) {
@@ -563,7 +593,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
 			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
 			if (o->textfile)
-				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
+				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified, d->kube_rejected);
 			rc = 0;
 			if (o->detach_on_exit)
 				rc = dp_detach(pin_dir, ifname);

@@ -141,6 +141,26 @@ t_apply_bad_file_changes_nothing() {
 	echo "bad file refused at 4:17, dry run listed the change, apply converged"
 }
 
+# A VIP that is this node's own address (the one attached with --node-ip,
+# not written in the file) would take the node's traffic: refused at apply,
+# with a line naming it, nothing changed, not ready.
+t_apply_refuses_the_node_address_as_vip() {
+	local before out rc=0
+	mail_vip b || return 1
+	mail_config "$LAB_DIR/good.yaml" b
+	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || { fail "good file refused"; return 1; }
+	before=$(nosnat_on a list --json)
+	printf 'nodes: [%s, %s]\nservices:\n  - vip: %s\n    ports: [{port: 25, targetPort: 2525}]\n    backends:\n      - {address: %s, node: %s}\n' \
+		"${NODE_IP[b]}" "${NODE_IP[c]}" "${NODE_IP[a]}" "${POD_IP[b]}" "${NODE_IP[b]}" >"$LAB_DIR/self.yaml"
+	out=$(nosnat_on a apply "$LAB_DIR/self.yaml" 2>&1) && { fail "VIP = node address applied: $out"; rc=1; }
+	[[ $out == "nosnat: $LAB_DIR/self.yaml:4:"*": VIP ${NODE_IP[a]} is this node's address" ]] ||
+		fail "error: $out" || rc=1
+	[ "$(nosnat_on a list --json)" = "$before" ] || fail "state changed" || rc=1
+	out=$(nosnat_on a health) && { fail "ready after it: $out"; rc=1; }
+	[ $rc = 0 ] && echo "VIP = --node-ip refused at apply, state kept, not ready"
+	return $rc
+}
+
 t_health_follows_apply() {
 	local out
 	printf 'services: [\n' >"$LAB_DIR/bad.yaml"
