@@ -75,8 +75,29 @@ $(OUT)/nosnat: $(OUT)/user/main.o $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
-# The loader built with AddressSanitizer and UBSan, for the tests.
-SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Test builds only: the fault points (user/vips.c, NOSNAT_FAULT_* in the
+# environment) are compiled in with -DNOSNAT_FAULTS, never in build/nosnat.
+FAULT_DEFS := -DNOSNAT_FAULTS
+FAULT_OBJS := $(patsubst user/%.c,$(OUT)/faults/%.o,$(USER_SRCS))
+$(OUT)/faults:
+	$(Q)mkdir -p $@
+$(OUT)/faults/%.o: user/%.c | $(OUT)/faults
+	$(call msg,CC-FAULT,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(FAULT_DEFS) -c $< -o $@
+$(OUT)/faults/attach.o: $(OUT)/nosnat.skel.h
+$(OUT)/faults/maglev_read.o: $(OUT)/maglev_read.skel.h
+$(OUT)/libnosnat-faults.a: $(FAULT_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+# The daemon with fault points, for the e2e tests that inject faults.
+$(OUT)/nosnat-faults: $(OUT)/user/main.o $(OUT)/libnosnat-faults.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
+
+# The loader built with AddressSanitizer and UBSan, for the tests (with
+# the fault points: a test build).
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+	     $(FAULT_DEFS)
 SAN_OBJS  := $(patsubst user/%.c,$(OUT)/san/%.o,user/main.c $(USER_SRCS))
 $(OUT)/san:
 	$(Q)mkdir -p $@
@@ -136,7 +157,7 @@ $(OUT)/test_unit: $(OUT)/tests/unit/test_unit.o $(OUT)/libnosnat.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -lm -o $@
 
-$(OUT)/test_bpf: $(BPF_TEST_OBJS) $(OUT)/libnosnat.a
+$(OUT)/test_bpf: $(BPF_TEST_OBJS) $(OUT)/libnosnat-faults.a
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) $^ $(LDLIBS) -o $@
 
@@ -161,9 +182,10 @@ $(OUT)/fuzz_spec: $(OUT)/fuzz/tests/fuzz/fuzz_spec.o $(OUT)/fuzz/user/parse.o
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -o $@
 
-$(OUT)/fuzz_kube: $(OUT)/fuzz/tests/fuzz/fuzz_kube.o $(OUT)/fuzz/user/kube.o $(OUT)/fuzz/user/parse.o
+$(OUT)/fuzz_kube: $(OUT)/fuzz/tests/fuzz/fuzz_kube.o $(OUT)/fuzz/user/kube.o $(OUT)/fuzz/user/parse.o \
+		 $(OUT)/fuzz/user/config.o $(OUT)/fuzz/user/ydoc.o
 	$(call msg,FUZZ,$@)
-	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -ljson-c -o $@
+	$(Q)$(CLANG) $(FUZZ_FLAGS) $^ -ljson-c -lyaml -o $@
 
 fuzz: $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube
 	$(Q)tests/fuzz/run.sh
@@ -177,11 +199,11 @@ test-unit: $(OUT)/test_unit
 test-bpf: $(OUT)/test_bpf
 	$(Q)$(OUT)/test_bpf
 
-test-e2e: $(OUT)/nosnat $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp $(OUT)/nsn_flood next
+test-e2e: $(OUT)/nosnat $(OUT)/nosnat-faults $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp $(OUT)/nsn_flood next
 	$(Q)tests/e2e/run.sh
 
 # The full suite; prints one "N passed, N failed" line at the end.
-TEST_BINS := $(OUT)/nosnat $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp \
+TEST_BINS := $(OUT)/nosnat $(OUT)/nosnat-faults $(OUT)/test_unit $(OUT)/test_bpf $(OUT)/xdp_pass.bpf.o $(OUT)/nsn_tcp \
 	     $(OUT)/nsn_flood \
 	     $(OUT)/fuzz_config $(OUT)/fuzz_spec $(OUT)/fuzz_kube $(OUT)/nosnat-asan next
 test-bins: $(TEST_BINS)
@@ -225,7 +247,7 @@ install: $(OUT)/nosnat
 clean:
 	$(Q)rm -rf $(OUT)
 
--include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d $(OUT)/san/tests/*/*.d \
+-include $(wildcard $(OUT)/*.d $(OUT)/user/*.d $(OUT)/faults/*.d $(OUT)/san/*.d $(OUT)/tests/*/*.d $(OUT)/san/tests/*/*.d \
 	$(OUT)/fuzz/user/*.d $(OUT)/fuzz/tests/fuzz/*.d)
 
 $(OUT)/nsn_tcp: tests/e2e/nsn_tcp.c | $(OUT)

@@ -51,39 +51,18 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 {
 	size_t peak = 0;
 	char bs[32];
+	int rc;
 
 	if (!node_ip) {
 		snprintf(err, errlen, "%s:1:1: this node's address is unknown (set 'node' or attach with --node-ip)",
 			 file);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < cfg->n_vips; i++) {
-		const struct config_vip *v = &cfg->vips[i];
-		unsigned int local = 0;
-		char vs[32];
-
-		vip_str(&v->key, vs);
-		for (size_t b = 0; b < v->n_be; b++)
-			if (cfg->bes[v->first_be + b].node == node_ip)
-				local++;
-		if (local > NOSNAT_MAX_LOCAL) {
-			snprintf(err, errlen, "%s:%u:%u: %s has %u backends on this node (at most %d)",
-				 file, v->line, v->col, vs, local, NOSNAT_MAX_LOCAL);
-			return -E2BIG;
-		}
-		for (size_t b = 0; b < v->n_be; b++) {
-			const struct config_backend *cb = &cfg->bes[v->first_be + b];
-			char ns[INET_ADDRSTRLEN];
-
-			if (cb->node == node_ip || config_lists_node(cfg, cb->node))
-				continue;
-			snprintf(err, errlen, "%s:%u:%u: backend %s of %s runs on %s, which is not in nodes",
-				 file, cb->line, cb->col, be_str(cb->addr, cb->port, bs), vs,
-				 ip_str(cb->node, ns));
-			return -EHOSTUNREACH;
-		}
-		peak += v->n_be;
-	}
+	/* The same rules for every source: a VIP is not this node's address
+	 * (nor a node's), backends on known nodes, the local limit. */
+	rc = config_check_vips(cfg, 0, node_ip, file, err, errlen);
+	if (rc)
+		return rc;
 	/* A pod port answers for at most NOSNAT_POD_IDS VIP ports of a protocol
 	 * (its replies are matched against each one's flows). */
 	{

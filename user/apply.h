@@ -11,9 +11,11 @@
  * the one engine behind apply, run and the node/vip/backend commands (ops.c).
  * Writes one line per change to out (may be NULL). Returns the number of
  * changes; or, with "FILE:LINE:COL: message" in err and no map touched, the
- * invariant cfg breaks: -EINVAL (no node address), -E2BIG (backends of a
- * VIP on this node), -EHOSTUNREACH (a backend's node not in nodes), -EMLINK
- * (VIP ports behind one pod port), -ENOSPC (backend slots); or -errno with a
+ * invariant cfg breaks: -EINVAL (no node address; a VIP that is this
+ * node's or a node's address, or no unicast one), -EEXIST (a VIP port
+ * twice), -E2BIG (backends of a VIP on this node), -EHOSTUNREACH (a
+ * backend's node not in nodes), -EMLINK (VIP ports behind one pod port),
+ * -ENOSPC (backend slots); see config_check_vips; or -errno with a
  * message in err when a map operation failed. */
 int config_apply(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
 		 const char *file, int dry_run, FILE *out, char *err, size_t errlen);

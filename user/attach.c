@@ -696,6 +696,7 @@ int dp_detach(const char *pin_dir, const char *ifname)
 			snprintf(path, sizeof(path), "%s/%s", pin_dir, maps[i]);
 			unlink(path);
 		}
+		daemon_lock_remove(pin_dir);	/* a running daemon's stays, and so does the dir */
 		rmdir(pin_dir);
 	}
 	maps_close(&lock);

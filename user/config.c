@@ -88,8 +88,7 @@ static int get_str(struct ctx *c, yaml_node_t *n, const char *what, const char *
 	return 0;
 }
 
-/* Why a is no host's unicast address (NULL: it is one). */
-static const char *not_unicast(__be32 a)
+const char *config_not_unicast(__be32 a)
 {
 	__u32 h = ntohl(a);
 
@@ -113,7 +112,7 @@ static int get_ipv4(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out
 		return -EINVAL;
 	if (parse_ipv4(s, out) || !*out)
 		return FAIL_AT(c, n, "%s: invalid IPv4 address '%.64s'", what, s);
-	why = not_unicast(*out);
+	why = config_not_unicast(*out);
 	if (why)
 		return FAIL_AT(c, n, "%s: %.64s is %s, not a host's address", what, s, why);
 	return 0;
@@ -638,4 +637,113 @@ int config_load(const char *file, struct config *cfg, char *err, size_t errlen)
 int config_needs_kube(const struct config *cfg)
 {
 	return cfg->n_ksvcs || cfg->nodes_from_kube;
+}
+
+const char *config_vip_problem(const struct config *cfg, __be32 vip, __be32 node_ip)
+{
+	const char *why = config_not_unicast(vip);
+
+	if (why)
+		return why;
+	if ((node_ip && vip == node_ip) || (cfg->has_node && cfg->node == vip))
+		return "this node's address";
+	if (config_lists_node(cfg, vip))
+		return "a node's address";
+	return NULL;
+}
+
+static int checkf(char *err, size_t len, const char *file, unsigned int line, unsigned int col, int rc,
+		  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static int checkf(char *err, size_t len, const char *file, unsigned int line, unsigned int col, int rc,
+		  const char *fmt, ...)
+{
+	int n = file ? snprintf(err, len, "%s:%u:%u: ", file, line, col) : 0;
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= len)
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(err + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const char *file,
+		      char *err, size_t errlen)
+{
+	char vs[32], a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+
+	for (size_t i = from; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+		const char *why = config_vip_problem(cfg, v->key.addr, node_ip);
+		unsigned int local = 0;
+
+		vip_str(&v->key, vs);
+		if (why)
+			return checkf(err, errlen, file, v->line, v->col, -EINVAL, "VIP %s is %s",
+				      ip_str(v->key.addr, a), why);
+		for (size_t j = 0; j < i; j++)
+			if (!memcmp(&cfg->vips[j].key, &v->key, sizeof(v->key)))
+				return checkf(err, errlen, file, v->line, v->col, -EEXIST,
+					      "%s is defined twice", vs);
+		for (size_t b = 0; b < v->n_be; b++) {
+			const struct config_backend *cb = &cfg->bes[v->first_be + b];
+
+			local += node_ip && cb->node == node_ip;
+			if (cb->addr == v->key.addr)
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend of %s is the VIP itself", vs);
+			if (cb->node == v->key.addr)
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend of %s runs on the VIP's address", vs);
+			why = config_not_unicast(cb->addr);
+			if (why)
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend %s of %s is %s", ip_str(cb->addr, a), vs, why);
+			if (cb->node != node_ip && !config_lists_node(cfg, cb->node))
+				return checkf(err, errlen, file, cb->line, cb->col, -EHOSTUNREACH,
+					      "backend %s:%u of %s runs on %s, which is not in nodes",
+					      ip_str(cb->addr, a), ntohs(cb->port), vs, ip_str(cb->node, n));
+		}
+		if (local > NOSNAT_MAX_LOCAL)
+			return checkf(err, errlen, file, v->line, v->col, -E2BIG,
+				      "%s has %u backends on this node (at most %d)", vs, local, NOSNAT_MAX_LOCAL);
+	}
+	return 0;
+}
+
+/* Does the pod port (addr, port, proto) serve the VIP port v? */
+static int serves(const struct config *cfg, const struct config_vip *v, const struct config_backend *p,
+		  __u8 proto)
+{
+	if (v->key.proto != proto)
+		return 0;
+	for (size_t b = 0; b < v->n_be; b++)
+		if (cfg->bes[v->first_be + b].addr == p->addr && cfg->bes[v->first_be + b].port == p->port)
+			return 1;
+	return 0;
+}
+
+int config_check_pod_ids(const struct config *cfg, size_t from, const char *file, char *err,
+			 size_t errlen)
+{
+	char a[INET_ADDRSTRLEN];
+
+	for (size_t i = from; i < cfg->n_vips; i++) {
+		const struct config_vip *v = &cfg->vips[i];
+
+		for (size_t b = 0; b < v->n_be; b++) {
+			const struct config_backend *cb = &cfg->bes[v->first_be + b];
+			unsigned int uses = 0;
+
+			for (size_t j = 0; j < cfg->n_vips && uses <= NOSNAT_POD_IDS; j++)
+				uses += serves(cfg, &cfg->vips[j], cb, v->key.proto);
+			if (uses > NOSNAT_POD_IDS)
+				return checkf(err, errlen, file, cb->line, cb->col, -EMLINK,
+					      "backend %s:%u serves more than %d VIP ports of one protocol",
+					      ip_str(cb->addr, a), ntohs(cb->port), NOSNAT_POD_IDS);
+		}
+	}
+	return 0;
 }

@@ -25,6 +25,7 @@ struct config_vip {
 	char name[CONFIG_NAME_LEN];	/* service name, may be empty */
 	size_t first_be, n_be;		/* into config.bes */
 	unsigned int line, col;
+	unsigned int ksvc;		/* 1 + its Kubernetes service in ksvcs; 0: static */
 };
 
 #define CONFIG_MAX_KUBE_SERVICES	64
@@ -78,6 +79,28 @@ static inline void __attribute__((format(printf, 2, 3))) config_say(FILE *out, c
 	va_end(ap);
 	fputc('\n', out);
 }
+
+/* Why a is no host's unicast address (0.0.0.0/8, loopback, multicast,
+ * broadcast, 240.0.0.0/4), NULL when it is one: every address, from the
+ * file or from Kubernetes, is checked with it. */
+const char *config_not_unicast(__be32 a);
+/* Why vip cannot be a VIP here, NULL when it can: not a unicast address,
+ * this node's (node_ip, or cfg's node) or a node's in cfg->nodes. */
+const char *config_vip_problem(const struct config *cfg, __be32 vip, __be32 node_ip);
+/* The rules every VIP port from index from on must keep, whatever its
+ * source (file, command, Kubernetes), with this node's address node_ip
+ * (0: unknown): config_vip_problem; not defined twice; its backends
+ * unicast, neither the VIP nor on it, on a known node, at most
+ * NOSNAT_MAX_LOCAL on this node. 0, or with "[FILE:LINE:COL: ]message" in
+ * err: -EINVAL, -EEXIST (twice), -EHOSTUNREACH (unknown node), -E2BIG
+ * (local backends). Pure. */
+int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const char *file,
+		      char *err, size_t errlen);
+/* No pod port of the VIP ports from index from on serves more than
+ * NOSNAT_POD_IDS VIP ports of one protocol in all of cfg; -EMLINK with the
+ * message in err. Quadratic: for a few VIP ports joining (apply sorts). */
+int config_check_pod_ids(const struct config *cfg, size_t from, const char *file, char *err,
+			 size_t errlen);
 
 /* Parse and validate. On error returns -EINVAL and writes
  * "FILE:LINE:COL: message" into err. */

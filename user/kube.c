@@ -197,7 +197,7 @@ int kube_parse_slice(json_object *o, struct kube_slice *s, char *err, size_t err
 			continue;
 		}
 		a = json_object_get_string(json_object_array_get_idx(addrs, 0));
-		if (!a || parse_ipv4(a, &ke->addr) || !ke->addr ||
+		if (!a || parse_ipv4(a, &ke->addr) || config_not_unicast(ke->addr) ||
 		    copy_str(ke->node, sizeof(ke->node), str_field(e, "nodeName"))) {
 			s->n_invalid++;
 			continue;
@@ -231,7 +231,8 @@ int kube_parse_node(json_object *o, struct kube_node *n, char *err, size_t errle
 		const char *type = str_field(a, "type"), *ip = str_field(a, "address");
 		__be32 v;
 
-		if (type && ip && !strcmp(type, "InternalIP") && !parse_ipv4(ip, &v) && v) {
+		/* the first InternalIP that is a host's unicast address */
+		if (type && ip && !strcmp(type, "InternalIP") && !parse_ipv4(ip, &v) && !config_not_unicast(v)) {
 			n->ip = v;
 			break;
 		}
@@ -261,18 +262,14 @@ static int slice_port(const struct kube_slice *sl, const struct kube_port *sp, _
 	return -ENOENT;
 }
 
-static int add_vip_backends(struct config *out, const struct config_kube_service *ks,
+static int add_vip_backends(struct config *out, size_t k, const struct config_kube_service *ks,
 			    const struct kube_service *svc, const struct kube_port *sp, __be32 vip,
 			    const struct kube_snapshot *snap, FILE *log, char *err, size_t errlen)
 {
 	struct nosnat_vip_key key = { .addr = vip, .port = htons(sp->port), .proto = sp->proto };
 	struct config_vip *v;
-	char vs[32], a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN];
 
-	for (size_t j = 0; j < out->n_vips; j++)
-		if (!memcmp(&out->vips[j].key, &key, sizeof(key)))
-			return bad(err, errlen, "%s (service %s/%s) is defined twice", vip_str(&key, vs),
-				   svc->ns, svc->name);
 	if (out->n_vips >= NOSNAT_MAX_VIPS)
 		return bad(err, errlen, "more than %d VIP ports", NOSNAT_MAX_VIPS);
 	v = &out->vips[out->n_vips++];
@@ -282,6 +279,7 @@ static int add_vip_backends(struct config *out, const struct config_kube_service
 	v->first_be = out->n_bes;
 	v->line = ks->line;
 	v->col = ks->col;
+	v->ksvc = (unsigned int)k + 1;
 	for (size_t s = 0; s < snap->n_slices; s++) {
 		const struct kube_slice *sl = &snap->slices[s];
 		__u16 pod_port;
@@ -324,10 +322,87 @@ static int add_vip_backends(struct config *out, const struct config_kube_service
 	return 0;
 }
 
-int kube_resolve(const struct config *base, const struct kube_snapshot *snap, struct config *out,
-		 FILE *log, char *err, size_t errlen)
+/* The Service's VIP ports into out. 0, or -errno with why (out then holds
+ * part of them: the caller rolls back). */
+static int add_service(struct kube_resolve *r, struct config *out, size_t k, const struct kube_service *svc,
+		       __be32 vip, char *why, size_t len)
 {
+	const struct config_kube_service *ks = &r->base->ksvcs[k];
+	char a[INET_ADDRSTRLEN];
+
+	/* a VIP is no Node's address, listed or not ('nodes' may be static) */
+	for (size_t i = 0; i < r->snap->n_nodes; i++)
+		if (r->snap->nodes[i].ip == vip)
+			return bad(why, len, "VIP %s is the address of Node %s", ip_str(vip, a),
+				   r->snap->nodes[i].name);
+	for (size_t i = 0; i < svc->n_ports; i++) {
+		const struct kube_port *sp = &svc->ports[i];
+		int wanted = !ks->n_ports;
+
+		for (size_t p = 0; p < ks->n_ports && !wanted; p++)
+			wanted = htons(sp->port) == ks->ports[p];
+		if (!wanted || !sp->proto || (ks->proto && sp->proto != ks->proto))
+			continue;
+		if (add_vip_backends(out, k, ks, svc, sp, vip, r->snap, r->log, why, len))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* The VIP ports the Service had in the configuration applied last, if
+ * they still fit; 1 when they were added. */
+static int add_last_good(struct kube_resolve *r, struct config *out, size_t k)
+{
+	const struct config_kube_service *ks = &r->base->ksvcs[k];
+	const struct config *prev = r->prev;
+	size_t vips0 = out->n_vips, bes0 = out->n_bes;
+	char why[256];
+
+	if (!prev)
+		return 0;
+	for (size_t i = 0; i < prev->n_vips; i++) {
+		const struct config_vip *pv = &prev->vips[i];
+		const struct config_kube_service *pks;
+		struct config_vip *v;
+
+		if (!pv->ksvc || pv->ksvc > prev->n_ksvcs)
+			continue;
+		pks = &prev->ksvcs[pv->ksvc - 1];
+		if (strcmp(pks->ns, ks->ns) || strcmp(pks->name, ks->name))
+			continue;
+		if (out->n_vips >= NOSNAT_MAX_VIPS || out->n_bes + pv->n_be > NOSNAT_MAX_BACKENDS)
+			goto none;
+		v = &out->vips[out->n_vips++];
+		*v = *pv;
+		v->ksvc = (unsigned int)k + 1;
+		v->first_be = out->n_bes;
+		memcpy(&out->bes[out->n_bes], &prev->bes[pv->first_be], pv->n_be * sizeof(out->bes[0]));
+		out->n_bes += pv->n_be;
+	}
+	if (out->n_vips == vips0)
+		return 0;
+	if (!config_check_vips(out, vips0, r->node_ip, NULL, why, sizeof(why)) &&
+	    !config_check_pod_ids(out, vips0, NULL, why, sizeof(why)))
+		return 1;
+none:
+	out->n_vips = vips0;
+	out->n_bes = bes0;
+	return 0;
+}
+
+int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t errlen)
+{
+	const struct config *base = r->base;
+	const struct kube_snapshot *snap = r->snap;
+	FILE *log = r->log;
+	char a[INET_ADDRSTRLEN];
+
 	memcpy(out, base, sizeof(*out));
+	r->rejected = 0;
+	for (size_t i = 0; i < snap->n_nodes; i++)
+		if (!snap->nodes[i].ip)
+			config_say(log, "node %s: no InternalIP that is a host's unicast IPv4 address, skipped",
+				   snap->nodes[i].name);
 	if (base->nodes_from_kube) {
 		out->n_nodes = 0;
 		for (size_t i = 0; i < snap->n_nodes && out->n_nodes < NOSNAT_MAX_NODES; i++) {
@@ -342,10 +417,17 @@ int kube_resolve(const struct config *base, const struct kube_snapshot *snap, st
 				return bad(err, errlen, "line %u: backend's node is not a Kubernetes node",
 					   out->bes[b].line);
 	}
+	/* Each Service on its own: one that breaks a rule (a VIP that is a
+	 * node's address, more local endpoints than the dataplane holds, a
+	 * VIP port twice ...) is skipped, keeping the state applied last for
+	 * it; the others are applied. */
 	for (size_t k = 0; k < base->n_ksvcs; k++) {
 		const struct config_kube_service *ks = &base->ksvcs[k];
 		const struct kube_service *svc = NULL;
+		size_t vips0 = out->n_vips, bes0 = out->n_bes;
+		char why[256] = "";
 		__be32 vip;
+		int rc;
 
 		for (size_t i = 0; i < snap->n_svcs; i++)
 			if (!strcmp(snap->svcs[i].ns, ks->ns) && !strcmp(snap->svcs[i].name, ks->name))
@@ -360,34 +442,28 @@ int kube_resolve(const struct config *base, const struct kube_snapshot *snap, st
 			      ks->name);
 			continue;
 		}
-		if (ks->n_ports) {
-			for (size_t p = 0; p < ks->n_ports; p++) {
-				int found = 0;
+		for (size_t p = 0; p < ks->n_ports; p++) {
+			int found = 0;
 
-				for (size_t i = 0; i < svc->n_ports; i++) {
-					const struct kube_port *sp = &svc->ports[i];
-
-					if (htons(sp->port) != ks->ports[p] || !sp->proto ||
-					    (ks->proto && sp->proto != ks->proto))
-						continue;
-					found = 1;
-					if (add_vip_backends(out, ks, svc, sp, vip, snap, log, err, errlen))
-						return -EINVAL;
-				}
-				if (!found)
-					config_say(log, "service %s/%s: has no port %u", ks->ns, ks->name,
-					      ntohs(ks->ports[p]));
-			}
-		} else {
-			for (size_t i = 0; i < svc->n_ports; i++) {
-				const struct kube_port *sp = &svc->ports[i];
-
-				if (!sp->proto || (ks->proto && sp->proto != ks->proto))
-					continue;
-				if (add_vip_backends(out, ks, svc, sp, vip, snap, log, err, errlen))
-					return -EINVAL;
-			}
+			for (size_t i = 0; i < svc->n_ports && !found; i++)
+				found = htons(svc->ports[i].port) == ks->ports[p] && svc->ports[i].proto &&
+					(!ks->proto || svc->ports[i].proto == ks->proto);
+			if (!found)
+				config_say(log, "service %s/%s: has no port %u", ks->ns, ks->name,
+				      ntohs(ks->ports[p]));
 		}
+		rc = add_service(r, out, k, svc, vip, why, sizeof(why));
+		if (!rc)
+			rc = config_check_vips(out, vips0, r->node_ip, NULL, why, sizeof(why));
+		if (!rc)
+			rc = config_check_pod_ids(out, vips0, NULL, why, sizeof(why));
+		if (!rc)
+			continue;
+		out->n_vips = vips0;
+		out->n_bes = bes0;
+		r->rejected++;
+		config_say(log, "service %s/%s (VIP %s) skipped: %s; %s", ks->ns, ks->name, ip_str(vip, a), why,
+			   add_last_good(r, out, k) ? "its last applied state stays" : "nothing applied for it");
 	}
 	return 0;
 }

@@ -65,10 +65,24 @@ struct kube_snapshot {
 	size_t n_nodes;
 };
 
-/* base + Kubernetes -> the full configuration to apply. Problems that only
- * skip something (no VIP yet, an endpoint on an unknown node) are logged to
- * log; returns -EINVAL with err only when the result cannot be built. */
-int kube_resolve(const struct config *base, const struct kube_snapshot *ks, struct config *out,
-		 FILE *log, char *err, size_t errlen);
+/* One resolution: base + Kubernetes -> the full configuration to apply. */
+struct kube_resolve {
+	const struct config *base;	/* the file */
+	const struct kube_snapshot *snap;
+	__be32 node_ip;			/* this node's address (0: unknown) */
+	const struct config *prev;	/* the configuration applied last (NULL: none) */
+	FILE *log;			/* notes, one a line (may be NULL) */
+	size_t rejected;		/* out: Services skipped */
+};
+
+/* Each Service is resolved on its own: one that breaks a rule of
+ * config_check_vips / config_check_pod_ids (its VIP a node's address or no
+ * unicast one, more endpoints on this node than NOSNAT_MAX_LOCAL, a VIP
+ * port twice, a pod port behind too many VIP ports, limits) is skipped and
+ * counted in r->rejected, its VIP ports from r->prev kept when they still
+ * fit, and the others are resolved as usual. Problems that only skip
+ * something are one line each on r->log. Returns -EINVAL with err only
+ * when nothing can be built (a static backend on no Kubernetes node). */
+int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <curl/curl.h>
 #include "kube_creds.h"
 #include "log.h"
 #include "ydoc.h"
@@ -157,6 +158,29 @@ static int read_token(const char *path, char **out)
 	return 0;
 }
 
+int kube_server_check(const char *server, int allow_http)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL;
+	int rc = -EINVAL;
+
+	if (!u)
+		return -ENOMEM;
+	/* no CURLU_GUESS_SCHEME nor CURLU_DEFAULT_SCHEME: "host:port" fails here,
+	 * where CURLOPT_URL would have guessed http:// */
+	if (curl_url_set(u, CURLUPART_URL, server, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK && scheme) {
+		/* libcurl gives the scheme in lower case, whatever was written */
+		if (!strcmp(scheme, "https") || (allow_http && !strcmp(scheme, "http")))
+			rc = 0;
+		else
+			rc = -EPROTO;
+	}
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return rc;
+}
+
 int kube_creds_load(const struct kube_opts *o, struct kube_creds *c, int check)
 {
 	const char *where = o->kubeconfig ? o->kubeconfig : "in-cluster credentials";
@@ -186,12 +210,18 @@ int kube_creds_load(const struct kube_opts *o, struct kube_creds *c, int check)
 		rc = -EINVAL;
 		goto fail;
 	}
-	if (!strncmp(c->server, "http://", 7) && !o->allow_http) {
-		err("%s: server %s is plain HTTP, which would send the credentials in clear: refused",
+	rc = kube_server_check(c->server, o->allow_http);
+	if (rc == -EPROTO) {
+		err("%s: server %s is not https://, which would send the credentials in clear: refused",
 		    where, c->server);
-		rc = -EPROTO;
 		goto fail;
 	}
+	if (rc) {
+		err("%s: server %s is not a URL with a scheme (https://HOST:PORT): refused", where,
+		    c->server);
+		goto fail;
+	}
+	c->allow_http = o->allow_http;
 	if (check && c->insecure)
 		err("warning: %s: insecure-skip-tls-verify: the API server is not verified, and the "
 		    "token goes to whoever answers at %s", where, c->server);

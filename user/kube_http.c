@@ -18,7 +18,16 @@ CURL *kube_http_prepare(const struct kube_creds *c, const struct kube_get *g,
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	/* https alone (the token must not travel in clear), whatever the URL
+	 * says or a redirect would say; http only for tests that ask for it */
+#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85: the _STR forms */
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->allow_http ? "https,http" : "https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, c->allow_http ? "https,http" : "https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS | (c->allow_http ? (long)CURLPROTO_HTTP : 0L));
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS,
+			 (long)CURLPROTO_HTTPS | (c->allow_http ? (long)CURLPROTO_HTTP : 0L));
+#endif
 	/* A configured CA is the only one trusted: not the system's bundle,
 	 * nor its certificate directory (which libcurl adds by default). */
 	if (c->ca_file[0] || c->ca_blob)

@@ -329,6 +329,9 @@ void metrics_render(FILE *f, struct metrics *mx)
 			      mx->kube_invalid_endpoints);
 		scalar_family(f, "nosnat_kube_last_sync_timestamp_seconds", "gauge",
 			      "Unix time of the last state received from Kubernetes.", mx->kube_last_sync);
+		scalar_family(f, "nosnat_kube_rejected_services", "gauge",
+			      "Kubernetes Services skipped at the last sync for breaking a rule (each logged).",
+			      mx->kube_rejected_services);
 		scalar_family(f, "nosnat_kube_watch_restarts_total", "counter",
 			      "Kubernetes watches restarted.", mx->kube_watch_restarts);
 	}

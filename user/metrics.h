@@ -41,6 +41,7 @@ struct metrics {
 	/* Kubernetes discovery, when run --kube is used (has_kube) */
 	int has_kube, kube_connected;
 	uint64_t kube_last_sync, kube_watch_restarts, kube_invalid_endpoints;
+	uint64_t kube_rejected_services;	/* skipped at the last resolution */
 };
 
 int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct metrics *mx);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/file.h>
@@ -212,4 +213,114 @@ int maps_lock(const char *pin_dir, struct nosnat_maps *m)
 int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m)
 {
 	return lock_dir(pin_dir, m, LOCK_SH);
+}
+
+/* --- the daemon's lock ---------------------------------------------------- */
+
+#define DAEMON_LOCK	"daemon_lock"
+
+static int holder_pid(const char *dir)
+{
+	char path[PATH_MAX + 16], buf[32];
+	ssize_t n;
+	long pid;
+	char *end;
+
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	n = readlink(path, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return *end || pid <= 0 || pid > INT_MAX ? 0 : (int)pid;
+}
+
+/* The holder's pid, replaced whole (a waiter never reads half of it). */
+static void holder_write(const char *dir)
+{
+	char path[PATH_MAX + 16], tmp[PATH_MAX + 16], buf[32];
+
+	snprintf(path, sizeof(path), "%s/pid", dir);
+	snprintf(tmp, sizeof(tmp), "%s/pid_new", dir);
+	snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	unlink(tmp);
+	if (symlink(buf, tmp) || rename(tmp, path)) {
+		debug("cannot record the daemon's pid in %s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+int daemon_lock_try(const char *pin_dir, int *holder)
+{
+	char dir[PATH_MAX];
+	struct stat held, now;
+
+	*holder = 0;
+	if (snprintf(dir, sizeof(dir), "%s/%s", pin_dir, DAEMON_LOCK) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	/* a detach may remove the directory between open and flock: the lock
+	 * is the one on the directory the name still holds */
+	for (int tries = 0; tries < 100; tries++) {
+		int fd, rc;
+
+		if (mkdir(dir, 0700) && errno != EEXIST)
+			return -errno;
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -errno;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			rc = -errno;
+			if (rc == -EWOULDBLOCK)
+				*holder = holder_pid(dir);
+			close(fd);
+			return rc;
+		}
+		if (fstat(fd, &held) || stat(dir, &now) || held.st_ino != now.st_ino ||
+		    held.st_dev != now.st_dev) {
+			close(fd);
+			continue;
+		}
+		if (held.st_uid != geteuid() && held.st_uid != 0) {
+			err("%s belongs to uid %u, not to this user or root: refused", dir,
+			    (unsigned int)held.st_uid);
+			close(fd);
+			return -EPERM;
+		}
+		holder_write(dir);
+		return fd;
+	}
+	return -EAGAIN;
+}
+
+void daemon_unlock(const char *pin_dir, int fd)
+{
+	char path[PATH_MAX + 32];
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s/pid", pin_dir, DAEMON_LOCK);
+	unlink(path);
+	close(fd);
+}
+
+void daemon_lock_remove(const char *pin_dir)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s/%s", pin_dir, DAEMON_LOCK);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!flock(fd, LOCK_EX | LOCK_NB)) {	/* no daemon: remove it under the lock */
+		snprintf(path, sizeof(path), "%s/pid", dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/pid_new", dir);
+		unlink(path);
+		rmdir(dir);
+	}
+	close(fd);
 }

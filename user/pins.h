@@ -26,4 +26,16 @@ int maps_lock(const char *pin_dir, struct nosnat_maps *m);
 /* Shared lock: readers that need a state no writer is halfway through. */
 int maps_lock_shared(const char *pin_dir, struct nosnat_maps *m);
 
+/* One daemon per pin dir: an flock on the directory <pin_dir>/daemon_lock
+ * (bpffs holds no regular files, and no names with a dot), made 0700
+ * inside the 0700 pin dir so no other user can take it; the holder's pid
+ * in the symbolic link daemon_lock/pid. Returns the lock's fd (held until
+ * closed); -EWOULDBLOCK when another process holds it, its pid in *holder
+ * (0 when unknown); or -errno. */
+int daemon_lock_try(const char *pin_dir, int *holder);
+/* Drop a daemon's lock (its pid too). */
+void daemon_unlock(const char *pin_dir, int fd);
+/* Remove daemon_lock unless a daemon holds it (detach, before rmdir). */
+void daemon_lock_remove(const char *pin_dir);
+
 #endif

@@ -19,9 +19,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <stddef.h>
+#include <bpf/bpf.h>
 #include "apply.h"
 #include "config.h"
 #include "log.h"
@@ -128,7 +126,7 @@ static int apply_logged(struct state *st, const char *pin_dir, const struct conf
 }
 
 static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
-			  struct kube_client *kc, uint64_t reattaches, int verified)
+			  struct kube_client *kc, uint64_t reattaches, int verified, size_t kube_rejected)
 {
 	struct metrics *mx = &c->mx;
 	struct state *st = &c->st;
@@ -150,6 +148,7 @@ static void write_metrics(struct ctx *c, const char *pin_dir, const char *path,
 	if (kc)
 		kube_status(kc, &mx->kube_connected, &mx->kube_last_sync, &mx->kube_watch_restarts,
 			    &mx->kube_invalid_endpoints);
+	mx->kube_rejected_services = kc ? kube_rejected : 0;
 	if (!rc)
 		rc = metrics_write_textfile(path, mx);
 	if (rc)
@@ -180,34 +179,29 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* One daemon per pin dir: an abstract unix socket named after it, which
- * the kernel releases when the process ends, however it ends. Abstract
- * names belong to the network namespace: the node's, for a DaemonSet with
- * hostNetwork. A second daemon waits for the first to go. */
+/* One daemon per pin dir: an flock inside the pin dir (pins.c), which the
+ * kernel releases when the process ends, however it ends, and which no
+ * other user can take (the pin dir is 0700). A second daemon waits for the
+ * first to go, and says which process that is. */
 static int daemon_lock(const char *pin_dir)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), said = 0;
-	socklen_t len;
+	int holder, said = 0, last = -1, fd, rc;
 
-	if (fd < 0)
-		return -errno;
-	len = offsetof(struct sockaddr_un, sun_path) + 1 +
-	      snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "nosnat-daemon:%s", pin_dir);
-	if (len > sizeof(a))
-		len = sizeof(a);
-	while (bind(fd, (struct sockaddr *)&a, len)) {
-		if (errno != EADDRINUSE) {
-			int rc = -errno;
-
-			close(fd);
-			return rc;
+	rc = pin_dir_prepare(pin_dir, 1);
+	if (rc)
+		return rc;
+	while ((fd = daemon_lock_try(pin_dir, &holder)) == -EWOULDBLOCK) {
+		if (!said++ || holder != last) {
+			if (holder)
+				info("another nosnat daemon (pid %d) runs for %s here: waiting for it to end",
+				     holder, pin_dir);
+			else
+				info("another nosnat daemon runs for %s here: waiting for it to end", pin_dir);
 		}
-		if (!said++)
-			info("another nosnat daemon runs for %s here: waiting for it to end", pin_dir);
+		last = holder;
 		sleep(1);
 	}
-	if (said)
+	if (fd >= 0 && said)
 		info("the other daemon for %s has ended", pin_dir);
 	return fd;
 }
@@ -236,6 +230,9 @@ struct daemon {
 	struct config base;		/* the last good file */
 	int have_base;
 	struct config full;		/* base + Kubernetes */
+	struct config applied;		/* the last full one applied: a skipped Service's state */
+	int have_applied;
+	size_t kube_rejected;		/* Services skipped in the last resolution */
 	struct kube_client *kc;
 	int kube_fd;
 	char *last_notes;		/* resolution notes, logged when they change */
@@ -244,6 +241,7 @@ struct daemon {
 	int verified;			/* verify after the last apply: problems (-1: none ran) */
 	int waiting_logged;
 	int untracked_logged;		/* note_untracked said it */
+	int kube_allow_http;		/* NOSNAT_KUBE_ALLOW_HTTP=1 (tests): said at start */
 };
 
 /* Said once: VIP flows to pods here that passed their handshake without a
@@ -286,9 +284,28 @@ static void retry_if_partial(struct daemon *d)
 	d->retry_s = d->retry_s >= 30 ? 60 : d->retry_s * 2;
 }
 
+/* This node's address as apply sees it: the file's node, else the one
+ * attached with (nosnat_cfg.node_ip in the pinned map); 0 when unknown. */
+static __be32 node_address(struct daemon *d)
+{
+	struct nosnat_maps m;
+	struct nosnat_cfg cfg = {};
+	__u32 zero = 0;
+
+	if (d->base.has_node)
+		return d->base.node;
+	if (maps_open(d->pin_dir, &m))
+		return 0;
+	if (bpf_map_lookup_elem(m.cfg, &zero, &cfg))
+		cfg.node_ip = 0;
+	maps_close(&m);
+	return cfg.node_ip;
+}
+
 static void apply_kube(struct daemon *d, const char *why)
 {
 	struct kube_snapshot snap;
+	struct kube_resolve r;
 	char ebuf[512], *notes = NULL;
 	size_t len = 0;
 	FILE *mem;
@@ -305,10 +322,13 @@ static void apply_kube(struct daemon *d, const char *why)
 		return;
 	}
 	mem = open_memstream(&notes, &len);
-	rc = kube_resolve(&d->base, &snap, &d->full, mem, ebuf, sizeof(ebuf));
+	r = (struct kube_resolve){ .base = &d->base, .snap = &snap, .node_ip = node_address(d),
+				   .prev = d->have_applied ? &d->applied : NULL, .log = mem };
+	rc = kube_resolve(&r, &d->full, ebuf, sizeof(ebuf));
 	if (mem)
 		fclose(mem);
 	kube_snapshot_free(&snap);
+	d->kube_rejected = r.rejected;
 	if (notes && (!d->last_notes || strcmp(notes, d->last_notes)))
 		log_lines(notes);
 	free(d->last_notes);
@@ -317,8 +337,11 @@ static void apply_kube(struct daemon *d, const char *why)
 		err("kubernetes: %s; the previous state stays in force", ebuf);
 		return;
 	}
-	apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why,
-		     &d->verified);
+	if (apply_logged(&d->c->st, d->pin_dir, &d->full, d->o->config, 0, d->start, why,
+			 &d->verified) >= 0) {
+		memcpy(&d->applied, &d->full, sizeof(d->applied));
+		d->have_applied = 1;
+	}
 	retry_if_partial(d);
 }
 
@@ -328,8 +351,7 @@ static void kube_restart(struct daemon *d)
 		.kubeconfig = d->o->kubeconfig, .sa_dir = d->o->kube_sa_dir,
 		.stall_timeout = d->o->kube_stall_timeout, .watch_timeout = d->o->kube_watch_timeout,
 		.list_limit = d->o->kube_list_limit,
-		/* for tests against a plain-HTTP server only: the token travels in clear */
-		.allow_http = getenv("NOSNAT_KUBE_ALLOW_HTTP") && !strcmp(getenv("NOSNAT_KUBE_ALLOW_HTTP"), "1"),
+		.allow_http = d->kube_allow_http,
 	};
 
 	kube_stop(d->kc);
@@ -429,6 +451,11 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	}
 	d->pin_dir = pin_dir;
 	d->o = o;
+	/* for tests against a plain-HTTP server only: the token travels in clear */
+	d->kube_allow_http = getenv("NOSNAT_KUBE_ALLOW_HTTP") && !strcmp(getenv("NOSNAT_KUBE_ALLOW_HTTP"), "1");
+	if (d->kube_allow_http)
+		err("WARNING: NOSNAT_KUBE_ALLOW_HTTP=1: an http:// Kubernetes API server is accepted and "
+		    "the bearer token is sent to it IN CLEAR (for tests only; unset it in production)");
 	d->kube_fd = -1;
 	/* The node address: flag, else the config's, else the interface's. */
 	if (!node_ip && !config_load(o->config, cfg, ebuf, sizeof(ebuf)) && cfg->has_node)
@@ -507,7 +534,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			}
 		}
 		if (o->textfile && t >= next_metrics) {
-			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
+			write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified, d->kube_rejected);
 			next_metrics = t + o->interval;
 		}
 		if (t >= next_note) {
@@ -592,7 +619,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 			info("%s: exiting, %s", strsignal((int)si.ssi_signo),
 			     o->detach_on_exit ? "detaching" : "dataplane stays attached");
 			if (o->textfile)
-				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified);
+				write_metrics(c, pin_dir, o->textfile, d->kc, d->reattaches, d->verified, d->kube_rejected);
 			rc = 0;
 			if (o->detach_on_exit)
 				rc = dp_detach(pin_dir, ifname);
@@ -609,8 +636,7 @@ out:
 		close(ifd);
 	if (d->kube_fd >= 0)
 		close(d->kube_fd);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	daemon_unlock(pin_dir, lock_fd);
 	free(d);
 	return rc;
 }

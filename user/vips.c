@@ -22,8 +22,11 @@
 #define ENOTSUPP 524		/* the kernel's "operation not supported" */
 #endif
 
-/* For tests only: NAME=N in the environment makes the Nth call (of this
- * process) fail, as an allocation the kernel refuses would. */
+/* For tests only, in builds with -DNOSNAT_FAULTS (build/nosnat-faults, the
+ * ASan build and the BPF tests; never build/nosnat): NAME=N in the
+ * environment makes the Nth call (of this process) fail, as an allocation
+ * the kernel refuses would. A release build reads no such variable. */
+#ifdef NOSNAT_FAULTS
 static int fault_injected(const char *name)
 {
 	static unsigned long calls;	/* one counter: one fault point */
@@ -31,6 +34,10 @@ static int fault_injected(const char *name)
 
 	return v && ++calls == strtoul(v, NULL, 10);
 }
+#define FAULT_POINT(name) fault_injected(name)
+#else
+#define FAULT_POINT(name) 0
+#endif
 
 /* Does the table in map fd hold these slots? */
 static int table_holds(int fd, const __u32 *table)
@@ -83,7 +90,7 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int cur, int *inner,
 		*same = 1;
 		return 0;
 	}
-	if (fault_injected("NOSNAT_FAULT_MAGLEV_CREATE"))
+	if (FAULT_POINT("NOSNAT_FAULT_MAGLEV_CREATE"))
 		return -ENOMEM;
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nosnat_mg", sizeof(__u32),
 			    sizeof(struct nosnat_maglev_slots), 1, &mopts);

@@ -141,6 +141,26 @@ t_apply_bad_file_changes_nothing() {
 	echo "bad file refused at 4:17, dry run listed the change, apply converged"
 }
 
+# A VIP that is this node's own address (the one attached with --node-ip,
+# not written in the file) would take the node's traffic: refused at apply,
+# with a line naming it, nothing changed, not ready.
+t_apply_refuses_the_node_address_as_vip() {
+	local before out rc=0
+	mail_vip b || return 1
+	mail_config "$LAB_DIR/good.yaml" b
+	nosnat_on a apply "$LAB_DIR/good.yaml" >/dev/null 2>&1 || { fail "good file refused"; return 1; }
+	before=$(nosnat_on a list --json)
+	printf 'nodes: [%s, %s]\nservices:\n  - vip: %s\n    ports: [{port: 25, targetPort: 2525}]\n    backends:\n      - {address: %s, node: %s}\n' \
+		"${NODE_IP[b]}" "${NODE_IP[c]}" "${NODE_IP[a]}" "${POD_IP[b]}" "${NODE_IP[b]}" >"$LAB_DIR/self.yaml"
+	out=$(nosnat_on a apply "$LAB_DIR/self.yaml" 2>&1) && { fail "VIP = node address applied: $out"; rc=1; }
+	[[ $out == "nosnat: $LAB_DIR/self.yaml:4:"*": VIP ${NODE_IP[a]} is this node's address" ]] ||
+		fail "error: $out" || rc=1
+	[ "$(nosnat_on a list --json)" = "$before" ] || fail "state changed" || rc=1
+	out=$(nosnat_on a health) && { fail "ready after it: $out"; rc=1; }
+	[ $rc = 0 ] && echo "VIP = --node-ip refused at apply, state kept, not ready"
+	return $rc
+}
+
 t_health_follows_apply() {
 	local out
 	printf 'services: [\n' >"$LAB_DIR/bad.yaml"
@@ -183,8 +203,9 @@ t_daemon_reattaches_and_is_alone() {
 		--iface auto --node-ip "${NODE_IP[a]}" --interval 1 "${ATTACH_ARGS[@]}" 2>"$LAB_DIR/run-a2.log" &
 	second=$!
 	echo "$second" >>"$LAB_DIR/pids"
-	wait_for 5 grep -q "another nosnat daemon runs for $LAB_DIR/bpffs/a here: waiting" "$LAB_DIR/run-a2.log" ||
-		fail "second daemon: $(cat "$LAB_DIR/run-a2.log")" || rc=1
+	# it says which process holds the lock: the first daemon
+	wait_for 5 grep -q "another nosnat daemon (pid $(cat "$LAB_DIR/run-a.pid")) runs for $LAB_DIR/bpffs/a here: waiting" \
+		"$LAB_DIR/run-a2.log" || fail "second daemon: $(cat "$LAB_DIR/run-a2.log")" || rc=1
 	! grep -q "attached to" "$LAB_DIR/run-a2.log" || fail "the second daemon attached" || rc=1
 	kill -TERM "$second" 2>/dev/null
 	wait "$second" 2>/dev/null
@@ -218,6 +239,40 @@ t_daemon_reattaches_and_is_alone() {
 	return $rc
 }
 
+# The single-daemon lock is no one else's to take: a process of another
+# user squatting the name of the old lock (an abstract unix socket, which
+# has no permission check) or trying the new one (inside the 0700 pin dir)
+# does not keep the daemon from starting.
+t_daemon_lock_not_taken_by_others() {
+	local rc=0 squat out
+	mail_config "$LAB_DIR/good.yaml" a
+	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
+	: >"$LAB_DIR/run-a.log"
+	# (not through nsx: $! must be the squatter itself, to be killed)
+	ip netns exec "$LAB-a" setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0nosnat-daemon:" + sys.argv[1])
+print("bound", flush=True)
+time.sleep(60)' "$LAB_DIR/bpffs/a" >"$LAB_DIR/squat.log" 2>&1 &
+	squat=$!
+	echo "$squat" >>"$LAB_DIR/pids"
+	wait_for 5 grep -q bound "$LAB_DIR/squat.log" || fail "squatter: $(cat "$LAB_DIR/squat.log")" || rc=1
+	out=$(nsx a setpriv --reuid=65534 --regid=65534 --clear-groups mkdir "$LAB_DIR/bpffs/a/daemon_lock" 2>&1) &&
+		{ fail "another user made the lock"; rc=1; }
+	out=$(nsx a setpriv --reuid=65534 --regid=65534 --clear-groups flock -n "$LAB_DIR/bpffs/a/daemon_lock" true 2>&1) &&
+		{ fail "another user took the lock"; rc=1; }
+	daemon_start a
+	wait_for 20 grep -q "start: configuration applied" "$LAB_DIR/run-a.log" ||
+		fail "the daemon did not start: $(tail -3 "$LAB_DIR/run-a.log")" || rc=1
+	! grep -q "another nosnat daemon" "$LAB_DIR/run-a.log" || fail "waited for the squatter" || rc=1
+	kill "$squat" 2>/dev/null
+	wait "$squat" 2>/dev/null
+	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")" 2>/dev/null
+	[ $rc = 0 ] && echo "uid 65534 bound the old lock's name and could not reach the new one: the daemon started"
+	return $rc
+}
+
 # An apply that fails part-way (the first Maglev table refused, as an
 # allocation the kernel refuses would be) is logged as such and applied
 # again after a backoff, until the maps agree.
@@ -226,7 +281,8 @@ t_daemon_retries_a_partial_apply() {
 	mail_config "$LAB_DIR/good.yaml" a
 	cm_publish "$LAB_DIR/cm" "$LAB_DIR/good.yaml"
 	: >"$LAB_DIR/run-a.log"
-	NOSNAT_FAULT_MAGLEV_CREATE=1 daemon_start a
+	# fault points exist only in test builds (build/nosnat-faults)
+	NOSNAT=$NOSNAT_FAULTS NOSNAT_FAULT_MAGLEV_CREATE=1 daemon_start a
 	pid=$(cat "$LAB_DIR/run-a.pid")
 	wait_for 10 grep -q "start: configuration partially applied; it is applied again shortly" \
 		"$LAB_DIR/run-a.log" || fail "no partial line: $(tail -5 "$LAB_DIR/run-a.log")" || rc=1

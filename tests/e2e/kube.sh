@@ -223,3 +223,76 @@ t_kube_lists_in_pages() {
 	[ $rc = 0 ] && echo "7 Nodes in pages of 2 ($(jq .pages <<<"$stats") pages served in all, none unpaged): all 7 nodes known, the pod on node-b resolved"
 	return $rc
 }
+
+vip_backends_on() { # NODE VIP -> backends of VIP:25 ("none" when the VIP is absent)
+	nosnat_on "$1" list --json | jq -r '[.vips[] | select(.vip=="'"$2"'" and .port==25)] |
+		if length == 0 then "none" else (.[0].backends | length) end'
+}
+has_vip_backends() { [ "$(vip_backends_on "$1" "$2")" = "$3" ]; }
+
+# One tenant scales its Deployment past what a node holds (17 endpoints
+# on node a, NOSNAT_MAX_LOCAL is 16): that Service alone is skipped, logged
+# once and counted; the mail Service keeps following its changes.
+t_kube_one_service_does_not_stop_the_others() {
+	local rc=0 i eps=() big=192.0.2.30 n
+	kube_up || { fail "fake API server"; kube_down; return 1; }
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" &&
+		kservice $VIP && kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" &&
+		kservice_in tenant big $big || { kube_down; return 1; }
+	for i in $(seq 16); do eps+=("$(kendpoint "${POD_NET[a]}.$((100 + i))" node-a true true false)"); done
+	kslice_in tenant big big-x1 "${eps[@]}" || { kube_down; return 1; }
+	mkdir -p "$LAB_DIR/kcfg"
+	printf 'nodes: kubernetes\nservices:\n  - service: mailserver/mailserver\n    ports: [25]\n  - service: tenant/big\n    ports: [25]\n' \
+		>"$LAB_DIR/kcfg/nosnat.yaml"
+	: >"$LAB_DIR/krun-a.log"
+	kube_daemon a
+	wait_for 10 has_vip_backends a $big 16 || fail "16 local endpoints: $(vip_backends_on a $big); $(tail -3 "$LAB_DIR/krun-a.log")" || rc=1
+	# the 17th pod on node a
+	eps+=("$(kendpoint "${POD_NET[a]}.117" node-a true true false)")
+	kslice_in tenant big big-x1 "${eps[@]}"
+	wait_for 5 grep -q "service tenant/big (VIP $big) skipped: $big:25/tcp has 17 backends on this node (at most 16); its last applied state stays" \
+		"$LAB_DIR/krun-a.log" || fail "no line for the skipped Service: $(tail -5 "$LAB_DIR/krun-a.log")" || rc=1
+	wait_for 5 grep -q '^nosnat_kube_rejected_services 1$' "$LAB_DIR/tf-a/nosnat.prom" ||
+		fail "metric: $(grep rejected "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
+	# the mail Service still follows: its pod moves to node c
+	kslice mailserver-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)"
+	wait_for 5 has_weights a "${POD_IP[c]}:1" || fail "mail VIP frozen: $(weights_on a); $(tail -5 "$LAB_DIR/krun-a.log")" || rc=1
+	has_vip_backends a $big 16 || fail "the skipped Service lost its last state: $(vip_backends_on a $big)" || rc=1
+	n=$(grep -c "service tenant/big (VIP $big) skipped" "$LAB_DIR/krun-a.log")
+	[ "$n" = 1 ] || fail "the skipped Service logged $n times, want once" || rc=1
+	# scaled back to 16: applied again, nothing rejected
+	unset 'eps[16]'
+	kslice_in tenant big big-x1 "${eps[@]}"
+	wait_for 5 grep -q '^nosnat_kube_rejected_services 0$' "$LAB_DIR/tf-a/nosnat.prom" ||
+		fail "metric after scaling back: $(grep rejected "$LAB_DIR/tf-a/nosnat.prom")" || rc=1
+	kill -TERM "$(cat "$LAB_DIR/krun-a.pid")" && wait "$(cat "$LAB_DIR/krun-a.pid")" 2>/dev/null
+	kube_down
+	[ $rc = 0 ] && echo "17 endpoints on one node: that Service skipped once (kept its 16), counted; the mail VIP followed its pod to c"
+	return $rc
+}
+
+# A Service whose load balancer IP is a node's address (here this node's)
+# is skipped with a line naming it; the node's own traffic is not taken.
+t_kube_vip_is_a_node_address() {
+	local rc=0
+	kube_up || { fail "fake API server"; kube_down; return 1; }
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" &&
+		kservice $VIP && kslice mailserver-x1 "$(kendpoint "${POD_IP[b]}" node-b true true false)" &&
+		kservice_in tenant bad "${NODE_IP[a]}" &&
+		kslice_in tenant bad bad-x1 "$(kendpoint "${POD_IP[c]}" node-c true true false)" ||
+		{ kube_down; return 1; }
+	mkdir -p "$LAB_DIR/kcfg"
+	printf 'nodes: kubernetes\nservices:\n  - service: mailserver/mailserver\n    ports: [25]\n  - service: tenant/bad\n    ports: [25]\n' \
+		>"$LAB_DIR/kcfg/nosnat.yaml"
+	: >"$LAB_DIR/krun-a.log"
+	kube_daemon a
+	wait_for 10 has_weights a "${POD_IP[b]}:1" || fail "mail VIP: $(weights_on a); $(tail -3 "$LAB_DIR/krun-a.log")" || rc=1
+	wait_for 5 grep -q "service tenant/bad (VIP ${NODE_IP[a]}) skipped: VIP ${NODE_IP[a]} is the address of Node node-a; nothing applied for it" \
+		"$LAB_DIR/krun-a.log" || fail "no line: $(tail -5 "$LAB_DIR/krun-a.log")" || rc=1
+	has_vip_backends a "${NODE_IP[a]}" none || fail "the node's address became a VIP" || rc=1
+	wait_for 5 nosnat_on a health >/dev/null || fail "health: $(nosnat_on a health)" || rc=1
+	kill -TERM "$(cat "$LAB_DIR/krun-a.pid")" && wait "$(cat "$LAB_DIR/krun-a.pid")" 2>/dev/null
+	kube_down
+	[ $rc = 0 ] && echo "LB IP = node a's address: skipped and named; the mail VIP applied"
+	return $rc
+}

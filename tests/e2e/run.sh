@@ -30,6 +30,9 @@ tc) HOOK_ARGS=(--hook tc) ;;
 *) echo "e2e: E2E_MODE is xdp, xdp-nometa, tc or auto, not '$E2E_MODE'"; echo "e2e: 0 passed, 1 failed"; exit 2 ;;
 esac
 ATTACH_ARGS=(--encap-via xdp "${HOOK_ARGS[@]}")
+# nosnat with the test-only fault points (NOSNAT_FAULT_*), for the tests
+# that inject faults; build/nosnat has none
+NOSNAT_FAULTS=${NOSNAT_FAULTS:-$ROOT/build/nosnat-faults}
 PASSED=0
 FAILED=0
 LOG=$(mktemp /tmp/nosnat-e2e.XXXXXX)

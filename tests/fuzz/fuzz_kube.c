@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include "kube.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,7 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strcpy(base.ksvcs[0].name, ok_svc ? svc.name : "n");
 		strcpy(base.ksvcs[0].label, "fuzz");
 		base.n_vips = base.n_bes = 0;
-		kube_resolve(&base, &snap, &out, NULL, err, sizeof(err));
+		{
+			struct kube_resolve r = { .base = &base, .snap = &snap,
+						  .node_ip = htonl(0xc633640b) };	/* 198.51.100.11 */
+
+			kube_resolve(&r, &out, err, sizeof(err));
+		}
 		if (ok_sl)
 			kube_slice_free(&sl);
 	}

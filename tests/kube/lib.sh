@@ -60,8 +60,10 @@ knode() { # NAME IP
 	kput nodes "{\"kind\":\"Node\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"$1\",\"labels\":{\"kubernetes.io/hostname\":\"$1\"}},\"status\":{\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"$2\"},{\"type\":\"Hostname\",\"address\":\"$1\"}],\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}"
 }
 
-kservice() { # LB-IP
-	kput services "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"mailserver\",\"uid\":\"0b5e-mail\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Cluster\",\"selector\":{\"app\":\"mailserver\"},\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25,\"targetPort\":\"smtp\"},{\"name\":\"submission\",\"protocol\":\"TCP\",\"port\":587,\"targetPort\":587}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$1\",\"ipMode\":\"VIP\"}]}}}"
+kservice() { kservice_in mailserver mailserver "$1"; } # LB-IP
+
+kservice_in() { # NAMESPACE NAME LB-IP: the mail Service's shape under another name
+	kput services "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"namespace\":\"$1\",\"name\":\"$2\",\"uid\":\"0b5e-$1-$2\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Cluster\",\"selector\":{\"app\":\"mailserver\"},\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25,\"targetPort\":\"smtp\"},{\"name\":\"submission\",\"protocol\":\"TCP\",\"port\":587,\"targetPort\":587}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$3\",\"ipMode\":\"VIP\"}]}}}"
 }
 
 # kendpoint ADDR NODE READY SERVING TERMINATING -> one endpoint's JSON
@@ -70,11 +72,13 @@ kendpoint() {
 		"$1" "$3" "$4" "$5" "$2" "${1//./-}"
 }
 
-kslice() { # NAME ENDPOINT-JSON...
-	local name=$1 eps
-	shift
+kslice() { kslice_in mailserver mailserver "$@"; } # NAME ENDPOINT-JSON...
+
+kslice_in() { # NAMESPACE SERVICE NAME ENDPOINT-JSON...
+	local ns=$1 svc=$2 name=$3 eps
+	shift 3
 	eps=$(IFS=,; echo "$*")
-	kput endpointslices "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"$name\",\"labels\":{\"kubernetes.io/service-name\":\"mailserver\",\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":2525},{\"name\":\"submission\",\"protocol\":\"TCP\",\"port\":2587}],\"endpoints\":[$eps]}"
+	kput endpointslices "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{\"namespace\":\"$ns\",\"name\":\"$name\",\"labels\":{\"kubernetes.io/service-name\":\"$svc\",\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":2525},{\"name\":\"submission\",\"protocol\":\"TCP\",\"port\":2587}],\"endpoints\":[$eps]}"
 }
 
 kube_config() { # FILE

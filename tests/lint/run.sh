@@ -19,6 +19,20 @@ else
 	no "promtool not installed (Debian package prometheus)"
 fi
 
+# fault points (NOSNAT_FAULT_* in the environment) are for test builds:
+# the release binary must not read them; the fault build shows the check sees them
+if [ -x "$ROOT/build/nosnat" ] && [ -x "$ROOT/build/nosnat-faults" ]; then
+	if grep -aq NOSNAT_FAULT_ "$ROOT/build/nosnat"; then
+		no "build/nosnat reads test fault switches: $(grep -ao 'NOSNAT_FAULT_[A-Z_]*' "$ROOT/build/nosnat" | sort -u | tr '\n' ' ')"
+	elif ! grep -aq NOSNAT_FAULT_ "$ROOT/build/nosnat-faults"; then
+		no "build/nosnat-faults has no fault switch: the check would see nothing"
+	else
+		ok "build/nosnat has no test fault switch (build/nosnat-faults has)"
+	fi
+else
+	no "build/nosnat and build/nosnat-faults not built (make all test-bins)"
+fi
+
 rendered=$(mktemp /tmp/nosnat-deploy.XXXXXX)
 trap 'rm -f "$rendered"' EXIT
 if command -v kubectl >/dev/null && kubectl kustomize "$ROOT/deploy" >"$rendered" 2>&1; then

@@ -8,14 +8,18 @@
 #include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
 #include "metrics.h"
 #include "kube.h"
 #include "kube_creds.h"
+#include "kube_http.h"
 #include "names.h"
 #include "parse.h"
+#include "pins.h"
 #include "scratch.h"
 #include "show.h"
 
@@ -194,12 +198,15 @@ static void test_parse(void)
 
 static struct config cfg;
 
-/* "# expect: LINE:COL: text" on a bad file's first line (COL may be empty). */
+/* "# expect: LINE:COL: text" on a bad file's first line (COL may be empty).
+ * "# node-ip: ADDR" on the second: the file parses, and is refused where
+ * apply checks it against the address this node was attached with. */
 static void test_config_file(const char *dir, const char *name)
 {
-	char path[1024], first[256] = "", want_pos[1100], err[1200];
+	char path[1024], first[256] = "", second[256] = "", want_pos[1100], err[1200];
 	const char *want_text = "empty configuration";
 	unsigned int line = 1;
+	__be32 node_ip = 0;
 	int col = 1;
 	FILE *f;
 
@@ -213,9 +220,25 @@ static void test_config_file(const char *dir, const char *name)
 		col = p[1] == ':' ? -1 : (int)strtoul(p + 1, &p, 10);
 		colon2 = strchr(p + (col == -1 ? 1 : 0), ':');
 		want_text = colon2 ? colon2 + 2 : "";
+		if (fgets(second, sizeof(second), f) && !strncmp(second, "# node-ip: ", 11)) {
+			second[strcspn(second, "\n")] = '\0';
+			EXPECT(!parse_ipv4(second + 11, &node_ip), "%s: bad node-ip line", name);
+		}
 	}
 	if (f)
 		fclose(f);
+	if (node_ip) {
+		int rc = config_load(path, &cfg, err, sizeof(err));
+
+		EXPECT(rc == 0, "%s does not parse: %s", name, err);
+		if (!rc)
+			rc = config_check_vips(&cfg, 0, node_ip, path, err, sizeof(err));
+		EXPECT(rc == -EINVAL, "%s accepted at apply (node %s): %d", name, second + 11, rc);
+		snprintf(want_pos, sizeof(want_pos), "%s:%u:%d: ", path, line, col);
+		EXPECT(rc && !strncmp(err, want_pos, strlen(want_pos)) && strstr(err, want_text),
+		       "%s: %s (want %s%s)", name, err, want_pos, want_text);
+		return;
+	}
 	if (!strncmp(name, "good", 4)) {
 		int rc = config_load(path, &cfg, err, sizeof(err));
 
@@ -342,6 +365,7 @@ static void fill_metrics(void)
 	mx.kube_last_sync = 1795000100;
 	mx.kube_watch_restarts = 2;
 	mx.kube_invalid_endpoints = 3;
+	mx.kube_rejected_services = 1;
 }
 
 static void test_metrics(const char *fixtures)
@@ -466,7 +490,24 @@ static json_object *js(const char *text)
 	return json_tokener_parse(text);
 }
 
-static struct config kbase, kout;
+static struct config kbase, kout, kprev;
+static size_t krejected;
+static char knotes[4096];
+
+/* kube_resolve into kout, its notes in knotes, skipped Services in krejected */
+static int resolve(const struct config *base, const struct kube_snapshot *snap, __be32 node_ip,
+		   const struct config *prev)
+{
+	FILE *f = fmemopen(knotes, sizeof(knotes), "w");
+	struct kube_resolve r = { .base = base, .snap = snap, .node_ip = node_ip, .prev = prev, .log = f };
+	char err[256];
+	int rc = kube_resolve(&r, &kout, err, sizeof(err));
+
+	if (f)
+		fclose(f);
+	krejected = r.rejected;
+	return rc;
+}
 
 static void test_kube(void)
 {
@@ -553,7 +594,7 @@ static void test_kube(void)
 	strcpy(kbase.ksvcs[0].label, "mail");
 	snap = (struct kube_snapshot){ .svcs = &svc, .n_svcs = 1, .slices = sl, .n_slices = 2,
 				       .nodes = nodes, .n_nodes = 3 };
-	ok = !kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err));
+	ok = !resolve(&kbase, &snap, 0, NULL);
 	EXPECT(ok, "resolve: %s", err);
 	/* 25/tcp, 993/tcp, 53/udp (SCTP skipped) */
 	EXPECT(kout.n_nodes == 3 && kout.n_vips == 3, "nodes %zu VIP ports %zu", kout.n_nodes, kout.n_vips);
@@ -588,22 +629,212 @@ static void test_kube(void)
 	kbase.n_ksvcs = 2;
 	strcpy(kbase.ksvcs[1].ns, "other");
 	strcpy(kbase.ksvcs[1].name, "missing");
-	EXPECT(!kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err)) && kout.n_vips == 1 &&
+	EXPECT(!resolve(&kbase, &snap, 0, NULL) && kout.n_vips == 1 &&
 	       kout.vips[0].key.addr == htonl(0xc000020b), "port filter and VIP override");
 	/* the draining pod alone: weight 0 */
 	sl[1].n_eps = 0;
 	kbase.n_ksvcs = 1;
-	EXPECT(!kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err)), "resolve");
+	EXPECT(!resolve(&kbase, &snap, 0, NULL), "resolve");
 	for (size_t b = 0; b < kout.vips[0].n_be; b++)
 		if (kout.bes[kout.vips[0].first_be + b].addr == htonl(0xc6120302))
 			EXPECT(kout.bes[kout.vips[0].first_be + b].weight == 0, "terminating pod drains");
 	/* no LB IP yet: nothing for the service, no error */
 	svc.lb_ip = 0;
 	kbase.ksvcs[0].vip = 0;
-	EXPECT(!kube_resolve(&kbase, &snap, &kout, NULL, err, sizeof(err)) && kout.n_vips == 0,
+	EXPECT(!resolve(&kbase, &snap, 0, NULL) && kout.n_vips == 0,
 	       "service without a VIP yet");
 	kube_slice_free(&sl[0]);
 	kube_slice_free(&sl[1]);
+}
+
+static struct kube_service ksvc(const char *ns, const char *name, const char *lb, int n_ports)
+{
+	struct kube_service v = {};
+
+	snprintf(v.ns, sizeof(v.ns), "%s", ns);
+	snprintf(v.name, sizeof(v.name), "%s", name);
+	v.lb_ip = inet_addr(lb);
+	for (int i = 0; i < n_ports; i++) {
+		snprintf(v.ports[i].name, sizeof(v.ports[i].name), "p%d", i);
+		v.ports[i].port = (__u16)(25 + i);
+		v.ports[i].proto = IPPROTO_TCP;
+		v.ports[i].target_port = 2525;
+	}
+	v.n_ports = (size_t)n_ports;
+	return v;
+}
+
+/* n ready endpoints 198.18.X.1.. on node, for every port of svc (pod port 2525) */
+static struct kube_slice kslice_of(const struct kube_service *svc, struct kube_endpoint *eps, int n,
+				   int x, const char *node)
+{
+	struct kube_slice sl = { .eps = eps, .n_eps = (size_t)n };
+
+	snprintf(sl.ns, sizeof(sl.ns), "%s", svc->ns);
+	snprintf(sl.name, sizeof(sl.name), "%.60s-1", svc->name);
+	snprintf(sl.service, sizeof(sl.service), "%.60s", svc->name);
+	for (size_t i = 0; i < svc->n_ports; i++) {
+		sl.ports[i] = svc->ports[i];
+		sl.ports[i].port = 2525;
+	}
+	sl.n_ports = svc->n_ports;
+	for (int i = 0; i < n; i++) {
+		eps[i] = (struct kube_endpoint){ .addr = htonl(0xc6120000u | (uint32_t)x << 8 | (uint32_t)(i + 1)),
+						 .ready = 1, .serving = 1 };
+		snprintf(eps[i].node, sizeof(eps[i].node), "%s", node);
+	}
+	return sl;
+}
+
+static const struct config_vip *vip_of(const struct config *c, const char *addr)
+{
+	for (size_t i = 0; i < c->n_vips; i++)
+		if (c->vips[i].key.addr == inet_addr(addr))
+			return &c->vips[i];
+	return NULL;
+}
+
+/* One Service that breaks a rule is skipped (its last applied state kept),
+ * the others resolved; Kubernetes addresses get the static file's checks. */
+static void test_kube_isolation(void)
+{
+	static struct kube_endpoint eps[4][20];
+	static const char *const svc_names[] = { "big", "small", "third" };
+	struct kube_node nodes[3] = { { .name = "node-a" }, { .name = "node-b" }, { .name = "node-c" } };
+	struct kube_service svcs[3];
+	struct kube_slice sl[3];
+	struct kube_snapshot snap;
+	const struct config_vip *v;
+	__be32 self = inet_addr("198.51.100.11");
+
+	nodes[0].ip = self;
+	nodes[1].ip = inet_addr("198.51.100.12");
+	nodes[2].ip = inet_addr("198.51.100.13");
+	memset(&kbase, 0, sizeof(kbase));
+	kbase.nodes_from_kube = 1;
+	kbase.n_ksvcs = 3;
+	for (int i = 0; i < 3; i++) {
+		snprintf(kbase.ksvcs[i].ns, sizeof(kbase.ksvcs[i].ns), "tenant%d", i);
+		snprintf(kbase.ksvcs[i].name, sizeof(kbase.ksvcs[i].name), "%s", svc_names[i]);
+		snprintf(kbase.ksvcs[i].label, sizeof(kbase.ksvcs[i].label), "tenant%d/%s", i, svc_names[i]);
+	}
+	svcs[0] = ksvc("tenant0", "big", "192.0.2.20", 1);
+	svcs[1] = ksvc("tenant1", "small", "192.0.2.21", 1);
+	svcs[2] = ksvc("tenant2", "third", "192.0.2.22", 1);
+	sl[0] = kslice_of(&svcs[0], eps[0], 16, 1, "node-a");	/* 16 here: the most there can be */
+	sl[1] = kslice_of(&svcs[1], eps[1], 1, 2, "node-b");
+	sl[2] = kslice_of(&svcs[2], eps[2], 2, 3, "node-c");
+	snap = (struct kube_snapshot){ .svcs = svcs, .n_svcs = 3, .slices = sl, .n_slices = 3,
+				       .nodes = nodes, .n_nodes = 3 };
+	EXPECT(!resolve(&kbase, &snap, self, NULL) && krejected == 0 && kout.n_vips == 3,
+	       "16 local endpoints: %zu rejected, %zu VIP ports (%s)", krejected, kout.n_vips, knotes);
+	memcpy(&kprev, &kout, sizeof(kprev));	/* applied */
+
+	/* the Deployment scales to 17 pods on this node: that Service alone is
+	 * skipped, keeping the 16 applied; the other two follow their changes */
+	sl[0] = kslice_of(&svcs[0], eps[0], 17, 1, "node-a");
+	sl[1] = kslice_of(&svcs[1], eps[1], 2, 2, "node-b");
+	EXPECT(!resolve(&kbase, &snap, self, &kprev) && krejected == 1, "17 local: %zu rejected (%s)",
+	       krejected, knotes);
+	v = vip_of(&kout, "192.0.2.21");
+	EXPECT(v && v->n_be == 2, "the other Service's VIP: %zu backends, want 2", v ? v->n_be : 0);
+	EXPECT(vip_of(&kout, "192.0.2.22") != NULL, "the third Service's VIP");
+	v = vip_of(&kout, "192.0.2.20");
+	EXPECT(v && v->n_be == 16, "the skipped Service keeps its applied 16: %zu", v ? v->n_be : 0);
+	EXPECT(strstr(knotes, "service tenant0/big (VIP 192.0.2.20) skipped: 192.0.2.20:25/tcp has 17 "
+			      "backends on this node (at most 16); its last applied state stays") != NULL,
+	       "note: %s", knotes);
+	EXPECT(!config_check_vips(&kout, 0, self, NULL, knotes, sizeof(knotes)) &&
+	       !config_check_pod_ids(&kout, 0, NULL, knotes, sizeof(knotes)),
+	       "the result breaks a rule: %s", knotes);
+	/* never applied before: nothing for it */
+	EXPECT(!resolve(&kbase, &snap, self, NULL) && krejected == 1 && !vip_of(&kout, "192.0.2.20") &&
+	       vip_of(&kout, "192.0.2.21") && strstr(knotes, "; nothing applied for it"),
+	       "no last state: %zu rejected (%s)", krejected, knotes);
+	sl[0] = kslice_of(&svcs[0], eps[0], 3, 1, "node-a");
+
+	/* VIPs that are a node's address: this node's, a listed one's, a
+	 * Node's when 'nodes' is static; no unicast address */
+	{
+		static const struct { const char *lb; int static_nodes; const char *why; } bad_vips[] = {
+			{ "198.51.100.11", 0, "VIP 198.51.100.11 is the address of Node node-a" },
+			{ "198.51.100.13", 0, "VIP 198.51.100.13 is the address of Node node-c" },
+			{ "198.51.100.13", 1, "VIP 198.51.100.13 is the address of Node node-c" },
+			{ "127.0.0.5", 0, "VIP 127.0.0.5 is loopback" },
+			{ "224.0.0.5", 0, "VIP 224.0.0.5 is multicast" },
+			{ "255.255.255.255", 0, "VIP 255.255.255.255 is broadcast" },
+			{ "0.1.2.3", 0, "VIP 0.1.2.3 is 'this network'" },
+			{ "192.0.2.21", 0, "192.0.2.21:25/tcp is defined twice" },	/* the second's */
+		};
+
+		for (size_t i = 0; i < sizeof(bad_vips) / sizeof(bad_vips[0]); i++) {
+			kbase.nodes_from_kube = !bad_vips[i].static_nodes;
+			kbase.n_nodes = 0;
+			if (bad_vips[i].static_nodes) {
+				kbase.nodes[kbase.n_nodes++] = nodes[1].ip;
+				kbase.nodes[kbase.n_nodes++] = nodes[0].ip;
+			}
+			svcs[2].lb_ip = inet_addr(bad_vips[i].lb);
+			sl[2] = kslice_of(&svcs[2], eps[2], 1, 3, bad_vips[i].static_nodes ? "node-b" : "node-c");
+			EXPECT(!resolve(&kbase, &snap, self, NULL) && krejected == 1 &&
+			       strstr(knotes, bad_vips[i].why) && vip_of(&kout, "192.0.2.20") &&
+			       (i == 7 || vip_of(&kout, "192.0.2.21")),
+			       "VIP %s: %zu rejected, notes: %s", bad_vips[i].lb, krejected, knotes);
+		}
+		/* this node's address, from the attach alone (no Node has it) */
+		kbase.nodes_from_kube = 0;
+		kbase.n_nodes = 1;
+		kbase.nodes[0] = nodes[1].ip;
+		svcs[2].lb_ip = inet_addr("198.51.100.99");
+		EXPECT(!resolve(&kbase, &snap, inet_addr("198.51.100.99"), NULL) && krejected >= 1 &&
+		       strstr(knotes, "VIP 198.51.100.99 is this node's address"), "VIP = --node-ip: %s",
+		       knotes);
+		kbase.nodes_from_kube = 1;
+		kbase.n_nodes = 0;
+		svcs[2].lb_ip = inet_addr("192.0.2.22");
+	}
+	/* 8 VIP ports on one pod port: more than NOSNAT_POD_IDS */
+	svcs[2] = ksvc("tenant2", "third", "192.0.2.22", NOSNAT_POD_IDS + 1);
+	sl[2] = kslice_of(&svcs[2], eps[2], 1, 3, "node-c");
+	EXPECT(!resolve(&kbase, &snap, self, NULL) && krejected == 1 && !vip_of(&kout, "192.0.2.22") &&
+	       vip_of(&kout, "192.0.2.21") &&
+	       strstr(knotes, "backend 198.18.3.1:2525 serves more than 7 VIP ports of one protocol"),
+	       "8 VIP ports on a pod port: %zu rejected, %s", krejected, knotes);
+	svcs[2].n_ports = NOSNAT_POD_IDS;
+	sl[2].n_ports = NOSNAT_POD_IDS;
+	EXPECT(!resolve(&kbase, &snap, self, NULL) && krejected == 0 && kout.n_vips == 2 + NOSNAT_POD_IDS,
+	       "7 VIP ports: %zu rejected, %zu VIP ports", krejected, kout.n_vips);
+
+	/* Kubernetes addresses get the unicast check: endpoints and Nodes */
+	{
+		static const char *const bad_eps[] = { "224.1.2.3", "127.0.0.9", "255.255.255.255",
+						       "0.0.0.0", "240.0.0.1" };
+		char text[512];
+		struct kube_slice t;
+		struct kube_node n;
+		json_object *o;
+
+		for (size_t i = 0; i < sizeof(bad_eps) / sizeof(bad_eps[0]); i++) {
+			snprintf(text, sizeof(text),
+				 "{\"metadata\":{\"namespace\":\"a\",\"name\":\"s\",\"labels\":"
+				 "{\"kubernetes.io/service-name\":\"b\"}},\"addressType\":\"IPv4\","
+				 "\"endpoints\":[{\"addresses\":[\"%s\"],\"nodeName\":\"node-a\"},"
+				 "{\"addresses\":[\"198.18.1.1\"],\"nodeName\":\"node-a\"}]}", bad_eps[i]);
+			o = js(text);
+			EXPECT(o && !kube_parse_slice(o, &t, knotes, sizeof(knotes)) && t.n_eps == 1 &&
+			       t.n_invalid == 1 && t.eps[0].addr == inet_addr("198.18.1.1"),
+			       "endpoint %s not refused (%zu kept)", bad_eps[i], o ? t.n_eps : 0);
+			json_object_put(o);
+			kube_slice_free(&t);
+			snprintf(text, sizeof(text),
+				 "{\"metadata\":{\"name\":\"node-x\"},\"status\":{\"addresses\":["
+				 "{\"type\":\"InternalIP\",\"address\":\"%s\"}]}}", bad_eps[i]);
+			o = js(text);
+			EXPECT(o && !kube_parse_node(o, &n, knotes, sizeof(knotes)) && n.ip == 0,
+			       "Node InternalIP %s taken", bad_eps[i]);
+			json_object_put(o);
+		}
+	}
 }
 
 /* list --json, through json-c: the exact line for a small state. */
@@ -706,6 +937,67 @@ static void test_kube_creds(void)
 		kube_creds_free(&c);
 	o.allow_http = 0;
 
+	/* The server's scheme, as libcurl reads it: https only, unless the
+	 * test override allows http; upper case and a missing scheme (which
+	 * libcurl would send as http) are no way around it. */
+	{
+		static const struct { const char *server; int allow_http, want; } urls[] = {
+			{ "https://198.51.100.1:6443", 0, 0 },
+			{ "HTTPS://198.51.100.1:6443", 0, 0 },
+			{ "https://[2001:db8::1]:6443/prefix", 0, 0 },
+			{ "http://198.51.100.1:8080", 0, -EPROTO },
+			{ "HTTP://198.51.100.1:8080", 0, -EPROTO },
+			{ "Http://198.51.100.1:8080", 0, -EPROTO },
+			{ "198.51.100.1:6443", 0, -EINVAL },
+			{ "198.51.100.1", 0, -EINVAL },
+			{ "kubernetes.default:443", 0, -EINVAL },
+			{ "//198.51.100.1:6443", 0, -EINVAL },
+			{ "ftp://198.51.100.1", 0, -EPROTO },
+			{ "", 0, -EINVAL },
+			{ "http://198.51.100.1:8080", 1, 0 },
+			{ "HTTP://198.51.100.1:8080", 1, 0 },
+			{ "198.51.100.1:8080", 1, -EINVAL },
+		};
+
+		for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+			KCFG("      certificate-authority: ca.crt\n", urls[i].server);
+			write_text(kcfg, text);
+			o.allow_http = urls[i].allow_http;
+			rc = kube_creds_load(&o, &c, 0);
+			EXPECT(rc == urls[i].want, "server '%s'%s: %d, want %d", urls[i].server,
+			       urls[i].allow_http ? " (http allowed)" : "", rc, urls[i].want);
+			if (!rc)
+				kube_creds_free(&c);
+		}
+		o.allow_http = 0;
+	}
+	/* and the request itself speaks https alone: a plain-http URL that
+	 * got past the check is refused by libcurl before any connection
+	 * (port 1 on loopback: a connection attempt would fail otherwise) */
+	{
+		struct kube_creds hc = { .token = "tok-1" };
+		struct kube_get g = { .path = "/api/v1/nodes", .stall_timeout = 5,
+				      .on_data = NULL, .data_arg = NULL };
+		static const char *const plain[] = { "http://127.0.0.1:1", "HTTP://127.0.0.1:1",
+						     "127.0.0.1:1" };
+		struct curl_slist *hdrs;
+
+		for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+			CURL *h;
+			CURLcode res = CURLE_FAILED_INIT;
+
+			snprintf(hc.server, sizeof(hc.server), "%s", plain[i]);
+			h = kube_http_prepare(&hc, &g, &hdrs);
+			if (h)
+				res = curl_easy_perform(h);
+			EXPECT(res == CURLE_UNSUPPORTED_PROTOCOL, "%s: libcurl answered %d (%s), want "
+			       "unsupported protocol", plain[i], res, curl_easy_strerror(res));
+			if (h)
+				curl_easy_cleanup(h);
+			curl_slist_free_all(hdrs);
+		}
+	}
+
 	/* a 5000-byte token (an OIDC one, say) is read whole, not cut at 4095 */
 	big = malloc(KUBE_TOKEN_MAX_BYTES + 2);
 	memset(big, 'a', 5000);
@@ -731,6 +1023,57 @@ static void test_kube_creds(void)
 	rmdir(dir);
 }
 
+/* The daemon's lock: held by another process, it is refused with that
+ * process's pid; free again once it exits; removed by detach only when free. */
+static void test_daemon_lock(void)
+{
+	char dir[] = "/tmp/nosnat-lock.XXXXXX", lockdir[64], link[96], buf[32];
+	int ready[2], release[2], holder = -1, fd, status;
+	struct stat st;
+	ssize_t n;
+	pid_t child;
+
+	if (!mkdtemp(dir) || pipe(ready) || pipe(release)) {
+		EXPECT(0, "setup");
+		return;
+	}
+	snprintf(lockdir, sizeof(lockdir), "%s/daemon_lock", dir);
+	snprintf(link, sizeof(link), "%s/pid", lockdir);
+	child = fork();
+	if (child == 0) {	/* the first daemon: takes the lock, holds it until told */
+		int h, cfd = daemon_lock_try(dir, &h);
+		char c = cfd >= 0 ? 'y' : 'n';
+
+		close(release[1]);
+		if (write(ready[1], &c, 1) != 1 || read(release[0], &c, 1) < 0)
+			_exit(2);
+		_exit(cfd >= 0 ? 0 : 1);
+	}
+	close(ready[1]);
+	close(release[0]);
+	EXPECT(read(ready[0], buf, 1) == 1 && buf[0] == 'y', "the first process did not get the lock");
+	fd = daemon_lock_try(dir, &holder);
+	EXPECT(fd == -EWOULDBLOCK, "a held lock taken again: %d", fd);
+	EXPECT(holder == child, "the holder reported as pid %d, want %d", holder, (int)child);
+	EXPECT(!stat(lockdir, &st) && S_ISDIR(st.st_mode) && (st.st_mode & 077) == 0,
+	       "lock directory mode %o", (unsigned int)st.st_mode);
+	daemon_lock_remove(dir);	/* a detach meanwhile: the held lock stays */
+	EXPECT(!access(lockdir, F_OK), "detach removed a held lock");
+	close(release[1]);
+	waitpid(child, &status, 0);
+	EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	fd = daemon_lock_try(dir, &holder);
+	EXPECT(fd >= 0, "the lock not free after its holder exited: %d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n > 0)
+		buf[n] = '\0';
+	EXPECT(n > 0 && atoi(buf) == (int)getpid(), "pid recorded: %s", n > 0 ? buf : "(none)");
+	daemon_unlock(dir, fd);
+	daemon_lock_remove(dir);	/* free: gone, and the pin dir can be removed */
+	EXPECT(access(lockdir, F_OK) && !rmdir(dir), "the lock left behind after a detach");
+	close(ready[0]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *fixtures = argc > 1 ? argv[1] : "tests/fixtures";
@@ -741,8 +1084,10 @@ int main(int argc, char **argv)
 	test_metrics(fixtures);
 	test_dataplane_mode();
 	test_kube();
+	test_kube_isolation();
 	test_show_json();
 	test_kube_creds();
+	test_daemon_lock();
 	if (!passed && !failed)
 		failed = 1;
 	printf("unit: %d passed, %d failed\n", passed, failed);
