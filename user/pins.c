@@ -146,7 +146,9 @@ int maps_open(const char *pin_dir, struct nosnat_maps *m)
 		if (*t[i].fd < 0) {
 			int rc = -errno;
 
-			if (rc == -ENOENT)
+			if (rc == -ENOENT && i == 0)	/* a pin dir a daemon's lock kept after detach */
+				err("no nosnat state under %s (run 'nosnat attach' first)", pin_dir);
+			else if (rc == -ENOENT)
 				err("no map %s under %s (run 'nosnat attach' first)", t[i].name, pin_dir);
 			else if (rc == -EPERM || rc == -EACCES)
 				err("cannot open %s/%s: %s (the pins are root's, mode 0600; needs root with CAP_BPF)",

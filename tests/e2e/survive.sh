@@ -151,3 +151,27 @@ t_idle_survives_layout_change() {
 	[ $rc = 0 ] && echo "all 10 idle connections answered across a flow layout change and back ($flows_before flows on b carried over)"
 	return $rc
 }
+
+# A pod's node where nothing makes conntrack track connections (no
+# netfilter rule uses it): a VIP connection to its pod passes its handshake
+# without a conntrack entry, which counts ct_untracked, and health says
+# that recovery through marks does not cover it. With the rule back, a new
+# connection is tracked and claimed again.
+t_untracked_is_said() {
+	local rc=0 out before
+	mail_vip b || return 1
+	nsx b nft delete table ip nsnlab || return 1
+	before=$(flow_event b ct_untracked)
+	who client $VIP 25 >/dev/null || fail "connection without conntrack" || rc=1
+	[ "$(flow_event b ct_untracked)" -gt "$before" ] || fail "no ct_untracked on b" || rc=1
+	out=$(nosnat_on b health 2>&1)
+	[[ $out == *"recovery: conntrack marks, but "*" VIP flows had no conntrack entry"* ]] ||
+		fail "health: $out" || rc=1
+	printf '%s\n' 'table ip nsnlab { chain forward { type filter hook forward priority 0; policy accept; ct state invalid counter; }; }' |
+		nsx b nft -f - || rc=1
+	before=$(flow_event b ct_untracked)
+	who client $VIP 25 >/dev/null || fail "connection with conntrack back" || rc=1
+	[ "$(flow_event b ct_untracked)" = "$before" ] || fail "a tracked connection counted untracked" || rc=1
+	[ $rc = 0 ] && echo "health on b: ${out#*(}"
+	return $rc
+}
