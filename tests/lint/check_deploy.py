@@ -8,22 +8,15 @@ import os
 import re
 import subprocess
 import sys
+
+from report import Report
 import tempfile
 
 import yaml
 
 rendered, nosnat, golden, deploy = sys.argv[1:5]
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"  ok    {what}")
-    else:
-        failed += 1
-        print(f"  FAIL  {what}")
+REPORT = Report("lint-deploy")
+check = REPORT.check
 
 
 run_help = subprocess.run([nosnat, "run", "-h"], capture_output=True, text=True).stdout
@@ -141,5 +134,4 @@ for p in dash["panels"]:
         used |= set(re.findall(r"\b(nosnat_[a-z_]+)", t["expr"]))
 check(used and used <= families, f"dashboard queries only exported metrics: {sorted(used - families)}")
 
-print(f"lint-deploy: {passed} passed, {failed} failed")
-sys.exit(1 if failed or not passed else 0)
+REPORT.close()

@@ -13,19 +13,12 @@ Usage: check_seccomp.py PROFILE BASE"""
 import json
 import sys
 
+from report import Report
+
 NEEDED = {"bpf", "perf_event_open"}
 ALLOW = "SCMP_ACT_ALLOW"
-passed = failed = 0
-
-
-def check(ok, what):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"  ok    {what}")
-    else:
-        failed += 1
-        print(f"  FAIL  {what}")
+REPORT = Report("lint-seccomp")
+check = REPORT.check
 
 
 def errno_of(action, errno):
@@ -102,5 +95,4 @@ for n in calls:
           + (" (nosnat needs it allowed)" if n in NEEDED else ""))
 if not differ:
     check(True, f"{len(calls)} system calls decided as by the default, bpf and perf_event_open allowed")
-print(f"lint-seccomp: {passed} passed, {failed} failed")
-sys.exit(1 if failed or not passed else 0)
+REPORT.close()
