@@ -118,8 +118,13 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		if (p->proto == IPPROTO_TCP && p->l4)
-			mss_clamp_xdp(p->l4, p->data_end, mss_max_for(p, cfg));
+		if (p->proto == IPPROTO_TCP && p->l4) {
+			struct tcphdr *th = p->l4;
+
+			if ((void *)(th + 1) <= p->data_end && th->syn)
+				nosnat_mss_clamp_xdp(ctx_xdp(c), p->l2_len + p->ip_len,
+						     mss_max_for(p, cfg));
+		}
 	}
 	if (xdp_encap_ipip(ctx_xdp(c), p, cfg->node_ip, node, id)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
