@@ -118,8 +118,13 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		if (p->proto == IPPROTO_TCP && p->l4)
-			mss_clamp_xdp(p->l4, p->data_end, mss_max_for(p, cfg));
+		if (p->proto == IPPROTO_TCP && p->l4) {
+			struct tcphdr *th = p->l4;
+
+			if ((void *)(th + 1) <= p->data_end && th->syn)
+				nosnat_mss_clamp_xdp(ctx_xdp(c), p->l2_len + p->ip_len,
+						     mss_max_for(p, cfg));
+		}
 	}
 	if (xdp_encap_ipip(ctx_xdp(c), p, cfg->node_ip, node, id)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
@@ -364,21 +369,12 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 static __always_inline struct nosnat_backend *local_by_tag(__u32 vip_id, __be32 node_ip, __u16 tag,
 							  __u32 *id)
 {
-	struct nosnat_local *local = bpf_map_lookup_elem(&nosnat_local, &vip_id);
+	__u64 scan = nosnat_local_scan(vip_id, node_ip, tag, 0, 0);
 
-	if (!local)
+	if (!(scan & LOCAL_TAGGED))
 		return NULL;
-	for (__u32 i = 0; i < NOSNAT_MAX_LOCAL; i++) {
-		struct nosnat_backend *be;
-
-		if (i >= local->count)
-			break;
-		*id = local->ids[i];
-		be = backend_get(*id, vip_id);
-		if (be && be->node == node_ip && backend_tag(be->addr, be->port) == tag)
-			return be;
-	}
-	return NULL;
+	*id = (__u32)scan;
+	return backend_get(*id, vip_id);
 }
 
 /* An ICMP error to a VIP address (p at its outer IPv4 header; from_node:

@@ -18,6 +18,20 @@
 #define IP_DF		0x4000
 #define IP_OFFSET	0x1fff
 
+/* bpf_ntohs() whose result every verifier can bound. Older verifiers
+ * (Debian 12's 6.1, its backports' 6.12; not 6.18) drop all bounds of a
+ * byte swap's result, so a length read this way cannot move a packet
+ * pointer or bound one ("math between pkt pointer and register with
+ * unbounded min value"). The mask gives the range back; the empty asm
+ * keeps clang from dropping it as redundant. One ALU instruction. */
+static __always_inline __u32 ntohs_bounded(__be16 v)
+{
+	__u32 h = bpf_ntohs(v);
+
+	asm volatile("" : "+r"(h));
+	return h & 0xffff;
+}
+
 struct vlan_tag {
 	__be16 tci;
 	__be16 proto;
@@ -77,9 +91,11 @@ static __always_inline int parse_l2_l3(void *data, void *data_end, struct pkt *p
 		return PARSE_MALFORMED;
 	if ((void *)ip + ihl > data_end)
 		return PARSE_MALFORMED;
-	if (bpf_ntohs(ip->tot_len) < ihl)
+	__u32 tot_len = ntohs_bounded(ip->tot_len);
+
+	if (tot_len < ihl)
 		return PARSE_MALFORMED;
-	if (linear && (void *)ip + bpf_ntohs(ip->tot_len) > data_end)
+	if (linear && (void *)ip + tot_len > data_end)
 		return PARSE_MALFORMED;
 	p->l2_len = off;
 	p->ip_len = ihl;

@@ -103,7 +103,7 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	if (rc)
 		return rc;
 	if (test_mode == MODE_XDP_META)
-		return run_twin(r);
+		return run_twin(r, ifindex);
 	if (r->ret == XDP_PASS && counter(maps.stats, to_tc, 0, 2) != before)
 		return run_tc_walk(in, len, ifindex, r);
 	return 0;
@@ -148,12 +148,15 @@ static int twin_load(void)
 
 /* What the twin does with a frame XDP passed with nosnat's metadata: the
  * packet the stack (or the neighbour code) then gets, in r->pkt. */
-int run_twin(struct run *r)
+int run_twin(struct run *r, int ifindex)
 {
+	/* the frame arrives where XDP saw it: the twin asks the FIB from there */
+	struct __sk_buff ctx_in = { .ingress_ifindex = (uint32_t)ifindex };
 	struct nosnat_meta meta;
 	uint8_t pkt[sizeof(r->out)];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_out = r->out,
-		    .data_size_out = sizeof(r->out), .repeat = 1);
+		    .data_size_out = sizeof(r->out), .repeat = 1,
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in));
 
 	if (r->ret != XDP_PASS || r->meta_len != sizeof(meta))
 		return 0;
