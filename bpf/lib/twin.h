@@ -138,8 +138,9 @@ static __always_inline int twin_local_backend(const struct nosnat_meta *m, __be3
 }
 
 /* The way out of a frame XDP handed over, asked of the FIB (not of the
- * metadata): its outer header must be this node's, to a known node in
- * IPIP or an ICMP error of its own. 0 and rt->ifindex, else -1. */
+ * metadata), else the uplink: its outer header must be this node's, to a
+ * known node in IPIP or an ICMP error of its own. 0 and rt->ifindex, else
+ * -1. */
 static __always_inline int twin_handed_frame(struct __sk_buff *skb, const struct nosnat_cfg *cfg,
 					     struct route *rt)
 {
@@ -153,14 +154,17 @@ static __always_inline int twin_handed_frame(struct __sk_buff *skb, const struct
 	if (p.proto == IPPROTO_IPIP ? !bpf_map_lookup_elem(&nosnat_nodes, &dst)
 				    : p.proto != IPPROTO_ICMP)
 		return -1;
-	return skb_route(skb, cfg->node_ip, dst, p.ip->tos, bpf_ntohs(p.ip->tot_len), rt);
+	/* no route the FIB knows: the uplink's neighbour code decides */
+	if (skb_route(skb, cfg->node_ip, dst, p.ip->tos, bpf_ntohs(p.ip->tot_len), rt))
+		rt->ifindex = cfg->ifindex;
+	return 0;
 }
 
 /* What XDP left in the metadata (m, a copy): carried out, unless it would
  * steer nosnat somewhere XDP could not have meant (metadata can come from
  * another XDP program too: a chain, a redirect into a veth uplink). A
- * rewrite goes only to one of the VIP's pods here, a hand-off only out of
- * the interface the FIB names for a frame of this node's. -1: not trusted,
+ * rewrite goes only to one of the VIP's pods here, a hand-off only of a
+ * frame of this node's, out of the interface the FIB names (or the uplink). -1: not trusted,
  * the packet is to be walked as if XDP had said nothing. A subprogram: its
  * stack is not the walk's. */
 static __attribute__((noinline)) int twin_from_xdp(struct __sk_buff *skb,
