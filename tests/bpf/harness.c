@@ -419,6 +419,19 @@ struct ip_spec ipv4(const char *src, const char *dst)
 				 .frag = 0x4000, .ttl = 63 };
 }
 
+/* A client's packet (flags) from port to the mail VIP's port 25, and the
+ * same as the local pod gets it (T_POD_LOCAL:2525): in and want. */
+void mail_frames(uint16_t port, uint8_t flags, uint8_t *in, size_t *n, uint8_t *want, size_t *wn)
+{
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(port, 25, flags);
+
+	*n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	*wn = frame(want, &ip, &l, 0);
+}
+
 /* eth(router -> self) around ip/l4 */
 size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4, int vlans)
 {

@@ -113,6 +113,7 @@ int mail_vip(const char *pod, uint16_t port, const char *node);
 struct l4_spec tcp(uint16_t sport, uint16_t dport, uint8_t flags);
 struct ip_spec ipv4(const char *src, const char *dst);
 size_t frame(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4, int vlans);
+void mail_frames(uint16_t port, uint8_t flags, uint8_t *in, size_t *n, uint8_t *want, size_t *wn);
 int setup_netns(void);
 int reload_maps(void);
 int setup_skel(void);

@@ -971,8 +971,6 @@ int t_udp_reply_fragments(void)
 int t_meta_refused_at_run_time(void)
 {
 	uint8_t in[256], want[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40090, 25, TH_SYN);
 	struct nosnat_flow_key fk = client_flow(40090);
 	struct nosnat_flow f;
 	struct run r;
@@ -981,10 +979,7 @@ int t_meta_refused_at_run_time(void)
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	vid = st.vips[0].val.id;
-	n = frame(in, &ip, &l, 0);
-	ip.daddr = ip4(T_POD_LOCAL);
-	l.dport = 2525;
-	wn = frame(want, &ip, &l, 0);
+	mail_frames(40090, TH_SYN, in, &n, want, &wn);
 	skel->bss->nosnat_xdp_meta_room = 2;	/* as the first packet found it */
 	stats_snap();
 	CHECK(!run_xdp_only(in, n, 1, &r), "XDP run");
@@ -1010,8 +1005,6 @@ int t_meta_refused_at_run_time(void)
 int t_twin_distrusts_metadata(void)
 {
 	uint8_t in[256], want[256];
-	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct l4_spec l = tcp(40095, 25, TH_SYN);
 	struct nosnat_meta forged = { .magic = NOSNAT_META_LOCAL, .vip = ip4(T_VIP),
 				      .pod = ip4(T_POD_LOCAL2), .vip_port = htons(25),
 				      .pod_port = htons(2525), .proto = IPPROTO_TCP,
@@ -1021,10 +1014,7 @@ int t_twin_distrusts_metadata(void)
 	int fd;
 
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
-	n = frame(in, &ip, &l, 0);
-	ip.daddr = ip4(T_POD_LOCAL);
-	l.dport = 2525;
-	wn = frame(want, &ip, &l, 0);
+	mail_frames(40095, TH_SYN, in, &n, want, &wn);
 	/* "rewrite to 198.18.1.3", which serves no VIP: the VIP's own pod */
 	fd = twin_prog(&forged);
 	CHECK(fd >= 0, "twin");
@@ -1036,12 +1026,7 @@ int t_twin_distrusts_metadata(void)
 	 * this node's to hand to the neighbour code; it reaches its pod */
 	forged = (struct nosnat_meta){ .magic = NOSNAT_META_MAGIC, .ifindex = 1 };
 	fd = twin_prog(&forged);
-	l = tcp(40096, 25, TH_SYN);
-	ip = ipv4(T_CLIENT, T_VIP);
-	n = frame(in, &ip, &l, 0);
-	ip.daddr = ip4(T_POD_LOCAL);
-	l.dport = 2525;
-	wn = frame(want, &ip, &l, 0);
+	mail_frames(40096, TH_SYN, in, &n, want, &wn);
 	stats_snap();
 	CHECK(!run_tc(fd, in, n, &r) && r.ret == TC_ACT_OK, "forged hand-off: verdict %u", r.ret);
 	CHECK_BYTES(&r, want, wn);
