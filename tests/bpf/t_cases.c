@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Single-packet cases as a table: one row is a setup, one input frame, the
  * verdict of the uplink's ingress, the exact output (untouched, DNAT,
- * encapsulated, decapsulated) and the one counter that moves, and the test
+ * encapsulated, decapsulated, an ICMP error back) and the one counter that
+ * moves, and the test
  * modes it holds in (all but where said). test_bpf runs every row as a
  * test of its own in each mode, after a map reset. A case that
  * needs more than one packet or a look into the maps stays a function in
@@ -25,6 +26,8 @@ enum case_out {
 				 * the next hop */
 	OUT_DECAP_LOCAL,	/* an IPIP input's inner packet, DNATed as OUT_DNAT_LOCAL,
 				 * behind the frame's own Ethernet header */
+	OUT_FRAG_NEEDED,	/* ICMP fragmentation needed (MTU 1480) from this node back
+				 * to the sender, quoting its IP header and 8 bytes */
 };
 
 enum case_frame {
@@ -34,6 +37,7 @@ enum case_frame {
 	F_LATER_FRAGMENT,	/* an IP fragment with offset 1480: no L4 header */
 	F_TCP_CUT,		/* a consistent IP header, 10 bytes of TCP header */
 	F_IPIP_INNER_CUT,	/* IPIP from ipip_from, the inner IP header cut at 12 bytes */
+	F_FULL,			/* TCP filled to 1500 bytes of IP: cannot grow by a tunnel */
 };
 
 /* A frame changed after it is built: cut to a length, bytes overwritten. */
@@ -70,6 +74,7 @@ struct pkt_case {
 #define LOCAL		EXPECT(XDP_PASS, OUT_DNAT_LOCAL, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE)
 #define ENCAP		EXPECT(XDP_TX, OUT_ENCAP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE)
 #define DECAP		EXPECT(XDP_PASS, OUT_DECAP_LOCAL, NOSNAT_ACT_DECAP, NOSNAT_R_NONE)
+#define FRAG_NEEDED	EXPECT(XDP_TX, OUT_FRAG_NEEDED, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED)
 /* BPF_PROG_TEST_RUN refuses an skb shorter than its L3 header (the kernel's
  * receive path pulls one in before tc): such frames run at XDP only */
 #define AT_XDP_ONLY	.modes = MODE_BIT(MODE_XDP_META) | MODE_BIT(MODE_XDP_NOMETA)
@@ -196,6 +201,9 @@ static const struct pkt_case cases[] = {
 	  .setup = MAIL_LOCAL, .frame = F_IPIP, .src = T_CLIENT, .dst = T_VIP,
 	  .proto = IPPROTO_TCP, .sport = 40019, .dport = 25, .flags = TH_SYN,
 	  .ipip_from = T_NODE_B, DECAP },
+	{ .name = "a DF segment too big for the tunnel: ICMP fragmentation needed back",
+	  .setup = MAIL_REMOTE, .frame = F_FULL, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40020, .dport = 25, .flags = TH_ACK, FRAG_NEEDED },
 };
 
 size_t pkt_cases_count(void)
@@ -242,6 +250,12 @@ static size_t case_frame(uint8_t *buf, const struct pkt_case *c, const char *dst
 				      .udp_no_csum = c->udp_no_csum };
 	} else {
 		l = tcp(c->sport, dport, c->flags);
+	}
+	if (c->frame == F_FULL) {
+		static uint8_t payload[1500 - 40];
+
+		l.payload = payload;
+		l.payload_len = sizeof(payload);
 	}
 	if (c->frame == F_TCP_CUT || c->frame == F_IPIP_INNER_CUT) {
 		uint8_t l3[256], whole[256];
@@ -300,7 +314,7 @@ static size_t case_edit(uint8_t *buf, size_t n, const struct frame_edit *e)
 int pkt_case_run(size_t i)
 {
 	const struct pkt_case *c = &cases[i];
-	uint8_t in[512], want[512];
+	uint8_t in[2048], want[512];
 	size_t n, wn = 0;
 	struct run r;
 
@@ -332,6 +346,14 @@ int pkt_case_run(size_t i)
 		wn = case_frame(want, c, T_POD_LOCAL, c->setup == DNS_LOCAL ? 5353 : 2525);
 	} else if (c->out == OUT_ENCAP || c->out == OUT_DECAP_LOCAL) {
 		wn = case_expect_tunnel(want, c);
+	} else if (c->out == OUT_FRAG_NEEDED) {
+		/* the node's error: internetwork control, as the kernel sends */
+		const struct ip_spec node = { .saddr = ip4(T_NODE_SELF), .daddr = ip4(c->src),
+					      .tos = 0xc0, .ttl = 64 };
+		uint8_t l3[128];
+
+		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x0800, l3,
+			       build_icmp_error(l3, &node, 3, 4, 1480, in + 14, 28));
 	}
 	stats_snap();
 	CHECK(!run_xdp(in, n, c->out == OUT_ENCAP ? dummy_ifindex : 1, &r), "test run");
