@@ -175,20 +175,10 @@ static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
 	v->ifindex = x >> 32;
 }
 
-/* The walk as a global function per hook: verified once, on its own, not
- * again for every state the entry point reaches it in (the tc twin's
- * checks before it multiplied those). */
-__attribute__((noinline)) __u64 nosnat_walk_xdp(struct xdp_md *ctx, __u32 finish_all)
-{
-	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
-
-	if (!ctx)
-		return verdict_pack(&v);
-	/* a program loaded without metadata: the pruned walk alone */
-	dp_walk(CTX_XDP(ctx), &v, nosnat_xdp_meta && finish_all);
-	return verdict_pack(&v);
-}
-
+/* tc's walk as a global function: verified once, on its own, not again for
+ * every state the entry point reaches it in (the tc twin's checks before it
+ * multiplied those), and its stack apart from the twin's. XDP inlines the
+ * walk: every packet the node receives crosses it. */
 __attribute__((noinline)) __u64 nosnat_walk_skb(struct __sk_buff *skb)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
