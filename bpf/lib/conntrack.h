@@ -101,27 +101,38 @@ enum ct_found {
 	CT_OTHER,		/* the connection, with another mark in our bits */
 };
 
-/* The VIP mark of a connection: kept when it is already this VIP's, set
- * when the entry carries none of our bits and its handshake is still under
- * way (the flow's first ACK: conntrack has not taken it yet), refused for
- * another VIP's mark and for an unmarked TCP connection already open,
- * which was not made by the handshake nosnat saw (one made straight to
- * the pod, say, that a forged SYN+ACK through the VIP names). */
-static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __u32 mask, int tcp)
+/* How a lookup may set the VIP's mark. */
+enum ct_claim_mode {
+	CT_LOOK = 0,		/* never */
+	CT_CLAIM,		/* on an entry that has none of our bits (a flow in
+				 * nosnat_flows: nosnat recorded it itself) */
+	CT_CLAIM_HANDSHAKE,	/* the same, only while conntrack has a TCP
+				 * connection in its handshake (a flow coming out of
+				 * the new-flow table at its first ACK) */
+};
+
+/* The VIP mark of a connection: kept when it is already this VIP's,
+ * refused for another VIP's mark, set on an unmarked entry as mode allows.
+ * An unmarked TCP connection already open when a flow's first ACK comes
+ * was not made by the handshake nosnat saw (one made straight to the pod,
+ * say, that a forged SYN+ACK through the VIP names): refused. */
+static __always_inline enum ct_found ct_claim(struct nf_conn *ct, __u32 want, __u32 mask,
+					      int mode, int tcp)
 {
 	__u32 mark = ct->mark, have = mark & mask;
 
 	if (have == want)
 		return CT_OURS;
-	if (have || (tcp && ct->proto.tcp.state >= CT_TCP_ESTABLISHED))
+	if (have || (mode == CT_CLAIM_HANDSHAKE && tcp &&
+		     ct->proto.tcp.state >= CT_TCP_ESTABLISHED))
 		return CT_OTHER;
 	ct->mark = (mark & ~mask) | want;
 	return CT_OURS;
 }
 
 /* Does this node's conntrack know the connection t (the packet's own
- * direction, after DNAT), with VIP mark want? claim: set the mark on an
- * entry that has none of our bits (only for a flow nosnat saw begin).
+ * direction, after DNAT), with VIP mark want? claim (enum ct_claim_mode):
+ * whether the mark may be set on an entry that has none of our bits.
  * open (when not NULL): whether a TCP connection is past its handshake. */
 static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 					      __u32 want, __u32 mask, int claim, int *open)
@@ -137,7 +148,7 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 	if (open)	/* a TCP connection past its handshake */
 		*open = t->proto == IPPROTO_TCP && ct->proto.tcp.state >= CT_TCP_ESTABLISHED;
 	if (claim)
-		r = ct_claim(ct, want, mask, t->proto == IPPROTO_TCP);
+		r = ct_claim(ct, want, mask, claim, t->proto == IPPROTO_TCP);
 	else
 		r = (ct->mark & mask) == want ? CT_OURS : CT_OTHER;
 	bpf_ct_release(ct);

@@ -213,7 +213,9 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 			return 0;
 		/* claimed only for a flow nosnat saw begin (ct_claim); an
 		 * entry of another VIP's, or another connection, refuses it */
-		switch (pod_has_flow(c, d->k, pk->be, mask, 1, &open)) {
+		switch (pod_has_flow(c, d->k, pk->be, mask,
+				     pk->state == PICK_ESTABLISHED ? CT_CLAIM : CT_CLAIM_HANDSHAKE,
+				     &open)) {
 		case CT_OTHER:
 			pk->reason = NOSNAT_R_CT_OTHER_VIP;
 			return 0;
@@ -243,7 +245,7 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0);
 		return 0;
 	}
-	if (pod_has_flow(c, d->k, pk->be, mask, 0, NULL) == CT_OURS) {
+	if (pod_has_flow(c, d->k, pk->be, mask, CT_LOOK, NULL) == CT_OURS) {
 		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN);
 		pk->reason = NOSNAT_R_CT_RECOVERED;
 		return 0;
@@ -252,7 +254,7 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 		prev = maglev_prev_backend(pk->vip_id, flow_hash(d->k), &prev_id);
 	if (prev && prev_id != pk->id) {
 		if (prev->node == d->cfg->node_ip) {
-			if (pod_has_flow(c, d->k, prev, mask, 0, NULL) == CT_OURS) {
+			if (pod_has_flow(c, d->k, prev, mask, CT_LOOK, NULL) == CT_OURS) {
 				pk->be = prev;
 				pk->id = prev_id;
 				flow_record(&nosnat_flows, d->k, prev_id, prev, pk->vip_id, 0,
@@ -425,7 +427,7 @@ static __always_inline void icmp_to_vip(ctx_t c, struct pkt *p,
 					 maglev_backend(vip->id, flow_hash(&k), &id);
 			/* a pod here without a table's word: its conntrack's */
 			if (be && be->node == cfg->node_ip && nosnat_have_ct && mask &&
-			    pod_has_flow(c, &k, be, mask, 0, NULL) != CT_OURS)
+			    pod_has_flow(c, &k, be, mask, CT_LOOK, NULL) != CT_OURS)
 				be = NULL;
 		}
 	}

@@ -78,6 +78,7 @@ int t_meta_refused_at_run_time(void);
 int t_twin_distrusts_metadata(void);
 int t_syn_on_open_connection_claims_nothing(void);
 int t_untracked_counted(void);
+int t_established_flow_claims_open_connection(void);
 
 extern int dummy_ifindex;
 extern struct nosnat_bpf *skel;

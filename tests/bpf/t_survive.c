@@ -667,3 +667,40 @@ int t_untracked_counted(void)
 	      (unsigned long long)(flow_events(NOSNAT_R_CT_UNTRACKED) - before));
 	return 0;
 }
+
+/* A flow nosnat recorded itself (in nosnat_flows, its conntrack entry not
+ * seen yet: conntrack marks turned on after it began, say) on a connection
+ * open and unmarked: its packet is delivered and the entry claimed, never
+ * refused as another connection would be. */
+int t_established_flow_claims_open_connection(void)
+{
+	uint8_t in[256], want[256];
+	struct nosnat_flow_key fk = client_flow(40250);
+	struct nosnat_flow f;
+	int fds[3], rc = -1, bid;
+	size_t n, wn;
+	__u32 vid;
+
+	CHECK(ct_kfuncs_available(), "this kernel has no conntrack kfuncs");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	vid = st.vips[0].val.id;
+	bid = state_find_backend(&st, vid, ip4(T_POD_LOCAL), htons(2525));
+	{
+		struct nosnat_vip_id vi;
+
+		CHECK(!bpf_map_lookup_elem(maps.vip_ids, &vid, &vi), "vip id");
+		f = (struct nosnat_flow){ .backend_id = (__u32)bid,
+					  .backend_addr = ip4(T_POD_LOCAL), .vip_ref = vi.ref };
+	}
+	CHECK(!bpf_map_update_elem(maps.flows, &fk, &f, BPF_ANY), "the flow entry");
+	if (!direct_connection(40250, fds)) {
+		mail_frames(40250, TH_ACK, in, &n, want, &wn);
+		if (!expect_local(in, n, want, wn) &&
+		    ct_mark(T_CLIENT, T_POD_LOCAL, 40250, 2525) == (int64_t)mail_mark())
+			rc = 0;
+		else
+			fprintf(stderr, "    the recorded flow's connection was refused or not claimed\n");
+	}
+	direct_connection_end(fds);
+	return rc;
+}

@@ -120,6 +120,7 @@ const struct test tests[] = {
 	{ "a direct connection on an old VIP flow's tuple keeps the pod's address", t_stale_tuple, 0 },
 	{ "the handshake's ACK promotes the flow and marks the pod's conntrack entry", t_handshake_marks_conntrack, 0 },
 	{ "a SYN through the VIP on a connection open straight to the pod claims nothing", t_syn_on_open_connection_claims_nothing, 0 },
+	{ "a flow nosnat recorded, on its connection open and unmarked: claimed, not refused", t_established_flow_claims_open_connection, 0 },
 	{ "a flow past its handshake that conntrack does not hold: counted once, ct_untracked", t_untracked_counted, 0 },
 	{ "replies without a flow entry: rewritten only on the VIP's conntrack mark", t_reply_without_entry, 0 },
 	{ "non-SYN without a flow entry: Maglev on the ingress node, conntrack on the pod's", t_non_syn_without_entry, 0 },
