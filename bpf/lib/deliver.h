@@ -219,12 +219,8 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 		case CT_OTHER:
 			pk->reason = NOSNAT_R_CT_OTHER_VIP;
 			return 0;
-		case CT_NONE:	/* past the handshake, not tracked (conntrack off
-				 * here, or its table full under a flood): said once
-				 * a flow, and no proof will come; promoted, as where
-				 * nothing outlives the entry, within the budget */
-			if (pk->state == PICK_PROVING && new_flow_limited(d->cfg))
-				return 0;
+		case CT_NONE:	/* past the handshake, not tracked: said once a flow,
+				 * and no proof will come */
 			count_flow_event(NOSNAT_R_CT_UNTRACKED);
 			break;
 		default:	/* ours: established once conntrack says the handshake
