@@ -316,6 +316,9 @@ _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
  * attach over older pins copies each entry's common prefix. */
 #define NOSNAT_FLOW_CT_SEEN	0x1	/* pod's node: its conntrack entry was looked up
 					 * and claimed with the VIP's mark (or absent) */
+#define NOSNAT_FLOW_HANDED_ON	0x2	/* nosnat_flow_new: XDP without metadata recorded
+					 * the SYN and passed it on untouched; whoever
+					 * delivers it counts the new flow */
 
 struct nosnat_flow {
 	__u32 backend_id;

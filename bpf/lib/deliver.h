@@ -293,6 +293,8 @@ static __always_inline void count_delivered(const struct pick *pk, __u64 bytes)
 	count_backend(pk->id, bytes);
 	if (pk->new_flow == 1)
 		count_vip_flow(pk->vip_id);
+	if (pk->handed_on)
+		pk->handed_on->flags &= ~NOSNAT_FLOW_HANDED_ON;
 }
 
 /* A VIP packet whose pod is chosen (pk): DNAT locally or encapsulate. */

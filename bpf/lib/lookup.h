@@ -174,6 +174,7 @@ struct pick {
 	__u32 reason;		/* NOSNAT_R_NONE, _NEW_FLOW_LIMITED, _RECOVERED */
 	__u32 flags;		/* the entry's NOSNAT_FLOW_* (established, promoted) */
 	int new_flow;		/* 1: counted as a new flow; NEW_FLOW_SPOOFED */
+	struct nosnat_flow *handed_on;	/* nosnat_flow_new's entry, NOSNAT_FLOW_HANDED_ON */
 };
 
 static __always_inline struct nosnat_backend *
@@ -260,6 +261,12 @@ static __always_inline int flow_again(const struct nosnat_flow_key *k, __u32 vip
 	pk->vip_id = nosnat_vip_ref_id(nf->vip_ref);
 	pk->id = nf->backend_id;
 	pk->state = PICK_NEW;
+	if (nf->flags & NOSNAT_FLOW_HANDED_ON) {
+		/* XDP recorded it and passed it on: this is its first walk
+		 * that may deliver it (vip_deliver clears the mark then) */
+		pk->new_flow = 1;
+		pk->handed_on = nf;
+	}
 	return 1;
 }
 
@@ -288,6 +295,7 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 		return 0;
 	pk->be = be;
 	copy = *nf;
+	copy.flags &= ~NOSNAT_FLOW_HANDED_ON;
 	pk->flags = copy.flags;
 	pk->id = copy.backend_id;
 	if (be->node == cfg->node_ip && nosnat_have_ct && cfg->ct_mark_mask) {
@@ -321,7 +329,7 @@ static __always_inline void flow_establish(const struct nosnat_flow_key *k)
 	if (!nf)
 		return;
 	copy = *nf;
-	copy.flags |= NOSNAT_FLOW_CT_SEEN;
+	copy.flags = (copy.flags & ~NOSNAT_FLOW_HANDED_ON) | NOSNAT_FLOW_CT_SEEN;
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
 	bpf_map_delete_elem(&nosnat_flow_new, k);
 	flow_cache_drop(k);

@@ -17,26 +17,52 @@
  * options or an ICMP error's quote. */
 #define WALK_PULL_LEN	256
 
-/* XDP without metadata finishes only what needs no hand-off, and knows it
- * before anything changes (a flow recorded, a budget spent, a counter
- * moved): an established flow's packet, not a SYN, for a pod on another
- * node, that fits the tunnel and whose next hop XDP can send to. All else
- * is passed on untouched, and tc ingress does the whole walk. */
-static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
-					const struct nosnat_flow_key *k,
-					const struct nosnat_cfg *cfg, int syn)
+/* XDP without metadata finishes only what needs no hand-off: a packet for
+ * a pod on another node that fits the tunnel and whose next hop XDP can
+ * send to. All else is passed on untouched, and tc ingress does the whole
+ * walk. Could XDP send it to node? */
+static __always_inline int xdp_sends_to(struct xdp_md *ctx, const struct pkt *p,
+					const struct nosnat_cfg *cfg, __be32 node)
 {
 	__u32 bytes = bpf_ntohs(p->ip->tot_len) + sizeof(struct iphdr);
-	struct nosnat_backend *be;
 	struct route rt = {};
 
-	if (syn || (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) || (cfg->mtu && bytes > cfg->mtu))
+	if (node == cfg->node_ip || (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) ||
+	    (cfg->mtu && bytes > cfg->mtu))
 		return 0;
-	be = flow_backend(flow_lookup(k, 0), 0);
-	if (!be || be->node == cfg->node_ip)
-		return 0;
-	return !nosnat_route(ctx, be->node, (__u32)p->ip->tos << 16 | (__u16)bytes, &rt) &&
-	       !rt.to_tc;
+	return !nosnat_route(ctx, node, (__u32)p->ip->tos << 16 | (__u16)bytes, &rt) && !rt.to_tc;
+}
+
+/* An established flow's packet (not a SYN) is known to be XDP's before
+ * anything changes (a flow recorded, a budget spent, a counter moved). */
+static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
+					const struct nosnat_flow_key *k,
+					const struct nosnat_cfg *cfg)
+{
+	struct nosnat_backend *be = flow_backend(flow_lookup(k, 0), 0);
+
+	return be && xdp_sends_to(ctx, p, cfg, be->node);
+}
+
+/* A SYN is picked first: what the pick changed, a flow recorded in
+ * nosnat_flow_new, is what tc's walk of the same SYN finds again (a SYN
+ * again: the same pod, no second insert), and the mark tells tc that the
+ * new flow is still to be counted. Dropped SYNs (spoofed, no pod) end here
+ * too. */
+static __always_inline int xdp_finishes_syn(struct xdp_md *ctx, const struct pkt *p,
+					    const struct nosnat_flow_key *k,
+					    const struct nosnat_cfg *cfg, struct pick *pk)
+{
+	struct nosnat_flow *nf;
+
+	if (pk->new_flow == NEW_FLOW_SPOOFED || !pk->be || xdp_sends_to(ctx, p, cfg, pk->be->node))
+		return 1;
+	if (pk->new_flow == 1 && !pk->handed_on) {
+		nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+		if (nf && nf->backend_id == pk->id)
+			nf->flags |= NOSNAT_FLOW_HANDED_ON;
+	}
+	return 0;
 }
 
 /* Passed on for tc to finish, untouched: counted as that at XDP alone. */
@@ -115,15 +141,21 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 
 		/* a driver that refused metadata room where the kernel allows it
 		 * (rare: ena, hv_netvsc, sfc) passes every VIP packet on; a
-		 * program loaded without it keeps the established fast path */
+		 * program loaded without it keeps the established fast path and
+		 * new flows to pods on other nodes */
 		if (!c.tc && !finish_all &&
-		    (nosnat_xdp_meta || !xdp_finishes(ctx_xdp(c), &p, &k, cfg, syn))) {
+		    (nosnat_xdp_meta || (!syn && !xdp_finishes(ctx_xdp(c), &p, &k, cfg)))) {
 			if (vip_lookup(k.dst, k.dport, k.proto))
 				to_tc(v);
 			return;
 		}
 		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), &pk))
 			return;		/* no VIP:port of that address */
+		if (!c.tc && !finish_all && syn &&
+		    !xdp_finishes_syn(ctx_xdp(c), &p, &k, cfg, &pk)) {
+			to_tc(v);
+			return;
+		}
 		vip_deliver(c, &p, &pk, &d, v);
 		return;
 	}

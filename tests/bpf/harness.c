@@ -109,10 +109,11 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	return 0;
 }
 
-/* The hook whose counters a new flow's walk moves in this mode. */
+/* The hook whose counters the last run_xdp's walk moved: XDP's own, or tc
+ * ingress's when XDP passed the packet on (or tc alone runs). */
 __u32 walk_hook(void)
 {
-	return test_mode == MODE_XDP_META ? NOSNAT_HOOK_XDP : NOSNAT_HOOK_TC_INGRESS;
+	return test_mode == MODE_TC || last_via_tc ? NOSNAT_HOOK_TC_INGRESS : NOSNAT_HOOK_XDP;
 }
 
 /* Does a verdict of the last run_xdp stand for want? tc's redirect stands

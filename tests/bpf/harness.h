@@ -124,6 +124,7 @@ int t_local_syn(void);
 int t_remote_syn(void);
 int t_mss_odd_offset(void);
 int t_remote_no_neigh(void);
+int t_syn_no_neigh(void);
 int t_existing_flow_sticks(void);
 int expect_xdp(const uint8_t *in, size_t n, int ifindex, __u32 ret, const uint8_t *want,
 		      size_t wn, __u32 action, __u32 reason);

@@ -192,6 +192,60 @@ int t_remote_no_neigh(void)
 	return 0;
 }
 
+/* A new flow to a pod on another node whose next hop is not resolved, as
+ * each mode takes it: XDP without metadata picks the pod, records the flow
+ * marked handed on and passes the SYN on untouched and uncounted (it cannot
+ * hand the neighbour's work to tc); tc's walk finds that entry, encapsulates
+ * and leaves the MACs to the kernel's neighbour code, counting the new
+ * flow once and clearing the mark. Every mode ends with the same frame. */
+int t_syn_no_neigh(void)
+{
+	static uint8_t opts[8] = { 1, 2, 4, 0x05, 0xb4, 1, 1, 0 };	/* NOP, MSS 1460, pad */
+	static uint8_t opts_c[8] = { 1, 2, 4, 0x05, 0xa0, 1, 1, 0 };
+	uint8_t in[256], inner[256], outer[512], want[512];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40052, 25, TH_SYN);
+	struct nosnat_flow_key fk = client_flow(40052);
+	struct nosnat_flow f;
+	struct run r;
+	size_t n, in_n, out_n, wn;
+	__u32 vid;
+
+	CHECK(!mail_vip(T_POD_C, 25, T_NODE_C), "mail VIP");
+	vid = st.vips[0].val.id;
+	l.opts = opts;
+	l.opts_len = sizeof(opts);
+	n = frame(in, &ip, &l, 0);
+	l.opts = opts_c;	/* the MSS clamped for the tunnel */
+	in_n = build_ip(inner, &ip, &l);
+	out_n = build_ipip(outer, ip4(T_NODE_SELF), ip4(T_NODE_C),
+			   backend_tag(ip4(T_POD_C), htons(25)), 0, 0x4000, inner, in_n);
+	wn = build_eth(want, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, out_n);
+	if (test_mode == MODE_XDP_NOMETA) {
+		stats_snap();
+		CHECK(!run_xdp_only(in, n, dummy_ifindex, &r) && r.ret == XDP_PASS, "XDP: %u", r.ret);
+		CHECK_BYTES(&r, in, n);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC), "XDP's counter");
+		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		      (f.flags & NOSNAT_FLOW_HANDED_ON) && f.backend_addr == ip4(T_POD_C),
+		      "XDP's pick, recorded and marked");
+		CHECK(counter(maps.vip_stat, vid, 0, 3) == 0, "XDP counted the VIP's packet");
+	}
+	stats_snap();
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	if (test_mode == MODE_XDP_META)
+		CHECK(r.ret == XDP_PASS && r.meta.magic == NOSNAT_META_MAGIC &&
+		      r.tc_ret == TC_ACT_REDIRECT, "XDP %u, the twin %d", r.ret, r.tc_ret);
+	else
+		CHECK(last_via_tc && r.tc_ret == TC_ACT_REDIRECT, "tc's walk: %d", r.tc_ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && !(f.flags & NOSNAT_FLOW_HANDED_ON) &&
+	      f.backend_addr == ip4(T_POD_C), "the flow, unmarked");
+	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "one new flow");
+	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "one VIP packet");
+	return 0;
+}
+
 int t_existing_flow_sticks(void)
 {
 	struct maglev_backend mb[2] = {
@@ -967,7 +1021,11 @@ int t_udp_reply_fragments(void)
  * that allows the helper: XDP learns it from its first packet and passes
  * what it cannot finish untouched, counted to_tc and nothing else (no flow
  * recorded, no VIP counter moved); tc ingress's walk of the same packet
- * then does what XDP would have done with metadata. */
+ * then does what XDP would have done with metadata. The program loaded
+ * without the helper (xdp-nometa) picks a SYN's pod first: a pod here is
+ * tc's, so the SYN is passed on untouched with its flow recorded and
+ * marked, and tc's walk finds that entry (no second insert) and counts the
+ * new flow once, clearing the mark. */
 int t_meta_refused_at_run_time(void)
 {
 	uint8_t in[256], want[256];
@@ -988,12 +1046,27 @@ int t_meta_refused_at_run_time(void)
 	      r.meta_len);
 	CHECK_BYTES(&r, in, n);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC), "XDP's counter");
-	CHECK(bpf_map_lookup_elem(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
-	      "XDP recorded the flow it passed on");
+	if (test_mode == MODE_XDP_META) {
+		CHECK(bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		      bpf_map_lookup_elem(maps.flows, &fk, &f), "XDP recorded the flow it passed on");
+	} else {
+		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		      (f.flags & NOSNAT_FLOW_HANDED_ON) && f.backend_addr == ip4(T_POD_LOCAL),
+		      "XDP's pick, recorded and marked handed on");
+	}
 	CHECK(counter(maps.vip_stat, vid, 0, 3) == 0, "XDP counted the VIP's packet");
 	CHECK(!expect_tc_walk(in, n, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "tc's walk");
+	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "the VIP's packet counted once, by tc");
 	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "the new flow counted once, by tc");
-	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "tc recorded no flow");
+	if (test_mode == MODE_XDP_META) {
+		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "tc recorded no flow");
+	} else {
+		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		      !(f.flags & NOSNAT_FLOW_HANDED_ON), "tc's delivery cleared the mark");
+		/* the SYN again: XDP passes it on, tc counts no second new flow */
+		CHECK(!run_xdp(in, n, 1, &r) && last_via_tc, "the SYN again, passed on");
+		CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "still one new flow");
+	}
 	return 0;
 }
 

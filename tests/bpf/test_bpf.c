@@ -90,6 +90,7 @@ const struct test tests[] = {
 	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset, 0 },
 	{ "MSS clamped for a client whose packets carry IP options", t_mss_clamp_ip_options, 0 },
 	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh, META_ONLY },
+	{ "new flow, pod elsewhere, next hop unresolved: tc's neighbour code, the flow counted once", t_syn_no_neigh, 0 },
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks, 0 },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves, 0 },
 	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining, 0 },
