@@ -40,6 +40,7 @@
 #define NOSNAT_MAP_NEXTHOP	"nosnat_nexthop"
 #define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
 #define NOSNAT_MAP_CTL		"nosnat_ctl"
+#define NOSNAT_MAP_VIP_GEN	"nosnat_vip_gen"
 /* Every map pinned under the pin dir, once: X(field, map, name). field is
  * the loader's fd of it (struct nosnat_maps), map the BPF map (the
  * skeleton's member), name the pin's name above. The fd struct, the loader's
@@ -67,7 +68,8 @@
 	X(be_stat, nosnat_be_stat, NOSNAT_MAP_BE_STATS)		\
 	X(nexthop, nosnat_nexthop, NOSNAT_MAP_NEXTHOP)		\
 	X(vip_meta, nosnat_vip_meta, NOSNAT_MAP_VIP_META)	\
-	X(ctl, nosnat_ctl, NOSNAT_MAP_CTL)
+	X(ctl, nosnat_ctl, NOSNAT_MAP_CTL)			\
+	X(vip_gen, nosnat_vip_gen, NOSNAT_MAP_VIP_GEN)
 
 /* The pins' ABI version: raised whenever a pinned map's layout or meaning
  * changes. attach records it in nosnat_ctl.abi and, over pins of another
@@ -76,8 +78,10 @@
  *   1 - flows in two tables, conntrack mark, previous Maglev tables
  *   2 - nosnat_ctl: last_result (readiness) and abi
  *   3 - nosnat_ctl: daemon (who applied the configuration in force)
- *   4 - nosnat_ctl: partial (an apply failed part-way) */
-#define NOSNAT_ABI_VERSION	4
+ *   4 - nosnat_ctl: partial (an apply failed part-way)
+ *   5 - nosnat_vip_gen; flows: gen, NOSNAT_FLOW_MAGLEV; the new-flow
+ *       table's LRU per CPU */
+#define NOSNAT_ABI_VERSION	5
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -316,6 +320,8 @@ _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
  * attach over older pins copies each entry's common prefix. */
 #define NOSNAT_FLOW_CT_SEEN	0x1	/* pod's node: its conntrack entry was looked up
 					 * and claimed with the VIP's mark (or absent) */
+#define NOSNAT_FLOW_MAGLEV	0x4	/* the pod is what the VIP's Maglev table of
+					 * generation gen gives the flow's hash */
 #define NOSNAT_FLOW_HANDED_ON	0x2	/* nosnat_flow_new: XDP without metadata recorded
 					 * the SYN and passed it on untouched; whoever
 					 * delivers it counts the new flow */
@@ -330,15 +336,68 @@ struct nosnat_flow {
 				 * same addresses and ports, say one made straight to the
 				 * pod, and the flow is stale */
 	__u32 flags;		/* NOSNAT_FLOW_* */
+	__u32 gen;		/* nosnat_vip_gen's value when the pod was picked */
 #ifdef NOSNAT_TEST_FLOW_SPARE	/* tests only: a later build whose flow layout grew */
 	__u32 spare;
 #endif
 };
 #ifdef NOSNAT_TEST_FLOW_SPARE
-_Static_assert(sizeof(struct nosnat_flow) == 24, "flow size");
+_Static_assert(sizeof(struct nosnat_flow) == 28, "flow size");
 #else
-_Static_assert(sizeof(struct nosnat_flow) == 20, "flow size");
+_Static_assert(sizeof(struct nosnat_flow) == 24, "flow size");
 #endif
+
+/* nosnat_flow_new: the handshakes, a set-associative table (an array of
+ * sets, not a hash map): a flow's set is a multiplicative hash of its key,
+ * and it takes a free way of that set, else the way the set filled longest
+ * ago (first in, first out: a handshake's entry survives the next
+ * NOSNAT_HS_WAYS inserts into its set, about NOSNAT_NEW_FLOW_ENTRIES in
+ * all, as an LRU of that size would keep it). A lookup reads one set, an
+ * insert writes it: no bucket walk, no list to take an entry from, no lock.
+ * A way whose check does not match its key and flow (torn by two CPUs
+ * writing the set at once) is read as empty: the flow's next packet
+ * recovers it as a lost handshake. An empty way has proto 0. */
+#define NOSNAT_HS_WAYS		4
+#define NOSNAT_HS_SET_BITS	14
+#define NOSNAT_HS_SETS		(1U << NOSNAT_HS_SET_BITS)
+_Static_assert(NOSNAT_HS_SETS * NOSNAT_HS_WAYS == NOSNAT_NEW_FLOW_ENTRIES, "handshake sets");
+
+struct nosnat_hs_set {
+	struct nosnat_flow_key key[NOSNAT_HS_WAYS];
+	struct nosnat_flow flow[NOSNAT_HS_WAYS];
+	__u32 check[NOSNAT_HS_WAYS];	/* nosnat_hs_check of the way, 0 when empty */
+	__u32 next;			/* the way an insert into a full set takes */
+	__u32 pad[3];
+};
+
+static inline __u32 nosnat_hs_set_of(const struct nosnat_flow_key *k)
+{
+	__u64 h = (((__u64)k->src << 32) | k->dst) * 0x9e3779b97f4a7c15ULL ^
+		  ((((__u64)k->sport << 16) | k->dport) << 8 | k->proto) * 0xc2b2ae3d27d4eb4fULL;
+
+	h ^= h >> 29;		/* the low input bits reach the top bits too */
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (__u32)(h >> (64 - NOSNAT_HS_SET_BITS));
+}
+
+/* What a way's check must be: its key and the parts of its flow that are
+ * written once (syn_ack, flags and gen change in place). Never 0. */
+static inline __u32 nosnat_hs_check(const struct nosnat_flow_key *k, const struct nosnat_flow *f)
+{
+	__u64 h = (((__u64)k->src << 32) | k->dst) * 0xff51afd7ed558ccdULL ^
+		  ((((__u64)k->sport << 16) | k->dport) << 8 | k->proto) * 0xc4ceb9fe1a85ec53ULL ^
+		  (((__u64)f->backend_id << 32) | f->backend_addr) * 0x9e3779b97f4a7c15ULL ^
+		  (__u64)f->vip_ref * 0xc2b2ae3d27d4eb4fULL;
+
+	return (__u32)(h >> 32) | 1;
+}
+
+/* nosnat_vip_gen, by VIP id: the generation of the VIP's Maglev table,
+ * raised to an odd value before a new table is swapped in and to the next
+ * even one after. A flow recorded (NOSNAT_FLOW_MAGLEV) under the even
+ * generation still in force has the pod Maglev gives its hash now: a SYN
+ * on its addresses and ports would pick that pod too, which is why a SYN
+ * need not look it up (lib/lookup.h, flow_superseded). */
 
 /* Coarse clock of the dataplane: jiffies >> 7, a tick of 0.128 s at HZ=1000
  * (1.28 s at HZ=100). A cached next hop lives until the tick ends. */

@@ -110,8 +110,11 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 		}
 	}
 	mx->flows = count_entries(m->flows, sizeof(struct nosnat_flow_key), sizeof(struct nosnat_flow));
-	mx->flows_new = count_entries(m->flows_new, sizeof(struct nosnat_flow_key),
-				      sizeof(struct nosnat_flow));
+	{
+		long hs = hs_count(m->flows_new);
+
+		mx->flows_new = hs > 0 ? (uint64_t)hs : 0;
+	}
 	for (__u32 r = 0; r < NOSNAT_R_MAX; r++) {
 		rc = percpu_sum(m->flow_ev, r, 1, c);
 		if (rc)

@@ -15,14 +15,20 @@
 #include <bpf/libbpf.h>
 #include "nosnat_abi.h"
 #include "log.h"
+#include "mapio.h"
 #include "migrate.h"
 
-enum migrate_kind { MIG_REFUSE, MIG_FLOWS, MIG_STATS, MIG_FRESH };
+enum migrate_kind { MIG_REFUSE, MIG_FLOWS, MIG_STATS, MIG_FRESH, MIG_HANDSHAKES };
 
-static enum migrate_kind kind_of(const char *name)
+static enum migrate_kind kind_of(const char *name, __u32 old_type)
 {
-	if (!strcmp(name, NOSNAT_MAP_FLOWS) || !strcmp(name, NOSNAT_MAP_FLOWS_NEW))
+	if (!strcmp(name, NOSNAT_MAP_FLOWS))
 		return MIG_FLOWS;
+	/* handshakes: an older build's LRU hash is read entry by entry into
+	 * the sets; sets of another layout start empty (a handshake under
+	 * way then recovers as a lost one) */
+	if (!strcmp(name, NOSNAT_MAP_FLOWS_NEW))
+		return old_type == BPF_MAP_TYPE_LRU_HASH ? MIG_HANDSHAKES : MIG_FRESH;
 	if (!strcmp(name, NOSNAT_MAP_STATS))
 		return MIG_STATS;
 	/* nosnat_ctl: the reload counters start over, as a process's do */
@@ -155,7 +161,7 @@ static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migr
 			close(fd);
 			continue;
 		}
-		mm->kind = kind_of(bpf_map__name(m));
+		mm->kind = kind_of(bpf_map__name(m), mi.type);
 		if (mm->kind == MIG_REFUSE || (!check && mg->n == MIGRATE_MAX) ||
 		    (mm->kind == MIG_FLOWS && (mi.type != bpf_map__type(m) ||
 					       mi.key_size != bpf_map__key_size(m))) ||
@@ -179,6 +185,8 @@ static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migr
 		mg->n++;
 		if (mm->kind == MIG_FLOWS)
 			rc = flows_read(mm, mi.key_size, mi.value_size, mm->new_value_size);
+		else if (mm->kind == MIG_HANDSHAKES && mi.key_size == sizeof(struct nosnat_flow_key))
+			rc = flows_read(mm, mi.key_size, mi.value_size, sizeof(struct nosnat_flow));
 		else if (mm->kind == MIG_STATS)
 			rc = stats_read(mm, mi.max_entries);
 		if (rc) {
@@ -193,9 +201,30 @@ static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migr
 		}
 		mm->unpinned = 1;
 		info("pinned map %s (%s): %s", mm->name, why,
-		     mm->kind == MIG_FLOWS ? "carrying its entries over" :
+		     mm->kind == MIG_FLOWS || mm->kind == MIG_HANDSHAKES ? "carrying its entries over" :
 		     mm->kind == MIG_STATS ? "carrying its counters over" : "made anew");
 	}
+	return rc;
+}
+
+/* An older build's handshakes (an LRU hash) into this build's sets. */
+static int handshakes_write(int fd, const struct migrated_map *mm, size_t *placed)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
+	__u32 *keys = calloc(NOSNAT_HS_SETS, sizeof(*keys)), count = NOSNAT_HS_SETS;
+	int rc = -ENOMEM;
+
+	if (sets && keys) {
+		for (size_t e = 0; e < mm->n; e++)
+			*placed += !hs_place(sets, (const struct nosnat_flow_key *)mm->keys + e,
+					     (const struct nosnat_flow *)mm->vals + e);
+		for (__u32 i = 0; i < NOSNAT_HS_SETS; i++)
+			keys[i] = i;
+		rc = bpf_map_update_batch(fd, keys, sets, &count, &opts) ? -errno : 0;
+	}
+	free(sets);
+	free(keys);
 	return rc;
 }
 
@@ -227,6 +256,16 @@ int pins_migrate_finish(struct bpf_object *obj, struct migration *mg)
 
 		if (fd < 0)
 			continue;
+		if (mm->kind == MIG_HANDSHAKES) {
+			size_t placed = 0;
+			int rc = handshakes_write(fd, mm, &placed);
+
+			moved += placed;
+			lost += mm->n - placed;
+			if (rc)
+				err("the handshakes could not be carried over: %s", strerror(-rc));
+			continue;
+		}
 		for (size_t e = 0; e < mm->n; e++) {
 			if (bpf_map_update_elem(fd, (char *)mm->keys + e * ks, (char *)mm->vals + e * vs,
 						BPF_ANY))

@@ -142,6 +142,18 @@ static int tables_swap(int outer, __u32 *keys, __u32 *fds, size_t nb)
  * One batch update swaps many tables for one wait. */
 /* SYNC_CHUNK (scratch.h): tables (256 KiB each) built before a swap */
 
+/* The next generation of VIP id's Maglev table (nosnat_abi.h): odd while
+ * a new table goes in, even once it is in. */
+static int gen_bump(const struct nosnat_maps *m, __u32 id)
+{
+	__u32 gen = 0;
+
+	if (bpf_map_lookup_elem(m->vip_gen, &id, &gen))
+		return -errno;
+	gen++;
+	return bpf_map_update_elem(m->vip_gen, &id, &gen, BPF_ANY) ? -errno : 0;
+}
+
 int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry **vs, size_t n)
 {
 	for (size_t base = 0; base < n; base += SYNC_CHUNK) {
@@ -176,11 +188,19 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 				fds[nb++] = (__u32)inner[i];
 			}
 		}
-		/* The moment packets switch tables: one update for the chunk. */
+		/* The moment packets switch tables: one update for the chunk,
+		 * inside an odd generation of each VIP whose table changes (a
+		 * flow picked meanwhile is never taken for current). */
+		for (size_t i = 0; i < k && !rc; i++)
+			if (!same[i])
+				rc = gen_bump(m, vs[base + i]->val.id);
 		if (!rc)
 			rc = tables_swap(m->maglev_prev, pkeys, pfds, np);
 		if (!rc)
 			rc = tables_swap(m->maglev, keys, fds, nb);
+		for (size_t i = 0; i < k && !rc; i++)
+			if (!same[i])
+				rc = gen_bump(m, vs[base + i]->val.id);
 		for (size_t i = 0; i < k; i++)
 			if (cur[i] >= 0)
 				close(cur[i]);

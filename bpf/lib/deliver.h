@@ -31,6 +31,16 @@ static __always_inline __be32 syn_ack_of(const struct pkt *p, int syn)
 	return bpf_htonl(bpf_ntohl(((const struct tcphdr *)p->l4)->seq) + 1);
 }
 
+/* A TCP segment's sequence number (0 for anything else). */
+static __always_inline __be32 tcp_seq_of(const struct pkt *p)
+{
+	const struct tcphdr *th = p->l4;
+
+	if (p->proto != IPPROTO_TCP || !th || (void *)(th + 1) > p->data_end)
+		return 0;
+	return th->seq;
+}
+
 /* The MSS clamp for p's segment: the client's IP options ride in every
  * segment of the flow too. */
 static __always_inline __u16 mss_max_for(const struct pkt *p, const struct nosnat_cfg *cfg)
@@ -242,11 +252,11 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 	if (pk->state != PICK_RECOVERED)
 		return 0;
 	if (!nosnat_have_ct || !mask) {		/* no proof to be had: Maglev's word */
-		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0);
+		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, 0, 0);
 		return 0;
 	}
 	if (pod_has_flow(c, d->k, pk->be, mask, CT_LOOK, NULL) == CT_OURS) {
-		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN);
+		flow_record(&nosnat_flows, d->k, pk->id, pk->be, pk->vip_id, 0, NOSNAT_FLOW_CT_SEEN, 0);
 		pk->reason = NOSNAT_R_CT_RECOVERED;
 		return 0;
 	}
@@ -258,7 +268,7 @@ static __always_inline int local_owner(ctx_t c, struct pick *pk, const struct de
 				pk->be = prev;
 				pk->id = prev_id;
 				flow_record(&nosnat_flows, d->k, prev_id, prev, pk->vip_id, 0,
-					    NOSNAT_FLOW_CT_SEEN);
+					    NOSNAT_FLOW_CT_SEEN, 0);
 				pk->reason = NOSNAT_R_CT_RECOVERED;
 				return 0;
 			}
@@ -359,7 +369,7 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 	 * (unproven: the small table, until its next packet). Its later
 	 * packets go there directly, without the second-chance bit. */
 	if (second && !d->from_node)
-		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0);
+		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
 	encap_send(c, p, cfg, be->node, id, 1, v);
 	if (v->action == NOSNAT_ACT_ENCAP)

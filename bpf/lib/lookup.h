@@ -61,6 +61,111 @@ static __always_inline int flow_key_eq(const struct nosnat_flow_key *a, const st
 	       a->proto == b->proto;
 }
 
+/* nosnat_flow_new (nosnat_abi.h): k's set, and k's way in it. */
+static __always_inline struct nosnat_hs_set *hs_set(const struct nosnat_flow_key *k)
+{
+	__u32 i = nosnat_hs_set_of(k);
+
+	return bpf_map_lookup_elem(&nosnat_flow_new, &i);
+}
+
+/* The way of set s that holds k's handshake, or -1. A global function:
+ * its loop is verified once, not at each of the table's many callers. */
+__attribute__((noinline)) int nosnat_hs_way(struct nosnat_hs_set *s,
+					    const struct nosnat_flow_key *k)
+{
+	if (!s || !k)
+		return -1;
+	for (int w = 0; w < NOSNAT_HS_WAYS; w++)
+		if (flow_key_eq(&s->key[w], k) && s->check[w] == nosnat_hs_check(k, &s->flow[w]))
+			return w;
+	return -1;
+}
+
+/* nosnat_hs_way inlined: for local_owner's subprogram, one call deeper
+ * than the stack allows a global function. */
+static __always_inline int hs_way_inline(struct nosnat_hs_set *s, const struct nosnat_flow_key *k)
+{
+#pragma unroll
+	for (int w = 0; w < NOSNAT_HS_WAYS; w++)
+		if (flow_key_eq(&s->key[w], k) && s->check[w] == nosnat_hs_check(k, &s->flow[w]))
+			return w;
+	return -1;
+}
+
+/* k's handshake entry, or NULL. */
+static __always_inline struct nosnat_flow *hs_lookup(const struct nosnat_flow_key *k)
+{
+	struct nosnat_hs_set *s = hs_set(k);
+	int w;
+
+	if (!s)
+		return NULL;
+	w = nosnat_hs_way(s, k);
+	if (w < 0)
+		return NULL;
+	return &s->flow[w & (NOSNAT_HS_WAYS - 1)];
+}
+
+/* Record a handshake in set s: k's own way, else a free one, else the way
+ * the set filled longest ago. The check goes last, after a barrier: a
+ * reader meanwhile sees a way that is not k's. */
+__attribute__((noinline)) int nosnat_hs_record(struct nosnat_hs_set *s,
+					       const struct nosnat_flow_key *k,
+					       const struct nosnat_flow *f)
+{
+	__u32 w = NOSNAT_HS_WAYS, free = NOSNAT_HS_WAYS;
+
+	if (!s || !k || !f)
+		return -1;
+	for (int i = NOSNAT_HS_WAYS - 1; i >= 0; i--) {
+		if (flow_key_eq(&s->key[i], k))
+			w = i;
+		if (!s->check[i])
+			free = i;
+	}
+	if (w == NOSNAT_HS_WAYS) {
+		if (free < NOSNAT_HS_WAYS) {
+			w = free;
+		} else {
+			w = s->next & (NOSNAT_HS_WAYS - 1);
+			s->next = w + 1;
+		}
+	}
+	w &= NOSNAT_HS_WAYS - 1;
+	s->check[w] = 0;
+	asm volatile("" ::: "memory");
+	s->key[w] = *k;
+	s->flow[w] = *f;
+	asm volatile("" ::: "memory");
+	s->check[w] = nosnat_hs_check(k, f);
+	return 0;
+}
+
+static __always_inline void hs_record(const struct nosnat_flow_key *k, const struct nosnat_flow *f)
+{
+	struct nosnat_hs_set *s = hs_set(k);
+
+	if (s)
+		nosnat_hs_record(s, k, f);
+}
+
+/* k's handshake is over (promoted, or stale): its way freed. */
+static __always_inline void hs_delete(const struct nosnat_flow_key *k)
+{
+	struct nosnat_hs_set *s = hs_set(k);
+	int w;
+
+	if (!s)
+		return;
+	w = nosnat_hs_way(s, k);
+	if (w >= 0) {
+		w &= NOSNAT_HS_WAYS - 1;
+		s->check[w] = 0;
+		s->key[w].proto = 0;
+	}
+}
+
 /* End this CPU's copy of flow k, if it holds one: the slot is emptied
  * whatever it holds (another flow's copy only costs that flow one LRU
  * lookup), since reading the key first would wait for a cache miss on
@@ -93,6 +198,28 @@ static __always_inline struct nosnat_flow *flow_lookup(const struct nosnat_flow_
 	if (c && c->jiffy == now && flow_key_eq(&c->key, k))
 		return &c->flow;
 	f = bpf_map_lookup_elem(&nosnat_flows, k);
+	if (c && f) {
+		c->key = *k;
+		c->flow = *f;
+		c->jiffy = now;
+	}
+	return f;
+}
+
+/* flow_lookup for a packet that is not a SYN; *lru: the entry is the
+ * LRU's own, not this CPU's copy. */
+static __always_inline struct nosnat_flow *flow_lookup_lru(const struct nosnat_flow_key *k,
+							   int *lru)
+{
+	struct flow_cache_entry *c = flow_cache_slot(k);
+	struct nosnat_flow *f;
+	__u64 now = bpf_jiffies64();
+
+	*lru = 0;
+	if (c && c->jiffy == now && flow_key_eq(&c->key, k))
+		return &c->flow;
+	f = bpf_map_lookup_elem(&nosnat_flows, k);
+	*lru = 1;
 	if (c && f) {
 		c->key = *k;
 		c->flow = *f;
@@ -208,24 +335,87 @@ maglev_prev_backend(__u32 vip_id, __u32 hash, __u32 *id)
 	return maglev_in(&nosnat_mag_prev, vip_id, hash, id);
 }
 
-/* Record flow k in table (nosnat_flows or nosnat_flow_new). */
+/* Record flow k in table (nosnat_flows or nosnat_flow_new); gen only with
+ * NOSNAT_FLOW_MAGLEV in flags. */
 static __always_inline void flow_record(void *table, const struct nosnat_flow_key *k, __u32 id,
 					const struct nosnat_backend *be, __u32 vip_id,
-					__be32 syn_ack, __u32 flags)
+					__be32 syn_ack, __u32 flags, __u32 gen)
 {
 	const struct nosnat_vip_id *vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
 	struct nosnat_flow f = {
 		.backend_id = id, .backend_addr = be->addr, .syn_ack = syn_ack,
 		.vip_ref = vi ? vi->ref : 0,	/* 0 never matches: the flow re-picks */
-		.flags = flags,
+		.flags = flags, .gen = gen,
 	};
 
+	if (table == (void *)&nosnat_flow_new) {
+		hs_record(k, &f);
+		return;
+	}
 	bpf_map_update_elem(table, k, &f, BPF_ANY);
-	if (table == (void *)&nosnat_flows)
-		flow_cache_drop(k);	/* a copy of the old entry is over */
+	flow_cache_drop(k);	/* a copy of the old entry is over */
 }
 
 #define ANY_VIP	(~0U)
+
+/* The VIP's Maglev generation (nosnat_abi.h), read as a seqlock's count
+ * around a pick: maglev_gen() before, maglev_gen_after() with its answer
+ * after; an odd answer is never in force. */
+#define GEN_NONE 1U
+
+static __always_inline __u32 maglev_gen(__u32 vip_id)
+{
+	__u32 *g = bpf_map_lookup_elem(&nosnat_vip_gen, &vip_id);
+
+	return g ? *(volatile __u32 *)g : GEN_NONE;
+}
+
+static __always_inline __u32 maglev_gen_after(__u32 vip_id, __u32 before)
+{
+	return maglev_gen(vip_id) == before ? before : GEN_NONE;
+}
+
+/* Does f still name the pod the VIP's Maglev table in force gives it? */
+static __always_inline int flow_current(const struct nosnat_flow *f, __u32 vip_id)
+{
+	return (f->flags & NOSNAT_FLOW_MAGLEV) && !(f->gen & 1) && f->gen == maglev_gen(vip_id);
+}
+
+/* A SYN looks up only nosnat_flow_new: an established flow on the same
+ * addresses and ports (a client reusing its port, the connection before
+ * long over) is not looked for. Where that flow is current, the SYN's pick
+ * is its pod anyway. Where it is not (recorded under an older table, or
+ * not by Maglev: second chance, recovery), the new connection's first
+ * packets find it first: a TCP packet of such a flow checks for a newer
+ * handshake in nosnat_flow_new, its sequence number within the first MiB
+ * after that SYN's, and if there is one the flow is superseded (the
+ * handshake's entry is promoted over it). Without one, a flow whose pod
+ * Maglev still gives is made current again (only the LRU's entry, f_lru),
+ * so that it pays the check once per change of its VIP's table. */
+static __always_inline int flow_superseded(const struct nosnat_flow_key *k,
+					   struct nosnat_flow *f, int f_lru, __u32 vip_id,
+					   __be32 seq)
+{
+	struct nosnat_flow *nf;
+	struct nosnat_backend *be;
+	__u32 gen, id;
+
+	if (k->proto != IPPROTO_TCP || flow_current(f, vip_id))
+		return 0;
+	nf = hs_lookup(k);
+	if (nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < (1U << 20))
+		return 1;
+	if (!f_lru)
+		return 0;
+	gen = maglev_gen(vip_id);
+	be = maglev_backend(vip_id, flow_hash(k), &id);
+	if (be && id == f->backend_id && be->addr == f->backend_addr &&
+	    maglev_gen_after(vip_id, gen) == gen && !(gen & 1)) {
+		f->gen = gen;
+		f->flags |= NOSNAT_FLOW_MAGLEV;
+	}
+	return 0;
+}
 
 /* k's entry in nosnat_flow_new while it is still valid (flow_backend; syn:
  * not a draining pod) for vip_id (or ANY_VIP: a live reference serves the
@@ -234,7 +424,7 @@ static __always_inline struct nosnat_flow *
 handshake_entry(const struct nosnat_flow_key *k, __u32 vip_id, __be32 node, int syn,
 		struct nosnat_backend **be)
 {
-	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+	struct nosnat_flow *nf = hs_lookup(k);
 
 	*be = flow_backend(nf, syn);
 	if (!*be || (vip_id != ANY_VIP && nosnat_vip_ref_id(nf->vip_ref) != vip_id) ||
@@ -312,7 +502,7 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 		return 1;
 	}
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
-	bpf_map_delete_elem(&nosnat_flow_new, k);
+	hs_delete(k);
 	flow_cache_drop(k);
 	pk->id = copy.backend_id;
 	pk->state = PICK_PROMOTED;
@@ -323,15 +513,21 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
  * nosnat_flows, its conntrack entry seen. */
 static __always_inline void flow_establish(const struct nosnat_flow_key *k)
 {
-	struct nosnat_flow *nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+	struct nosnat_hs_set *s = hs_set(k);
 	struct nosnat_flow copy;
+	int w;
 
-	if (!nf)
+	if (!s)
 		return;
-	copy = *nf;
+	w = hs_way_inline(s, k);
+	if (w < 0)
+		return;
+	w &= NOSNAT_HS_WAYS - 1;
+	copy = s->flow[w];
 	copy.flags = (copy.flags & ~NOSNAT_FLOW_HANDED_ON) | NOSNAT_FLOW_CT_SEEN;
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
-	bpf_map_delete_elem(&nosnat_flow_new, k);
+	s->check[w] = 0;
+	s->key[w].proto = 0;
 	flow_cache_drop(k);
 }
 
@@ -339,7 +535,7 @@ static __always_inline void flow_establish(const struct nosnat_flow_key *k)
 static __always_inline void flow_forget(const struct nosnat_flow_key *k)
 {
 	bpf_map_delete_elem(&nosnat_flows, k);
-	bpf_map_delete_elem(&nosnat_flow_new, k);
+	hs_delete(k);
 	flow_cache_drop(k);
 }
 
@@ -386,13 +582,15 @@ reply_flow(const struct nosnat_pod_key *pk, __be32 client, __be16 client_port, i
 			.src = client, .dst = sl->vip_addr, .sport = client_port,
 			.dport = sl->vip_port, .proto = pk->proto,
 		};
-		f = flow_lookup(fk, syn_ack);
+		/* a handshake's flow lives in the small table until the client
+		 * (or, for a pod here, its conntrack) shows it over: the
+		 * SYN-ACK, a server's greeting, a UDP reply answer it there. A
+		 * SYN-ACK asks it first: a SYN never looks at nosnat_flows, so
+		 * on a client's reused port the flow there is the old one. */
+		f = syn_ack ? hs_lookup(fk) : flow_lookup(fk, 0);
 		if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 		    f->vip_ref != sl->vip_ref) {
-			/* a handshake's flow lives in the small table until the
-			 * pod's conntrack shows it over: the SYN-ACK, a server's
-			 * greeting, a UDP reply answer it there */
-			f = bpf_map_lookup_elem(&nosnat_flow_new, fk);
+			f = syn_ack ? flow_lookup(fk, 1) : hs_lookup(fk);
 			if (!f || f->backend_id != sl->id || f->backend_addr != pk->addr ||
 			    f->vip_ref != sl->vip_ref)
 				continue;
@@ -473,6 +671,7 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 					   struct pick *pk)
 {
 	int opening = syn || k->proto == IPPROTO_UDP;
+	__u32 gen;
 
 	pk->vip_id = vip->id;
 	if (source_spoofed(k, cfg->node_ip)) {
@@ -483,15 +682,18 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 		return;
 	if (!vip->active)
 		return;
+	gen = maglev_gen(vip->id);
 	pk->be = maglev_backend(vip->id, flow_hash(k), &pk->id);
 	if (!pk->be)
 		return;
+	gen = maglev_gen_after(vip->id, gen);
 	if (!opening) {
 		pk->state = PICK_RECOVERED;
 		pk->reason = NOSNAT_R_RECOVERED;
 		/* unproven: the small table, within the new-flow budget */
 		if (pk->be->node != cfg->node_ip && !new_flow_limited(cfg))
-			flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, 0, 0);
+			flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, 0,
+				    NOSNAT_FLOW_MAGLEV, gen);
 		return;
 	}
 	pk->state = PICK_NEW;
@@ -500,7 +702,7 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 		pk->reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return;
 	}
-	flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, syn_ack, 0);
+	flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, syn_ack, NOSNAT_FLOW_MAGLEV, gen);
 }
 
 /* Ingress node: the pod for a client's packet to a VIP address, from its
@@ -508,21 +710,29 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
  * all), else select_backend. 0 when the address has no such VIP:port. */
 static __always_inline int ingress_pick(const struct nosnat_flow_key *k,
 					const struct nosnat_cfg *cfg, int syn, __be32 syn_ack,
-					struct pick *pk)
+					__be32 seq, struct pick *pk)
 {
-	struct nosnat_flow *f;
+	struct nosnat_flow *f = NULL;
 	struct nosnat_vip *vip;
+	int f_lru;
 
-	if (syn && flow_again(k, ANY_VIP, 0, syn_ack, pk))
-		return 1;
-	f = flow_lookup(k, syn);
-	pk->be = flow_backend(f, syn);
-	if (pk->be) {
-		pk->f = f;
-		pk->id = f->backend_id;
-		pk->vip_id = nosnat_vip_ref_id(f->vip_ref);
-		pk->state = PICK_ESTABLISHED;
-		return 1;
+	/* a SYN: its handshake's entry if it is one again, else a new pick
+	 * (flow_superseded: no look at nosnat_flows) */
+	if (syn) {
+		if (flow_again(k, ANY_VIP, 0, syn_ack, pk))
+			return 1;
+	} else {
+		f = flow_lookup_lru(k, &f_lru);
+		pk->be = flow_backend(f, 0);
+		if (pk->be &&
+		    !flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), seq)) {
+			pk->f = f;
+			pk->id = f->backend_id;
+			pk->vip_id = nosnat_vip_ref_id(f->vip_ref);
+			pk->state = PICK_ESTABLISHED;
+			return 1;
+		}
+		pk->be = NULL;
 	}
 	vip = vip_lookup(k->dst, k->dport, k->proto);
 	if (!vip)
@@ -631,7 +841,7 @@ found:
 	}
 	pk->state = PICK_NEW;
 	pk->new_flow = 1;
-	flow_record(&nosnat_flow_new, k, id, be, vip_id, syn_ack, 0);
+	flow_record(&nosnat_flow_new, k, id, be, vip_id, syn_ack, 0, 0);
 }
 
 #endif

@@ -104,12 +104,13 @@ struct {
 } nosnat_flows SEC(".maps");
 
 /* Flows that have not shown more than a SYN yet (nosnat_abi.h): promoted to
- * nosnat_flows by the client's first non-SYN packet. */
+ * nosnat_flows by the client's first non-SYN packet. Sets of ways, by the
+ * flow key's hash (lib/lookup.h, hs_*). */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, NOSNAT_NEW_FLOW_ENTRIES);
-	__type(key, struct nosnat_flow_key);
-	__type(value, struct nosnat_flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_HS_SETS);
+	__type(key, __u32);
+	__type(value, struct nosnat_hs_set);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flow_new SEC(".maps");
 
@@ -269,6 +270,15 @@ struct {
 	__type(value, struct nosnat_nexthop);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_nexthop SEC(".maps");
+
+/* Per VIP id, its Maglev table's generation (nosnat_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip_gen SEC(".maps");
 
 /* Control plane only: service names and reload bookkeeping (see ABI). */
 struct {

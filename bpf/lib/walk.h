@@ -39,9 +39,15 @@ static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
 					const struct nosnat_flow_key *k,
 					const struct nosnat_cfg *cfg)
 {
-	struct nosnat_backend *be = flow_backend(flow_lookup(k, 0), 0);
+	struct nosnat_flow *f;
+	struct nosnat_backend *be;
+	int f_lru;
 
-	return be && xdp_sends_to(ctx, p, cfg, be->node);
+	f = flow_lookup_lru(k, &f_lru);
+	be = flow_backend(f, 0);
+	/* a newer handshake on the flow's addresses and ports: tc promotes it */
+	return be && !flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), tcp_seq_of(p)) &&
+	       xdp_sends_to(ctx, p, cfg, be->node);
 }
 
 /* A SYN is picked first: what the pick changed, a flow recorded in
@@ -58,7 +64,7 @@ static __always_inline int xdp_finishes_syn(struct xdp_md *ctx, const struct pkt
 	if (pk->new_flow == NEW_FLOW_SPOOFED || !pk->be || xdp_sends_to(ctx, p, cfg, pk->be->node))
 		return 1;
 	if (pk->new_flow == 1 && !pk->handed_on) {
-		nf = bpf_map_lookup_elem(&nosnat_flow_new, k);
+		nf = hs_lookup(k);
 		if (nf && nf->backend_id == pk->id)
 			nf->flags |= NOSNAT_FLOW_HANDED_ON;
 	}
@@ -149,7 +155,7 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 				to_tc(v);
 			return;
 		}
-		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), &pk))
+		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), tcp_seq_of(&p), &pk))
 			return;		/* no VIP:port of that address */
 		if (!c.tc && !finish_all && syn &&
 		    !xdp_finishes_syn(ctx_xdp(c), &p, &k, cfg, &pk)) {

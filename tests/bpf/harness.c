@@ -312,7 +312,7 @@ int cfg_reset(void)
 		if (op_node_del(&maps, &st, st.nodes[0]))
 			return -1;
 	map_clear(maps.flows);
-	map_clear(maps.flows_new);
+	hs_clear(maps.flows_new);
 	{	/* no next hop cached by an earlier test */
 		static struct nosnat_nexthop none[256];
 		int fd = bpf_map__fd(skel->maps.nosnat_nexthop);

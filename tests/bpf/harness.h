@@ -36,6 +36,7 @@
 #include "state.h"
 #include "verify.h"
 #include "maglev_read.h"
+#include "mapio.h"
 #include "vips.h"
 #include "pkt.h"
 #include <time.h>

@@ -35,7 +35,7 @@ int t_local_syn(void)
 	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "vip new flows");
 	bid = state_find_backend(&st, vid, ip4(T_POD_LOCAL), htons(2525));
 	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f), "a SYN's flow is not established");
-	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "flow entry missing from the new-flow table");
+	CHECK(!hs_get(maps.flows_new, &fk, &f), "flow entry missing from the new-flow table");
 	CHECK(f.backend_id == (__u32)bid && f.backend_addr == ip4(T_POD_LOCAL) && f.syn_ack == htonl(1001),
 	      "flow value: backend %u addr %x syn_ack %u", f.backend_id, f.backend_addr, ntohl(f.syn_ack));
 	{
@@ -226,7 +226,7 @@ int t_syn_no_neigh(void)
 		CHECK(!run_xdp_only(in, n, dummy_ifindex, &r) && r.ret == XDP_PASS, "XDP: %u", r.ret);
 		CHECK_BYTES(&r, in, n);
 		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC), "XDP's counter");
-		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		CHECK(!hs_get(maps.flows_new, &fk, &f) &&
 		      (f.flags & NOSNAT_FLOW_HANDED_ON) && f.backend_addr == ip4(T_POD_C),
 		      "XDP's pick, recorded and marked");
 		CHECK(counter(maps.vip_stat, vid, 0, 3) == 0, "XDP counted the VIP's packet");
@@ -239,7 +239,7 @@ int t_syn_no_neigh(void)
 	else
 		CHECK(last_via_tc && r.tc_ret == TC_ACT_REDIRECT, "tc's walk: %d", r.tc_ret);
 	CHECK_BYTES(&r, want, wn);
-	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && !(f.flags & NOSNAT_FLOW_HANDED_ON) &&
+	CHECK(!hs_get(maps.flows_new, &fk, &f) && !(f.flags & NOSNAT_FLOW_HANDED_ON) &&
 	      f.backend_addr == ip4(T_POD_C), "the flow, unmarked");
 	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "one new flow");
 	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "one VIP packet");
@@ -1047,10 +1047,10 @@ int t_meta_refused_at_run_time(void)
 	CHECK_BYTES(&r, in, n);
 	CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC), "XDP's counter");
 	if (test_mode == MODE_XDP_META) {
-		CHECK(bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		CHECK(hs_get(maps.flows_new, &fk, &f) &&
 		      bpf_map_lookup_elem(maps.flows, &fk, &f), "XDP recorded the flow it passed on");
 	} else {
-		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		CHECK(!hs_get(maps.flows_new, &fk, &f) &&
 		      (f.flags & NOSNAT_FLOW_HANDED_ON) && f.backend_addr == ip4(T_POD_LOCAL),
 		      "XDP's pick, recorded and marked handed on");
 	}
@@ -1059,9 +1059,9 @@ int t_meta_refused_at_run_time(void)
 	CHECK(counter(maps.vip_stat, vid, 0, 3) == 1, "the VIP's packet counted once, by tc");
 	CHECK(counter(maps.vip_stat, vid, 2, 3) == 1, "the new flow counted once, by tc");
 	if (test_mode == MODE_XDP_META) {
-		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "tc recorded no flow");
+		CHECK(!hs_get(maps.flows_new, &fk, &f), "tc recorded no flow");
 	} else {
-		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) &&
+		CHECK(!hs_get(maps.flows_new, &fk, &f) &&
 		      !(f.flags & NOSNAT_FLOW_HANDED_ON), "tc's delivery cleared the mark");
 		/* the SYN again: XDP passes it on, tc counts no second new flow */
 		CHECK(!run_xdp(in, n, 1, &r) && last_via_tc, "the SYN again, passed on");

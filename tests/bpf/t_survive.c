@@ -130,7 +130,7 @@ int t_handshake_marks_conntrack(void)
 	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
 	n = frame(in, &ip, &l, 0);
 	CHECK(!run_xdp(in, n, 1, &(struct run){}), "SYN");
-	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
+	CHECK(!hs_get(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
 	      "the SYN's flow waits in the new-flow table");
 	/* the kernel tracked the SYN (client -> pod, after DNAT); bit 0 is someone else's */
 	CHECK(!ct_insert(T_CLIENT, T_POD_LOCAL, 40200, 2525, 0x1), "conntrack entry");
@@ -145,7 +145,7 @@ int t_handshake_marks_conntrack(void)
 	      (long long)ct_mark(T_CLIENT, T_POD_LOCAL, 40200, 2525), mail_mark());
 	/* conntrack has not seen the handshake end (a blind ACK never makes
 	 * it): the flow stays in the new-flow table, its replies find it */
-	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
+	CHECK(!hs_get(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
 	      "promoted on the ACK alone");
 	{	/* the handshake over (a real connection, claimed at its ACK):
 		 * the flow's next packet promotes it */
@@ -163,7 +163,7 @@ int t_handshake_marks_conntrack(void)
 			l = tcp(40202, 25, TH_ACK);
 			n = frame(in, &ip, &l, 0);
 			ok = ok && !run_xdp(in, n, 1, &(struct run){}) &&
-			     bpf_map_lookup_elem(maps.flows_new, &pk, &f) &&
+			     hs_get(maps.flows_new, &pk, &f) &&
 			     !bpf_map_lookup_elem(maps.flows, &pk, &f) && (f.flags & NOSNAT_FLOW_CT_SEEN) &&
 			     f.syn_ack == htonl(1001);
 		}
@@ -184,7 +184,7 @@ int t_handshake_marks_conntrack(void)
 	fk = client_flow(40201);
 	CHECK(!expect_drop(in, n, NOSNAT_R_CT_OTHER_VIP), "ACK of another VIP's connection");
 	CHECK(ct_mark(T_CLIENT, T_POD_LOCAL, 40201, 2525) == 0x00abcd00, "another's mark overwritten");
-	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f) && bpf_map_lookup_elem(maps.flows_new, &fk, &f),
+	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f) && hs_get(maps.flows_new, &fk, &f),
 	      "the refused flow is still recorded");
 	return 0;
 }
@@ -214,7 +214,7 @@ int t_syn_on_open_connection_claims_nothing(void)
 	}
 	if (!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF)) {
 		n = frame(in, &ip, &l, 0);
-		if (run_xdp(in, n, 1, &(struct run){}) || bpf_map_lookup_elem(maps.flows_new, &fk, &f)) {
+		if (run_xdp(in, n, 1, &(struct run){}) || hs_get(maps.flows_new, &fk, &f)) {
 			fprintf(stderr, "    the SYN's flow was not recorded\n");
 			goto out;
 		}
@@ -343,10 +343,10 @@ int t_non_syn_without_entry(void)
 	ev = flow_events(NOSNAT_R_RECOVERED);
 	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_RECOVERED), "how it left");
 	CHECK(flow_events(NOSNAT_R_RECOVERED) == ev + 1, "flow event");
-	CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
+	CHECK(!hs_get(maps.flows_new, &fk, &f) && bpf_map_lookup_elem(maps.flows, &fk, &f),
 	      "recorded in the new-flow table");
 	CHECK(!expect_xdp(in, n, dummy_ifindex, XDP_TX, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "how it left");
-	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && bpf_map_lookup_elem(maps.flows_new, &fk, &f),
+	CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && hs_get(maps.flows_new, &fk, &f),
 	      "promoted by its next packet");
 
 	/* pod here: delivered, recorded only with the pod's marked conntrack entry */
@@ -360,7 +360,7 @@ int t_non_syn_without_entry(void)
 	wn = frame(want, &ip, &l, 0);
 	fk.sport = htons(40221);
 	CHECK(!expect_pass(in, n, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NOT_OWNED), "no conntrack entry");
-	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f) && bpf_map_lookup_elem(maps.flows_new, &fk, &f),
+	CHECK(bpf_map_lookup_elem(maps.flows, &fk, &f) && hs_get(maps.flows_new, &fk, &f),
 	      "not recorded on a guess");
 	CHECK(!ct_insert(T_CLIENT, T_POD_LOCAL, 40221, 2525, 0), "unmarked conntrack entry");
 	CHECK(!expect_pass(in, n, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NOT_OWNED), "unmarked");
@@ -443,7 +443,7 @@ int t_second_chance(void)
 		uint8_t direct[512];
 		size_t dn = encap_frame(direct, T_NODE_B, tag_b, &ip, &l);
 
-		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f) && f.backend_addr == ip4(T_POD_B),
+		CHECK(!hs_get(maps.flows_new, &fk, &f) && f.backend_addr == ip4(T_POD_B),
 		      "second chance not recorded");
 		stats_snap();
 		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "verdict %u", r.ret);
@@ -542,9 +542,9 @@ int t_new_flow_limit(void)
 		if (counter(maps.stats, nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP,
 							 NOSNAT_R_NEW_FLOW_LIMITED), 0, 2) !=
 		    stats_now[nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP, NOSNAT_R_NEW_FLOW_LIMITED)])
-			limited += !bpf_map_lookup_elem(maps.flows_new, &fk, &f) ? 100 : 1;
+			limited += !hs_get(maps.flows_new, &fk, &f) ? 100 : 1;
 		else
-			recorded += !bpf_map_lookup_elem(maps.flows_new, &fk, &f);
+			recorded += !hs_get(maps.flows_new, &fk, &f);
 	}
 	rc = 0;
 out:
@@ -566,7 +566,7 @@ out:
 		stats_snap();
 		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "local SYN");
 		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "counter");
-		CHECK(!bpf_map_lookup_elem(maps.flows_new, &fk, &f), "local SYN %u not recorded", p);
+		CHECK(!hs_get(maps.flows_new, &fk, &f), "local SYN %u not recorded", p);
 	}
 	return 0;
 }

@@ -114,7 +114,7 @@ const struct test tests[] = {
 	{ "SYN+ACK flood of 2.5x the table, pod here without conntrack: promotions within the budget, established flows stay", t_syn_ack_flood, 0 },
 	{ "replies follow the flow: evicted, re-created, two VIP ports, other slot", t_reply_follows_flow, 0 },
 	{ "pod ports sharing a directory index: both answered, the survivor moves in", t_pod_dir_shared_index, 0 },
-	{ "flow cache: one jiffy at most, checked like the entry, re-picks and stale SYN-ACKs end it, SYNs ask the LRU", t_flow_cache, 0 },
+	{ "flow cache: one jiffy at most, checked like the entry, re-picks and stale SYN-ACKs end it, SYNs never take it", t_flow_cache, 0 },
 	{ "a flow whose VIP id now serves another VIP is not followed", t_vip_id_reused, 0 },
 	{ "address filter: a non-VIP sharing a VIP's bit passes; bit cleared last", t_vip_filter, 0 },
 	{ "next hop cached per tick and CPU, looked up again after", t_nexthop_cache, META_ONLY },
