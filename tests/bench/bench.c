@@ -529,6 +529,13 @@ static int model_check(int fd, const uint8_t *pkt, size_t len, __be32 node)
 #define KATRAN_LRU_LARGE NOSNAT_FLOW_ENTRIES
 static int bench_katran_info;
 
+/* Katran's object, if any (and if katran.c is linked in: a tree that only
+ * borrows bench.c, as scripts/bench_compare.sh's earlier one, has none). */
+static const char *bench_katran_obj(void)
+{
+	return katran_obj_path ? katran_obj_path() : NULL;
+}
+
 static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *syn, size_t syn_len,
 			const uint8_t *ack, size_t ack_len, const uint8_t *rsyn, size_t rsyn_len,
 			uint32_t repeat)
@@ -588,7 +595,7 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 
 	/* Katran, where scripts/katran_build.sh built it: a fresh load with
 	 * each of nosnat's, its frames checked before any row */
-	kt = katran_obj_path();
+	kt = bench_katran_obj();
 	if (kt && katran_load(kt, node, macs.dst, other, other_len, ack, ack_len, syn, syn_len, rsyn,
 			      rsyn_len, KATRAN_LRU_SMALL)) {
 		fprintf(stderr, "bench: FAIL Katran (%s) could not be measured\n", kt);
@@ -626,10 +633,12 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 				 kt ? KATRAN_NEW_FLOW : BENCH_KATRAN_NONE, kname))
 			goto fail;
 	}
-	katran_unload();
+	if (kt)
+		katran_unload();
 	return 0;
 fail:
-	katran_unload();
+	if (kt)
+		katran_unload();
 	return -1;
 }
 
@@ -969,7 +978,7 @@ int bench_main(const char *outfile, uint32_t repeat)
 		else
 			fprintf(bout, "cpu\t%d\n", cpu < 0 ? 0 : cpu);
 	}
-	if (!katran_obj_path()) {
+	if (!bench_katran_obj()) {
 		const char *why = getenv("NOSNAT_KATRAN_ABSENT");
 
 		fprintf(bout, "katran_info\tabsent\t%s\n", why && *why ? why :
