@@ -112,7 +112,7 @@ $(OUT)/nosnat-asan: $(SAN_OBJS)
 
 # The BPF tests: harness, one file per area, the benchmark (tests/bench).
 BPF_TEST_OBJS := $(patsubst %.c,$(OUT)/%.o,$(filter-out %.bpf.c,$(wildcard tests/bpf/*.c)) \
-		 tests/bench/bench.c)
+		 tests/bench/bench.c tests/bench/katran.c)
 
 # The loader's own test suites, sanitized (make test-reliability).
 $(OUT)/san/tests/%.o: tests/%.c $(OUT)/nosnat.skel.h $(OUT)/bench.skel.h $(OUT)/ct_helper.skel.h $(OUT)/tc_twin.skel.h

@@ -13,13 +13,29 @@ OUT=$ROOT/build/bench.tsv
 # the smoke check keeps out of the last run's measurements
 [ "${2:-}" != --smoke ] || OUT=$ROOT/build/bench-smoke.tsv
 E2E=$ROOT/build/bench_e2e.tsv
-[ "${NOSNAT_BENCH_RENDER:-}" = 1 ] || "$ROOT/build/test_bpf" --bench "$OUT" "$REPEAT"
+# Katran, built from its own sources where they are on this machine
+# (scripts/katran_build.sh: KATRAN_SRC or KATRAN_GIT), is measured beside
+# nosnat and the minimal balancer; without them the bench says so.
+KATRAN=$ROOT/build/katran
+if [ "${NOSNAT_BENCH_RENDER:-}" != 1 ]; then
+	"$ROOT/scripts/katran_build.sh" "$KATRAN"
+	if [ -f "$KATRAN/balancer.bpf.o" ]; then
+		export NOSNAT_KATRAN_OBJ=$KATRAN/balancer.bpf.o
+	else
+		export NOSNAT_KATRAN_OBJ= NOSNAT_KATRAN_ABSENT="$(cat "$KATRAN/absent" 2>/dev/null)"
+	fi
+	"$ROOT/build/test_bpf" --bench "$OUT" "$REPEAT"
+fi
 if [ "${2:-}" = --smoke ]; then
 	n=$(grep -c '^path' "$OUT")
 	# every path ran and took time, and the minimal balancer ran in turns
-	# with nosnat; no cost is judged (a few thousand rounds on a shared
-	# machine can put a cheap path below the harness noise)
-	if [ "$n" -ge 9 ] && grep -q '^versus	established flow, IPIP	' "$OUT" &&
+	# with nosnat (and Katran its five rows, where it was built); no cost
+	# is judged (a few thousand rounds on a shared machine can put a cheap
+	# path below the harness noise)
+	k=$(grep -c '^katran	' "$OUT" || true)
+	want_k=0
+	[ -z "${NOSNAT_KATRAN_OBJ:-}" ] || want_k=5
+	if [ "$n" -ge 9 ] && grep -q '^versus	established flow, IPIP	' "$OUT" && [ "$k" = "$want_k" ] &&
 		! awk -F'\t' '$1 == "path" && !($4 > 0 && $5 > 0) { bad = 1 } END { exit !bad }' "$OUT"; then
 		echo "bench: 1 passed, 0 failed"
 	else

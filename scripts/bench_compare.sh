@@ -18,12 +18,13 @@ trap 'git -C "$ROOT" worktree remove --force "$OLD" 2>/dev/null; rm -rf "$OLD"' 
 git -C "$ROOT" worktree add -q --detach "$OLD" "$REV"
 if [ "${NOSNAT_COMPARE_OWN:-0}" != 1 ] && [ -d "$OLD/tests/bench" ]; then
 	# the earlier tree gets this tree's harness: tests/bench as it is here
-	cp "$ROOT"/tests/bench/bench.* "$OLD/tests/bench/"
+	cp "$ROOT"/tests/bench/bench.* "$ROOT"/tests/bench/katran.h "$OLD/tests/bench/"
 elif [ "${NOSNAT_COMPARE_OWN:-0}" != 1 ]; then
 	# a tree from before tests/bench: its test_bpf.c held the benchmark
 	# (from struct bench_frame_v to main); this tree's bench.c goes there,
 	# the programs and their header next to it
-	cp "$ROOT/tests/bench/bench.bpf.c" "$ROOT/tests/bench/bench.h" "$OLD/tests/bpf/"
+	cp "$ROOT/tests/bench/bench.bpf.c" "$ROOT/tests/bench/bench.h" "$ROOT/tests/bench/katran.h" \
+		"$OLD/tests/bpf/"
 	python3 - "$ROOT/tests/bench/bench.c" "$OLD/tests/bpf/test_bpf.c" <<'PY'
 import sys
 new = open(sys.argv[1]).read()
@@ -36,6 +37,8 @@ PY
 fi
 make -s -C "$OLD" test-bins >/dev/null
 make -s -C "$ROOT" test-bins >/dev/null
+# nosnat's rows only: Katran (where built) is not part of the comparison
+export NOSNAT_KATRAN_OBJ=
 for t in $(seq "$TURNS"); do
 	NOSNAT_BENCH_QUICK=1 NOSNAT_BENCH_LOADS=2 "$OLD/build/test_bpf" --bench "$OLD/before.$t.tsv" "$ROUNDS" >/dev/null
 	NOSNAT_BENCH_QUICK=1 NOSNAT_BENCH_LOADS=2 "$ROOT/build/test_bpf" --bench "$OLD/after.$t.tsv" "$ROUNDS" >/dev/null

@@ -82,6 +82,53 @@ GP
 			printf "| %s | %.0f | %.0f | **%.2f** | %s | %.1f |\n", k, $2, $3, $4, q, $3 / kat[k]
 		}' "$ROOT/build/versus.dat"
 } >"$T/versus"
+# Katran (where scripts/katran_build.sh built it from its sources): per row,
+# the median load by the ratio nosnat / Katran; else why it was not measured
+awk -F'\t' -v repeat="$REPEAT" '
+	$1 == "katran_info" { info[$2] = $3 }
+	$1 == "cpu" { cpu = $2 }
+	$1 == "katran" { k = $2; n[k]++; line[k, n[k]] = $0; r[k, n[k]] = $5
+		if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
+	END {
+		if (!m) {
+			why = ("absent" in info) ? info["absent"] : "no Katran rows in this run"
+			printf "Katran itself was not measured in this run: %s. The minimal balancer above\n", why
+			printf "stands in for it. To measure it, have a clone of its repository on the machine\n"
+			printf "(`git clone https://github.com/facebookincubator/katran`, beforehand: the bench\n"
+			printf "uses no network) and point `KATRAN_SRC` (the tree) or `KATRAN_GIT` (its git\n"
+			printf "directory) at it for `make bench`.\n"
+			exit
+		}
+		printf "| packet | Katran LRU per CPU | nosnat, ns | Katran, ns | **nosnat / Katran** | minimal, ns | minimal / Katran | nosnat measured as |\n"
+		printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
+		loads = 0
+		for (i = 1; i <= m; i++) {
+			k = order[i]; c = n[k]
+			if (c > loads) loads = c
+			for (x = 1; x <= c; x++) idx[x] = x
+			for (x = 1; x <= c; x++) for (y = x + 1; y <= c; y++)
+				if (r[k, idx[y]] < r[k, idx[x]]) { t = idx[x]; idx[x] = idx[y]; idx[y] = t }
+			split(line[k, idx[int((c + 1) / 2)]], f, "\t")
+			name = f[2]; sub(/, Katran LRU [0-9]+\/CPU$/, "", name)
+			how = f[9] == "xdp+tc" ? "XDP pass + tc walk" : "XDP"
+			printf "| %s | %d | %.0f | %.0f | **%.2f** | %.0f | %.2f | %s |\n", name, f[8], f[3], f[4], f[5], f[6], f[7], how
+		}
+		printf "\nConditions: Katran commit `%s` (from %s), built by `scripts/katran_build.sh`\n", info["commit"], info["source"]
+		printf "with %s and `%s`: its default features (IPIP encapsulation, per-CPU LRUs in\n", info["clang"], info["defines"]
+		printf "`lru_mapping`, Maglev rings of %s, %s VIPs), `MAX_CONN_RATE` raised from 125000 to %s\n", info["ring_size"], info["max_vips"], info["max_conn_rate"]
+		printf "new flows per second and CPU so that its flood guard (which still runs) never stops an\n"
+		printf "LRU insert. Its maps as its loader fills them for one TCP VIP: `vip_map`, 10 reals on\n"
+		printf "the backend node in `reals`, the VIP'"'"'s ring in `ch_rings`, the gateway'"'"'s MAC in\n"
+		printf "`ctl_array`, one LRU per CPU (%s CPUs; no map flags, as `KatranLb::createLruMap`)\n", info["cpus"]
+		printf "in `lru_mapping`, at 65536 entries for the first three rows. %s rounds per run, 31\n", repeat
+		printf "rounds in turns (harness alone, nosnat, minimal, Katran; the order changes each\n"
+		printf "round), %d fresh load(s) of all programs, the whole run pinned to CPU %s. Before timing,\n", loads, cpu
+		printf "Katran'"'"'s frames are checked (IPIP to the backend'"'"'s node with the inner packet as it\n"
+		printf "came; a non-VIP frame passed untouched), its output after every timed run, and its\n"
+		printf "counters after every row (every round reached it with the row'"'"'s verdict; no LRU miss\n"
+		printf "on the established row, one per SYN on the others; no fallback LRU, no drop; after\n"
+		printf "new flows its LRU holds them): a row that took another path fails the bench.\n"
+	}' "$OUT" >"$T/katran"
 {
 	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $8, $6 }' "$E2E"
 } >"$T/e2e"

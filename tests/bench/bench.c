@@ -3,6 +3,7 @@
  * same frames through reference programs (tests/bench/bench.bpf.c). */
 #include "../bpf/harness.h"
 #include "bench.h"
+#include "katran.h"
 
 /* --- benchmarks (test_bpf --bench FILE) ---------------------------------- */
 
@@ -19,16 +20,20 @@ static int cmp_double(const void *a, const void *b)
 
 #define BENCH_RUNS 31
 
+/* The last run's verdict and output frame (its last round's). */
+static uint8_t bench_out[4096];
+static __u32 bench_out_len, bench_ret;
+
 /* One BPF_PROG_TEST_RUN of `repeat` rounds: average ns per round. */
 static double bench_run(int harness_fd, int target_fd, int prog_array, const uint8_t *pkt,
 			size_t len, int vary, int ifindex, int xdp, uint32_t repeat)
 {
 	struct bench_frame f = { .len = (__u32)len, .vary = (__u32)vary };
-	static uint8_t out[4096];
+	uint8_t *out = bench_out;
 	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)ifindex };
 	struct __sk_buff skb = { .ingress_ifindex = (__u32)ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (__u32)len,
-		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+		    .data_out = out, .data_size_out = sizeof(bench_out), .repeat = repeat);
 	__u32 zero = 0;
 
 	memcpy(f.data, pkt, sizeof(f.data));
@@ -43,6 +48,8 @@ static double bench_run(int harness_fd, int target_fd, int prog_array, const uin
 	}
 	if (bpf_prog_test_run_opts(harness_fd, &o))
 		return -1;
+	bench_ret = o.retval;
+	bench_out_len = o.data_size_out;
 	return o.duration;
 }
 
@@ -197,34 +204,43 @@ static int bench_wanted(const char *name)
  * on a fresh table would look cheaper than the next. So before each
  * new-flow row the table is filled with other flows (198.19.0.0/16) and
  * those are deleted in a shuffled order. */
+void bench_lru_scramble_keys(int fd, void *keys, size_t key_size, size_t value_size, __u32 n)
+{
+	uint8_t *vals = calloc(n, value_size), *k = keys, *t = malloc(key_size);
+	__u32 count = n, seed = 12345;
+
+	if (!vals || !t) {
+		free(vals);
+		free(t);
+		return;
+	}
+	bpf_map_update_batch(fd, keys, vals, &count, NULL);
+	free(vals);
+	for (__u32 i = n - 1; i > 0; i--) {
+		__u32 j;
+
+		seed = seed * 1103515245u + 12345u;
+		j = (seed >> 8) % (i + 1);
+		memcpy(t, k + (size_t)i * key_size, key_size);
+		memcpy(k + (size_t)i * key_size, k + (size_t)j * key_size, key_size);
+		memcpy(k + (size_t)j * key_size, t, key_size);
+	}
+	free(t);
+	for (__u32 i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, k + (size_t)i * key_size);	/* some were evicted: ENOENT */
+}
+
 static void bench_lru_scramble(int fd, size_t value_size)
 {
 	enum { N = NOSNAT_FLOW_ENTRIES };
 	static struct nosnat_flow_key keys[N];
-	uint8_t *vals = calloc(N, value_size);
-	__u32 count = N, seed = 12345;
 
-	if (!vals)
-		return;
 	map_clear(fd);
 	for (__u32 i = 0; i < N; i++)
 		keys[i] = (struct nosnat_flow_key){ .src = htonl(0xc6130000u | (i & 0xffff)),
 						    .dst = ip4(T_VIP), .sport = htons((uint16_t)(1 + (i >> 16))),
 						    .dport = htons(25), .proto = IPPROTO_TCP };
-	bpf_map_update_batch(fd, keys, vals, &count, NULL);
-	free(vals);
-	for (__u32 i = N - 1; i > 0; i--) {
-		__u32 j;
-		struct nosnat_flow_key t;
-
-		seed = seed * 1103515245u + 12345u;
-		j = (seed >> 8) % (i + 1);
-		t = keys[i];
-		keys[i] = keys[j];
-		keys[j] = t;
-	}
-	for (__u32 i = 0; i < N; i++)
-		bpf_map_delete_elem(fd, &keys[i]);	/* some were evicted: ENOENT */
+	bench_lru_scramble_keys(fd, keys, sizeof(keys[0]), value_size, N);
 }
 
 /* The handshake table as a busy node's is: every way of every set holds
@@ -359,44 +375,163 @@ static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
 		   bpf_program__fd(bskel->progs.bench_ref_hash_lookup), pkt, len, 0, 1, 1, repeat, 0);
 }
 
-/* nosnat against the minimal balancer, in turns: each of BENCH_RUNS
- * rounds runs the harness alone, then nosnat's path, then the balancer's,
- * on the same frame, so that both see the same moment of this shared
- * machine; the ratio of their costs is taken per round and its median
- * kept (with the median cost of each). */
-static void bench_versus(const char *name, int model_fd, const uint8_t *pkt, size_t len, int vary,
-			 uint32_t repeat, int resized)
+/* The order of round r's runs: the r-th permutation of n (n! of them in
+ * turn), so that no program always runs first or after the same one. */
+static void bench_order(int r, int n, int *order)
+{
+	int left[5], fact = 1, k = r;
+
+	for (int i = 0; i < n; i++) {
+		left[i] = i;
+		fact *= i + 1;
+	}
+	k %= fact;
+	for (int i = 0; i < n; i++) {
+		int m = n - i, pick;
+
+		fact /= m;
+		pick = k / fact;
+		k %= fact;
+		order[i] = left[pick];
+		for (int j = pick; j < m - 1; j++)
+			left[j] = left[j + 1];
+	}
+}
+
+/* nosnat against the minimal balancer and, where its sources were there,
+ * Katran (katran_row >= 0), in turns: each of BENCH_RUNS rounds runs the
+ * harness alone, nosnat's path, the balancer's and Katran's, on the same
+ * frame and in an order that changes from round to round, so that all see
+ * the same moment of this shared machine; the ratio of their costs is
+ * taken per round and its median kept (with the median cost of each).
+ * Katran's output frame is checked after each of its runs, its counters
+ * after the row. with_versus: write the nosnat / minimal line (a row
+ * measured again for a second LRU size of Katran's does not).
+ *
+ * Where this kernel gives XDP no metadata, nosnat's XDP passes a new flow
+ * (and a repeated SYN) on to tc ingress, whose walk does the work: then
+ * nosnat's figure is its XDP pass plus that walk, the tc harness (a fresh
+ * skb each round) and its empty program run in the same turns; what the
+ * stack spends building the skb between the two is in neither (the rows
+ * say "xdp+tc"). */
+#define BENCH_KATRAN_NONE (-1)
+static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size_t len, int vary,
+			uint32_t repeat, int resized, int with_versus, int katran_row,
+			const char *katran_name)
 {
 	int harness = bpf_program__fd(bskel->progs.bench_xdp);
 	int arr = bpf_map__fd(bskel->maps.bench_xdp_next);
-	int empty = bpf_program__fd(bskel->progs.bench_xdp_empty);
-	int nosnat = bpf_program__fd(skel->progs.nosnat_xdp);
-	double a[BENCH_RUNS], b[BENCH_RUNS], ratio[BENCH_RUNS], extra = resized ? bench_head_move : 0;
+	int kfd = katran_row != BENCH_KATRAN_NONE ? katran_prog_fd() : -1;
+	int progs[4] = { bpf_program__fd(bskel->progs.bench_xdp_empty),
+			 bpf_program__fd(skel->progs.nosnat_xdp), model_fd, kfd };
+	int np = kfd >= 0 ? 4 : 3, tc_unit = -1;
+	int ht = bpf_program__fd(bskel->progs.bench_tc), tarr = bpf_map__fd(bskel->maps.bench_tc_next);
+	int tempty = bpf_program__fd(bskel->progs.bench_tc_empty);
+	int tnosnat = bpf_program__fd(skel->progs.nosnat_tc_ingress);
+	__u32 slot = nosnat_stat_slot(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	uint64_t tc_before = 0, tc_rounds = 0;
+	double a[BENCH_RUNS], b[BENCH_RUNS], k[BENCH_RUNS], ab[BENCH_RUNS], ak[BENCH_RUNS];
+	double bk[BENCH_RUNS], extra = resized ? bench_head_move : 0;
+	uint64_t krounds = 0;
 	__u32 zero = 0;
 	__u64 round0 = 0;
-	int n = 0;
+	int n = 0, to_tc = 0;
+	const char *path;
 
-	if (!bench_wanted(name))
-		return;
+	if (!bench_wanted(katran_name ? katran_name : name) && !bench_wanted(name))
+		return 0;
 	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+	/* does nosnat's XDP pass this row's packet on to tc? */
+	if (resized && test_mode != MODE_XDP_META &&
+	    bench_run(harness, progs[1], arr, pkt, len, vary, dummy_ifindex, 1, 1) >= 0 &&
+	    bench_ret == XDP_PASS) {
+		to_tc = 1;
+		tc_unit = np++;
+		tc_before = counter(maps.stats, slot, 0, 2);
+	}
+	if (kfd >= 0)
+		katran_row_begin();
 	for (int r = 0; r < BENCH_RUNS; r++) {
-		double f = bench_run(harness, empty, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
-		double x = bench_run(harness, nosnat, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
-		double y = bench_run(harness, model_fd, arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+		double t[5] = { -1, -1, -1, -1, -1 }, f, tc = 0;
+		int order[5];
 
-		if (f < 0 || x < 0 || y < 0 || y - f - extra <= 0)
+		bench_order(r, np, order);
+		for (int i = 0; i < np; i++) {
+			int p = order[i];
+
+			if (p == tc_unit) {	/* nosnat's tc walk, against the tc harness alone */
+				double te, tn;
+
+				bench_fresh_skb = 1;
+				te = bench_run_fresh(ht, tempty, tarr, pkt, len, vary, dummy_ifindex, repeat);
+				tn = bench_run_fresh(ht, tnosnat, tarr, pkt, len, vary, dummy_ifindex, repeat);
+				bench_fresh_skb = 0;
+				tc_rounds += repeat < BENCH_FRESH_ROUNDS ? repeat : BENCH_FRESH_ROUNDS;
+				t[p] = te < 0 || tn < 0 ? -1 : 0;
+				tc = tn - te;
+				continue;
+			}
+			t[p] = bench_run(harness, progs[p], arr, pkt, len, vary, dummy_ifindex, 1, repeat);
+			if (p == 1 && t[p] >= 0 && resized && to_tc != (bench_ret == XDP_PASS)) {
+				fprintf(stderr, "bench: FAIL %s: nosnat's XDP verdict %u changed within the row\n",
+					name, bench_ret);
+				return -1;
+			}
+			if (p != 3 || t[p] < 0)
+				continue;
+			krounds += repeat;
+			if (!katran_out_ok((enum katran_row)katran_row, pkt, len, bench_out, bench_out_len,
+					   bench_ret, vary)) {
+				fprintf(stderr, "bench: FAIL Katran, %s: its output frame (verdict %u, %u bytes) "
+					"is not the row's\n", katran_name, bench_ret, bench_out_len);
+				return -1;
+			}
+		}
+		f = t[0];
+		if (f < 0 || t[1] < 0 || t[2] < 0 || t[2] - f - extra <= 0 ||
+		    (kfd >= 0 && (t[3] < 0 || t[3] - f - extra <= 0)) || (to_tc && t[tc_unit] < 0))
 			continue;
-		a[n] = x - f - extra;
-		b[n] = y - f - extra;
-		ratio[n] = a[n] / b[n];
+		/* nosnat's XDP pass leaves the frame's size alone: no head move */
+		a[n] = to_tc ? t[1] - f + tc : t[1] - f - extra;
+		b[n] = t[2] - f - extra;
+		ab[n] = a[n] / b[n];
+		if (kfd >= 0) {
+			k[n] = t[3] - f - extra;
+			ak[n] = a[n] / k[n];
+			bk[n] = b[n] / k[n];
+		}
 		n++;
 	}
+	if (kfd >= 0 && katran_row_check((enum katran_row)katran_row, katran_name, krounds))
+		return -1;
+	if (to_tc && counter(maps.stats, slot, 0, 2) - tc_before < tc_rounds) {
+		fprintf(stderr, "bench: FAIL %s: nosnat's tc walk encapsulated %llu of %llu packets\n",
+			name, (unsigned long long)(counter(maps.stats, slot, 0, 2) - tc_before),
+			(unsigned long long)tc_rounds);
+		return -1;
+	}
 	if (!n)
-		return;
-	fprintf(bout, "versus\t%s\t%.1f\t%.1f\t%.3f\n", name, median(a, n), median(b, n),
-		median(ratio, n));
-	printf("  versus: %-36s nosnat %7.1f ns, minimal %7.1f ns, ratio %.2f\n", name, median(a, n),
-	       median(b, n), median(ratio, n));
+		return 0;
+	/* the last column: where nosnat did the row's work */
+	path = to_tc ? "xdp+tc" : "xdp";
+	if (to_tc)
+		printf("  note  %s: nosnat's XDP passes it to tc (no XDP metadata on this kernel): "
+		       "nosnat's figure is that pass plus tc's walk\n", name);
+	if (with_versus) {
+		fprintf(bout, "versus\t%s\t%.1f\t%.1f\t%.3f\t%s\n", name, median(a, n), median(b, n),
+			median(ab, n), path);
+		printf("  versus: %-36s nosnat %7.1f ns, minimal %7.1f ns, ratio %.2f\n", name,
+		       median(a, n), median(b, n), median(ab, n));
+	}
+	if (kfd >= 0) {
+		fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t%.1f\t%.3f\t%u\t%s\n", katran_name,
+			median(a, n), median(k, n), median(ak, n), median(b, n), median(bk, n),
+			katran_lru_entries(), path);
+		printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f "
+		       "(minimal / Katran %.2f)\n", katran_name, median(a, n), median(k, n),
+		       median(ak, n), median(bk, n));
+	}
+	return 0;
 }
 
 /* The minimal IPIP balancer (bench.bpf.c), its maps filled as nosnat's are
@@ -415,6 +550,18 @@ static int model_check(int fd, const uint8_t *pkt, size_t len, __be32 node)
 	return r.pkt[14 + 9] == IPPROTO_IPIP && daddr == node ? 0 : -1;
 }
 
+/* Katran's per-CPU LRU sizes: nosnat's new-flow table's, its flow table's */
+#define KATRAN_LRU_SMALL NOSNAT_NEW_FLOW_ENTRIES
+#define KATRAN_LRU_LARGE NOSNAT_FLOW_ENTRIES
+static int bench_katran_info;
+
+/* Katran's object, if any (and if katran.c is linked in: a tree that only
+ * borrows bench.c, as scripts/bench_compare.sh's earlier one, has none). */
+static const char *bench_katran_obj(void)
+{
+	return katran_obj_path ? katran_obj_path() : NULL;
+}
+
 static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *syn, size_t syn_len,
 			const uint8_t *ack, size_t ack_len, const uint8_t *rsyn, size_t rsyn_len,
 			uint32_t repeat)
@@ -426,6 +573,7 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 	struct { uint8_t dst[6], src[6]; } macs = { { 2, 0, 0, 0, 0, 1 }, { 2, 0, 0, 0, 0, 2 } };
 	__be32 node = ip4(T_NODE_B);
 	__u32 zero = 0, num = 7, backend = 3, count = RING;
+	const char *kt;
 	int fd = bpf_program__fd(bskel->progs.bench_model_ipip);
 
 	memcpy(&vk.addr, ack + 14 + 16, 4);
@@ -471,17 +619,53 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 	bench_prog("reference: minimal IPIP balancer, new flow (SYN)", fd, syn, syn_len, 1, 1, 1,
 		   repeat, 1);
 
-	printf("nosnat (pod on another node) against the minimal balancer, in turns:\n");
-	bench_versus("non-VIP packet", fd, other, other_len, 0, repeat, 0);
-	bench_versus("established flow, IPIP", fd, ack, ack_len, 0, repeat, 1);
-	bench_versus("SYN, one 5-tuple again, IPIP", fd, rsyn, rsyn_len, 0, repeat, 1);
-	if (bench_wanted("new flow (SYN), IPIP")) {
+	/* Katran, where scripts/katran_build.sh built it: a fresh load with
+	 * each of nosnat's, its frames checked before any row */
+	kt = bench_katran_obj();
+	if (kt && katran_load(kt, node, macs.dst, other, other_len, ack, ack_len, syn, syn_len, rsyn,
+			      rsyn_len, KATRAN_LRU_SMALL)) {
+		fprintf(stderr, "bench: FAIL Katran (%s) could not be measured\n", kt);
+		return -1;
+	}
+	if (kt && !bench_katran_info) {
+		katran_write_info(bout, kt);
+		bench_katran_info = 1;
+	}
+
+	printf("nosnat (pod on another node) against the minimal balancer%s, in turns:\n",
+	       kt ? " and Katran" : "");
+	if (bench_versus("non-VIP packet", fd, other, other_len, 0, repeat, 0, 1, kt ? KATRAN_NON_VIP :
+			 BENCH_KATRAN_NONE, "non-VIP packet") ||
+	    bench_versus("established flow, IPIP", fd, ack, ack_len, 0, repeat, 1, 1,
+			 kt ? KATRAN_ESTABLISHED : BENCH_KATRAN_NONE, "established flow, IPIP") ||
+	    bench_versus("SYN, one 5-tuple again, IPIP", fd, rsyn, rsyn_len, 0, repeat, 1, 1,
+			 kt ? KATRAN_SYN_AGAIN : BENCH_KATRAN_NONE, "SYN, one 5-tuple again, IPIP"))
+		goto fail;
+	/* new flows: Katran's per-CPU LRU at nosnat's new-flow table's size,
+	 * then at its flow table's; every table scrambled before each row */
+	for (int i = 0; i < (kt ? 2 : 1); i++) {
+		static const __u32 lru[2] = { KATRAN_LRU_SMALL, KATRAN_LRU_LARGE };
+		char kname[96];
+
+		snprintf(kname, sizeof(kname), "new flow (SYN), IPIP, Katran LRU %u/CPU", lru[i]);
+		if (!bench_wanted("new flow (SYN), IPIP") && !bench_wanted(kname))
+			continue;
 		bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
 		bench_hs_fill(maps.flows_new);
 		bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
+		if (kt && katran_set_lru(lru[i]))
+			goto fail;
+		if (bench_versus("new flow (SYN), IPIP", fd, syn, syn_len, 1, repeat, 1, i == 0,
+				 kt ? KATRAN_NEW_FLOW : BENCH_KATRAN_NONE, kname))
+			goto fail;
 	}
-	bench_versus("new flow (SYN), IPIP", fd, syn, syn_len, 1, repeat, 1);
+	if (kt)
+		katran_unload();
 	return 0;
+fail:
+	if (kt)
+		katran_unload();
+	return -1;
 }
 
 static void prog_sizes(void)
@@ -808,6 +992,25 @@ int bench_main(const char *outfile, uint32_t repeat)
 		printf("  note  XDP without metadata (this kernel refuses bpf_xdp_adjust_meta): the xdp\n"
 		       "        rows of new flows, local pods and decapsulation measure XDP's pass to tc\n"
 		       "        ingress, not the work, which tc's walk then does\n");
+	{	/* one CPU for the whole run: the programs in turns see the same
+		 * core, and Katran's per-CPU LRU is this CPU's throughout */
+		cpu_set_t one;
+		int cpu = sched_getcpu();
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu < 0 ? 0 : cpu, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			fprintf(stderr, "bench: pinning to CPU %d: %s\n", cpu, strerror(errno));
+		else
+			fprintf(bout, "cpu\t%d\n", cpu < 0 ? 0 : cpu);
+	}
+	if (!bench_katran_obj()) {
+		const char *why = getenv("NOSNAT_KATRAN_ABSENT");
+
+		fprintf(bout, "katran_info\tabsent\t%s\n", why && *why ? why :
+			"no Katran object (scripts/katran_build.sh builds one from Katran's sources)");
+		printf("  note  Katran not measured: %s\n", why && *why ? why : "no object built");
+	}
 	bskel = bench_bpf__open();
 	if (bskel) {
 		bskel->rodata->bench_xdp_meta = test_mode == MODE_XDP_META;
