@@ -196,9 +196,19 @@ fixed_rate_cpu() { # ADDR
 RAW=$LAB_DIR/rows.tsv
 : >"$RAW"
 ROUND=1
+# Each row's connections come from a client address of their own: a row
+# opens some 10,000 connections, and without SNAT a pod sees client:port
+# just as the client sent it, so a row after another through the same pod
+# reuses the client's ports on 4-tuples the pod and node still hold from the
+# row before (TIME_WAIT, conntrack), and ran at a quarter of its rate.
+NROW=0
 row() { # WAY POD NAME ADDR CONN_PORT
-	local way=$1 pod=$2 name=$3 addr=$4 port=$5 t1 t8 conns seen cpu=$'-\t-' hook=-
+	local way=$1 pod=$2 name=$3 addr=$4 port=$5 t1 t8 conns seen cpu=$'-\t-' hook=- src
 	[ "$way" = nosnat ] && hook=$HOOK
+	NROW=$((NROW + 1))
+	src=203.0.113.$((10 + NROW))
+	nsx client ip addr replace "$src/24" dev c0
+	nsx client ip route replace default via 203.0.113.1 src "$src"
 	[ "$ROUND" = 1 ] && [ "$CPU" = 1 ] && cpu=$(fixed_rate_cpu "$addr")
 	t1=$(nsx client iperf3 -c "$addr" -p 5201 -t "$SECS" -J 2>/dev/null | jq '.end.sum_received.bits_per_second // 0')
 	t8=$(nsx client iperf3 -c "$addr" -p 5201 -t "$SECS" -P 8 -J 2>/dev/null | jq '.end.sum_received.bits_per_second // 0')
@@ -211,6 +221,7 @@ row() { # WAY POD NAME ADDR CONN_PORT
 }
 
 for ROUND in $(seq "$ROUNDS"); do
+	NROW=0
 	nosnat_detach
 	HOOK=-
 	row route local "kernel routing, pod on the ingress node" "${POD_IP[a]}" 2525
