@@ -129,16 +129,63 @@ awk -F'\t' -v repeat="$REPEAT" '
 		printf "on the established row, one per SYN on the others; no fallback LRU, no drop; after\n"
 		printf "new flows its LRU holds them): a row that took another path fails the bench.\n"
 	}' "$OUT" >"$T/katran"
+# the CPU columns only when bench_e2e.sh measured them (BENCH_E2E_CPU=1)
 {
-	awk -F'\t' '$1 == "e2e" { printf "| %s | %.2f | %.2f | %s | %s | %s | %s |\n", $2, $3 / 1e9, $4 / 1e9, $5, $7, $8, $6 }' "$E2E"
-} >"$T/e2e"
-{
-	awk -F'\t' '$1 == "e2e" { name[++n] = $2; t1[n] = $3; t8[n] = $4; c[n] = $5 }
+	awk -F'\t' '$1 == "e2e" { n++; p[n] = $2; t1[n] = $3; t8[n] = $4; c[n] = $5; seen[n] = $6; cpu[n] = $7; st[n] = $8
+			if ($7 != "-") withcpu = 1 }
 		END {
-			printf "| ratio | 1 stream | 8 streams | new conn/s |\n|---|---:|---:|---:|\n"
-			for (i = 3; i <= n; i++) {
-				printf "| %s / ceiling | %.2f | %.2f | %.2f |\n", name[i], t1[i] / t1[1], t8[i] / t8[1], c[i] / c[1]
-				printf "| %s / kube-proxy | %.2f | %.2f | %.2f |\n", name[i], t1[i] / t1[2], t8[i] / t8[2], c[i] / c[2]
+			if (withcpu) {
+				print "| path | 1 stream Gbit/s | 8 streams Gbit/s | new conn/s | CPU % at 500 Mbit/s | /proc/stat'"'"'s % (same window) | client address at the pod |"
+				print "|---|---:|---:|---:|---:|---:|---|"
+			} else {
+				print "| path | 1 stream Gbit/s | 8 streams Gbit/s | new conn/s | client address at the pod |"
+				print "|---|---:|---:|---:|---|"
+			}
+			for (i = 1; i <= n; i++)
+				if (withcpu)
+					printf "| %s | %.2f | %.2f | %s | %s | %s | %s |\n", p[i], t1[i] / 1e9, t8[i] / 1e9, c[i], cpu[i], st[i], seen[i]
+				else
+					printf "| %s | %.2f | %.2f | %s | %s |\n", p[i], t1[i] / 1e9, t8[i] / 1e9, c[i], seen[i]
+		}' "$E2E"
+} >"$T/e2e"
+# how each hook ran (attach's words), and how the lab's uplinks behaved
+{
+	awk -F'\t' '$1 == "e2e" && $11 != "-" && !($11 in seen) { seen[$11] = 1
+			printf "- `--hook %s`: %s\n", $11, $12 }
+		$1 == "e2e" && $13 != "" { lab = $13 }
+		END {
+			if (lab == "wire")
+				print "- uplinks like a NIC'"'"'s (`BENCH_E2E_WIRE=1`): every node receives MTU-sized frames and coalesces them (GRO), whatever runs on it"
+			else
+				print "- uplinks as veth makes them: a node without XDP on eth0 receives the senders'"'"' 64 KiB TSO super-packets whole; XDP on eth0 makes the bridge cut them to MTU"
+		}' "$E2E"
+} >"$T/e2e_modes"
+# nosnat over each baseline, per hook and pod placement: same-hop routing
+# (goal >= 1.0) and kube-proxy's way (goal >= 1.3); a ratio under its goal
+# is marked
+{
+	awk -F'\t' '$1 == "e2e" { k = $9 SUBSEP $10 SUBSEP $11; t1[k] = $3; t8[k] = $4; c[k] = $5
+			if ($9 == "nosnat" && !($11 in seen)) { seen[$11] = 1; hooks[++nh] = $11 } }
+		function cell(a, b, goal,   r) {
+			if (b == "" || b + 0 == 0 || a == "") return "n/a"
+			r = a / b
+			return sprintf(r < goal ? "%.2f ✗" : "%.2f", r)
+		}
+		function line(h, pod, base, what, goal,   n, d) {
+			n = "nosnat" SUBSEP pod SUBSEP h; d = base SUBSEP pod SUBSEP "-"
+			if (!(d in t1) || !(n in t1)) return
+			printf "| %s | %s | %s | ≥ %.1f | %s | %s | %s |\n", h, pod == "local" ? "on the ingress node" : "on another node (IPIP)",
+				what, goal, cell(t1[n], t1[d], goal), cell(t8[n], t8[d], goal), cell(c[n], c[d], goal)
+		}
+		END {
+			printf "| hook | pod | nosnat over | goal | 1 stream | 8 streams | new conn/s |\n|---|---|---|---:|---:|---:|---:|\n"
+			for (i = 1; i <= nh; i++) {
+				h = hooks[i]
+				line(h, "local", "route", "kernel routing, same hops", 1.0)
+				line(h, "local", "kube", "kube-proxy way", 1.3)
+				line(h, "remote", "route", "kernel routing, same hops", 1.0)
+				line(h, "remote", "vxlan", "kernel routing, same hops, over vxlan", 1.0)
+				line(h, "remote", "kube", "kube-proxy way", 1.3)
 			}
 		}' "$E2E"
 } >"$T/e2e_ratios"
