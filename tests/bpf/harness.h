@@ -125,6 +125,8 @@ int t_local_syn(void);
 int t_remote_syn(void);
 int t_mss_odd_offset(void);
 int t_remote_no_neigh(void);
+int t_port_reuse_after_change(void);
+int t_handshake_sets(void);
 int t_syn_no_neigh(void);
 int t_existing_flow_sticks(void);
 int expect_xdp(const uint8_t *in, size_t n, int ifindex, __u32 ret, const uint8_t *want,

@@ -99,6 +99,111 @@ int t_syn_skips_draining(void)
 	l.dport = 2525;
 	wn = frame(want, &ip, &l, 0);
 	CHECK(!expect_local(in, n, want, wn), "new connection avoids the draining pod");
+	/* ... and the rest of the new connection follows its SYN, not the
+	 * old entry back to the draining pod */
+	ip = ipv4(T_CLIENT, T_VIP);
+	for (int i = 0; i < 2; i++) {
+		l = tcp(40072, 25, TH_ACK);
+		l.seq = 1001 + 100 * (uint32_t)i;
+		n = frame(in, &ip, &l, 0);
+		ip.daddr = ip4(T_POD_LOCAL2);
+		l.dport = 2525;
+		wn = frame(want, &ip, &l, 0);
+		ip.daddr = ip4(T_VIP);
+		CHECK(!expect_local(in, n, want, wn), "the new connection's packet %d", i);
+	}
+	return 0;
+}
+
+/* A client reuses a port of an established flow after the VIP's table
+ * changed (a pod added): the SYN does not look at the old entry. Its pick
+ * is Maglev's; the pod's SYN-ACK is rewritten (the handshake table has
+ * its ISN), the first ACK promotes the handshake over the old entry, and
+ * every later packet goes to the SYN's pod. A flow without a new SYN stays
+ * where it was. */
+int t_port_reuse_after_change(void)
+{
+	enum { PORTS = 32 };
+	uint8_t in[256], want[256], reply[256], rwant[256];
+	int fd = bpf_program__fd(skel->progs.nosnat_tc_egress);
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct nosnat_flow f;
+	struct l4_spec l;
+	struct run r;
+	uint16_t port = 0, kept = 0;
+	size_t n, wn;
+
+	CHECK(!ct_use(0), "conntrack off: the flow tables decide");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {	/* connections to pod 1 */
+		struct nosnat_flow_key fk = client_flow(p);
+
+		l = tcp(p, 25, TH_SYN);
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN %u", p);
+		l = tcp(p, 25, TH_ACK);
+		l.seq = 1001;
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "ACK %u", p);
+		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && f.backend_addr == ip4(T_POD_LOCAL) &&
+		      (f.flags & NOSNAT_FLOW_MAGLEV), "flow %u established, by Maglev", p);
+	}
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_LOCAL2, 2525, T_NODE_SELF, 1), "pod 2");
+	/* a SYN again on each port until one goes to pod 2 */
+	for (uint16_t p = 40130; p < 40130 + PORTS && !port; p++) {
+		l = tcp(p, 25, TH_SYN);
+		l.seq = 5000;
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN again %u", p);
+		if (!memcmp(r.pkt + 30, &(__be32){ ip4(T_POD_LOCAL2) }, 4))
+			port = p;
+		else
+			kept = p;
+	}
+	CHECK(port && kept, "of %d reused ports none went to the new pod, or all did", PORTS);
+	/* pod 2's SYN-ACK leaves as the VIP's */
+	ip = ipv4(T_POD_LOCAL2, T_CLIENT);
+	l = tcp(2525, port, TH_SYN | TH_ACK);
+	l.ack = 5001;
+	n = frame(reply, &ip, &l, 0);
+	ip.saddr = ip4(T_VIP);
+	l.sport = 25;
+	l.opts = syn_opts_1440;
+	wn = frame(rwant, &ip, &l, 0);
+	CHECK(!run_tc(fd, reply, n, &r) && r.ret == TC_ACT_OK, "tc run");
+	CHECK_BYTES(&r, rwant, wn);
+	/* the new connection's packets: pod 2, the old entry replaced */
+	ip = ipv4(T_CLIENT, T_VIP);
+	for (int i = 0; i < 3; i++) {
+		struct nosnat_flow_key fk = client_flow(port);
+
+		l = tcp(port, 25, TH_ACK);
+		l.seq = 5001 + 100 * (uint32_t)i;
+		n = frame(in, &ip, &l, 0);
+		ip.daddr = ip4(T_POD_LOCAL2);
+		l.dport = 2525;
+		wn = frame(want, &ip, &l, 0);
+		ip.daddr = ip4(T_VIP);
+		CHECK(!expect_local(in, n, want, wn), "packet %d of the new connection", i);
+		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && f.backend_addr == ip4(T_POD_LOCAL2),
+		      "the flow's entry names pod 2");
+	}
+	/* the other ports stay on pod 1: those whose SYN again went there
+	 * (their new connections), and the old connections (the ports after
+	 * the one found never saw a SYN again; pod 2 may be Maglev's pick for
+	 * some of them now) */
+	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {
+		if (p == port)
+			continue;
+		l = tcp(p, 25, TH_ACK);
+		l.seq = p < port ? 5001 : 90000;
+		n = frame(in, &ip, &l, 0);
+		ip.daddr = ip4(T_POD_LOCAL);
+		l.dport = 2525;
+		wn = frame(want, &ip, &l, 0);
+		ip.daddr = ip4(T_VIP);
+		CHECK(!expect_local(in, n, want, wn), "connection on port %u stays on pod 1", p);
+	}
 	return 0;
 }
 
@@ -641,5 +746,74 @@ int t_syn_ack_flood(void)
 	CHECK(!bpf_map_lookup_elem(maps.flows, &active, &f), "the active flow was evicted");
 	CHECK(!bpf_map_lookup_elem(maps.flows, &idle, &f), "the idle flow was evicted");
 	CHECK(established < NOSNAT_FLOW_ENTRIES / 4, "the flood filled the established table");
+	return 0;
+}
+
+/* The handshake table's sets (nosnat_abi.h): five SYNs whose keys share a
+ * set of four ways leave the first one's entry to the fifth (the oldest
+ * goes), and a way whose check does not match (torn by two writers) reads
+ * as empty: the flow's ACK then recovers as a lost handshake's does. */
+int t_handshake_sets(void)
+{
+	enum { WAYS = NOSNAT_HS_WAYS, N = NOSNAT_HS_WAYS + 1 };
+	struct nosnat_flow_key keys[N], k;
+	struct nosnat_hs_set set;
+	struct nosnat_flow f;
+	uint8_t in[256], want[256];
+	struct ip_spec ip;
+	struct l4_spec l;
+	struct run r;
+	__u32 target, idx;
+	size_t n, wn;
+	int found = 0;
+
+	CHECK(!ct_use(0), "conntrack off: Maglev's word re-creates a local flow");
+	CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+	keys[found++] = client_flow(40200);
+	target = nosnat_hs_set_of(&keys[0]);
+	for (uint32_t c = 2; c < 255 && found < N; c++)
+		for (uint16_t p = 40201; p < 41200 && found < N; p++) {
+			k = (struct nosnat_flow_key){ .src = htonl(0xcb007100u | c), .dst = ip4(T_VIP),
+						      .sport = htons(p), .dport = htons(25),
+						      .proto = IPPROTO_TCP };
+			if (nosnat_hs_set_of(&k) == target)
+				keys[found++] = k;
+		}
+	CHECK(found == N, "only %d keys for one set", found);
+	for (int i = 0; i < N; i++) {
+		ip = ipv4(T_CLIENT, T_VIP);
+		ip.saddr = keys[i].src;
+		l = tcp(ntohs(keys[i].sport), 25, TH_SYN);
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, 1, &r) && r.ret == XDP_PASS, "SYN %d", i);
+		CHECK(!hs_get(maps.flows_new, &keys[i], &f) && f.backend_addr == ip4(T_POD_LOCAL),
+		      "SYN %d's handshake recorded", i);
+	}
+	CHECK(hs_get(maps.flows_new, &keys[0], &f), "the oldest handshake of the full set stayed");
+	for (int i = 1; i < N; i++)
+		CHECK(!hs_get(maps.flows_new, &keys[i], &f), "handshake %d evicted early", i);
+	CHECK((long)hs_count(maps.flows_new) == WAYS, "%ld handshakes, want %d",
+	      hs_count(maps.flows_new), WAYS);
+
+	/* a torn way: as if another CPU wrote half of it */
+	idx = target;
+	CHECK(!bpf_map_lookup_elem(maps.flows_new, &idx, &set), "read the set");
+	for (int w = 0; w < WAYS; w++)
+		if (set.key[w].src == keys[1].src && set.key[w].sport == keys[1].sport)
+			set.flow[w].backend_id ^= 1;
+	CHECK(!bpf_map_update_elem(maps.flows_new, &idx, &set, BPF_ANY), "tear a way");
+	CHECK(hs_get(maps.flows_new, &keys[1], &f), "a torn way read as a handshake");
+	ip = ipv4(T_CLIENT, T_VIP);
+	ip.saddr = keys[1].src;
+	l = tcp(ntohs(keys[1].sport), 25, TH_ACK);
+	l.seq = 1001;
+	n = frame(in, &ip, &l, 0);
+	ip.daddr = ip4(T_POD_LOCAL);
+	l.dport = 2525;
+	wn = frame(want, &ip, &l, 0);
+	CHECK(!expect_pass(in, n, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_RECOVERED),
+	      "the torn handshake's ACK, recovered");
+	CHECK(!bpf_map_lookup_elem(maps.flows, &keys[1], &f) && f.backend_addr == ip4(T_POD_LOCAL),
+	      "recorded again");
 	return 0;
 }

@@ -94,6 +94,8 @@ const struct test tests[] = {
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks, 0 },
 	{ "flow of a removed backend moves to a remaining one", t_backend_removed_flow_moves, 0 },
 	{ "a SYN on a reused client port skips a draining backend", t_syn_skips_draining, 0 },
+	{ "a client port reused after the table changed: the SYN's pod gets the whole new connection, the old ones stay", t_port_reuse_after_change, 0 },
+	{ "handshake sets: a full set gives its oldest way to a new SYN; a torn way reads as empty", t_handshake_sets, 0 },
 	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node, 0 },
 	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply, 0 },
 	{ "decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)", t_decap_keeps_ce, 0 },
