@@ -142,15 +142,16 @@ static int tables_swap(int outer, __u32 *keys, __u32 *fds, size_t nb)
  * One batch update swaps many tables for one wait. */
 /* SYNC_CHUNK (scratch.h): tables (256 KiB each) built before a swap */
 
-/* The next generation of VIP id's Maglev table (nosnat_abi.h): odd while
- * a new table goes in, even once it is in. */
-static int gen_bump(const struct nosnat_maps *m, __u32 id)
+/* VIP id's Maglev generation (nosnat_abi.h): odd while a new table goes
+ * in (gen_open), the next even one once it is in (gen_close, also after a
+ * failed swap: an odd generation left behind would make no flow current). */
+static int gen_set(const struct nosnat_maps *m, __u32 id, int close)
 {
 	__u32 gen = 0;
 
 	if (bpf_map_lookup_elem(m->vip_gen, &id, &gen))
 		return -errno;
-	gen++;
+	gen = close ? (gen | 1) + 1 : gen | 1;
 	return bpf_map_update_elem(m->vip_gen, &id, &gen, BPF_ANY) ? -errno : 0;
 }
 
@@ -191,16 +192,26 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 		/* The moment packets switch tables: one update for the chunk,
 		 * inside an odd generation of each VIP whose table changes (a
 		 * flow picked meanwhile is never taken for current). */
-		for (size_t i = 0; i < k && !rc; i++)
+		size_t opened = 0;
+
+		for (size_t i = 0; i < k && !rc; i++, opened = i)
 			if (!same[i])
-				rc = gen_bump(m, vs[base + i]->val.id);
+				rc = gen_set(m, vs[base + i]->val.id, 0);
 		if (!rc)
 			rc = tables_swap(m->maglev_prev, pkeys, pfds, np);
 		if (!rc)
 			rc = tables_swap(m->maglev, keys, fds, nb);
+		/* a table deleted (no backend in use) is gone inside the window too */
 		for (size_t i = 0; i < k && !rc; i++)
-			if (!same[i])
-				rc = gen_bump(m, vs[base + i]->val.id);
+			if (inner[i] < 0 && !same[i] && bpf_map_delete_elem(m->maglev, &vs[base + i]->val.id) &&
+			    errno != ENOENT)
+				rc = -errno;
+		for (size_t i = 0; i < opened; i++) {
+			int grc = same[i] ? 0 : gen_set(m, vs[base + i]->val.id, 1);
+
+			if (!rc)
+				rc = grc;
+		}
 		for (size_t i = 0; i < k; i++)
 			if (cur[i] >= 0)
 				close(cur[i]);
@@ -210,10 +221,7 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 		for (size_t i = 0; i < k && !rc; i++) {
 			struct vip_entry *v = vs[base + i];
 
-			if (inner[i] < 0 && !same[i] && bpf_map_delete_elem(m->maglev, &v->val.id) &&
-			    errno != ENOENT)
-				rc = -errno;
-			else if (bpf_map_update_elem(m->local, &v->val.id, &local[i], BPF_ANY))
+			if (bpf_map_update_elem(m->local, &v->val.id, &local[i], BPF_ANY))
 				rc = -errno;
 			if (rc)
 				break;

@@ -127,7 +127,7 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 		struct pick pk = {};
 
 		select_local_backend(&k, vip_id, cfg, tag & NOSNAT_ID_TAG_MASK, syn,
-				     syn_ack_of(p, syn), &pk);
+				     syn_ack_of(p, syn), tcp_seq_of(p), &pk);
 		vip_deliver(c, p, &pk, &d, v);
 	}
 }

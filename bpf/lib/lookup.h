@@ -142,6 +142,27 @@ __attribute__((noinline)) int nosnat_hs_record(struct nosnat_hs_set *s,
 	return 0;
 }
 
+/* A copy of k's handshake into *out, taken only if the way still holds k
+ * with a matching check after the copy (another CPU may have taken it
+ * meanwhile); its way, or -1. */
+__attribute__((noinline)) int nosnat_hs_take(struct nosnat_hs_set *s,
+					     const struct nosnat_flow_key *k,
+					     struct nosnat_flow *out)
+{
+	if (!s || !k || !out)
+		return -1;
+	for (int w = 0; w < NOSNAT_HS_WAYS; w++) {
+		if (!flow_key_eq(&s->key[w], k) || s->check[w] != nosnat_hs_check(k, &s->flow[w]))
+			continue;
+		*out = s->flow[w];
+		asm volatile("" ::: "memory");
+		if (flow_key_eq(&s->key[w], k) && s->check[w] == nosnat_hs_check(k, out))
+			return w;
+		return -1;
+	}
+	return -1;
+}
+
 static __always_inline void hs_record(const struct nosnat_flow_key *k, const struct nosnat_flow *f)
 {
 	struct nosnat_hs_set *s = hs_set(k);
@@ -206,26 +227,31 @@ static __always_inline struct nosnat_flow *flow_lookup(const struct nosnat_flow_
 	return f;
 }
 
-/* flow_lookup for a packet that is not a SYN; *lru: the entry is the
- * LRU's own, not this CPU's copy. */
+/* flow_lookup for a client's packet that is not a SYN; *lru: the entry is
+ * the LRU's own, not this CPU's copy. The copy is made by flow_cache_fill,
+ * once the entry is known not to be superseded (flow_superseded). */
 static __always_inline struct nosnat_flow *flow_lookup_lru(const struct nosnat_flow_key *k,
 							   int *lru)
 {
 	struct flow_cache_entry *c = flow_cache_slot(k);
-	struct nosnat_flow *f;
-	__u64 now = bpf_jiffies64();
 
 	*lru = 0;
-	if (c && c->jiffy == now && flow_key_eq(&c->key, k))
+	if (c && c->jiffy == bpf_jiffies64() && flow_key_eq(&c->key, k))
 		return &c->flow;
-	f = bpf_map_lookup_elem(&nosnat_flows, k);
 	*lru = 1;
-	if (c && f) {
+	return bpf_map_lookup_elem(&nosnat_flows, k);
+}
+
+static __always_inline void flow_cache_fill(const struct nosnat_flow_key *k,
+					    const struct nosnat_flow *f)
+{
+	struct flow_cache_entry *c = flow_cache_slot(k);
+
+	if (c) {
 		c->key = *k;
 		c->flow = *f;
-		c->jiffy = now;
+		c->jiffy = bpf_jiffies64();
 	}
-	return f;
 }
 
 static __always_inline __u32 flow_hash(const struct nosnat_flow_key *k)
@@ -350,6 +376,10 @@ static __always_inline void flow_record(void *table, const struct nosnat_flow_ke
 
 	if (table == (void *)&nosnat_flow_new) {
 		hs_record(k, &f);
+		/* this CPU's copy of an older connection on the same addresses
+		 * and ports is over too: flow_superseded never asks a copy (the
+		 * slot is written blind, no key read: it is in this CPU's cache) */
+		flow_cache_drop(k);
 		return;
 	}
 	bpf_map_update_elem(table, k, &f, BPF_ANY);
@@ -381,14 +411,27 @@ static __always_inline int flow_current(const struct nosnat_flow *f, __u32 vip_i
 	return (f->flags & NOSNAT_FLOW_MAGLEV) && !(f->gen & 1) && f->gen == maglev_gen(vip_id);
 }
 
+/* Is there a handshake on k's addresses and ports that this TCP segment
+ * (sequence number seq) belongs to? Within 64 KiB after its SYN: the
+ * first packets of a connection, before its entry is promoted; a blind
+ * sender must hit that window, as it must a TCP receive window. */
+#define HANDSHAKE_SEQ_WINDOW	(1U << 16)
+
+static __always_inline int flow_newer_handshake(const struct nosnat_flow_key *k, __be32 seq)
+{
+	struct nosnat_flow *nf = hs_lookup(k);
+
+	return nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW;
+}
+
 /* A SYN looks up only nosnat_flow_new: an established flow on the same
  * addresses and ports (a client reusing its port, the connection before
  * long over) is not looked for. Where that flow is current, the SYN's pick
  * is its pod anyway. Where it is not (recorded under an older table, or
  * not by Maglev: second chance, recovery), the new connection's first
  * packets find it first: a TCP packet of such a flow checks for a newer
- * handshake in nosnat_flow_new, its sequence number within the first MiB
- * after that SYN's, and if there is one the flow is superseded (the
+ * handshake in nosnat_flow_new (flow_newer_handshake), and if there is
+ * one the flow is superseded (the
  * handshake's entry is promoted over it). Without one, a flow whose pod
  * Maglev still gives is made current again (only the LRU's entry, f_lru),
  * so that it pays the check once per change of its VIP's table. */
@@ -396,17 +439,15 @@ static __always_inline int flow_superseded(const struct nosnat_flow_key *k,
 					   struct nosnat_flow *f, int f_lru, __u32 vip_id,
 					   __be32 seq)
 {
-	struct nosnat_flow *nf;
 	struct nosnat_backend *be;
 	__u32 gen, id;
 
-	if (k->proto != IPPROTO_TCP || flow_current(f, vip_id))
+	/* this CPU's copy is made only of an entry found not superseded, and
+	 * a SYN that records a handshake drops it (flow_record) */
+	if (!f_lru || k->proto != IPPROTO_TCP || flow_current(f, vip_id))
 		return 0;
-	nf = hs_lookup(k);
-	if (nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < (1U << 20))
+	if (flow_newer_handshake(k, seq))
 		return 1;
-	if (!f_lru)
-		return 0;
 	gen = maglev_gen(vip_id);
 	be = maglev_backend(vip_id, flow_hash(k), &id);
 	if (be && id == f->backend_id && be->addr == f->backend_addr &&
@@ -477,14 +518,18 @@ static __always_inline int new_flow_limited(const struct nosnat_cfg *cfg)
 static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 vip_id,
 					__be32 node, const struct nosnat_cfg *cfg, struct pick *pk)
 {
+	struct nosnat_hs_set *s = hs_set(k);
 	struct nosnat_backend *be;
-	struct nosnat_flow *nf = handshake_entry(k, vip_id, node, 0, &be);
 	struct nosnat_flow copy;
 
-	if (!nf)
+	/* a copy of k's handshake, still k's once copied (nosnat_hs_take) */
+	if (!s || nosnat_hs_take(s, k, &copy) < 0)
+		return 0;
+	be = flow_backend(&copy, 0);
+	if (!be || (vip_id != ANY_VIP && nosnat_vip_ref_id(copy.vip_ref) != vip_id) ||
+	    (node && be->node != node))
 		return 0;
 	pk->be = be;
-	copy = *nf;
 	copy.flags &= ~NOSNAT_FLOW_HANDED_ON;
 	pk->flags = copy.flags;
 	pk->id = copy.backend_id;
@@ -496,7 +541,10 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 			pk->state = PICK_PROVING;
 			return 1;
 		}
-	} else if (new_flow_limited(cfg)) {
+	} else if (new_flow_limited(cfg) &&
+		   /* a handshake that supersedes an older connection's entry
+		    * (a reused port) does not grow nosnat_flows */
+		   !bpf_map_lookup_elem(&nosnat_flows, k)) {
 		pk->state = PICK_HANDSHAKE;
 		pk->reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return 1;
@@ -524,6 +572,9 @@ static __always_inline void flow_establish(const struct nosnat_flow_key *k)
 		return;
 	w &= NOSNAT_HS_WAYS - 1;
 	copy = s->flow[w];
+	/* still k's after the copy (another CPU may have taken the way) */
+	if (!flow_key_eq(&s->key[w], k) || s->check[w] != nosnat_hs_check(k, &copy))
+		return;
 	copy.flags = (copy.flags & ~NOSNAT_FLOW_HANDED_ON) | NOSNAT_FLOW_CT_SEEN;
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
 	s->check[w] = 0;
@@ -726,6 +777,8 @@ static __always_inline int ingress_pick(const struct nosnat_flow_key *k,
 		pk->be = flow_backend(f, 0);
 		if (pk->be &&
 		    !flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), seq)) {
+			if (f_lru)
+				flow_cache_fill(k, f);
 			pk->f = f;
 			pk->id = f->backend_id;
 			pk->vip_id = nosnat_vip_ref_id(f->vip_ref);
@@ -785,20 +838,32 @@ __attribute__((noinline)) __u64 nosnat_local_scan(__u32 vip_id, __u32 node_ip, _
  * vip_deliver's second chance). */
 static __always_inline void select_local_backend(const struct nosnat_flow_key *k, __u32 vip_id,
 						 const struct nosnat_cfg *cfg, __u16 tag, int syn,
-						 __be32 syn_ack, struct pick *pk)
+						 __be32 syn_ack, __be32 seq, struct pick *pk)
 {
 	__be32 node_ip = cfg->node_ip;
-	struct nosnat_backend *be;
-	struct nosnat_flow *f;
+	struct nosnat_backend *be = NULL;
+	struct nosnat_flow *f = NULL;
 	__u32 hash, id = 0;
 	__u64 scan;
+	int f_lru = 0;
 
+	/* a SYN: its handshake again, else the pod the ingress node tagged
+	 * (an entry in nosnat_flows is an older connection's, as there) */
 	if (syn && flow_again(k, vip_id, node_ip, syn_ack, pk))
 		return;
-	f = flow_lookup(k, syn);
-	be = flow_backend(f, syn);
+	if (!syn) {
+		f = flow_lookup_lru(k, &f_lru);
+		be = flow_backend(f, 0);
+	}
 	pk->vip_id = vip_id;
-	if (be && nosnat_vip_ref_id(f->vip_ref) == vip_id && be->node == node_ip) {
+	if (be && nosnat_vip_ref_id(f->vip_ref) == vip_id && be->node == node_ip &&
+	    /* the ingress node tagged another pod: its client's newer
+	     * connection on a reused port, if a handshake here says so (else
+	     * the entry wins: a VIP that moved to a node whose table differs) */
+	    !(f_lru && k->proto == IPPROTO_TCP && backend_tag(be->addr, be->port) != tag &&
+	      flow_newer_handshake(k, seq))) {
+		if (f_lru)
+			flow_cache_fill(k, f);
 		pk->be = be;
 		pk->id = f->backend_id;
 		pk->f = f;

@@ -46,8 +46,11 @@ static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
 	f = flow_lookup_lru(k, &f_lru);
 	be = flow_backend(f, 0);
 	/* a newer handshake on the flow's addresses and ports: tc promotes it */
-	return be && !flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), tcp_seq_of(p)) &&
-	       xdp_sends_to(ctx, p, cfg, be->node);
+	if (!be || flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), tcp_seq_of(p)))
+		return 0;
+	if (f_lru)
+		flow_cache_fill(k, f);
+	return xdp_sends_to(ctx, p, cfg, be->node);
 }
 
 /* A SYN is picked first: what the pick changed, a flow recorded in

@@ -64,7 +64,12 @@ t_run_follows_configmap() {
 		|| fail "no log line for the reload" || rc=1
 	new_conns_reach b || rc=1
 	for i in "${on_b[@]}"; do
-		wait "${pids[$((i - 1))]}" || { fail "connection $i to the remaining pod broke: $(cat "$LAB_DIR/hold$i")"; rc=1; }
+		wait "${pids[$((i - 1))]}" || {
+			# seen twice in a full tc run after the flood tests, never
+			# alone: what each node dropped, for whoever sees it next
+			fail "connection $i to the remaining pod broke: $(cat "$LAB_DIR/hold$i"); drops: $(for n in $NODES; do printf '%s: ' "$n"; nosnat_on "$n" stats 2>&1 | grep -i drop | tr -s ' \n' ' '; done)"
+			rc=1
+		}
 	done
 	for i in "${on_c[@]}"; do wait "${pids[$((i - 1))]}" 2>/dev/null; done
 

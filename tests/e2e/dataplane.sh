@@ -66,7 +66,7 @@ t_pod_own_address_untouched() {
 
 t_bpftool_shows_fields() {
 	mail_vip b || return 1
-	local d="$LAB_DIR/bpffs/a" vips bes
+	local d="$LAB_DIR/bpffs/a" vips bes abi
 	vips=$(bpftool -j map dump pinned "$d/nosnat_vips") || fail "bpftool dump failed" || return 1
 	# 192.0.2.10 and port 25 as the little-endian integers bpftool prints
 	echo "$vips" | jq -e '.[].formatted | select(.key.addr == 167903424 and .key.port == 6400 and .key.proto == 6) | .value | has("id") and has("active")' >/dev/null \
@@ -75,9 +75,13 @@ t_bpftool_shows_fields() {
 	echo "$bes" | jq -e '[.[].formatted | select(.value.flags == 1)] | length == 1 and (.[0].value | has("addr") and has("node") and has("port") and has("weight"))' >/dev/null \
 		|| fail "backend not shown with field names" || return 1
 	# the pins carry the ABI version of the nosnat that attached them
-	bpftool -j map dump pinned "$d/nosnat_ctl" | jq -e '.[0].formatted.value.abi == 4' >/dev/null \
+	abi=$(awk '$2 == "NOSNAT_ABI_VERSION" { print $3 }' "$ROOT/include/nosnat_abi.h")
+	bpftool -j map dump pinned "$d/nosnat_ctl" | jq -e ".[0].formatted.value.abi == $abi" >/dev/null \
 		|| fail "nosnat_ctl: $(bpftool -j map dump pinned "$d/nosnat_ctl")" || return 1
-	nosnat_on a metrics | grep -q '^nosnat_build_info{abi="4",version=' || fail "build_info without abi" || return 1
+	nosnat_on a metrics | grep -q "^nosnat_build_info{abi=\"$abi\",version=" || fail "build_info without abi" || return 1
+	# the handshake table's sets, by field: each way's key, flow and check
+	bpftool -j map dump pinned "$d/nosnat_flow_new" | jq -e '.[0].formatted.value | (.key | length == 4) and (.flow[0] | has("backend_id") and has("syn_ack")) and has("check")' >/dev/null \
+		|| fail "nosnat_flow_new not shown with field names" || return 1
 	echo "$vips" | jq -c '.[0].formatted'
 }
 
