@@ -79,8 +79,10 @@
  *   2 - nosnat_ctl: last_result (readiness) and abi
  *   3 - nosnat_ctl: daemon (who applied the configuration in force)
  *   4 - nosnat_ctl: partial (an apply failed part-way)
- *   5 - nosnat_vip_gen; flows: gen, NOSNAT_FLOW_MAGLEV; the new-flow
- *       table's LRU per CPU */
+ *   5 - nosnat_vip_gen; flows: gen, NOSNAT_FLOW_MAGLEV; nosnat_flow_new
+ *       an array of sets (struct nosnat_hs_set) instead of an LRU hash: an
+ *       older build refuses these pins (detach first to go back), a newer
+ *       one carries an LRU's handshakes into the sets */
 #define NOSNAT_ABI_VERSION	5
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
@@ -315,8 +317,8 @@ struct nosnat_flow_key {
 _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
 
 /* nosnat_flows holds established flows (the client sent more than a SYN);
- * nosnat_flow_new, same layout, the flows before that, so that a flood of
- * SYNs churns only the small table. Layouts only grow at the end: an
+ * nosnat_flow_new (struct nosnat_hs_set, below) the flows before that, so
+ * that a flood of SYNs churns only the small table. Layouts only grow at the end: an
  * attach over older pins copies each entry's common prefix. */
 #define NOSNAT_FLOW_CT_SEEN	0x1	/* pod's node: its conntrack entry was looked up
 					 * and claimed with the VIP's mark (or absent) */
@@ -370,6 +372,8 @@ struct nosnat_hs_set {
 	__u32 pad[3];
 };
 
+/* nosnat_hs_set_of and nosnat_hs_check place and check pinned entries: a
+ * change to either is a change of the pins' ABI version. */
 static inline __u32 nosnat_hs_set_of(const struct nosnat_flow_key *k)
 {
 	__u64 h = (((__u64)k->src << 32) | k->dst) * 0x9e3779b97f4a7c15ULL ^

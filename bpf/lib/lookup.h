@@ -476,8 +476,7 @@ handshake_entry(const struct nosnat_flow_key *k, __u32 vip_id, __be32 node, int 
 
 /* A SYN again (a retransmission, or a flood of one 5-tuple) of a flow still
  * in nosnat_flow_new: its entry, its SYN's sequence number taken, no new
- * pick and no insert. Looked for before nosnat_flows: that is where a SYN's
- * flow nearly always is. */
+ * pick and no insert. A SYN looks nowhere else (flow_superseded). */
 static __always_inline int flow_again(const struct nosnat_flow_key *k, __u32 vip_id,
 				      __be32 node, __be32 syn_ack, struct pick *pk)
 {
@@ -609,8 +608,9 @@ static __always_inline const struct nosnat_pod *pod_lookup(const struct nosnat_p
 
 /* A pod's reply (pod, client, ports and protocol in pk and the arguments):
  * the flow it answers, if a client's flow through a VIP chose this pod.
- * Sets *fk to the flow's key and *fp to the entry (the LRU's own for a
- * SYN-ACK, syn_ack set; else perhaps this CPU's copy); returns the pod's slot
+ * Sets *fk to the flow's key and *fp to the entry (for a SYN-ACK, syn_ack
+ * set, the handshake's or the LRU's own; else perhaps this CPU's copy);
+ * returns the pod's slot
  * for that VIP. Anything else, a connection made straight to the pod, say,
  * has no such flow and stays untouched. The flow proves the slot: it was
  * recorded for this backend id and address, and for the VIP's reference

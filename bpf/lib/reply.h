@@ -175,7 +175,8 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 		 * made some other way (straight to the pod) on the addresses and
 		 * ports of an old VIP flow. Not ours, and the flow is stale.
 		 * (A SYN's data, TCP Fast Open, may be acked with it: up to 64k.)
-		 * f is the LRU's entry: a SYN-ACK never takes a cached copy. */
+		 * f is the handshake's entry, or the LRU's: a SYN-ACK never
+		 * takes a cached copy. */
 		if (f && f->syn_ack && bpf_ntohl(th->ack_seq) - bpf_ntohl(f->syn_ack) > 0xffff) {
 			flow_forget(&fk);
 			return;
