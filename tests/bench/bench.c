@@ -990,8 +990,8 @@ int bench_main(const char *outfile, uint32_t repeat)
 		return 1;
 	if (test_mode != MODE_XDP_META)
 		printf("  note  XDP without metadata (this kernel refuses bpf_xdp_adjust_meta): the xdp\n"
-		       "        rows of new flows, local pods and decapsulation measure XDP's pass to tc\n"
-		       "        ingress, not the work, which tc's walk then does\n");
+		       "        rows of local pods and decapsulation measure XDP's part (for a SYN its\n"
+		       "        pick, recorded) and its pass to tc ingress, whose walk does the rest\n");
 	{	/* one CPU for the whole run: the programs in turns see the same
 		 * core, and Katran's per-CPU LRU is this CPU's throughout */
 		cpu_set_t one;
