@@ -347,8 +347,12 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 		__be32 syn_ack = syn_ack_of(p, d->syn);
 		struct nosnat_flow *f = pk->f;
 
-		if (d->syn && f && f->syn_ack != syn_ack)
+		if (d->syn && f && f->syn_ack != syn_ack) {
 			f->syn_ack = syn_ack;
+			/* a new connection on an older one's entry: its own
+			 * conntrack entry is claimed by its next packet */
+			f->flags &= ~NOSNAT_FLOW_CT_SEEN;
+		}
 		__u8 action = d->from_node ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL;
 
 		if (local_rewrite(c, p, cfg, be, action)) {

@@ -747,6 +747,24 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 				    NOSNAT_FLOW_MAGLEV, gen);
 		return;
 	}
+	if (syn && pk->be->node == cfg->node_ip) {
+		/* A pod here: its conntrack entry is claimed for the VIP when
+		 * the handshake ends, which a leftover handshake entry behind
+		 * an older connection's flow (a reused port) would try later,
+		 * too late. So, here alone, a SYN takes an older connection's
+		 * entry and its pod (not a draining one), as before the SYN
+		 * skipped nosnat_flows; vip_deliver has it claimed anew. */
+		struct nosnat_flow *f = flow_lookup(k, 1);
+		struct nosnat_backend *be = flow_backend(f, 1);
+
+		if (be && nosnat_vip_ref_id(f->vip_ref) == vip->id) {
+			pk->be = be;
+			pk->id = f->backend_id;
+			pk->f = f;
+			pk->state = PICK_ESTABLISHED;
+			return;
+		}
+	}
 	pk->state = PICK_NEW;
 	pk->new_flow = 1;
 	if (pk->be->node != cfg->node_ip && new_flow_limited(cfg)) {
@@ -847,11 +865,16 @@ static __always_inline void select_local_backend(const struct nosnat_flow_key *k
 	__u64 scan;
 	int f_lru = 0;
 
-	/* a SYN: its handshake again, else the pod the ingress node tagged
-	 * (an entry in nosnat_flows is an older connection's, as there) */
+	/* a SYN: its handshake again, else an older connection's entry on
+	 * its addresses and ports, as before, and its pod if not draining
+	 * (vip_deliver has the new connection claimed anew), else the pod
+	 * the ingress node tagged */
 	if (syn && flow_again(k, vip_id, node_ip, syn_ack, pk))
 		return;
-	if (!syn) {
+	if (syn) {
+		f = flow_lookup(k, 1);
+		be = flow_backend(f, 1);
+	} else {
 		f = flow_lookup_lru(k, &f_lru);
 		be = flow_backend(f, 0);
 	}

@@ -89,6 +89,22 @@ static __always_inline int walk_candidate(const struct pkt *p)
 	       vip_filter_hit(p->ip->daddr);
 }
 
+/* A TCP or UDP packet (not a later fragment) whose headers, TCP options
+ * included, are all in the linear area already. */
+static __always_inline int walk_headers_linear(const struct pkt *p, int rc)
+{
+	void *l4;
+
+	if (rc != PARSE_OK || (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP))
+		return 0;
+	l4 = (void *)p->ip + (p->ip_len & 0x3c);
+	if (p->proto == IPPROTO_UDP)
+		return l4 + sizeof(struct udphdr) <= p->data_end;
+	if (l4 + sizeof(struct tcphdr) > p->data_end)
+		return 0;
+	return l4 + ((((struct tcphdr *)l4)->doff & 0xf) << 2) <= p->data_end;
+}
+
 /* The walk. finish_all: every step may be taken (tc; XDP with metadata
  * room); else XDP finishes only what xdp_finishes says. */
 static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
@@ -102,8 +118,12 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 	if (rc == PARSE_NOT_IPV4)
 		return;
 	if (c.tc && (rc == PARSE_MALFORMED || walk_candidate(&p))) {
-		/* headers may sit beyond the linear area: pulled, read again */
-		if (ctx_pull(c, WALK_PULL_LEN))
+		/* headers may sit beyond the linear area: pulled, read again;
+		 * a TCP or UDP packet whose headers are all there already (a
+		 * GRO or TSO skb's are) is not pulled: pulling 256 bytes of a
+		 * 64 KiB skb whose head holds only its headers copies payload,
+		 * often into a new head */
+		if (!walk_headers_linear(&p, rc) && ctx_pull(c, WALK_PULL_LEN))
 			return;
 		p = (struct pkt){};
 		rc = pkt_parse(c, &p);

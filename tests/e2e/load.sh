@@ -28,6 +28,7 @@ under_load() {
 		else
 			held=$((held + 1))
 			fail "$name: long-lived connection $k broke: $(cat "$LAB_DIR/lhold$k")"
+			[ -n "${E2E_DEBUG:-}" ] && for n in $NODES; do echo "== $n"; nosnat_on "$n" stats 2>&1 | grep -v " 0$"; done
 			rc=1
 		fi
 	done
