@@ -173,19 +173,26 @@ long hs_count(int fd)
 	return n;
 }
 
-int hs_clear(int fd)
+int hs_write_all(int fd, const struct nosnat_hs_set *sets)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
 	__u32 *keys = calloc(NOSNAT_HS_SETS, sizeof(*keys)), count = NOSNAT_HS_SETS;
 	int rc = -ENOMEM;
 
-	if (sets && keys) {
+	if (keys) {
 		for (__u32 i = 0; i < NOSNAT_HS_SETS; i++)
 			keys[i] = i;
 		rc = bpf_map_update_batch(fd, keys, sets, &count, &opts) ? -errno : 0;
 	}
-	free(sets);
 	free(keys);
+	return rc;
+}
+
+int hs_clear(int fd)
+{
+	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
+	int rc = sets ? hs_write_all(fd, sets) : -ENOMEM;
+
+	free(sets);
 	return rc;
 }

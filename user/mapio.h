@@ -28,8 +28,10 @@ int hs_put(int fd, const struct nosnat_flow_key *k, const struct nosnat_flow *f)
  * when its set has no free way. */
 int hs_place(struct nosnat_hs_set *sets, const struct nosnat_flow_key *k,
 	     const struct nosnat_flow *f);
-/* Live entries in the table (-1 on error); every way emptied. */
+/* Live entries in the table (-1 on error); every way emptied; every set
+ * written from sets (NOSNAT_HS_SETS of them). */
 long hs_count(int fd);
 int hs_clear(int fd);
+int hs_write_all(int fd, const struct nosnat_hs_set *sets);
 
 #endif

@@ -210,21 +210,16 @@ static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migr
 /* An older build's handshakes (an LRU hash) into this build's sets. */
 static int handshakes_write(int fd, const struct migrated_map *mm, size_t *placed)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
-	__u32 *keys = calloc(NOSNAT_HS_SETS, sizeof(*keys)), count = NOSNAT_HS_SETS;
-	int rc = -ENOMEM;
+	int rc;
 
-	if (sets && keys) {
-		for (size_t e = 0; e < mm->n; e++)
-			*placed += !hs_place(sets, (const struct nosnat_flow_key *)mm->keys + e,
-					     (const struct nosnat_flow *)mm->vals + e);
-		for (__u32 i = 0; i < NOSNAT_HS_SETS; i++)
-			keys[i] = i;
-		rc = bpf_map_update_batch(fd, keys, sets, &count, &opts) ? -errno : 0;
-	}
+	if (!sets)
+		return -ENOMEM;
+	for (size_t e = 0; e < mm->n; e++)
+		*placed += !hs_place(sets, (const struct nosnat_flow_key *)mm->keys + e,
+				     (const struct nosnat_flow *)mm->vals + e);
+	rc = hs_write_all(fd, sets);
 	free(sets);
-	free(keys);
 	return rc;
 }
 

@@ -171,20 +171,25 @@ static __always_inline void hs_record(const struct nosnat_flow_key *k, const str
 		nosnat_hs_record(s, k, f);
 }
 
+/* Way w of set s freed, if it still holds k's handshake. */
+static __always_inline void hs_free_way(struct nosnat_hs_set *s, int w,
+					const struct nosnat_flow_key *k)
+{
+	w &= NOSNAT_HS_WAYS - 1;
+	if (flow_key_eq(&s->key[w], k)) {
+		s->check[w] = 0;
+		s->key[w].proto = 0;
+	}
+}
+
 /* k's handshake is over (promoted, or stale): its way freed. */
 static __always_inline void hs_delete(const struct nosnat_flow_key *k)
 {
 	struct nosnat_hs_set *s = hs_set(k);
 	int w;
 
-	if (!s)
-		return;
-	w = nosnat_hs_way(s, k);
-	if (w >= 0) {
-		w &= NOSNAT_HS_WAYS - 1;
-		s->check[w] = 0;
-		s->key[w].proto = 0;
-	}
+	if (s && (w = nosnat_hs_way(s, k)) >= 0)
+		hs_free_way(s, w, k);
 }
 
 /* End this CPU's copy of flow k, if it holds one: the slot is emptied
@@ -197,34 +202,6 @@ static __always_inline void flow_cache_drop(const struct nosnat_flow_key *k)
 
 	if (c)
 		c->jiffy = 0;
-}
-
-/* The flow entry of k. A busy flow's packets find a per-CPU copy made
- * during the same jiffy (an array lookup, not a hash lookup: ~40 ns here);
- * any other packet looks the LRU up, which keeps the entry fresh there
- * (replies find it) and notices an entry evicted or deleted since, at most
- * one jiffy late. The copy is checked like the original (flow_backend): a
- * backend or VIP removed is never followed. A SYN always asks the LRU (it
- * may move the entry's syn_ack). */
-static __always_inline struct nosnat_flow *flow_lookup(const struct nosnat_flow_key *k, int syn)
-{
-	struct flow_cache_entry *c;
-	struct nosnat_flow *f;
-	__u64 now;
-
-	if (syn)	/* nearly always a new flow: no cold slot to look at */
-		return bpf_map_lookup_elem(&nosnat_flows, k);
-	c = flow_cache_slot(k);
-	now = bpf_jiffies64();
-	if (c && c->jiffy == now && flow_key_eq(&c->key, k))
-		return &c->flow;
-	f = bpf_map_lookup_elem(&nosnat_flows, k);
-	if (c && f) {
-		c->key = *k;
-		c->flow = *f;
-		c->jiffy = now;
-	}
-	return f;
 }
 
 /* flow_lookup for a client's packet that is not a SYN; *lru: the entry is
@@ -252,6 +229,37 @@ static __always_inline void flow_cache_fill(const struct nosnat_flow_key *k,
 		c->flow = *f;
 		c->jiffy = bpf_jiffies64();
 	}
+}
+
+/* The flow entry of k. A busy flow's packets find a per-CPU copy made
+ * during the same jiffy (an array lookup, not a hash lookup: ~40 ns here);
+ * any other packet looks the LRU up, which keeps the entry fresh there
+ * (replies find it) and notices an entry evicted or deleted since, at most
+ * one jiffy late. The copy is checked like the original (flow_backend): a
+ * backend or VIP removed is never followed. A SYN always asks the LRU (it
+ * may move the entry's syn_ack). */
+static __always_inline struct nosnat_flow *flow_lookup(const struct nosnat_flow_key *k, int syn)
+{
+	struct flow_cache_entry *c;
+	struct nosnat_flow *f;
+	__u64 now;
+
+	if (syn)	/* nearly always a new flow: no cold slot to look at */
+		return bpf_map_lookup_elem(&nosnat_flows, k);
+	/* written out, not flow_lookup_lru + flow_cache_fill: tc egress's
+	 * reply_flow loops over a pod's slots, and the extra state doubled
+	 * what its verifier walks (268k -> 560k instructions) */
+	c = flow_cache_slot(k);
+	now = bpf_jiffies64();
+	if (c && c->jiffy == now && flow_key_eq(&c->key, k))
+		return &c->flow;
+	f = bpf_map_lookup_elem(&nosnat_flows, k);
+	if (c && f) {
+		c->key = *k;
+		c->flow = *f;
+		c->jiffy = now;
+	}
+	return f;
 }
 
 static __always_inline __u32 flow_hash(const struct nosnat_flow_key *k)
@@ -520,9 +528,10 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 	struct nosnat_hs_set *s = hs_set(k);
 	struct nosnat_backend *be;
 	struct nosnat_flow copy;
+	int w;
 
 	/* a copy of k's handshake, still k's once copied (nosnat_hs_take) */
-	if (!s || nosnat_hs_take(s, k, &copy) < 0)
+	if (!s || (w = nosnat_hs_take(s, k, &copy)) < 0)
 		return 0;
 	be = flow_backend(&copy, 0);
 	if (!be || (vip_id != ANY_VIP && nosnat_vip_ref_id(copy.vip_ref) != vip_id) ||
@@ -549,7 +558,7 @@ static __always_inline int flow_promote(const struct nosnat_flow_key *k, __u32 v
 		return 1;
 	}
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
-	hs_delete(k);
+	hs_free_way(s, w, k);	/* the way it was copied from, no second scan */
 	flow_cache_drop(k);
 	pk->id = copy.backend_id;
 	pk->state = PICK_PROMOTED;
@@ -576,8 +585,7 @@ static __always_inline void flow_establish(const struct nosnat_flow_key *k)
 		return;
 	copy.flags = (copy.flags & ~NOSNAT_FLOW_HANDED_ON) | NOSNAT_FLOW_CT_SEEN;
 	bpf_map_update_elem(&nosnat_flows, k, &copy, BPF_ANY);
-	s->check[w] = 0;
-	s->key[w].proto = 0;
+	hs_free_way(s, w, k);
 	flow_cache_drop(k);
 }
 

@@ -249,11 +249,10 @@ static void bench_lru_scramble(int fd, size_t value_size)
 static void bench_hs_fill(int fd)
 {
 	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
-	__u32 *keys = calloc(NOSNAT_HS_SETS, sizeof(*keys)), count = NOSNAT_HS_SETS;
 	struct nosnat_flow f = { .backend_id = 1, .backend_addr = ip4(T_POD_B) };
 
-	if (!sets || !keys)
-		goto out;
+	if (!sets)
+		return;
 	for (__u32 i = 0; i < 4 * NOSNAT_NEW_FLOW_ENTRIES; i++) {
 		struct nosnat_flow_key k = { .src = htonl(0xc6130000u | (i & 0xffff)),
 					     .dst = ip4(T_VIP), .sport = htons((uint16_t)(1 + (i >> 16))),
@@ -261,12 +260,8 @@ static void bench_hs_fill(int fd)
 
 		hs_place(sets, &k, &f);
 	}
-	for (__u32 i = 0; i < NOSNAT_HS_SETS; i++)
-		keys[i] = i;
-	bpf_map_update_batch(fd, keys, sets, &count, NULL);
-out:
+	hs_write_all(fd, sets);
 	free(sets);
-	free(keys);
 }
 
 /* This load's cost of one head move by the harness (see bench_xdp_grow),
