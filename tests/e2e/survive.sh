@@ -109,7 +109,11 @@ t_idle_survives_backend_add_and_move() {
 	lab_announce c
 	wait $pid || fail "backend add" || rc=1
 	push_next
-	round_ok vip 1 16 || rc=1
+	round_ok vip 1 16 || {
+		rc=1
+		# what each node did with them, for whoever sees it fail
+		for n in $NODES; do echo "    == $n"; nosnat_on "$n" stats 2>&1 | grep -v " 0$" | sed 's/^/    /'; done
+	}
 	round_ok pod 1 2 || rc=1
 	who client $VIP 25 >/dev/null || fail "a new connection after the change failed" || rc=1
 	sc=$(flow_event c second_chance)
