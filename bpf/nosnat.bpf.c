@@ -29,7 +29,7 @@ int nosnat_xdp(struct xdp_md *ctx)
 
 	/* inlined: every packet the node receives comes this way, most of
 	 * them to leave at the address filter, without a call */
-	dp_walk(CTX_XDP(ctx), &v, nosnat_xdp_meta && meta);
+	walk_xdp(ctx, &v, nosnat_xdp_meta && meta);
 	count_verdict(NOSNAT_HOOK_XDP, &v, len);
 	return xdp_ret(&v);
 }

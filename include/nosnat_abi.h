@@ -16,6 +16,10 @@
 #define NOSNAT_POD_IDS		7	/* VIP:ports one pod:port/proto may serve */
 #define NOSNAT_MAX_WEIGHT	1000
 #define NOSNAT_IPIP_OVERHEAD	20
+#define NOSNAT_GUE_OVERHEAD	28	/* outer IPv4 + UDP; the inner IPv4 header follows
+					 * the UDP header at once (GUE variant 1, as the
+					 * kernel's fou with ipproto 4 sends it) */
+#define NOSNAT_DEFAULT_GUE_PORT	5555
 
 /* Pinned map names (<= 15 chars so bpftool shows them whole). */
 #define NOSNAT_MAP_CFG		"nosnat_cfg"
@@ -82,8 +86,10 @@
  *   5 - nosnat_vip_gen; flows: gen, NOSNAT_FLOW_MAGLEV; nosnat_flow_new
  *       an array of sets (struct nosnat_hs_set) instead of an LRU hash: an
  *       older build refuses these pins (detach first to go back), a newer
- *       one carries an LRU's handshakes into the sets */
-#define NOSNAT_ABI_VERSION	5
+ *       one carries an LRU's handshakes into the sets
+ *   6 - nosnat_cfg: gue_port, encap, decap (cfg is written anew by every
+ *       attach, so either build takes the other's pins) */
+#define NOSNAT_ABI_VERSION	6
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -191,6 +197,15 @@ enum nosnat_hook {
 					 * that refuses bpf_xdp_adjust_meta, --xdp-meta
 					 * off) and passes what it cannot finish untouched */
 
+/* How nodes carry a VIP packet to a pod's node (nosnat_cfg.encap), and what
+ * a node takes off (nosnat_cfg.decap, bits). */
+enum nosnat_encap {
+	NOSNAT_ENCAP_IPIP = 0,	/* IPv4 in IPv4, protocol 4 */
+	NOSNAT_ENCAP_GUE = 1,	/* IPv4 in UDP to gue_port (GUE variant 1) */
+};
+#define NOSNAT_DECAP_IPIP	0x1
+#define NOSNAT_DECAP_GUE	0x2
+
 /* nosnat_cfg: one-element array, written by attach. */
 struct nosnat_cfg {
 	__be32 node_ip;		/* this node's address on the uplink */
@@ -202,8 +217,12 @@ struct nosnat_cfg {
 				 * another node; 0 = no limit */
 	__u32 ct_mark_mask;	/* conntrack mark bits that record a VIP flow on the
 				 * pod's node; 0 = conntrack not used */
+	__be16 gue_port;	/* GUE's UDP port: sent to, and taken off when
+				 * decap has NOSNAT_DECAP_GUE */
+	__u8 encap;		/* enum nosnat_encap: what this node sends */
+	__u8 decap;		/* NOSNAT_DECAP_*: what it takes from known nodes */
 };
-_Static_assert(sizeof(struct nosnat_cfg) == 24, "nosnat_cfg size");
+_Static_assert(sizeof(struct nosnat_cfg) == 28, "nosnat_cfg size");
 
 #define NOSNAT_DEFAULT_NEW_FLOW_LIMIT	100000
 #define NOSNAT_FRAG_LIFETIME_MS		100	/* a pod's UDP reply's fragments leave within it */

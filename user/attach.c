@@ -128,6 +128,43 @@ void flow_opts_default(struct flow_opts *f)
 	f->flow_entries = NOSNAT_FLOW_ENTRIES;
 }
 
+void tunnel_opts_default(struct tunnel_opts *t)
+{
+	*t = (struct tunnel_opts){ .encap = NOSNAT_ENCAP_IPIP, .gue_port = NOSNAT_DEFAULT_GUE_PORT,
+				   .decap = NOSNAT_DECAP_IPIP | NOSNAT_DECAP_GUE };
+}
+
+int tunnel_opt(struct tunnel_opts *t, int opt, const char *arg)
+{
+	unsigned long v;
+
+	switch (opt) {
+	case TUNNEL_OPT_ENCAP:
+		if (parse_encap(arg, &t->encap)) {
+			err("invalid --encap '%s' (ipip or gue)", arg);
+			exit(1);
+		}
+		t->given |= TUNNEL_GIVEN_ENCAP;
+		return 0;
+	case TUNNEL_OPT_GUE_PORT:
+		if (parse_uint(arg, 1, 65535, &v)) {
+			err("invalid --gue-port '%s' (a UDP port, 1-65535)", arg);
+			exit(1);
+		}
+		t->gue_port = (__u16)v;
+		t->given |= TUNNEL_GIVEN_PORT;
+		return 0;
+	case TUNNEL_OPT_DECAP:
+		if (parse_decap(arg, &t->decap)) {
+			err("invalid --decap '%s' (ipip, gue or ipip,gue)", arg);
+			exit(1);
+		}
+		t->given |= TUNNEL_GIVEN_DECAP;
+		return 0;
+	}
+	return -1;
+}
+
 int flow_opt(struct flow_opts *f, int opt, const char *arg)
 {
 	char *end;
@@ -444,7 +481,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	unsigned int mtu = 0;
 	int have_ct = 0, meta = 0;
 	int ifindex, abi, rc;
-	char drv[32] = "", how[160], why_buf[96];
+	char drv[32] = "", how[160], why_buf[96], tun[96];
 	const char *no_meta = NULL;	/* why XDP runs without the metadata hand-off */
 	char a[INET_ADDRSTRLEN];
 
@@ -512,6 +549,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		}
 	}
 	skel->rodata->nosnat_xdp_meta = meta;
+	skel->rodata->nosnat_encap_gue = o->tun.encap == NOSNAT_ENCAP_GUE;
 	/* a table of another size is carried over like another layout (migrate.c) */
 	bpf_map__set_max_entries(skel->maps.nosnat_flows, flow->flow_entries);
 	rc = pins_migrate_begin(skel->obj, pin_dir, &mg);
@@ -535,8 +573,12 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	cfg.node_ip = node_ip;
 	cfg.ifindex = ifindex;
 	cfg.mtu = mtu;
-	/* A client segment plus TCP, IP and the outer IP header fit the MTU. */
-	cfg.mss_max = mtu - NOSNAT_IPIP_OVERHEAD - 20 - 20;
+	/* A client segment plus TCP, IP and the outer headers fit the MTU. */
+	cfg.mss_max = mtu - (o->tun.encap == NOSNAT_ENCAP_GUE ? NOSNAT_GUE_OVERHEAD
+							      : NOSNAT_IPIP_OVERHEAD) - 20 - 20;
+	cfg.encap = o->tun.encap;
+	cfg.decap = o->tun.decap;
+	cfg.gue_port = htons(o->tun.gue_port);
 	cfg.new_flow_limit = flow->new_flow_limit;
 	cfg.ct_mark_mask = have_ct ? flow->ct_mark_mask : 0;
 	iface_driver(ifname, drv, sizeof(drv));
@@ -624,9 +666,19 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	else
 		snprintf(how, sizeof(how), "%s XDP, no metadata hand-off (%s)",
 			 mode == XDP_MODE_GENERIC ? "generic" : "native", no_meta);
-	info("attached to %s (ifindex %d, node %s, mtu %u, %s, encapsulated frames via %s, "
+	if (o->tun.encap == NOSNAT_ENCAP_GUE)
+		snprintf(tun, sizeof(tun), "sends GUE to port %u", o->tun.gue_port);
+	else
+		snprintf(tun, sizeof(tun), "sends IPIP");
+	if (o->tun.decap & NOSNAT_DECAP_GUE)
+		snprintf(tun + strlen(tun), sizeof(tun) - strlen(tun), ", takes %s off (GUE on port %u)",
+			 decap_name(o->tun.decap), o->tun.gue_port);
+	else
+		snprintf(tun + strlen(tun), sizeof(tun) - strlen(tun), ", takes %s off",
+			 decap_name(o->tun.decap));
+	info("attached to %s (ifindex %d, node %s, mtu %u, %s, %s, encapsulated frames via %s, "
 	     "conntrack %s), maps in %s",
-	     ifname, ifindex, ip_str(node_ip, a), mtu, how,
+	     ifname, ifindex, ip_str(node_ip, a), mtu, how, tun,
 	     hook == ATTACH_HOOK_TC || cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX",
 	     cfg.ct_mark_mask ? "mark bits in use" : "not used", pin_dir);
 	if (cfg.ct_mark_mask)	/* after the one line a failing attach says */

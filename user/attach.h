@@ -53,6 +53,32 @@ int flow_opt(struct flow_opts *f, int opt, const char *arg);
  * one line on out (attach --dry-run). */
 int dp_memlock(const struct flow_opts *f, FILE *out);
 
+/* How VIP packets travel between nodes (README: "Encapsulation"): what this
+ * node sends (IPIP or GUE, to which UDP port) and what it takes off from
+ * known nodes. Taking both off (the default) lets a cluster change what it
+ * sends one node at a time. */
+struct tunnel_opts {
+	__u8 encap;		/* enum nosnat_encap */
+	__u8 decap;		/* NOSNAT_DECAP_* */
+	__u16 gue_port;		/* host order */
+	unsigned int given;	/* TUNNEL_GIVEN_*: on the command line, over the YAML's */
+};
+#define TUNNEL_GIVEN_ENCAP	0x1
+#define TUNNEL_GIVEN_PORT	0x2
+#define TUNNEL_GIVEN_DECAP	0x4
+void tunnel_opts_default(struct tunnel_opts *t);
+/* --encap, --gue-port, --decap (getopt codes TUNNEL_OPT_*): 0 when taken,
+ * -1 when not one of them; exits on a bad value. */
+int tunnel_opt(struct tunnel_opts *t, int opt, const char *arg);
+#define TUNNEL_OPT_ENCAP	0x101
+#define TUNNEL_OPT_GUE_PORT	0x102
+#define TUNNEL_OPT_DECAP	0x103
+#define TUNNEL_OPTS_LONG \
+	{ "encap", required_argument, NULL, TUNNEL_OPT_ENCAP }, \
+	{ "gue-port", required_argument, NULL, TUNNEL_OPT_GUE_PORT }, \
+	{ "decap", required_argument, NULL, TUNNEL_OPT_DECAP }
+#define TUNNEL_OPTS_USAGE "[--encap ipip|gue] [--gue-port PORT] [--decap ipip,gue|ipip|gue]"
+
 /* How to attach: the hook, XDP mode and metadata, this node's address, the
  * encapsulation path, how flows are kept. */
 struct attach_opts {
@@ -62,6 +88,7 @@ struct attach_opts {
 	__be32 node_ip;		/* 0: the interface's first address */
 	enum encap_via via;
 	struct flow_opts flow;
+	struct tunnel_opts tun;
 };
 struct state;
 /* Attach to ifname with the pins under pin_dir (migrating or reusing them);

@@ -525,7 +525,7 @@ static int parse_services(struct ctx *c, yaml_node_t *seq)
 /* --- top level ------------------------------------------------------- */
 
 struct top {
-	yaml_node_t *node, *nodes, *services;
+	yaml_node_t *node, *nodes, *services, *encap, *gue_port, *decap;
 };
 
 static int top_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -538,15 +538,70 @@ static int top_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t 
 		t->node = v;
 	else if (!strcmp(key, "nodes"))
 		t->nodes = v;
+	else if (!strcmp(key, "encap"))
+		t->encap = v;
+	else if (!strcmp(key, "gue_port"))
+		t->gue_port = v;
+	else if (!strcmp(key, "decap"))
+		t->decap = v;
 	else
 		t->services = v;
+	return 0;
+}
+
+/* encap: ipip|gue, gue_port: PORT, decap: what this node takes off, a list
+ * ([ipip, gue]) or one word; the command line's flags win over these. */
+static int parse_tunnel(struct ctx *c, const struct top *t)
+{
+	struct config *cfg = c->cfg;
+	unsigned long u;
+	const char *s;
+
+	if (t->encap) {
+		if (get_str(c, t->encap, "encap", &s))
+			return -EINVAL;
+		if (parse_encap(s, &cfg->encap))
+			return FAIL_AT(c, t->encap, "encap must be ipip or gue, not '%.64s'", s);
+		cfg->tun_set |= CONFIG_HAS_ENCAP;
+	}
+	if (t->gue_port) {
+		if (get_uint(c, t->gue_port, "gue_port", 1, 65535, &u))
+			return -EINVAL;
+		cfg->gue_port = (__u16)u;
+		cfg->tun_set |= CONFIG_HAS_GUE_PORT;
+	}
+	if (t->decap && t->decap->type == YAML_SEQUENCE_NODE) {
+		__u8 bits = 0, bit;
+
+		for (yaml_node_item_t *i = t->decap->data.sequence.items.start;
+		     i < t->decap->data.sequence.items.top; i++) {
+			yaml_node_t *n = get(c, *i);
+
+			if (!n || get_str(c, n, "decap", &s))
+				return n ? -EINVAL : FAIL_AT(c, t->decap, "decap: broken list");
+			if (parse_decap(s, &bit) || (bits & bit))
+				return FAIL_AT(c, n, "decap lists ipip and gue, each once, not '%.64s'", s);
+			bits |= bit;
+		}
+		if (!bits)
+			return FAIL_AT(c, t->decap, "decap: an empty list takes nothing off (ipip, gue or both)");
+		cfg->decap = bits;
+		cfg->tun_set |= CONFIG_HAS_DECAP;
+	} else if (t->decap) {
+		if (get_str(c, t->decap, "decap", &s))
+			return -EINVAL;
+		if (parse_decap(s, &cfg->decap))
+			return FAIL_AT(c, t->decap, "decap must be ipip, gue or a list of both, not '%.64s'", s);
+		cfg->tun_set |= CONFIG_HAS_DECAP;
+	}
 	return 0;
 }
 
 int config_parse(const char *file, const char *buf, size_t len, struct config *cfg,
 		 char *err, size_t errlen)
 {
-	static const char *const keys[] = { "node", "nodes", "services", NULL };
+	static const char *const keys[] = { "node", "nodes", "services", "encap", "gue_port", "decap",
+					    NULL };
 	yaml_document_t doc;
 	struct ydoc_err ye;
 	struct ctx c = { .file = file, .doc = &doc, .cfg = cfg, .err = err, .errlen = errlen };
@@ -566,7 +621,7 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 		return failf(&c, ye.line, ye.col, "%s", ye.msg);
 	root = yaml_document_get_root_node(&doc);
 	if (root->type != YAML_MAPPING_NODE) {
-		rc = FAIL_AT(&c, root, "the configuration must be a mapping (node, nodes, services)");
+		rc = FAIL_AT(&c, root, "the configuration must be a mapping (node, nodes, services, encap, gue_port, decap)");
 		goto out;
 	}
 	rc = each_pair(&c, root, "the configuration", keys, top_pair, &t);
@@ -578,6 +633,9 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 			goto out;
 		cfg->has_node = 1;
 	}
+	rc = parse_tunnel(&c, &t);
+	if (rc)
+		goto out;
 	if (t.nodes && t.nodes->type == YAML_SCALAR_NODE && !strcmp(scalar(t.nodes), "kubernetes"))
 		cfg->nodes_from_kube = 1;
 	else if (t.nodes && (rc = parse_nodes(&c, t.nodes)))

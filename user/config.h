@@ -44,9 +44,18 @@ struct config_kube_service {
 	unsigned int line, col;
 };
 
+/* config.tun_set: which tunnel settings the file gives */
+#define CONFIG_HAS_ENCAP	0x1
+#define CONFIG_HAS_GUE_PORT	0x2
+#define CONFIG_HAS_DECAP	0x4
+
 struct config {
 	__be32 node;		/* valid when has_node */
 	int has_node;
+	unsigned int tun_set;	/* CONFIG_HAS_*: encap, gue_port, decap given */
+	__u8 encap;		/* enum nosnat_encap */
+	__u8 decap;		/* NOSNAT_DECAP_* */
+	__u16 gue_port;		/* host order */
 	int nodes_from_kube;	/* nodes: kubernetes */
 	struct config_kube_service ksvcs[CONFIG_MAX_KUBE_SERVICES];
 	size_t n_ksvcs;

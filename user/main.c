@@ -56,11 +56,11 @@ static void __attribute__((noreturn)) bad_usage(const char *fmt, const char *arg
 static int cmd_getopt(int argc, char **argv, const struct option *extra,
 		      int (*on_opt)(int opt, const char *arg))
 {
-	struct option opts[24] = { { "help", no_argument, NULL, 'h' } };
+	struct option opts[32] = { { "help", no_argument, NULL, 'h' } };
 	char shortopts[32] = "h";
 	int n = 1, opt;
 
-	for (; extra && extra[n - 1].name && n < 23; n++)
+	for (; extra && extra[n - 1].name && n < 31; n++)
 		opts[n] = extra[n - 1];
 	opts[n] = (struct option){ 0 };
 	optind = 0;	/* glibc: re-initialise, permute options after operands */
@@ -145,12 +145,13 @@ static __be32 opt_node;
 static int opt_json;
 static int opt_node_set;
 static struct flow_opts opt_flow;
+static struct tunnel_opts opt_tun;
 
 static int opt_dry_run;
 
 static int attach_opt(int opt, const char *arg)
 {
-	if (!flow_opt(&opt_flow, opt, arg))
+	if (!flow_opt(&opt_flow, opt, arg) || !tunnel_opt(&opt_tun, opt, arg))
 		return 0;
 	if (opt == 'd') {
 		opt_dry_run = 1;
@@ -196,12 +197,14 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 		{ "encap-via", required_argument, NULL, 'e' },
 		{ "dry-run", no_argument, NULL, 'd' },
 		FLOW_OPTS_LONG,
+		TUNNEL_OPTS_LONG,
 		{ 0 },
 	};
 	struct attach_opts ao;
 	int i;
 
 	flow_opts_default(&opt_flow);
+	tunnel_opts_default(&opt_tun);
 	i = cmd_getopt(argc, argv, o, attach_opt);
 
 	if (argc - i != 1)
@@ -213,7 +216,8 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 	if (opt_dry_run)	/* what these sizes cost; nothing attached */
 		return dp_memlock(&opt_flow, stdout) ? 1 : 0;
 	ao = (struct attach_opts){ .hook = opt_hook, .mode = opt_mode, .xdp_meta = opt_xdp_meta,
-				   .node_ip = opt_node_ip, .via = opt_via, .flow = opt_flow };
+				   .node_ip = opt_node_ip, .via = opt_via, .flow = opt_flow,
+				   .tun = opt_tun };
 	return dp_attach(&c->st, pin_dir, argv[i], &ao) ? 1 : 0;
 }
 
@@ -627,6 +631,10 @@ static int run_opt(int opt, const char *arg)
 	case 'M':
 	case 'F':
 		return flow_opt(&ropts.flow, opt, arg);
+	case TUNNEL_OPT_ENCAP:
+	case TUNNEL_OPT_GUE_PORT:
+	case TUNNEL_OPT_DECAP:
+		return tunnel_opt(&ropts.tun, opt, arg);
 	case 'e':
 		if (parse_encap_via(arg, &ropts.via))
 			bad_usage("--encap-via takes auto, xdp or tc, not '%s'", arg);
@@ -667,11 +675,13 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 		{ "kube-watch-timeout", required_argument, NULL, 'W' },
 		{ "kube-list-limit", required_argument, NULL, 'P' },
 		FLOW_OPTS_LONG,
+		TUNNEL_OPTS_LONG,
 		{ 0 },
 	};
 	int i;
 
 	flow_opts_default(&ropts.flow);
+	tunnel_opts_default(&ropts.tun);
 	i = cmd_getopt(argc, argv, o, run_opt);
 
 	if (argc != i)
@@ -689,7 +699,8 @@ static const struct cmd cmds[] = {
 	{ "attach", cmd_attach,
 	  "IFACE [--hook auto|xdp|tc] [--mode native|generic] [--xdp-meta auto|off]\n"
 	  "       [--node-ip ADDR] [--encap-via auto|xdp|tc] [--dry-run]\n"
-	  "       " FLOW_OPTS_USAGE },
+	  "       " FLOW_OPTS_USAGE "\n"
+	  "       " TUNNEL_OPTS_USAGE },
 	{ "detach", cmd_detach, "IFACE" },
 	{ "node", cmd_node, "add|del ADDR" },
 	{ "vip", cmd_vip, "add|del VIP:PORT/PROTO" },
@@ -710,7 +721,8 @@ static const struct cmd cmds[] = {
 	  "       [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"
 	  "       [--kube-stall-timeout SECONDS] [--kube-watch-timeout SECONDS]\n"
 	  "       [--kube-list-limit N]\n"
-	  "       " FLOW_OPTS_USAGE },
+	  "       " FLOW_OPTS_USAGE "\n"
+	  "       " TUNNEL_OPTS_USAGE },
 };
 
 static void usage(FILE *f)

@@ -33,6 +33,56 @@ int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned lon
 	return 0;
 }
 
+int parse_encap(const char *s, __u8 *encap)
+{
+	if (s && !strcmp(s, "ipip"))
+		*encap = NOSNAT_ENCAP_IPIP;
+	else if (s && !strcmp(s, "gue"))
+		*encap = NOSNAT_ENCAP_GUE;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int parse_decap(const char *s, __u8 *decap)
+{
+	__u8 bits = 0;
+
+	if (!s || !*s)
+		return -EINVAL;
+	while (*s) {
+		size_t n = strcspn(s, ",");
+		__u8 bit;
+
+		if (n == 4 && !strncmp(s, "ipip", 4))
+			bit = NOSNAT_DECAP_IPIP;
+		else if (n == 3 && !strncmp(s, "gue", 3))
+			bit = NOSNAT_DECAP_GUE;
+		else
+			return -EINVAL;
+		if (bits & bit)
+			return -EINVAL;	/* named twice: a slip, said so */
+		bits |= bit;
+		s += n;
+		if (*s == ',' && !*++s)
+			return -EINVAL;	/* a trailing comma */
+	}
+	*decap = bits;
+	return 0;
+}
+
+const char *encap_name(__u8 encap)
+{
+	return encap == NOSNAT_ENCAP_GUE ? "gue" : "ipip";
+}
+
+const char *decap_name(__u8 decap)
+{
+	static const char *const names[] = { "none", "ipip", "gue", "ipip,gue" };
+
+	return names[decap & 3];
+}
+
 int parse_port(const char *s, __be16 *port)
 {
 	unsigned long v;

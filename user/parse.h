@@ -16,6 +16,14 @@ int parse_vip_spec(const char *s, struct nosnat_vip_key *key);
 /* "ADDR[:PORT]"; port 0 when absent */
 int parse_addr_port(const char *s, __be32 *addr, __be16 *port);
 
+/* "ipip" or "gue": enum nosnat_encap */
+int parse_encap(const char *s, __u8 *encap);
+/* "ipip", "gue", or both comma-separated ("ipip,gue"): NOSNAT_DECAP_* bits */
+int parse_decap(const char *s, __u8 *decap);
+const char *encap_name(__u8 encap);
+/* "ipip", "gue", "ipip,gue" or "none" */
+const char *decap_name(__u8 decap);
+
 const char *proto_name(__u8 proto);
 /* Order of VIP keys for listings: address, port, protocol (host order). */
 int vip_key_cmp(const struct nosnat_vip_key *a, const struct nosnat_vip_key *b);

@@ -242,7 +242,53 @@ struct daemon {
 	int waiting_logged;
 	int untracked_logged;		/* note_untracked said it */
 	int kube_allow_http;		/* NOSNAT_KUBE_ALLOW_HTTP=1 (tests): said at start */
+	struct attach_opts ao;		/* how the dataplane is attached */
+	const char *ifname;		/* where; NULL until it is */
 };
+
+/* The tunnel settings in force: the command line's where given, else the
+ * configuration's, else the defaults. */
+static struct tunnel_opts tunnel_in_force(const struct tunnel_opts *cli, const struct config *cfg)
+{
+	struct tunnel_opts t = *cli;
+
+	if (!(cli->given & TUNNEL_GIVEN_ENCAP) && (cfg->tun_set & CONFIG_HAS_ENCAP))
+		t.encap = cfg->encap;
+	if (!(cli->given & TUNNEL_GIVEN_PORT) && (cfg->tun_set & CONFIG_HAS_GUE_PORT))
+		t.gue_port = cfg->gue_port;
+	if (!(cli->given & TUNNEL_GIVEN_DECAP) && (cfg->tun_set & CONFIG_HAS_DECAP))
+		t.decap = cfg->decap;
+	return t;
+}
+
+static int same_tunnel(const struct tunnel_opts *a, const struct tunnel_opts *b)
+{
+	return a->encap == b->encap && a->decap == b->decap && a->gue_port == b->gue_port;
+}
+
+/* A configuration that changes the encapsulation: the dataplane is
+ * attached again with it (connections survive that, as any attach over
+ * pins). Each node does so when its copy of the file changes: taking both
+ * kinds off, as by default, nothing is lost while they disagree. */
+static void follow_tunnel(struct daemon *d, const struct config *cfg, const char *why)
+{
+	struct tunnel_opts t = tunnel_in_force(&d->o->tun, cfg);
+	struct attach_opts ao = d->ao;
+
+	if (!d->ifname || same_tunnel(&t, &d->ao.tun))
+		return;
+	ao.tun = t;
+	info("%s: encapsulation changes to %s%s, taking %s off: attaching %s again", why,
+	     encap_name(t.encap), t.encap == NOSNAT_ENCAP_GUE ? " (GUE)" : "", decap_name(t.decap),
+	     d->ifname);
+	mark_pending(d->pin_dir, d->start);
+	if (dp_attach(&d->c->st, d->pin_dir, d->ifname, &ao)) {
+		err("%s: the encapsulation stays as it was on %s", why, d->ifname);
+		return;
+	}
+	d->ao = ao;
+	mark_pending(d->pin_dir, d->start);
+}
 
 /* Said once: VIP flows to pods here that passed their handshake without a
  * conntrack entry (nosnat_flow_ev, ct_untracked). */
@@ -384,6 +430,7 @@ static void reload(struct daemon *d, const char *why)
 		apply_record_failure(d->pin_dir, d->start);
 		return;
 	}
+	follow_tunnel(d, cfg, why);
 	{
 		int restart = !d->have_base || !same_kube_services(&d->base, cfg);
 
@@ -457,8 +504,12 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 		err("WARNING: NOSNAT_KUBE_ALLOW_HTTP=1: an http:// Kubernetes API server is accepted and "
 		    "the bearer token is sent to it IN CLEAR (for tests only; unset it in production)");
 	d->kube_fd = -1;
-	/* The node address: flag, else the config's, else the interface's. */
-	if (!node_ip && !config_load(o->config, cfg, ebuf, sizeof(ebuf)) && cfg->has_node)
+	/* The node address: flag, else the config's, else the interface's.
+	 * The tunnel: flags, else the config's, else the defaults. A file
+	 * that does not load yet says why at the first reload. */
+	if (config_load(o->config, cfg, ebuf, sizeof(ebuf)))
+		memset(cfg, 0, offsetof(struct config, vips));
+	if (!node_ip && cfg->has_node)
 		node_ip = cfg->node;
 	if (!o->iface || !strcmp(o->iface, "auto")) {
 		if (!node_ip) {
@@ -478,10 +529,13 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	 * on, nothing it applied counts as this daemon's. */
 	mark_pending(pin_dir, d->start);
 	ao = (struct attach_opts){ .hook = o->hook, .mode = o->mode, .xdp_meta = o->xdp_meta,
-				   .node_ip = node_ip, .via = o->via, .flow = o->flow };
+				   .node_ip = node_ip, .via = o->via, .flow = o->flow,
+				   .tun = tunnel_in_force(&o->tun, cfg) };
 	rc = dp_attach(&c->st, pin_dir, ifname, &ao);
 	if (rc)
 		goto out;
+	d->ao = ao;
+	d->ifname = ifname;
 	mark_pending(pin_dir, d->start);	/* maps made by this attach */
 
 	sigemptyset(&mask);
@@ -524,7 +578,7 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 				err("the dataplane is gone from %s (%s; pins under %s): attaching again",
 				    ifname, missing, pin_dir);
 				mark_pending(pin_dir, d->start);
-				if (!dp_attach(&c->st, pin_dir, ifname, &ao)) {
+				if (!dp_attach(&c->st, pin_dir, ifname, &d->ao)) {
 					d->reattaches++;
 					mark_pending(pin_dir, d->start);
 					reload(d, "attached again");

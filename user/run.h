@@ -18,6 +18,7 @@ struct run_opts {
 	enum xdp_meta_use xdp_meta;
 	enum encap_via via;
 	struct flow_opts flow;
+	struct tunnel_opts tun;		/* given flags win over the config's encap, gue_port, decap */
 	int kube;			/* follow Kubernetes (service: entries, nodes: kubernetes) */
 	const char *kubeconfig;		/* NULL: in-cluster */
 	const char *kube_sa_dir;

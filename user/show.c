@@ -108,6 +108,9 @@ void show_list(FILE *f, const struct state *s, int json)
 		jput(o, "node", jaddr(s->cfg.node_ip));
 		jput(o, "ifindex", json_object_new_int64(s->cfg.ifindex));
 		jput(o, "mtu", json_object_new_int64(s->cfg.mtu));
+		jput(o, "encap", json_object_new_string(encap_name(s->cfg.encap)));
+		jput(o, "decap", json_object_new_string(decap_name(s->cfg.decap)));
+		jput(o, "gue_port", json_object_new_int64(ntohs(s->cfg.gue_port)));
 		for (size_t i = 0; i < s->n_nodes; i++)
 			json_object_array_add(ns, jaddr(nodes[i]));
 		jput(o, "nodes", ns);
@@ -123,8 +126,9 @@ void show_list(FILE *f, const struct state *s, int json)
 		json_print(f, o);
 		return;
 	}
-	fprintf(f, "node %s (ifindex %u, mtu %u)\n", ip_str(s->cfg.node_ip, a), s->cfg.ifindex,
-		s->cfg.mtu);
+	fprintf(f, "node %s (ifindex %u, mtu %u, sends %s, takes %s off, GUE port %u)\n",
+		ip_str(s->cfg.node_ip, a), s->cfg.ifindex, s->cfg.mtu, encap_name(s->cfg.encap),
+		decap_name(s->cfg.decap), ntohs(s->cfg.gue_port));
 	fprintf(f, "nodes:");
 	for (size_t i = 0; i < s->n_nodes; i++)
 		fprintf(f, " %s", ip_str(nodes[i], a));
@@ -158,6 +162,7 @@ static json_object *dataplane_json(const struct nosnat_cfg *cfg)
 
 	jput(o, "hook", json_object_new_string(cfg_hook_name(cfg->flags)));
 	jput(o, "xdp_metadata", json_object_new_boolean(cfg_xdp_metadata(cfg->flags)));
+	jput(o, "encap", json_object_new_string(encap_name(cfg->encap)));
 	return o;
 }
 

@@ -67,6 +67,10 @@ enum outcome {
 	OUT_REDIRECT,		/* out of verdict.ifindex, L2 header written */
 	OUT_NEIGH,		/* tc: out of verdict.ifindex, the kernel's
 				 * neighbour code writes the L2 header */
+	OUT_TUNNEL,		/* within the walk only: a tunnel to this node,
+				 * walked next by its own global function
+				 * (verdict.ifindex: 1 GUE, 0 IPIP); never the
+				 * verdict a packet leaves with */
 };
 
 #endif

@@ -1,14 +1,30 @@
-/* decap.h - IPIP addressed to this node: ours only from a known node and
- * for a VIP inside; decapsulated, the pod picked, delivered (deliver.h). */
+/* decap.h - IPIP or GUE addressed to this node: ours only from a known node
+ * and for a VIP inside; decapsulated, the pod picked, delivered (deliver.h). */
 #ifndef NOSNAT_DECAP_H
 #define NOSNAT_DECAP_H
 
 #include "deliver.h"
 
-/* Strip the outer IPv4 header, the hook's way. */
-static __always_inline int decap_ipip(ctx_t c, struct pkt *p)
+/* Strip the outer headers, the hook's way. */
+static __always_inline int decap_tunnel(ctx_t c, struct pkt *p)
 {
-	return c.tc ? skb_decap_ipip(ctx_skb(c), p) : xdp_decap_ipip(ctx_xdp(c), p);
+	return c.tc ? skb_decap(ctx_skb(c), p) : xdp_decap(ctx_xdp(c), p);
+}
+
+/* Does this node take a tunnel of p's kind off (nosnat_cfg.decap)? p is
+ * IPIP, or UDP to the GUE port (gue_for_node). */
+static __always_inline int decap_accepts(const struct pkt *p, const struct nosnat_cfg *cfg)
+{
+	return cfg->decap & (p->proto == IPPROTO_UDP ? NOSNAT_DECAP_GUE : NOSNAT_DECAP_IPIP);
+}
+
+/* UDP to this node's GUE port, which it takes off: a tunnel, perhaps ours.
+ * Asked of UDP that is not to a VIP address, so the port is tested first. */
+static __always_inline int gue_for_node(const struct pkt *p, __be16 dport,
+					const struct nosnat_cfg *cfg)
+{
+	return cfg && dport == cfg->gue_port && dport && (cfg->decap & NOSNAT_DECAP_GUE) &&
+	       p->ip->daddr == cfg->node_ip;
 }
 
 /* The VIP an encapsulated, unfragmented TCP/UDP packet is for, or NULL. */
@@ -32,11 +48,11 @@ static __always_inline struct nosnat_vip *inner_vip(struct iphdr *inner, void *d
 /* From a node, to a VIP address, but the inner header names no VIP:port
  * (another port or protocol, a fragment, cut short). The verdict as the
  * decapsulated packet shows it; nothing is delivered. */
-static __always_inline void ipip_not_vip(ctx_t c, struct pkt *p, struct verdict *v)
+static __always_inline void tunnel_not_vip(ctx_t c, struct pkt *p, struct verdict *v)
 {
 	__be16 sport = 0, dport = 0;
 
-	if (decap_ipip(c, p) ||
+	if (decap_tunnel(c, p) ||
 	    pkt_parse(c, p) != PARSE_OK ||
 	    parse_ports(p, &sport, &dport) != PARSE_OK)
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
@@ -46,11 +62,13 @@ static __always_inline void ipip_not_vip(ctx_t c, struct pkt *p, struct verdict 
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 }
 
-/* IPIP addressed to this node. Ours only if the inner dst is a VIP. */
-static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
-					const struct nosnat_cfg *cfg, struct verdict *v)
+/* IPIP or GUE addressed to this node, of a kind it takes off. Ours only if
+ * the inner dst is a VIP. GUE's inner header follows its UDP header at
+ * once (variant 1): anything else on the port is not ours. */
+static __always_inline void handle_tunnel(ctx_t c, struct pkt *p,
+					  const struct nosnat_cfg *cfg, struct verdict *v)
 {
-	struct iphdr *outer = p->ip, *inner = (void *)outer + (p->ip_len & 0x3c);
+	struct iphdr *outer = p->ip, *inner = (void *)outer + (tun_outer_len(p) & 0x7c);
 	struct nosnat_vip *vip;
 	__be16 sport = 0, dport = 0;
 	__be32 outer_src;
@@ -67,7 +85,7 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 	 * before anything changes: other tunnels leave as they came. The
 	 * exact VIP when the inner header shows it, so that no lookup is
 	 * needed after decapsulation. */
-	if (!vip_filter_hit(inner->daddr))
+	if (!vip_filter_hit(inner->daddr) || (p->proto == IPPROTO_UDP && inner->version != 4))
 		return;
 	vip = inner_vip(inner, p->data_end);
 	if (!vip && !is_vip_addr(inner->daddr))
@@ -79,7 +97,7 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 	}
 	if (!vip && inner->protocol == IPPROTO_ICMP) {	/* an error about a VIP flow? */
 		tag = bpf_ntohs(outer->id) & NOSNAT_ID_TAG_MASK;
-		if (decap_ipip(c, p) ||
+		if (decap_tunnel(c, p) ||
 		    pkt_parse(c, p) != PARSE_OK) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
@@ -94,12 +112,12 @@ static __always_inline void handle_ipip(ctx_t c, struct pkt *p,
 		return;
 	}
 	if (!vip) {	/* a VIP's address but no VIP's port, or cut: a drop, and why */
-		ipip_not_vip(c, p, v);
+		tunnel_not_vip(c, p, v);
 		return;
 	}
 	vip_id = vip->id;
 	tag = bpf_ntohs(outer->id);
-	if (decap_ipip(c, p)) {
+	if (decap_tunnel(c, p)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}

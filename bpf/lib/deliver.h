@@ -1,5 +1,5 @@
 /* deliver.h - a VIP packet whose pod is chosen: DNAT to a pod here (proven when
- * no entry says so) or IPIP to its node, second chance too; ICMP errors alike. */
+ * no entry says so) or IPIP/GUE to its node, second chance too; ICMP errors alike. */
 #ifndef NOSNAT_DELIVER_H
 #define NOSNAT_DELIVER_H
 
@@ -48,23 +48,27 @@ static __always_inline __u16 mss_max_for(const struct pkt *p, const struct nosna
 	return cfg->mss_max - ((p->ip_len & 0x3c) - sizeof(struct iphdr));
 }
 
-/* Encapsulate p to node with outer ID id and send it. l4: p is TCP/UDP,
- * whose sum may be the partial (offload) kind. XDP: a frame it sends gets
- * the sum completed and its SYN's MSS clamped here; a frame for the tc twin
- * keeps its sum as it came, and the twin clamps, knowing which kind the
- * skb holds. tc: the skb keeps its sum as it came (the kernel finishes a
- * partial one as IPIP), its SYN's MSS clamped with the helpers, and leaves
- * with the neighbour's MAC when it is known, else through the neighbour
- * code. An ICMP error that does not fit is dropped: ICMP errors never
- * cause ICMP. */
+/* Encapsulate p to node with outer ID id (IPIP or GUE: nosnat_cfg) and
+ * send it. l4: p is TCP/UDP, whose sum may be the partial (offload) kind.
+ * XDP: a frame it sends gets the sum completed and its SYN's MSS clamped
+ * here; a frame for the tc twin keeps its sum as it came, and the twin
+ * clamps, knowing which kind the skb holds. tc: the skb keeps its sum as it
+ * came (the kernel finishes a partial one inside the tunnel), its SYN's MSS
+ * clamped with the helpers, and leaves with the neighbour's MAC when it is
+ * known, else through the neighbour code. An ICMP error that does not fit
+ * is dropped: ICMP errors never cause ICMP. */
 static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosnat_cfg *cfg,
 				       __be32 node, __u16 id, int l4, struct verdict *v)
 {
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 	__u64 seg = c.tc ? skb_segment_len(ctx_skb(c), p) : bytes;
+	struct outer_hdr o;
 	struct route rt = {};
+	__u32 grow;
 
-	if (cfg->mtu && seg + sizeof(struct iphdr) > cfg->mtu) {
+	outer_hdr_of(p, cfg, node, id, &o);
+	grow = outer_len();
+	if (cfg->mtu && seg + grow > cfg->mtu) {
 		/* Too big for the tunnel. With DF the sender learns the MTU (an
 		 * ICMP error never causes one; a CPU sends at most
 		 * NOSNAT_ICMP_PER_SEC a second), by the way encapsulated frames
@@ -74,13 +78,11 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
 		else if (c.tc) {
-			if (skb_frag_needed(ctx_skb(c), p, cfg->node_ip,
-					    cfg->mtu - sizeof(struct iphdr)))
+			if (skb_frag_needed(ctx_skb(c), p, cfg->node_ip, cfg->mtu - grow))
 				set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 			else
 				set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
-		} else if (xdp_frag_needed(ctx_xdp(c), p, cfg->node_ip,
-					   cfg->mtu - sizeof(struct iphdr)))
+		} else if (xdp_frag_needed(ctx_xdp(c), p, cfg->node_ip, cfg->mtu - grow))
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else if (!(cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC))
 			set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
@@ -93,10 +95,8 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 	}
 	if (c.tc) {
 		struct __sk_buff *skb = ctx_skb(c);
-		__u8 tos = p->ip->tos;
 
-		if (skb_route(skb, cfg->node_ip, node, tos, (__u16)(bytes + sizeof(struct iphdr)),
-			      &rt)) {
+		if (skb_route(skb, cfg->node_ip, node, o.tos, (__u16)(bytes + grow), &rt)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 			return;
 		}
@@ -106,7 +106,7 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 			if ((void *)(th + 1) <= p->data_end && th->syn)
 				mss_clamp_skb(skb, p->l2_len + p->ip_len, mss_max_for(p, cfg));
 		}
-		if (skb_encap_ipip(skb, p, tos, (__u16)bytes, cfg->node_ip, node, id)) {
+		if (skb_encap(skb, p, &o)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
@@ -118,8 +118,7 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 		frame_send(c, &rt, v);
 		return;
 	}
-	if (nosnat_route(ctx_xdp(c), node,
-			 (__u32)p->ip->tos << 16 | (__u16)(bytes + sizeof(struct iphdr)), &rt)) {
+	if (nosnat_route(ctx_xdp(c), node, (__u32)o.tos << 16 | (__u16)(bytes + grow), &rt)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 		return;
 	}
@@ -136,7 +135,7 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 						     mss_max_for(p, cfg));
 		}
 	}
-	if (xdp_encap_ipip(ctx_xdp(c), p, cfg->node_ip, node, id)) {
+	if (xdp_encap(ctx_xdp(c), p, &o)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}

@@ -1,4 +1,4 @@
-/* encap.h - IPIP between nodes, XDP's side (skb.h has tc's): encapsulate
+/* encap.h - IPIP or GUE between nodes, XDP's side (skb.h has tc's): encapsulate
  * towards a backend's node and forward (fib lookup, XDP_TX/redirect, tc
  * hand-off), decapsulate, and ICMP fragmentation-needed for what cannot grow. */
 #ifndef NOSNAT_ENCAP_H
@@ -9,6 +9,7 @@
 #include "csum.h"
 #include "stats.h"
 #include "clock.h"
+#include "hash.h"
 
 #define AF_INET			2	/* <sys/socket.h> is not for BPF */
 #define ICMP_DEST_UNREACH	3
@@ -72,78 +73,135 @@ static __always_inline void eth_move(void *to, const void *from)
 	*(__u16 *)(to + 12) = *(const __u16 *)(from + 12);
 }
 
-/* The outer IPv4 header (this node -> backend's node), for both hooks. The
- * outer IP ID carries the chosen pod's tag, TOS comes from the inner
- * header, and DF is always set: the outer datagram is atomic, never
- * fragmented between nodes, so its ID need not be unique (RFC 6864 4.1)
- * and no two packets can reassemble into one. (A packet that does not fit
- * the uplink is never encapsulated: encap_send. A receiving node never
- * takes a fragmented outer datagram whole either: fragments go to the
- * kernel as they came.) The header sum from the values, not read back. */
-static __always_inline void outer_ipv4_write(struct iphdr *outer, __u8 tos, __u16 inner_len,
-					     __u16 tag, __be32 src, __be32 dst)
+/* What this node wraps a packet to another node in: set by the loader
+ * (--encap gue), a constant to the verifier, which then walks only that
+ * kind's code (a branch on nosnat_cfg would have it walk every step after
+ * an encapsulation twice). Decapsulation takes nosnat_cfg.decap instead:
+ * what a node takes off may change while the cluster rolls. */
+const volatile __u32 nosnat_encap_gue = 0;
+
+/* The outer headers of a packet to another node: IPv4, and UDP for GUE. */
+struct outer_hdr {
+	__be32 src;		/* this node */
+	__be32 dst;		/* the pod's node */
+	__be16 sport;		/* GUE: from the flow's hash */
+	__be16 dport;		/* GUE: the port */
+	__u16 inner_len;
+	__u16 tag;		/* the outer IP ID: the chosen pod's tag */
+	__u8 tos;
+	__u8 pad[3];
+};
+
+/* Bytes the outer headers add. */
+static __always_inline __u32 outer_len(void)
 {
+	return nosnat_encap_gue ? NOSNAT_GUE_OVERHEAD : NOSNAT_IPIP_OVERHEAD;
+}
+
+/* The outer headers for p (its inner header at p->ip, unchanged yet).
+ * GUE's source port comes from the flow's addresses and ports, so that a
+ * NIC's RSS spreads one node pair's flows over the receiving node's
+ * queues, in the ephemeral range (RFC 6335) as UDP tunnels do. */
+static __always_inline void outer_hdr_of(const struct pkt *p, const struct nosnat_cfg *cfg,
+					 __be32 dst, __u16 tag, struct outer_hdr *o)
+{
+	o->src = cfg->node_ip;
+	o->dst = dst;
+	o->tag = tag;
+	o->tos = p->ip->tos;
+	o->inner_len = bpf_ntohs(p->ip->tot_len);
+	o->sport = 0;
+	o->dport = 0;
+	if (nosnat_encap_gue) {
+		__u32 ports = 0, h;
+
+		if (p->l4 && p->l4 + 4 <= p->data_end)
+			ports = *(__u32 *)p->l4;
+		h = hash_3words(p->ip->saddr, p->ip->daddr, ports ^ p->proto);
+		o->sport = bpf_htons(0xc000 | ((h ^ (h >> 16)) & 0x3fff));
+		o->dport = cfg->gue_port;
+	}
+}
+
+/* The outer IPv4 header (this node -> backend's node), and GUE's UDP header
+ * after it, for both hooks. The outer IP ID carries the chosen pod's tag,
+ * TOS comes from the inner header, and DF is always set: the outer datagram
+ * is atomic, never fragmented between nodes, so its ID need not be unique
+ * (RFC 6864 4.1) and no two packets can reassemble into one. (A packet that
+ * does not fit the uplink is never encapsulated: encap_send. A receiving
+ * node never takes a fragmented outer datagram whole either: fragments go
+ * to the kernel as they came.) The header sum from the values, not read
+ * back. GUE's UDP sum is 0, "none", as IPv4 allows (RFC 768): the inner
+ * packet carries its own. */
+static __always_inline void outer_ipv4_write(struct iphdr *outer, const struct outer_hdr *o)
+{
+	__u8 proto = nosnat_encap_gue ? IPPROTO_UDP : IPPROTO_IPIP;
 	__be16 df = bpf_htons(IP_DF);
-	__be16 ver_tos = bpf_htons(0x4500 | tos);
-	__be16 tot_len = bpf_htons(inner_len + sizeof(*outer)), id = bpf_htons(tag);
-	__be16 ttl_proto = bpf_htons((64 << 8) | IPPROTO_IPIP);
+	__be16 ver_tos = bpf_htons(0x4500 | o->tos);
+	__be16 tot_len = bpf_htons(o->inner_len + outer_len()), id = bpf_htons(o->tag);
+	__be16 ttl_proto = bpf_htons((64 << 8) | proto);
 	__u32 sum;
 
-	sum = ver_tos + tot_len + id + df + ttl_proto + (src & 0xffff) + (src >> 16) +
-	      (dst & 0xffff) + (dst >> 16);
+	sum = ver_tos + tot_len + id + df + ttl_proto + (o->src & 0xffff) + (o->src >> 16) +
+	      (o->dst & 0xffff) + (o->dst >> 16);
 	*(__be16 *)outer = ver_tos;
 	outer->tot_len = tot_len;
 	outer->id = id;
 	outer->frag_off = df;
 	*(__be16 *)&outer->ttl = ttl_proto;
 	outer->check = csum_fold(sum);
-	outer->saddr = src;
-	outer->daddr = dst;
+	outer->saddr = o->src;
+	outer->daddr = o->dst;
 }
 
-/* The outer header written at p->l2_len of the frame [data, data_end),
- * room made for it already; p then points at it. */
-static __always_inline int outer_ipv4_place(void *data, void *data_end, struct pkt *p, __u8 tos,
-					    __u16 inner_len, __u16 tag, __be32 src, __be32 dst)
+/* The outer headers written at p->l2_len of the frame [data, data_end),
+ * room made for them already; p then points at the outer IPv4 header. */
+static __always_inline int outer_ipv4_place(void *data, void *data_end, struct pkt *p,
+					    const struct outer_hdr *o)
 {
 	struct iphdr *outer = data + (p->l2_len & 0x1f);
+	struct udphdr *uh = (void *)(outer + 1);
 
-	if ((void *)(outer + 1) > data_end)
+	if ((void *)(uh + 1) > data_end)
 		return -1;
-	outer_ipv4_write(outer, tos, inner_len, tag, src, dst);
+	outer_ipv4_write(outer, o);
+	if (nosnat_encap_gue) {
+		uh->source = o->sport;
+		uh->dest = o->dport;
+		uh->len = bpf_htons(o->inner_len + sizeof(*uh));
+		uh->check = 0;
+	}
 	p->ip = outer;
 	p->data_end = data_end;
 	return 0;
 }
 
-/* XDP: prepend the outer header by moving the frame's head. */
-static __always_inline int xdp_encap_ipip(struct xdp_md *ctx, struct pkt *p, __be32 src,
-					  __be32 dst, __u16 tag)
+/* XDP: prepend the outer headers by moving the frame's head. */
+static __always_inline int xdp_encap(struct xdp_md *ctx, struct pkt *p, const struct outer_hdr *o)
 {
-	struct iphdr *inner = p->ip;
-	__u32 l2_len = p->l2_len;
-	__u16 inner_len = bpf_ntohs(inner->tot_len);
-	__u8 tos = inner->tos;
+	__u32 l2_len = p->l2_len, grow = outer_len();
 	struct l2_hdr l2;
 	void *data, *data_end;
 
-	/* Plain Ethernet: the old header ends up 20 bytes in, clear of the
-	 * new one, and is copied across. VLAN tags would overlap: saved. */
+	/* Plain Ethernet: the old header ends up 20 or 28 bytes in, clear of
+	 * the new one, and is copied across. VLAN tags would overlap: saved. */
 	if (l2_len != sizeof(struct ethhdr) &&
 	    l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
 		return -1;
-	if (bpf_xdp_adjust_head(ctx, -(int)sizeof(struct iphdr)))
+	if (bpf_xdp_adjust_head(ctx, -(int)grow))
 		return -1;
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	if (l2_len == sizeof(struct ethhdr)) {
-		if (data + sizeof(struct iphdr) + sizeof(struct ethhdr) > data_end)
+		void *from = data + grow;
+
+		if (data + sizeof(struct ethhdr) > data_end || from + sizeof(struct ethhdr) > data_end)
 			return -1;
-		eth_move(data, data + sizeof(struct iphdr));
+		eth_move(data, from);
 	} else if (l2_restore(data, data_end, l2_len, &l2)) {
 		return -1;
 	}
-	return outer_ipv4_place(data, data_end, p, tos, inner_len, tag, src, dst);
+	return outer_ipv4_place(data, data_end, p, o);
 }
 
 /* Set by the loader when the kernel lets XDP programs call
@@ -317,13 +375,22 @@ static __always_inline void xdp_encap_forward(struct xdp_md *ctx, const struct r
 #define INET_ECN_CE	3
 #endif
 
+/* The bytes of a tunnel's outer headers (p at the outer IPv4 header):
+ * IPv4 with options, and UDP after it for GUE. A number the tunnel walk
+ * worked out once (walk.h), not a branch on the protocol at every use:
+ * each branch would make the verifier walk all that follows twice. */
+static __always_inline __u32 tun_outer_len(const struct pkt *p)
+{
+	return p->tun_len & 0x7c;
+}
+
 /* RFC 6040 (normal mode): congestion a router marked on the outer header
  * between nodes (CE) is kept on an ECN-capable inner packet, its header sum
  * mended. A Not-ECT inner packet is left alone (our outer copies the inner
  * ECN field, so no router should have marked it). */
 static __always_inline void ecn_decap(struct pkt *p, void *data_end)
 {
-	struct iphdr *outer = p->ip, *inner = (void *)outer + (p->ip_len & 0x3c);
+	struct iphdr *outer = p->ip, *inner = (void *)outer + tun_outer_len(p);
 	__be16 old;
 
 	if ((void *)(inner + 1) > data_end)
@@ -336,17 +403,17 @@ static __always_inline void ecn_decap(struct pkt *p, void *data_end)
 	csum_replace2(&inner->check, old, *(__be16 *)inner);
 }
 
-/* XDP: strip the outer IPv4 header (p->ip, p->ip_len bytes). */
-static __always_inline int xdp_decap_ipip(struct xdp_md *ctx, struct pkt *p)
+/* XDP: strip the outer headers (p->ip on: IPv4, and UDP for GUE). */
+static __always_inline int xdp_decap(struct xdp_md *ctx, struct pkt *p)
 {
-	__u32 l2_len = p->l2_len, outer_len = p->ip_len & 0x3c;
+	__u32 l2_len = p->l2_len, outer_len = tun_outer_len(p);
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct l2_hdr l2;
 
 	ecn_decap(p, data_end);
 
-	/* Plain Ethernet moves forward over the outer header before it goes
-	 * (as encap_ipip moves it back); VLAN tags would overlap: saved. */
+	/* Plain Ethernet moves forward over the outer headers before they go
+	 * (as xdp_encap moves it back); VLAN tags would overlap: saved. */
 	if (l2_len == sizeof(struct ethhdr) && outer_len >= sizeof(struct iphdr)) {
 		void *to = data + outer_len;
 

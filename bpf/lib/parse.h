@@ -51,6 +51,8 @@ struct pkt {
 	__u32 ip_len;		/* IP header length incl. options */
 	__u8 proto;
 	__u8 fragment;		/* MF set or offset != 0 */
+	__u8 tun_len;		/* a tunnel's outer headers (IPv4, and UDP for GUE),
+				 * set by the tunnel walk (walk.h) */
 };
 
 /* Walk L2 and the IPv4 header. Sets p->ip, p->l2_len, p->ip_len.

@@ -73,28 +73,32 @@ static __always_inline int skb_route(struct __sk_buff *skb, __be32 src, __be32 n
 	return -1;
 }
 
-/* Make room for the outer header between L2 and the inner IPv4 header and
- * write it: the skb learns it is encapsulated (a GRO train is segmented
- * as IPIP on the way out, inner checksums as they came). */
-static __always_inline int skb_encap_ipip(struct __sk_buff *skb, struct pkt *p, __u8 tos,
-					  __u16 inner_len, __be32 src, __be32 dst, __u16 tag)
+/* Make room for the outer headers between L2 and the inner IPv4 header and
+ * write them: the skb learns it is encapsulated (a GRO train is segmented
+ * as IPIP or as a UDP tunnel on the way out, inner checksums as they came). */
+static __always_inline int skb_encap(struct __sk_buff *skb, struct pkt *p,
+				     const struct outer_hdr *o)
 {
-	if (bpf_skb_adjust_room(skb, sizeof(struct iphdr), BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4))
+	__u64 flags = BPF_F_ADJ_ROOM_ENCAP_L3_IPV4;
+
+	if (nosnat_encap_gue)
+		flags |= BPF_F_ADJ_ROOM_ENCAP_L4_UDP;
+	if (bpf_skb_adjust_room(skb, outer_len(), BPF_ADJ_ROOM_MAC, flags))
 		return -1;
-	return outer_ipv4_place((void *)(long)skb->data, (void *)(long)skb->data_end, p, tos,
-				inner_len, tag, src, dst);
+	return outer_ipv4_place((void *)(long)skb->data, (void *)(long)skb->data_end, p, o);
 }
 
-/* Take the outer header (p->ip_len bytes after L2) away. */
-static __always_inline int skb_decap_ipip(struct __sk_buff *skb, struct pkt *p)
+/* Take the outer headers (tun_outer_len(p) bytes after L2) away. */
+static __always_inline int skb_decap(struct __sk_buff *skb, struct pkt *p)
 {
-	__s32 diff = -(__s32)(p->ip_len & 0x3c);
+	__s32 diff = -(__s32)tun_outer_len(p);
 	long rc;
 
+	/* GUE too: the kernel has no flag for an outer UDP header going, and
+	 * needs none (its GRO took no UDP tunnel to this port apart) */
 	ecn_decap(p, p->data_end);
 	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV4);
-	if (rc == -EINVAL_)	/* a kernel before the flag: the skb as it is */
+	if (rc == -EINVAL_)	/* a kernel before the flags: the skb as it is */
 		rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, 0);
 	return rc ? -1 : 0;
 }

@@ -68,9 +68,9 @@ static __always_inline int twin_inner_syn(void *data, void *data_end, __u32 *ihl
 
 	if (parse_l2_l3(data, data_end, &p, 0) != PARSE_OK)
 		return -1;
-	if (p.proto != IPPROTO_IPIP)
+	if (p.proto != (nosnat_encap_gue ? IPPROTO_UDP : IPPROTO_IPIP))
 		return 0;
-	inner = (void *)p.ip + (p.ip_len & 0x3c);
+	inner = (void *)p.ip + (p.ip_len & 0x3c) + outer_len() - sizeof(struct iphdr);
 	if ((void *)(inner + 1) > data_end)
 		return -1;
 	if (inner->protocol != IPPROTO_TCP || (inner->frag_off & bpf_htons(IP_MF | IP_OFFSET)))
@@ -84,7 +84,7 @@ static __always_inline int twin_inner_syn(void *data, void *data_end, __u32 *ihl
 	if (!th->syn)
 		return 0;
 	*ihl_out = ihl;
-	return (int)(p.l2_len + p.ip_len + ihl);
+	return (int)(p.l2_len + p.ip_len + outer_len() - sizeof(struct iphdr) + ihl);
 }
 
 /* An encapsulated frame XDP handed over: its SYN's MSS is clamped here,
@@ -93,8 +93,8 @@ static __always_inline int twin_inner_syn(void *data, void *data_end, __u32 *ihl
  * are not there to tell. */
 static __always_inline void twin_encap_clamp(struct __sk_buff *skb)
 {
-	__u32 want = skb->len < TWIN_PULL_LEN + sizeof(struct iphdr) ?
-		     skb->len : TWIN_PULL_LEN + sizeof(struct iphdr);
+	__u32 want = skb->len < TWIN_PULL_LEN + outer_len() ?
+		     skb->len : TWIN_PULL_LEN + outer_len();
 	const struct nosnat_cfg *cfg;
 	__u32 ihl = sizeof(struct iphdr);
 	int l4;
@@ -137,10 +137,22 @@ static __always_inline int twin_local_backend(const struct nosnat_meta *m, __be3
 	return 0;
 }
 
+/* Is p (parsed to its IPv4 header) this node's encapsulation, IPIP or GUE
+ * as it sends them? */
+static __always_inline int twin_own_tunnel(const struct pkt *p, const struct nosnat_cfg *cfg)
+{
+	struct udphdr *uh = (void *)p->ip + (p->ip_len & 0x3c);
+
+	if (!nosnat_encap_gue)
+		return p->proto == IPPROTO_IPIP;
+	return p->proto == IPPROTO_UDP && (void *)(uh + 1) <= p->data_end &&
+	       uh->dest == cfg->gue_port;
+}
+
 /* The way out of a frame XDP handed over, asked of the FIB (not of the
  * metadata), else the uplink: its outer header must be this node's, to a
- * known node in IPIP or an ICMP error of its own. 0 and rt->ifindex, else
- * -1. */
+ * known node in its tunnel or an ICMP error of its own. 0 and rt->ifindex,
+ * else -1. */
 static __always_inline int twin_handed_frame(struct __sk_buff *skb, const struct nosnat_cfg *cfg,
 					     struct route *rt)
 {
@@ -151,8 +163,8 @@ static __always_inline int twin_handed_frame(struct __sk_buff *skb, const struct
 	    p.ip->saddr != cfg->node_ip || p.fragment)
 		return -1;
 	dst = p.ip->daddr;
-	if (p.proto == IPPROTO_IPIP ? !bpf_map_lookup_elem(&nosnat_nodes, &dst)
-				    : p.proto != IPPROTO_ICMP)
+	if (twin_own_tunnel(&p, cfg) ? !bpf_map_lookup_elem(&nosnat_nodes, &dst)
+				     : p.proto != IPPROTO_ICMP)
 		return -1;
 	/* no route the FIB knows: the uplink's neighbour code decides */
 	if (skb_route(skb, cfg->node_ip, dst, p.ip->tos, bpf_ntohs(p.ip->tot_len), rt))
@@ -196,7 +208,7 @@ static __always_inline void tc_ingress_run(struct __sk_buff *skb, const struct n
 {
 	if (m->magic && !twin_from_xdp(skb, m, v))
 		return;
-	verdict_unpack(nosnat_walk_skb(skb), v);
+	walk_skb(skb, v);
 }
 
 #endif

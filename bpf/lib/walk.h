@@ -80,10 +80,25 @@ static __always_inline void to_tc(struct verdict *v)
 	set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC);
 }
 
+/* UDP that may be to the GUE port (its header not in the linear area: may
+ * be), before the walk reads its ports: a GUE packet's inner headers are
+ * wanted in the linear area too. */
+static __always_inline int gue_port_maybe(const struct pkt *p)
+{
+	const struct nosnat_cfg *cfg = cfg_get();
+	struct udphdr *uh = (void *)p->ip + (p->ip_len & 0x3c);
+
+	if (!cfg || !(cfg->decap & NOSNAT_DECAP_GUE) || p->ip->daddr != cfg->node_ip)
+		return 0;
+	return (void *)(uh + 1) > p->data_end || uh->dest == cfg->gue_port;
+}
+
 /* Could the packet be ours? Then tc wants all its headers at hand. */
 static __always_inline int walk_candidate(const struct pkt *p)
 {
 	if (p->proto == IPPROTO_IPIP)
+		return 1;
+	if (p->proto == IPPROTO_UDP && !p->fragment && gue_port_maybe(p))
 		return 1;
 	return (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP) &&
 	       vip_filter_hit(p->ip->daddr);
@@ -105,6 +120,55 @@ static __always_inline int walk_headers_linear(const struct pkt *p, int rc)
 	return l4 + ((((struct tcphdr *)l4)->doff & 0xf) << 2) <= p->data_end;
 }
 
+/* A verdict in one scalar, for the walk's global functions to return. */
+static __always_inline __u64 verdict_pack(const struct verdict *v)
+{
+	return (__u64)v->ifindex << 32 | (v->reason & 0xff) << 16 | (v->action & 0xff) << 8 |
+	       (v->out & 0xff);
+}
+
+static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
+{
+	v->out = x & 0xff;
+	v->action = (x >> 8) & 0xff;
+	v->reason = (x >> 16) & 0xff;
+	v->ifindex = x >> 32;
+}
+
+/* A tunnel addressed to this node, of a kind it takes off (gue: GUE, else
+ * IPIP), walked on its own: a global function per hook, verified once.
+ * Inlined, it would be walked by the verifier once for IPIP and again for
+ * GUE (the outer headers end at other offsets), deliver and all. */
+static __always_inline __u64 tunnel_walk(ctx_t c, __u32 gue)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+	const struct nosnat_cfg *cfg = cfg_get();
+	struct pkt p = {};
+
+	if (!cfg || pkt_parse(c, &p) != PARSE_OK) {
+		set_verdict(&v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return verdict_pack(&v);
+	}
+	/* 8 more for GUE's UDP header, as a number: no branch */
+	p.tun_len = (p.ip_len & 0x3c) + ((gue & 1) << 3);
+	handle_tunnel(c, &p, cfg, &v);
+	return verdict_pack(&v);
+}
+
+__attribute__((noinline)) __u64 nosnat_tunnel_xdp(struct xdp_md *ctx, __u32 gue)
+{
+	if (!ctx)
+		return OUT_PASS;
+	return tunnel_walk(CTX_XDP(ctx), gue);
+}
+
+__attribute__((noinline)) __u64 nosnat_tunnel_skb(struct __sk_buff *skb, __u32 gue)
+{
+	if (!skb)
+		return OUT_PASS;
+	return tunnel_walk(CTX_SKB(skb), gue);
+}
+
 /* The walk. finish_all: every step may be taken (tc; XDP with metadata
  * room); else XDP finishes only what xdp_finishes says. */
 static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
@@ -123,7 +187,8 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		 * GRO or TSO skb's are) is not pulled: pulling 256 bytes of a
 		 * 64 KiB skb whose head holds only its headers copies payload,
 		 * often into a new head */
-		if (!walk_headers_linear(&p, rc) && ctx_pull(c, WALK_PULL_LEN))
+		if ((!walk_headers_linear(&p, rc) || (p.proto == IPPROTO_UDP && gue_port_maybe(&p))) &&
+		    ctx_pull(c, WALK_PULL_LEN))
 			return;
 		p = (struct pkt){};
 		rc = pkt_parse(c, &p);
@@ -151,8 +216,12 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
 			return;
 		}
-		if (!vip_filter_hit(p.ip->daddr))
-			return;		/* the common case: not a VIP address */
+		if (!vip_filter_hit(p.ip->daddr)) {
+			/* the common case: not a VIP address, nor GUE */
+			if (p.proto == IPPROTO_TCP || !gue_for_node(&p, dport, cfg_get()))
+				return;
+			goto tunnel;
+		}
 		cfg = cfg_get();
 		if (!cfg || !cfg->node_ip) {
 			if (vip_lookup(p.ip->daddr, dport, p.proto))
@@ -201,39 +270,31 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		icmp_to_vip(c, &p, cfg, 0, 0, v);
 		return;
 	}
-	if (p.proto == IPPROTO_IPIP) {
-		cfg = cfg_get();
-		if (!cfg || !cfg->node_ip || p.ip->daddr != cfg->node_ip)
-			return;
-		if (!c.tc && !finish_all) {
-			struct iphdr *inner = (void *)p.ip + (p.ip_len & 0x3c);
+	if (p.proto != IPPROTO_IPIP)
+		return;
+tunnel:
+	/* IPIP, or GUE (UDP to this node's port): ours only if this node
+	 * takes that kind off and a VIP is inside */
+	cfg = cfg_get();
+	if (!cfg || !cfg->node_ip || p.ip->daddr != cfg->node_ip || !decap_accepts(&p, cfg))
+		return;
+	if (!c.tc && !finish_all) {
+		struct iphdr *inner = (void *)p.ip + (p.ip_len & 0x3c) +
+				      (p.proto == IPPROTO_UDP ? sizeof(struct udphdr) : 0);
 
-			/* someone else's tunnel (Calico's IPIP) stays XDP's pass */
-			if (p.fragment)
-				return;
-			if ((void *)(inner + 1) > p.data_end)
-				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
-			else if (vip_filter_hit(inner->daddr))
-				to_tc(v);
+		/* someone else's tunnel (Calico's IPIP) stays XDP's pass */
+		if (p.fragment)
 			return;
-		}
-		handle_ipip(c, &p, cfg, v);
+		if ((void *)(inner + 1) > p.data_end)
+			set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		else if (vip_filter_hit(inner->daddr))
+			to_tc(v);
+		return;
 	}
-}
-
-/* A verdict in one scalar, for the walk's global functions to return. */
-static __always_inline __u64 verdict_pack(const struct verdict *v)
-{
-	return (__u64)v->ifindex << 32 | (v->reason & 0xff) << 16 | (v->action & 0xff) << 8 |
-	       (v->out & 0xff);
-}
-
-static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
-{
-	v->out = x & 0xff;
-	v->action = (x >> 8) & 0xff;
-	v->reason = (x >> 16) & 0xff;
-	v->ifindex = x >> 32;
+	/* the entry point calls the tunnel walk next (walk_tunnel_xdp,
+	 * walk_skb): called from here, its stack would add to the walk's */
+	v->out = OUT_TUNNEL;
+	v->ifindex = p.proto == IPPROTO_UDP;
 }
 
 /* tc's walk as a global function: verified once, on its own, not again for
@@ -248,6 +309,23 @@ __attribute__((noinline)) __u64 nosnat_walk_skb(struct __sk_buff *skb)
 		return verdict_pack(&v);
 	dp_walk(CTX_SKB(skb), &v, 1);
 	return verdict_pack(&v);
+}
+
+/* XDP's walk, then the tunnel's when the walk found one: one after the
+ * other, so that their stacks do not add up. */
+static __always_inline void walk_xdp(struct xdp_md *ctx, struct verdict *v, int finish_all)
+{
+	dp_walk(CTX_XDP(ctx), v, finish_all);
+	if (v->out == OUT_TUNNEL)
+		verdict_unpack(nosnat_tunnel_xdp(ctx, v->ifindex), v);
+}
+
+/* ... and tc's. */
+static __always_inline void walk_skb(struct __sk_buff *skb, struct verdict *v)
+{
+	verdict_unpack(nosnat_walk_skb(skb), v);
+	if (v->out == OUT_TUNNEL)
+		verdict_unpack(nosnat_tunnel_skb(skb, v->ifindex), v);
 }
 
 /* The hook-neutral verdict as XDP's return code. */

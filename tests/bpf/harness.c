@@ -35,6 +35,7 @@ int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r)
 }
 
 int test_mode;		/* enum test_mode: which way the uplink's ingress runs */
+int test_encap_gue;	/* the object loaded as with --encap gue */
 int last_via_tc;	/* the last run_xdp's verdict was tc ingress's walk */
 
 /* tc ingress's verdict as the XDP verdict a test expects of the walk:
@@ -135,6 +136,7 @@ static int twin_load(void)
 	twin = tc_twin_bpf__open();
 	if (!twin)
 		return -1;
+	twin->rodata->nosnat_encap_gue = test_encap_gue;	/* as attach loads both */
 	bpf_object__for_each_map(m, twin->obj) {
 		struct bpf_map *same = bpf_object__find_map_by_name(skel->obj, bpf_map__name(m));
 
@@ -300,6 +302,9 @@ int cfg_reset(void)
 		.node_ip = ip4(T_NODE_SELF), .ifindex = (__u32)dummy_ifindex,
 		.mtu = 1500, .mss_max = 1440, .ct_mark_mask = NOSNAT_DEFAULT_CT_MARK_MASK,
 		.flags = NOSNAT_CFG_TWIN_DNAT,	/* as attach sets it */
+		/* attach's defaults: IPIP sent, IPIP and GUE taken off */
+		.encap = NOSNAT_ENCAP_IPIP, .gue_port = htons(NOSNAT_DEFAULT_GUE_PORT),
+		.decap = NOSNAT_DECAP_IPIP | NOSNAT_DECAP_GUE,
 	};
 	__u32 zero = 0;
 
@@ -478,6 +483,19 @@ int reload_maps(void)
 	return 0;
 }
 
+/* The object loaded anew as attach loads it with --encap gue (gue 1) or
+ * without, the maps empty and reset. */
+int reload_encap(int gue)
+{
+	twin_unload();
+	nosnat_bpf__destroy(skel);
+	skel = NULL;
+	test_encap_gue = gue;
+	if (setup_skel())
+		return -1;
+	return cfg_reset();
+}
+
 int setup_skel(void)
 {
 	struct bpf_map *m;
@@ -489,6 +507,7 @@ int setup_skel(void)
 		bpf_map__set_pin_path(m, NULL);	/* private maps, nothing pinned */
 	skel->rodata->nosnat_have_ct = ct_kfuncs_available();
 	skel->rodata->nosnat_xdp_meta = test_mode == MODE_XDP_META;
+	skel->rodata->nosnat_encap_gue = test_encap_gue;
 	if (nosnat_bpf__load(skel))
 		return -1;
 	return reload_maps();

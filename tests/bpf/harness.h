@@ -70,6 +70,8 @@ enum test_mode {
 };
 #define MODE_BIT(m)	(1u << (m))
 extern int test_mode;
+extern int test_encap_gue;
+int reload_encap(int gue);
 extern int last_via_tc;
 int verdict_is(const struct run *r, uint32_t want);
 __u32 walk_hook(void);
@@ -181,6 +183,11 @@ int t_non_syn_without_entry(void);
 int t_second_chance(void);
 int t_new_flow_limit(void);
 int t_verify_mark_collision(void);
+
+/* t_gue.c */
+int t_gue_encap(void);
+int t_gue_budget(void);
+int verifier_budget(void);
 
 /* t_icmp.c */
 int t_icmp_error_local(void);

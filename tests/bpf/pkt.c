@@ -120,6 +120,22 @@ size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t
 	return build_ip(buf, &o, &l);
 }
 
+size_t build_gue(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint16_t sport,
+		 uint16_t dport, const uint8_t *inner, size_t inner_len)
+{
+	static uint8_t udp[2048];
+	struct ip_spec o = { .saddr = src, .daddr = dst, .proto = IPPROTO_UDP, .ttl = 64, .id = id,
+			     .frag = 0x4000 };
+	struct l4_spec l = { .payload = udp, .payload_len = 8 + inner_len };
+
+	put16(udp, sport);
+	put16(udp + 2, dport);
+	put16(udp + 4, (uint16_t)(8 + inner_len));
+	put16(udp + 6, 0);
+	memcpy(udp + 8, inner, inner_len);
+	return build_ip(buf, &o, &l);
+}
+
 size_t build_icmp_error(uint8_t *buf, const struct ip_spec *ip, uint8_t type, uint8_t code,
 			uint16_t mtu, const uint8_t *q, size_t qlen)
 {

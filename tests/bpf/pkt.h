@@ -53,6 +53,10 @@ uint16_t csum16(const void *data, size_t len, uint32_t init);
 /* IPv4 header + L4 into buf; returns length. */
 size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4);
 /* Outer IPv4 (IPIP) around an IPv4 packet; returns length. */
+/* IPv4 + UDP (sum 0) to dport + the inner packet: GUE variant 1, as nosnat
+ * sends it; outer ID id, DF set. */
+size_t build_gue(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint16_t sport,
+		 uint16_t dport, const uint8_t *inner, size_t inner_len);
 size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t tos,
 		  uint16_t frag, const uint8_t *inner, size_t inner_len);
 /* An ICMP error (type, code, next-hop MTU) quoting qlen bytes of q, in the

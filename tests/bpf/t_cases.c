@@ -38,6 +38,9 @@ enum case_frame {
 	F_TCP_CUT,		/* a consistent IP header, 10 bytes of TCP header */
 	F_IPIP_INNER_CUT,	/* IPIP from ipip_from, the inner IP header cut at 12 bytes */
 	F_FULL,			/* TCP filled to 1500 bytes of IP: cannot grow by a tunnel */
+	F_GUE,			/* in GUE from ipip_from to gue_port (0: the default) */
+	F_GUE_HEADER,		/* F_GUE with a GUE header (variant 0) before the inner packet */
+	F_GUE_INNER_CUT,	/* F_GUE, the inner IP header cut at 12 bytes */
 };
 
 /* A frame changed after it is built: cut to a length, bytes overwritten. */
@@ -59,6 +62,8 @@ struct pkt_case {
 	const char *ipip_from;
 	int ip_options;		/* router alert and NOPs */
 	int udp_no_csum;
+	uint16_t gue_port;	/* F_GUE*: the UDP port; 0: NOSNAT_DEFAULT_GUE_PORT */
+	__u8 decap;		/* what this node takes off (NOSNAT_DECAP_*); 0: both */
 	struct frame_edit edit;
 	__u32 verdict;
 	enum case_out out;
@@ -201,6 +206,39 @@ static const struct pkt_case cases[] = {
 	  .setup = MAIL_LOCAL, .frame = F_IPIP, .src = T_CLIENT, .dst = T_VIP,
 	  .proto = IPPROTO_TCP, .sport = 40019, .dport = 25, .flags = TH_SYN,
 	  .ipip_from = T_NODE_B, DECAP },
+	/* GUE (IPv4 in UDP): taken off only from a node, to its port, around a
+	 * VIP's packet, when this node takes GUE off; else not ours */
+	{ .name = "GUE from a node, a SYN for the pod here: decapsulated, DNAT",
+	  .setup = MAIL_LOCAL, .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40021, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, DECAP },
+	{ .name = "GUE to a VIP from an unknown source: dropped", .setup = MAIL_LOCAL,
+	  .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP, .proto = IPPROTO_TCP, .sport = 40022,
+	  .dport = 25, .flags = TH_SYN, .ipip_from = T_STRANGER, DROP(NOSNAT_R_UNKNOWN_ENCAP_SRC) },
+	{ .name = "a node's UDP to another port than GUE's (a VIP inside): untouched",
+	  .setup = MAIL_LOCAL, .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40023, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, .gue_port = NOSNAT_DEFAULT_GUE_PORT + 1, PASS_SAME },
+	{ .name = "a node's GUE to a pod (not a VIP, someone's fou) passes untouched",
+	  .setup = MAIL_LOCAL, .frame = F_GUE, .src = T_CLIENT, .dst = T_POD_LOCAL,
+	  .proto = IPPROTO_TCP, .sport = 40024, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, PASS_SAME },
+	{ .name = "GUE with a GUE header (variant 0, not what nosnat sends): untouched",
+	  .setup = MAIL_LOCAL, .frame = F_GUE_HEADER, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40025, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, PASS_SAME },
+	{ .name = "GUE from a node where this node takes only IPIP off: untouched",
+	  .setup = MAIL_LOCAL, .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40026, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, .decap = NOSNAT_DECAP_IPIP, PASS_SAME },
+	{ .name = "IPIP from a node where this node takes only GUE off: untouched",
+	  .setup = MAIL_LOCAL, .frame = F_IPIP, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40027, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, .decap = NOSNAT_DECAP_GUE, PASS_SAME },
+	{ .name = "GUE from a node, the inner IP header cut: untouched, malformed",
+	  .setup = MAIL_LOCAL, .frame = F_GUE_INNER_CUT, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40028, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, PASS_SAME_R(NOSNAT_R_MALFORMED) },
 	{ .name = "a DF segment too big for the tunnel: ICMP fragmentation needed back",
 	  .setup = MAIL_REMOTE, .frame = F_FULL, .src = T_CLIENT, .dst = T_VIP,
 	  .proto = IPPROTO_TCP, .sport = 40020, .dport = 25, .flags = TH_ACK, FRAG_NEEDED },
@@ -256,6 +294,21 @@ static size_t case_frame(uint8_t *buf, const struct pkt_case *c, const char *dst
 
 		l.payload = payload;
 		l.payload_len = sizeof(payload);
+	}
+	if (c->frame == F_GUE || c->frame == F_GUE_HEADER || c->frame == F_GUE_INNER_CUT) {
+		uint8_t inner[256], l3[512];
+		uint16_t port = c->gue_port ? c->gue_port : NOSNAT_DEFAULT_GUE_PORT;
+		size_t in_n = 4, l3n;
+
+		if (c->frame == F_GUE_HEADER)	/* version 0, no flags, protocol 4 */
+			memcpy(inner, "\x00\x00\x04\x00", 4);
+		else
+			in_n = 0;
+		in_n += build_ip(inner + in_n, &ip, &l);
+		if (c->frame == F_GUE_INNER_CUT)
+			in_n = 12;
+		l3n = build_gue(l3, ip4(c->ipip_from), ip4(T_NODE_SELF), 0, 49999, port, inner, in_n);
+		return build_eth(buf, MAC_SELF, MAC_B, 0, 0x0800, l3, l3n);
 	}
 	if (c->frame == F_TCP_CUT || c->frame == F_IPIP_INNER_CUT) {
 		uint8_t l3[256], whole[256];
@@ -338,6 +391,14 @@ int pkt_case_run(size_t i)
 		break;
 	}
 
+	if (c->decap) {
+		struct nosnat_cfg cfg;
+		__u32 zero = 0;
+
+		CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+		cfg.decap = c->decap;
+		CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	}
 	n = case_edit(in, case_frame(in, c, c->dst, c->dport), &c->edit);
 	if (c->out == OUT_SAME) {
 		memcpy(want, in, n);

@@ -42,7 +42,7 @@ static int t_pinned_maps_listed(void)
  * has to fit beside it). */
 #define VERIFIED_INSNS_MAX 500000
 
-static int t_verifier_budget(void)
+int verifier_budget(void)
 {
 	struct bpf_program *p;
 	int n = 0;
@@ -84,7 +84,10 @@ static const char *const mode_names[MODE_MAX] = {
 };
 
 const struct test tests[] = {
-	{ "every program verified in under 500k instructions", t_verifier_budget, 0 },
+	{ "every program verified in under 500k instructions", verifier_budget, 0 },
+	{ "every program verified in under 500k instructions, loaded to send GUE", t_gue_budget, 0 },
+	{ "GUE to a pod on another node: exact bytes, source port by flow, MSS and MTU for 28 bytes",
+	  t_gue_encap, 0 },
 	{ "SYN to VIP, local backend: DNAT + flow entry for the replies", t_local_syn, 0 },
 	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn, 0 },
 	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset, 0 },

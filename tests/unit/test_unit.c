@@ -189,6 +189,28 @@ static void test_parse(void)
 	for (size_t i = 0; i < sizeof(bad_ap) / sizeof(bad_ap[0]); i++)
 		EXPECT(parse_addr_port(bad_ap[i], &a, &p) != 0, "accepted backend '%s'", bad_ap[i]);
 
+	/* what nodes send and take off between them */
+	{
+		static const char *const bad_decap[] = { "", ",", "ipip,", ",gue", "gue,gue", "ipip,,gue",
+							 "vxlan", "IPIP", "ipip gue", "gue,ipip,gue" };
+		__u8 e = 9, d = 0;
+
+		EXPECT(!parse_encap("ipip", &e) && e == NOSNAT_ENCAP_IPIP, "encap ipip");
+		EXPECT(!parse_encap("gue", &e) && e == NOSNAT_ENCAP_GUE, "encap gue");
+		EXPECT(parse_encap("fou", &e) && parse_encap("", &e) && parse_encap(NULL, &e),
+		       "bad encap accepted");
+		EXPECT(!parse_decap("ipip", &d) && d == NOSNAT_DECAP_IPIP, "decap ipip");
+		EXPECT(!parse_decap("gue", &d) && d == NOSNAT_DECAP_GUE, "decap gue");
+		EXPECT(!parse_decap("gue,ipip", &d) && d == (NOSNAT_DECAP_IPIP | NOSNAT_DECAP_GUE),
+		       "decap both");
+		EXPECT(!strcmp(decap_name(d), "ipip,gue") && !strcmp(encap_name(e), "gue"), "names");
+		for (size_t i = 0; i < sizeof(bad_decap) / sizeof(bad_decap[0]); i++) {
+			d = 0x7f;
+			EXPECT(parse_decap(bad_decap[i], &d) && d == 0x7f, "accepted decap '%s'",
+			       bad_decap[i]);
+		}
+	}
+
 	/* every action and reason has a name (they become metric labels) */
 	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++)
 		EXPECT(strcmp(reason_name(r), "unknown") != 0, "reason %u unnamed", r);
@@ -291,6 +313,19 @@ static void test_config(const char *fixtures)
 		EXPECT(cfg.bes[1].weight == 0 && cfg.bes[0].weight == 1, "weights");
 		EXPECT(cfg.vips[4].key.proto == 17 && cfg.vips[4].n_be == 0, "udp service");
 	}
+
+	/* The tunnel settings, and their absence. */
+	snprintf(dir, sizeof(dir), "%s/config/good-gue.yaml", fixtures);
+	if (config_load(dir, &cfg, err, sizeof(err)) == 0)
+		EXPECT(cfg.tun_set == (CONFIG_HAS_ENCAP | CONFIG_HAS_GUE_PORT | CONFIG_HAS_DECAP) &&
+		       cfg.encap == NOSNAT_ENCAP_GUE && cfg.gue_port == 6080 &&
+		       cfg.decap == (NOSNAT_DECAP_IPIP | NOSNAT_DECAP_GUE), "tunnel settings");
+	snprintf(dir, sizeof(dir), "%s/config/good-mail.yaml", fixtures);
+	if (config_load(dir, &cfg, err, sizeof(err)) == 0)
+		EXPECT(cfg.tun_set == 0, "tunnel settings where the file gives none");
+	EXPECT(config_parse("mem", "decap: gue\n", 11, &cfg, err, sizeof(err)) == 0 &&
+	       cfg.tun_set == CONFIG_HAS_DECAP && cfg.decap == NOSNAT_DECAP_GUE, "decap as one word: %s",
+	       err);
 
 	/* A file of many megabytes is refused before it is read. */
 	fd = mkstemp(big);
@@ -846,7 +881,8 @@ static void test_show_json(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	const char *want =
-		"{\"node\":\"198.51.100.11\",\"ifindex\":3,\"mtu\":1500,"
+		"{\"node\":\"198.51.100.11\",\"ifindex\":3,\"mtu\":1500,\"encap\":\"gue\","
+		"\"decap\":\"ipip,gue\",\"gue_port\":6080,"
 		"\"nodes\":[\"198.51.100.12\",\"198.51.100.13\"],"
 		"\"vips\":[{\"vip\":\"192.0.2.10\",\"port\":25,\"proto\":\"tcp\",\"id\":4,\"active\":1,"
 		"\"backends\":[{\"id\":7,\"address\":\"198.18.1.2\",\"port\":2525,"
@@ -857,7 +893,9 @@ static void test_show_json(void)
 		"\"backends\":[]}]}\n";
 
 	s.tmp = &tmp;
-	s.cfg = (struct nosnat_cfg){ .node_ip = inet_addr("198.51.100.11"), .ifindex = 3, .mtu = 1500 };
+	s.cfg = (struct nosnat_cfg){ .node_ip = inet_addr("198.51.100.11"), .ifindex = 3, .mtu = 1500,
+				     .encap = NOSNAT_ENCAP_GUE, .gue_port = htons(6080),
+				     .decap = NOSNAT_DECAP_IPIP | NOSNAT_DECAP_GUE };
 	s.nodes[0] = inet_addr("198.51.100.13");	/* listed sorted */
 	s.nodes[1] = inet_addr("198.51.100.12");
 	s.n_nodes = 2;
