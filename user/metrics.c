@@ -125,6 +125,8 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 	if (!bpf_obj_get_info_by_fd(m->flows, &info, &info_len))
 		mx->flows_max = info.max_entries;
 	mx->cfg_flags = s->cfg.flags;
+	mx->cfg_encap = s->cfg.encap;
+	mx->cfg_decap = s->cfg.decap;
 	memset(&mx->ctl, 0, sizeof(mx->ctl));
 	bpf_map_lookup_elem(m->ctl, &zero, &mx->ctl);
 	return 0;
@@ -291,10 +293,13 @@ void metrics_render(FILE *f, struct metrics *mx)
 			      mx->daemon_reattaches);
 	family(f, "nosnat_dataplane_info", "gauge",
 	       "The way the dataplane runs, value 1: hook xdp (XDP in front of tc) or tc (tc alone), "
-	       "and whether XDP hands work to tc through metadata.");
+	       "and whether XDP hands work to tc through metadata; what the node sends other nodes "
+	       "(encap: ipip or gue) and takes off (decap).");
 	fprintf(f, "nosnat_dataplane_info{");
 	label(f, "hook", cfg_hook_name(mx->cfg_flags), 1);
 	label(f, "xdp_metadata", cfg_xdp_metadata(mx->cfg_flags) ? "yes" : "no", 0);
+	label(f, "encap", encap_name(mx->cfg_encap), 0);
+	label(f, "decap", decap_name(mx->cfg_decap), 0);
 	fprintf(f, "} 1\n");
 	family(f, "nosnat_drops_total", "counter", "Packets dropped (or answered with ICMP) by reason.");
 	for (unsigned int r = 0; r < NOSNAT_R_MAX; r++) {

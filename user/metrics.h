@@ -32,6 +32,8 @@ struct metrics {
 	uint64_t flow_events[NOSNAT_R_MAX];	/* nosnat_flow_ev, by reason */
 	struct nosnat_ctl ctl;
 	__u32 cfg_flags;	/* nosnat_cfg's: the hook, XDP metadata (names.h) */
+	__u8 cfg_encap;		/* nosnat_cfg's: what the node sends, takes off */
+	__u8 cfg_decap;
 	/* the daemon (run), when it writes them (has_daemon) */
 	int has_daemon;
 	uint64_t daemon_reattaches;

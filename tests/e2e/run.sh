@@ -2,7 +2,7 @@
 # End-to-end tests in the namespace lab (scripts/lab.sh): real TCP through
 # nosnat on three emulated nodes. This is the runner; the tests are shell
 # functions t_* in one file per area (dataplane, daemon, kube, load,
-# survive, pmtu). The lab is built once, nosnat's config is reset before
+# survive, pmtu, gue). The lab is built once, nosnat's config is reset before
 # each test, and everything is torn down in a trap. Usage: run.sh [NAME-SUBSTRING]
 #   E2E_SHELL=1  open a shell inside the lab when a test fails (debugging)
 set -u
@@ -78,7 +78,7 @@ mail_vip() {
 }
 
 # The tests, one file per area.
-for area in dataplane daemon kube load survive pmtu; do
+for area in dataplane daemon kube load survive pmtu gue; do
 	# shellcheck source=/dev/null
 	source "$ROOT/tests/e2e/$area.sh"
 done

@@ -390,6 +390,8 @@ static void fill_metrics(void)
 	mx.flow_events[NOSNAT_R_NEW_FLOW_LIMITED] = 650361;
 	mx.pods = 2;
 	mx.cfg_flags = NOSNAT_CFG_TWIN_DNAT | NOSNAT_CFG_XDP_META;
+	mx.cfg_encap = NOSNAT_ENCAP_GUE;
+	mx.cfg_decap = NOSNAT_DECAP_IPIP | NOSNAT_DECAP_GUE;
 	mx.ctl = (struct nosnat_ctl){ .reloads = 5, .reload_failures = 1, .last_success = 1795000000 };
 	mx.has_kube = 1;
 	mx.has_daemon = 1;
@@ -478,12 +480,12 @@ static void test_metrics(const char *fixtures)
 static void test_dataplane_mode(void)
 {
 	static const struct { __u32 flags; const char *line; } modes[] = {
-		{ NOSNAT_CFG_XDP_META, "nosnat_dataplane_info{hook=\"xdp\",xdp_metadata=\"yes\"} 1\n" },
-		{ 0, "nosnat_dataplane_info{hook=\"xdp\",xdp_metadata=\"no\"} 1\n" },
-		{ NOSNAT_CFG_HOOK_TC, "nosnat_dataplane_info{hook=\"tc\",xdp_metadata=\"no\"} 1\n" },
+		{ NOSNAT_CFG_XDP_META, "nosnat_dataplane_info{hook=\"xdp\",xdp_metadata=\"yes\",encap=\"gue\",decap=\"ipip,gue\"} 1\n" },
+		{ 0, "nosnat_dataplane_info{hook=\"xdp\",xdp_metadata=\"no\",encap=\"gue\",decap=\"ipip,gue\"} 1\n" },
+		{ NOSNAT_CFG_HOOK_TC, "nosnat_dataplane_info{hook=\"tc\",xdp_metadata=\"no\",encap=\"gue\",decap=\"ipip,gue\"} 1\n" },
 		/* no metadata without XDP, whatever a stale flag says */
 		{ NOSNAT_CFG_HOOK_TC | NOSNAT_CFG_XDP_META,
-		  "nosnat_dataplane_info{hook=\"tc\",xdp_metadata=\"no\"} 1\n" },
+		  "nosnat_dataplane_info{hook=\"tc\",xdp_metadata=\"no\",encap=\"gue\",decap=\"ipip,gue\"} 1\n" },
 	};
 	static const char *const bad[] = { "", "XDP", "tc ", "both", "native" };
 	enum attach_hook h = ATTACH_HOOK_AUTO;
