@@ -24,7 +24,7 @@
 static __always_inline int xdp_sends_to(struct xdp_md *ctx, const struct pkt *p,
 					const struct nosnat_cfg *cfg, __be32 node)
 {
-	__u32 bytes = bpf_ntohs(p->ip->tot_len) + sizeof(struct iphdr);
+	__u32 bytes = bpf_ntohs(p->ip->tot_len) + outer_len();
 	struct route rt = {};
 
 	if (node == cfg->node_ip || (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) ||
