@@ -27,9 +27,7 @@ int nosnat_xdp(struct xdp_md *ctx)
 	int meta = xdp_meta_room(ctx);	/* before the frame's pointers are taken */
 	__u64 len = ctx->data_end - ctx->data;
 
-	/* inlined: every packet the node receives comes this way, most of
-	 * them to leave at the address filter, without a call */
-	walk_xdp(ctx, &v, nosnat_xdp_meta && meta);
+	walk_xdp(ctx, &v, meta);
 	count_verdict(NOSNAT_HOOK_XDP, &v, len);
 	return xdp_ret(&v);
 }

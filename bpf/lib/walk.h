@@ -136,7 +136,7 @@ static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
 }
 
 /* A tunnel addressed to this node, of a kind it takes off (gue: GUE, else
- * IPIP), walked on its own: a global function per hook, verified once.
+ * IPIP), walked on its own at tc: a global function, verified once.
  * Inlined, it would be walked by the verifier once for IPIP and again for
  * GUE (the outer headers end at other offsets), deliver and all. */
 static __always_inline __u64 tunnel_walk(ctx_t c, __u32 gue)
@@ -155,18 +155,38 @@ static __always_inline __u64 tunnel_walk(ctx_t c, __u32 gue)
 	return verdict_pack(&v);
 }
 
-__attribute__((noinline)) __u64 nosnat_tunnel_xdp(struct xdp_md *ctx, __u32 gue)
-{
-	if (!ctx)
-		return OUT_PASS;
-	return tunnel_walk(CTX_XDP(ctx), gue);
-}
-
 __attribute__((noinline)) __u64 nosnat_tunnel_skb(struct __sk_buff *skb, __u32 gue)
 {
 	if (!skb)
 		return OUT_PASS;
 	return tunnel_walk(CTX_SKB(skb), gue);
+}
+
+/* XDP at a tunnel to this node of a kind it takes off: IPIP taken off
+ * here when XDP hands work to tc through metadata; GUE, and every tunnel
+ * without metadata, goes to tc whole. A second kind walked here would be
+ * walked twice by the verifier (XDP's budget, 500k on Debian 12's kernel,
+ * has no room for that), and a call to tc's way of doing it would put its
+ * stack under the walk's. */
+static __always_inline void xdp_tunnel(struct xdp_md *ctx, struct pkt *p,
+				       const struct nosnat_cfg *cfg, int finish_all,
+				       struct verdict *v)
+{
+	if (!finish_all || p->proto == IPPROTO_UDP) {
+		struct iphdr *inner = (void *)p->ip + (p->ip_len & 0x3c) +
+				      (p->proto == IPPROTO_UDP ? sizeof(struct udphdr) : 0);
+
+		/* someone else's tunnel (Calico's IPIP) stays XDP's pass */
+		if (p->fragment)
+			return;
+		if ((void *)(inner + 1) > p->data_end)
+			set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+		else if (vip_filter_hit(inner->daddr))
+			to_tc(v);
+		return;
+	}
+	p->tun_len = p->ip_len & 0x3c;
+	handle_tunnel(CTX_XDP(ctx), p, cfg, v);
 }
 
 /* The walk. finish_all: every step may be taken (tc; XDP with metadata
@@ -278,21 +298,18 @@ tunnel:
 	cfg = cfg_get();
 	if (!cfg || !cfg->node_ip || p.ip->daddr != cfg->node_ip || !decap_accepts(&p, cfg))
 		return;
-	if (!c.tc && !finish_all) {
-		struct iphdr *inner = (void *)p.ip + (p.ip_len & 0x3c) +
-				      (p.proto == IPPROTO_UDP ? sizeof(struct udphdr) : 0);
-
-		/* someone else's tunnel (Calico's IPIP) stays XDP's pass */
-		if (p.fragment)
-			return;
-		if ((void *)(inner + 1) > p.data_end)
-			set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
-		else if (vip_filter_hit(inner->daddr))
-			to_tc(v);
+	/* XDP takes IPIP off itself when it hands work to tc through
+	 * metadata; GUE, and every tunnel without metadata, goes to tc whole:
+	 * a second kind walked here would be walked twice by the verifier
+	 * (XDP's budget, 500k on Debian 12's kernel, has no room for that),
+	 * and a call to tc's way of doing it puts its stack under the
+	 * walk's */
+	if (!c.tc) {
+		xdp_tunnel(ctx_xdp(c), &p, cfg, finish_all, v);
 		return;
 	}
-	/* the entry point calls the tunnel walk next (walk_tunnel_xdp,
-	 * walk_skb): called from here, its stack would add to the walk's */
+	/* tc: the entry point calls the tunnel walk next (walk_skb): called
+	 * from here, its stack would add to the walk's */
 	v->out = OUT_TUNNEL;
 	v->ifindex = p.proto == IPPROTO_UDP;
 }
@@ -311,13 +328,11 @@ __attribute__((noinline)) __u64 nosnat_walk_skb(struct __sk_buff *skb)
 	return verdict_pack(&v);
 }
 
-/* XDP's walk, then the tunnel's when the walk found one: one after the
- * other, so that their stacks do not add up. */
+/* XDP's walk, inlined: every packet the node receives comes this way,
+ * most of them to leave at the address filter, without a call. */
 static __always_inline void walk_xdp(struct xdp_md *ctx, struct verdict *v, int finish_all)
 {
-	dp_walk(CTX_XDP(ctx), v, finish_all);
-	if (v->out == OUT_TUNNEL)
-		verdict_unpack(nosnat_tunnel_xdp(ctx, v->ifindex), v);
+	dp_walk(CTX_XDP(ctx), v, nosnat_xdp_meta && finish_all);
 }
 
 /* ... and tc's. */

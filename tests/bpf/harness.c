@@ -103,10 +103,12 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	rc = run_xdp_only(in, len, ifindex, r);
 	if (rc)
 		return rc;
-	if (test_mode == MODE_XDP_META)
-		return run_twin(r, ifindex);
+	/* passed on untouched, no metadata (with metadata too: GUE to this
+	 * node, a driver without room): tc ingress walks it whole */
 	if (r->ret == XDP_PASS && counter(maps.stats, to_tc, 0, 2) != before)
 		return run_tc_walk(in, len, ifindex, r);
+	if (test_mode == MODE_XDP_META)
+		return run_twin(r, ifindex);
 	return 0;
 }
 
