@@ -113,12 +113,13 @@ kube_down() {
 # nosnat on every node with hook $1 (over an attach with another hook: the
 # pins, configuration and flows stay); MODE: attach's words for node a's way
 MODE=-
+ENCAP=()	# attach's --encap (none: IPIP)
 nosnat_attach() { # HOOK
 	local n m words fresh=1
 	[ "$MODE" = - ] || fresh=0
 	for n in $NODES; do
-		words=$(nosnat_on "$n" attach eth0 --hook "$1" --encap-via xdp 2>&1) || { echo "$words" >&2; return 1; }
-		[ "$n" = a ] && MODE=$(printf '%s\n' "$words" | sed -n 's/^nosnat: attached to eth0 (.*mtu [0-9]*, \(.*\), conntrack.*/\1/p')
+		words=$(nosnat_on "$n" attach eth0 --hook "$1" --encap-via xdp "${ENCAP[@]}" 2>&1) || { echo "$words" >&2; return 1; }
+		[ "$n" = a ] && MODE=$(printf '%s\n' "$words" | sed -n 's/^nosnat: attached to eth0 (.*mtu [0-9]*, \(.*\), sends .*/\1/p')
 		[ $fresh = 1 ] || continue
 		for m in $NODES; do
 			[ "$m" = "$n" ] || nosnat_on "$n" node add "${NODE_IP[$m]}" >/dev/null || return 1
@@ -236,6 +237,12 @@ for ROUND in $(seq "$ROUNDS"); do
 		nosnat_attach $HOOK || { echo "nosnat attach --hook $HOOK failed"; exit 1; }
 		row nosnat local "nosnat $HOOK, pod on the ingress node" $VIP 25
 		row nosnat remote "nosnat $HOOK, pod on another node (IPIP)" $VIP2 25
+		# the same pod in GUE: every node attached again sending it
+		ENCAP=(--encap gue)
+		nosnat_attach $HOOK || { echo "nosnat attach --hook $HOOK --encap gue failed"; exit 1; }
+		row nosnat remote-gue "nosnat $HOOK, pod on another node (GUE)" $VIP2 25
+		ENCAP=()
+		nosnat_attach $HOOK || { echo "nosnat attach --hook $HOOK failed"; exit 1; }
 	done
 done
 

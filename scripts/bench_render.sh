@@ -172,9 +172,10 @@ awk -F'\t' -v repeat="$REPEAT" '
 			return sprintf(r < goal ? "%.2f ✗" : "%.2f", r)
 		}
 		function line(h, pod, base, what, goal,   n, d) {
-			n = "nosnat" SUBSEP pod SUBSEP h; d = base SUBSEP pod SUBSEP "-"
+			n = "nosnat" SUBSEP pod SUBSEP h; d = base SUBSEP (pod == "remote-gue" ? "remote" : pod) SUBSEP "-"
 			if (!(d in t1) || !(n in t1)) return
-			printf "| %s | %s | %s | ≥ %.1f | %s | %s | %s |\n", h, pod == "local" ? "on the ingress node" : "on another node (IPIP)",
+			printf "| %s | %s | %s | ≥ %.1f | %s | %s | %s |\n", h,
+				pod == "local" ? "on the ingress node" : pod == "remote" ? "on another node (IPIP)" : "on another node (GUE)",
 				what, goal, cell(t1[n], t1[d], goal), cell(t8[n], t8[d], goal), cell(c[n], c[d], goal)
 		}
 		END {
@@ -186,6 +187,9 @@ awk -F'\t' -v repeat="$REPEAT" '
 				line(h, "remote", "route", "kernel routing, same hops", 1.0)
 				line(h, "remote", "vxlan", "kernel routing, same hops, over vxlan", 1.0)
 				line(h, "remote", "kube", "kube-proxy way", 1.3)
+				line(h, "remote-gue", "route", "kernel routing, same hops", 1.0)
+				line(h, "remote-gue", "vxlan", "kernel routing, same hops, over vxlan", 1.0)
+				line(h, "remote-gue", "kube", "kube-proxy way", 1.3)
 			}
 		}' "$E2E"
 } >"$T/e2e_ratios"
