@@ -149,7 +149,9 @@
 					     * pod here cannot be recovered */ \
 	X(TO_TC, to_tc, PLAIN)		/* XDP could not finish it (no metadata room, \
 					 * a neighbour to resolve): passed on untouched \
-					 * and uncounted elsewhere; tc ingress did the rest */
+					 * and uncounted elsewhere; tc ingress did the rest */ \
+	X(GUE, gue, PLAIN)		/* encap: sent in GUE; decap: taken off GUE (none: \
+					 * IPIP, either way) */
 
 /* Where a verdict was reached. */
 #define NOSNAT_HOOKS(X)							\

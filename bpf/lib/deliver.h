@@ -377,8 +377,9 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 	encap_send(c, p, cfg, be->node, id, 1, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		count_delivered(pk, bytes);
-	/* how the pod was found, unless how the frame left is news */
-	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
+	/* how the pod was found, unless how the frame left is news (the
+	 * tunnel's kind is not: it is the node's) */
+	if (v->action == NOSNAT_ACT_ENCAP && encap_plain(v->reason) && pk->reason != NOSNAT_R_NONE)
 		v->reason = pk->reason;
 }
 
@@ -468,7 +469,7 @@ static __always_inline void icmp_to_vip(ctx_t c, struct pkt *p,
 		if (v->action == NOSNAT_ACT_ENCAP)
 			count_backend(id, bytes);
 	}
-	if (v->action == NOSNAT_ACT_ENCAP && v->reason == NOSNAT_R_NONE)
+	if (v->action == NOSNAT_ACT_ENCAP && encap_plain(v->reason))
 		v->reason = NOSNAT_R_ICMP_ERROR;
 }
 

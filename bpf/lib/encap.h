@@ -339,6 +339,13 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 	return -1;
 }
 
+/* An encapsulation's verdict that says only that it left (in IPIP: none,
+ * in GUE: gue), no more. */
+static __always_inline int encap_plain(__u32 reason)
+{
+	return reason == NOSNAT_R_NONE || reason == NOSNAT_R_GUE;
+}
+
 /* A frame whose next hop is known leaves with its MACs written, out of the
  * interface the FIB named (back out of the one it came in on: OUT_TX). Both
  * hooks send a frame so. */
@@ -352,10 +359,13 @@ static __always_inline void frame_send(ctx_t c, const struct route *rt, struct v
 	}
 	__builtin_memcpy(eth->h_dest, rt->dmac, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, rt->smac, ETH_ALEN);
+	/* a node loaded to send GUE counts it so (a constant to the verifier) */
+	__u32 reason = nosnat_encap_gue ? NOSNAT_R_GUE : NOSNAT_R_NONE;
+
 	if (rt->ifindex == ctx_ingress_ifindex(c)) {
-		set_verdict(v, OUT_TX, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		set_verdict(v, OUT_TX, NOSNAT_ACT_ENCAP, reason);
 	} else {
-		set_verdict(v, OUT_REDIRECT, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		set_verdict(v, OUT_REDIRECT, NOSNAT_ACT_ENCAP, reason);
 		v->ifindex = rt->ifindex;
 	}
 }

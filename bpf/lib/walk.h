@@ -152,6 +152,10 @@ static __always_inline __u64 tunnel_walk(ctx_t c, __u32 gue)
 	/* 8 more for GUE's UDP header, as a number: no branch */
 	p.tun_len = (p.ip_len & 0x3c) + ((gue & 1) << 3);
 	handle_tunnel(c, &p, cfg, &v);
+	/* what was taken off, counted by kind: a cluster that changes over
+	 * sees when no node sends IPIP any more */
+	if ((gue & 1) && v.action == NOSNAT_ACT_DECAP && v.reason == NOSNAT_R_NONE)
+		v.reason = NOSNAT_R_GUE;
 	return verdict_pack(&v);
 }
 

@@ -79,6 +79,7 @@ struct pkt_case {
 #define LOCAL		EXPECT(XDP_PASS, OUT_DNAT_LOCAL, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE)
 #define ENCAP		EXPECT(XDP_TX, OUT_ENCAP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE)
 #define DECAP		EXPECT(XDP_PASS, OUT_DECAP_LOCAL, NOSNAT_ACT_DECAP, NOSNAT_R_NONE)
+#define DECAP_GUE	EXPECT(XDP_PASS, OUT_DECAP_LOCAL, NOSNAT_ACT_DECAP, NOSNAT_R_GUE)
 #define FRAG_NEEDED	EXPECT(XDP_TX, OUT_FRAG_NEEDED, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED)
 /* BPF_PROG_TEST_RUN refuses an skb shorter than its L3 header (the kernel's
  * receive path pulls one in before tc): such frames run at XDP only */
@@ -211,7 +212,7 @@ static const struct pkt_case cases[] = {
 	{ .name = "GUE from a node, a SYN for the pod here: decapsulated, DNAT",
 	  .setup = MAIL_LOCAL, .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP,
 	  .proto = IPPROTO_TCP, .sport = 40021, .dport = 25, .flags = TH_SYN,
-	  .ipip_from = T_NODE_B, DECAP },
+	  .ipip_from = T_NODE_B, DECAP_GUE },
 	{ .name = "GUE to a VIP from an unknown source: dropped", .setup = MAIL_LOCAL,
 	  .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP, .proto = IPPROTO_TCP, .sport = 40022,
 	  .dport = 25, .flags = TH_SYN, .ipip_from = T_STRANGER, DROP(NOSNAT_R_UNKNOWN_ENCAP_SRC) },

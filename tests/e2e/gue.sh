@@ -24,8 +24,8 @@ t_gue_carries_vip_traffic() {
 	[ "$(tunnel_of b)" = "gue gue 6080" ] || fail "b: $(tunnel_of b)" || return 1
 	mail_vip b || return 1
 	seen=$(pod_sees_client b) || return 1
-	[ "$(verdict_packets a xdp encap none)" -gt 0 ] || fail "node a did not encapsulate" || return 1
-	[ "$(verdict_packets b xdp decap none)" -gt 0 ] || fail "node b did not decapsulate" || return 1
+	[ "$(verdict_packets a xdp encap gue)" -gt 0 ] || fail "node a sent no GUE" || return 1
+	[ "$(verdict_packets b xdp decap gue)" -gt 0 ] || fail "node b took no GUE off" || return 1
 	echo "| pod b saw $seen (GUE to port 6080)"
 
 	# 20 MiB: segments of a big skb leave as GUE of the uplink's size
@@ -47,7 +47,7 @@ t_gue_carries_vip_traffic() {
 	for i in "${!pids[@]}"; do
 		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
 	done
-	[ "$(verdict_packets b xdp encap none)" -gt 0 ] || fail "node b never encapsulated" || rc=1
+	[ "$(verdict_packets b xdp encap gue)" -gt 0 ] || fail "node b never sent GUE" || rc=1
 	lab_announce a
 	[ $rc = 0 ] && echo "remote pod saw the client, 20 MiB up, 4 connections held through a failover, all in GUE"
 	return $rc
@@ -57,7 +57,7 @@ t_gue_rollout_keeps_idle_connections() {
 	local n r=1 rc=0
 	trap 'encap_all >/dev/null 2>&1' EXIT
 	mail_vip b c || return 1
-	idle_both 6 || return 1
+	idle_both 8 || return 1
 	push_next
 	rounds_ok $r || rc=1
 	# the DaemonSet rolls: one node after the other sends GUE, while the
@@ -70,7 +70,19 @@ t_gue_rollout_keeps_idle_connections() {
 		rounds_ok $r || rc=1
 		who client $VIP 25 >/dev/null || fail "a new connection with $n changed over failed" || rc=1
 	done
-	# all send GUE: the second roll takes IPIP off the accepted list
+	# all send GUE: what an operator checks before the second roll, on
+	# every node: IPIP taken off stands still, GUE grows
+	local ipip_b ipip_c gue_b gue_c
+	ipip_b=$(verdict_packets b xdp decap none) ipip_c=$(verdict_packets c xdp decap none)
+	gue_b=$(verdict_packets b xdp decap gue) gue_c=$(verdict_packets c xdp decap gue)
+	r=$((r + 1))
+	push_next
+	rounds_ok $r || rc=1
+	[ "$(verdict_packets b xdp decap none)" = "$ipip_b" ] && [ "$(verdict_packets c xdp decap none)" = "$ipip_c" ] ||
+		fail "IPIP still taken off after every node sends GUE" || rc=1
+	[ "$(verdict_packets b xdp decap gue)$(verdict_packets c xdp decap gue)" != "$gue_b$gue_c" ] ||
+		fail "no GUE taken off in a round" || rc=1
+	# the second roll takes IPIP off the accepted list
 	for n in a b c; do
 		nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" --encap gue --decap gue >/dev/null 2>&1 ||
 			fail "attach on $n" || return 1
@@ -85,7 +97,7 @@ t_gue_rollout_keeps_idle_connections() {
 	rounds_ok $r || rc=1
 	lab_announce a
 	[ "$(tunnel_of a)" = "gue gue 5555" ] || fail "a: $(tunnel_of a)" || rc=1
-	echo "| ingress a: encap $(verdict_packets a xdp encap none), pod nodes' decap b $(verdict_packets b xdp decap none) c $(verdict_packets c xdp decap none)"
+	echo "| ingress a: sent IPIP $(verdict_packets a xdp encap none), GUE $(verdict_packets a xdp encap gue); taken off on b: IPIP $(verdict_packets b xdp decap none), GUE $(verdict_packets b xdp decap gue); on c: IPIP $(verdict_packets c xdp decap none), GUE $(verdict_packets c xdp decap gue)"
 	idle_stop vip
 	idle_stop pod
 	[ $rc = 0 ] && echo "8 idle VIP connections and 2 to a pod's own address answered through IPIP -> mixed -> GUE -> GUE only, and a failover"
