@@ -27,8 +27,10 @@ struct nf_conn {
 	union nf_conntrack_proto proto;
 } __attribute__((preserve_access_index));
 
-/* enum tcp_conntrack: past the handshake from here on */
+/* enum tcp_conntrack: past the handshake from here on; ended */
 #define CT_TCP_ESTABLISHED	3
+#define CT_TCP_TIME_WAIT	7
+#define CT_TCP_CLOSE		8
 
 /* The kfuncs' options, the 12-byte layout every kernel since 6.1 accepts. */
 struct bpf_ct_opts___nosnat {
@@ -145,6 +147,15 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 	ct = ct_lookup(c, t);
 	if (!ct)
 		return CT_NONE;
+	/* A TCP connection that has ended (TIME_WAIT, CLOSE: kept for 120 s
+	 * and 10 s) proves nothing about a packet now: its client may have
+	 * reused the port for a connection to another pod, whose packets,
+	 * delivered here on its word, this pod would reset. */
+	if (t->proto == IPPROTO_TCP && (ct->proto.tcp.state == CT_TCP_TIME_WAIT ||
+					ct->proto.tcp.state == CT_TCP_CLOSE)) {
+		bpf_ct_release(ct);
+		return CT_NONE;
+	}
 	if (open)	/* a TCP connection past its handshake */
 		*open = t->proto == IPPROTO_TCP && ct->proto.tcp.state >= CT_TCP_ESTABLISHED;
 	if (claim)

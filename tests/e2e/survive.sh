@@ -179,3 +179,44 @@ t_untracked_is_said() {
 	[ $rc = 0 ] && echo "health on b: ${out#*(}"
 	return $rc
 }
+
+# A client reuses its port. Its earlier connection through the VIP went to
+# pod c and has ended, but c's conntrack keeps the entry (TIME_WAIT, 120 s,
+# marked with the VIP). The new connection goes to pod b. When the VIP
+# moves to c and c's table sends new flows to its own pod (b drains), the
+# ended entry must not prove that pod c has the connection: delivered there
+# on its word, pod c would reset it. Seen as a flake of the test above.
+t_port_reuse_after_an_ended_connection() {
+	local port=47999 rc=0 out pid tw ctr_before sc_before sc yaml=$LAB_DIR/reuse.yaml
+	tw=$(nsx client sysctl -n net.ipv4.tcp_tw_reuse)
+	nsx client sysctl -qw net.ipv4.tcp_tw_reuse=1	# the client's own TIME_WAIT
+	trap 'nsx client sysctl -qw net.ipv4.tcp_tw_reuse='"$tw"'; lab_announce a' EXIT
+	mail_vip c || return 1
+	out=$(nsx client timeout 10 "$NSN_TCP" hold $VIP 25 1 $port 2>&1) || fail "first connection: $out" || return 1
+	grep -q "PEER $CLIENT:$port\$" "$LAB_DIR/pod-c.log" || fail "the first connection did not reach pod c" || return 1
+	# pod b alone now; the same client port, held while the VIP moves
+	nosnat_all backend del $VIP:25/tcp "${POD_IP[c]}:2525" >/dev/null || return 1
+	nosnat_all backend add $VIP:25/tcp "${POD_IP[b]}:2525" --node "${NODE_IP[b]}" >/dev/null || return 1
+	sleep 1.2	# tcp_tw_reuse takes a TIME_WAIT over after a second
+	nsx client timeout 20 "$NSN_TCP" hold $VIP 25 6 $port >"$LAB_DIR/hold1" 2>&1 &
+	pid=$!
+	sleep 1.5
+	grep -q "PEER $CLIENT:$port\$" "$LAB_DIR/pod-b.log" || fail "the second connection did not reach pod b" || rc=1
+	# pod c back, pod b draining: c's table sends the flow to pod c
+	{
+		echo "nodes: [${NODE_IP[a]}, ${NODE_IP[b]}, ${NODE_IP[c]}]"
+		echo "services:"
+		echo "  - {vip: $VIP, ports: [{port: 25, targetPort: 2525}], backends: [{address: ${POD_IP[b]}, node: ${NODE_IP[b]}, weight: 0}, {address: ${POD_IP[c]}, node: ${NODE_IP[c]}}]}"
+	} >"$yaml"
+	nosnat_all apply "$yaml" >/dev/null || fail "apply" || rc=1
+	ctr_before=$(verdict_packets c xdp local ct_recovered)
+	sc_before=$(flow_event c second_chance)
+	lab_announce c
+	wait $pid || fail "the held connection broke: $(cat "$LAB_DIR/hold1")" || rc=1
+	[ "$(verdict_packets c xdp local ct_recovered)" = "$ctr_before" ] ||
+		fail "c delivered to pod c on the ended entry's word" || rc=1
+	sc=$(($(flow_event c second_chance) - sc_before))
+	[ "$sc" -gt 0 ] || fail "c sent nothing to b as a second chance" || rc=1
+	[ $rc = 0 ] && echo "client port $port reused: the connection to pod b held through the VIP's move to c, whose pod's ended entry proved nothing ($sc second chances)"
+	return $rc
+}
