@@ -93,15 +93,18 @@ static __always_inline int gue_port_maybe(const struct pkt *p)
 	return (void *)(uh + 1) > p->data_end || uh->dest == cfg->gue_port;
 }
 
-/* Could the packet be ours? Then tc wants all its headers at hand. */
+/* Could the packet be ours? Then tc wants all its headers at hand: a
+ * tunnel's inner ones too (WALK_TUNNEL), else those of a VIP's packet. */
+enum { WALK_NOT_OURS = 0, WALK_VIP, WALK_TUNNEL };
+
 static __always_inline int walk_candidate(const struct pkt *p)
 {
 	if (p->proto == IPPROTO_IPIP)
-		return 1;
+		return WALK_TUNNEL;
 	if (p->proto == IPPROTO_UDP && !p->fragment && gue_port_maybe(p))
-		return 1;
+		return WALK_TUNNEL;
 	return (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP || p->proto == IPPROTO_ICMP) &&
-	       vip_filter_hit(p->ip->daddr);
+	       vip_filter_hit(p->ip->daddr) ? WALK_VIP : WALK_NOT_OURS;
 }
 
 /* A TCP or UDP packet (not a later fragment) whose headers, TCP options
@@ -200,18 +203,18 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 	const struct nosnat_cfg *cfg;
 	__be16 sport = 0, dport = 0;
 	struct pkt p = {};
-	int rc;
+	int rc, cand = WALK_NOT_OURS;
 
 	rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), &p, ctx_linear(c));
 	if (rc == PARSE_NOT_IPV4)
 		return;
-	if (c.tc && (rc == PARSE_MALFORMED || walk_candidate(&p))) {
+	if (c.tc && (rc == PARSE_MALFORMED || (cand = walk_candidate(&p)))) {
 		/* headers may sit beyond the linear area: pulled, read again;
-		 * a TCP or UDP packet whose headers are all there already (a
-		 * GRO or TSO skb's are) is not pulled: pulling 256 bytes of a
-		 * 64 KiB skb whose head holds only its headers copies payload,
-		 * often into a new head */
-		if ((!walk_headers_linear(&p, rc) || (p.proto == IPPROTO_UDP && gue_port_maybe(&p))) &&
+		 * a VIP's TCP or UDP packet whose headers are all there
+		 * already (a GRO or TSO skb's are) is not pulled: pulling 256
+		 * bytes of a 64 KiB skb whose head holds only its headers
+		 * copies payload, often into a new head */
+		if ((cand == WALK_TUNNEL || !walk_headers_linear(&p, rc)) &&
 		    ctx_pull(c, WALK_PULL_LEN))
 			return;
 		p = (struct pkt){};
