@@ -122,29 +122,27 @@ static int gue_encap_rows(void)
 	return 0;
 }
 
-/* Loaded to send GUE for the rows, and back as every other test has it,
- * whatever the rows said. */
-int t_gue_encap(void)
+/* fn on the object loaded to send GUE, and the object back as every other
+ * test has it, whatever fn said. */
+static int with_gue(int (*fn)(void))
 {
 	int rc;
 
 	if (reload_encap(1))
 		FAIL("cannot load the object for GUE");
-	rc = gue_encap_rows();
+	rc = fn();
 	if (reload_encap(0))
 		FAIL("cannot load the object back for IPIP");
 	return rc;
 }
 
+int t_gue_encap(void)
+{
+	return with_gue(gue_encap_rows);
+}
+
 /* GUE's code is what the verifier walks in a program loaded to send it. */
 int t_gue_budget(void)
 {
-	int rc;
-
-	if (reload_encap(1))
-		FAIL("cannot load the object for GUE");
-	rc = verifier_budget();
-	if (reload_encap(0))
-		FAIL("cannot load the object back for IPIP");
-	return rc;
+	return with_gue(verifier_budget);
 }

@@ -33,18 +33,8 @@ t_upload_20mib_encapsulated() {
 
 t_failover_keeps_connections() {
 	mail_vip b c || return 1
-	local pids=() i rc=0
-	for i in 1 2 3 4 5 6; do
-		nsx client timeout 20 "$NSN_TCP" hold $VIP 25 4 >"$LAB_DIR/hold$i" 2>&1 &
-		pids+=($!)
-	done
-	sleep 1.5
-	lab_announce c		# MetalLB moves the VIP to node c
-	sleep 0.5
-	who client $VIP 25 >/dev/null || fail "new connection after failover failed" || rc=1
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
-	done
+	local rc=0
+	held_through_failover 6 c || rc=1
 	[ "$(vip_packets c)" -gt 0 ] || fail "node c never saw the VIP" || rc=1
 	lab_announce a
 	cat "$LAB_DIR"/hold*

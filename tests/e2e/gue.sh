@@ -17,7 +17,7 @@ encap_all() {
 tunnel_of() { nosnat_on "$1" list --json | jq -r '"\(.encap) \(.decap) \(.gue_port)"'; }
 
 t_gue_carries_vip_traffic() {
-	local seen out pids=() i rc=0
+	local seen out rc=0
 	trap 'encap_all >/dev/null 2>&1' EXIT	# IPIP again for the tests after
 	# every node sends GUE and takes only GUE off: what is not GUE is lost
 	encap_all --encap gue --decap gue --gue-port 6080 || return 1
@@ -36,17 +36,7 @@ t_gue_carries_vip_traffic() {
 	echo "| pod c: $out"
 
 	# the VIP moves from a to b: held connections to c go on in GUE
-	for i in 1 2 3 4; do
-		nsx client timeout 20 "$NSN_TCP" hold $VIP 25 4 >"$LAB_DIR/hold$i" 2>&1 &
-		pids+=($!)
-	done
-	sleep 1.5
-	lab_announce b
-	sleep 0.5
-	who client $VIP 25 >/dev/null || fail "new connection after failover failed" || rc=1
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
-	done
+	held_through_failover 4 b || rc=1
 	[ "$(verdict_packets b xdp encap gue)" -gt 0 ] || fail "node b never sent GUE" || rc=1
 	lab_announce a
 	[ $rc = 0 ] && echo "remote pod saw the client, 20 MiB up, 4 connections held through a failover, all in GUE"
