@@ -45,6 +45,11 @@
 #define NOSNAT_MAP_VIP_META	"nosnat_vip_meta"
 #define NOSNAT_MAP_CTL		"nosnat_ctl"
 #define NOSNAT_MAP_VIP_GEN	"nosnat_vip_gen"
+#define NOSNAT_MAP_VIPS6	"nosnat_vips6"
+#define NOSNAT_MAP_VIP6_ADDR	"nosnat_vip6_addr"
+#define NOSNAT_MAP_BE6		"nosnat_be6"
+#define NOSNAT_MAP_FLOWS6	"nosnat_flows6"
+#define NOSNAT_MAP_PODS6	"nosnat_pods6"
 /* Every map pinned under the pin dir, once: X(field, map, name). field is
  * the loader's fd of it (struct nosnat_maps), map the BPF map (the
  * skeleton's member), name the pin's name above. The fd struct, the loader's
@@ -73,7 +78,12 @@
 	X(nexthop, nosnat_nexthop, NOSNAT_MAP_NEXTHOP)		\
 	X(vip_meta, nosnat_vip_meta, NOSNAT_MAP_VIP_META)	\
 	X(ctl, nosnat_ctl, NOSNAT_MAP_CTL)			\
-	X(vip_gen, nosnat_vip_gen, NOSNAT_MAP_VIP_GEN)
+	X(vip_gen, nosnat_vip_gen, NOSNAT_MAP_VIP_GEN)		\
+	X(vips6, nosnat_vips6, NOSNAT_MAP_VIPS6)		\
+	X(vip6_addr, nosnat_vip6_addr, NOSNAT_MAP_VIP6_ADDR)	\
+	X(be6, nosnat_be6, NOSNAT_MAP_BE6)			\
+	X(flows6, nosnat_flows6, NOSNAT_MAP_FLOWS6)		\
+	X(pods6, nosnat_pods6, NOSNAT_MAP_PODS6)
 
 /* The pins' ABI version: raised whenever a pinned map's layout or meaning
  * changes. attach records it in nosnat_ctl.abi and, over pins of another
@@ -88,8 +98,11 @@
  *       older build refuses these pins (detach first to go back), a newer
  *       one carries an LRU's handshakes into the sets
  *   6 - nosnat_cfg: gue_port, encap, decap (cfg is written anew by every
- *       attach, so either build takes the other's pins) */
-#define NOSNAT_ABI_VERSION	6
+ *       attach, so either build takes the other's pins)
+ *   7 - IPv6 VIPs: nosnat_vips6, nosnat_vip6_addr, nosnat_be6,
+ *       nosnat_flows6, nosnat_pods6 (created empty over older pins; an
+ *       older build ignores them) */
+#define NOSNAT_ABI_VERSION	7
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -568,5 +581,80 @@ struct nosnat_meta {
 	__u8 pad[2];
 };
 _Static_assert(sizeof(struct nosnat_meta) == 24, "meta size (XDP allows 32)");
+
+/* IPv6. A v6 VIP shares the VIP ids with v4 ones (nosnat_maglev,
+ * nosnat_mag_prev, nosnat_local, nosnat_vip_ids, nosnat_vip_gen, the
+ * counters and nosnat_vip_meta are by id), and its backends the backend
+ * slots: nosnat_backends[id] holds node (the pod's node, an IPv4 address:
+ * the node network is IPv4, a v6 packet crosses it in IPv4, protocol 41),
+ * port, weight, vip_id and flags as for v4, and as addr the fold of the
+ * pod's v6 address (nosnat_addr6_fold, never 0); nosnat_be6[id] the whole
+ * address. The address filters (nosnat_vip_filt, nosnat_pod_filt) hold v6
+ * addresses by their fold too. A v6 VIP's nosnat_vip_ids key is
+ * { fold, port, proto, NOSNAT_VIP_ID_V6 }. */
+#define NOSNAT_FLOW6_ENTRIES	65536
+#define NOSNAT_6IN4_OVERHEAD	20	/* outer IPv4, protocol 41 */
+#define NOSNAT_VIP_ID_V6	6	/* nosnat_vip_id.key.pad of a v6 VIP */
+
+static inline __be32 nosnat_addr6_fold(const __u8 *a)
+{
+	const __u32 *w = (const __u32 *)a;
+	__u32 f = w[0] ^ w[1] ^ w[2] ^ w[3];
+
+	return f ? f : 1;
+}
+
+/* nosnat_vips6 key, and nosnat_vip6_addr's key (the address alone). */
+struct nosnat_vip6_key {
+	__u8 addr[16];
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct nosnat_vip6_key) == 20, "vip6 key size");
+
+/* nosnat_be6: array by backend id, a v6 pod's address (zero: a v4 one). */
+struct nosnat_be6 {
+	__u8 addr[16];
+};
+
+/* nosnat_flows6 key: the client's 5-tuple towards the v6 VIP; value struct
+ * nosnat_flow as for v4 (backend_addr: the fold). One LRU table holds v6
+ * handshakes and established flows alike. */
+struct nosnat_flow6_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct nosnat_flow6_key) == 40, "flow6 key size");
+
+/* nosnat_pods6: this node's v6 pods as their replies show them, as
+ * nosnat_pods for v4 (no directory: v6 replies take the hash lookup). */
+struct nosnat_pod6_key {
+	__u8 addr[16];
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct nosnat_pod6_key) == 20, "pod6 key size");
+
+struct nosnat_pod6_slot {
+	__u32 id;		/* backend id */
+	__u32 vip_ref;		/* the VIP's reference (nosnat_vip_ids) */
+	__u8 vip_addr[16];
+	__be16 vip_port;
+	__u16 pad;
+};
+_Static_assert(sizeof(struct nosnat_pod6_slot) == 28, "pod6 slot size");
+
+struct nosnat_pod6 {
+	__u32 count;
+	__u32 pad;
+	struct nosnat_pod6_slot slots[NOSNAT_POD_IDS];	/* by backend id, ascending */
+};
+_Static_assert(sizeof(struct nosnat_pod6) == 8 + 28 * NOSNAT_POD_IDS, "pod6 size");
 
 #endif /* NOSNAT_ABI_H */

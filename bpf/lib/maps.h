@@ -280,6 +280,51 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_vip_gen SEC(".maps");
 
+/* IPv6 (nosnat_abi.h): VIPs, their addresses, pods' v6 addresses by
+ * backend id, flows, this node's pods. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, struct nosnat_vip6_key);
+	__type(value, struct nosnat_vip);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vips6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_VIPS);
+	__type(key, struct nosnat_be6);	/* the address */
+	__type(value, __u32);		/* number of VIP:port entries */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_vip6_addr SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct nosnat_be6);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_be6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NOSNAT_FLOW6_ENTRIES);
+	__type(key, struct nosnat_flow6_key);
+	__type(value, struct nosnat_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_flows6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_BACKENDS);
+	__type(key, struct nosnat_pod6_key);
+	__type(value, struct nosnat_pod6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_pods6 SEC(".maps");
+
 /* Control plane only: service names and reload bookkeeping (see ABI). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
