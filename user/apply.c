@@ -19,26 +19,21 @@
 #include "vips.h"
 #include "parse.h"
 
-static int cfg_has_vip(const struct config *cfg, const struct nosnat_vip_key *k)
+static int cfg_has_vip(const struct config *cfg, const struct vip_key *k)
 {
 	for (size_t i = 0; i < cfg->n_vips; i++)
-		if (!memcmp(&cfg->vips[i].key, k, sizeof(*k)))
+		if (!memcmp(&cfg->vips[i].vk, k, sizeof(*k)))
 			return 1;
 	return 0;
-}
-
-static const char *be_str(__be32 addr, __be16 port, char *buf)
-{
-	char a[INET_ADDRSTRLEN];
-
-	snprintf(buf, 32, "%s:%u", ip_str(addr, a), ntohs(port));
-	return buf;
 }
 
 static int pod_use_cmp(const void *a, const void *b)
 {
 	const struct pod_use *x = a, *y = b;
+	int c = memcmp(x->addr6, y->addr6, sizeof(x->addr6));
 
+	if (c)
+		return c;
 	if (x->addr != y->addr)
 		return x->addr < y->addr ? -1 : 1;
 	if (x->port != y->port)
@@ -50,7 +45,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 		    const char *file, char *err, size_t errlen)
 {
 	size_t peak = 0;
-	char bs[32];
+	char bs[EP_STR_LEN];
 	int rc;
 
 	if (!node_ip) {
@@ -73,8 +68,9 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 			for (size_t b = 0; b < cfg->vips[i].n_be && n < NOSNAT_MAX_BACKENDS; b++) {
 				const struct config_backend *cb = &cfg->bes[cfg->vips[i].first_be + b];
 
-				p[n++] = (struct pod_use){ .addr = cb->addr, .port = cb->port,
-							   .proto = cfg->vips[i].key.proto, .cb = cb };
+				p[n] = (struct pod_use){ .addr = cb->addr, .port = cb->port,
+							 .proto = cfg->vips[i].key.proto, .cb = cb };
+				memcpy(p[n++].addr6, cb->addr6, sizeof(cb->addr6));
 			}
 		qsort(p, n, sizeof(p[0]), pod_use_cmp);
 		for (size_t i = NOSNAT_POD_IDS; i < n; i++) {
@@ -83,7 +79,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 			if (pod_use_cmp(&p[i], &p[i - NOSNAT_POD_IDS]))
 				continue;
 			snprintf(err, errlen, "%s:%u:%u: backend %s serves more than %d VIP ports of one protocol",
-				 file, cb->line, cb->col, be_str(cb->addr, cb->port, bs), NOSNAT_POD_IDS);
+				 file, cb->line, cb->col, ep_str(cb->addr, cb->addr6, cb->port, bs), NOSNAT_POD_IDS);
 			return -EMLINK;
 		}
 	}
@@ -97,7 +93,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 		memset(kept, 0, sizeof(s->tmp->apply.kept));
 		for (size_t i = 0; i < s->n_vips; i++)
 			if (s->vips[i].val.id < NOSNAT_MAX_VIPS)
-				kept[s->vips[i].val.id] = (__u8)cfg_has_vip(cfg, &s->vips[i].key);
+				kept[s->vips[i].val.id] = (__u8)cfg_has_vip(cfg, &s->vips[i].vk);
 		be_index_build(s, ix);
 		peak = 0;
 		for (int id = 0; id < NOSNAT_MAX_BACKENDS; id++)
@@ -111,7 +107,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 			size_t n = 0;
 
 			for (size_t j = 0; j < s->n_vips && !e; j++)
-				if (!memcmp(&s->vips[j].key, &v->key, sizeof(v->key)))
+				if (!memcmp(&s->vips[j].vk, &v->vk, sizeof(v->vk)))
 					e = &s->vips[j];
 			if (e && e->val.id < NOSNAT_MAX_VIPS) {
 				ids = &ix->ids[ix->start[e->val.id]];
@@ -122,7 +118,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 				int found = 0;
 
 				for (size_t k = 0; k < n && !found; k++)
-					found = s->be[ids[k]].addr == cb->addr && s->be[ids[k]].port == cb->port;
+					found = state_be_is(s, ids[k], cb->addr, cb->addr6, cb->port);
 				peak += !found;
 			}
 		}
@@ -152,20 +148,20 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 {
 	__u8 *keep = s->tmp->apply.keep;
 	__u32 *mine = s->tmp->apply.mine;
-	struct vip_entry *v = state_find_vip(s, &cv->key);
+	struct vip_entry *v = state_find_vip_any(s, &cv->vk);
 	size_t n_mine = 0;
 	int changes = 0, rc;
-	char vs[32], bs[32], n1[INET_ADDRSTRLEN];
+	char vs[VIP_STR_LEN], bs[EP_STR_LEN], n1[INET_ADDRSTRLEN];
 
-	vip_str(&cv->key, vs);
+	vip_str(&cv->vk, vs);
 	if (!v) {
 		config_say(out, "+ vip %s%s%s", vs, cv->name[0] ? " " : "", cv->name);
 		changes++;
 		if (!dry) {
-			rc = vip_create(m, s, &cv->key);
+			rc = vip_create(m, s, &cv->vk);
 			if (rc)
 				return rc;
-			v = state_find_vip(s, &cv->key);
+			v = state_find_vip_any(s, &cv->vk);
 			if (!v)
 				return -ENOENT;
 		}
@@ -191,11 +187,11 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 		int id = -1;
 
 		for (size_t i = 0; i < n_mine && id < 0; i++)
-			if (s->be[mine[i]].addr == cb->addr && s->be[mine[i]].port == cb->port &&
+			if (state_be_is(s, mine[i], cb->addr, cb->addr6, cb->port) &&
 			    (s->be[mine[i]].flags & NOSNAT_BE_IN_USE))
 				id = (int)mine[i];
 
-		be_str(cb->addr, cb->port, bs);
+		ep_str(cb->addr, cb->addr6, cb->port, bs);
 		if (id >= 0) {
 			struct nosnat_backend *be = &s->be[id];
 
@@ -227,6 +223,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			.addr = cb->addr, .node = cb->node, .port = cb->port, .weight = cb->weight,
 			.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
 		};
+		memcpy(s->be6[id].addr, cb->addr6, sizeof(s->be6[id].addr));
 		keep[id] = 1;
 		mine[n_mine++] = (__u32)id;
 		rc = be_write(m, s, id, 1);
@@ -239,7 +236,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 
 		if (!(be->flags & NOSNAT_BE_IN_USE) || keep[id])
 			continue;
-		config_say(out, "- backend %s %s", vs, be_str(be->addr, be->port, bs));
+		config_say(out, "- backend %s %s", vs, ep_str(be->addr, s->be6[id].addr, be->port, bs));
 		changes++;
 		if (!dry) {
 			be->flags = STATE_BE_FREEING;	/* out of the new table */
@@ -268,7 +265,7 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 {
 	__be32 node_ip = cfg->has_node ? cfg->node : s->cfg.node_ip;
 	int changes = 0, force = 0, rc;
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], vs[32];
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
 	struct pending *pd = NULL;
 	struct nosnat_ctl ctl;
 
@@ -306,17 +303,17 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 	for (size_t i = 0; i < s->n_vips;) {
 		struct vip_entry *v = &s->vips[i];
 
-		if (cfg_has_vip(cfg, &v->key)) {
+		if (cfg_has_vip(cfg, &v->vk)) {
 			i++;
 			continue;
 		}
-		config_say(out, "- vip %s%s%s", vip_str(&v->key, vs), v->name[0] ? " " : "", v->name);
+		config_say(out, "- vip %s%s%s", vip_str(&v->vk, vs), v->name[0] ? " " : "", v->name);
 		changes++;
 		if (dry) {
 			i++;
 			continue;
 		}
-		rc = vip_remove(m, s, &v->key);	/* moves the last entry to i */
+		rc = vip_remove(m, s, &v->vk);	/* moves the last entry to i */
 		if (rc)
 			goto fail;
 	}

@@ -103,18 +103,61 @@ const char *config_not_unicast(__be32 a)
 	return NULL;
 }
 
-/* A VIP, pod or node address: IPv4, and a host's unicast address. */
+const char *config_not_unicast6(const __u8 *a6)
+{
+	struct in6_addr a;
+
+	memcpy(&a, a6, sizeof(a));
+	if (IN6_IS_ADDR_UNSPECIFIED(&a))
+		return "the unspecified address (::)";
+	if (IN6_IS_ADDR_LOOPBACK(&a))
+		return "loopback";
+	if (IN6_IS_ADDR_MULTICAST(&a))
+		return "multicast";
+	if (IN6_IS_ADDR_LINKLOCAL(&a))
+		return "link-local (fe80::/10)";
+	if (IN6_IS_ADDR_V4MAPPED(&a))
+		return "IPv4-mapped (::ffff:0:0/96)";
+	return NULL;
+}
+
+/* A node's address (or a v4 VIP's or pod's): IPv4, and a host's unicast
+ * address. The node network is IPv4: a v6 node is refused as such. */
 static int get_ipv4(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out)
 {
 	const char *s, *why;
+	__u8 a6[16];
 
 	if (get_str(c, n, what, &s))
 		return -EINVAL;
+	if (!parse_ipv6(s, a6))
+		return FAIL_AT(c, n, "%s: %.64s is an IPv6 address; nodes are IPv4 (IPv6 node networks are not supported yet)",
+			       what, s);
 	if (parse_ipv4(s, out) || !*out)
 		return FAIL_AT(c, n, "%s: invalid IPv4 address '%.64s'", what, s);
 	why = config_not_unicast(*out);
 	if (why)
 		return FAIL_AT(c, n, "%s: %.64s is %s, not a host's address", what, s, why);
+	return 0;
+}
+
+/* A VIP or pod address of either family, a host's unicast address: v4 in
+ * *out (a6 zeroed), v6 in a6 (*out its fold). */
+static int get_ip_any(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out, __u8 *a6)
+{
+	const char *s, *why;
+
+	if (get_str(c, n, what, &s))
+		return -EINVAL;
+	memset(a6, 0, 16);
+	if (!strchr(s, ':'))
+		return get_ipv4(c, n, what, out);
+	if (inet_pton(AF_INET6, s, a6) != 1)
+		return FAIL_AT(c, n, "%s: invalid IPv6 address '%.64s'", what, s);
+	why = config_not_unicast6(a6);
+	if (why)
+		return FAIL_AT(c, n, "%s: %.64s is %s, not a host's address", what, s, why);
+	*out = nosnat_addr6_fold(a6);
 	return 0;
 }
 
@@ -174,23 +217,24 @@ static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, const ch
 static int cross_check(struct ctx *c)
 {
 	const struct config *cfg = c->cfg;
-	char vs[32], a[INET_ADDRSTRLEN];
+	char vs[VIP_STR_LEN], a[INET_ADDRSTRLEN];
 
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
 
-		if ((cfg->has_node && cfg->node == v->key.addr) || config_lists_node(cfg, v->key.addr))
+		if (!v->vk.v6 &&
+		    ((cfg->has_node && cfg->node == v->key.addr) || config_lists_node(cfg, v->key.addr)))
 			return failf(c, v->line, v->col, "VIP %s is a node's address",
 				     ip_str(v->key.addr, a));
 		for (size_t b = 0; b < v->n_be; b++) {
 			const struct config_backend *cb = &cfg->bes[v->first_be + b];
 
-			if (cb->addr == v->key.addr)
+			if (cb->addr == v->key.addr && !memcmp(cb->addr6, v->vk.addr6, sizeof(cb->addr6)))
 				return failf(c, cb->line, cb->col, "backend of %s is the VIP itself",
-					     vip_str(&v->key, vs));
-			if (cb->node == v->key.addr)
+					     vip_str(&v->vk, vs));
+			if (!v->vk.v6 && cb->node == v->key.addr)
 				return failf(c, cb->line, cb->col, "backend of %s runs on the VIP's address",
-					     vip_str(&v->key, vs));
+					     vip_str(&v->vk, vs));
 		}
 	}
 	return 0;
@@ -233,8 +277,10 @@ struct service {
 	const char *name;
 	yaml_node_t *kube;	/* "service: ns/name" */
 	int has_proto;
-	__be32 vip;
-	int has_vip;
+	__be32 vip;		/* the v4 VIP, when has_vip */
+	__u8 vip6[16];		/* the v6 VIP, when has_vip6 */
+	int has_vip, has_vip6;
+	yaml_node_t *vip_at;
 	__u8 proto;
 	struct port_entry ports[MAX_PORTS_PER_SERVICE];
 	size_t n_ports;
@@ -242,7 +288,8 @@ struct service {
 };
 
 struct backend_tmp {
-	__be32 addr, node;
+	__be32 addr, node;	/* addr: v4, or the fold of addr6 */
+	__u8 addr6[16];		/* a v6 pod; zero: v4 */
 	unsigned long weight;
 	int has_addr, has_node;
 };
@@ -307,13 +354,54 @@ static int backend_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	(void)k;
 	if (!strcmp(key, "address")) {
 		b->has_addr = 1;
-		return get_ipv4(c, v, "address", &b->addr);
+		return get_ip_any(c, v, "address", &b->addr, b->addr6);
 	}
 	if (!strcmp(key, "node")) {
 		b->has_node = 1;
 		return get_ipv4(c, v, "node", &b->node);
 	}
 	return get_uint(c, v, "weight", 0, NOSNAT_MAX_WEIGHT, &b->weight);
+}
+
+/* One VIP address of a service into svc: its v4 or its v6 one. */
+static int service_vip_addr(struct ctx *c, yaml_node_t *n, struct service *svc)
+{
+	__be32 a;
+	__u8 a6[16];
+
+	if (get_ip_any(c, n, "vip", &a, a6))
+		return -EINVAL;
+	if (addr6_set(a6)) {
+		if (svc->has_vip6)
+			return FAIL_AT(c, n, "vip: a service has one IPv6 address, not two");
+		memcpy(svc->vip6, a6, sizeof(svc->vip6));
+		svc->has_vip6 = 1;
+	} else {
+		if (svc->has_vip)
+			return FAIL_AT(c, n, "vip: a service has one IPv4 address, not two");
+		svc->vip = a;
+		svc->has_vip = 1;
+	}
+	return 0;
+}
+
+/* vip: one address, or a list of one IPv4 and one IPv6 address (dual stack). */
+static int parse_service_vip(struct ctx *c, yaml_node_t *v, struct service *svc)
+{
+	svc->vip_at = v;
+	if (v->type != YAML_SEQUENCE_NODE)
+		return service_vip_addr(c, v, svc);
+	if (v->data.sequence.items.top == v->data.sequence.items.start)
+		return FAIL_AT(c, v, "vip is an empty list");
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+		yaml_node_t *n = get(c, *i);
+
+		if (!n)
+			return FAIL_AT(c, v, "vip: broken list");
+		if (service_vip_addr(c, n, svc))
+			return -EINVAL;
+	}
+	return 0;
 }
 
 static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
@@ -335,10 +423,8 @@ static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 		svc->name = s;
 		return 0;
 	}
-	if (!strcmp(key, "vip")) {
-		svc->has_vip = 1;
-		return get_ipv4(c, v, "vip", &svc->vip);
-	}
+	if (!strcmp(key, "vip"))
+		return parse_service_vip(c, v, svc);
 	if (!strcmp(key, "protocol")) {
 		if (get_str(c, v, "protocol", &s))
 			return -EINVAL;
@@ -385,6 +471,8 @@ static int parse_kube_service(struct ctx *c, struct service *svc)
 
 	if (svc->backends)
 		return FAIL_AT(c, svc->backends, "a Kubernetes service takes its backends from its EndpointSlices");
+	if (svc->has_vip6)
+		return FAIL_AT(c, svc->vip_at, "a Kubernetes service's vip is IPv4 (IPv6 EndpointSlices are not supported yet)");
 	if (get_str(c, svc->kube, "service", &s))
 		return -EINVAL;
 	slash = strchr(s, '/');
@@ -427,7 +515,7 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 		return -EINVAL;
 	if (svc.kube)
 		return parse_kube_service(c, &svc);
-	if (!svc.has_vip)
+	if (!svc.has_vip && !svc.has_vip6)
 		return FAIL_AT(c, n, "service without 'vip'");
 	if (!svc.n_ports)
 		return FAIL_AT(c, n, "service without 'ports'");
@@ -463,20 +551,40 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 			if (!node_known(cfg, bt[n_be].node))
 				return FAIL_AT(c, b, "backend's node is not in 'nodes'");
 			for (size_t j = 0; j < n_be; j++)
-				if (bt[j].addr == bt[n_be].addr)
+				if (bt[j].addr == bt[n_be].addr &&
+				    !memcmp(bt[j].addr6, bt[n_be].addr6, sizeof(bt[j].addr6)))
 					return FAIL_AT(c, b, "backend address listed twice");
+			/* a backend serves the VIP of its own family */
+			if (addr6_set(bt[n_be].addr6) ? !svc.has_vip6 : !svc.has_vip) {
+				char a[ADDR_STR_LEN];
+
+				return FAIL_AT(c, b, "backend %s is IPv%c but the service has no IPv%c vip",
+					       addr_str(bt[n_be].addr, bt[n_be].addr6, a),
+					       addr6_set(bt[n_be].addr6) ? '6' : '4',
+					       addr6_set(bt[n_be].addr6) ? '6' : '4');
+			}
 			n_be++;
 		}
 	}
 
-	for (size_t p = 0; p < svc.n_ports; p++) {
+	/* One VIP port per port and family, v4 first; each takes the backends
+	 * of its family. */
+	for (size_t q = 0; q < 2 * svc.n_ports; q++) {
+		size_t p = q / 2;
+		int v6 = q % 2;
 		struct config_vip *v;
-		struct nosnat_vip_key key = { .addr = svc.vip, .port = svc.ports[p].port,
-					      .proto = svc.proto };
-		char vs[32];
+		struct vip_key key = { .addr = svc.vip, .port = svc.ports[p].port, .proto = svc.proto };
+		char vs[VIP_STR_LEN];
 
+		if (v6 ? !svc.has_vip6 : !svc.has_vip)
+			continue;
+		if (v6) {
+			key.v6 = NOSNAT_VIP_ID_V6;
+			memcpy(key.addr6, svc.vip6, sizeof(key.addr6));
+			key.addr = nosnat_addr6_fold(key.addr6);
+		}
 		for (size_t j = 0; j < cfg->n_vips; j++)
-			if (!memcmp(&cfg->vips[j].key, &key, sizeof(key)))
+			if (!memcmp(&cfg->vips[j].vk, &key, sizeof(key)))
 				return FAIL_AT(c, svc.ports[p].at, "%s is already defined on line %u",
 					       vip_str(&key, vs), cfg->vips[j].line);
 		if (cfg->n_vips >= NOSNAT_MAX_VIPS)
@@ -485,22 +593,26 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 			return FAIL_AT(c, svc.ports[p].at, "more than %d backends in all",
 				       NOSNAT_MAX_BACKENDS);
 		v = &cfg->vips[cfg->n_vips++];
-		v->key = key;
+		v->vk = key;
 		snprintf(v->name, sizeof(v->name), "%s", svc.name ? svc.name : "");
 		v->first_be = cfg->n_bes;
-		v->n_be = n_be;
 		v->line = svc.ports[p].at->start_mark.line + 1;
 		v->col = svc.ports[p].at->start_mark.column + 1;
 		for (size_t b = 0; b < n_be; b++) {
-			struct config_backend *cb = &cfg->bes[cfg->n_bes++];
+			struct config_backend *cb;
 
+			if (addr6_set(bt[b].addr6) != v6)
+				continue;
+			cb = &cfg->bes[cfg->n_bes++];
 			*cb = (struct config_backend){
 				.addr = bt[b].addr, .node = bt[b].node, .port = svc.ports[p].target,
 				.weight = (__u16)bt[b].weight,
 				.line = bat[b]->start_mark.line + 1,
 				.col = bat[b]->start_mark.column + 1,
 			};
+			memcpy(cb->addr6, bt[b].addr6, sizeof(cb->addr6));
 		}
+		v->n_be = cfg->n_bes - v->first_be;
 	}
 	(void)first_be;
 	return 0;
@@ -710,6 +822,11 @@ const char *config_vip_problem(const struct config *cfg, __be32 vip, __be32 node
 	return NULL;
 }
 
+const char *config_vip_key_problem(const struct config *cfg, const struct vip_key *k, __be32 node_ip)
+{
+	return k->v6 ? config_not_unicast6(k->addr6) : config_vip_problem(cfg, k->addr, node_ip);
+}
+
 static int checkf(char *err, size_t len, const char *file, unsigned int line, unsigned int col, int rc,
 		  const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
@@ -730,39 +847,44 @@ static int checkf(char *err, size_t len, const char *file, unsigned int line, un
 int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const char *file,
 		      char *err, size_t errlen)
 {
-	char vs[32], a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+	char vs[VIP_STR_LEN], a[ADDR_STR_LEN], n[INET_ADDRSTRLEN], bs[EP_STR_LEN];
 
 	for (size_t i = from; i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
-		const char *why = config_vip_problem(cfg, v->key.addr, node_ip);
+		const char *why = config_vip_key_problem(cfg, &v->vk, node_ip);
 		unsigned int local = 0;
 
-		vip_str(&v->key, vs);
+		vip_str(&v->vk, vs);
 		if (why)
 			return checkf(err, errlen, file, v->line, v->col, -EINVAL, "VIP %s is %s",
-				      ip_str(v->key.addr, a), why);
+				      vip_addr_str(&v->vk, a), why);
 		for (size_t j = 0; j < i; j++)
-			if (!memcmp(&cfg->vips[j].key, &v->key, sizeof(v->key)))
+			if (!memcmp(&cfg->vips[j].vk, &v->vk, sizeof(v->vk)))
 				return checkf(err, errlen, file, v->line, v->col, -EEXIST,
 					      "%s is defined twice", vs);
 		for (size_t b = 0; b < v->n_be; b++) {
 			const struct config_backend *cb = &cfg->bes[v->first_be + b];
 
 			local += node_ip && cb->node == node_ip;
-			if (cb->addr == v->key.addr)
+			addr_str(cb->addr, cb->addr6, a);
+			if (addr6_set(cb->addr6) != !!v->vk.v6)
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend %s of %s is IPv%c: a VIP takes backends of its own family",
+					      a, vs, v->vk.v6 ? '4' : '6');
+			if (cb->addr == v->key.addr && !memcmp(cb->addr6, v->vk.addr6, sizeof(cb->addr6)))
 				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
 					      "backend of %s is the VIP itself", vs);
-			if (cb->node == v->key.addr)
+			if (!v->vk.v6 && cb->node == v->key.addr)
 				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
 					      "backend of %s runs on the VIP's address", vs);
-			why = config_not_unicast(cb->addr);
+			why = v->vk.v6 ? config_not_unicast6(cb->addr6) : config_not_unicast(cb->addr);
 			if (why)
 				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
-					      "backend %s of %s is %s", ip_str(cb->addr, a), vs, why);
+					      "backend %s of %s is %s", a, vs, why);
 			if (cb->node != node_ip && !config_lists_node(cfg, cb->node))
 				return checkf(err, errlen, file, cb->line, cb->col, -EHOSTUNREACH,
-					      "backend %s:%u of %s runs on %s, which is not in nodes",
-					      ip_str(cb->addr, a), ntohs(cb->port), vs, ip_str(cb->node, n));
+					      "backend %s of %s runs on %s, which is not in nodes",
+					      ep_str(cb->addr, cb->addr6, cb->port, bs), vs, ip_str(cb->node, n));
 		}
 		if (local > NOSNAT_MAX_LOCAL)
 			return checkf(err, errlen, file, v->line, v->col, -E2BIG,
@@ -778,7 +900,8 @@ static int serves(const struct config *cfg, const struct config_vip *v, const st
 	if (v->key.proto != proto)
 		return 0;
 	for (size_t b = 0; b < v->n_be; b++)
-		if (cfg->bes[v->first_be + b].addr == p->addr && cfg->bes[v->first_be + b].port == p->port)
+		if (cfg->bes[v->first_be + b].addr == p->addr && cfg->bes[v->first_be + b].port == p->port &&
+		    !memcmp(cfg->bes[v->first_be + b].addr6, p->addr6, sizeof(p->addr6)))
 			return 1;
 	return 0;
 }
@@ -786,7 +909,7 @@ static int serves(const struct config *cfg, const struct config_vip *v, const st
 int config_check_pod_ids(const struct config *cfg, size_t from, const char *file, char *err,
 			 size_t errlen)
 {
-	char a[INET_ADDRSTRLEN];
+	char bs[EP_STR_LEN];
 
 	for (size_t i = from; i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
@@ -799,8 +922,8 @@ int config_check_pod_ids(const struct config *cfg, size_t from, const char *file
 				uses += serves(cfg, &cfg->vips[j], cb, v->key.proto);
 			if (uses > NOSNAT_POD_IDS)
 				return checkf(err, errlen, file, cb->line, cb->col, -EMLINK,
-					      "backend %s:%u serves more than %d VIP ports of one protocol",
-					      ip_str(cb->addr, a), ntohs(cb->port), NOSNAT_POD_IDS);
+					      "backend %s serves more than %d VIP ports of one protocol",
+					      ep_str(cb->addr, cb->addr6, cb->port, bs), NOSNAT_POD_IDS);
 		}
 	}
 	return 0;

@@ -8,12 +8,14 @@
 #include <stddef.h>
 #include <stdio.h>
 #include "nosnat_abi.h"
+#include "parse.h"
 
 #define CONFIG_MAX_BYTES	(1 << 20)
 #define CONFIG_NAME_LEN		64
 
 struct config_backend {
-	__be32 addr;
+	__be32 addr;		/* v4 pod; v6: the fold of addr6 */
+	__u8 addr6[16];		/* a v6 pod's address; all zero: v4 */
 	__be32 node;
 	__be16 port;		/* pod port (targetPort) */
 	__u16 weight;
@@ -21,7 +23,8 @@ struct config_backend {
 };
 
 struct config_vip {
-	struct nosnat_vip_key key;
+	VIP_KEY_VIEWS;			/* vk: the VIP, either family (parse.h); its
+					 * backends are of its family */
 	char name[CONFIG_NAME_LEN];	/* service name, may be empty */
 	size_t first_be, n_be;		/* into config.bes */
 	unsigned int line, col;
@@ -93,9 +96,14 @@ static inline void __attribute__((format(printf, 2, 3))) config_say(FILE *out, c
  * broadcast, 240.0.0.0/4), NULL when it is one: every address, from the
  * file or from Kubernetes, is checked with it. */
 const char *config_not_unicast(__be32 a);
+/* The same for a v6 address: unspecified, loopback, multicast, link-local,
+ * IPv4-mapped. */
+const char *config_not_unicast6(const __u8 *a6);
 /* Why vip cannot be a VIP here, NULL when it can: not a unicast address,
  * this node's (node_ip, or cfg's node) or a node's in cfg->nodes. */
 const char *config_vip_problem(const struct config *cfg, __be32 vip, __be32 node_ip);
+/* The same for a VIP of either family (a v6 one: config_not_unicast6). */
+const char *config_vip_key_problem(const struct config *cfg, const struct vip_key *k, __be32 node_ip);
 /* The rules every VIP port from index from on must keep, whatever its
  * source (file, command, Kubernetes), with this node's address node_ip
  * (0: unknown): config_vip_problem; not defined twice; its backends

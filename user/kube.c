@@ -266,7 +266,7 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 			    const struct kube_service *svc, const struct kube_port *sp, __be32 vip,
 			    const struct kube_snapshot *snap, FILE *log, char *err, size_t errlen)
 {
-	struct nosnat_vip_key key = { .addr = vip, .port = htons(sp->port), .proto = sp->proto };
+	struct vip_key key = { .addr = vip, .port = htons(sp->port), .proto = sp->proto };
 	struct config_vip *v;
 	char a[INET_ADDRSTRLEN];
 
@@ -274,7 +274,7 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 		return bad(err, errlen, "more than %d VIP ports", NOSNAT_MAX_VIPS);
 	v = &out->vips[out->n_vips++];
 	memset(v, 0, sizeof(*v));
-	v->key = key;
+	v->vk = key;
 	snprintf(v->name, sizeof(v->name), "%s", ks->label);
 	v->first_be = out->n_bes;
 	v->line = ks->line;

@@ -25,13 +25,40 @@ struct perm {
 	uint32_t target, got;	/* slots owed by weight, slots taken */
 	uint64_t key;
 	uint64_t rem;		/* remainder of M * weight / total */
+	uint8_t addr6[16];	/* a v6 pod's address: ties of key broken by it */
 };
 
 static int cmp_perm(const void *a, const void *b)
 {
 	const struct perm *x = a, *y = b;
 
-	return x->key < y->key ? -1 : x->key > y->key;
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	/* two v6 pods whose hashes collide: still one order on every node */
+	return memcmp(x->addr6, y->addr6, sizeof(x->addr6));
+}
+
+static int addr6_zero(const uint8_t *a)
+{
+	for (int i = 0; i < 16; i++)
+		if (a[i])
+			return 0;
+	return 1;
+}
+
+/* A backend's identity: a v4 pod's address and port as they are; a v6
+ * pod's whole address hashed, with its port. Nothing node-specific. */
+static uint64_t backend_key(const struct maglev_backend *b)
+{
+	uint64_t hi = 0, lo = 0;
+
+	if (addr6_zero(b->addr6))
+		return ((uint64_t)b->addr << 16) | b->port;
+	for (int i = 0; i < 8; i++) {
+		hi = hi << 8 | b->addr6[i];
+		lo = lo << 8 | b->addr6[8 + i];
+	}
+	return mix64(hi ^ mix64(lo ^ 0x6d61676c65763661ULL)) << 16 | b->port;
 }
 
 /* Exact shares: floor(M * w / W) each, the leftover slots to the largest
@@ -81,12 +108,13 @@ int maglev_build(const struct maglev_backend *be, size_t n, uint32_t m, uint32_t
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		uint64_t key = ((uint64_t)be[i].addr << 16) | be[i].port;
+		uint64_t key = backend_key(&be[i]);
 
 		if (!be[i].weight)
 			continue;
 		p[live].idx = i;
 		p[live].key = key;
+		memcpy(p[live].addr6, be[i].addr6, sizeof(p[live].addr6));
 		p[live].slot = mix64(key ^ 0x6d61676c65764f66ULL) % m;	/* offset */
 		p[live].skip = mix64(key ^ 0x6d61676c65765368ULL) % (m - 1) + 1;
 		live++;

@@ -7,9 +7,10 @@
 #include <stdint.h>
 
 struct maglev_backend {
-	uint32_t addr;		/* pod address, network order: the identity */
+	uint32_t addr;		/* pod address, network order: the identity (v6: unused) */
 	uint16_t port;		/* pod port, network order */
 	uint16_t weight;	/* 0 = not in the table */
+	uint8_t addr6[16];	/* an IPv6 pod's address: the identity; all zero: IPv4 */
 };
 
 #define MAGLEV_EMPTY UINT32_MAX

@@ -274,14 +274,19 @@ static int cmd_vip(struct ctx *c, int argc, char **argv)
 {
 	struct state *s = &c->st;
 	struct nosnat_maps m;
-	struct nosnat_vip_key k;
+	struct vip_key k;
 	int i = cmd_getopt(argc, argv, NULL, NULL), rc, add;
 
 	if (argc - i != 2 || (strcmp(argv[i], "add") && strcmp(argv[i], "del")))
 		bad_usage("%s", "vip takes add|del VIP:PORT/PROTO");
 	add = !strcmp(argv[i], "add");
 	if (parse_vip_spec(argv[i + 1], &k)) {
-		err("invalid VIP '%s' (expected ADDR:PORT/tcp|udp, port 1-65535)", argv[i + 1]);
+		err("invalid VIP '%s' (expected ADDR:PORT/tcp|udp or [V6ADDR]:PORT/tcp|udp, port 1-65535)",
+		    argv[i + 1]);
+		return 1;
+	}
+	if (add && k.v6 && config_not_unicast6(k.addr6)) {
+		err("invalid VIP '%s': %s", argv[i + 1], config_not_unicast6(k.addr6));
 		return 1;
 	}
 	if (!k.addr) {
@@ -290,7 +295,7 @@ static int cmd_vip(struct ctx *c, int argc, char **argv)
 	}
 	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_vip_add(&m, s, &k) : op_vip_del(&m, s, &k);
+	rc = add ? op_vip_add_any(&m, s, &k) : op_vip_del_any(&m, s, &k);
 	maps_close(&m);
 	if (rc == -EEXIST)
 		err("VIP %s already exists", argv[i + 1]);
@@ -308,6 +313,12 @@ static int cmd_vip(struct ctx *c, int argc, char **argv)
 static int backend_opt(int opt, const char *arg)
 {
 	if (opt == 'N') {
+		__u8 a6[16];
+
+		if (!parse_ipv6(arg, a6)) {
+			err("invalid --node '%s': nodes are IPv4 (IPv6 node networks are not supported yet)", arg);
+			exit(1);
+		}
 		if (parse_ipv4(arg, &opt_node) || !opt_node) {
 			err("invalid --node '%s': not an IPv4 address", arg);
 			exit(1);
@@ -334,9 +345,10 @@ static int cmd_backend(struct ctx *c, int argc, char **argv)
 	};
 	struct state *s = &c->st;
 	struct nosnat_maps m;
-	struct nosnat_vip_key k;
-	char a[INET_ADDRSTRLEN], spec[48];
+	struct vip_key k;
+	char a[INET_ADDRSTRLEN], spec[EP_STR_LEN];
 	__be32 addr;
+	__u8 a6[16];
 	__be16 port;
 	int i, rc, add;
 
@@ -350,19 +362,31 @@ static int cmd_backend(struct ctx *c, int argc, char **argv)
 	if (!add && opt_node_set)
 		bad_usage("%s", "backend del takes no --node");
 	if (parse_vip_spec(argv[i + 1], &k)) {
-		err("invalid VIP '%s' (expected ADDR:PORT/tcp|udp, port 1-65535)", argv[i + 1]);
+		err("invalid VIP '%s' (expected ADDR:PORT/tcp|udp or [V6ADDR]:PORT/tcp|udp, port 1-65535)",
+		    argv[i + 1]);
 		return 1;
 	}
-	if (parse_addr_port(argv[i + 2], &addr, &port) || !addr) {
-		err("invalid backend '%s' (expected ADDR[:PORT], port 1-65535)", argv[i + 2]);
+	if (parse_addr_port_any(argv[i + 2], &addr, a6, &port) || !addr) {
+		err("invalid backend '%s' (expected ADDR[:PORT] or [V6ADDR][:PORT], port 1-65535)",
+		    argv[i + 2]);
+		return 1;
+	}
+	/* a VIP takes backends of its own family */
+	if (addr6_set(a6) != !!k.v6) {
+		err("backend '%s' is IPv%c but VIP %s is IPv%c", argv[i + 2], addr6_set(a6) ? '6' : '4',
+		    argv[i + 1], k.v6 ? '6' : '4');
+		return 1;
+	}
+	if (add && addr6_set(a6) && config_not_unicast6(a6)) {
+		err("invalid backend '%s': %s", argv[i + 2], config_not_unicast6(a6));
 		return 1;
 	}
 	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_backend_add(&m, s, &k, addr, port, opt_node, (__u16)opt_weight)
-		 : op_backend_del(&m, s, &k, addr, port);
+	rc = add ? op_backend_add_any(&m, s, &k, addr, a6, port, opt_node, (__u16)opt_weight)
+		 : op_backend_del_any(&m, s, &k, addr, a6, port);
 	maps_close(&m);
-	snprintf(spec, sizeof(spec), "%s:%u", ip_str(addr, a), ntohs(port ? port : k.port));
+	ep_str(addr, a6, port ? port : k.port, spec);
 	if (rc == -ENOENT)
 		err("unknown VIP %s (add it with 'nosnat vip add %s')", argv[i + 1], argv[i + 1]);
 	else if (rc == -EEXIST)

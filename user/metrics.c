@@ -80,7 +80,7 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 		const struct vip_entry *e = &s->vips[i];
 
 		memset(v, 0, sizeof(*v));
-		v->key = e->key;
+		v->key = e->vk;
 		memcpy(v->name, e->name, sizeof(v->name));
 		rc = percpu_sum(m->vip_stat, e->val.id, 3, c);
 		if (rc)
@@ -98,8 +98,9 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 			v->active += b->weight > 0;
 			mb = &mx->bes[mx->n_bes++];
 			memset(mb, 0, sizeof(*mb));
-			mb->vip = e->key;
+			mb->vip = e->vk;
 			mb->addr = b->addr;
+			memcpy(mb->addr6, s->be6[id].addr, sizeof(mb->addr6));
 			mb->node = b->node;
 			mb->port = b->port;
 			rc = percpu_sum(m->be_stat, id, 2, c);
@@ -152,12 +153,12 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void vip_labels(FILE *f, const struct nosnat_vip_key *k, const char *service)
+static void vip_labels(FILE *f, const struct vip_key *k, const char *service)
 {
-	char a[INET_ADDRSTRLEN], port[8];
+	char a[ADDR_STR_LEN], port[8];
 
 	snprintf(port, sizeof(port), "%u", ntohs(k->port));
-	label(f, "vip", ip_str(k->addr, a), 1);
+	label(f, "vip", vip_addr_str(k, a), 1);
 	label(f, "port", port, 0);
 	label(f, "proto", proto_name(k->proto), 0);
 	if (service)
@@ -174,6 +175,9 @@ static int cmp_be(const void *x, const void *y)
 	const struct metrics_backend *a = x, *b = y;
 	int c = vip_key_cmp(&a->vip, &b->vip);
 
+	if (c)
+		return c;
+	c = memcmp(a->addr6, b->addr6, sizeof(a->addr6));
 	if (c)
 		return c;
 	if (a->addr != b->addr)
@@ -218,11 +222,11 @@ static void vip_family(FILE *f, const char *name, const char *type, const char *
 static void backend_family(FILE *f, const char *name, const char *help,
 			   const struct metrics_backend *bes, size_t n, int bytes)
 {
-	char a[INET_ADDRSTRLEN], node[INET_ADDRSTRLEN], bp[32];
+	char node[INET_ADDRSTRLEN], bp[EP_STR_LEN];
 
 	family(f, name, "counter", help);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(bp, sizeof(bp), "%s:%u", ip_str(bes[i].addr, a), ntohs(bes[i].port));
+		ep_str(bes[i].addr, bes[i].addr6, bes[i].port, bp);
 		fprintf(f, "%s{", name);
 		vip_labels(f, &bes[i].vip, NULL);
 		label(f, "backend", bp, 0);

@@ -8,15 +8,16 @@
 #include "state.h"
 
 struct metrics_vip {
-	struct nosnat_vip_key key;
+	struct vip_key key;
 	char name[NOSNAT_VIP_NAME_LEN];
 	uint64_t packets, bytes, flows;
 	unsigned int backends, active;
 };
 
 struct metrics_backend {
-	struct nosnat_vip_key vip;
-	__be32 addr, node;
+	struct vip_key vip;
+	__be32 addr, node;	/* addr: a v6 pod's fold */
+	__u8 addr6[16];		/* a v6 pod's address; zero: v4 */
 	__be16 port;
 	uint64_t packets, bytes;
 };

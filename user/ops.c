@@ -15,9 +15,10 @@
 
 /* A backend change of one VIP, made while the desired state is written. */
 struct be_edit {
-	const struct nosnat_vip_key *vip;	/* NULL: none */
+	const struct vip_key *vip;	/* NULL: none */
 	const struct config_backend *add;	/* appended to its backends */
 	__be32 del_addr;			/* removed from them (0: none) */
+	const __u8 *del_addr6;			/* its v6 address (zero: v4) */
 	__be16 del_port;
 };
 
@@ -35,20 +36,21 @@ static struct config *desired(struct state *s, const struct be_edit *e)
 	for (size_t i = 0; i < s->n_vips; i++) {
 		const struct vip_entry *v = &s->vips[i];
 		struct config_vip *cv = &cfg->vips[cfg->n_vips++];
-		int edited = e && e->vip && !memcmp(e->vip, &v->key, sizeof(v->key));
+		int edited = e && e->vip && !memcmp(e->vip, &v->vk, sizeof(v->vk));
 
-		cv->key = v->key;
+		cv->vk = v->vk;
 		snprintf(cv->name, sizeof(cv->name), "%s", v->name);
 		cv->first_be = cfg->n_bes;
 		for (__u32 k = v->val.id < NOSNAT_MAX_VIPS ? ix->start[v->val.id] : 0;
 		     v->val.id < NOSNAT_MAX_VIPS && k < ix->start[v->val.id + 1]; k++) {
 			const struct nosnat_backend *b = &s->be[ix->ids[k]];
 
-			if (edited && b->addr == e->del_addr && b->port == e->del_port)
+			if (edited && e->del_addr && state_be_is(s, ix->ids[k], e->del_addr, e->del_addr6, e->del_port))
 				continue;
-			cfg->bes[cfg->n_bes++] = (struct config_backend){
+			cfg->bes[cfg->n_bes] = (struct config_backend){
 				.addr = b->addr, .node = b->node, .port = b->port, .weight = b->weight,
 			};
+			memcpy(cfg->bes[cfg->n_bes++].addr6, s->be6[ix->ids[k]].addr, sizeof(s->be6[0].addr));
 		}
 		if (edited && e->add)
 			cfg->bes[cfg->n_bes++] = *e->add;
@@ -57,10 +59,10 @@ static struct config *desired(struct state *s, const struct be_edit *e)
 	return cfg;
 }
 
-static struct config_vip *desired_vip(struct config *cfg, const struct nosnat_vip_key *k)
+static struct config_vip *desired_vip(struct config *cfg, const struct vip_key *k)
 {
 	for (size_t i = 0; i < cfg->n_vips; i++)
-		if (!memcmp(&cfg->vips[i].key, k, sizeof(*k)))
+		if (!memcmp(&cfg->vips[i].vk, k, sizeof(*k)))
 			return &cfg->vips[i];
 	return NULL;
 }
@@ -104,25 +106,25 @@ int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node)
 	return rc == -EHOSTUNREACH ? -EBUSY : rc;	/* backends still run there */
 }
 
-int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+int op_vip_add_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k)
 {
 	struct config *cfg;
 
-	if (state_find_vip(s, k))
+	if (state_find_vip_any(s, k))
 		return -EEXIST;
 	if (s->n_vips >= NOSNAT_MAX_VIPS)
 		return -ENOSPC;
 	cfg = desired(s, NULL);
-	cfg->vips[cfg->n_vips++] = (struct config_vip){ .key = *k, .first_be = cfg->n_bes };
+	cfg->vips[cfg->n_vips++] = (struct config_vip){ .vk = *k, .first_be = cfg->n_bes };
 	return converge(m, s, cfg);
 }
 
-int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+int op_vip_del_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k)
 {
 	struct config *cfg;
 	struct config_vip *cv;
 
-	if (!state_find_vip(s, k))
+	if (!state_find_vip_any(s, k))
 		return -ENOENT;
 	cfg = desired(s, NULL);
 	cv = desired_vip(cfg, k);
@@ -130,10 +132,10 @@ int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	return converge(m, s, cfg);
 }
 
-int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
-		   __be32 addr, __be16 port, __be32 node, __u16 weight)
+int op_backend_add_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k,
+		       __be32 addr, const __u8 *a6, __be16 port, __be32 node, __u16 weight)
 {
-	struct vip_entry *v = state_find_vip(s, k);
+	struct vip_entry *v = state_find_vip_any(s, k);
 	struct config_backend add;
 	struct be_edit e = { .vip = k, .add = &add };
 
@@ -141,27 +143,70 @@ int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct no
 		return -ENOENT;
 	if (!port)
 		port = k->port;
-	if (weight > NOSNAT_MAX_WEIGHT || !addr || !node)
+	if (weight > NOSNAT_MAX_WEIGHT || !addr || !node || addr6_set(a6) != !!k->v6)
 		return -EINVAL;
-	if (state_find_backend(s, v->val.id, addr, port) >= 0)
+	if (state_find_backend_any(s, v->val.id, addr, a6, port) >= 0)
 		return -EEXIST;
 	add = (struct config_backend){ .addr = addr, .node = node, .port = port, .weight = weight };
+	memcpy(add.addr6, a6, sizeof(add.addr6));
 	return converge(m, s, desired(s, &e));
 }
 
-int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
-		   __be32 addr, __be16 port)
+int op_backend_del_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k,
+		       __be32 addr, const __u8 *a6, __be16 port)
 {
-	struct vip_entry *v = state_find_vip(s, k);
+	struct vip_entry *v = state_find_vip_any(s, k);
 	struct be_edit e = { .vip = k };
 
 	if (!v)
 		return -ENOENT;
 	if (!port)
 		port = k->port;
-	if (state_find_backend(s, v->val.id, addr, port) < 0)
+	if (state_find_backend_any(s, v->val.id, addr, a6, port) < 0)
 		return -ESRCH;
 	e.del_addr = addr;
+	e.del_addr6 = a6;
 	e.del_port = port;
 	return converge(m, s, desired(s, &e));
+}
+
+/* v4 keys, as the tests and benchmarks name VIPs. */
+static int v4_key(const struct nosnat_vip_key *k, struct vip_key *out)
+{
+	if (k->pad)
+		return -EINVAL;	/* a v6 VIP is named by its address too */
+	*out = vip_key_from4(k);
+	return 0;
+}
+
+int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+{
+	struct vip_key vk;
+
+	return v4_key(k, &vk) ?: op_vip_add_any(m, s, &vk);
+}
+
+int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+{
+	struct vip_key vk;
+
+	return v4_key(k, &vk) ?: op_vip_del_any(m, s, &vk);
+}
+
+int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
+		   __be32 addr, __be16 port, __be32 node, __u16 weight)
+{
+	static const __u8 none[16];
+	struct vip_key vk;
+
+	return v4_key(k, &vk) ?: op_backend_add_any(m, s, &vk, addr, none, port, node, weight);
+}
+
+int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
+		   __be32 addr, __be16 port)
+{
+	static const __u8 none[16];
+	struct vip_key vk;
+
+	return v4_key(k, &vk) ?: op_backend_del_any(m, s, &vk, addr, none, port);
 }

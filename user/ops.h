@@ -8,6 +8,16 @@
  * with no map touched), then applies. */
 int op_node_add(const struct nosnat_maps *m, struct state *s, __be32 node);
 int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node);
+/* VIPs and backends of either family: a backend's pod address is addr (v4)
+ * or a6 (v6, addr its fold; all zero for v4), of the VIP's family. */
+int op_vip_add_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k);
+int op_vip_del_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k);
+int op_backend_add_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k,
+		       __be32 addr, const __u8 *a6, __be16 port, __be32 node, __u16 weight);
+int op_backend_del_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k,
+		       __be32 addr, const __u8 *a6, __be16 port);
+/* The same for v4 VIPs and pods (k: a nosnat_vips key; one with the v6
+ * mark is -EINVAL): the BPF tests' and benchmarks' interface. */
 int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
 int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
 int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,

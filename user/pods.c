@@ -23,14 +23,14 @@ static int pod_ref_cmp(const void *a, const void *b)
 /* The slots of s's pods on this node, sorted; returns how many. */
 static size_t pod_refs(const struct state *s, struct pod_ref *out)
 {
-	struct nosnat_vip_key *vip = s->tmp->pods.vip;
+	struct vip_key *vip = s->tmp->pods.vip;
 	__u8 *known = s->tmp->pods.known;
 	size_t n = 0;
 
 	memset(known, 0, sizeof(s->tmp->pods.known));
 	for (size_t i = 0; i < s->n_vips; i++)
 		if (s->vips[i].val.id < NOSNAT_MAX_VIPS) {
-			vip[s->vips[i].val.id] = s->vips[i].key;
+			vip[s->vips[i].val.id] = s->vips[i].vk;
 			known[s->vips[i].val.id] = 1;
 		}
 	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
@@ -38,8 +38,8 @@ static size_t pod_refs(const struct state *s, struct pod_ref *out)
 
 		/* a slot on its way out still answers its flows until freed */
 		if (!(b->flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)) || b->vip_id >= NOSNAT_MAX_VIPS ||
-		    !known[b->vip_id] || b->node != s->cfg.node_ip)
-			continue;
+		    !known[b->vip_id] || b->node != s->cfg.node_ip || addr6_set(s->be6[id].addr))
+			continue;	/* v6 pods: nosnat_pods6 */
 		out[n] = (struct pod_ref){
 			.key = { .addr = b->addr, .port = b->port, .proto = vip[b->vip_id].proto },
 			.id = id, .vip_id = b->vip_id, .vip = vip[b->vip_id],
@@ -108,6 +108,69 @@ int pod_plan(const struct nosnat_maps *m, const struct state *s, size_t *n)
 	return 0;
 }
 
+static int pod6_ref_cmp(const void *a, const void *b)
+{
+	const struct pod6_ref *x = a, *y = b;
+	int c = memcmp(&x->key, &y->key, sizeof(x->key));
+
+	return c ? c : (x->id > y->id) - (x->id < y->id);
+}
+
+/* As pod_plan, for this node's v6 pods (no directory). */
+int pod6_plan(const struct nosnat_maps *m, const struct state *s)
+{
+	struct scratch_pods *pt = &s->tmp->pods;
+	struct pod6_ref *refs = pt->refs6;
+	struct vip_key *vip = pt->vip;
+	__u8 *known = pt->known;
+	size_t nr = 0, k = 0;
+
+	memset(known, 0, sizeof(pt->known));
+	memset(pt->vip_read, 0, sizeof(pt->vip_read));
+	for (size_t i = 0; i < s->n_vips; i++)
+		if (s->vips[i].val.id < NOSNAT_MAX_VIPS && s->vips[i].vk.v6) {
+			vip[s->vips[i].val.id] = s->vips[i].vk;
+			known[s->vips[i].val.id] = 1;
+		}
+	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+		const struct nosnat_backend *b = &s->be[id];
+
+		if (!(b->flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)) || b->vip_id >= NOSNAT_MAX_VIPS ||
+		    !known[b->vip_id] || b->node != s->cfg.node_ip || !addr6_set(s->be6[id].addr))
+			continue;
+		refs[nr] = (struct pod6_ref){
+			.key = { .port = b->port, .proto = vip[b->vip_id].proto },
+			.id = id, .vip_id = b->vip_id,
+		};
+		memcpy(refs[nr].key.addr, s->be6[id].addr, sizeof(refs[nr].key.addr));
+		nr++;
+	}
+	qsort(refs, nr, sizeof(refs[0]), pod6_ref_cmp);
+	for (size_t i = 0; i < nr; k++) {
+		struct nosnat_pod6 *want = &pt->ents6[k];
+
+		memset(want, 0, sizeof(*want));
+		pt->keys6[k] = refs[i].key;
+		for (size_t j = i; i < nr && !memcmp(&refs[i].key, &refs[j].key, sizeof(refs[j].key)); i++) {
+			struct nosnat_pod6_slot *sl = &want->slots[want->count];
+			const struct vip_key *vk = &vip[refs[i].vip_id];
+			int rc;
+
+			if (want->count == NOSNAT_POD_IDS)
+				continue;
+			rc = pod_vip_ref(m, pt, refs[i].vip_id, &sl->vip_ref);
+			if (rc)
+				return rc;
+			sl->id = refs[i].id;
+			memcpy(sl->vip_addr, vk->addr6, sizeof(sl->vip_addr));
+			sl->vip_port = vk->port;
+			want->count++;
+		}
+	}
+	pt->n6 = k;
+	return 0;
+}
+
 /* What nosnat_pod_dir should hold at index x (after pod_plan). */
 void pod_dir_want(const struct state *s, __u32 x, struct nosnat_pod *want)
 {
@@ -120,23 +183,32 @@ void pod_dir_want(const struct state *s, __u32 x, struct nosnat_pod *want)
 	want->flags = pt->dir_more[x] ? NOSNAT_POD_MORE : 0;
 }
 
-/* Write the pod filter: bits of the pods in ents, plus those of every pod
- * key still in nosnat_pods when with_map. */
+/* Write the pod filter: bits of the pods in ents and of the v6 pods planned
+ * (pt->keys6), plus those of every pod key still in nosnat_pods and
+ * nosnat_pods6 when with_map. */
 static int pod_filter_write(const struct nosnat_maps *m, struct scratch_pods *pt,
 			    const struct nosnat_pod *ents, size_t n,
 			    int with_map)
 {
 	struct nosnat_addr_filter *f = &pt->filter, *cur = &pt->filter_cur;
 	struct nosnat_pod_key key, cursor, *prev = NULL;
+	struct nosnat_pod6_key key6, cursor6, *prev6 = NULL;
 	__u32 zero = 0;
 
 	memset(f, 0, sizeof(*f));
 	for (size_t i = 0; i < n; i++)
 		filter_set(f, ents[i].key.addr);
+	for (size_t i = 0; i < pt->n6; i++)
+		filter_set(f, nosnat_addr6_fold(pt->keys6[i].addr));
 	while (with_map && !bpf_map_get_next_key(m->pods, prev, &key)) {
 		filter_set(f, key.addr);
 		cursor = key;
 		prev = &cursor;
+	}
+	while (with_map && !bpf_map_get_next_key(m->pods6, prev6, &key6)) {
+		filter_set(f, nosnat_addr6_fold(key6.addr));
+		cursor6 = key6;
+		prev6 = &cursor6;
 	}
 	if (!bpf_map_lookup_elem(m->pod_filt, &zero, cur) && !memcmp(cur, f, sizeof(*f)))
 		return 0;
@@ -159,6 +231,50 @@ static int pod_wanted(const struct scratch_pods *pt, const struct nosnat_pod_key
 	return lo < n && !memcmp(&pt->ents[lo].key, key, sizeof(*key));
 }
 
+/* nosnat_pods6's entries as planned, written where they differ. */
+static int pods6_write(const struct nosnat_maps *m, const struct scratch_pods *pt)
+{
+	for (size_t i = 0; i < pt->n6; i++) {
+		struct nosnat_pod6 cur;
+
+		if ((bpf_map_lookup_elem(m->pods6, &pt->keys6[i], &cur) ||
+		     memcmp(&cur, &pt->ents6[i], sizeof(cur))) &&
+		    bpf_map_update_elem(m->pods6, &pt->keys6[i], &pt->ents6[i], BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+/* nosnat_pods6's entries of v6 pods no longer planned, deleted. */
+static int pods6_prune(const struct nosnat_maps *m, struct scratch_pods *pt)
+{
+	struct nosnat_pod6_key key, cursor, *prev = NULL;
+	size_t n_have = 0;
+
+	while (!bpf_map_get_next_key(m->pods6, prev, &key) && n_have < NOSNAT_MAX_BACKENDS) {
+		pt->have6[n_have++] = key;
+		cursor = key;
+		prev = &cursor;
+	}
+	for (size_t i = 0; i < n_have; i++) {
+		size_t lo = 0, hi = pt->n6;
+
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+
+			if (memcmp(&pt->keys6[mid], &pt->have6[i], sizeof(pt->have6[i])) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < pt->n6 && !memcmp(&pt->keys6[lo], &pt->have6[i], sizeof(pt->have6[i])))
+			continue;
+		if (bpf_map_delete_elem(m->pods6, &pt->have6[i]) && errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 /* Each step leaves a reply able to find its pod, old or new: filter bits
  * first, complete table next, the directory, stale entries, stale bits.
  * Every key the directory holds is in nosnat_pods too, so the elements to
@@ -172,6 +288,8 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 	size_t n = 0, n_have = 0;
 	int rc = pod_plan(m, s, &n);
 
+	if (!rc)
+		rc = pod6_plan(m, s);
 	/* The filter lets new pods through before their entries exist ... */
 	if (!rc)
 		rc = pod_filter_write(m, pt, pt->ents, n, 1);
@@ -218,10 +336,16 @@ int pods_sync(const struct nosnat_maps *m, const struct state *s)
 		if (bpf_map_update_elem(m->pod_dir, &x, &want, BPF_ANY))
 			return -errno;
 	}
+	rc = pods6_write(m, pt);
+	if (rc)
+		return rc;
 	/* ... the entries of pods that are gone deleted ... */
 	for (size_t i = 0; i < n_have; i++)
 		if (!pod_wanted(pt, &have[i], n) && bpf_map_delete_elem(m->pods, &have[i]) && errno != ENOENT)
 			return -errno;
+	rc = pods6_prune(m, pt);
+	if (rc)
+		return rc;
 	/* ... and only then their bits cleared */
 	return pod_filter_write(m, pt, pt->ents, n, 0);
 }

@@ -25,11 +25,19 @@ struct pod_ref {
 	struct nosnat_pod_key key;
 	__u32 id;
 	__u32 vip_id;
-	struct nosnat_vip_key vip;
+	struct vip_key vip;
+};
+
+/* A v6 pod's slot as nosnat_pods6 sees it (pods.c). */
+struct pod6_ref {
+	struct nosnat_pod6_key key;
+	__u32 id;
+	__u32 vip_id;
 };
 
 /* One backend line of a config: its pod port and protocol (apply). */
 struct pod_use {
+	__u8 addr6[16];		/* a v6 pod; zero: v4 */
 	__be32 addr;
 	__be16 port;
 	__u8 proto;
@@ -48,7 +56,7 @@ struct scratch {
 		struct nosnat_addr_filter filter_seen;		/* vip_create */
 	} vips;
 	struct scratch_pods {			/* pods.c; verify.c reads the plan */
-		struct nosnat_vip_key vip[NOSNAT_MAX_VIPS];	/* pod_refs */
+		struct vip_key vip[NOSNAT_MAX_VIPS];		/* pod_refs */
 		__u8 known[NOSNAT_MAX_VIPS];
 		struct pod_ref refs[NOSNAT_MAX_BACKENDS];	/* pod_plan */
 		/* the plan: entries wanted, VIP references read, the directory */
@@ -60,6 +68,12 @@ struct scratch {
 		struct nosnat_addr_filter filter, filter_cur;	/* pod_filter_write */
 		struct nosnat_pod_key have[NOSNAT_MAX_BACKENDS]; /* pods_sync */
 		__u64 touch[NOSNAT_POD_DIR_SLOTS / 64];
+		/* v6 pods (nosnat_pods6): slots, the plan (keys6[i] -> ents6[i]) */
+		struct pod6_ref refs6[NOSNAT_MAX_BACKENDS];
+		struct nosnat_pod6_key keys6[NOSNAT_MAX_BACKENDS];
+		struct nosnat_pod6 ents6[NOSNAT_MAX_BACKENDS];
+		size_t n6;
+		struct nosnat_pod6_key have6[NOSNAT_MAX_BACKENDS];
 	} pods;
 	struct scratch_ops {			/* ops.c */
 		struct config cfg;	/* the desired state a command edits */

@@ -28,12 +28,20 @@ static json_object *jaddr(__be32 addr)
 	return json_object_new_string(ip_str(addr, a));
 }
 
+/* An address of either family (a6 set: v6), as text. */
+static json_object *jaddr_any(__be32 addr, const __u8 *a6)
+{
+	char a[ADDR_STR_LEN];
+
+	return json_object_new_string(addr_str(addr, a6, a));
+}
+
 /* A VIP port's object begins with "vip", "port", "proto". */
-static json_object *jvip(const struct nosnat_vip_key *k)
+static json_object *jvip(const struct vip_key *k)
 {
 	json_object *e = json_object_new_object();
 
-	jput(e, "vip", jaddr(k->addr));
+	jput(e, "vip", jaddr_any(k->addr, k->addr6));
 	jput(e, "port", json_object_new_int(ntohs(k->port)));
 	jput(e, "proto", json_object_new_string(proto_name(k->proto)));
 	return e;
@@ -64,7 +72,7 @@ static json_object *list_backends_json(const struct state *s, __u32 vip_id)
 			continue;
 		o = json_object_new_object();
 		jput(o, "id", json_object_new_int(i));
-		jput(o, "address", jaddr(b->addr));
+		jput(o, "address", jaddr_any(b->addr, s->be6[i].addr));
 		jput(o, "port", json_object_new_int(ntohs(b->port)));
 		jput(o, "node", jaddr(b->node));
 		jput(o, "weight", json_object_new_int(b->weight));
@@ -76,7 +84,7 @@ static json_object *list_backends_json(const struct state *s, __u32 vip_id)
 
 static int cmp_vip(const void *x, const void *y)
 {
-	return vip_key_cmp(&((const struct vip_entry *)x)->key, &((const struct vip_entry *)y)->key);
+	return vip_key_cmp(&((const struct vip_entry *)x)->vk, &((const struct vip_entry *)y)->vk);
 }
 
 static void sorted_vips(const struct state *s, struct vip_entry *out)
@@ -96,7 +104,7 @@ void show_list(FILE *f, const struct state *s, int json)
 {
 	struct vip_entry *v = s->tmp->show_vips;
 	__be32 nodes[NOSNAT_MAX_NODES];
-	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[32];
+	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
 
 	sorted_vips(s, v);
 	memcpy(nodes, s->nodes, s->n_nodes * sizeof(nodes[0]));
@@ -115,7 +123,7 @@ void show_list(FILE *f, const struct state *s, int json)
 			json_object_array_add(ns, jaddr(nodes[i]));
 		jput(o, "nodes", ns);
 		for (size_t i = 0; i < s->n_vips; i++) {
-			json_object *e = jvip(&v[i].key);
+			json_object *e = jvip(&v[i].vk);
 
 			jput(e, "id", json_object_new_int64(v[i].val.id));
 			jput(e, "active", json_object_new_int64(v[i].val.active));
@@ -137,14 +145,14 @@ void show_list(FILE *f, const struct state *s, int json)
 	for (size_t i = 0; i < s->n_vips; i++) {
 		int any = 0;
 
-		vip_str(&v[i].key, vs);
+		vip_str(&v[i].vk, vs);
 		for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
 			const struct nosnat_backend *be = &s->be[b];
-			char bp[32];
+			char bp[EP_STR_LEN];
 
 			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v[i].val.id)
 				continue;
-			snprintf(bp, sizeof(bp), "%s:%u", ip_str(be->addr, a), ntohs(be->port));
+			ep_str(be->addr, s->be6[b].addr, be->port, bp);
 			fprintf(f, "%-26s %-22s %-16s %6u %s\n", any ? "" : vs, bp, ip_str(be->node, n),
 				be->weight, be->node == s->cfg.node_ip ? "local" :
 				!be->weight ? "draining" : "");
@@ -202,7 +210,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 		rc = percpu_sum(m->vip_stat, v[i].val.id, 3, c);
 		if (rc)
 			break;
-		e = jvip(&v[i].key);
+		e = jvip(&v[i].vk);
 		jput(e, "packets", json_object_new_uint64(c[0]));
 		jput(e, "bytes", json_object_new_uint64(c[1]));
 		jput(e, "flows", json_object_new_uint64(c[2]));
@@ -218,8 +226,8 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 			rc = percpu_sum(m->be_stat, b, 2, c);
 			if (rc)
 				break;
-			e = jvip(&v[i].key);
-			jput(e, "backend", jaddr(be->addr));
+			e = jvip(&v[i].vk);
+			jput(e, "backend", jaddr_any(be->addr, s->be6[b].addr));
 			jput(e, "backend_port", json_object_new_int(ntohs(be->port)));
 			jput(e, "node", jaddr(be->node));
 			jput(e, "packets", json_object_new_uint64(c[0]));
@@ -236,7 +244,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int json)
 {
 	struct vip_entry *v = s->tmp->show_vips;
-	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[32];
+	char n[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
 	uint64_t c[3];
 	int rc;
 
@@ -261,22 +269,22 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 		rc = percpu_sum(m->vip_stat, v[i].val.id, 3, c);
 		if (rc)
 			return rc;
-		fprintf(f, "%-26s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n", vip_str(&v[i].key, vs),
+		fprintf(f, "%-26s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n", vip_str(&v[i].vk, vs),
 			c[0], c[1], c[2]);
 	}
 	fprintf(f, "\n%-26s %-22s %-16s %14s %16s\n", "VIP", "BACKEND", "NODE", "PACKETS", "BYTES");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		for (__u32 b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
 			const struct nosnat_backend *be = &s->be[b];
-			char bp[32];
+			char bp[EP_STR_LEN];
 
 			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v[i].val.id)
 				continue;
 			rc = percpu_sum(m->be_stat, b, 2, c);
 			if (rc)
 				return rc;
-			snprintf(bp, sizeof(bp), "%s:%u", ip_str(be->addr, a), ntohs(be->port));
-			fprintf(f, "%-26s %-22s %-16s %14" PRIu64 " %16" PRIu64 "\n", vip_str(&v[i].key, vs),
+			ep_str(be->addr, s->be6[b].addr, be->port, bp);
+			fprintf(f, "%-26s %-22s %-16s %14" PRIu64 " %16" PRIu64 "\n", vip_str(&v[i].vk, vs),
 				bp, ip_str(be->node, n), c[0], c[1]);
 		}
 	}

@@ -10,11 +10,25 @@
 #include "parse.h"
 #include "state.h"
 
+/* The next VIP entry (its val read already): key and name. */
+static void vip_entry_fill(const struct nosnat_maps *m, struct state *s, struct vip_key k)
+{
+	struct vip_entry *v = &s->vips[s->n_vips++];
+	struct nosnat_vip_meta meta = {};
+
+	v->vk = k;
+	bpf_map_lookup_elem(m->vip_meta, &v->val.id, &meta);
+	memcpy(v->name, meta.name, sizeof(v->name));
+	v->name[sizeof(v->name) - 1] = '\0';
+}
+
 int state_read(const struct nosnat_maps *m, struct state *s)
 {
 	struct nosnat_vip_key key, next, *prev = NULL;
+	struct nosnat_vip6_key key6, next6, *prev6 = NULL;
 	__be32 nk, nkey, *nprev = NULL;
 	__u32 zero = 0, val;
+	int rc;
 
 	struct scratch *tmp = s->tmp;
 
@@ -23,21 +37,20 @@ int state_read(const struct nosnat_maps *m, struct state *s)
 	if (bpf_map_lookup_elem(m->cfg, &zero, &s->cfg))
 		return -errno;
 	while (!bpf_map_get_next_key(m->vips, prev, &next)) {
-		struct vip_entry *v = &s->vips[s->n_vips];
-
 		if (s->n_vips >= NOSNAT_MAX_VIPS)
 			break;
-		if (!bpf_map_lookup_elem(m->vips, &next, &v->val)) {
-			struct nosnat_vip_meta meta = {};
-
-			v->key = next;
-			bpf_map_lookup_elem(m->vip_meta, &v->val.id, &meta);
-			memcpy(v->name, meta.name, sizeof(v->name));
-			v->name[sizeof(v->name) - 1] = '\0';
-			s->n_vips++;
-		}
+		if (!bpf_map_lookup_elem(m->vips, &next, &s->vips[s->n_vips].val))
+			vip_entry_fill(m, s, vip_key_from4(&next));
 		key = next;
 		prev = &key;
+	}
+	while (!bpf_map_get_next_key(m->vips6, prev6, &next6)) {
+		if (s->n_vips >= NOSNAT_MAX_VIPS)
+			break;
+		if (!bpf_map_lookup_elem(m->vips6, &next6, &s->vips[s->n_vips].val))
+			vip_entry_fill(m, s, vip_key_from6(&next6));
+		key6 = next6;
+		prev6 = &key6;
 	}
 	while (!bpf_map_get_next_key(m->nodes, nprev, &nk)) {
 		if (s->n_nodes >= NOSNAT_MAX_NODES)
@@ -47,27 +60,49 @@ int state_read(const struct nosnat_maps *m, struct state *s)
 		nkey = nk;
 		nprev = &nkey;
 	}
-	return array_read(m->backends, s->be, sizeof(s->be[0]), NOSNAT_MAX_BACKENDS);
+	rc = array_read(m->backends, s->be, sizeof(s->be[0]), NOSNAT_MAX_BACKENDS);
+	return rc ? rc : array_read(m->be6, s->be6, sizeof(s->be6[0]), NOSNAT_MAX_BACKENDS);
 }
 
-struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k)
+struct vip_entry *state_find_vip_any(struct state *s, const struct vip_key *k)
 {
 	for (size_t i = 0; i < s->n_vips; i++)
-		if (!memcmp(&s->vips[i].key, k, sizeof(*k)))
+		if (!memcmp(&s->vips[i].vk, k, sizeof(*k)))
 			return &s->vips[i];
 	return NULL;
 }
 
-int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port)
+int state_be_is(const struct state *s, __u32 id, __be32 addr, const __u8 *a6, __be16 port)
+{
+	return s->be[id].addr == addr && s->be[id].port == port &&
+	       !memcmp(s->be6[id].addr, a6, sizeof(s->be6[id].addr));
+}
+
+int state_find_backend_any(const struct state *s, __u32 vip_id, __be32 addr, const __u8 *a6,
+			   __be16 port)
 {
 	for (int i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
 		const struct nosnat_backend *b = &s->be[i];
 
-		if ((b->flags & NOSNAT_BE_IN_USE) && b->vip_id == vip_id && b->addr == addr &&
-		    b->port == port)
+		if ((b->flags & NOSNAT_BE_IN_USE) && b->vip_id == vip_id &&
+		    state_be_is(s, (__u32)i, addr, a6, port))
 			return i;
 	}
 	return -1;
+}
+
+struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k)
+{
+	struct vip_key vk = vip_key_from4(k);
+
+	return k->pad ? NULL : state_find_vip_any(s, &vk);
+}
+
+int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port)
+{
+	static const __u8 none[16];
+
+	return state_find_backend_any(s, vip_id, addr, none, port);
 }
 
 int state_has_node(const struct state *s, __be32 node)

@@ -8,10 +8,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "nosnat_abi.h"
+#include "parse.h"
 #include "pins.h"
 
 struct vip_entry {
-	struct nosnat_vip_key key;
+	VIP_KEY_VIEWS;			/* vk: the VIP, either family (parse.h) */
 	struct nosnat_vip val;
 	char name[NOSNAT_VIP_NAME_LEN];
 };
@@ -24,6 +25,7 @@ struct state {
 	struct vip_entry vips[NOSNAT_MAX_VIPS];
 	size_t n_vips;
 	struct nosnat_backend be[NOSNAT_MAX_BACKENDS];
+	struct nosnat_be6 be6[NOSNAT_MAX_BACKENDS];	/* a v6 pod's address by slot; zero: v4 */
 	__be32 nodes[NOSNAT_MAX_NODES];
 	size_t n_nodes;
 };
@@ -31,6 +33,12 @@ struct state {
 
 int state_read(const struct nosnat_maps *m, struct state *s);
 
+struct vip_entry *state_find_vip_any(struct state *s, const struct vip_key *k);
+/* Slot id holds pod addr (v4; v6: the fold of a6) and a6 (zero for v4), port. */
+int state_be_is(const struct state *s, __u32 id, __be32 addr, const __u8 *a6, __be16 port);
+int state_find_backend_any(const struct state *s, __u32 vip_id, __be32 addr, const __u8 *a6,
+			   __be16 port);
+/* The same for v4 VIPs (k: a nosnat_vips key) and pods: the tests' interface. */
 struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k);
 int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port);
 int state_has_node(const struct state *s, __be32 node);

@@ -25,7 +25,7 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 	const struct nosnat_pod *pod_ents = s->tmp->pods.ents;
 	struct maglev_read_bpf *reader = NULL;
 	int problems = 0, reader_err = 0;
-	char vs[32], a[16];
+	char vs[VIP_STR_LEN], a[ADDR_STR_LEN];
 
 #define PROBLEM(...) do { fprintf(out, __VA_ARGS__); fputc('\n', out); problems++; } while (0)
 	for (size_t i = 0; i < s->n_vips; i++) {
@@ -35,22 +35,24 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		__u32 inner_id, zero = 0;
 		int inner;
 
-		vip_str(&v->key, vs);
+		vip_str(&v->vk, vs);
 		if (v->val.id >= NOSNAT_MAX_VIPS)
 			PROBLEM("%s: id %u out of range", vs, v->val.id);
 		for (size_t j = 0; j < i; j++)
 			if (s->vips[j].val.id == v->val.id)
 				PROBLEM("%s: id %u shared with another VIP", vs, v->val.id);
 		for (size_t j = 0; j < s->n_vips; j++)
-			refs_want += s->vips[j].key.addr == v->key.addr;
-		if (bpf_map_lookup_elem(m->vip_addr, &v->key.addr, &refs) || refs != refs_want)
+			refs_want += vip_same_addr(&s->vips[j].vk, &v->vk);
+		refs = vip_addr_refs(m, &v->vk);
+		if (refs != refs_want)
 			PROBLEM("%s: address refcount %u, want %u", vs, refs, refs_want);
 		{
 			struct nosnat_vip_id idk = {};
+			struct nosnat_vip_key want_key = vip_key_ids(&v->vk);
 			__u32 zero = 0;
 
 			if (bpf_map_lookup_elem(m->vip_ids, &v->val.id, &idk) ||
-			    memcmp(&idk.key, &v->key, sizeof(idk.key)) ||
+			    memcmp(&idk.key, &want_key, sizeof(idk.key)) ||
 			    nosnat_vip_ref_id(idk.ref) != v->val.id || !(idk.ref >> NOSNAT_VIP_ID_BITS))
 				PROBLEM("%s: id %u does not name it in %s", vs, v->val.id,
 					NOSNAT_MAP_VIP_IDS);
@@ -123,15 +125,30 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		const struct nosnat_backend *be = &s->be[b];
 		int owner = 0;
 
-		if (!(be->flags & NOSNAT_BE_IN_USE))
+		const __u8 *a6 = s->be6[b].addr;
+		int v6 = addr6_set(a6);
+
+		if (!(be->flags & NOSNAT_BE_IN_USE)) {
+			if (v6 && !(be->flags & STATE_BE_FREEING))
+				PROBLEM("%s[%d] holds %s, but the slot is free", NOSNAT_MAP_BE6, b,
+					addr_str(0, a6, a));
 			continue;
+		}
+		addr_str(be->addr, a6, a);
 		for (size_t i = 0; i < s->n_vips; i++)
-			owner |= s->vips[i].val.id == be->vip_id;
+			if (s->vips[i].val.id == be->vip_id) {
+				owner = 1;
+				if (s->vips[i].vk.v6 != v6)
+					PROBLEM("backend %d (%s) is IPv%c, its VIP %s is not", b, a,
+						v6 ? '6' : '4', vip_str(&s->vips[i].vk, vs));
+			}
 		if (!owner)
-			PROBLEM("backend %d (%s) belongs to no VIP", b, ip_str(be->addr, a));
+			PROBLEM("backend %d (%s) belongs to no VIP", b, a);
+		if (v6 && be->addr != nosnat_addr6_fold(a6))
+			PROBLEM("backend %d (%s): address %#x in %s is not its fold", b, a, ntohl(be->addr),
+				NOSNAT_MAP_BACKENDS);
 		if (be->node != s->cfg.node_ip && !state_has_node(s, be->node))
-			PROBLEM("backend %d (%s) on unknown node %s", b, ip_str(be->addr, a),
-				ip_str(be->node, vs));
+			PROBLEM("backend %d (%s) on unknown node %s", b, a, ip_str(be->node, vs));
 	}
 	{	/* nosnat_pods and nosnat_pod_dir: exactly this node's pods, each with its slots */
 		struct nosnat_pod_key key, cursor, *prev = NULL;
@@ -191,6 +208,38 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 				if (!filter_has(filt, pod_ents[i].key.addr)) {
 					PROBLEM("pod %s: filter bit clear (its replies would pass as they are)",
 						ip_str(pod_ents[i].key.addr, a));
+					break;
+				}
+	}
+	{	/* nosnat_pods6: exactly this node's v6 pods, each with its slots */
+		const struct scratch_pods *pt = &s->tmp->pods;
+		struct nosnat_pod6_key key, cursor, *prev = NULL;
+		size_t have_keys = 0;
+		__u32 zero_key = 0;
+
+		if (pod6_plan(m, s))
+			PROBLEM("cannot read %s", NOSNAT_MAP_VIP_IDS);
+		for (size_t i = 0; i < pt->n6; i++) {
+			struct nosnat_pod6 cur = {};
+
+			if (bpf_map_lookup_elem(m->pods6, &pt->keys6[i], &cur) ||
+			    memcmp(&cur, &pt->ents6[i], sizeof(cur)))
+				PROBLEM("pod [%s]:%u: %s lists %u slots, want %u (first %u)",
+					addr_str(0, pt->keys6[i].addr, a), ntohs(pt->keys6[i].port),
+					NOSNAT_MAP_PODS6, cur.count, pt->ents6[i].count, pt->ents6[i].slots[0].id);
+		}
+		while (!bpf_map_get_next_key(m->pods6, prev, &key)) {
+			have_keys++;
+			cursor = key;
+			prev = &cursor;
+		}
+		if (have_keys != pt->n6)
+			PROBLEM("%s has %zu pods, want %zu", NOSNAT_MAP_PODS6, have_keys, pt->n6);
+		if (!bpf_map_lookup_elem(m->pod_filt, &zero_key, filt))
+			for (size_t i = 0; i < pt->n6; i++)
+				if (!filter_has(filt, nosnat_addr6_fold(pt->keys6[i].addr))) {
+					PROBLEM("pod %s: filter bit clear (its replies would pass as they are)",
+						addr_str(0, pt->keys6[i].addr, a));
 					break;
 				}
 	}

@@ -74,6 +74,7 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int cur, int *inner,
 		const struct nosnat_backend *b = &s->be[ids[i]];
 
 		mb[i] = (struct maglev_backend){ .addr = b->addr, .port = b->port, .weight = b->weight };
+		memcpy(mb[i].addr6, s->be6[ids[i]].addr, sizeof(mb[i].addr6));
 		if (b->weight)
 			(*active)++;
 		if (b->node == s->cfg.node_ip && local->count < NOSNAT_MAX_LOCAL)
@@ -141,6 +142,56 @@ static int tables_swap(int outer, __u32 *keys, __u32 *fds, size_t nb)
  * sure no program still uses the old table): ~8 ms here, per update call.
  * One batch update swaps many tables for one wait. */
 /* SYNC_CHUNK (scratch.h): tables (256 KiB each) built before a swap */
+
+/* A VIP's entry in nosnat_vips, or nosnat_vips6 for a v6 one. */
+static int vip_map_update(const struct nosnat_maps *m, const struct vip_key *k,
+			  const struct nosnat_vip *val, __u64 flags)
+{
+	struct nosnat_vip_key k4 = vip_key_ids(k);
+	struct nosnat_vip6_key k6 = vip_key6(k);
+
+	if (k->v6 ? bpf_map_update_elem(m->vips6, &k6, val, flags)
+		  : bpf_map_update_elem(m->vips, &k4, val, flags))
+		return -errno;
+	return 0;
+}
+
+static int vip_map_delete(const struct nosnat_maps *m, const struct vip_key *k)
+{
+	struct nosnat_vip_key k4 = vip_key_ids(k);
+	struct nosnat_vip6_key k6 = vip_key6(k);
+
+	if (k->v6 ? bpf_map_delete_elem(m->vips6, &k6) : bpf_map_delete_elem(m->vips, &k4))
+		return -errno;
+	return 0;
+}
+
+/* The count of VIP:port entries of k's address, in nosnat_vip_addr or
+ * nosnat_vip6_addr: read (0 when absent), written (0 deletes it). */
+__u32 vip_addr_refs(const struct nosnat_maps *m, const struct vip_key *k)
+{
+	struct nosnat_be6 a6;
+	__u32 refs = 0;
+
+	memcpy(a6.addr, k->addr6, sizeof(a6.addr));
+	if (k->v6)
+		bpf_map_lookup_elem(m->vip6_addr, &a6, &refs);
+	else
+		bpf_map_lookup_elem(m->vip_addr, &k->addr, &refs);
+	return refs;
+}
+
+static int vip_addr_set(const struct nosnat_maps *m, const struct vip_key *k, __u32 refs)
+{
+	struct nosnat_be6 a6;
+	int fd = k->v6 ? m->vip6_addr : m->vip_addr;
+	const void *key = k->v6 ? (const void *)&a6 : (const void *)&k->addr;
+
+	memcpy(a6.addr, k->addr6, sizeof(a6.addr));
+	if (!refs)
+		return bpf_map_delete_elem(fd, key) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, key, &refs, BPF_ANY) ? -errno : 0;
+}
 
 /* VIP id's Maglev generation (nosnat_abi.h): odd while a new table goes
  * in (gen_open), the next even one once it is in (gen_close, also after a
@@ -226,8 +277,7 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 			if (rc)
 				break;
 			v->val.active = active[i];
-			if (bpf_map_update_elem(m->vips, &v->key, &v->val, BPF_EXIST))
-				rc = -errno;
+			rc = vip_map_update(m, &v->vk, &v->val, BPF_EXIST);
 		}
 		if (rc)
 			return rc;
@@ -296,13 +346,15 @@ int vip_index_sync(const struct nosnat_maps *m, const struct state *s)
 	for (size_t i = 0; i < s->n_vips; i++) {
 		__u32 id = s->vips[i].val.id;
 		struct nosnat_vip_id *w;
+		struct nosnat_vip_key k;
 
 		if (id >= NOSNAT_MAX_VIPS)
 			continue;
+		k = vip_key_ids(&s->vips[i].vk);
 		w = &want[id];
-		if (memcmp(&w->key, &s->vips[i].key, sizeof(w->key)) || nosnat_vip_ref_id(w->ref) != id ||
+		if (memcmp(&w->key, &k, sizeof(w->key)) || nosnat_vip_ref_id(w->ref) != id ||
 		    !(w->ref >> NOSNAT_VIP_ID_BITS)) {
-			w->key = s->vips[i].key;
+			w->key = k;
 			w->ref = vip_ref_next(id, w->ref);
 		}
 	}
@@ -338,13 +390,19 @@ int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh)
 		if (rc)
 			return rc;
 	}
+	/* the v6 address first: the slot never names a stale one */
+	if (bpf_map_update_elem(m->be6, &id, &s->be6[id], BPF_ANY))
+		return -errno;
 	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
 }
 
 int be_release(const struct nosnat_maps *m, struct state *s, __u32 id)
 {
 	memset(&s->be[id], 0, sizeof(s->be[id]));
-	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY))
+		return -errno;
+	memset(&s->be6[id], 0, sizeof(s->be6[id]));
+	return bpf_map_update_elem(m->be6, &id, &s->be6[id], BPF_ANY) ? -errno : 0;
 }
 
 int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name)
@@ -389,15 +447,15 @@ int node_remove(const struct nosnat_maps *m, struct state *s, __be32 node)
 	return 0;
 }
 
-int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+int vip_create(const struct nosnat_maps *m, struct state *s, const struct vip_key *k)
 {
 	__u8 used[NOSNAT_MAX_VIPS];
 	struct vip_entry *v;
 	struct nosnat_local none = {};
-	__u32 id, refs = 0;
+	__u32 id;
 	int rc;
 
-	if (state_find_vip(s, k))
+	if (state_find_vip_any(s, k))
 		return -EEXIST;
 	if (s->n_vips >= NOSNAT_MAX_VIPS)
 		return -ENOSPC;
@@ -415,10 +473,9 @@ int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	if ((bpf_map_delete_elem(m->maglev, &id) && errno != ENOENT) ||
 	    (bpf_map_delete_elem(m->maglev_prev, &id) && errno != ENOENT))
 		return -errno;
-	bpf_map_lookup_elem(m->vip_addr, &k->addr, &refs);
-	refs++;
-	if (bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY))
-		return -errno;
+	rc = vip_addr_set(m, k, vip_addr_refs(m, k) + 1);
+	if (rc)
+		return rc;
 	{
 		struct nosnat_vip_meta meta = {};
 
@@ -431,7 +488,7 @@ int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat
 		struct nosnat_vip_id vi = {};
 
 		bpf_map_lookup_elem(m->vip_ids, &id, &vi);
-		vi.key = *k;
+		vi.key = vip_key_ids(k);
 		vi.ref = vip_ref_next(id, vi.ref);	/* no flow of an earlier owner matches */
 		if (bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY))
 			return -errno;
@@ -447,35 +504,35 @@ int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat
 	}
 	v = &s->vips[s->n_vips];
 	memset(v, 0, sizeof(*v));
-	v->key = *k;
+	v->vk = *k;
 	v->val = (struct nosnat_vip){ .id = id, .active = 0 };
-	if (bpf_map_update_elem(m->vips, k, &v->val, BPF_NOEXIST))
-		return -errno;
+	rc = vip_map_update(m, k, &v->val, BPF_NOEXIST);
+	if (rc)
+		return rc;
 	s->n_vips++;
 	return 0;
 }
 
-int vip_remove(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
+int vip_remove(const struct nosnat_maps *m, struct state *s, const struct vip_key *k)
 {
-	struct vip_entry *v = state_find_vip(s, k);
-	__u32 id, refs = 0;
-	int others = 0;
+	struct vip_entry *v = state_find_vip_any(s, k);
+	__u32 id, others = 0;
+	int rc, shared = 0;
 
 	if (!v)
 		return -ENOENT;
 	id = v->val.id;
 	/* Stop matching packets first, then release what the VIP held. */
-	if (bpf_map_delete_elem(m->vips, k))
-		return -errno;
-	for (size_t i = 0; i < s->n_vips; i++)
-		if (&s->vips[i] != v && s->vips[i].key.addr == k->addr)
-			others++;
-	if (others) {
-		refs = others;
-		bpf_map_update_elem(m->vip_addr, &k->addr, &refs, BPF_ANY);
-	} else {
-		bpf_map_delete_elem(m->vip_addr, &k->addr);
+	rc = vip_map_delete(m, k);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < s->n_vips; i++) {
+		if (&s->vips[i] == v)
+			continue;
+		others += vip_same_addr(&s->vips[i].vk, k);
+		shared |= s->vips[i].key.addr == k->addr;	/* its filter bit, anyway */
 	}
+	vip_addr_set(m, k, others);
 	bpf_map_delete_elem(m->maglev, &id);
 	bpf_map_delete_elem(m->maglev_prev, &id);
 	for (__u32 i = 0; i < NOSNAT_MAX_BACKENDS; i++) {
@@ -485,6 +542,8 @@ int vip_remove(const struct nosnat_maps *m, struct state *s, const struct nosnat
 			continue;
 		memset(b, 0, sizeof(*b));
 		bpf_map_update_elem(m->backends, &i, b, BPF_ANY);
+		memset(&s->be6[i], 0, sizeof(s->be6[i]));
+		bpf_map_update_elem(m->be6, &i, &s->be6[i], BPF_ANY);
 	}
 	{
 		struct nosnat_vip_id vi = {};
@@ -495,7 +554,7 @@ int vip_remove(const struct nosnat_maps *m, struct state *s, const struct nosnat
 		bpf_map_update_elem(m->vip_ids, &id, &vi, BPF_ANY);
 	}
 	*v = s->vips[--s->n_vips];
-	if (!others)
+	if (!shared)
 		filter_write(m, s, 0);	/* its bit, unless another address shares it */
 	return pods_sync(m, s);
 }

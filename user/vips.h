@@ -24,13 +24,16 @@ int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *n
  * counters (no backend yet) or removed with its slots, tables and index. */
 int node_insert(const struct nosnat_maps *m, struct state *s, __be32 node);
 int node_remove(const struct nosnat_maps *m, struct state *s, __be32 node);
-int vip_create(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
-int vip_remove(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k);
+int vip_create(const struct nosnat_maps *m, struct state *s, const struct vip_key *k);
+int vip_remove(const struct nosnat_maps *m, struct state *s, const struct vip_key *k);
 /* The address filter: bits of addresses, set and tested; written from s's
  * VIP addresses plus extra (0: none). */
 void filter_set(struct nosnat_addr_filter *f, __be32 addr);
 int filter_has(const struct nosnat_addr_filter *f, __be32 addr);
 int filter_write(const struct nosnat_maps *m, const struct state *s, __be32 extra);
+/* The VIP:port entries of k's address in nosnat_vip_addr (v6:
+ * nosnat_vip6_addr); 0 when it has none. */
+__u32 vip_addr_refs(const struct nosnat_maps *m, const struct vip_key *k);
 /* The reference of a VIP id's next owner: the generation counts on. */
 __u32 vip_ref_next(__u32 id, __u32 old_ref);
 

@@ -10,8 +10,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char s[128], buf[64];
-	struct nosnat_vip_key k;
+	char s[128], buf[VIP_STR_LEN];
+	struct vip_key k;
+	__u8 a6[16];
 	unsigned long u;
 	__be32 a;
 	__be16 p;
@@ -22,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data, size);
 	s[size] = '\0';
 	if (!parse_vip_spec(s, &k)) {
-		struct nosnat_vip_key k2;
+		struct vip_key k2;
 
 		vip_str(&k, buf);
 		if (parse_vip_spec(buf, &k2) || memcmp(&k, &k2, sizeof(k)) || !k.port)
@@ -36,6 +37,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!parse_addr_port(s, &a, &p) && strchr(s, ':') && !p)
 		abort();
+	if (!parse_addr_port_any(s, &a, a6, &p)) {	/* either family, round trip */
+		__be32 a2;
+		__be16 p2;
+		__u8 b6[16];
+
+		if (!p)
+			p = htons(1);
+		if (parse_addr_port_any(ep_str(a, a6, p, buf), &a2, b6, &p2) || a != a2 || p != p2 ||
+		    memcmp(a6, b6, sizeof(b6)))
+			abort();
+	}
 	if (!parse_port(s, &p) && !p)
 		abort();
 	if (!parse_uint(s, 0, 1000, &u) && u > 1000)

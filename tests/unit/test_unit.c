@@ -141,7 +141,7 @@ static void test_maglev(void)
 
 static void test_parse(void)
 {
-	struct nosnat_vip_key k;
+	struct vip_key k;
 	__be32 a;
 	__be16 p;
 	__u8 proto;
@@ -177,7 +177,7 @@ static void test_parse(void)
 	EXPECT(parse_uint("99999999999999999999999", 0, 1000, &u) != 0, "overflow accepted");
 
 	EXPECT(parse_vip_spec("192.0.2.10:25/tcp", &k) == 0 && k.addr == htonl(0xc000020a) &&
-	       k.port == htons(25) && k.proto == 6 && k.pad == 0, "vip spec");
+	       k.port == htons(25) && k.proto == 6 && k.v6 == 0, "vip spec");
 	EXPECT(!strcmp(vip_str(&k, buf), "192.0.2.10:25/tcp"), "vip_str round trip: %s", buf);
 	EXPECT(parse_vip_spec("192.0.2.10:53/udp", &k) == 0 && k.proto == 17, "udp vip spec");
 	for (size_t i = 0; i < sizeof(bad_vip) / sizeof(bad_vip[0]); i++)
