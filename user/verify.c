@@ -138,7 +138,7 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		for (size_t i = 0; i < s->n_vips; i++)
 			if (s->vips[i].val.id == be->vip_id) {
 				owner = 1;
-				if (s->vips[i].vk.v6 != v6)
+				if (!!s->vips[i].vk.v6 != v6)
 					PROBLEM("backend %d (%s) is IPv%c, its VIP %s is not", b, a,
 						v6 ? '6' : '4', vip_str(&s->vips[i].vk, vs));
 			}

@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
@@ -18,10 +20,12 @@
 #include "kube_creds.h"
 #include "kube_http.h"
 #include "names.h"
+#include "ops.h"
 #include "parse.h"
 #include "pins.h"
 #include "scratch.h"
 #include "show.h"
+#include "verify.h"
 
 #define M NOSNAT_MAGLEV_SIZE
 
@@ -920,6 +924,318 @@ static void test_show_json(void)
 	free(buf);
 }
 
+/* --- IPv6 VIPs ------------------------------------------------------- */
+
+static void test_parse6(void)
+{
+	struct vip_key k;
+	__be32 a;
+	__be16 p;
+	__u8 a6[16], want6[16];
+	char buf[VIP_STR_LEN];
+	static const char *const bad_vip6[] = {
+		"2001:db8::25:25/tcp", "[2001:db8::25]/tcp", "[2001:db8::25]:/tcp", "[2001:db8::25]:0/tcp",
+		"[2001:db8::25]:25", "[2001:db8::25:25/tcp", "2001:db8::25]:25/tcp", "[::]:25/tcp",
+		"[2001:db8::g]:25/tcp", "[2001:db8::25]:25/sctp", "[192.0.2.10]:25/tcp", "[]:25/tcp",
+		"[2001:db8::25]x:25/tcp", "[2001:db8::25]:25:26/tcp",
+		"[2001:0db8:0000:0000:0000:0000:0000:0025]:25/tcp-and-more-than-fits-the-buffer",
+	};
+	static const char *const bad_ap6[] = { "[2001:db8::10]:", "[2001:db8::10]:0", "[2001:db8::10",
+					       "2001:db8::10]:25", "[::]:25", "::", "[2001:db8::10]25",
+					       "[198.18.0.5]:25", "[2001:db8::10]:70000", "2001:db8::x" };
+
+	inet_pton(AF_INET6, "2001:db8::25", want6);
+	EXPECT(!parse_vip_spec("[2001:db8::25]:25/tcp", &k) && k.v6 == NOSNAT_VIP_ID_V6 &&
+	       !memcmp(k.addr6, want6, 16) && k.addr == nosnat_addr6_fold(want6) &&
+	       k.port == htons(25) && k.proto == IPPROTO_TCP, "v6 vip spec");
+	EXPECT(!strcmp(vip_str(&k, buf), "[2001:db8::25]:25/tcp"), "v6 vip_str: %s", buf);
+	EXPECT(vip_key_ids(&k).pad == NOSNAT_VIP_ID_V6 && vip_key_ids(&k).addr == k.addr,
+	       "a v6 VIP's nosnat_vip_ids key");
+	EXPECT(!parse_vip_spec("[2001:DB8:0::25]:53/udp", &k) && k.proto == IPPROTO_UDP &&
+	       !strcmp(vip_str(&k, buf), "[2001:db8::25]:53/udp"), "v6 vip spec, canonical form: %s", buf);
+	for (size_t i = 0; i < sizeof(bad_vip6) / sizeof(bad_vip6[0]); i++)
+		EXPECT(parse_vip_spec(bad_vip6[i], &k) != 0, "accepted VIP '%s'", bad_vip6[i]);
+	EXPECT(!parse_vip_spec("192.0.2.10:25/tcp", &k) && !k.v6 && !addr6_set(k.addr6), "v4 stays v4");
+
+	inet_pton(AF_INET6, "2001:db8:19:2::10", want6);
+	EXPECT(!parse_addr_port_any("[2001:db8:19:2::10]:2525", &a, a6, &p) && p == htons(2525) &&
+	       !memcmp(a6, want6, 16) && a == nosnat_addr6_fold(want6), "[v6]:port");
+	EXPECT(!strcmp(ep_str(a, a6, p, buf), "[2001:db8:19:2::10]:2525"), "ep_str v6: %s", buf);
+	EXPECT(!parse_addr_port_any("[2001:db8:19:2::10]", &a, a6, &p) && p == 0 &&
+	       !memcmp(a6, want6, 16), "[v6] without port");
+	EXPECT(!parse_addr_port_any("2001:db8:19:2::10", &a, a6, &p) && p == 0 &&
+	       !memcmp(a6, want6, 16), "bare v6 without port");
+	EXPECT(!parse_addr_port_any("198.18.0.5:2525", &a, a6, &p) && a == htonl(0xc6120005) &&
+	       p == htons(2525) && !addr6_set(a6), "v4 addr:port through the any parser");
+	for (size_t i = 0; i < sizeof(bad_ap6) / sizeof(bad_ap6[0]); i++)
+		EXPECT(parse_addr_port_any(bad_ap6[i], &a, a6, &p) != 0, "accepted backend '%s'",
+		       bad_ap6[i]);
+	/* the address checks of VIPs and pods */
+	inet_pton(AF_INET6, "::1", a6);
+	EXPECT(config_not_unicast6(a6) && !strcmp(config_not_unicast6(a6), "loopback"), "::1");
+	inet_pton(AF_INET6, "ff02::1", a6);
+	EXPECT(config_not_unicast6(a6) != NULL, "multicast");
+	inet_pton(AF_INET6, "fe80::1", a6);
+	EXPECT(config_not_unicast6(a6) != NULL, "link-local");
+	inet_pton(AF_INET6, "::ffff:192.0.2.1", a6);
+	EXPECT(config_not_unicast6(a6) != NULL, "v4-mapped");
+	EXPECT(config_not_unicast6(want6) == NULL, "a unicast v6 address refused");
+}
+
+/* v6 backends in Maglev: every node the same table whatever the order, shares
+ * by weight, and addresses that differ in one low bit spread. */
+static void test_maglev6(void)
+{
+	struct maglev_backend b[16], shuffled[16];
+	size_t c[16], changed = 0;
+
+	for (int i = 0; i < 16; i++) {
+		b[i] = (struct maglev_backend){ .port = htons(2525), .weight = 1 };
+		inet_pton(AF_INET6, "2001:db8:19:2::10", b[i].addr6);
+		b[i].addr6[15] = (uint8_t)(0x10 + i);
+		b[i].addr = nosnat_addr6_fold(b[i].addr6);
+	}
+	EXPECT(maglev_build(b, 16, M, table) == 0, "build v6");
+	counts(table, 16, c);
+	for (int i = 0; i < 16; i++)
+		EXPECT(c[i] >= M / 16 - 1 && c[i] <= M / 16 + 1, "v6 backend %d: %zu slots", i, c[i]);
+	for (int i = 0; i < 16; i++)
+		shuffled[i] = b[(i * 5) % 16];
+	EXPECT(maglev_build(shuffled, 16, M, table2) == 0, "build v6 shuffled");
+	for (uint32_t s = 0; s < M; s++)
+		changed += memcmp(b[table[s]].addr6, shuffled[table2[s]].addr6, 16) != 0;
+	EXPECT(changed == 0, "v6: order changed %zu slots", changed);
+	/* two pods whose folds are equal (same words xor'ed) are still two backends */
+	inet_pton(AF_INET6, "2001:db8::1", b[0].addr6);
+	inet_pton(AF_INET6, "2001:db8:0:1::", b[1].addr6);
+	b[0].addr = nosnat_addr6_fold(b[0].addr6);
+	b[1].addr = nosnat_addr6_fold(b[1].addr6);
+	EXPECT(b[0].addr == b[1].addr, "test addresses fold alike");
+	EXPECT(maglev_build(b, 2, M, table) == 0, "build folded pair");
+	counts(table, 2, c);
+	EXPECT(c[0] >= M / 2 - 1 && c[1] >= M / 2 - 1, "folded pair: %zu and %zu slots", c[0], c[1]);
+}
+
+/* The maps of the production object (no program loaded, nothing pinned),
+ * for the loader's code to work on as on pins. */
+static struct bpf_object *maps_obj;
+
+static int maps_create(const char *obj_path, struct nosnat_maps *m)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+
+	maps_obj = bpf_object__open_file(obj_path, NULL);
+	if (!maps_obj)
+		return -errno;
+	bpf_object__for_each_program(prog, maps_obj)
+		bpf_program__set_autoload(prog, false);
+	bpf_object__for_each_map(map, maps_obj)
+		bpf_map__set_pin_path(map, NULL);
+	if (bpf_object__load(maps_obj)) {
+		bpf_object__close(maps_obj);
+		maps_obj = NULL;
+		return -EINVAL;
+	}
+	*m = (struct nosnat_maps){
+#define X(field, map, name) .field = bpf_object__find_map_fd_by_name(maps_obj, name),
+		NOSNAT_PINNED_MAPS(X)
+#undef X
+		.lock_fd = -1,
+	};
+	return 0;
+}
+
+static struct vip_key vk_of(const char *spec)
+{
+	struct vip_key k = {};
+
+	EXPECT(!parse_vip_spec(spec, &k), "test VIP %s", spec);
+	return k;
+}
+
+/* A state, a scratch and a verify output, with the maps. */
+static struct scratch st6_tmp;
+static struct state st6, st6b;
+
+static int verify_quiet(const struct nosnat_maps *m, struct state *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int problems;
+
+	if (state_read(m, s))
+		problems = -1;
+	else
+		problems = state_verify(m, s, f);
+	fclose(f);
+	if (problems)
+		printf("  verify said:\n%s", buf ? buf : "");
+	free(buf);
+	return problems;
+}
+
+/* vip add/del and backend add/del of v6 VIPs through the loader, read back
+ * from the maps as the next command would. */
+static void test_state6(const char *self)
+{
+	char obj[700];
+	struct nosnat_maps m;
+	struct vip_key v4 = vk_of("192.0.2.10:25/tcp"), v6 = vk_of("[2001:db8::25]:25/tcp");
+	struct vip_key c1 = vk_of("[2001:db8::1]:25/tcp"), c2 = vk_of("[2001:db8:0:1::]:25/tcp");
+	__u8 pod_l[16], pod_r[16], zero6[16] = {};
+	__be32 self_ip = inet_addr("198.51.100.11"), other = inet_addr("198.51.100.12");
+	struct nosnat_cfg cfg = { .node_ip = self_ip, .mtu = 1500 };
+	struct vip_entry *e4, *e6;
+	__u32 zero = 0, id4, id6;
+	int rc, bl, br;
+
+	snprintf(obj, sizeof(obj), "%.*s/nosnat.bpf.o",
+		 (int)(strrchr(self, '/') ? strrchr(self, '/') - self : 1), strrchr(self, '/') ? self : ".");
+	if (geteuid()) {
+		printf("  skip  v6 state round trips: need root for BPF maps\n");
+		return;
+	}
+	rc = maps_create(obj, &m);
+	EXPECT(!rc, "cannot create the maps of %s: %s", obj, strerror(-rc));
+	if (rc)
+		return;
+	st6.tmp = st6b.tmp = &st6_tmp;
+	EXPECT(!bpf_map_update_elem(m.cfg, &zero, &cfg, BPF_ANY) && !state_read(&m, &st6), "cfg");
+	EXPECT(!op_node_add(&m, &st6, other), "node add");
+
+	/* a v4 and a v6 VIP: ids from one space */
+	EXPECT(!op_vip_add_any(&m, &st6, &v4), "vip add v4");
+	EXPECT(!op_vip_add_any(&m, &st6, &v6), "vip add v6");
+	EXPECT(op_vip_add_any(&m, &st6, &v6) == -EEXIST, "v6 VIP added twice");
+	EXPECT(!state_read(&m, &st6b) && st6b.n_vips == 2, "read back: %zu VIPs", st6b.n_vips);
+	e4 = state_find_vip_any(&st6b, &v4);
+	e6 = state_find_vip_any(&st6b, &v6);
+	EXPECT(e4 && e6 && e4->val.id != e6->val.id, "a v4 and a v6 VIP get distinct ids");
+	if (!e4 || !e6)
+		return;
+	id4 = e4->val.id;
+	id6 = e6->val.id;
+	{
+		struct nosnat_vip6_key k6 = vip_key6(&v6);
+		struct nosnat_vip val = {};
+		struct nosnat_vip_id vi = {};
+		struct nosnat_be6 a6;
+		struct nosnat_vip_key k4 = vip_key_ids(&v6);
+		__u32 refs = 0;
+
+		memcpy(a6.addr, v6.addr6, 16);
+		EXPECT(!bpf_map_lookup_elem(m.vips6, &k6, &val) && val.id == id6, "nosnat_vips6 entry");
+		EXPECT(bpf_map_lookup_elem(m.vips, &k4, &val), "a v6 VIP in nosnat_vips");
+		EXPECT(!bpf_map_lookup_elem(m.vip6_addr, &a6, &refs) && refs == 1, "nosnat_vip6_addr %u",
+		       refs);
+		EXPECT(!bpf_map_lookup_elem(m.vip_ids, &id6, &vi) && !memcmp(&vi.key, &k4, sizeof(k4)) &&
+		       vi.key.pad == NOSNAT_VIP_ID_V6 && nosnat_vip_ref_id(vi.ref) == id6,
+		       "nosnat_vip_ids names the v6 VIP");
+	}
+
+	/* backends: one here, one on another node; families kept apart */
+	inet_pton(AF_INET6, "2001:db8:19:2::10", pod_l);
+	inet_pton(AF_INET6, "2001:db8:19:3::10", pod_r);
+	EXPECT(!op_backend_add_any(&m, &st6, &v6, nosnat_addr6_fold(pod_l), pod_l, htons(2525), self_ip, 1),
+	       "backend add v6, local");
+	EXPECT(!op_backend_add_any(&m, &st6, &v6, nosnat_addr6_fold(pod_r), pod_r, htons(2525), other, 1),
+	       "backend add v6, remote");
+	EXPECT(op_backend_add_any(&m, &st6, &v6, inet_addr("198.18.1.2"), zero6, htons(2525), other, 1) ==
+	       -EINVAL, "a v4 backend of a v6 VIP");
+	EXPECT(op_backend_add_any(&m, &st6, &v4, nosnat_addr6_fold(pod_l), pod_l, htons(2525), other, 1) ==
+	       -EINVAL, "a v6 backend of a v4 VIP");
+	EXPECT(!op_backend_add_any(&m, &st6, &v4, inet_addr("198.18.1.2"), zero6, htons(2525), other, 1),
+	       "backend add v4");
+	EXPECT(!state_read(&m, &st6b), "read back");
+	bl = state_find_backend_any(&st6b, id6, nosnat_addr6_fold(pod_l), pod_l, htons(2525));
+	br = state_find_backend_any(&st6b, id6, nosnat_addr6_fold(pod_r), pod_r, htons(2525));
+	EXPECT(bl >= 0 && br >= 0 && bl != br, "v6 backends read back: %d %d", bl, br);
+	if (bl < 0 || br < 0)
+		return;
+	EXPECT(!memcmp(st6b.be6[bl].addr, pod_l, 16) && st6b.be[bl].addr == nosnat_addr6_fold(pod_l) &&
+	       st6b.be[bl].node == self_ip && st6b.be[bl].vip_id == id6 && st6b.be[bl].addr != 0,
+	       "slot of the local v6 pod");
+	{
+		int b4 = state_find_backend(&st6b, id4, inet_addr("198.18.1.2"), htons(2525));
+
+		EXPECT(b4 >= 0 && !addr6_set(st6b.be6[b4].addr), "a v4 slot's nosnat_be6 is zero");
+	}
+	{	/* the reply path's entry of the local v6 pod */
+		struct nosnat_pod6_key pk = { .port = htons(2525), .proto = IPPROTO_TCP };
+		struct nosnat_pod6 pod = {};
+		struct nosnat_vip_id vi = {};
+		struct nosnat_local local = {};
+		struct nosnat_pod_key k4, n4;
+		struct nosnat_addr_filter *f = &st6_tmp.verify.filter;
+		__u32 bit = nosnat_addr_filter_bit(nosnat_addr6_fold(pod_l));
+
+		memcpy(pk.addr, pod_l, 16);
+		bpf_map_lookup_elem(m.vip_ids, &id6, &vi);
+		EXPECT(!bpf_map_lookup_elem(m.pods6, &pk, &pod) && pod.count == 1 &&
+		       pod.slots[0].id == (__u32)bl && pod.slots[0].vip_ref == vi.ref &&
+		       !memcmp(pod.slots[0].vip_addr, v6.addr6, 16) && pod.slots[0].vip_port == htons(25),
+		       "nosnat_pods6 entry: count %u id %u", pod.count, pod.slots[0].id);
+		memcpy(pk.addr, pod_r, 16);
+		EXPECT(bpf_map_lookup_elem(m.pods6, &pk, &pod), "a remote pod in nosnat_pods6");
+		EXPECT(bpf_map_get_next_key(m.pods, NULL, &k4), "a v6 pod in nosnat_pods");
+		(void)n4;
+		EXPECT(!bpf_map_lookup_elem(m.pod_filt, &zero, f) && ((f->bits[bit / 64] >> (bit % 64)) & 1),
+		       "the pod filter has the local v6 pod's bit");
+		EXPECT(!bpf_map_lookup_elem(m.local, &id6, &local) && local.count == 1 &&
+		       local.ids[0] == (__u32)bl, "nosnat_local of the v6 VIP");
+	}
+	EXPECT(verify_quiet(&m, &st6b) == 0, "verify finds problems with v6 VIPs");
+
+	/* deleting: the slot's v6 address goes with it */
+	EXPECT(!op_backend_del_any(&m, &st6, &v6, nosnat_addr6_fold(pod_l), pod_l, htons(2525)),
+	       "backend del v6");
+	{
+		struct nosnat_be6 got;
+		struct nosnat_pod6_key pk;
+
+		EXPECT(!bpf_map_lookup_elem(m.be6, &bl, &got) && !addr6_set(got.addr),
+		       "nosnat_be6 zeroed on release");
+		EXPECT(bpf_map_get_next_key(m.pods6, NULL, &pk), "nosnat_pods6 emptied");
+	}
+	EXPECT(op_backend_del_any(&m, &st6, &v6, nosnat_addr6_fold(pod_l), pod_l, htons(2525)) == -ESRCH,
+	       "v6 backend deleted twice");
+	EXPECT(verify_quiet(&m, &st6b) == 0, "verify after a v6 backend del");
+
+	/* two v6 VIPs whose addresses fold alike stay two */
+	EXPECT(c1.addr == c2.addr, "test VIPs fold alike");
+	EXPECT(!op_vip_add_any(&m, &st6, &c1) && !op_vip_add_any(&m, &st6, &c2), "folded VIPs added");
+	EXPECT(!state_read(&m, &st6b) && st6b.n_vips == 4 && state_find_vip_any(&st6b, &c1) &&
+	       state_find_vip_any(&st6b, &c2) &&
+	       state_find_vip_any(&st6b, &c1) != state_find_vip_any(&st6b, &c2),
+	       "VIPs whose addresses fold alike read back apart");
+	EXPECT(verify_quiet(&m, &st6b) == 0, "verify with folded VIPs");
+	EXPECT(!op_vip_del_any(&m, &st6, &c1), "folded VIP del");
+	EXPECT(!state_read(&m, &st6b) && !state_find_vip_any(&st6b, &c1) && state_find_vip_any(&st6b, &c2),
+	       "the other folded VIP stays");
+	EXPECT(!op_vip_del_any(&m, &st6, &c2), "folded VIP del");
+
+	/* the v6 VIP deleted: its entries, its address count, its slots */
+	EXPECT(!op_vip_del_any(&m, &st6, &v6), "vip del v6");
+	{
+		struct nosnat_vip6_key k6;
+		struct nosnat_be6 a6, got;
+		__u32 refs;
+
+		memcpy(a6.addr, v6.addr6, 16);
+		EXPECT(bpf_map_get_next_key(m.vips6, NULL, &k6), "nosnat_vips6 emptied");
+		EXPECT(bpf_map_lookup_elem(m.vip6_addr, &a6, &refs), "nosnat_vip6_addr entry left");
+		EXPECT(!bpf_map_lookup_elem(m.be6, &br, &got) && !addr6_set(got.addr),
+		       "nosnat_be6 zeroed with its VIP");
+	}
+	EXPECT(!state_read(&m, &st6b) && st6b.n_vips == 1 && state_find_vip_any(&st6b, &v4) &&
+	       state_find_vip_any(&st6b, &v4)->val.id == id4, "the v4 VIP stays");
+	EXPECT(verify_quiet(&m, &st6b) == 0, "verify after the v6 VIP went");
+	bpf_object__close(maps_obj);
+	maps_obj = NULL;
+}
+
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -1126,6 +1442,9 @@ int main(int argc, char **argv)
 	test_kube();
 	test_kube_isolation();
 	test_show_json();
+	test_parse6();
+	test_maglev6();
+	test_state6(argv[0]);
 	test_kube_creds();
 	test_daemon_lock();
 	if (!passed && !failed)
