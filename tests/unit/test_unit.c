@@ -318,6 +318,33 @@ static void test_config(const char *fixtures)
 		EXPECT(cfg.vips[4].key.proto == 17 && cfg.vips[4].n_be == 0, "udp service");
 	}
 
+	/* Dual stack: a VIP port per family, each with the backends of its family. */
+	snprintf(dir, sizeof(dir), "%s/config/good-dual-stack.yaml", fixtures);
+	if (config_load(dir, &cfg, err, sizeof(err)) == 0) {
+		__u8 v6[16], pod6[16];
+		char vs[VIP_STR_LEN];
+
+		inet_pton(AF_INET6, "2001:db8::25", v6);
+		inet_pton(AF_INET6, "2001:db8:19:3::17", pod6);
+		EXPECT(cfg.n_vips == 5, "dual stack: VIP ports %zu", cfg.n_vips);
+		EXPECT(cfg.n_bes == 7, "dual stack: backends %zu", cfg.n_bes);
+		EXPECT(!cfg.vips[0].vk.v6 && cfg.vips[0].key.addr == inet_addr("192.0.2.10") &&
+		       cfg.vips[0].n_be == 1 && cfg.bes[cfg.vips[0].first_be].addr == inet_addr("198.18.3.17"),
+		       "dual stack: the v4 VIP port takes the v4 pod");
+		EXPECT(cfg.vips[1].vk.v6 == NOSNAT_VIP_ID_V6 && !memcmp(cfg.vips[1].vk.addr6, v6, 16) &&
+		       cfg.vips[1].key.port == htons(25) && cfg.vips[1].n_be == 2 &&
+		       !memcmp(cfg.bes[cfg.vips[1].first_be].addr6, pod6, 16) &&
+		       cfg.bes[cfg.vips[1].first_be].addr == nosnat_addr6_fold(pod6) &&
+		       cfg.bes[cfg.vips[1].first_be + 1].weight == 0,
+		       "dual stack: the v6 VIP port takes the v6 pods");
+		EXPECT(!strcmp(vip_str(&cfg.vips[3].vk, vs), "[2001:db8::25]:993/tcp") &&
+		       cfg.bes[cfg.vips[3].first_be].port == htons(10993), "dual stack: %s, targetPort", vs);
+		EXPECT(!strcmp(vip_str(&cfg.vips[4].vk, vs), "[2001:db8::53]:53/udp") &&
+		       !strcmp(cfg.vips[4].name, "dns6") && cfg.vips[4].n_be == 1, "v6 only: %s", vs);
+		EXPECT(config_check_vips(&cfg, 0, cfg.node, dir, err, sizeof(err)) == 0,
+		       "dual stack refused at apply: %s", err);
+	}
+
 	/* The tunnel settings, and their absence. */
 	snprintf(dir, sizeof(dir), "%s/config/good-gue.yaml", fixtures);
 	if (config_load(dir, &cfg, err, sizeof(err)) == 0)
