@@ -397,13 +397,22 @@ static void fill_metrics(void)
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_DROP][NOSNAT_R_FRAGMENT][0] = 3;
 	mx.verdict[NOSNAT_HOOK_XDP][NOSNAT_ACT_DROP][NOSNAT_R_UNKNOWN_ENCAP_SRC][0] = 4;
 	mx.verdict[NOSNAT_HOOK_TC_EGRESS][NOSNAT_ACT_REPLY_NAT][NOSNAT_R_NONE][0] = 40;
-	mx.n_vips = 2;
-	/* out of order on purpose: rendering sorts */
+	/* out of order on purpose: rendering sorts (v4 before v6) */
 	mx.vips[0] = (struct metrics_vip){ .key = { htonl(0xc000020a), htons(465), 6 }, .name = "mail",
 					   .packets = 7, .bytes = 700, .flows = 1, .backends = 1, .active = 1 };
 	mx.vips[1] = (struct metrics_vip){ .key = { htonl(0xc000020a), htons(25), 6 }, .name = "mail",
 					   .packets = 51, .bytes = 70000, .flows = 2, .backends = 2, .active = 1 };
-	mx.n_bes = 3;
+	mx.n_vips = 3;
+	mx.vips[2] = (struct metrics_vip){ .key = { .port = htons(25), .proto = 6, .v6 = NOSNAT_VIP_ID_V6 },
+					   .name = "mail", .packets = 9, .bytes = 900, .flows = 1,
+					   .backends = 1, .active = 1 };
+	inet_pton(AF_INET6, "2001:db8::25", mx.vips[2].key.addr6);
+	mx.vips[2].key.addr = nosnat_addr6_fold(mx.vips[2].key.addr6);
+	mx.n_bes = 4;
+	mx.bes[3] = (struct metrics_backend){ .vip = mx.vips[2].key, .node = htonl(0xc633640c),
+					      .port = htons(2525), .packets = 9, .bytes = 900 };
+	inet_pton(AF_INET6, "2001:db8:19:2::10", mx.bes[3].addr6);
+	mx.bes[3].addr = nosnat_addr6_fold(mx.bes[3].addr6);
 	mx.bes[0] = (struct metrics_backend){ .vip = mx.vips[1].key, .addr = htonl(0xc6120302),
 					      .node = htonl(0xc633640d), .port = htons(2525),
 					      .packets = 30, .bytes = 40000 };
@@ -923,7 +932,10 @@ static void test_show_json(void)
 		"{\"id\":9,\"address\":\"198.18.2.2\",\"port\":2525,"
 		"\"node\":\"198.51.100.12\",\"weight\":0,\"local\":false}]},"
 		"{\"vip\":\"192.0.2.11\",\"port\":53,\"proto\":\"udp\",\"id\":5,\"active\":0,"
-		"\"backends\":[]}]}\n";
+		"\"backends\":[]},"
+		"{\"vip\":\"2001:db8::25\",\"port\":25,\"proto\":\"tcp\",\"id\":6,\"active\":1,"
+		"\"backends\":[{\"id\":11,\"address\":\"2001:db8:19:2::10\",\"port\":2525,"
+		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true}]}]}\n";
 
 	s.tmp = &tmp;
 	s.cfg = (struct nosnat_cfg){ .node_ip = inet_addr("198.51.100.11"), .ifindex = 3, .mtu = 1500,
@@ -938,7 +950,16 @@ static void test_show_json(void)
 	s.vips[1] = (struct vip_entry){ .key = { .addr = inet_addr("192.0.2.10"), .port = htons(25),
 						 .proto = IPPROTO_TCP },
 					.val = { .id = 4, .active = 1 } };
-	s.n_vips = 2;
+	s.vips[2] = (struct vip_entry){ .vk = { .port = htons(25), .proto = IPPROTO_TCP,
+						.v6 = NOSNAT_VIP_ID_V6 },
+					.val = { .id = 6, .active = 1 } };
+	inet_pton(AF_INET6, "2001:db8::25", s.vips[2].vk.addr6);
+	s.vips[2].vk.addr = nosnat_addr6_fold(s.vips[2].vk.addr6);
+	s.n_vips = 3;
+	inet_pton(AF_INET6, "2001:db8:19:2::10", s.be6[11].addr);
+	s.be[11] = (struct nosnat_backend){ .addr = nosnat_addr6_fold(s.be6[11].addr), .port = htons(2525),
+					    .node = inet_addr("198.51.100.11"), .weight = 1, .vip_id = 6,
+					    .flags = NOSNAT_BE_IN_USE };
 	s.be[7] = (struct nosnat_backend){ .addr = inet_addr("198.18.1.2"), .port = htons(2525),
 					   .node = inet_addr("198.51.100.11"), .weight = 1, .vip_id = 4,
 					   .flags = NOSNAT_BE_IN_USE };
