@@ -93,6 +93,28 @@ static void sorted_vips(const struct state *s, struct vip_entry *out)
 	qsort(out, s->n_vips, sizeof(*out), cmp_vip);
 }
 
+/* Column widths of the human listings: at least the v4 ones (VIP 26,
+ * BACKEND 22), wider when a v6 VIP or backend needs it. */
+struct widths {
+	int vip, be;
+};
+
+static struct widths col_widths(const struct state *s)
+{
+	struct widths w = { 26, 22 };
+	char buf[VIP_STR_LEN];
+	int n;
+
+	for (size_t i = 0; i < s->n_vips; i++)
+		if ((n = (int)strlen(vip_str(&s->vips[i].vk, buf))) > w.vip)
+			w.vip = n;
+	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++)
+		if ((s->be[b].flags & NOSNAT_BE_IN_USE) &&
+		    (n = (int)strlen(ep_str(s->be[b].addr, s->be6[b].addr, s->be[b].port, buf))) > w.be)
+			w.be = n;
+	return w;
+}
+
 static int cmp_be32(const void *x, const void *y)
 {
 	__u32 a = ntohl(*(const __be32 *)x), b = ntohl(*(const __be32 *)y);
@@ -105,6 +127,7 @@ void show_list(FILE *f, const struct state *s, int json)
 	struct vip_entry *v = s->tmp->show_vips;
 	__be32 nodes[NOSNAT_MAX_NODES];
 	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
+	struct widths w = col_widths(s);
 
 	sorted_vips(s, v);
 	memcpy(nodes, s->nodes, s->n_nodes * sizeof(nodes[0]));
@@ -141,7 +164,7 @@ void show_list(FILE *f, const struct state *s, int json)
 	for (size_t i = 0; i < s->n_nodes; i++)
 		fprintf(f, " %s", ip_str(nodes[i], a));
 	fprintf(f, "%s\n", s->n_nodes ? "" : " (none)");
-	fprintf(f, "%-26s %-22s %-16s %6s %s\n", "VIP", "BACKEND", "NODE", "WEIGHT", "");
+	fprintf(f, "%-*s %-*s %-16s %6s %s\n", w.vip, "VIP", w.be, "BACKEND", "NODE", "WEIGHT", "");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		int any = 0;
 
@@ -153,13 +176,13 @@ void show_list(FILE *f, const struct state *s, int json)
 			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v[i].val.id)
 				continue;
 			ep_str(be->addr, s->be6[b].addr, be->port, bp);
-			fprintf(f, "%-26s %-22s %-16s %6u %s\n", any ? "" : vs, bp, ip_str(be->node, n),
+			fprintf(f, "%-*s %-*s %-16s %6u %s\n", w.vip, any ? "" : vs, w.be, bp, ip_str(be->node, n),
 				be->weight, be->node == s->cfg.node_ip ? "local" :
 				!be->weight ? "draining" : "");
 			any = 1;
 		}
 		if (!any)
-			fprintf(f, "%-26s %-22s\n", vs, "(no backends)");
+			fprintf(f, "%-*s %-*s\n", w.vip, vs, w.be, "(no backends)");
 	}
 }
 
@@ -245,6 +268,7 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 {
 	struct vip_entry *v = s->tmp->show_vips;
 	char n[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
+	struct widths w = col_widths(s);
 	uint64_t c[3];
 	int rc;
 
@@ -264,15 +288,16 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 					fprintf(f, "%-11s %-10s %-18s %14" PRIu64 " %16" PRIu64 "\n",
 						hook_name(h), action_name(act), reason_name(r), c[0], c[1]);
 			}
-	fprintf(f, "\n%-26s %14s %16s %10s\n", "VIP", "PACKETS", "BYTES", "FLOWS");
+	fprintf(f, "\n%-*s %14s %16s %10s\n", w.vip, "VIP", "PACKETS", "BYTES", "FLOWS");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		rc = percpu_sum(m->vip_stat, v[i].val.id, 3, c);
 		if (rc)
 			return rc;
-		fprintf(f, "%-26s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n", vip_str(&v[i].vk, vs),
+		fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n", w.vip, vip_str(&v[i].vk, vs),
 			c[0], c[1], c[2]);
 	}
-	fprintf(f, "\n%-26s %-22s %-16s %14s %16s\n", "VIP", "BACKEND", "NODE", "PACKETS", "BYTES");
+	fprintf(f, "\n%-*s %-*s %-16s %14s %16s\n", w.vip, "VIP", w.be, "BACKEND", "NODE", "PACKETS",
+		"BYTES");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		for (__u32 b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
 			const struct nosnat_backend *be = &s->be[b];
@@ -284,7 +309,7 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 			if (rc)
 				return rc;
 			ep_str(be->addr, s->be6[b].addr, be->port, bp);
-			fprintf(f, "%-26s %-22s %-16s %14" PRIu64 " %16" PRIu64 "\n", vip_str(&v[i].vk, vs),
+			fprintf(f, "%-*s %-*s %-16s %14" PRIu64 " %16" PRIu64 "\n", w.vip, vip_str(&v[i].vk, vs), w.be,
 				bp, ip_str(be->node, n), c[0], c[1]);
 		}
 	}
