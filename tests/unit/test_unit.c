@@ -1280,6 +1280,22 @@ static void test_state6(const char *self)
 	EXPECT(!state_read(&m, &st6b) && st6b.n_vips == 1 && state_find_vip_any(&st6b, &v4) &&
 	       state_find_vip_any(&st6b, &v4)->val.id == id4, "the v4 VIP stays");
 	EXPECT(verify_quiet(&m, &st6b) == 0, "verify after the v6 VIP went");
+	{	/* and verify does see a v6 address left in a free slot */
+		struct nosnat_be6 junk, none = {};
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		int problems;
+
+		memcpy(junk.addr, pod_r, 16);
+		bpf_map_update_elem(m.be6, &br, &junk, BPF_ANY);
+		problems = !state_read(&m, &st6b) ? state_verify(&m, &st6b, f) : -1;
+		fclose(f);
+		EXPECT(problems == 1 && out && strstr(out, "nosnat_be6[") && strstr(out, "the slot is free"),
+		       "verify on a stale nosnat_be6 entry: %d: %s", problems, out ? out : "");
+		free(out);
+		bpf_map_update_elem(m.be6, &br, &none, BPF_ANY);
+	}
 	bpf_object__close(maps_obj);
 	maps_obj = NULL;
 }
