@@ -27,9 +27,11 @@ static uint64_t count_entries(int fd, size_t key_size, size_t value_size)
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	__u64 in = 0, out = 0, total = 0;
 	void *inp = NULL, *buf = NULL;
-	__u8 k[16], nk[16];
+	__u8 k[64], nk[64];	/* the largest key: nosnat_flows6's (40 bytes) */
 	void *prev = NULL;
 
+	if (key_size > sizeof(k))
+		return 0;
 	if (key_size <= 16 && value_size <= 16)
 		buf = malloc(2 * BATCH * 16);	/* keys, then values */
 	while (buf) {
@@ -122,9 +124,15 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 			return rc;
 		mx->flow_events[r] = c[0];
 	}
-	mx->pods = count_entries(m->pods, sizeof(struct nosnat_pod_key), sizeof(struct nosnat_pod));
+	mx->pods = count_entries(m->pods, sizeof(struct nosnat_pod_key), sizeof(struct nosnat_pod)) +
+		   count_entries(m->pods6, sizeof(struct nosnat_pod6_key), sizeof(struct nosnat_pod6));
 	if (!bpf_obj_get_info_by_fd(m->flows, &info, &info_len))
 		mx->flows_max = info.max_entries;
+	mx->flows6 = count_entries(m->flows6, sizeof(struct nosnat_flow6_key), sizeof(struct nosnat_flow));
+	memset(&info, 0, sizeof(info));
+	info_len = sizeof(info);
+	if (!bpf_obj_get_info_by_fd(m->flows6, &info, &info_len))
+		mx->flows6_max = info.max_entries;
 	mx->cfg_flags = s->cfg.flags;
 	mx->cfg_encap = s->cfg.encap;
 	mx->cfg_decap = s->cfg.decap;
@@ -317,6 +325,11 @@ void metrics_render(FILE *f, struct metrics *mx)
 		label(f, "reason", reason_name(r), 1);
 		fprintf(f, "} %llu\n", (unsigned long long)sum);
 	}
+	scalar_family(f, "nosnat_flow6_table_capacity", "gauge",
+		      "Size of the flow table of IPv6 VIPs (LRU, handshakes and established flows).",
+		      mx->flows6_max);
+	scalar_family(f, "nosnat_flow6_table_entries", "gauge",
+		      "Flows of IPv6 VIPs in their flow table.", mx->flows6);
 	family(f, "nosnat_flow_events_total", "counter",
 	       "Packets whose pod was found without a flow entry, by how: recovered (Maglev), "
 	       "ct_recovered (the pod's conntrack mark), second_chance (sent on to the previous "

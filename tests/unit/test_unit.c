@@ -425,6 +425,8 @@ static void fill_metrics(void)
 	mx.flows = 3;
 	mx.flows_max = 262144;
 	mx.flows_new = 4;
+	mx.flows6 = 1;
+	mx.flows6_max = NOSNAT_FLOW6_ENTRIES;
 	mx.flow_events[NOSNAT_R_CT_RECOVERED] = 8;
 	mx.flow_events[NOSNAT_R_SECOND_CHANCE] = 2;
 	mx.flow_events[NOSNAT_R_NEW_FLOW_LIMITED] = 650361;
@@ -1235,6 +1237,21 @@ static void test_state6(const char *self)
 		       local.ids[0] == (__u32)bl, "nosnat_local of the v6 VIP");
 	}
 	EXPECT(verify_quiet(&m, &st6b) == 0, "verify finds problems with v6 VIPs");
+	{	/* the metrics count v6 flows and pods (keys longer than v4's) */
+		struct nosnat_flow6_key fk = { .sport = htons(40000), .dport = htons(25),
+					       .proto = IPPROTO_TCP };
+		struct nosnat_flow fl = { .backend_id = (__u32)bl, .backend_addr = nosnat_addr6_fold(pod_l) };
+
+		inet_pton(AF_INET6, "2001:db8:ff::1", fk.src);
+		memcpy(fk.dst, v6.addr6, 16);
+		EXPECT(!bpf_map_update_elem(m.flows6, &fk, &fl, BPF_ANY), "a v6 flow");
+		EXPECT(!metrics_collect(&m, &st6b, &mx) && mx.flows6 == 1 &&
+		       mx.flows6_max == NOSNAT_FLOW6_ENTRIES && mx.pods == 1 && mx.n_vips == 2 &&
+		       mx.n_bes == 3, "metrics of v6: flows6 %llu of %llu, pods %llu",
+		       (unsigned long long)mx.flows6, (unsigned long long)mx.flows6_max,
+		       (unsigned long long)mx.pods);
+		bpf_map_delete_elem(m.flows6, &fk);
+	}
 
 	/* deleting: the slot's v6 address goes with it */
 	EXPECT(!op_backend_del_any(&m, &st6, &v6, nosnat_addr6_fold(pod_l), pod_l, htons(2525)),
