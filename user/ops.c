@@ -45,7 +45,8 @@ static struct config *desired(struct state *s, const struct be_edit *e)
 		     v->val.id < NOSNAT_MAX_VIPS && k < ix->start[v->val.id + 1]; k++) {
 			const struct nosnat_backend *b = &s->be[ix->ids[k]];
 
-			if (edited && e->del_addr && state_be_is(s, ix->ids[k], e->del_addr, e->del_addr6, e->del_port))
+			if (edited && e->del_addr &&
+			    state_be_is(s, ix->ids[k], e->del_addr, e->del_addr6, e->del_port))
 				continue;
 			cfg->bes[cfg->n_bes] = (struct config_backend){
 				.addr = b->addr, .node = b->node, .port = b->port, .weight = b->weight,
@@ -170,43 +171,36 @@ int op_backend_del_any(const struct nosnat_maps *m, struct state *s, const struc
 	return converge(m, s, desired(s, &e));
 }
 
-/* v4 keys, as the tests and benchmarks name VIPs. */
-static int v4_key(const struct nosnat_vip_key *k, struct vip_key *out)
-{
-	if (k->pad)
-		return -EINVAL;	/* a v6 VIP is named by its address too */
-	*out = vip_key_from4(k);
-	return 0;
-}
+/* The v4 interface (the BPF tests' and benchmarks'): k names a v4 VIP. A
+ * key with the v6 mark is refused, a v6 VIP being named by its address. */
+static const __u8 no_addr6[16];
 
 int op_vip_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
 {
-	struct vip_key vk;
+	struct vip_key vk = vip_key_from4(k);
 
-	return v4_key(k, &vk) ?: op_vip_add_any(m, s, &vk);
+	return k->pad ? -EINVAL : op_vip_add_any(m, s, &vk);
 }
 
 int op_vip_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k)
 {
-	struct vip_key vk;
+	struct vip_key vk = vip_key_from4(k);
 
-	return v4_key(k, &vk) ?: op_vip_del_any(m, s, &vk);
+	return k->pad ? -EINVAL : op_vip_del_any(m, s, &vk);
 }
 
 int op_backend_add(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
 		   __be32 addr, __be16 port, __be32 node, __u16 weight)
 {
-	static const __u8 none[16];
-	struct vip_key vk;
+	struct vip_key vk = vip_key_from4(k);
 
-	return v4_key(k, &vk) ?: op_backend_add_any(m, s, &vk, addr, none, port, node, weight);
+	return k->pad ? -EINVAL : op_backend_add_any(m, s, &vk, addr, no_addr6, port, node, weight);
 }
 
 int op_backend_del(const struct nosnat_maps *m, struct state *s, const struct nosnat_vip_key *k,
 		   __be32 addr, __be16 port)
 {
-	static const __u8 none[16];
-	struct vip_key vk;
+	struct vip_key vk = vip_key_from4(k);
 
-	return v4_key(k, &vk) ?: op_backend_del_any(m, s, &vk, addr, none, port);
+	return k->pad ? -EINVAL : op_backend_del_any(m, s, &vk, addr, no_addr6, port);
 }

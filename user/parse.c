@@ -42,8 +42,9 @@ int vip_same_addr(const struct vip_key *a, const struct vip_key *b)
 
 struct nosnat_vip_key vip_key_ids(const struct vip_key *k)
 {
+	/* its first 8 bytes (v6: NOSNAT_VIP_ID_V6 in pad) */
 	return (struct nosnat_vip_key){ .addr = k->addr, .port = k->port, .proto = k->proto,
-					.pad = k->v6 ? NOSNAT_VIP_ID_V6 : 0 };	/* the prefix */
+					.pad = k->v6 };
 }
 
 struct nosnat_vip6_key vip_key6(const struct vip_key *k)
