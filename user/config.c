@@ -471,8 +471,6 @@ static int parse_kube_service(struct ctx *c, struct service *svc)
 
 	if (svc->backends)
 		return FAIL_AT(c, svc->backends, "a Kubernetes service takes its backends from its EndpointSlices");
-	if (svc->has_vip6)
-		return FAIL_AT(c, svc->vip_at, "a Kubernetes service's vip is IPv4 (IPv6 EndpointSlices are not supported yet)");
 	if (get_str(c, svc->kube, "service", &s))
 		return -EINVAL;
 	slash = strchr(s, '/');
@@ -494,6 +492,8 @@ static int parse_kube_service(struct ctx *c, struct service *svc)
 	snprintf(k->name, sizeof(k->name), "%s", slash + 1);
 	snprintf(k->label, sizeof(k->label), "%s", svc->name ? svc->name : s);
 	k->vip = svc->has_vip ? svc->vip : 0;
+	if (svc->has_vip6)
+		memcpy(k->vip6, svc->vip6, sizeof(k->vip6));
 	k->proto = svc->has_proto ? svc->proto : 0;
 	for (size_t p = 0; p < svc->n_ports; p++)
 		k->ports[k->n_ports++] = svc->ports[p].port;

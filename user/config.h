@@ -40,7 +40,10 @@ struct config_kube_service {
 	char ns[64];
 	char name[64];
 	char label[CONFIG_NAME_LEN];	/* "ns/name", the VIPs' service name */
-	__be32 vip;			/* 0: status.loadBalancer.ingress[0].ip */
+	__be32 vip;			/* the v4 VIP given, or 0 */
+	__u8 vip6[16];			/* the v6 VIP given, or zero; neither given:
+					 * the Service's status.loadBalancer.ingress
+					 * ips (its first of each family) */
 	__u8 proto;			/* 0: every protocol of the Service's ports */
 	__be16 ports[CONFIG_MAX_KUBE_PORTS];	/* empty: all the Service's ports */
 	size_t n_ports;

@@ -152,11 +152,19 @@ int kube_parse_service(json_object *o, struct kube_service *s, char *err, size_t
 		return bad(err, errlen, "Service %s/%s without spec", s->ns, s->name);
 	if (parse_ports(field(spec, "ports", json_type_array), s->ports, &s->n_ports, 1, err, errlen))
 		return -EINVAL;
-	if (ing && json_object_array_length(ing) > 0) {
-		const char *ip = str_field(json_object_array_get_idx(ing, 0), "ip");
+	/* the first ingress ip of each family (a dual-stack LoadBalancer lists
+	 * both); odd addresses are not ours */
+	for (size_t i = 0; ing && i < json_object_array_length(ing); i++) {
+		const char *ip = str_field(json_object_array_get_idx(ing, i), "ip");
+		__u8 a6[16];
+		__be32 a;
 
-		if (ip && parse_ipv4(ip, &s->lb_ip))
-			s->lb_ip = 0;	/* an IPv6 or odd address: not ours */
+		if (!ip)
+			continue;
+		if (!s->lb_ip && !parse_ipv4(ip, &a))
+			s->lb_ip = a;
+		else if (!addr6_set(s->lb_ip6) && !parse_ipv6(ip, a6) && !config_not_unicast6(a6))
+			memcpy(s->lb_ip6, a6, sizeof(a6));
 	}
 	return 0;
 }
@@ -176,8 +184,9 @@ int kube_parse_slice(json_object *o, struct kube_slice *s, char *err, size_t err
 		return bad(err, errlen, "EndpointSlice %s/%s without a service-name label", s->ns, s->name);
 	if (parse_ports(field(o, "ports", json_type_array), s->ports, &s->n_ports, 0, err, errlen))
 		return -EINVAL;
-	if (!at || strcmp(at, "IPv4"))
-		return 0;	/* IPv6 and FQDN slices: nothing for an IPv4 VIP */
+	if (!at || (strcmp(at, "IPv4") && strcmp(at, "IPv6")))
+		return 0;	/* FQDN slices: nothing for a VIP */
+	s->v6 = !strcmp(at, "IPv6");
 	n = eps ? json_object_array_length(eps) : 0;
 	if (n > KUBE_MAX_ENDPOINTS)
 		return bad(err, errlen, "EndpointSlice %s/%s: %zu endpoints (at most %d)", s->ns, s->name,
@@ -197,11 +206,15 @@ int kube_parse_slice(json_object *o, struct kube_slice *s, char *err, size_t err
 			continue;
 		}
 		a = json_object_get_string(json_object_array_get_idx(addrs, 0));
-		if (!a || parse_ipv4(a, &ke->addr) || config_not_unicast(ke->addr) ||
+		if (!a || (s->v6 ? parse_ipv6(a, ke->addr6) || config_not_unicast6(ke->addr6)
+				 : parse_ipv4(a, &ke->addr) || config_not_unicast(ke->addr)) ||
 		    copy_str(ke->node, sizeof(ke->node), str_field(e, "nodeName"))) {
+			memset(ke, 0, sizeof(*ke));
 			s->n_invalid++;
 			continue;
 		}
+		if (s->v6)
+			ke->addr = nosnat_addr6_fold(ke->addr6);
 		ke->ready = bool_field(cond, "ready", 1);
 		ke->serving = bool_field(cond, "serving", ke->ready);
 		ke->terminating = bool_field(cond, "terminating", 0);
@@ -263,13 +276,16 @@ static int slice_port(const struct kube_slice *sl, const struct kube_port *sp, _
 }
 
 static int add_vip_backends(struct config *out, size_t k, const struct config_kube_service *ks,
-			    const struct kube_service *svc, const struct kube_port *sp, __be32 vip,
-			    const struct kube_snapshot *snap, FILE *log, char *err, size_t errlen)
+			    const struct kube_service *svc, const struct kube_port *sp,
+			    const struct vip_key *vip, const struct kube_snapshot *snap, FILE *log,
+			    char *err, size_t errlen)
 {
-	struct vip_key key = { .addr = vip, .port = htons(sp->port), .proto = sp->proto };
+	struct vip_key key = *vip;
 	struct config_vip *v;
-	char a[INET_ADDRSTRLEN];
+	char a[ADDR_STR_LEN];
 
+	key.port = htons(sp->port);
+	key.proto = sp->proto;
 	if (out->n_vips >= NOSNAT_MAX_VIPS)
 		return bad(err, errlen, "more than %d VIP ports", NOSNAT_MAX_VIPS);
 	v = &out->vips[out->n_vips++];
@@ -284,8 +300,8 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 		const struct kube_slice *sl = &snap->slices[s];
 		__u16 pod_port;
 
-		if (strcmp(sl->ns, svc->ns) || strcmp(sl->service, svc->name))
-			continue;
+		if (strcmp(sl->ns, svc->ns) || strcmp(sl->service, svc->name) || sl->v6 != !!key.v6)
+			continue;	/* a VIP takes the endpoints of its family */
 		if (slice_port(sl, sp, &pod_port))
 			continue;
 		for (size_t e = 0; e < sl->n_eps; e++) {
@@ -299,11 +315,12 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 			nip = node_ip(snap, ep->node);
 			if (!nip || !config_lists_node(out, nip)) {
 				config_say(log, "service %s/%s: endpoint %s on unknown node '%s' skipped",
-				      svc->ns, svc->name, ip_str(ep->addr, a), ep->node);
+				      svc->ns, svc->name, addr_str(ep->addr, ep->addr6, a), ep->node);
 				continue;
 			}
 			for (dup = v->first_be; dup < out->n_bes; dup++)
-				if (out->bes[dup].addr == ep->addr)
+				if (out->bes[dup].addr == ep->addr &&
+				    !memcmp(out->bes[dup].addr6, ep->addr6, sizeof(ep->addr6)))
 					break;
 			if (dup < out->n_bes) {	/* in two slices: ready wins */
 				if (weight)
@@ -312,10 +329,11 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 			}
 			if (out->n_bes >= NOSNAT_MAX_BACKENDS)
 				return bad(err, errlen, "more than %d backends", NOSNAT_MAX_BACKENDS);
-			out->bes[out->n_bes++] = (struct config_backend){
+			out->bes[out->n_bes] = (struct config_backend){
 				.addr = ep->addr, .node = nip, .port = htons(pod_port), .weight = weight,
 				.line = ks->line, .col = ks->col,
 			};
+			memcpy(out->bes[out->n_bes++].addr6, ep->addr6, sizeof(ep->addr6));
 		}
 	}
 	v->n_be = out->n_bes - v->first_be;
@@ -325,15 +343,15 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 /* The Service's VIP ports into out. 0, or -errno with why (out then holds
  * part of them: the caller rolls back). */
 static int add_service(struct kube_resolve *r, struct config *out, size_t k, const struct kube_service *svc,
-		       __be32 vip, char *why, size_t len)
+		       const struct vip_key *vip, char *why, size_t len)
 {
 	const struct config_kube_service *ks = &r->base->ksvcs[k];
 	char a[INET_ADDRSTRLEN];
 
 	/* a VIP is no Node's address, listed or not ('nodes' may be static) */
-	for (size_t i = 0; i < r->snap->n_nodes; i++)
-		if (r->snap->nodes[i].ip == vip)
-			return bad(why, len, "VIP %s is the address of Node %s", ip_str(vip, a),
+	for (size_t i = 0; i < r->snap->n_nodes && !vip->v6; i++)
+		if (r->snap->nodes[i].ip == vip->addr)
+			return bad(why, len, "VIP %s is the address of Node %s", ip_str(vip->addr, a),
 				   r->snap->nodes[i].name);
 	for (size_t i = 0; i < svc->n_ports; i++) {
 		const struct kube_port *sp = &svc->ports[i];
@@ -395,7 +413,7 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 	const struct config *base = r->base;
 	const struct kube_snapshot *snap = r->snap;
 	FILE *log = r->log;
-	char a[INET_ADDRSTRLEN];
+	char a[2 * ADDR_STR_LEN];
 
 	memcpy(out, base, sizeof(*out));
 	r->rejected = 0;
@@ -426,8 +444,8 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 		const struct kube_service *svc = NULL;
 		size_t vips0 = out->n_vips, bes0 = out->n_bes;
 		char why[256] = "";
-		__be32 vip;
-		int rc;
+		struct vip_key vips[2] = { { .addr = 0 }, { .v6 = NOSNAT_VIP_ID_V6 } };
+		int rc = 0;
 
 		for (size_t i = 0; i < snap->n_svcs; i++)
 			if (!strcmp(snap->svcs[i].ns, ks->ns) && !strcmp(snap->svcs[i].name, ks->name))
@@ -436,8 +454,16 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 			config_say(log, "service %s/%s: not found in Kubernetes", ks->ns, ks->name);
 			continue;
 		}
-		vip = ks->vip ? ks->vip : svc->lb_ip;
-		if (!vip) {
+		/* the VIPs the file gives, else the LoadBalancer's of each family */
+		vips[0].addr = ks->vip;
+		memcpy(vips[1].addr6, ks->vip6, sizeof(ks->vip6));
+		if (!ks->vip && !addr6_set(ks->vip6)) {
+			vips[0].addr = svc->lb_ip;
+			memcpy(vips[1].addr6, svc->lb_ip6, sizeof(svc->lb_ip6));
+		}
+		if (addr6_set(vips[1].addr6))
+			vips[1].addr = nosnat_addr6_fold(vips[1].addr6);
+		if (!vips[0].addr && !vips[1].addr) {
 			config_say(log, "service %s/%s: no VIP yet (no status.loadBalancer.ingress ip)", ks->ns,
 			      ks->name);
 			continue;
@@ -452,7 +478,9 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 				config_say(log, "service %s/%s: has no port %u", ks->ns, ks->name,
 				      ntohs(ks->ports[p]));
 		}
-		rc = add_service(r, out, k, svc, vip, why, sizeof(why));
+		for (int f = 0; f < 2 && !rc; f++)
+			if (vips[f].addr)
+				rc = add_service(r, out, k, svc, &vips[f], why, sizeof(why));
 		if (!rc)
 			rc = config_check_vips(out, vips0, r->node_ip, NULL, why, sizeof(why));
 		if (!rc)
@@ -462,7 +490,15 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 		out->n_vips = vips0;
 		out->n_bes = bes0;
 		r->rejected++;
-		config_say(log, "service %s/%s (VIP %s) skipped: %s; %s", ks->ns, ks->name, ip_str(vip, a), why,
+		if (vips[0].addr && vips[1].addr) {
+			char a6[ADDR_STR_LEN];
+
+			snprintf(a, sizeof(a), "%s", ip_str(vips[0].addr, a6));
+			snprintf(a + strlen(a), sizeof(a) - strlen(a), ", %s", vip_addr_str(&vips[1], a6));
+		} else {
+			vip_addr_str(vips[0].addr ? &vips[0] : &vips[1], a);
+		}
+		config_say(log, "service %s/%s (VIP %s) skipped: %s; %s", ks->ns, ks->name, a, why,
 			   add_last_good(r, out, k) ? "its last applied state stays" : "nothing applied for it");
 	}
 	return 0;

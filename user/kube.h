@@ -22,13 +22,15 @@ struct kube_port {
 
 struct kube_service {
 	char ns[64], name[KUBE_NAME_LEN];
-	__be32 lb_ip;		/* status.loadBalancer.ingress[0].ip, 0 if none */
+	__be32 lb_ip;		/* the first IPv4 status.loadBalancer.ingress ip, 0 if none */
+	__u8 lb_ip6[16];	/* the first IPv6 one, all zero if none */
 	struct kube_port ports[KUBE_MAX_PORTS];
 	size_t n_ports;
 };
 
 struct kube_endpoint {
-	__be32 addr;
+	__be32 addr;		/* IPv4; an IPv6 slice's endpoint: the fold of addr6 */
+	__u8 addr6[16];		/* an IPv6 slice's endpoint; zero: IPv4 */
 	char node[KUBE_NAME_LEN];
 	int ready, serving, terminating;
 };
@@ -40,6 +42,7 @@ struct kube_slice {
 	struct kube_endpoint *eps;	/* malloc'd */
 	size_t n_eps;
 	size_t n_invalid;		/* endpoints skipped: no usable address or node */
+	int v6;				/* addressType IPv6 (else IPv4) */
 };
 
 struct kube_node {

@@ -350,7 +350,7 @@ void metrics_render(FILE *f, struct metrics *mx)
 		scalar_family(f, "nosnat_kube_connected", "gauge",
 			      "1 while the Kubernetes watch is connected.", mx->kube_connected ? 1 : 0);
 		scalar_family(f, "nosnat_kube_invalid_endpoints_total", "counter",
-			      "EndpointSlice endpoints skipped: no usable IPv4 address or node.",
+			      "EndpointSlice endpoints skipped: no usable address (of the slice's family) or node.",
 			      mx->kube_invalid_endpoints);
 		scalar_family(f, "nosnat_kube_last_sync_timestamp_seconds", "gauge",
 			      "Unix time of the last state received from Kubernetes.", mx->kube_last_sync);

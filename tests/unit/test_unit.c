@@ -726,6 +726,96 @@ static void test_kube(void)
 	kube_slice_free(&sl[1]);
 }
 
+/* A dual-stack Service: its LoadBalancer's v4 and v6 ingress ips become a
+ * VIP port each, the IPv4 slice's endpoints the v4 one's backends, the
+ * IPv6 slice's the v6 one's. */
+static void test_kube6(void)
+{
+	static const char *svc_json =
+		"{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"mail\",\"name\":\"smtp\"},"
+		"\"spec\":{\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25}]},"
+		"\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"2001:db8::25\"},{\"ip\":\"192.0.2.10\"},"
+		"{\"ip\":\"2001:db8::26\"}]}}}";
+	static const char *slice4 =
+		"{\"metadata\":{\"namespace\":\"mail\",\"name\":\"smtp-4\",\"labels\":"
+		"{\"kubernetes.io/service-name\":\"smtp\"}},\"addressType\":\"IPv4\","
+		"\"ports\":[{\"name\":\"smtp\",\"port\":2525}],"
+		"\"endpoints\":[{\"addresses\":[\"198.18.1.2\"],\"nodeName\":\"node-a\"}]}";
+	static const char *slice6 =
+		"{\"metadata\":{\"namespace\":\"mail\",\"name\":\"smtp-6\",\"labels\":"
+		"{\"kubernetes.io/service-name\":\"smtp\"}},\"addressType\":\"IPv6\","
+		"\"ports\":[{\"name\":\"smtp\",\"port\":2525}],"
+		"\"endpoints\":[{\"addresses\":[\"2001:db8:19:2::10\"],\"nodeName\":\"node-a\"},"
+		"{\"addresses\":[\"2001:db8:19:3::10\"],\"nodeName\":\"node-b\",\"conditions\":{\"ready\":false,"
+		"\"serving\":true,\"terminating\":true}},"
+		"{\"addresses\":[\"fe80::1\"],\"nodeName\":\"node-b\"},"
+		"{\"addresses\":[\"198.18.1.3\"],\"nodeName\":\"node-b\"}]}";
+	struct kube_node nodes[2] = { { .name = "node-a" }, { .name = "node-b" } };
+	struct kube_service svc;
+	struct kube_slice sl[2];
+	struct kube_snapshot snap = { .svcs = &svc, .n_svcs = 1, .slices = sl, .n_slices = 2,
+				      .nodes = nodes, .n_nodes = 2 };
+	__u8 want6[16], pod6[16];
+	char err[256], vs[VIP_STR_LEN];
+	json_object *o;
+
+	nodes[0].ip = inet_addr("198.51.100.11");
+	nodes[1].ip = inet_addr("198.51.100.12");
+	o = js(svc_json);
+	EXPECT(o && !kube_parse_service(o, &svc, err, sizeof(err)), "v6 service: %s", err);
+	json_object_put(o);
+	inet_pton(AF_INET6, "2001:db8::25", want6);
+	EXPECT(svc.lb_ip == inet_addr("192.0.2.10") && !memcmp(svc.lb_ip6, want6, 16),
+	       "the first LB ingress ip of each family");
+	o = js(slice4);
+	EXPECT(o && !kube_parse_slice(o, &sl[0], err, sizeof(err)) && !sl[0].v6 && sl[0].n_eps == 1,
+	       "IPv4 slice: %s", err);
+	json_object_put(o);
+	o = js(slice6);
+	EXPECT(o && !kube_parse_slice(o, &sl[1], err, sizeof(err)) && sl[1].v6 && sl[1].n_eps == 2 &&
+	       sl[1].n_invalid == 2, "IPv6 slice: %zu endpoints, %zu invalid (link-local, v4)",
+	       sl[1].n_eps, sl[1].n_invalid);
+	json_object_put(o);
+	inet_pton(AF_INET6, "2001:db8:19:2::10", pod6);
+	EXPECT(sl[1].n_eps && !memcmp(sl[1].eps[0].addr6, pod6, 16) &&
+	       sl[1].eps[0].addr == nosnat_addr6_fold(pod6), "v6 endpoint address");
+
+	memset(&kbase, 0, sizeof(kbase));
+	kbase.nodes_from_kube = 1;
+	kbase.n_ksvcs = 1;
+	snprintf(kbase.ksvcs[0].ns, sizeof(kbase.ksvcs[0].ns), "mail");
+	snprintf(kbase.ksvcs[0].name, sizeof(kbase.ksvcs[0].name), "smtp");
+	snprintf(kbase.ksvcs[0].label, sizeof(kbase.ksvcs[0].label), "mail/smtp");
+	EXPECT(!resolve(&kbase, &snap, nodes[0].ip, NULL) && kout.n_vips == 2 && kout.n_bes == 3 &&
+	       krejected == 0, "dual stack from Kubernetes: %zu VIP ports, %zu backends: %s", kout.n_vips,
+	       kout.n_bes, knotes);
+	if (kout.n_vips == 2) {
+		const struct config_vip *v4 = &kout.vips[0], *v6 = &kout.vips[1];
+
+		EXPECT(!v4->vk.v6 && v4->n_be == 1 && kout.bes[v4->first_be].addr == inet_addr("198.18.1.2"),
+		       "the v4 VIP port takes the IPv4 slice");
+		EXPECT(!strcmp(vip_str(&v6->vk, vs), "[2001:db8::25]:25/tcp") && v6->n_be == 2 &&
+		       !memcmp(kout.bes[v6->first_be].addr6, pod6, 16) &&
+		       kout.bes[v6->first_be].port == htons(2525) &&
+		       kout.bes[v6->first_be].node == nodes[0].ip &&
+		       kout.bes[v6->first_be].weight == 1 && kout.bes[v6->first_be + 1].weight == 0,
+		       "the v6 VIP port takes the IPv6 slice: %s", vs);
+	}
+	/* the file's vip wins over the LoadBalancer's: only the family given */
+	inet_pton(AF_INET6, "2001:db8::99", kbase.ksvcs[0].vip6);
+	EXPECT(!resolve(&kbase, &snap, nodes[0].ip, NULL) && kout.n_vips == 1 && kout.vips[0].vk.v6 &&
+	       !memcmp(kout.vips[0].vk.addr6, kbase.ksvcs[0].vip6, 16) && kout.vips[0].n_be == 2,
+	       "a v6 vip given in the file");
+	/* a broken v6 part skips the whole Service */
+	memset(kbase.ksvcs[0].vip6, 0, 16);
+	inet_pton(AF_INET6, "::1", svc.lb_ip6);
+	EXPECT(!resolve(&kbase, &snap, nodes[0].ip, NULL) && kout.n_vips == 0 && krejected == 1 &&
+	       strstr(knotes, "192.0.2.10, ::1") && strstr(knotes, "loopback"),
+	       "a Service with a loopback v6 VIP: %s", knotes);
+	kube_slice_free(&sl[0]);
+	kube_slice_free(&sl[1]);
+}
+
 static struct kube_service ksvc(const char *ns, const char *name, const char *lb, int n_ports)
 {
 	struct kube_service v = {};
@@ -1522,6 +1612,7 @@ int main(int argc, char **argv)
 	test_dataplane_mode();
 	test_kube();
 	test_kube_isolation();
+	test_kube6();
 	test_show_json();
 	test_parse6();
 	test_maglev6();
