@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <bpf/libbpf.h>
 
-#define MIGRATE_MAX 8
+#define MIGRATE_MAX 12	/* at least every map kind_of carries over or makes anew */
 
 struct migrated_map {
 	char path[PATH_MAX];
