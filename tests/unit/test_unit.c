@@ -345,6 +345,19 @@ static void test_config(const char *fixtures)
 		       "dual stack refused at apply: %s", err);
 	}
 
+	/* A Kubernetes service's VIPs of both families, given in the file. */
+	snprintf(dir, sizeof(dir), "%s/config/good-kube-dual-stack.yaml", fixtures);
+	if (config_load(dir, &cfg, err, sizeof(err)) == 0) {
+		__u8 v6[16], dns6[16];
+
+		inet_pton(AF_INET6, "2001:db8::25", v6);
+		inet_pton(AF_INET6, "2001:db8::53", dns6);
+		EXPECT(cfg.n_ksvcs == 2 && cfg.ksvcs[0].vip == inet_addr("192.0.2.10") &&
+		       !memcmp(cfg.ksvcs[0].vip6, v6, 16) && !cfg.ksvcs[1].vip &&
+		       !memcmp(cfg.ksvcs[1].vip6, dns6, 16) && cfg.ksvcs[1].proto == IPPROTO_UDP,
+		       "Kubernetes services' VIPs of both families");
+	}
+
 	/* The tunnel settings, and their absence. */
 	snprintf(dir, sizeof(dir), "%s/config/good-gue.yaml", fixtures);
 	if (config_load(dir, &cfg, err, sizeof(err)) == 0)
