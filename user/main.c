@@ -247,7 +247,10 @@ static int cmd_node(struct ctx *c, int argc, char **argv)
 		bad_usage("%s", "node takes add|del ADDR");
 	add = !strcmp(argv[i], "add");
 	if (parse_ipv4(argv[i + 1], &node) || !node) {
-		err("invalid node address '%s'", argv[i + 1]);
+		__u8 a6[16];
+
+		err("invalid node address '%s'%s", argv[i + 1], parse_ipv6(argv[i + 1], a6) ? "" :
+		    ": nodes are IPv4 (IPv6 node networks are not supported yet)");
 		return 1;
 	}
 	if (writer_begin(&m, s))
