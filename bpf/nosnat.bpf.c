@@ -62,7 +62,10 @@ int nosnat_tc_egress(struct __sk_buff *skb)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
 
-	tc_reply_nat(skb, &v);
+	if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		verdict_unpack(nosnat_reply6_skb(skb), &v);
+	else
+		tc_reply_nat(skb, &v);
 	count_verdict(NOSNAT_HOOK_TC_EGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }

@@ -69,8 +69,9 @@ enum outcome {
 				 * neighbour code writes the L2 header */
 	OUT_TUNNEL,		/* within the walk only: a tunnel to this node,
 				 * walked next by its own global function
-				 * (verdict.ifindex: 1 GUE, 0 IPIP); never the
-				 * verdict a packet leaves with */
+				 * (verdict.ifindex: 1 GUE, 0 IPIP, TUNNEL_6IN4);
+				 * never the verdict a packet leaves with */
 };
+#define TUNNEL_6IN4	2
 
 #endif

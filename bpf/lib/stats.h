@@ -20,6 +20,21 @@ static __always_inline void set_verdict(struct verdict *v, __u32 out, __u32 acti
 	v->reason = reason;
 }
 
+/* A verdict in one scalar, for the walk's global functions to return. */
+static __always_inline __u64 verdict_pack(const struct verdict *v)
+{
+	return (__u64)v->ifindex << 32 | (v->reason & 0xff) << 16 | (v->action & 0xff) << 8 |
+	       (v->out & 0xff);
+}
+
+static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
+{
+	v->out = x & 0xff;
+	v->action = (x >> 8) & 0xff;
+	v->reason = (x >> 16) & 0xff;
+	v->ifindex = x >> 32;
+}
+
 static __always_inline void count_verdict(__u32 hook, const struct verdict *v, __u64 bytes)
 {
 	__u32 key = nosnat_stat_slot(hook, v->action, v->reason);

@@ -11,6 +11,7 @@
 #include "lookup.h"
 #include "deliver.h"
 #include "decap.h"
+#include "v6.h"
 
 /* What tc pulls into the linear area for a packet that may be ours: L2 with
  * two tags, an outer and an inner IPv4 header with options, and TCP with
@@ -121,21 +122,6 @@ static __always_inline int walk_headers_linear(const struct pkt *p, int rc)
 	if (l4 + sizeof(struct tcphdr) > p->data_end)
 		return 0;
 	return l4 + ((((struct tcphdr *)l4)->doff & 0xf) << 2) <= p->data_end;
-}
-
-/* A verdict in one scalar, for the walk's global functions to return. */
-static __always_inline __u64 verdict_pack(const struct verdict *v)
-{
-	return (__u64)v->ifindex << 32 | (v->reason & 0xff) << 16 | (v->action & 0xff) << 8 |
-	       (v->out & 0xff);
-}
-
-static __always_inline void verdict_unpack(__u64 x, struct verdict *v)
-{
-	v->out = x & 0xff;
-	v->action = (x >> 8) & 0xff;
-	v->reason = (x >> 16) & 0xff;
-	v->ifindex = x >> 32;
 }
 
 /* A tunnel addressed to this node, of a kind it takes off (gue: GUE, else
@@ -297,6 +283,15 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		icmp_to_vip(c, &p, cfg, 0, 0, v);
 		return;
 	}
+	if (c.tc && p.proto == IPPROTO_IPV6 && !p.fragment) {
+		/* 6in4 to this node: the v6 tunnel walk (v6.h) is next */
+		cfg = cfg_get();
+		if (cfg && cfg->node_ip && p.ip->daddr == cfg->node_ip) {
+			v->out = OUT_TUNNEL;
+			v->ifindex = TUNNEL_6IN4;
+		}
+		return;
+	}
 	if (p.proto != IPPROTO_IPIP)
 		return;
 tunnel:
@@ -345,9 +340,22 @@ static __always_inline void walk_xdp(struct xdp_md *ctx, struct verdict *v, int 
 /* ... and tc's. */
 static __always_inline void walk_skb(struct __sk_buff *skb, struct verdict *v)
 {
+	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		verdict_unpack(nosnat_walk6_skb(skb, ~0U), v);
+		return;
+	}
 	verdict_unpack(nosnat_walk_skb(skb), v);
-	if (v->out == OUT_TUNNEL)
+	if (v->out != OUT_TUNNEL)
+		return;
+	if (v->ifindex != TUNNEL_6IN4) {
 		verdict_unpack(nosnat_tunnel_skb(skb, v->ifindex), v);
+		return;
+	}
+	/* 6in4: taken off, then the inner packet walked for a pod here (by
+	 * the outer ID's tag) */
+	verdict_unpack(nosnat_tunnel6_skb(skb), v);
+	if (v->out == OUT_TUNNEL)
+		verdict_unpack(nosnat_walk6_skb(skb, v->ifindex & NOSNAT_ID_TAG_MASK), v);
 }
 
 /* The hook-neutral verdict as XDP's return code. */

@@ -52,7 +52,7 @@ static uint32_t xdp_equivalent(int tc_ret)
 
 /* The production tc ingress program on a frame XDP passed on untouched
  * (or on every frame at --hook tc): its walk decides. */
-static int run_tc_walk(const uint8_t *in, size_t len, int ifindex, struct run *r)
+int run_tc_walk(const uint8_t *in, size_t len, int ifindex, struct run *r)
 {
 	struct __sk_buff ctx_in = { .ingress_ifindex = (uint32_t)ifindex };
 	uint8_t pkt[sizeof(r->out)];
@@ -286,7 +286,7 @@ uint64_t count_entries_of(int fd)
  * key would restart the walk. */
 void map_clear(int fd)
 {
-	struct nosnat_flow_key key, next;
+	__u8 key[64], next[64];	/* any flow key: v4's 16 bytes, v6's 40 */
 	int more;
 
 	if (bpf_map_get_next_key(fd, NULL, &key))
@@ -294,7 +294,7 @@ void map_clear(int fd)
 	do {
 		more = !bpf_map_get_next_key(fd, &key, &next);
 		bpf_map_delete_elem(fd, &key);
-		key = next;
+		memcpy(key, next, sizeof(key));
 	} while (more);
 }
 
@@ -313,12 +313,13 @@ int cfg_reset(void)
 	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
 		return -1;
 	while (st.n_vips)
-		if (op_vip_del(&maps, &st, &st.vips[0].key))
+		if (op_vip_del_any(&maps, &st, &st.vips[0].vk))
 			return -1;
 	while (st.n_nodes)
 		if (op_node_del(&maps, &st, st.nodes[0]))
 			return -1;
 	map_clear(maps.flows);
+	map_clear(maps.flows6);
 	hs_clear(maps.flows_new);
 	{	/* no next hop cached by an earlier test */
 		static struct nosnat_nexthop none[256];

@@ -75,6 +75,7 @@ int reload_encap(int gue);
 extern int last_via_tc;
 int verdict_is(const struct run *r, uint32_t want);
 __u32 walk_hook(void);
+int run_tc_walk(const uint8_t *in, size_t len, int ifindex, struct run *r);
 int expect_tc_walk(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action,
 		   __u32 reason);
 int t_meta_refused_at_run_time(void);
@@ -183,6 +184,12 @@ int t_non_syn_without_entry(void);
 int t_second_chance(void);
 int t_new_flow_limit(void);
 int t_verify_mark_collision(void);
+
+/* t_v6.c */
+int t_v6_local(void);
+int t_v6_remote(void);
+int t_v6_decap(void);
+int t_v6_headers(void);
 
 /* t_gue.c */
 int t_gue_encap(void);

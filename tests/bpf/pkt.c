@@ -120,6 +120,79 @@ size_t build_ipip(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t
 	return build_ip(buf, &o, &l);
 }
 
+void ip6(const char *s, uint8_t out[16])
+{
+	inet_pton(AF_INET6, s, out);
+}
+
+size_t build_ip6(uint8_t *buf, const struct ip6_spec *ip, const struct l4_spec *l4)
+{
+	uint8_t *h = buf, *t = buf + 40 + ip->ext_len;
+	size_t l4len = 0;
+	uint32_t sum = 0;
+	uint16_t c;
+
+	for (int i = 0; i < 16; i += 2)
+		sum += (uint32_t)(ip->saddr[i] << 8 | ip->saddr[i + 1]) +
+		       (uint32_t)(ip->daddr[i] << 8 | ip->daddr[i + 1]);
+	if (l4->proto == IPPROTO_TCP) {
+		size_t thl = 20 + l4->opts_len;
+
+		memset(t, 0, thl);
+		put16(t, l4->sport);
+		put16(t + 2, l4->dport);
+		put32(t + 4, l4->seq);
+		put32(t + 8, l4->ack);
+		t[12] = (uint8_t)((thl / 4) << 4);
+		t[13] = l4->flags;
+		put16(t + 14, 64240);
+		copy(t + 20, l4->opts, l4->opts_len);
+		copy(t + thl, l4->payload, l4->payload_len);
+		l4len = thl + l4->payload_len;
+		c = csum16(t, l4len, sum + IPPROTO_TCP + (uint32_t)l4len);
+		memcpy(t + 16, &c, 2);
+	} else if (l4->proto == IPPROTO_UDP) {
+		l4len = 8 + l4->payload_len;
+		put16(t, l4->sport);
+		put16(t + 2, l4->dport);
+		put16(t + 4, (uint16_t)l4len);
+		put16(t + 6, 0);
+		copy(t + 8, l4->payload, l4->payload_len);
+		c = csum16(t, l4len, sum + IPPROTO_UDP + (uint32_t)l4len);
+		if (!c)
+			c = 0xffff;
+		memcpy(t + 6, &c, 2);
+	} else if (l4->payload_len) {	/* ICMPv6: the caller's bytes, sum filled in */
+		copy(t, l4->payload, l4->payload_len);
+		l4len = l4->payload_len;
+		if (l4->proto == 58 && l4len >= 4) {
+			put16(t + 2, 0);
+			c = csum16(t, l4len, sum + 58 + (uint32_t)l4len);
+			memcpy(t + 2, &c, 2);
+		}
+	}
+	h[0] = 0x60 | (ip->tclass >> 4);
+	h[1] = (uint8_t)(ip->tclass << 4);
+	h[2] = h[3] = 0;
+	put16(h + 4, (uint16_t)(ip->ext_len + l4len));
+	h[6] = ip->ext_len ? ip->first_nh : l4->proto;
+	h[7] = ip->hlim ? ip->hlim : 64;
+	memcpy(h + 8, ip->saddr, 16);
+	memcpy(h + 24, ip->daddr, 16);
+	copy(h + 40, ip->ext, ip->ext_len);
+	return 40 + ip->ext_len + l4len;
+}
+
+size_t build_tun4(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t tos,
+		  uint8_t proto, const uint8_t *inner, size_t inner_len)
+{
+	struct ip_spec o = { .saddr = src, .daddr = dst, .proto = proto, .tos = tos,
+			     .ttl = 64, .id = id, .frag = 0x4000 };
+	struct l4_spec l = { .payload = inner, .payload_len = inner_len };
+
+	return build_ip(buf, &o, &l);
+}
+
 size_t build_gue(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint16_t sport,
 		 uint16_t dport, const uint8_t *inner, size_t inner_len)
 {

@@ -71,6 +71,23 @@ size_t build_eth(uint8_t *buf, const uint8_t *dmac, const uint8_t *smac, int vla
  * over a veth: the folded pseudo-header sum, not complemented. */
 void l4_set_partial(uint8_t *l3);
 
+/* IPv6: the header, extension headers as given (ext_len bytes, each with
+ * its own next-header byte; first_nh the header's own), then L4 as for
+ * IPv4, the sum over the v6 pseudo-header. */
+struct ip6_spec {
+	uint8_t saddr[16], daddr[16];
+	uint8_t tclass, hlim;
+	const uint8_t *ext;
+	size_t ext_len;
+	uint8_t first_nh;	/* 0: l4's protocol */
+};
+
+void ip6(const char *s, uint8_t out[16]);
+size_t build_ip6(uint8_t *buf, const struct ip6_spec *ip, const struct l4_spec *l4);
+/* An outer IPv4 of protocol proto (IPIP 4, 6in4 41) around inner. */
+size_t build_tun4(uint8_t *buf, uint32_t src, uint32_t dst, uint16_t id, uint8_t tos,
+		  uint8_t proto, const uint8_t *inner, size_t inner_len);
+
 extern const uint8_t MAC_ROUTER[6], MAC_SELF[6], MAC_B[6];
 
 #endif

@@ -1,0 +1,648 @@
+/* v6.h - IPv6 VIPs, at tc: a client's packet to a v6 VIP goes to its pod,
+ * DNATed here or in IPv4 (protocol 41, "6in4") to the pod's node, which
+ * takes it off and DNATs it; the pod's replies leave as the VIP (tc
+ * egress). Tables: nosnat_vips6, nosnat_flows6, nosnat_pods6 (nosnat_abi.h);
+ * VIP ids, Maglev tables and backend slots are shared with IPv4.
+ *
+ * XDP passes every IPv6 packet untouched (the v4 walk stops at its
+ * ethertype): the whole v6 walk runs at tc, in global functions of its own,
+ * so that none of it adds to XDP's verifier budget or to the v4 walk's. */
+#ifndef NOSNAT_V6_H
+#define NOSNAT_V6_H
+
+#include <linux/ipv6.h>
+#include "maps.h"
+#include "parse.h"
+#include "stats.h"
+#include "lookup.h"
+#include "nat.h"
+#include "skb.h"
+#include "deliver.h"
+
+#ifndef ETH_P_IPV6
+#define ETH_P_IPV6	0x86DD
+#endif
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6	58
+#endif
+#ifndef BPF_F_ADJ_ROOM_DECAP_L3_IPV6
+#define BPF_F_ADJ_ROOM_DECAP_L3_IPV6	(1ULL << 8)	/* Linux 6.3+ */
+#endif
+
+/* Extension headers walked before the transport header, at most. */
+#define V6_EXT_MAX	4
+/* What tc pulls into the linear area for a v6 packet that may be ours: L2
+ * with two tags, an outer IPv4 header with options (6in4), the IPv6 header,
+ * some extension headers, TCP with options. */
+#define V6_PULL_LEN	256
+
+struct pkt6 {
+	void *data_end;
+	struct ipv6hdr *ip6;
+	void *l4;		/* TCP/UDP header (NULL: none, or a fragment) */
+	__u32 l2_len;
+	__u32 l4_off;		/* from the frame's start */
+	__u8 proto;		/* the transport protocol, past extension headers */
+	__u8 fragment;		/* a fragment header was seen */
+};
+
+/* L2, up to two VLAN tags: the ethertype after them, the offset of L3. */
+static __always_inline __be16 l2_proto(void *data, void *data_end, __u32 *off)
+{
+	struct ethhdr *eth = data;
+	__be16 proto;
+
+	*off = sizeof(*eth);
+	if ((void *)(eth + 1) > data_end)
+		return 0;
+	proto = eth->h_proto;
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct vlan_tag *vt = data + *off;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(vt + 1) > data_end)
+			return 0;
+		proto = vt->proto;
+		*off += sizeof(*vt);
+	}
+	return proto;
+}
+
+/* The 16 bytes of an IPv6 address, folded to the 32 bits the address
+ * filters and backend slots hold (nosnat_addr6_fold). */
+static __always_inline __be32 addr6_fold(const struct in6_addr *a)
+{
+	__u32 f = a->in6_u.u6_addr32[0] ^ a->in6_u.u6_addr32[1] ^ a->in6_u.u6_addr32[2] ^
+		  a->in6_u.u6_addr32[3];
+
+	return f ? f : 1;
+}
+
+static __always_inline int is_vip6_addr(const struct in6_addr *a)
+{
+	struct nosnat_be6 k;
+
+	if (!vip_filter_hit(addr6_fold(a)))
+		return 0;
+	__builtin_memcpy(k.addr, a, 16);
+	return bpf_map_lookup_elem(&nosnat_vip6_addr, &k) != NULL;
+}
+
+enum { PARSE6_OK = 0, PARSE6_NOT_IPV6, PARSE6_MALFORMED };
+
+/* The IPv6 header at off, its extension headers (hop-by-hop, routing,
+ * destination options, fragment; at most V6_EXT_MAX) walked to the
+ * transport header. linear: the whole packet is in [data, data_end). */
+static __always_inline int parse6(void *data, void *data_end, __u32 off, struct pkt6 *p,
+				  __u32 skb_len)
+{
+	struct ipv6hdr *ip6 = data + (off & 0x1ff);
+	__u8 nh;
+
+	p->data_end = data_end;
+	p->l4 = NULL;
+	p->fragment = 0;
+	if ((void *)(ip6 + 1) > data_end)
+		return PARSE6_MALFORMED;
+	p->ip6 = ip6;
+	if (ip6->version != 6 ||
+	    (off & 0x1ff) + sizeof(*ip6) + ntohs_bounded(ip6->payload_len) > skb_len)
+		return PARSE6_MALFORMED;
+	p->l2_len = off & 0x1ff;
+	off = (off & 0x1ff) + sizeof(*ip6);
+	nh = ip6->nexthdr;
+#pragma unroll
+	for (int i = 0; i < V6_EXT_MAX; i++) {
+		struct ipv6_opt_hdr *h = data + off;
+
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS &&
+		    nh != IPPROTO_FRAGMENT)
+			break;
+		if ((void *)(h + 1) > data_end)
+			return PARSE6_MALFORMED;
+		if (nh == IPPROTO_FRAGMENT) {
+			p->fragment = 1;
+			off += 8;
+		} else {
+			off += ((__u32)h->hdrlen + 1) * 8;
+		}
+		nh = h->nexthdr;
+	}
+	if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
+	    nh == IPPROTO_FRAGMENT)
+		return PARSE6_MALFORMED;	/* more than we walk: not ours to judge */
+	p->proto = nh;
+	p->l4_off = off;
+	return PARSE6_OK;
+}
+
+/* parse6 on the skb as a global function: its loop over extension headers
+ * verified once, not again at every place a v6 packet is parsed. Packed:
+ * rc | proto << 8 | fragment << 16 | l4_off << 32. */
+__attribute__((noinline)) __u64 nosnat_parse6_skb(struct __sk_buff *skb, __u32 off)
+{
+	struct pkt6 p = {};
+	int rc;
+
+	if (!skb)
+		return PARSE6_MALFORMED;
+	rc = parse6((void *)(long)skb->data, (void *)(long)skb->data_end, off, &p, skb->len);
+	return (__u64)rc | (__u64)p.proto << 8 | (__u64)p.fragment << 16 | (__u64)p.l4_off << 32;
+}
+
+/* p from the skb at L3 offset off; its pointers taken afresh. */
+static __always_inline int pkt6_parse(struct __sk_buff *skb, __u32 off, struct pkt6 *p)
+{
+	__u64 r = nosnat_parse6_skb(skb, off & 0x1f);
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+
+	p->data_end = data_end;
+	p->ip6 = data + (off & 0x1f);
+	p->l4 = NULL;
+	p->l2_len = off & 0x1f;
+	p->proto = (r >> 8) & 0xff;
+	p->fragment = (r >> 16) & 1;
+	p->l4_off = (r >> 32) & 0x7ff;
+	if ((void *)(p->ip6 + 1) > data_end)
+		return PARSE6_MALFORMED;
+	return r & 0xff;
+}
+
+/* The TCP or UDP header at p->l4_off and its ports (p->l4 set). */
+static __always_inline int parse6_ports(struct pkt6 *p, void *data, __be16 *sport, __be16 *dport)
+{
+	void *l4 = data + (p->l4_off & 0x7ff);
+
+	if (p->proto == IPPROTO_TCP) {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > p->data_end || th->doff < 5 ||
+		    l4 + th->doff * 4 > p->data_end)
+			return PARSE6_MALFORMED;
+	} else if ((void *)((struct udphdr *)l4 + 1) > p->data_end) {
+		return PARSE6_MALFORMED;
+	}
+	*sport = ((__be16 *)l4)[0];
+	*dport = ((__be16 *)l4)[1];
+	p->l4 = l4;
+	return PARSE6_OK;
+}
+
+/* The flow hash that picks a v6 flow's Maglev slot: every node agrees. */
+static __always_inline __u32 flow6_hash(const struct nosnat_flow6_key *k)
+{
+	return nosnat_flow_hash(addr6_fold((const struct in6_addr *)k->src),
+				addr6_fold((const struct in6_addr *)k->dst), k->sport, k->dport,
+				k->proto);
+}
+
+static __always_inline void flow6_record(const struct nosnat_flow6_key *k, __u32 id,
+					 const struct nosnat_backend *be, __u32 vip_id,
+					 __be32 syn_ack, __u32 gen)
+{
+	const struct nosnat_vip_id *vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
+	struct nosnat_flow f = {
+		.backend_id = id, .backend_addr = be->addr, .syn_ack = syn_ack,
+		.vip_ref = vi ? vi->ref : 0, .flags = NOSNAT_FLOW_MAGLEV, .gen = gen,
+	};
+
+	bpf_map_update_elem(&nosnat_flows6, k, &f, BPF_ANY);
+}
+
+/* The pod of a v6 VIP packet: the flow's, else Maglev's (recorded). On the
+ * pod's node (tag: the outer ID the ingress node sent, else ~0) only a pod
+ * here will do: the flow's, else the one the ingress node chose. */
+static __always_inline struct nosnat_backend *
+pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *cfg, int syn,
+      __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason, int *new_flow)
+{
+	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows6, k);
+	struct nosnat_backend *be = flow_backend(f, syn);
+	__u32 gen;
+
+	if (be && f && (tag == ~0U || be->node == cfg->node_ip)) {
+		*id = f->backend_id;
+		return be;
+	}
+	gen = maglev_gen(vip_id);
+	if (tag != ~0U) {
+		be = local_by_tag(vip_id, cfg->node_ip, (__u16)tag, id);
+		gen = GEN_NONE;		/* the ingress node's choice, not this table's */
+	} else {
+		be = maglev_backend(vip_id, flow6_hash(k), id);
+		gen = maglev_gen_after(vip_id, gen);
+	}
+	if (!be || (syn && !be->weight))
+		return NULL;
+	if (!syn && k->proto == IPPROTO_TCP)
+		*reason = NOSNAT_R_RECOVERED;
+	else
+		*new_flow = 1;
+	flow6_record(k, *id, be, vip_id, syn_ack, gen);
+	return be;
+}
+
+/* dst VIP:port -> pod:pod_port. The L4 sum takes the address change
+ * through the helper's pseudo-header mode, right for a partial sum and a
+ * complete one alike; IPv6 has no header sum. */
+static __always_inline int skb_dnat6(struct __sk_buff *skb, struct pkt6 *p,
+				     const struct nosnat_be6 *pod, __be16 pod_port, int dst)
+{
+	__u32 addr_off = p->l2_len + (dst ? offsetof(struct ipv6hdr, daddr)
+					  : offsetof(struct ipv6hdr, saddr));
+	__u32 port_off = p->l4_off + (dst ? 2 : 0);
+	__u32 csum_off = p->l4_off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+							      : offsetof(struct udphdr, check));
+	__u64 mangled = p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0;
+	struct nosnat_be6 old;
+	__be16 old_port;
+	__s64 diff;
+
+	if (bpf_skb_load_bytes(skb, addr_off, &old, sizeof(old)) ||
+	    bpf_skb_load_bytes(skb, port_off, &old_port, sizeof(old_port)))
+		return -1;
+	diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)pod, sizeof(*pod), 0);
+	if (diff < 0)
+		return -1;
+	if (bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR | mangled) ||
+	    bpf_l4_csum_replace(skb, csum_off, old_port, pod_port, mangled | sizeof(pod_port)) ||
+	    bpf_skb_store_bytes(skb, addr_off, pod, sizeof(*pod), 0) ||
+	    bpf_skb_store_bytes(skb, port_off, &pod_port, sizeof(pod_port), 0))
+		return -1;
+	return 0;
+}
+
+/* The MSS a v6 SYN (or SYN-ACK) may announce: the uplink's MTU less 6in4,
+ * the IPv6 header with the extension headers this segment carries, TCP. */
+static __always_inline __u32 mss6_max(const struct nosnat_cfg *cfg, const struct pkt6 *p)
+{
+	return cfg->mtu - NOSNAT_6IN4_OVERHEAD - sizeof(struct tcphdr) -
+	       ((p->l4_off - p->l2_len) & 0x7ff);
+}
+
+/* The outer IPv4 header of 6in4 to node (protocol 41, DF, ID the pod's
+ * tag), after the room for it was made at l2_len. */
+static __always_inline int skb_outer6in4(struct __sk_buff *skb, __u32 l2_len, __be32 src,
+					 __be32 node, __u8 tclass, __u16 tag)
+{
+	__be16 ip_proto = bpf_htons(ETH_P_IP);
+	struct iphdr o = {
+		.version = 4, .ihl = 5, .tos = tclass, .tot_len = bpf_htons(skb->len - l2_len),
+		.id = bpf_htons(tag), .frag_off = bpf_htons(IP_DF), .ttl = 64,
+		.protocol = IPPROTO_IPV6, .saddr = src, .daddr = node,
+	};
+
+	o.check = ipv4_hdr_csum(&o);
+	if (bpf_skb_store_bytes(skb, l2_len, &o, sizeof(o), 0) ||
+	    bpf_skb_store_bytes(skb, l2_len - 2, &ip_proto, sizeof(ip_proto), 0))
+		return -1;
+	return 0;
+}
+
+/* p (a v6 VIP packet for a pod on node) in IPv4 to node, out the way the
+ * FIB says: a SYN's MSS clamped for the tunnel first. A packet too big for
+ * the tunnel is dropped and counted too_big (its sender learns nothing yet:
+ * ICMPv6 packet-too-big is for later). */
+static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
+					const struct nosnat_cfg *cfg, __be32 node, __u16 tag,
+					int syn, struct verdict *v)
+{
+	__u32 l2_len = p->l2_len & 0x1f, seg = skb->len - l2_len;
+	__u8 tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
+	struct route rt = {};
+
+	if (skb->gso_size) {
+		struct tcphdr *th = (void *)(long)skb->data + (p->l4_off & 0x7ff);
+
+		if ((void *)(th + 1) > (void *)(long)skb->data_end)
+			return;
+		seg = p->l4_off - l2_len + skb->gso_size +
+		      (p->proto == IPPROTO_TCP ? ((th->doff & 0xf) << 2) : 8);
+	}
+	if (cfg->mtu && seg + NOSNAT_6IN4_OVERHEAD > cfg->mtu) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		return;
+	}
+	if (syn && cfg->mtu)
+		nosnat_mss_clamp_skb(skb, p->l4_off, mss6_max(cfg, p));
+	if (skb_route(skb, cfg->node_ip, node, tclass, seg + NOSNAT_6IN4_OVERHEAD, &rt)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
+		return;
+	}
+	if (bpf_skb_adjust_room(skb, NOSNAT_6IN4_OVERHEAD, BPF_ADJ_ROOM_MAC,
+				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) ||
+	    skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (rt.to_tc) {		/* the neighbour code resolves the next hop */
+		set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		v->ifindex = rt.ifindex;
+		return;
+	}
+	frame_send(CTX_SKB(skb), &rt, v);
+	if (v->action == NOSNAT_ACT_ENCAP)
+		v->reason = NOSNAT_R_NONE;	/* v6 crosses in 6in4, GUE or not */
+}
+
+/* tag: ~0 for a packet from a client; the outer ID for one a node sent in
+ * 6in4 (taken off already): delivered only to a pod here. */
+static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u32 tag)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	const struct nosnat_cfg *cfg;
+	struct nosnat_vip *vip;
+	struct nosnat_backend *be;
+	struct pkt6 p = {};
+	__be16 sport = 0, dport = 0;
+	__u32 off, id = 0, reason = NOSNAT_R_NONE;
+	int rc, syn = 0, new_flow = 0;
+
+	if (l2_proto(data, data_end, &off) != bpf_htons(ETH_P_IPV6))
+		return;
+	if (data + off + sizeof(struct ipv6hdr) > data_end) {
+		if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN))
+			return;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (data + (off & 0x1f) + sizeof(struct ipv6hdr) > data_end)
+			return;
+	}
+	{
+		struct ipv6hdr *ip6 = data + (off & 0x1f);
+
+		/* the common case: not to a VIP address (neighbour discovery,
+		 * router advertisements, MLD, anyone's traffic) */
+		if (!vip_filter_hit(addr6_fold(&ip6->daddr)))
+			return;
+		if (!is_vip6_addr(&ip6->daddr))
+			return;
+	}
+	/* headers may sit beyond the linear area: pulled, read again; a
+	 * GRO train's are all there already, and pulling 256 bytes of it
+	 * would copy payload */
+	rc = pkt6_parse(skb, off, &p);
+	data = (void *)(long)skb->data;
+	data_end = p.data_end;
+	if (rc != PARSE6_OK || ((p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
+				!p.fragment && parse6_ports(&p, data, &sport, &dport))) {
+		if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN))
+			return;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		rc = pkt6_parse(skb, off, &p);
+		data = (void *)(long)skb->data;
+		data_end = p.data_end;
+		if (rc == PARSE6_OK && (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
+		    !p.fragment && parse6_ports(&p, data, &sport, &dport))
+			rc = PARSE6_MALFORMED;
+	}
+	if (rc != PARSE6_OK) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
+		return;		/* ICMPv6 (echo, errors) and the rest: the kernel's */
+	if (p.fragment) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
+		return;
+	}
+
+	struct nosnat_vip6_key vk = { .port = dport, .proto = p.proto };
+	struct nosnat_flow6_key k = { .sport = sport, .dport = dport, .proto = p.proto };
+
+	__builtin_memcpy(vk.addr, &p.ip6->daddr, 16);
+	__builtin_memcpy(k.src, &p.ip6->saddr, 16);
+	__builtin_memcpy(k.dst, &p.ip6->daddr, 16);
+	vip = bpf_map_lookup_elem(&nosnat_vips6, &vk);
+	if (!vip)
+		return;		/* a VIP's address, another port: not ours */
+	cfg = cfg_get();
+	if (!cfg || !cfg->node_ip) {
+		set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
+		return;
+	}
+	__be32 syn_ack = 0;
+
+	if (p.proto == IPPROTO_TCP) {
+		struct tcphdr *th = data + (p.l4_off & 0x7ff);
+
+		if ((void *)(th + 1) > data_end)
+			return;
+		syn = th->syn && !th->ack;
+		if (syn)
+			syn_ack = bpf_htonl(bpf_ntohl(th->seq) + 1);
+	}
+	if (tag == ~0U && syn && is_vip6_addr(&p.ip6->saddr)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
+		return;
+	}
+	__u32 vip_id = vip->id;
+
+	be = pick6(&k, vip_id, cfg, syn, syn_ack, tag, &id, &reason, &new_flow);
+	if (!be) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		return;
+	}
+	if (reason != NOSNAT_R_NONE)
+		count_flow_event(reason);
+	count_vip(vip_id, skb->len, new_flow);
+	count_backend(id, skb->len);
+	if (be->node == cfg->node_ip) {
+		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
+
+		if (!pod || skb_dnat6(skb, &p, pod, be->port, 1)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		set_verdict(v, OUT_PASS, tag == ~0U ? NOSNAT_ACT_LOCAL : NOSNAT_ACT_DECAP, reason);
+		return;
+	}
+	if (tag != ~0U) {	/* a node sent it here, and no pod here has it */
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		return;
+	}
+	encap6_send(skb, &p, cfg, be->node, backend_tag(be->addr, be->port), syn, v);
+	if (v->action == NOSNAT_ACT_ENCAP && reason != NOSNAT_R_NONE)
+		v->reason = reason;
+}
+
+/* tc ingress: a v6 packet, walked on its own (global: verified once, its
+ * stack apart from the v4 walk's). */
+__attribute__((noinline)) __u64 nosnat_walk6_skb(struct __sk_buff *skb, __u32 tag)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!skb)
+		return 0;
+	walk6(skb, &v, tag);
+	/* taken off 6in4, yet not for a VIP:port */
+	if (tag != ~0U && v.action == NOSNAT_ACT_PASS)
+		set_verdict(&v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
+	return verdict_pack(&v);
+}
+
+/* 6in4 to this node (p at the outer IPv4 header): ours only from a known
+ * node and with a v6 VIP inside; taken off, the inner packet walked for a
+ * pod here. Anything else leaves as it came. */
+static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
+{
+	struct pkt p = {};
+	struct ipv6hdr *inner;
+	__be32 src;
+	__s32 diff;
+	__u16 tag;
+	long rc;
+
+	if (pkt_parse(CTX_SKB(skb), &p) != PARSE_OK || p.fragment)
+		return;
+	inner = (void *)p.ip + (p.ip_len & 0x3c);
+	if ((void *)(inner + 1) > p.data_end) {
+		if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN) || pkt_parse(CTX_SKB(skb), &p) != PARSE_OK)
+			return;
+		inner = (void *)p.ip + (p.ip_len & 0x3c);
+		if ((void *)(inner + 1) > p.data_end)
+			return;
+	}
+	if (inner->version != 6)
+		return;
+	if (!is_vip6_addr(&inner->daddr))
+		return;		/* someone else's 6in4 */
+	src = p.ip->saddr;
+	if (!bpf_map_lookup_elem(&nosnat_nodes, &src)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
+		return;
+	}
+	tag = bpf_ntohs(p.ip->id) & NOSNAT_ID_TAG_MASK;
+	diff = -(__s32)(p.ip_len & 0x3c);
+	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
+	if (rc == -EINVAL_) {
+		/* a kernel before the flag: skb->protocol made IPv6 by the
+		 * 4-to-6 helper (which makes 20 bytes of room), then the
+		 * room and the outer header go */
+		rc = bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0);
+		if (!rc)
+			rc = bpf_skb_adjust_room(skb, diff - 20, BPF_ADJ_ROOM_MAC, 0);
+	}
+	if (rc) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	{
+		__be16 ip6_proto = bpf_htons(ETH_P_IPV6);
+
+		if (bpf_skb_store_bytes(skb, (p.l2_len & 0x1f) - 2, &ip6_proto,
+					sizeof(ip6_proto), 0)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+	}
+	/* the inner packet is walked next, by the entry point (walk_skb):
+	 * called from here, the walk would be verified a second time */
+	v->out = OUT_TUNNEL;
+	v->ifindex = tag;
+}
+
+__attribute__((noinline)) __u64 nosnat_tunnel6_skb(struct __sk_buff *skb)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!skb)
+		return 0;
+	tunnel6(skb, &v);
+	return verdict_pack(&v);
+}
+
+/* tc egress: a reply of one of this node's v6 pods to a client of a VIP
+ * flow leaves as the VIP. The flow proves it: recorded for this pod's slot
+ * and the VIP's reference. Anything else leaves untouched. */
+static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct nosnat_pod6_key pk = {};
+	const struct nosnat_pod6 *pod;
+	struct pkt6 p = {};
+	__be16 sport = 0, dport = 0;
+	__u32 off;
+
+	if (l2_proto(data, data_end, &off) != bpf_htons(ETH_P_IPV6))
+		return;
+	if (data + (off & 0x1f) + sizeof(struct ipv6hdr) > data_end) {
+		if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN))
+			return;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (data + (off & 0x1f) + sizeof(struct ipv6hdr) > data_end)
+			return;
+	}
+	if (!pod_filter_hit(addr6_fold(&((struct ipv6hdr *)(data + (off & 0x1f)))->saddr)))
+		return;		/* the common case: not from one of this node's pods */
+	if (pkt6_parse(skb, off, &p) != PARSE6_OK ||
+	    (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment ||
+	    parse6_ports(&p, (void *)(long)skb->data, &sport, &dport) != PARSE6_OK) {
+		if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN))
+			return;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (pkt6_parse(skb, off, &p) != PARSE6_OK ||
+		    (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment ||
+		    parse6_ports(&p, (void *)(long)skb->data, &sport, &dport) != PARSE6_OK)
+			return;
+	}
+	__builtin_memcpy(pk.addr, &p.ip6->saddr, 16);
+	pk.port = sport;
+	pk.proto = p.proto;
+	pod = bpf_map_lookup_elem(&nosnat_pods6, &pk);
+	if (!pod)
+		return;
+
+	struct nosnat_flow6_key fk = { .sport = dport, .proto = p.proto };
+	__be32 fold = addr6_fold(&p.ip6->saddr);
+
+	__builtin_memcpy(fk.src, &p.ip6->daddr, 16);
+	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
+		const struct nosnat_pod6_slot *sl = &pod->slots[i];
+		struct nosnat_flow *f;
+
+		if (i >= pod->count)
+			break;
+		__builtin_memcpy(fk.dst, sl->vip_addr, 16);
+		fk.dport = sl->vip_port;
+		f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
+		if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
+		    f->vip_ref != sl->vip_ref)
+			continue;
+		count_backend(sl->id, skb->len);
+		if (skb_dnat6(skb, &p, (const struct nosnat_be6 *)sl->vip_addr, sl->vip_port, 0)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
+		/* the SYN-ACK tells the client how big its segments may be:
+		 * clamped for the tunnel a VIP flow may take (after a failover
+		 * one that began here is encapsulated too) */
+		if (p.proto == IPPROTO_TCP) {
+			struct tcphdr *th = (void *)(long)skb->data + (p.l4_off & 0x7ff);
+			const struct nosnat_cfg *cfg = cfg_get();
+
+			if ((void *)(th + 1) <= (void *)(long)skb->data_end && th->syn && th->ack &&
+			    cfg && cfg->mtu)
+				nosnat_mss_clamp_skb(skb, p.l4_off, mss6_max(cfg, &p));
+		}
+		return;
+	}
+}
+
+__attribute__((noinline)) __u64 nosnat_reply6_skb(struct __sk_buff *skb)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!skb)
+		return 0;
+	reply6(skb, &v);
+	return verdict_pack(&v);
+}
+
+#endif

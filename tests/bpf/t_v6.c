@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* IPv6 VIPs at tc (lib/v6.h): a client's packet DNATed to a pod here, in
+ * 6in4 to a pod's node, taken off 6in4 from a node, the pod's reply as the
+ * VIP; extension headers, fragments, neighbour discovery. Exact bytes. */
+#include "harness.h"
+
+#define T6_CLIENT	"2001:db8:c::2"
+#define T6_CLIENT2	"2001:db8:c::3"
+#define T6_VIP		"2001:db8::25"
+#define T6_OTHER	"2001:db8::99"		/* not a VIP */
+#define T6_POD_LOCAL	"2001:db8:18:1::2"
+#define T6_POD_B	"2001:db8:18:2::2"
+#define T6_POD_C	"2001:db8:18:3::2"
+
+/* Linux's SYN options, MSS 1460; and as 6in4 leaves it on a 1500-byte
+ * uplink: 1500 - 20 (IPv4) - 40 (IPv6) - 20 (TCP) = 1420. */
+static uint8_t syn6_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7 };
+static uint8_t syn6_opts_1420[20] = { 2, 4, 0x05, 0x8c, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3,
+				      3, 7 };
+
+static __be32 fold6(const uint8_t a[16])
+{
+	return nosnat_addr6_fold(a);
+}
+
+/* The v6 VIP vip:port/proto with one pod pod:pod_port on node, made by
+ * the loader's own code. */
+static int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod,
+		  uint16_t pod_port, const char *node)
+{
+	char spec[96];
+	struct vip_key k;
+	__u8 a6[16];
+	int rc;
+
+	snprintf(spec, sizeof(spec), "[%s]:%u/%s", vip, port, proto == IPPROTO_TCP ? "tcp" : "udp");
+	CHECK(!parse_vip_spec(spec, &k), "VIP spec %s", spec);
+	ip6(pod, a6);
+	rc = op_vip_add_any(&maps, &st, &k);
+	CHECK(!rc || rc == -EEXIST, "vip add %s: %d", spec, rc);
+	CHECK(!op_backend_add_any(&maps, &st, &k, fold6(a6), a6, htons(pod_port), ip4(node), 1),
+	      "backend add %s", pod);
+	return 0;
+}
+
+static struct ip6_spec ipv6(const char *src, const char *dst)
+{
+	struct ip6_spec ip = { .hlim = 63 };
+
+	ip6(src, ip.saddr);
+	ip6(dst, ip.daddr);
+	return ip;
+}
+
+static struct l4_spec tcp6(uint16_t sport, uint16_t dport, uint8_t flags)
+{
+	struct l4_spec l = tcp(sport, dport, flags);
+
+	if (flags & TH_SYN) {
+		l.opts = syn6_opts;
+		l.opts_len = sizeof(syn6_opts);
+	}
+	return l;
+}
+
+/* eth(router -> self) around a v6 packet */
+static size_t frame6(uint8_t *buf, const struct ip6_spec *ip, const struct l4_spec *l)
+{
+	uint8_t l3[4096];
+
+	return build_eth(buf, MAC_SELF, MAC_ROUTER, 0, 0x86dd, l3, build_ip6(l3, ip, l));
+}
+
+/* What node outer_src sends this node: ip/l in 6in4, outer ID id. */
+static size_t frame6in4(uint8_t *buf, const char *outer_src, uint16_t id,
+			const struct ip6_spec *ip, const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2100];
+	size_t in_n = build_ip6(inner, ip, l);
+	size_t out_n = build_tun4(outer, ip4(outer_src), ip4(T_NODE_SELF), id, 0, 41, inner, in_n);
+
+	return build_eth(buf, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, out_n);
+}
+
+static uint16_t tag6(const char *pod, uint16_t port)
+{
+	uint8_t a[16];
+
+	ip6(pod, a);
+	return backend_tag(fold6(a), htons(port));
+}
+
+/* tc ingress on a frame: verdict, bytes, one counter. */
+static int tc_in(const uint8_t *in, size_t n, int tc_ret, const uint8_t *want, size_t wn,
+		 __u32 action, __u32 reason)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "test run");
+	CHECK(r.tc_ret == tc_ret, "verdict %d, want %d", r.tc_ret, tc_ret);
+	if (want)
+		CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, action, reason), "counter");
+	return 0;
+}
+
+static int tc_out(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action)
+{
+	struct run r;
+
+	stats_snap();
+	CHECK(!run_tc(bpf_program__fd(skel->progs.nosnat_tc_egress), in, n, &r), "tc run");
+	CHECK(r.ret == TC_ACT_OK, "verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, action, NOSNAT_R_NONE), "counter");
+	return 0;
+}
+
+int t_v6_local(void)
+{
+	uint8_t in[512], want[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l = tcp6(40100, 25, TH_SYN);
+	struct nosnat_flow6_key fk = { .sport = htons(40100), .dport = htons(25),
+				       .proto = IPPROTO_TCP };
+	struct nosnat_flow f;
+	size_t n, wn;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+
+	/* XDP leaves every v6 packet to tc, untouched and uncounted */
+	if (test_mode != MODE_TC) {
+		struct run r;
+
+		n = frame6(in, &ip, &l);
+		stats_snap();
+		CHECK(!run_xdp_only(in, n, 1, &r), "xdp run");
+		CHECK(r.ret == XDP_PASS, "xdp verdict %u", r.ret);
+		CHECK_BYTES(&r, in, n);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "xdp counter");
+	}
+
+	/* the SYN: to the pod's address and port, the flow recorded */
+	n = frame6(in, &ip, &l);
+	ip6(T6_POD_LOCAL, ip.daddr);
+	l.dport = 2525;
+	wn = frame6(want, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "SYN");
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "flow recorded");
+	CHECK(f.syn_ack == htonl(1001), "flow's syn_ack %x", ntohl(f.syn_ack));
+
+	/* the pod's SYN-ACK leaves as the VIP, its MSS lowered for 6in4 (a
+	 * failover may encapsulate this flow later) */
+	ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
+	l = tcp6(2525, 40100, TH_SYN | TH_ACK);
+	n = frame6(in, &ip, &l);
+	ip6(T6_VIP, ip.saddr);
+	l.sport = 25;
+	l.opts = syn6_opts_1420;
+	wn = frame6(want, &ip, &l);
+	CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "SYN-ACK");
+
+	/* the client's data, and the pod's answer */
+	{
+		static const char data[] = "EHLO client.example\r\n";
+
+		ip = ipv6(T6_CLIENT, T6_VIP);
+		l = tcp6(40100, 25, TH_ACK | TH_PSH);
+		l.payload = data;
+		l.payload_len = sizeof(data) - 1;
+		n = frame6(in, &ip, &l);
+		ip6(T6_POD_LOCAL, ip.daddr);
+		l.dport = 2525;
+		wn = frame6(want, &ip, &l);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "data");
+
+		ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
+		l = tcp6(2525, 40100, TH_ACK | TH_PSH);
+		l.payload = data;
+		l.payload_len = sizeof(data) - 1;
+		n = frame6(in, &ip, &l);
+		ip6(T6_VIP, ip.saddr);
+		l.sport = 25;
+		wn = frame6(want, &ip, &l);
+		CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "reply");
+	}
+
+	/* the same pod to a client that came some other way: its own */
+	ip = ipv6(T6_POD_LOCAL, T6_CLIENT2);
+	l = tcp6(2525, 40100, TH_ACK);
+	n = frame6(in, &ip, &l);
+	CHECK(!tc_out(in, n, in, n, NOSNAT_ACT_PASS), "not a VIP flow's reply");
+
+	/* UDP with its checksum */
+	{
+		struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40101, .dport = 53,
+				     .payload = "query", .payload_len = 5 };
+
+		CHECK(!v6_vip(T6_VIP, 53, IPPROTO_UDP, T6_POD_LOCAL, 5353, T_NODE_SELF), "udp VIP");
+		ip = ipv6(T6_CLIENT, T6_VIP);
+		n = frame6(in, &ip, &u);
+		ip6(T6_POD_LOCAL, ip.daddr);
+		u.dport = 5353;
+		wn = frame6(want, &ip, &u);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "udp");
+
+		ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
+		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 5353, .dport = 40101,
+				      .payload = "answer", .payload_len = 6 };
+		n = frame6(in, &ip, &u);
+		ip6(T6_VIP, ip.saddr);
+		u.sport = 53;
+		wn = frame6(want, &ip, &u);
+		CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "udp reply");
+	}
+	return 0;
+}
+
+/* What this node sends node B for ip/l: 6in4, the outer ID the pod's tag. */
+static size_t to_node6(uint8_t *buf, const char *node, const uint8_t *dmac, const uint8_t *smac,
+		       uint16_t id, const struct ip6_spec *ip, const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2100];
+	size_t in_n = build_ip6(inner, ip, l);
+	size_t out_n = build_tun4(outer, ip4(T_NODE_SELF), ip4(node), id, ip->tclass, 41, inner,
+				  in_n);
+
+	return build_eth(buf, dmac, smac, 0, 0x0800, outer, out_n);
+}
+
+int t_v6_remote(void)
+{
+	uint8_t in[2048], want[2100];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l = tcp6(40110, 25, TH_SYN), w;
+	size_t n, wn;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP");
+
+	/* the SYN: in 6in4 to node B, MSS lowered by 20, traffic class kept */
+	ip.tclass = 0x28;
+	n = frame6(in, &ip, &l);
+	w = l;
+	w.opts = syn6_opts_1420;
+	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &w);
+	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "SYN");
+
+	/* the flow's next packet: the same way, untouched inside */
+	l = tcp6(40110, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "ACK");
+
+	/* a segment that fills the uplink has no room for 6in4: dropped */
+	{
+		static uint8_t payload[1500 - 40 - 20];
+
+		l.payload = payload;
+		l.payload_len = sizeof(payload);
+		n = frame6(in, &ip, &l);
+		CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG),
+		      "too big");
+	}
+
+	/* a pod on node C, whose neighbour is unresolved: the neighbour code
+	 * writes the MACs on the way out */
+	{
+		struct ip6_spec ic = ipv6(T6_CLIENT, "2001:db8::26");
+
+		CHECK(!v6_vip("2001:db8::26", 25, IPPROTO_TCP, T6_POD_C, 2525, T_NODE_C), "VIP C");
+		l = tcp6(40111, 25, TH_SYN);
+		n = frame6(in, &ic, &l);
+		w = l;
+		w.opts = syn6_opts_1420;
+		wn = to_node6(want, T_NODE_C, MAC_SELF, MAC_ROUTER, tag6(T6_POD_C, 2525), &ic, &w);
+		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
+		      "to C");
+	}
+
+	/* a client's ACK with no flow (this node's table lost it): the same
+	 * pod again, by the VIP's Maglev table */
+	map_clear(maps.flows6);
+	l = tcp6(40110, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_RECOVERED),
+	      "recovered");
+	return 0;
+}
+
+int t_v6_decap(void)
+{
+	uint8_t in[512], want[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l = tcp6(40120, 25, TH_SYN);
+	uint16_t tag = tag6(T6_POD_LOCAL, 2525);
+	size_t n, wn;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+
+	/* from node B: taken off, to the tagged pod here */
+	n = frame6in4(in, T_NODE_B, tag, &ip, &l);
+	ip6(T6_POD_LOCAL, ip.daddr);
+	l.dport = 2525;
+	wn = frame6(want, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_NONE), "from B");
+
+	/* ... and its reply leaves as the VIP */
+	{
+		struct ip6_spec rip = ipv6(T6_POD_LOCAL, T6_CLIENT);
+		struct l4_spec rl = tcp6(2525, 40120, TH_SYN | TH_ACK);
+
+		n = frame6(in, &rip, &rl);
+		ip6(T6_VIP, rip.saddr);
+		rl.sport = 25;
+		rl.opts = syn6_opts_1420;
+		wn = frame6(want, &rip, &rl);
+		CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "reply");
+	}
+
+	/* from a stranger: dropped */
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40121, 25, TH_SYN);
+	n = frame6in4(in, T_STRANGER, tag, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC),
+	      "stranger");
+
+	/* someone's 6in4 around a packet for no VIP: untouched */
+	ip = ipv6(T6_CLIENT, T6_OTHER);
+	n = frame6in4(in, T_NODE_B, tag, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "not a VIP");
+
+	/* from a node, to the VIP's address but no VIP port: taken off, dropped */
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40122, 26, TH_SYN);
+	n = frame6in4(in, T_NODE_B, tag, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP),
+	      "no VIP port");
+	return 0;
+}
+
+int t_v6_headers(void)
+{
+	uint8_t in[512], want[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l = tcp6(40130, 25, TH_SYN);
+	size_t n, wn;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+
+	/* hop-by-hop and destination options (PadN each): skipped, kept */
+	{
+		static const uint8_t ext[16] = { 60, 0, 1, 4, 0, 0, 0, 0,
+						 IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0 };
+
+		ip.ext = ext;
+		ip.ext_len = sizeof(ext);
+		ip.first_nh = 0;	/* hop-by-hop */
+		n = frame6(in, &ip, &l);
+		ip6(T6_POD_LOCAL, ip.daddr);
+		l.dport = 2525;
+		wn = frame6(want, &ip, &l);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "options");
+	}
+
+	/* a fragment header (first fragment) to the VIP: dropped */
+	{
+		static const uint8_t frag[8] = { IPPROTO_TCP, 0, 0, 1, 0, 0, 0x12, 0x34 };
+
+		ip = ipv6(T6_CLIENT, T6_VIP);
+		ip.ext = frag;
+		ip.ext_len = sizeof(frag);
+		ip.first_nh = 44;
+		l = tcp6(40131, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT),
+		      "fragment");
+	}
+
+	/* neighbour solicitation for the VIP's address (MetalLB answers it),
+	 * a router advertisement, an echo request to the VIP: untouched */
+	{
+		uint8_t ns[24] = { 135, 0, 0, 0, 0, 0, 0, 0 };
+		uint8_t ra[16] = { 134, 0, 0, 0, 64, 0, 0x07, 0x08 };
+		uint8_t echo[12] = { 128, 0, 0, 0, 0, 1, 0, 1, 'p', 'i', 'n', 'g' };
+		struct l4_spec icmp = { .proto = 58, .payload = ns, .payload_len = sizeof(ns) };
+
+		ip6(T6_VIP, ns + 8);
+		ip = ipv6("2001:db8:c::1", T6_VIP);
+		ip.hlim = 255;
+		n = frame6(in, &ip, &icmp);
+		CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "NS");
+
+		ip = ipv6("fe80::1", "ff02::1");
+		ip.hlim = 255;
+		icmp.payload = ra;
+		icmp.payload_len = sizeof(ra);
+		n = frame6(in, &ip, &icmp);
+		CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "RA");
+
+		ip = ipv6(T6_CLIENT, T6_VIP);
+		icmp.payload = echo;
+		icmp.payload_len = sizeof(echo);
+		n = frame6(in, &ip, &icmp);
+		CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "echo");
+	}
+
+	/* TCP to an address that is no VIP, and to the VIP's address on
+	 * another port: untouched */
+	ip = ipv6(T6_CLIENT, T6_OTHER);
+	l = tcp6(40132, 25, TH_SYN);
+	n = frame6(in, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "not a VIP");
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40132, 80, TH_SYN);
+	n = frame6(in, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "another port");
+
+	/* a packet shorter than its header says, to the VIP: dropped */
+	l = tcp6(40133, 25, TH_SYN);
+	n = frame6(in, &ip, &l);
+	CHECK(!tc_in(in, n - 8, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED), "cut");
+
+	/* a SYN from the VIP's own address: refused */
+	ip = ipv6(T6_VIP, T6_VIP);
+	n = frame6(in, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED), "spoofed");
+	return 0;
+}
