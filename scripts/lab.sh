@@ -8,6 +8,12 @@
 #                                                                 └─ node c .13 ── pod c 198.18.3.2
 #   VIP 192.0.2.10 is routed by the router to the announcing node (MetalLB L2
 #   in miniature); lab_announce moves it. Pods listen on 2525, the VIP on 25.
+#
+#   IPv6 beside it (2001:db8::/32), over the same LAN, whose node addresses
+#   stay IPv4 (the common bare-metal case): client 2001:db8:c::2, pods
+#   2001:db8:18:N::2 (N = 1, 2, 3 for a, b, c), v6 VIP 2001:db8::25. Across
+#   the LAN only link-local next hops: router fe80::1, node a fe80::11, b
+#   fe80::12, c fe80::13. A v6 VIP's packets cross between nodes in 6in4.
 
 LAB=${LAB:-nsn$$}
 LAB_DIR=${LAB_DIR:-/run/nosnat-lab-$$}
@@ -22,6 +28,11 @@ NODES="a b c"
 declare -A NODE_IP=([a]=198.51.100.11 [b]=198.51.100.12 [c]=198.51.100.13)
 declare -A POD_IP=([a]=198.18.1.2 [b]=198.18.2.2 [c]=198.18.3.2)
 declare -A POD_NET=([a]=198.18.1 [b]=198.18.2 [c]=198.18.3)
+VIP6=2001:db8::25
+CLIENT6=2001:db8:c::2
+declare -A POD_IP6=([a]=2001:db8:18:1::2 [b]=2001:db8:18:2::2 [c]=2001:db8:18:3::2)
+declare -A POD_NET6=([a]=2001:db8:18:1 [b]=2001:db8:18:2 [c]=2001:db8:18:3)
+declare -A NODE_LL=([a]=fe80::11 [b]=fe80::12 [c]=fe80::13)
 
 nsx() { local ns=$1; shift; ip netns exec "$LAB-$ns" "$@"; }
 # nosnat as the DaemonSet on node $1 would run it
@@ -39,6 +50,39 @@ lab_csum_sw() {
 lab_ns_quiet() {
 	nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 	nsx "$1" ip link set lo up
+}
+
+# IPv6 on in namespace $1 (lab_ns_quiet turned it off), without router
+# solicitations or duplicate address detection to wait for
+lab_v6_on() {
+	nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+		net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+		net.ipv6.conf.all.forwarding=1
+}
+
+# The lab's IPv6 (see the top): after lab_up's IPv4, on the same links.
+lab_v6_up() {
+	local n m ns
+	for ns in client router $NODES pod-a pod-b pod-c; do
+		lab_v6_on "$ns" || return 1
+	done
+	nsx client ip -6 addr add $CLIENT6/64 dev c0 nodad || return 1
+	nsx client ip -6 route add default via 2001:db8:c::1
+	nsx router ip -6 addr add 2001:db8:c::1/64 dev r0 nodad
+	nsx router ip -6 addr add fe80::1/64 dev r1 nodad
+	for n in $NODES; do
+		nsx "$n" ip -6 addr add "${NODE_LL[$n]}/64" dev eth0 nodad || return 1
+		nsx "$n" ip -6 route add default via fe80::1 dev eth0
+		nsx "$n" ip -6 addr add "${POD_NET6[$n]}::1/64" dev pod0 nodad
+		nsx "pod-$n" ip -6 addr add "${POD_IP6[$n]}/64" dev eth0 nodad
+		nsx "pod-$n" ip -6 route add default via "${POD_NET6[$n]}::1"
+		nsx router ip -6 route add "${POD_NET6[$n]}::/64" via "${NODE_LL[$n]}" dev r1
+		for m in $NODES; do
+			[ "$m" = "$n" ] ||
+				nsx "$n" ip -6 route add "${POD_NET6[$m]}::/64" via "${NODE_LL[$m]}" dev eth0
+		done
+	done
+	lab_announce6 a
 }
 
 lab_up() {
@@ -96,6 +140,7 @@ lab_up() {
 		done
 	done
 	lab_announce a
+	lab_v6_up || return 1
 	for n in $NODES; do
 		ip netns exec "$LAB-pod-$n" "$NSN_TCP" server 2525 "$LAB_DIR/pod-$n.log" &
 		echo $! >>"$LAB_DIR/pids"
@@ -113,6 +158,11 @@ lab_up() {
 # Route the VIP to node $1, as a MetalLB L2 failover does.
 lab_announce() {
 	nsx router ip route replace $VIP/32 via "${NODE_IP[$1]}"
+}
+
+# ... and the v6 VIP (its NDP answered by node $1, in MetalLB's terms).
+lab_announce6() {
+	nsx router ip -6 route replace $VIP6/128 via "${NODE_LL[$1]}" dev r1
 }
 
 # Attach nosnat on every node and tell each node about the others.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* nsn_tcp - the test lab's TCP server ("pod") and client.
  *
- *   nsn_tcp server PORT LOG      accept forever; log "PEER ip:port" per connection
+ *   nsn_tcp server PORT LOG      accept forever (IPv4, and IPv6 where the netns has it);
+ *                                 log "PEER ip:port" ("PEER [v6]:port") per connection
  *   nsn_tcp who HOST PORT        print the address the server saw for us
  *   nsn_tcp upload HOST PORT N   send N bytes; server answers with the count
  *   nsn_tcp download HOST PORT N receive N bytes; prints "OK N PEER" (the server's view of us)
@@ -169,32 +170,74 @@ static void stop_group(int sig)
 	_exit(0);
 }
 
+/* "a.b.c.d:port" or "[v6]:port" (a v4-mapped v6 address as v4) */
+static void ep_format(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a6 = (const void *)ss;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+			inet_ntop(AF_INET, &a6->sin6_addr.s6_addr[12], ip, sizeof(ip));
+			snprintf(buf, len, "%s:%u", ip, ntohs(a6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &a6->sin6_addr, ip, sizeof(ip));
+			snprintf(buf, len, "[%s]:%u", ip, ntohs(a6->sin6_port));
+		}
+		return;
+	}
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s:%u", ip, ntohs(((const struct sockaddr_in *)ss)->sin_port));
+}
+
+/* A listening socket on port of both families (IPv4 alone where the
+ * netns has no IPv6). */
+static int listen_any(int port)
+{
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+				   .sin6_addr = IN6ADDR_ANY_INIT };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int one = 1, zero = 0, s = socket(AF_INET6, SOCK_STREAM, 0);
+
+	if (s >= 0) {
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+		if (!bind(s, (struct sockaddr *)&a6, sizeof(a6)) && !listen(s, 128))
+			return s;
+		close(s);
+	}
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 128)) {
+		perror("bind/listen");
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
 static int server(int port, const char *log)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+	int s = listen_any(port);
 	char push_path[4096];
 
 	snprintf(push_path, sizeof(push_path), "%s.push", log);
 	signal(SIGCHLD, SIG_IGN);
 	setpgid(0, 0);
 	signal(SIGTERM, stop_group);
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 128)) {
-		perror("bind/listen");
+	if (s < 0)
 		return 1;
-	}
 	for (;;) {
-		struct sockaddr_in p;
+		struct sockaddr_storage p;
 		socklen_t pl = sizeof(p);
-		char peer[64], ip[INET_ADDRSTRLEN];
+		char peer[80];
 		int c = accept(s, (struct sockaddr *)&p, &pl);
 		FILE *f;
 
 		if (c < 0)
 			continue;
-		inet_ntop(AF_INET, &p.sin_addr, ip, sizeof(ip));
-		snprintf(peer, sizeof(peer), "%s:%u", ip, ntohs(p.sin_port));
+		ep_format(&p, peer, sizeof(peer));
 		f = fopen(log, "a");
 		if (f) {
 			fprintf(f, "PEER %s\n", peer);
@@ -209,29 +252,42 @@ static int server(int port, const char *log)
 	}
 }
 
+/* host: an IPv4 or IPv6 address (no brackets) */
 static int dial(const char *host, int port, int srcport)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_storage a = {};
+	struct sockaddr_in *a4 = (void *)&a;
+	struct sockaddr_in6 *a6 = (void *)&a;
 	struct timeval tv = { .tv_sec = 5 };
-	int one = 1, s = socket(AF_INET, SOCK_STREAM, 0);
+	socklen_t alen;
+	int one = 1, s;
 
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		alen = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		alen = sizeof(*a6);
+	} else {
+		fprintf(stderr, "bad address %s\n", host);
+		return -1;
+	}
+	s = socket(a.ss_family, SOCK_STREAM, 0);
 	if (srcport) {
-		struct sockaddr_in l = { .sin_family = AF_INET, .sin_port = htons(srcport) };
+		struct sockaddr_storage l = { .ss_family = a.ss_family };
 
+		((struct sockaddr_in *)&l)->sin_port = htons(srcport);	/* same place in both */
 		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(s, (struct sockaddr *)&l, sizeof(l))) {
+		if (bind(s, (struct sockaddr *)&l, alen)) {
 			perror("bind");
 			return -1;
 		}
 	}
-
-	if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-		fprintf(stderr, "bad address %s\n", host);
-		return -1;
-	}
 	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+	if (connect(s, (struct sockaddr *)&a, alen)) {
 		int e = errno;
 
 		fprintf(stderr, "connect %s:%d: %s\n", host, port, strerror(e));
@@ -300,17 +356,15 @@ static int idle(const char *host, int port, int n, int rounds, const char *statu
 	if (n > 64)
 		return 2;
 	for (int i = 0; i < n; i++) {
-		struct sockaddr_in l;
+		struct sockaddr_storage l;
 		socklen_t ll = sizeof(l);
-		char ip[INET_ADDRSTRLEN];
 		struct timeval tv = { .tv_sec = 60 };
 
 		fds[i] = dial(host, port, 0);
 		if (fds[i] < 0)
 			return 1;
 		getsockname(fds[i], (struct sockaddr *)&l, &ll);
-		inet_ntop(AF_INET, &l.sin_addr, ip, sizeof(ip));
-		snprintf(own[i], sizeof(own[i]), "%s:%u", ip, ntohs(l.sin_port));
+		ep_format(&l, own[i], sizeof(own[i]));
 		if (write_all(fds[i], "IDLE\n", 5) || read_line(fds[i], line, sizeof(line)) < 0 ||
 		    strncmp(line, "+ idling ", 9) || strcmp(line + 9, own[i])) {
 			fprintf(stderr, "idle %d: greeting '%s' (we are %s)\n", i, line, own[i]);

@@ -59,12 +59,14 @@ verdict_packets() {
 reset_config() {
 	local n k
 	for n in $NODES; do
-		for k in $(nosnat_on "$n" list --json | jq -r '.vips[] | "\(.vip):\(.port)/\(.proto)"'); do
+		for k in $(nosnat_on "$n" list --json |
+			jq -r '.vips[] | if (.vip | contains(":")) then "[\(.vip)]" else .vip end + ":\(.port)/\(.proto)"'); do
 			nosnat_on "$n" vip del "$k" || return 1
 		done
 		nsx "$n" ip neigh flush dev eth0 2>/dev/null
 	done
 	lab_announce a
+	lab_announce6 a
 }
 
 # The mail VIP, backends given as NODE letters (pod of that node).
@@ -97,7 +99,7 @@ held_through_failover() {
 }
 
 # The tests, one file per area.
-for area in dataplane daemon kube load survive pmtu gue; do
+for area in dataplane daemon kube load survive pmtu gue v6; do
 	# shellcheck source=/dev/null
 	source "$ROOT/tests/e2e/$area.sh"
 done

@@ -1,0 +1,91 @@
+# shellcheck shell=bash
+# IPv6 VIPs over the lab's IPv4 node network (6in4 between nodes), and
+# dual stack: the pod sees the client's v6 address, local and remote;
+# uploads, failover, pod-to-pod traffic untouched.
+# Sourced by run.sh: tests are functions t_*, helpers from lib.sh.
+
+# The v6 mail VIP, backends given as NODE letters (pod of that node).
+mail_vip6() {
+	local n
+	nosnat_all vip add "[$VIP6]:25/tcp" >/dev/null || return 1
+	for n in "$@"; do
+		nosnat_all backend add "[$VIP6]:25/tcp" "[${POD_IP6[$n]}]:2525" --node "${NODE_IP[$n]}" \
+			>/dev/null || return 1
+	done
+}
+
+# pod_sees_client6 POD: a v6 connection through the VIP reaches it from the
+# client's v6 address (printed: what the pod saw)
+pod_sees_client6() {
+	local seen
+	seen=$(who client $VIP6 25) || fail "no connection through the v6 VIP" || return 1
+	[[ $seen == "[$CLIENT6]:"* ]] || fail "pod saw $seen, not the client $CLIENT6" || return 1
+	grep -qF "PEER $seen" "$LAB_DIR/pod-$1.log" || fail "pod $1 log has no $seen" || return 1
+	echo "$seen"
+}
+
+t_v6_pods_see_the_client() {
+	local seen out
+	mail_vip6 b || return 1
+	seen=$(pod_sees_client6 b) || return 1
+	[ "$(verdict_packets a xdp encap any)" -gt 0 ] || fail "node a sent nothing in 6in4" || return 1
+	[ "$(verdict_packets b xdp decap any)" -gt 0 ] || fail "node b took nothing off" || return 1
+	echo "| remote pod b saw $seen"
+
+	nosnat_all backend del "[$VIP6]:25/tcp" "[${POD_IP6[b]}]:2525" >/dev/null || return 1
+	nosnat_all backend add "[$VIP6]:25/tcp" "[${POD_IP6[a]}]:2525" --node "${NODE_IP[a]}" \
+		>/dev/null || return 1
+	seen=$(pod_sees_client6 a) || return 1
+	[ "$(verdict_packets a xdp local any)" -gt 0 ] || fail "node a delivered nothing here" || return 1
+	echo "| local pod a saw $seen"
+
+	# pod to pod by their own v6 addresses: nosnat's business neither way
+	out=$(who pod-a "${POD_IP6[c]}" 2525) || fail "pod a to pod c failed" || return 1
+	[[ $out == "[${POD_IP6[a]}]:"* ]] || fail "pod c saw $out, not pod a" || return 1
+	echo "| pod a -> pod c directly: c saw $out"
+	echo "remote and local pod saw the client's v6 address; pod-to-pod untouched"
+}
+
+t_v6_upload_and_failover() {
+	local out pids=() i rc=0
+	mail_vip6 c || return 1
+	# 20 MiB: big skbs from the client's TSO, in 6in4 segments of the
+	# uplink's size (the SYN's MSS clamped for the 20 bytes)
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP6 25 20971520) ||
+		fail "upload failed: $out" || return 1
+	[[ $out == "OK 20971520 [$CLIENT6]:"* ]] || fail "unexpected answer: $out" || return 1
+	echo "| pod c: $out"
+
+	# the VIP moves from a to b (MetalLB's NDP in miniature): held v6
+	# connections to c go on
+	for ((i = 1; i <= 4; i++)); do
+		nsx client timeout 20 "$NSN_TCP" hold $VIP6 25 4 >"$LAB_DIR/hold$i" 2>&1 &
+		pids+=($!)
+	done
+	sleep 1.5
+	lab_announce6 b
+	sleep 0.5
+	who client $VIP6 25 >/dev/null || fail "new connection after failover failed" || rc=1
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
+	done
+	[ "$(verdict_packets b xdp encap any)" -gt 0 ] || fail "node b never sent to c" || rc=1
+	lab_announce6 a
+	[ $rc = 0 ] && echo "20 MiB up to a remote pod, 4 v6 connections held through a failover"
+	return $rc
+}
+
+t_v6_dual_stack() {
+	local s4 s6
+	# one service, both families: the v4 VIP to pod b, the v6 one to pod c
+	mail_vip b || return 1
+	mail_vip6 c || return 1
+	s4=$(pod_sees_client b) || return 1
+	s6=$(pod_sees_client6 c) || return 1
+	echo "| v4: pod b saw $s4; v6: pod c saw $s6"
+	# the v4 VIP is untouched by the v6 one's traffic, and the other way
+	nosnat_all vip del "[$VIP6]:25/tcp" >/dev/null || return 1
+	pod_sees_client b >/dev/null || return 1
+	who client $VIP6 25 >/dev/null 2>&1 && fail "the v6 VIP still answers after its removal" && return 1
+	echo "both families at once, each to its own pod; one removed, the other goes on"
+}
