@@ -266,10 +266,64 @@ static __always_inline int skb_dnat6(struct __sk_buff *skb, struct pkt6 *p,
 	diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)pod, sizeof(*pod), 0);
 	if (diff < 0)
 		return -1;
+	/* a complete sum (CHECKSUM_COMPLETE) covers the address: the store
+	 * adds its change, the helper's pseudo-header mode takes the L4
+	 * sum's change off again; the port's change and the L4 sum's cancel */
 	if (bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR | mangled) ||
 	    bpf_l4_csum_replace(skb, csum_off, old_port, pod_port, mangled | sizeof(pod_port)) ||
-	    bpf_skb_store_bytes(skb, addr_off, pod, sizeof(*pod), 0) ||
+	    bpf_skb_store_bytes(skb, addr_off, pod, sizeof(*pod), BPF_F_RECOMPUTE_CSUM) ||
 	    bpf_skb_store_bytes(skb, port_off, &pod_port, sizeof(pod_port), 0))
+		return -1;
+	return 0;
+}
+
+/* ICMPv6 errors (destination unreachable, packet too big, time exceeded,
+ * parameter problem): types 1 to 4. */
+struct icmp6_err {
+	__u8 type;
+	__u8 code;
+	__sum16 check;
+	__be32 rest;		/* the MTU of packet too big */
+};
+
+#define ICMP6_PULL_LEN	(18 + 40 + 8 + 40 + 8)	/* L2, both IPv6 headers, the quote's ports */
+
+static __always_inline int addr6_eq(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return a->in6_u.u6_addr32[0] == b->in6_u.u6_addr32[0] &&
+	       a->in6_u.u6_addr32[1] == b->in6_u.u6_addr32[1] &&
+	       a->in6_u.u6_addr32[2] == b->in6_u.u6_addr32[2] &&
+	       a->in6_u.u6_addr32[3] == b->in6_u.u6_addr32[3];
+}
+
+/* One party of an ICMPv6 error's flow changed: its address in the outer
+ * header (at outer_off: in the pseudo-header the sum covers) and in the
+ * quote (quoted_off), and its quoted port; the ICMPv6 sum kept right (the
+ * quoted L4 sum, beyond what errors are matched by, is left). */
+static __always_inline int icmp6_rewrite(struct __sk_buff *skb, __u32 csum_off, __u32 outer_off,
+					 __u32 quoted_off, __u32 port_off,
+					 const struct nosnat_be6 *to, __be16 to_port)
+{
+	struct nosnat_be6 from;
+	__be16 from_port;
+	__s64 diff;
+
+	if (bpf_skb_load_bytes(skb, outer_off, &from, sizeof(from)) ||
+	    bpf_skb_load_bytes(skb, port_off, &from_port, sizeof(from_port)))
+		return -1;
+	diff = bpf_csum_diff((__be32 *)&from, sizeof(from), (__be32 *)to, sizeof(*to), 0);
+	if (diff < 0)
+		return -1;
+	/* the outer address: in the pseudo-header (a complete sum gets the
+	 * store's change, the helper takes the ICMP sum's off); the quoted
+	 * address and port: in the message, their changes and the sum's
+	 * cancel */
+	if (bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR) ||
+	    bpf_l4_csum_replace(skb, csum_off, 0, diff, 0) ||
+	    bpf_l4_csum_replace(skb, csum_off, from_port, to_port, sizeof(to_port)) ||
+	    bpf_skb_store_bytes(skb, outer_off, to, sizeof(*to), BPF_F_RECOMPUTE_CSUM) ||
+	    bpf_skb_store_bytes(skb, quoted_off, to, sizeof(*to), 0) ||
+	    bpf_skb_store_bytes(skb, port_off, &to_port, sizeof(to_port), 0))
 		return -1;
 	return 0;
 }
@@ -347,6 +401,83 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 		v->reason = NOSNAT_R_NONE;	/* v6 crosses in 6in4, GUE or not */
 }
 
+/* An ICMPv6 error to a v6 VIP (p at its outer header; tag as for walk6):
+ * if it quotes a reply of a VIP flow (VIP:port -> client), it goes where
+ * the flow goes: a pod here gets it as its own error (to the pod, quoting
+ * the pod's packet), a pod elsewhere gets it in 6in4. Packet too big above
+ * all: without it a v6 path with a smaller hop stalls every download. */
+static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
+					 const struct nosnat_cfg *cfg, __u32 tag, struct verdict *v)
+{
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	__u32 ic_off = p->l4_off & 0x7ff, l2 = p->l2_len & 0x1f, id = 0;
+	struct icmp6_err *ic = data + ic_off;
+	struct nosnat_backend *be = NULL;
+	struct ipv6hdr *ip6 = data + l2, *q;
+	struct nosnat_vip *vip;
+	struct nosnat_flow *f;
+	__be16 *ports;
+	__u8 qproto;
+
+	if ((void *)(ic + 1) > data_end || ic->type < 1 || ic->type > 4)
+		return;		/* not an error (echo, ND, MLD): the kernel's */
+	q = (void *)(ic + 1);
+	ports = (void *)(q + 1);
+	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 2) > data_end)
+		return;
+	qproto = q->nexthdr;
+	/* about a packet from the VIP (a pod's reply): quoted source = VIP */
+	if ((qproto != IPPROTO_TCP && qproto != IPPROTO_UDP) || !addr6_eq(&q->saddr, &ip6->daddr))
+		return;
+
+	struct nosnat_vip6_key vk = { .port = ports[0], .proto = qproto };
+	struct nosnat_flow6_key k = { .sport = ports[1], .dport = ports[0], .proto = qproto };
+
+	__builtin_memcpy(vk.addr, &q->saddr, 16);
+	__builtin_memcpy(k.src, &q->daddr, 16);
+	__builtin_memcpy(k.dst, &q->saddr, 16);
+	vip = bpf_map_lookup_elem(&nosnat_vips6, &vk);
+	if (!vip)
+		return;
+	__u32 vip_id = vip->id;
+
+	f = bpf_map_lookup_elem(&nosnat_flows6, &k);
+	be = flow_backend(f, 0);
+	if (be && f && (tag == ~0U || be->node == cfg->node_ip))
+		id = f->backend_id;
+	else if (tag != ~0U)
+		be = local_by_tag(vip_id, cfg->node_ip, (__u16)tag, &id);
+	else
+		be = maglev_backend(vip_id, flow6_hash(&k), &id);
+	if (!be) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		return;
+	}
+	if (be->node == cfg->node_ip) {
+		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
+
+		if (!pod || icmp6_rewrite(skb, ic_off + offsetof(struct icmp6_err, check),
+					  l2 + offsetof(struct ipv6hdr, daddr),
+					  ic_off + sizeof(*ic) + offsetof(struct ipv6hdr, saddr),
+					  ic_off + sizeof(*ic) + sizeof(*q), pod, be->port)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		count_backend(id, skb->len);
+		set_verdict(v, OUT_PASS, tag == ~0U ? NOSNAT_ACT_LOCAL : NOSNAT_ACT_DECAP,
+			    NOSNAT_R_ICMP_ERROR);
+		return;
+	}
+	if (tag != ~0U) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
+		return;
+	}
+	count_backend(id, skb->len);
+	encap6_send(skb, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+	if (v->action == NOSNAT_ACT_ENCAP)
+		v->reason = NOSNAT_R_ICMP_ERROR;
+}
+
 /* tag: ~0 for a packet from a client; the outer ID for one a node sent in
  * 6in4 (taken off already): delivered only to a pod here. */
 static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u32 tag)
@@ -403,8 +534,17 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
+	if (p.proto == IPPROTO_ICMPV6 && !p.fragment) {
+		/* an error's quote in the linear area (errors are small) */
+		cfg = cfg_get();
+		if (!cfg || !cfg->node_ip || ctx_pull(CTX_SKB(skb), V6_PULL_LEN) ||
+		    pkt6_parse(skb, off, &p) != PARSE6_OK)
+			return;
+		icmp6_to_vip(skb, &p, cfg, tag, v);
+		return;
+	}
 	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP)
-		return;		/* ICMPv6 (echo, errors) and the rest: the kernel's */
+		return;		/* the kernel's */
 	if (p.fragment) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
 		return;
@@ -555,6 +695,75 @@ __attribute__((noinline)) __u64 nosnat_tunnel6_skb(struct __sk_buff *skb)
 	return verdict_pack(&v);
 }
 
+/* tc egress: an ICMPv6 error a pod sends about a v6 VIP flow (port
+ * unreachable for a UDP client, packet too big) leaves as the VIP's,
+ * quoting the client's packet as the client sent it; else the client's
+ * stack would not match it to its socket. The flow proves it, as a reply's. */
+static __always_inline void icmp6_from_pod(struct __sk_buff *skb, __u32 off, struct verdict *v)
+{
+	struct nosnat_pod6_key pk = {};
+	const struct nosnat_pod6 *pod;
+	struct pkt6 p = {};
+	struct ipv6hdr *ip6, *q;
+	struct icmp6_err *ic;
+	__be16 *ports;
+	__u32 ic_off;
+	void *data, *data_end;
+
+	if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN) || pkt6_parse(skb, off, &p) != PARSE6_OK ||
+	    p.proto != IPPROTO_ICMPV6 || p.fragment)
+		return;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	ic_off = p.l4_off & 0x7ff;
+	ip6 = data + (off & 0x1f);
+	ic = data + ic_off;
+	q = (void *)(ic + 1);
+	ports = (void *)(q + 1);
+	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 2) > data_end ||
+	    ic->type < 1 || ic->type > 4)
+		return;
+	/* about a packet the pod got (client -> pod), from the pod, to it */
+	if ((q->nexthdr != IPPROTO_TCP && q->nexthdr != IPPROTO_UDP) ||
+	    !addr6_eq(&q->daddr, &ip6->saddr) || !addr6_eq(&q->saddr, &ip6->daddr))
+		return;
+	__builtin_memcpy(pk.addr, &q->daddr, 16);
+	pk.port = ports[1];
+	pk.proto = q->nexthdr;
+	pod = bpf_map_lookup_elem(&nosnat_pods6, &pk);
+	if (!pod)
+		return;
+
+	struct nosnat_flow6_key fk = { .sport = ports[0], .proto = pk.proto };
+	__be32 fold = addr6_fold(&q->daddr);
+
+	__builtin_memcpy(fk.src, &q->saddr, 16);
+	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
+		const struct nosnat_pod6_slot *sl = &pod->slots[i];
+		struct nosnat_flow *f;
+
+		if (i >= pod->count)
+			break;
+		__builtin_memcpy(fk.dst, sl->vip_addr, 16);
+		fk.dport = sl->vip_port;
+		f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
+		if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
+		    f->vip_ref != sl->vip_ref)
+			continue;
+		if (icmp6_rewrite(skb, ic_off + offsetof(struct icmp6_err, check),
+				  (off & 0x1f) + offsetof(struct ipv6hdr, saddr),
+				  ic_off + sizeof(*ic) + offsetof(struct ipv6hdr, daddr),
+				  ic_off + sizeof(*ic) + sizeof(*q) + 2,
+				  (const struct nosnat_be6 *)sl->vip_addr, sl->vip_port)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		count_backend(sl->id, skb->len);
+		set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR);
+		return;
+	}
+}
+
 /* tc egress: a reply of one of this node's v6 pods to a client of a VIP
  * flow leaves as the VIP. The flow proves it: recorded for this pod's slot
  * and the VIP's reference. Anything else leaves untouched. */
@@ -579,6 +788,10 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 	}
 	if (!pod_filter_hit(addr6_fold(&((struct ipv6hdr *)(data + (off & 0x1f)))->saddr)))
 		return;		/* the common case: not from one of this node's pods */
+	if (((struct ipv6hdr *)(data + (off & 0x1f)))->nexthdr == IPPROTO_ICMPV6) {
+		icmp6_from_pod(skb, off, v);
+		return;
+	}
 	if (pkt6_parse(skb, off, &p) != PARSE6_OK ||
 	    (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP) || p.fragment ||
 	    parse6_ports(&p, (void *)(long)skb->data, &sport, &dport) != PARSE6_OK) {

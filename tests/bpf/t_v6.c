@@ -105,7 +105,8 @@ static int tc_in(const uint8_t *in, size_t n, int tc_ret, const uint8_t *want, s
 	return 0;
 }
 
-static int tc_out(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action)
+static int tc_out_why(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action,
+		      __u32 reason)
 {
 	struct run r;
 
@@ -113,8 +114,13 @@ static int tc_out(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, _
 	CHECK(!run_tc(bpf_program__fd(skel->progs.nosnat_tc_egress), in, n, &r), "tc run");
 	CHECK(r.ret == TC_ACT_OK, "verdict %u", r.ret);
 	CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, action, NOSNAT_R_NONE), "counter");
+	CHECK(stats_moved(NOSNAT_HOOK_TC_EGRESS, action, reason), "counter");
 	return 0;
+}
+
+static int tc_out(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action)
+{
+	return tc_out_why(in, n, want, wn, action, NOSNAT_R_NONE);
 }
 
 int t_v6_local(void)
@@ -428,5 +434,127 @@ int t_v6_headers(void)
 	ip = ipv6(T6_VIP, T6_VIP);
 	n = frame6(in, &ip, &l);
 	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED), "spoofed");
+	return 0;
+}
+
+/* An ICMPv6 error (type, code, rest) from src to dst quoting the packet q. */
+static size_t icmp6_frame(uint8_t *buf, const char *src, const char *dst, uint8_t type,
+			  uint8_t code, uint32_t rest, const uint8_t *q, size_t qlen)
+{
+	static uint8_t msg[1500];
+	struct ip6_spec ip = ipv6(src, dst);
+	struct l4_spec l = { .proto = 58, .payload = msg, .payload_len = 8 + qlen };
+
+	msg[0] = type;
+	msg[1] = code;
+	msg[2] = msg[3] = 0;
+	msg[4] = rest >> 24;
+	msg[5] = rest >> 16;
+	msg[6] = rest >> 8;
+	msg[7] = rest;
+	memcpy(msg + 8, q, qlen);
+	return frame6(buf, &ip, &l);
+}
+
+/* The quoted packet q with one party changed as nosnat changes it: the
+ * address at off (8: source, 24: destination), the port at 40 + port_off;
+ * the quoted L4 sum is left as it was. */
+static void requote6(uint8_t *q, size_t off, const char *addr, size_t port_off, uint16_t port)
+{
+	ip6(addr, q + off);
+	q[40 + port_off] = port >> 8;
+	q[40 + port_off + 1] = port & 0xff;
+}
+
+/* A pod's reply as the client got it (VIP:25 -> client:port): what errors
+ * quote. */
+static size_t quoted6(uint8_t *buf, const char *from, uint16_t from_port, uint16_t client_port)
+{
+	static uint8_t data[1200];
+	struct ip6_spec ip = ipv6(from, T6_CLIENT);
+	struct l4_spec l = tcp6(from_port, client_port, TH_ACK);
+
+	l.payload = data;
+	l.payload_len = sizeof(data);
+	return build_ip6(buf, &ip, &l);
+}
+
+int t_v6_icmp(void)
+{
+	uint8_t in[2048], want[2100], q[1400], qp[1400];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l = tcp6(40140, 25, TH_SYN);
+	size_t n, wn, qn;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	n = frame6(in, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, NULL, 0, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "SYN");
+
+	/* a 1280-byte hop's packet too big about the pod's reply: to the pod,
+	 * quoting the reply as the pod sent it (its address and port) */
+	qn = quoted6(q, T6_VIP, 25, 40140);
+	n = icmp6_frame(in, "2001:db8:f::1", T6_VIP, 2, 0, 1280, q, 1232 - 8 - 40);
+	memcpy(qp, q, qn);
+	requote6(qp, 8, T6_POD_LOCAL, 0, 2525);
+	wn = icmp6_frame(want, "2001:db8:f::1", T6_POD_LOCAL, 2, 0, 1280, qp, 1232 - 8 - 40);
+	CHECK(qn > 1232 - 8 - 40, "quote");
+	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_ICMP_ERROR), "PTB");
+
+	/* the pod's own error about the client's packet (port unreachable)
+	 * leaves as the VIP's, quoting the packet as the client sent it */
+	{
+		uint8_t cq[128], cqv[128];
+		struct ip6_spec ci = ipv6(T6_CLIENT, T6_POD_LOCAL);
+		struct l4_spec cl = tcp6(40140, 2525, TH_ACK);
+		size_t cn = build_ip6(cq, &ci, &cl);
+
+		n = icmp6_frame(in, T6_POD_LOCAL, T6_CLIENT, 1, 4, 0, cq, cn);
+		memcpy(cqv, cq, cn);
+		requote6(cqv, 24, T6_VIP, 2, 25);
+		wn = icmp6_frame(want, T6_VIP, T6_CLIENT, 1, 4, 0, cqv, cn);
+		CHECK(!tc_out_why(in, n, want, wn, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_ICMP_ERROR),
+		      "pod's error");
+		/* the same error to someone else: the pod's own business */
+		n = icmp6_frame(in, T6_POD_LOCAL, T6_CLIENT2, 1, 4, 0, cq, cn);
+		CHECK(!tc_out(in, n, in, n, NOSNAT_ACT_PASS), "pod's error, other client");
+	}
+
+	/* about a VIP port nobody serves: untouched (the kernel's) */
+	qn = quoted6(q, T6_VIP, 80, 40140);
+	n = icmp6_frame(in, "2001:db8:f::1", T6_VIP, 2, 0, 1280, q, 200);
+	CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "other port");
+
+	/* a pod on node B: the error follows the flow there, in 6in4 as it came */
+	{
+		uint8_t outer[2100];
+		size_t on;
+
+		CHECK(!v6_vip("2001:db8::27", 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "VIP B");
+		qn = quoted6(q, "2001:db8::27", 25, 40141);
+		n = icmp6_frame(in, "2001:db8:f::1", "2001:db8::27", 2, 0, 1280, q, 300);
+		on = build_tun4(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag6(T6_POD_B, 2525), 0, 41,
+				in + 14, n - 14);
+		wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer, on);
+		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_ICMP_ERROR),
+		      "to B");
+	}
+
+	/* ... and node B, given it in 6in4, makes it its pod's (here: a pod
+	 * of this node, the error from node B with the pod's tag) */
+	{
+		uint8_t inner[1400], outer[1500];
+		size_t in_n;
+
+		qn = quoted6(q, T6_VIP, 25, 40142);
+		in_n = icmp6_frame(inner, "2001:db8:f::1", T6_VIP, 2, 0, 1280, q, 300) - 14;
+		n = build_eth(in, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer,
+			      build_tun4(outer, ip4(T_NODE_B), ip4(T_NODE_SELF),
+					 tag6(T6_POD_LOCAL, 2525), 0, 41, inner + 14, in_n));
+		memcpy(qp, q, qn);
+		requote6(qp, 8, T6_POD_LOCAL, 0, 2525);
+		wn = icmp6_frame(want, "2001:db8:f::1", T6_POD_LOCAL, 2, 0, 1280, qp, 300);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_ICMP_ERROR),
+		      "from B");
+	}
 	return 0;
 }

@@ -89,3 +89,39 @@ t_v6_dual_stack() {
 	who client $VIP6 25 >/dev/null 2>&1 && fail "the v6 VIP still answers after its removal" && return 1
 	echo "both families at once, each to its own pod; one removed, the other goes on"
 }
+
+t_v6_pmtu_through_a_1280_hop() {
+	local rc=0 out n
+	# a 1280-byte hop (IPv6's least) between the client and the LAN; the
+	# client keeps 1500, so its SYN announces MSS 1440 and full-size
+	# replies meet the hop, whose packet too big goes to the VIP
+	nsx router ip link set r0 mtu 1280 || return 1
+	# negative control: the hop's errors dropped, the download stalls
+	nsx router nft -f - <<-EOF2 || rc=1
+		table ip6 nsnlab_pmtu6 {
+			chain out {
+				type filter hook output priority 0; policy accept;
+				ip6 daddr $VIP6 icmpv6 type packet-too-big drop
+			}
+		}
+	EOF2
+	mail_vip6 c || rc=1
+	out=$(nsx client timeout 8 "$NSN_TCP" download $VIP6 25 4194304 2>&1) &&
+		fail "control: the download completed without packet too big: $out" && rc=1
+	echo "| control (packet too big to the VIP dropped on the hop): ${out##*: }"
+	nsx router nft delete table ip6 nsnlab_pmtu6 || rc=1
+	for n in a b; do	# the pod on the announcing node, then one on another node
+		nosnat_all vip del "[$VIP6]:25/tcp" >/dev/null || rc=1
+		mail_vip6 "$n" || rc=1
+		out=$(nsx client timeout 30 "$NSN_TCP" download $VIP6 25 4194304 2>&1) ||
+			{ fail "pod $n: $out"; rc=1; continue; }
+		[[ $out == "OK 4194304 [$CLIENT6]:"* ]] || fail "pod $n: $out" || rc=1
+		echo "| pod $n: $out"
+	done
+	[ "$(verdict_packets a xdp local icmp_error)" -gt 0 ] || fail "node a gave its pod no packet too big" || rc=1
+	[ "$(verdict_packets a xdp encap icmp_error)" -gt 0 ] || fail "node a sent no packet too big on to b" || rc=1
+	[ "$(verdict_packets b xdp decap icmp_error)" -gt 0 ] || fail "node b gave its pod no packet too big" || rc=1
+	nsx router ip link set r0 mtu 1500
+	[ $rc = 0 ] && echo "4 MiB down through a 1280-byte hop from the pod on the announcing node and from one on another node; stalls without packet too big"
+	return $rc
+}
