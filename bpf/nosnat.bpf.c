@@ -65,7 +65,7 @@ int nosnat_tc_egress(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_P_IPV6))
 		verdict_unpack(nosnat_reply6_skb(skb), &v);
 	else
-		tc_reply_nat(skb, &v);
+		verdict_unpack(nosnat_reply_skb(skb), &v);
 	count_verdict(NOSNAT_HOOK_TC_EGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }

@@ -119,9 +119,10 @@ lab_up() {
 		nsx "$n" ip link set eth0 up
 		nsx "$n" ip route add default via 198.51.100.1
 		nsx "$n" sysctl -qw net.ipv4.ip_forward=1
-		# nodes track connections, as every kube-proxy or Calico node does
-		# (a netfilter rule that uses conntrack turns it on in a netns)
-		printf '%s\n' 'table ip nsnlab { chain forward { type filter hook forward priority 0; policy accept; ct state invalid counter; }; }' |
+		# nodes track connections of both families, as every kube-proxy or
+		# Calico node does (a netfilter rule that uses conntrack turns it
+		# on in a netns)
+		printf '%s\n' 'table inet nsnlab { chain forward { type filter hook forward priority 0; policy accept; ct state invalid counter; }; }' |
 			nsx "$n" nft -f - || return 1
 
 		ip link add pod0 netns "$LAB-$n" type veth peer name eth0 netns "$LAB-pod-$n"

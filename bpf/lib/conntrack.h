@@ -166,6 +166,30 @@ static __always_inline enum ct_found ct_check(ctx_t c, const struct ct_tuple *t,
 	return r;
 }
 
+/* IPv6: the kfuncs' tuple is struct bpf_sock_tuple's IPv6 half (the
+ * size tells them the family). */
+struct bpf_sock_tuple6___nosnat {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__be16 sport;
+	__be16 dport;
+};
+
+/* tc: this node's conntrack entry of the v6 connection t (either
+ * direction's tuple), referenced; NULL when none or conntrack not used. */
+static __always_inline struct nf_conn *ct6_lookup_skb(struct __sk_buff *skb,
+						      struct bpf_sock_tuple6___nosnat *t,
+						      __u8 proto)
+{
+	struct bpf_ct_opts___nosnat o = { .netns_id = CT_NETNS_CURRENT, .l4proto = proto };
+
+	if (!nosnat_have_ct)
+		return NULL;
+	/* the kfunc reads tuple_sz bytes of the tuple: 36, the IPv6 half */
+	return bpf_skb_ct_lookup(skb, (struct bpf_sock_tuple___nosnat *)t, sizeof(*t), &o,
+				 sizeof(o));
+}
+
 /* tc: the VIP mark bits of connection t (a reply's direction), 0 when the
  * connection has none or is unknown. */
 static __always_inline __u32 ct_mark_skb(struct __sk_buff *skb, const struct ct_tuple *t,

@@ -224,4 +224,16 @@ static __always_inline void tc_reply_nat(struct __sk_buff *skb, struct verdict *
 	}
 }
 
+/* tc egress's v4 walk as a global function: its frame apart from the
+ * entry point's, so that the v6 walk's (lib/v6.h) never adds to it. */
+__attribute__((noinline)) __u64 nosnat_reply_skb(struct __sk_buff *skb)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!skb)
+		return 0;
+	tc_reply_nat(skb, &v);
+	return verdict_pack(&v);
+}
+
 #endif

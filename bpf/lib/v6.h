@@ -216,7 +216,7 @@ static __always_inline void flow6_record(const struct nosnat_flow6_key *k, __u32
  * here will do: the flow's, else the one the ingress node chose. */
 static __always_inline struct nosnat_backend *
 pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *cfg, int syn,
-      __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason, int *new_flow)
+      __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason, int *new_flow, struct nosnat_flow **fp)
 {
 	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows6, k);
 	struct nosnat_backend *be = flow_backend(f, syn);
@@ -224,6 +224,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 
 	if (be && f && (tag == ~0U || be->node == cfg->node_ip)) {
 		*id = f->backend_id;
+		*fp = f;
 		return be;
 	}
 	gen = maglev_gen(vip_id);
@@ -242,6 +243,37 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 		*new_flow = 1;
 	flow6_record(k, *id, be, vip_id, syn_ack, gen);
 	return be;
+}
+
+/* The conntrack mark of a v6 VIP: nosnat_vip_mark of its address's fold. */
+static __always_inline __u32 vip6_mark(const __u8 *vip, __be16 port, __u8 proto, __u32 mask)
+{
+	return nosnat_vip_mark(addr6_fold((const struct in6_addr *)vip), port, proto, mask);
+}
+
+/* The pod's conntrack entry of flow k (the client's tuple to pod:port)
+ * gets the VIP's mark, unless it has one: this node's durable record that
+ * the connection came through the VIP, for its replies when the flow's
+ * entry is gone (evicted, or every map wiped by an upgrade). 1: marked. */
+static __always_inline int ct6_claim(struct __sk_buff *skb, const struct nosnat_flow6_key *k,
+				     const struct nosnat_be6 *pod, __be16 pod_port, __u32 mask)
+{
+	struct bpf_sock_tuple6___nosnat t = { .sport = k->sport, .dport = pod_port };
+	struct nf_conn *ct;
+	int ours;
+
+	__builtin_memcpy(t.saddr, k->src, 16);
+	__builtin_memcpy(t.daddr, pod->addr, 16);
+	ct = ct6_lookup_skb(skb, &t, k->proto);
+	if (!ct)
+		return 0;
+	ours = k->proto != IPPROTO_TCP || (ct->proto.tcp.state != CT_TCP_TIME_WAIT &&
+					   ct->proto.tcp.state != CT_TCP_CLOSE);
+	if (ours)
+		ours = ct_claim(ct, vip6_mark(k->dst, k->dport, k->proto, mask), mask, CT_CLAIM,
+				k->proto == IPPROTO_TCP) == CT_OURS;
+	bpf_ct_release(ct);
+	return ours;
 }
 
 /* dst VIP:port -> pod:pod_port. The L4 sum takes the address change
@@ -486,6 +518,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	const struct nosnat_cfg *cfg;
 	struct nosnat_vip *vip;
 	struct nosnat_backend *be;
+	struct nosnat_flow *f = NULL;
 	struct pkt6 p = {};
 	__be16 sport = 0, dport = 0;
 	__u32 off, id = 0, reason = NOSNAT_R_NONE;
@@ -581,7 +614,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	}
 	__u32 vip_id = vip->id;
 
-	be = pick6(&k, vip_id, cfg, syn, syn_ack, tag, &id, &reason, &new_flow);
+	be = pick6(&k, vip_id, cfg, syn, syn_ack, tag, &id, &reason, &new_flow, &f);
 	if (!be) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
@@ -593,7 +626,15 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	if (be->node == cfg->node_ip) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 
-		if (!pod || skb_dnat6(skb, &p, pod, be->port, 1)) {
+		if (!pod) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+		/* past the SYN, once per flow: the pod's conntrack entry marked */
+		if (f && !syn && !(f->flags & NOSNAT_FLOW_CT_SEEN) && nosnat_have_ct &&
+		    cfg->ct_mark_mask && ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask))
+			f->flags |= NOSNAT_FLOW_CT_SEEN;
+		if (skb_dnat6(skb, &p, pod, be->port, 1)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
@@ -764,6 +805,31 @@ static __always_inline void icmp6_from_pod(struct __sk_buff *skb, __u32 off, str
 	}
 }
 
+/* A reply leaves as the VIP: source pod:port -> VIP:port. 0: done. */
+static __always_inline int reply6_nat(struct __sk_buff *skb, struct pkt6 *p,
+				      const struct nosnat_pod6_slot *sl, __u32 reason,
+				      struct verdict *v)
+{
+	count_backend(sl->id, skb->len);
+	if (skb_dnat6(skb, p, (const struct nosnat_be6 *)sl->vip_addr, sl->vip_port, 0)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return -1;
+	}
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, reason);
+	return 0;
+}
+
+/* The SYN-ACK tells the client how big its segments may be: clamped for
+ * the tunnel a VIP flow may take (after a failover one that began here is
+ * encapsulated too). */
+static __always_inline void reply6_clamp(struct __sk_buff *skb, const struct pkt6 *p)
+{
+	const struct nosnat_cfg *cfg = cfg_get();
+
+	if (cfg && cfg->mtu)
+		nosnat_mss_clamp_skb(skb, p->l4_off, mss6_max(cfg, p));
+}
+
 /* tc egress: a reply of one of this node's v6 pods to a client of a VIP
  * flow leaves as the VIP. The flow proves it: recorded for this pod's slot
  * and the VIP's reference. Anything else leaves untouched. */
@@ -813,38 +879,71 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 
 	struct nosnat_flow6_key fk = { .sport = dport, .proto = p.proto };
 	__be32 fold = addr6_fold(&p.ip6->saddr);
+	__u32 mark = 0, reason = NOSNAT_R_NONE;
+	int syn_ack = 0;
 
+	if (p.proto == IPPROTO_TCP) {
+		struct tcphdr *th = (void *)(long)skb->data + (p.l4_off & 0x7ff);
+
+		if ((void *)(th + 1) > (void *)(long)skb->data_end)
+			return;
+		syn_ack = th->syn && th->ack;
+	}
 	__builtin_memcpy(fk.src, &p.ip6->daddr, 16);
-	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
-		const struct nosnat_pod6_slot *sl = &pod->slots[i];
-		struct nosnat_flow *f;
+	/* twice over the pod's slots: a flow's entry; else, when none has one
+	 * (evicted, wiped), the VIP whose mark this node's conntrack entry of
+	 * the connection carries (never for a SYN-ACK: a handshake's flow is
+	 * in the table), recorded again */
+	for (__u32 pass = 0; pass < 2; pass++) {
+		if (pass) {
+			const struct nosnat_cfg *cfg = cfg_get();
+			struct bpf_sock_tuple6___nosnat t = { .sport = sport, .dport = dport };
+			struct nf_conn *ct;
 
-		if (i >= pod->count)
-			break;
-		__builtin_memcpy(fk.dst, sl->vip_addr, 16);
-		fk.dport = sl->vip_port;
-		f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
-		if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-		    f->vip_ref != sl->vip_ref)
-			continue;
-		count_backend(sl->id, skb->len);
-		if (skb_dnat6(skb, &p, (const struct nosnat_be6 *)sl->vip_addr, sl->vip_port, 0)) {
-			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			if (syn_ack || !nosnat_have_ct || !cfg || !cfg->ct_mark_mask)
+				return;
+			__builtin_memcpy(t.saddr, &p.ip6->saddr, 16);
+			__builtin_memcpy(t.daddr, &p.ip6->daddr, 16);
+			ct = ct6_lookup_skb(skb, &t, p.proto);
+			if (!ct)
+				return;
+			mark = ct->mark & cfg->ct_mark_mask;
+			bpf_ct_release(ct);
+			if (!mark)
+				return;
+			reason = NOSNAT_R_CT_RECOVERED;
+		}
+		for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
+			const struct nosnat_pod6_slot *sl = &pod->slots[i];
+			struct nosnat_flow *f;
+
+			if (i >= pod->count)
+				break;
+			__builtin_memcpy(fk.dst, sl->vip_addr, 16);
+			fk.dport = sl->vip_port;
+			if (pass) {
+				const struct nosnat_cfg *cfg = cfg_get();
+				struct nosnat_flow nf = { .backend_id = sl->id, .backend_addr = fold,
+							  .vip_ref = sl->vip_ref,
+							  .flags = NOSNAT_FLOW_CT_SEEN };
+
+				if (!cfg || vip6_mark(sl->vip_addr, sl->vip_port, p.proto,
+						      cfg->ct_mark_mask) != mark)
+					continue;
+				bpf_map_update_elem(&nosnat_flows6, &fk, &nf, BPF_ANY);
+				count_flow_event(reason);
+			} else {
+				f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
+				if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
+				    f->vip_ref != sl->vip_ref)
+					continue;
+			}
+			if (reply6_nat(skb, &p, sl, reason, v))
+				return;
+			if (p.proto == IPPROTO_TCP && syn_ack)
+				reply6_clamp(skb, &p);
 			return;
 		}
-		set_verdict(v, OUT_PASS, NOSNAT_ACT_REPLY_NAT, NOSNAT_R_NONE);
-		/* the SYN-ACK tells the client how big its segments may be:
-		 * clamped for the tunnel a VIP flow may take (after a failover
-		 * one that began here is encapsulated too) */
-		if (p.proto == IPPROTO_TCP) {
-			struct tcphdr *th = (void *)(long)skb->data + (p.l4_off & 0x7ff);
-			const struct nosnat_cfg *cfg = cfg_get();
-
-			if ((void *)(th + 1) <= (void *)(long)skb->data_end && th->syn && th->ack &&
-			    cfg && cfg->mtu)
-				nosnat_mss_clamp_skb(skb, p.l4_off, mss6_max(cfg, &p));
-		}
-		return;
 	}
 }
 

@@ -164,14 +164,14 @@ t_idle_survives_layout_change() {
 t_untracked_is_said() {
 	local rc=0 out before
 	mail_vip b || return 1
-	nsx b nft delete table ip nsnlab || return 1
+	nsx b nft delete table inet nsnlab || return 1
 	before=$(flow_event b ct_untracked)
 	who client $VIP 25 >/dev/null || fail "connection without conntrack" || rc=1
 	[ "$(flow_event b ct_untracked)" -gt "$before" ] || fail "no ct_untracked on b" || rc=1
 	out=$(nosnat_on b health 2>&1)
 	[[ $out == *"recovery: conntrack marks, but "*" VIP flows had no conntrack entry"* ]] ||
 		fail "health: $out" || rc=1
-	printf '%s\n' 'table ip nsnlab { chain forward { type filter hook forward priority 0; policy accept; ct state invalid counter; }; }' |
+	printf '%s\n' 'table inet nsnlab { chain forward { type filter hook forward priority 0; policy accept; ct state invalid counter; }; }' |
 		nsx b nft -f - || rc=1
 	before=$(flow_event b ct_untracked)
 	who client $VIP 25 >/dev/null || fail "connection with conntrack back" || rc=1

@@ -125,3 +125,35 @@ t_v6_pmtu_through_a_1280_hop() {
 	[ $rc = 0 ] && echo "4 MiB down through a 1280-byte hop from the pod on the announcing node and from one on another node; stalls without packet too big"
 	return $rc
 }
+
+# After an upgrade that starts over (every map gone on the ingress node and
+# the pod's node), idle v6 connections whose server speaks first still
+# answer: the pod node's conntrack marks prove its replies VIP flows.
+t_v6_idle_survives_reattach() {
+	local n m rc=0
+	mail_vip6 b || return 1
+	: >"$LAB_DIR/vip6.status"
+	idle_start vip6 $VIP6 25 8 2 || return 1
+	push_next
+	round_ok vip6 1 8 || rc=1
+	for n in a b; do
+		nosnat_on "$n" detach eth0 >/dev/null || return 1
+		[ ! -e "$LAB_DIR/bpffs/$n/nosnat_flows6" ] || fail "$n kept its v6 flows" || return 1
+		nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || return 1
+		for m in $NODES; do
+			[ "$m" = "$n" ] || nosnat_on "$n" node add "${NODE_IP[$m]}" || return 1
+		done
+		nosnat_on "$n" vip add "[$VIP6]:25/tcp" >/dev/null || return 1
+		nosnat_on "$n" backend add "[$VIP6]:25/tcp" "[${POD_IP6[b]}]:2525" --node "${NODE_IP[b]}" \
+			>/dev/null || return 1
+	done
+	[ "$(metric b nosnat_flow6_table_entries)" = 0 ] || fail "b has v6 flows before any packet" || return 1
+	push_next
+	round_ok vip6 2 8 || rc=1
+	[ "$(flow_event b ct_recovered)" -ge 8 ] ||
+		fail "b recovered $(flow_event b ct_recovered) v6 flows from conntrack" || rc=1
+	echo "| node b: ct_recovered $(flow_event b ct_recovered)"
+	idle_stop vip6
+	[ $rc = 0 ] && echo "8 idle v6 connections answered after detach + attach + reconfigure on a and b"
+	return $rc
+}
