@@ -591,7 +591,8 @@ _Static_assert(sizeof(struct nosnat_meta) == 24, "meta size (XDP allows 32)");
  * pod's v6 address (nosnat_addr6_fold, never 0); nosnat_be6[id] the whole
  * address. The address filters (nosnat_vip_filt, nosnat_pod_filt) hold v6
  * addresses by their fold too. A v6 VIP's nosnat_vip_ids key is
- * { fold, port, proto, NOSNAT_VIP_ID_V6 }. */
+ * { fold, port, proto, NOSNAT_VIP_ID_V6 }, and its conntrack mark
+ * nosnat_vip_mark(fold, port, proto, mask). */
 #define NOSNAT_FLOW6_ENTRIES	65536
 #define NOSNAT_6IN4_OVERHEAD	20	/* outer IPv4, protocol 41 */
 #define NOSNAT_VIP_ID_V6	6	/* nosnat_vip_id.key.pad of a v6 VIP */

@@ -227,6 +227,25 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 				PROBLEM("pod [%s]:%u: %s lists %u slots, want %u (first %u)",
 					addr_str(0, pt->keys6[i].addr, a), ntohs(pt->keys6[i].port),
 					NOSNAT_MAP_PODS6, cur.count, pt->ents6[i].count, pt->ents6[i].slots[0].id);
+			/* a reply proven by its conntrack mark must name one VIP (a v6
+			 * VIP's mark is nosnat_vip_mark of its address's fold) */
+			for (__u32 x = 0; s->cfg.ct_mark_mask && x < pt->ents6[i].count && x < NOSNAT_POD_IDS;
+			     x++)
+				for (__u32 y = 0; y < x; y++) {
+					const struct nosnat_pod6_slot *sx = &pt->ents6[i].slots[x];
+					const struct nosnat_pod6_slot *sy = &pt->ents6[i].slots[y];
+					__u32 mask = s->cfg.ct_mark_mask;
+					__u8 proto = pt->keys6[i].proto;
+
+					if (nosnat_vip_mark(nosnat_addr6_fold(sx->vip_addr), sx->vip_port, proto,
+							    mask) ==
+					    nosnat_vip_mark(nosnat_addr6_fold(sy->vip_addr), sy->vip_port, proto,
+							    mask))
+						PROBLEM("pod [%s]:%u: VIP ports %u and %u share a conntrack mark "
+							"under mask %#x (attach with another --ct-mark-mask)",
+							addr_str(0, pt->keys6[i].addr, a), ntohs(pt->keys6[i].port),
+							ntohs(sx->vip_port), ntohs(sy->vip_port), mask);
+				}
 		}
 		while (!bpf_map_get_next_key(m->pods6, prev, &key)) {
 			have_keys++;

@@ -387,13 +387,76 @@ static __always_inline int skb_outer6in4(struct __sk_buff *skb, __u32 l2_len, __
 	return 0;
 }
 
+/* ICMPv6 packet too big for a v6 packet that does not fit the tunnel,
+ * built in a per-CPU scratch element (on the stack it would crowd the
+ * walk's frame): the IPv6 header, the error, and the packet's first 48
+ * bytes (its IPv6 header and 8 more: what the sender's stack matches the
+ * error to its socket by). */
+#define PTB6_QUOTE	48
+struct ptb6_msg {
+	struct ipv6hdr ip;
+	struct icmp6_err icmp;
+	__u8 quote[PTB6_QUOTE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ptb6_msg);
+} nosnat_ptb6_msg SEC(".maps");
+
+/* Turn p into packet too big (MTU mtu) back to its sender, from the
+ * address it was sent to, MACs swapped: it goes back out of the interface
+ * it came in on. */
+static __always_inline int skb_ptb6(struct __sk_buff *skb, const struct pkt6 *p, __u32 mtu)
+{
+	__u32 l2_len = p->l2_len & 0x1f, zero = 0;
+	struct ptb6_msg *m = bpf_map_lookup_elem(&nosnat_ptb6_msg, &zero);
+	__u8 macs[2 * ETH_ALEN], swapped[2 * ETH_ALEN];
+	__s64 sum;
+	__u64 s;
+
+	if (!m || bpf_skb_load_bytes(skb, l2_len, m->quote, sizeof(m->quote)) ||
+	    bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
+		return -1;
+	__builtin_memset(&m->ip, 0, sizeof(m->ip) + sizeof(m->icmp));
+	m->ip.version = 6;
+	m->ip.payload_len = bpf_htons(sizeof(m->icmp) + sizeof(m->quote));
+	m->ip.nexthdr = IPPROTO_ICMPV6;
+	m->ip.hop_limit = 64;
+	__builtin_memcpy(&m->ip.saddr, m->quote + offsetof(struct ipv6hdr, daddr), 16);
+	__builtin_memcpy(&m->ip.daddr, m->quote + offsetof(struct ipv6hdr, saddr), 16);
+	m->icmp.type = 2;	/* packet too big */
+	m->icmp.rest = bpf_htonl(mtu);
+	/* the pseudo-header (addresses, upper-layer length, next header),
+	 * then the message */
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&m->ip.saddr, 32, 0);
+	if (sum < 0)
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)&m->icmp, sizeof(m->icmp) + sizeof(m->quote), sum);
+	if (sum < 0)
+		return -1;
+	s = (__u64)(__u32)sum + bpf_htonl(sizeof(m->icmp) + sizeof(m->quote)) +
+	    bpf_htonl(IPPROTO_ICMPV6);
+	s = (s & 0xffffffff) + (s >> 32);
+	m->icmp.check = csum_fold((__u32)s);
+	__builtin_memcpy(swapped, macs + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(swapped + ETH_ALEN, macs, ETH_ALEN);
+	if (bpf_skb_change_tail(skb, l2_len + sizeof(*m), 0) ||
+	    bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) ||
+	    bpf_skb_store_bytes(skb, l2_len, m, sizeof(*m), 0))
+		return -1;
+	return 0;
+}
+
 /* p (a v6 VIP packet for a pod on node) in IPv4 to node, out the way the
  * FIB says: a SYN's MSS clamped for the tunnel first. A packet too big for
  * the tunnel is dropped and counted too_big (its sender learns nothing yet:
  * ICMPv6 packet-too-big is for later). */
 static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 					const struct nosnat_cfg *cfg, __be32 node, __u16 tag,
-					int syn, struct verdict *v)
+					int syn, int error, struct verdict *v)
 {
 	__u32 l2_len = p->l2_len & 0x1f, seg = skb->len - l2_len;
 	__u8 tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
@@ -408,7 +471,17 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 		      (p->proto == IPPROTO_TCP ? ((th->doff & 0xf) << 2) : 8);
 	}
 	if (cfg->mtu && seg + NOSNAT_6IN4_OVERHEAD > cfg->mtu) {
-		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		/* every v6 packet is DF: its sender learns the tunnel's MTU
+		 * (rate-limited per CPU; a GRO train's sender would get it for
+		 * a segment it never sent; ICMP errors never cause ICMP) */
+		if (error || skb->gso_size)
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
+		else if (skb_ptb6(skb, p, cfg->mtu - NOSNAT_6IN4_OVERHEAD))
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
+		else
+			set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
 		return;
 	}
 	if (syn && cfg->mtu)
@@ -505,7 +578,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		return;
 	}
 	count_backend(id, skb->len);
-	encap6_send(skb, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+	encap6_send(skb, p, cfg, be->node, backend_tag(be->addr, be->port), 0, 1, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		v->reason = NOSNAT_R_ICMP_ERROR;
 }
@@ -645,7 +718,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
-	encap6_send(skb, &p, cfg, be->node, backend_tag(be->addr, be->port), syn, v);
+	encap6_send(skb, &p, cfg, be->node, backend_tag(be->addr, be->port), syn, 0, v);
 	if (v->action == NOSNAT_ACT_ENCAP && reason != NOSNAT_R_NONE)
 		v->reason = reason;
 }

@@ -260,15 +260,24 @@ int t_v6_remote(void)
 	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
 	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "ACK");
 
-	/* a segment that fills the uplink has no room for 6in4: dropped */
+	/* a segment that fills the uplink has no room for 6in4: its sender
+	 * gets packet too big (MTU 1480) from the address it sent to,
+	 * quoting its IPv6 header and 8 bytes */
 	{
 		static uint8_t payload[1500 - 40 - 20];
+		uint8_t msg[56] = { 2, 0, 0, 0, 0, 0, 0x05, 0xc8 };
+		struct ip6_spec back = ipv6(T6_VIP, T6_CLIENT);
+		struct l4_spec icmp = { .proto = 58, .payload = msg, .payload_len = sizeof(msg) };
+		uint8_t l3[128];
 
 		l.payload = payload;
 		l.payload_len = sizeof(payload);
 		n = frame6(in, &ip, &l);
-		CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG),
-		      "too big");
+		memcpy(msg + 8, in + 14, 48);
+		back.hlim = 64;
+		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
+		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
+			     NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
 	}
 
 	/* a pod on node C, whose neighbour is unresolved: the neighbour code
@@ -556,5 +565,36 @@ int t_v6_icmp(void)
 		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_ICMP_ERROR),
 		      "from B");
 	}
+	return 0;
+}
+
+/* verify: two v6 VIP ports of one pod port whose conntrack marks (of the
+ * VIP address's fold) coincide under the mask: a reply proven by its mark
+ * could not say which VIP it belongs to. */
+int t_v6_verify_mark_collision(void)
+{
+	struct nosnat_cfg cfg;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	__u32 zero = 0;
+	int problems;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	CHECK(!v6_vip(T6_VIP, 587, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "second port");
+	out = open_memstream(&buf, &len);
+	CHECK(out && !state_read(&maps, &st), "read");
+	problems = state_verify(&maps, &st, out);
+	fflush(out);
+	CHECK(problems == 0, "default mask: %s", buf);
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	cfg.ct_mark_mask = 0x100;	/* one bit: every VIP has the same mark */
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) && !state_read(&maps, &st), "cfg");
+	problems = state_verify(&maps, &st, out);
+	fclose(out);
+	CHECK(problems == 1 &&
+	      strstr(buf, "pod [2001:db8:18:1::2]:2525: VIP ports 587 and 25 share a conntrack mark under mask 0x100"),
+	      "%d problems: %s", problems, buf);
+	free(buf);
 	return 0;
 }

@@ -157,3 +157,20 @@ t_v6_idle_survives_reattach() {
 	[ $rc = 0 ] && echo "8 idle v6 connections answered after detach + attach + reconfigure on a and b"
 	return $rc
 }
+
+# A v6 datagram that does not fit 6in4: the client learns the tunnel's MTU
+# from the ingress node's packet too big (every v6 packet is DF).
+t_v6_packet_too_big_reaches_client() {
+	nosnat_all vip add "[$VIP6]:5300/udp" >/dev/null || return 1
+	nosnat_all backend add "[$VIP6]:5300/udp" "[${POD_IP6[b]}]:5300" --node "${NODE_IP[b]}" \
+		>/dev/null || return 1
+	# 1452 bytes of payload: a 1500-byte packet, 20 too many for 6in4
+	nsx client python3 -c "import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, 62, 1)	# IPV6_DONTFRAG
+s.sendto(b'm' * 1452, ('$VIP6', 5300))" || return 1
+	wait_for 5 sh -c "ip netns exec $LAB-client ip -6 route get $VIP6 | grep -q 'mtu 1480'" ||
+		fail "the client never learned MTU 1480: $(nsx client ip -6 route get $VIP6)" || return 1
+	[ "$(verdict_packets a xdp drop icmp_frag_needed)" -gt 0 ] || fail "node a counted no packet too big" || return 1
+	echo "the client learned MTU 1480 for the v6 VIP from node a"
+}
