@@ -243,6 +243,28 @@ static void bench_lru_scramble(int fd, size_t value_size)
 	bench_lru_scramble_keys(fd, keys, sizeof(keys[0]), value_size, N);
 }
 
+/* The same for the v6 flow table (clients 2001:db8:1913::/64). */
+static void bench_lru_scramble6(int fd)
+{
+	enum { N = NOSNAT_FLOW6_ENTRIES };
+	static struct nosnat_flow6_key keys[N];
+
+	map_clear(fd);
+	for (__u32 i = 0; i < N; i++) {
+		struct nosnat_flow6_key *k = &keys[i];
+
+		memset(k, 0, sizeof(*k));
+		ip6("2001:db8:1913::", k->src);
+		k->src[14] = (uint8_t)(i >> 8);
+		k->src[15] = (uint8_t)i;
+		ip6("2001:db8::25", k->dst);
+		k->sport = htons((uint16_t)(1 + (i >> 16)));
+		k->dport = htons(25);
+		k->proto = IPPROTO_TCP;
+	}
+	bench_lru_scramble_keys(fd, keys, sizeof(keys[0]), sizeof(struct nosnat_flow), N);
+}
+
 /* The handshake table as a busy node's is: every way of every set holds
  * another flow (198.19.0.0/16), so that each new flow takes the place of
  * the oldest in its set, as it would there. */
@@ -719,6 +741,68 @@ static void bench_establish(const uint8_t *pkt, size_t len, size_t tcp_off, int 
 	run_xdp(pkt, len, ifindex, &r);
 }
 
+/* The same for IPv6 (2001:db8:c::/48 clients); what vary changes falls in
+ * the client's address. */
+static size_t bench_frame6(uint8_t *buf, const char *src, const char *dst, uint16_t sport,
+			   uint16_t dport, uint8_t flags)
+{
+	static uint8_t payload[80];
+	struct ip6_spec ip = { .hlim = 63 };
+	struct l4_spec l = tcp(sport, dport, flags);
+	uint8_t l3[512];
+
+	ip6(src, ip.saddr);
+	ip6(dst, ip.daddr);
+	l.payload = payload;
+	l.payload_len = sizeof(payload);
+	return build_eth(buf, MAC_SELF, MAC_ROUTER, 0, 0x86dd, l3, build_ip6(l3, &ip, &l));
+}
+
+/* A v6 flow established: its SYN, then the frame, through tc's walk (XDP
+ * passes v6 on). */
+static void bench_establish6(const uint8_t *pkt, size_t len, int ifindex)
+{
+	uint8_t syn[512];
+	struct run r;
+
+	if (len > sizeof(syn))
+		return;
+	memcpy(syn, pkt, len);
+	syn[14 + 40 + 13] = TH_SYN;
+	run_tc_walk(syn, len, ifindex, &r);
+	run_tc_walk(pkt, len, ifindex, &r);
+}
+
+/* The IPv6 rows: XDP's pass of a v6 packet, and tc's v6 walk. */
+static void bench_paths6(uint32_t repeat)
+{
+	uint8_t pkt[512];
+	size_t n;
+
+	cfg_reset();
+	v6_vip("2001:db8::25", 25, IPPROTO_TCP, "2001:db8:18:1::2", 2525, T_NODE_SELF);
+	v6_vip("2001:db8::26", 25, IPPROTO_TCP, "2001:db8:18:2::2", 2525, T_NODE_B);
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::99", 40000, 25, TH_ACK);
+	bench_path("xdp: non-VIP v6 packet (pass)", pkt, n, 0, 1, 1, repeat);
+	bench_path_tc("tc: non-VIP v6 packet (pass)", pkt, n, 0, 1, repeat, NOSNAT_ACT_PASS);
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::25", 40001, 25, TH_SYN);
+	if (bench_wanted("tc: v6 VIP SYN, new flow, local pod"))
+		bench_lru_scramble6(maps.flows6);
+	bench_path_tc("tc: v6 VIP SYN, new flow, local pod", pkt, n, 1, 1, repeat, NOSNAT_ACT_LOCAL);
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::25", 40002, 25, TH_ACK);
+	bench_establish6(pkt, n, 1);
+	bench_path_tc("tc: v6 VIP established flow, local pod", pkt, n, 0, 1, repeat, NOSNAT_ACT_LOCAL);
+	n = bench_frame6(pkt, "2001:db8:18:1::2", "2001:db8:c::2", 2525, 40002, TH_ACK);
+	bench_path("tc egress: v6 reply NAT", pkt, n, 0, 1, 0, repeat);
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::26", 40003, 25, TH_SYN);
+	bench_path_tc("tc: v6 VIP SYN, new flow, 6in4", pkt, n, 1, dummy_ifindex, repeat,
+		      NOSNAT_ACT_ENCAP);
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::26", 40004, 25, TH_ACK);
+	bench_establish6(pkt, n, dummy_ifindex);
+	bench_path_tc("tc: v6 VIP established flow, 6in4", pkt, n, 0, dummy_ifindex, repeat,
+		      NOSNAT_ACT_ENCAP);
+}
+
 static int bench_paths(uint32_t repeat)
 {
 	uint8_t pkt[512], inner[512], outer[512], syn[512], other[512], rsyn[512];
@@ -788,6 +872,8 @@ static int bench_paths(uint32_t repeat)
 	bench_path("tc egress: a pod, no VIP flow (pass)", pkt, n, 0, 1, 0, repeat);
 	n = bench_frame_for(pkt, T_NODE_SELF, T_CLIENT2, 40003, 443, TH_ACK);
 	bench_path("tc egress: not from a pod (pass)", pkt, n, 0, 1, 0, repeat);
+
+	bench_paths6(repeat);
 
 	cfg_reset();
 	{	/* the new-flow limit checked on every SYN, as by default, but

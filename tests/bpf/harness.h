@@ -186,6 +186,9 @@ int t_new_flow_limit(void);
 int t_verify_mark_collision(void);
 
 /* t_v6.c */
+/* The v6 VIP vip:port/proto with one pod pod:pod_port on node (the loader's ops). */
+int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
+	   const char *node);
 int t_v6_local(void);
 int t_v6_remote(void);
 int t_v6_decap(void);

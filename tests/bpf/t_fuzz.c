@@ -63,10 +63,43 @@ static size_t fuzz_seeds(uint8_t seeds[][2048], size_t *lens)
 	ip = ipv4(T_CLIENT, T_OTHER); l = (struct l4_spec){ .payload = payload, .payload_len = 64 };
 	ip.proto = IPPROTO_ICMP;
 	SEED(frame(seeds[n], &ip, &l, 0));
-	/* IPv6 and ARP: only their ethertype matters to us */
-	memcpy(seeds[n], MAC_SELF, 6); memcpy(seeds[n] + 6, MAC_ROUTER, 6);
-	seeds[n][12] = 0x86; seeds[n][13] = 0xdd; memset(seeds[n] + 14, 0x60, 60);
-	SEED(74);
+	/* IPv6: to a v6 VIP (pod here, pod on B), with extension headers, in
+	 * 6in4 from a node and a stranger, a pod's reply, packet too big */
+	{
+		static const uint8_t ext[16] = { 60, 0, 1, 4, 0, 0, 0, 0, IPPROTO_TCP, 0, 1, 4, 0, 0, 0, 0 };
+		struct ip6_spec i6 = { .hlim = 64 };
+		uint8_t msg[8 + 128] = { 2, 0, 0, 0, 0, 0, 5, 0 };
+		struct l4_spec icmp = { .proto = 58, .payload = msg, .payload_len = sizeof(msg) };
+
+		ip6("2001:db8:c::2", i6.saddr);
+		ip6("2001:db8::25", i6.daddr);
+		l = tcp(40010, 25, TH_SYN);
+		in_n = build_ip6(inner, &i6, &l);
+		SEED(build_eth(seeds[n], MAC_SELF, MAC_ROUTER, 0, 0x86dd, inner, in_n));
+		out_n = build_tun4(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), 7, 0, 41, inner, in_n);
+		SEED(build_eth(seeds[n], MAC_SELF, MAC_B, 0, 0x0800, outer, out_n));
+		out_n = build_tun4(outer, ip4(T_STRANGER), ip4(T_NODE_SELF), 7, 0, 41, inner, in_n);
+		SEED(build_eth(seeds[n], MAC_SELF, MAC_B, 0, 0x0800, outer, out_n));
+		i6.ext = ext;
+		i6.ext_len = sizeof(ext);
+		i6.first_nh = 0;
+		ip6("2001:db8::26", i6.daddr);
+		l = tcp(40011, 25, TH_ACK | TH_PSH);
+		l.payload = payload; l.payload_len = sizeof(payload);
+		SEED(build_eth(seeds[n], MAC_SELF, MAC_ROUTER, 0, 0x86dd, inner, build_ip6(inner, &i6, &l)));
+		i6 = (struct ip6_spec){ .hlim = 64 };
+		ip6("2001:db8:18:1::2", i6.saddr);
+		ip6("2001:db8:c::2", i6.daddr);
+		l = tcp(2525, 40010, TH_SYN | TH_ACK);
+		SEED(build_eth(seeds[n], MAC_SELF, MAC_ROUTER, 0, 0x86dd, inner, build_ip6(inner, &i6, &l)));
+		ip6("2001:db8::25", i6.saddr);
+		ip6("2001:db8:c::2", i6.daddr);
+		l = tcp(25, 40010, TH_ACK);
+		build_ip6(msg + 8, &i6, &l);
+		ip6("2001:db8:f::1", i6.saddr);
+		ip6("2001:db8::25", i6.daddr);
+		SEED(build_eth(seeds[n], MAC_SELF, MAC_ROUTER, 0, 0x86dd, inner, build_ip6(inner, &i6, &icmp)));
+	}
 	memcpy(seeds[n], MAC_SELF, 6); memcpy(seeds[n] + 6, MAC_ROUTER, 6);
 	seeds[n][12] = 0x08; seeds[n][13] = 0x06; memset(seeds[n] + 14, 0, 28);
 	SEED(42);
@@ -132,8 +165,8 @@ static void mutate(uint8_t *p, size_t *len, size_t cap)
  * header, encapsulation only towards a node, one counter per packet. */
 int t_packet_fuzz(void)
 {
-	static uint8_t seeds[16][2048], pkt[2048];
-	size_t lens[16], n_seeds, runs = 200000;
+	static uint8_t seeds[32][2048], pkt[2048];
+	size_t lens[32], n_seeds, runs = 200000;
 	const char *env = getenv("NOSNAT_FUZZ_PACKETS");
 	uint64_t x0, e0, i0, verdicts[8] = { 0 }, tc_skipped = 0, twin_runs = 0, tc_walks = 0;
 	int tce = bpf_program__fd(skel->progs.nosnat_tc_egress);
@@ -147,6 +180,8 @@ int t_packet_fuzz(void)
 	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_C, 2525, T_NODE_C, 1), "be add");
 	CHECK(!add_vip(T_VIP, 53, IPPROTO_UDP), "vip add");
 	CHECK(!add_be(T_VIP, 53, IPPROTO_UDP, T_POD_B, 53, T_NODE_B, 1), "be add");
+	CHECK(!v6_vip("2001:db8::25", 25, IPPROTO_TCP, "2001:db8:18:1::2", 2525, T_NODE_SELF), "v6");
+	CHECK(!v6_vip("2001:db8::26", 25, IPPROTO_TCP, "2001:db8:18:2::2", 2525, T_NODE_B), "v6");
 	n_seeds = fuzz_seeds(seeds, lens);
 	x0 = stats_total(NOSNAT_HOOK_XDP);
 	e0 = stats_total(NOSNAT_HOOK_TC_EGRESS);
@@ -173,13 +208,15 @@ int t_packet_fuzz(void)
 			      "run %zu: the twin's verdict %d on XDP's %x", i, r.tc_ret, r.meta.magic);
 		}
 		CHECK(r.len <= len + NOSNAT_IPIP_OVERHEAD, "run %zu: %u bytes out of %zu", i, r.len, len);
-		if (r.len > len) {	/* grew: must be our IPIP, towards a node */
+		if (r.len > len) {	/* grew: must be our IPIP (6in4 from tc's walk), towards a node */
 			size_t l2 = 14;
 			__be32 dst;
 
 			while (l2 + 4 <= r.len && (r.pkt[l2 - 2] == 0x81 || r.pkt[l2 - 2] == 0x88))
 				l2 += 4;
-			CHECK(r.len >= l2 + 20 && r.pkt[l2 + 9] == IPPROTO_IPIP, "run %zu: grew but not IPIP", i);
+			CHECK(r.len >= l2 + 20 && (r.pkt[l2 + 9] == IPPROTO_IPIP ||
+						   (last_via_tc && r.pkt[l2 + 9] == 41)),
+			      "run %zu: grew but not IPIP", i);
 			memcpy(&dst, r.pkt + l2 + 16, 4);
 			CHECK(dst == node_b || dst == node_c, "run %zu: encapsulated to a non-node", i);
 		}
@@ -194,6 +231,20 @@ int t_packet_fuzz(void)
 		/* without a mark tc walks the packet itself: passed, dropped or sent */
 		CHECK(r.ret == TC_ACT_OK || r.ret == TC_ACT_SHOT || r.ret == TC_ACT_REDIRECT,
 		      "run %zu: tc ingress verdict %u without a mark", i, r.ret);
+		CHECK(r.len <= len + NOSNAT_IPIP_OVERHEAD, "run %zu: tc: %u bytes out of %zu", i, r.len,
+		      len);
+		if (r.ret != TC_ACT_SHOT && r.len > len) {	/* grew: IPIP or 6in4, to a node */
+			size_t l2 = 14;
+			__be32 dst;
+
+			while (l2 + 4 <= r.len && (r.pkt[l2 - 2] == 0x81 || r.pkt[l2 - 2] == 0x88))
+				l2 += 4;
+			CHECK(r.len >= l2 + 20 && r.pkt[l2 - 2] == 0x08 && r.pkt[l2 - 1] == 0 &&
+			      (r.pkt[l2 + 9] == IPPROTO_IPIP || r.pkt[l2 + 9] == 41),
+			      "run %zu: tc grew it but not into IPIP or 6in4", i);
+			memcpy(&dst, r.pkt + l2 + 16, 4);
+			CHECK(dst == node_b || dst == node_c, "run %zu: tc encapsulated to a non-node", i);
+		}
 	}
 	CHECK(stats_total(NOSNAT_HOOK_XDP) - x0 == (test_mode == MODE_TC ? 0 : runs), "XDP counted %llu of %zu packets",
 	      (unsigned long long)(stats_total(NOSNAT_HOOK_XDP) - x0), runs);

@@ -25,8 +25,8 @@ static __be32 fold6(const uint8_t a[16])
 
 /* The v6 VIP vip:port/proto with one pod pod:pod_port on node, made by
  * the loader's own code. */
-static int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod,
-		  uint16_t pod_port, const char *node)
+int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
+	   const char *node)
 {
 	char spec[96];
 	struct vip_key k;

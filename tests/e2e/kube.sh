@@ -296,3 +296,31 @@ t_kube_vip_is_a_node_address() {
 	[ $rc = 0 ] && echo "LB IP = node a's address: skipped and named; the mail VIP applied"
 	return $rc
 }
+
+# A dual-stack Service: its LoadBalancer ingress lists a v4 and a v6
+# address, and it has one EndpointSlice of each addressType. Each VIP
+# follows its own family's slice, and each pod sees the client's own address.
+t_kube_dual_stack() {
+	local rc=0 seen n
+	kube_up || { fail "fake API server: $(cat "$LAB_DIR/kube/server.log")"; return 1; }
+	knode node-a "${NODE_IP[a]}" && knode node-b "${NODE_IP[b]}" && knode node-c "${NODE_IP[c]}" || return 1
+	kput services "{\"kind\":\"Service\",\"apiVersion\":\"v1\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"mailserver\",\"uid\":\"0b5e-dual\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Cluster\",\"ipFamilyPolicy\":\"RequireDualStack\",\"ipFamilies\":[\"IPv4\",\"IPv6\"],\"selector\":{\"app\":\"mailserver\"},\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25,\"targetPort\":\"smtp\"}]},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$VIP\",\"ipMode\":\"VIP\"},{\"ip\":\"$VIP6\",\"ipMode\":\"VIP\"}]}}}" || return 1
+	kslice mailserver-v4 "$(kendpoint "${POD_IP[b]}" node-b true true false)" || return 1
+	kput endpointslices "{\"kind\":\"EndpointSlice\",\"apiVersion\":\"discovery.k8s.io/v1\",\"metadata\":{\"namespace\":\"mailserver\",\"name\":\"mailserver-v6\",\"labels\":{\"kubernetes.io/service-name\":\"mailserver\",\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.k8s.io\"}},\"addressType\":\"IPv6\",\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":2525}],\"endpoints\":[{\"addresses\":[\"${POD_IP6[c]}\"],\"conditions\":{\"ready\":true,\"serving\":true,\"terminating\":false},\"nodeName\":\"node-c\",\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"mailserver\",\"name\":\"mailserver-c\"}}]}" || return 1
+	mkdir -p "$LAB_DIR/kcfg"
+	kube_config "$LAB_DIR/kcfg/nosnat.yaml"
+	for n in $NODES; do kube_daemon "$n" "$NOSNAT"; done
+	for n in $NODES; do
+		wait_for 10 sh -c "[ \"\$(ip netns exec $LAB-$n $NOSNAT --pin-dir $LAB_DIR/bpffs/$n list --json | jq '[.vips[].backends[]] | length')\" = 2 ]" ||
+			{ fail "node $n never synced both families: $(tail -3 "$LAB_DIR/krun-$n.log")"; rc=1; }
+	done
+	seen=$(who client $VIP 25) && [[ $seen == "$CLIENT:"* ]] || fail "v4 VIP: $seen" || rc=1
+	grep -qF "PEER $seen" "$LAB_DIR/pod-b.log" || fail "pod b saw no $seen" || rc=1
+	echo "| v4 VIP -> pod b: $seen"
+	seen=$(who client $VIP6 25) && [[ $seen == "[$CLIENT6]:"* ]] || fail "v6 VIP: $seen" || rc=1
+	grep -qF "PEER $seen" "$LAB_DIR/pod-c.log" || fail "pod c saw no $seen" || rc=1
+	echo "| v6 VIP -> pod c: $seen"
+	kube_stop_daemons || rc=1
+	[ $rc = 0 ] && echo "dual-stack Service: each VIP from its own family's EndpointSlice, the client's address kept in both"
+	return $rc
+}

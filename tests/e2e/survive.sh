@@ -127,11 +127,14 @@ t_idle_survives_backend_add_and_move() {
 }
 
 t_idle_survives_layout_change() {
-	local n rc=0 next=$ROOT/build/next/nosnat vs flows_before flows_after
+	local n rc=0 next=$ROOT/build/next/nosnat vs flows_before flows_after flows6_before
 	[ -x "$next" ] || fail "no $next (make next)" || return 1
 	mail_vip b || return 1
+	mail_vip6 b || return 1
 	idle_both 2 || return 1
+	idle_start vip6 $VIP6 25 4 2 || return 1	# and v6 ones: nosnat_flows6 carried over too
 	flows_before=$(metric b nosnat_flow_table_entries)
+	flows6_before=$(metric b nosnat_flow6_table_entries)
 	for n in a b; do	# a build whose flow entries grew by a field
 		nsx "$n" "$next" --pin-dir "$LAB_DIR/bpffs/$n" attach eth0 "${ATTACH_ARGS[@]}" \
 			>"$LAB_DIR/next-$n.log" 2>&1 || fail "next build: $(cat "$LAB_DIR/next-$n.log")" || return 1
@@ -140,9 +143,15 @@ t_idle_survives_layout_change() {
 	[ "$vs" = 28 ] || fail "flow value size $vs after the upgrade" || return 1
 	flows_after=$(nsx b "$next" --pin-dir "$LAB_DIR/bpffs/b" metrics | awk '$1 == "nosnat_flow_table_entries" { print $2 }')
 	[ "$flows_after" -ge "$flows_before" ] || fail "flows $flows_before -> $flows_after" || rc=1
+	vs=$(bpftool -j map show pinned "$LAB_DIR/bpffs/b/nosnat_flows6" | jq .bytes_value)
+	[ "$vs" = 28 ] || fail "v6 flow value size $vs after the upgrade" || return 1
+	flows_after=$(nsx b "$next" --pin-dir "$LAB_DIR/bpffs/b" metrics | awk '$1 == "nosnat_flow6_table_entries" { print $2 }')
+	[ "$flows_after" -ge "$flows6_before" ] && [ "$flows6_before" -ge 4 ] ||
+		fail "v6 flows $flows6_before -> $flows_after" || rc=1
 	grep -h "carried over" "$LAB_DIR"/next-*.log | sed 's/^/| /'
 	push_next
 	rounds_ok 1 || rc=1
+	round_ok vip6 1 4 || rc=1
 	for n in a b; do	# and back
 		nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1 || fail "back to this build" || return 1
 	done
@@ -150,9 +159,11 @@ t_idle_survives_layout_change() {
 	[ "$vs" = 24 ] || fail "flow value size $vs after going back" || rc=1
 	push_next
 	rounds_ok 2 || rc=1
+	round_ok vip6 2 4 || rc=1
 	idle_stop vip
 	idle_stop pod
-	[ $rc = 0 ] && echo "all 10 idle connections answered across a flow layout change and back ($flows_before flows on b carried over)"
+	idle_stop vip6
+	[ $rc = 0 ] && echo "all 14 idle connections (4 of them v6) answered across a flow layout change and back ($flows_before v4 and $flows6_before v6 flows on b carried over)"
 	return $rc
 }
 
