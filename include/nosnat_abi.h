@@ -50,6 +50,7 @@
 #define NOSNAT_MAP_BE6		"nosnat_be6"
 #define NOSNAT_MAP_FLOWS6	"nosnat_flows6"
 #define NOSNAT_MAP_PODS6	"nosnat_pods6"
+#define NOSNAT_MAP_FLOW6_NEW	"nosnat_flow6_new"
 /* Every map pinned under the pin dir, once: X(field, map, name). field is
  * the loader's fd of it (struct nosnat_maps), map the BPF map (the
  * skeleton's member), name the pin's name above. The fd struct, the loader's
@@ -83,7 +84,8 @@
 	X(vip6_addr, nosnat_vip6_addr, NOSNAT_MAP_VIP6_ADDR)	\
 	X(be6, nosnat_be6, NOSNAT_MAP_BE6)			\
 	X(flows6, nosnat_flows6, NOSNAT_MAP_FLOWS6)		\
-	X(pods6, nosnat_pods6, NOSNAT_MAP_PODS6)
+	X(pods6, nosnat_pods6, NOSNAT_MAP_PODS6)		\
+	X(flow6_new, nosnat_flow6_new, NOSNAT_MAP_FLOW6_NEW)
 
 /* The pins' ABI version: raised whenever a pinned map's layout or meaning
  * changes. attach records it in nosnat_ctl.abi and, over pins of another
@@ -100,8 +102,8 @@
  *   6 - nosnat_cfg: gue_port, encap, decap (cfg is written anew by every
  *       attach, so either build takes the other's pins)
  *   7 - IPv6 VIPs: nosnat_vips6, nosnat_vip6_addr, nosnat_be6,
- *       nosnat_flows6, nosnat_pods6 (created empty over older pins; an
- *       older build ignores them) */
+ *       nosnat_flows6, nosnat_flow6_new, nosnat_pods6 (created empty over
+ *       older pins; an older build ignores them) */
 #define NOSNAT_ABI_VERSION	7
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
@@ -620,8 +622,11 @@ struct nosnat_be6 {
 };
 
 /* nosnat_flows6 key: the client's 5-tuple towards the v6 VIP; value struct
- * nosnat_flow as for v4 (backend_addr: the fold). One LRU table holds v6
- * handshakes and established flows alike. */
+ * nosnat_flow as for v4 (backend_addr: the fold). nosnat_flow6_new, an LRU
+ * of the same layout, holds v6 flows that have shown only their first
+ * packet (a SYN, a UDP datagram): a flood churns that table alone, and the
+ * flow's next packet moves its entry to nosnat_flows6. */
+#define NOSNAT_NEW_FLOW6_ENTRIES	16384
 struct nosnat_flow6_key {
 	__u8 src[16];
 	__u8 dst[16];

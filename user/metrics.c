@@ -133,6 +133,12 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 	info_len = sizeof(info);
 	if (!bpf_obj_get_info_by_fd(m->flows6, &info, &info_len))
 		mx->flows6_max = info.max_entries;
+	mx->flows6_new = count_entries(m->flow6_new, sizeof(struct nosnat_flow6_key),
+				       sizeof(struct nosnat_flow));
+	memset(&info, 0, sizeof(info));
+	info_len = sizeof(info);
+	if (!bpf_obj_get_info_by_fd(m->flow6_new, &info, &info_len))
+		mx->flows6_new_max = info.max_entries;
 	mx->cfg_flags = s->cfg.flags;
 	mx->cfg_encap = s->cfg.encap;
 	mx->cfg_decap = s->cfg.decap;
@@ -326,10 +332,15 @@ void metrics_render(FILE *f, struct metrics *mx)
 		fprintf(f, "} %llu\n", (unsigned long long)sum);
 	}
 	scalar_family(f, "nosnat_flow6_table_capacity", "gauge",
-		      "Size of the flow table of IPv6 VIPs (LRU, handshakes and established flows).",
+		      "Size of the flow table of IPv6 VIPs (LRU, established flows).",
 		      mx->flows6_max);
 	scalar_family(f, "nosnat_flow6_table_entries", "gauge",
 		      "Flows of IPv6 VIPs in their flow table.", mx->flows6);
+	scalar_family(f, "nosnat_new_flow6_table_capacity", "gauge",
+		      "Size of the handshake table of IPv6 VIPs (LRU: flows before the "
+		      "client's second packet).", mx->flows6_new_max);
+	scalar_family(f, "nosnat_new_flow6_table_entries", "gauge",
+		      "Flows of IPv6 VIPs in their handshake table.", mx->flows6_new);
 	family(f, "nosnat_flow_events_total", "counter",
 	       "Packets whose pod was found without a flow entry, by how: recovered (Maglev), "
 	       "ct_recovered (the pod's conntrack mark), second_chance (sent on to the previous "

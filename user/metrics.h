@@ -31,6 +31,7 @@ struct metrics {
 	size_t n_bes;
 	uint64_t flows, flows_max, flows_new, pods;	/* pods: v4 and v6 */
 	uint64_t flows6, flows6_max;			/* nosnat_flows6 */
+	uint64_t flows6_new, flows6_new_max;		/* nosnat_flow6_new */
 	uint64_t flow_events[NOSNAT_R_MAX];	/* nosnat_flow_ev, by reason */
 	struct nosnat_ctl ctl;
 	__u32 cfg_flags;	/* nosnat_cfg's: the hook, XDP metadata (names.h) */

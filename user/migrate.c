@@ -22,8 +22,9 @@ enum migrate_kind { MIG_REFUSE, MIG_FLOWS, MIG_STATS, MIG_FRESH, MIG_HANDSHAKES 
 
 static enum migrate_kind kind_of(const char *name, __u32 old_type)
 {
-	/* the v6 flows: the same values under a longer key */
-	if (!strcmp(name, NOSNAT_MAP_FLOWS) || !strcmp(name, NOSNAT_MAP_FLOWS6))
+	/* the v6 flows and handshakes: the same values under a longer key */
+	if (!strcmp(name, NOSNAT_MAP_FLOWS) || !strcmp(name, NOSNAT_MAP_FLOWS6) ||
+	    !strcmp(name, NOSNAT_MAP_FLOW6_NEW))
 		return MIG_FLOWS;
 	/* handshakes: an older build's LRU hash is read entry by entry into
 	 * the sets; sets of another layout start empty (a handshake under

@@ -317,6 +317,14 @@ struct {
 } nosnat_flows6 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NOSNAT_NEW_FLOW6_ENTRIES);
+	__type(key, struct nosnat_flow6_key);
+	__type(value, struct nosnat_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_flow6_new SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, NOSNAT_MAX_BACKENDS);
 	__type(key, struct nosnat_pod6_key);

@@ -198,7 +198,7 @@ static __always_inline __u32 flow6_hash(const struct nosnat_flow6_key *k)
 				k->proto);
 }
 
-static __always_inline void flow6_record(const struct nosnat_flow6_key *k, __u32 id,
+static __always_inline void flow6_record(void *table, const struct nosnat_flow6_key *k, __u32 id,
 					 const struct nosnat_backend *be, __u32 vip_id,
 					 __be32 syn_ack, __u32 gen)
 {
@@ -208,23 +208,47 @@ static __always_inline void flow6_record(const struct nosnat_flow6_key *k, __u32
 		.vip_ref = vi ? vi->ref : 0, .flags = NOSNAT_FLOW_MAGLEV, .gen = gen,
 	};
 
-	bpf_map_update_elem(&nosnat_flows6, k, &f, BPF_ANY);
+	bpf_map_update_elem(table, k, &f, BPF_ANY);
 }
 
-/* The pod of a v6 VIP packet: the flow's, else Maglev's (recorded). On the
+/* The pod of a v6 VIP packet. A SYN looks only at the handshakes (a SYN
+ * again goes where the first went), a later packet at the established
+ * flows first, then at the handshakes, whose entry it moves over (the
+ * handshake is over). Failing both, the VIP's Maglev table picks, and the
+ * flow is recorded: a flow's first packet (a SYN, a UDP datagram) among
+ * the handshakes, so that a flood churns that small table alone (and,
+ * above this CPU's new-flow budget, a SYN to a pod elsewhere not at all:
+ * its next packet picks the same pod again); a TCP packet past its SYN
+ * (recovered: its entry was lost) among the established flows. On the
  * pod's node (tag: the outer ID the ingress node sent, else ~0) only a pod
  * here will do: the flow's, else the one the ingress node chose. */
 static __always_inline struct nosnat_backend *
 pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *cfg, int syn,
       __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason, int *new_flow, struct nosnat_flow **fp)
 {
-	struct nosnat_flow *f = bpf_map_lookup_elem(&nosnat_flows6, k);
-	struct nosnat_backend *be = flow_backend(f, syn);
+	struct nosnat_flow *f = NULL, *nf;
+	struct nosnat_backend *be = NULL;
 	__u32 gen;
 
-	if (be && f && (tag == ~0U || be->node == cfg->node_ip)) {
-		*id = f->backend_id;
-		*fp = f;
+	if (!syn) {
+		f = bpf_map_lookup_elem(&nosnat_flows6, k);
+		be = flow_backend(f, 0);
+		if (be && f && (tag == ~0U || be->node == cfg->node_ip)) {
+			*id = f->backend_id;
+			*fp = f;
+			return be;
+		}
+	}
+	nf = bpf_map_lookup_elem(&nosnat_flow6_new, k);
+	be = flow_backend(nf, syn);
+	if (be && nf && (tag == ~0U || be->node == cfg->node_ip)) {
+		*id = nf->backend_id;
+		if (!syn) {
+			struct nosnat_flow copy = *nf;
+
+			bpf_map_update_elem(&nosnat_flows6, k, &copy, BPF_ANY);
+			bpf_map_delete_elem(&nosnat_flow6_new, k);
+		}
 		return be;
 	}
 	gen = maglev_gen(vip_id);
@@ -237,11 +261,21 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	if (!be || (syn && !be->weight))
 		return NULL;
-	if (!syn && k->proto == IPPROTO_TCP)
+	if (!syn && k->proto == IPPROTO_TCP) {
 		*reason = NOSNAT_R_RECOVERED;
-	else
-		*new_flow = 1;
-	flow6_record(k, *id, be, vip_id, syn_ack, gen);
+		flow6_record(&nosnat_flows6, k, *id, be, vip_id, 0, gen);
+		return be;
+	}
+	*new_flow = 1;
+	/* a new connection on these addresses and ports: the entry of an
+	 * older one (a client's reused port) is over */
+	if (syn)
+		bpf_map_delete_elem(&nosnat_flows6, k);
+	if (syn && tag == ~0U && be->node != cfg->node_ip && new_flow_limited(cfg)) {
+		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
+		return be;
+	}
+	flow6_record(&nosnat_flow6_new, k, *id, be, vip_id, syn_ack, gen);
 	return be;
 }
 
@@ -862,8 +896,13 @@ static __always_inline void icmp6_from_pod(struct __sk_buff *skb, __u32 off, str
 		fk.dport = sl->vip_port;
 		f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
 		if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-		    f->vip_ref != sl->vip_ref)
-			continue;
+		    f->vip_ref != sl->vip_ref) {
+			/* about a flow's first datagram: still a handshake */
+			f = bpf_map_lookup_elem(&nosnat_flow6_new, &fk);
+			if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
+			    f->vip_ref != sl->vip_ref)
+				continue;
+		}
 		if (icmp6_rewrite(skb, ic_off + offsetof(struct icmp6_err, check),
 				  (off & 0x1f) + offsetof(struct ipv6hdr, saddr),
 				  ic_off + sizeof(*ic) + offsetof(struct ipv6hdr, daddr),
@@ -1006,10 +1045,18 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 				bpf_map_update_elem(&nosnat_flows6, &fk, &nf, BPF_ANY);
 				count_flow_event(reason);
 			} else {
-				f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
+				/* a handshake's flow is among the handshakes until the
+				 * client's next packet: a SYN-ACK asks there first */
+				f = bpf_map_lookup_elem(syn_ack ? (void *)&nosnat_flow6_new
+								: (void *)&nosnat_flows6, &fk);
 				if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-				    f->vip_ref != sl->vip_ref)
-					continue;
+				    f->vip_ref != sl->vip_ref) {
+					f = bpf_map_lookup_elem(syn_ack ? (void *)&nosnat_flows6
+									: (void *)&nosnat_flow6_new, &fk);
+					if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
+					    f->vip_ref != sl->vip_ref)
+						continue;
+				}
 			}
 			if (reply6_nat(skb, &p, sl, reason, v))
 				return;

@@ -271,14 +271,14 @@ void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen)
 /* Entries of a flow table, walking its keys. */
 uint64_t count_entries_of(int fd)
 {
-	struct nosnat_flow_key key, next;
+	__u8 key[64], next[64];	/* any flow key: v4's 16 bytes, v6's 40 */
 	uint64_t n = 0;
 
-	if (bpf_map_get_next_key(fd, NULL, &key))
+	if (bpf_map_get_next_key(fd, NULL, key))
 		return 0;
 	do
 		n++;
-	while (!bpf_map_get_next_key(fd, &key, &next) && (key = next, 1));
+	while (!bpf_map_get_next_key(fd, key, next) && (memcpy(key, next, sizeof(key)), 1));
 	return n;
 }
 
@@ -320,6 +320,7 @@ int cfg_reset(void)
 			return -1;
 	map_clear(maps.flows);
 	map_clear(maps.flows6);
+	map_clear(maps.flow6_new);
 	hs_clear(maps.flows_new);
 	{	/* no next hop cached by an earlier test */
 		static struct nosnat_nexthop none[256];

@@ -155,8 +155,9 @@ int t_v6_local(void)
 	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "SYN");
 	ip6(T6_CLIENT, fk.src);
 	ip6(T6_VIP, fk.dst);
-	CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "flow recorded");
+	CHECK(!bpf_map_lookup_elem(maps.flow6_new, &fk, &f), "handshake recorded");
 	CHECK(f.syn_ack == htonl(1001), "flow's syn_ack %x", ntohl(f.syn_ack));
+	CHECK(bpf_map_lookup_elem(maps.flows6, &fk, &f), "a handshake among the established flows");
 
 	/* the pod's SYN-ACK leaves as the VIP, its MSS lowered for 6in4 (a
 	 * failover may encapsulate this flow later) */
@@ -182,6 +183,9 @@ int t_v6_local(void)
 		l.dport = 2525;
 		wn = frame6(want, &ip, &l);
 		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "data");
+		/* the client's first packet after its SYN: the flow established */
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "flow established");
+		CHECK(bpf_map_lookup_elem(maps.flow6_new, &fk, &f), "still a handshake");
 
 		ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
 		l = tcp6(2525, 40100, TH_ACK | TH_PSH);
@@ -596,5 +600,71 @@ int t_v6_verify_mark_collision(void)
 	      strstr(buf, "pod [2001:db8:18:1::2]:2525: VIP ports 587 and 25 share a conntrack mark under mask 0x100"),
 	      "%d problems: %s", problems, buf);
 	free(buf);
+	return 0;
+}
+
+/* A v6 SYN flood, more SYNs than the handshake table holds: it churns that
+ * table alone; the established flows stay (their pod, their replies). */
+int t_v6_syn_flood(void)
+{
+	uint8_t in[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l = tcp6(40150, 25, TH_SYN);
+	uint64_t established;
+	size_t n;
+	struct run r;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "second pod");
+	/* 8 established flows */
+	for (uint16_t p = 0; p < 8; p++) {
+		l = tcp6(40150 + p, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "SYN");
+		l = tcp6(40150 + p, 25, TH_ACK);
+		n = frame6(in, &ip, &l);
+		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "ACK");
+	}
+	established = count_entries_of(maps.flows6);
+	CHECK(established == 8, "%llu established", (unsigned long long)established);
+	/* the flood: every SYN from another address and port */
+	ip = ipv6("2001:db8:f100::", T6_VIP);
+	for (uint32_t i = 0; i < NOSNAT_NEW_FLOW6_ENTRIES + NOSNAT_NEW_FLOW6_ENTRIES / 4; i++) {
+		ip.saddr[13] = (uint8_t)(i >> 16);
+		ip.saddr[14] = (uint8_t)(i >> 8);
+		ip.saddr[15] = (uint8_t)i;
+		l = tcp6((uint16_t)(1024 + (i & 0x7fff)), 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "flood SYN %u", i);
+	}
+	CHECK(count_entries_of(maps.flows6) == established, "the flood reached the established flows");
+	CHECK(count_entries_of(maps.flow6_new) <= NOSNAT_NEW_FLOW6_ENTRIES, "handshakes");
+	printf("  info  %u flood SYNs: %llu handshakes kept (%u), %llu established\n",
+	       NOSNAT_NEW_FLOW6_ENTRIES + NOSNAT_NEW_FLOW6_ENTRIES / 4,
+	       (unsigned long long)count_entries_of(maps.flow6_new), NOSNAT_NEW_FLOW6_ENTRIES,
+	       (unsigned long long)established);
+	/* each established flow still goes to its pod, exactly as before */
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	for (uint16_t p = 0; p < 8; p++) {
+		struct nosnat_flow6_key fk = { .sport = htons(40150 + p), .dport = htons(25),
+					       .proto = IPPROTO_TCP };
+		struct nosnat_flow f;
+
+		ip6(T6_CLIENT, fk.src);
+		ip6(T6_VIP, fk.dst);
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "flow %u", p);
+		l = tcp6(40150 + p, 25, TH_ACK);
+		n = frame6(in, &ip, &l);
+		stats_snap();
+		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "ACK");
+		{
+			struct nosnat_backend be;
+
+			CHECK(!bpf_map_lookup_elem(maps.backends, &f.backend_id, &be), "slot");
+			CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS,
+					  be.node == ip4(T_NODE_SELF) ? NOSNAT_ACT_LOCAL : NOSNAT_ACT_ENCAP,
+					  NOSNAT_R_NONE), "flow %u's pod", p);
+		}
+	}
 	return 0;
 }

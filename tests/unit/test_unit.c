@@ -440,6 +440,8 @@ static void fill_metrics(void)
 	mx.flows_new = 4;
 	mx.flows6 = 1;
 	mx.flows6_max = NOSNAT_FLOW6_ENTRIES;
+	mx.flows6_new = 2;
+	mx.flows6_new_max = NOSNAT_NEW_FLOW6_ENTRIES;
 	mx.flow_events[NOSNAT_R_CT_RECOVERED] = 8;
 	mx.flow_events[NOSNAT_R_SECOND_CHANCE] = 2;
 	mx.flow_events[NOSNAT_R_NEW_FLOW_LIMITED] = 650361;
@@ -1348,11 +1350,16 @@ static void test_state6(const char *self)
 		inet_pton(AF_INET6, "2001:db8:ff::1", fk.src);
 		memcpy(fk.dst, v6.addr6, 16);
 		EXPECT(!bpf_map_update_elem(m.flows6, &fk, &fl, BPF_ANY), "a v6 flow");
+		fk.sport = htons(40001);
+		EXPECT(!bpf_map_update_elem(m.flow6_new, &fk, &fl, BPF_ANY), "a v6 handshake");
 		EXPECT(!metrics_collect(&m, &st6b, &mx) && mx.flows6 == 1 &&
-		       mx.flows6_max == NOSNAT_FLOW6_ENTRIES && mx.pods == 1 && mx.n_vips == 2 &&
-		       mx.n_bes == 3, "metrics of v6: flows6 %llu of %llu, pods %llu",
+		       mx.flows6_max == NOSNAT_FLOW6_ENTRIES && mx.flows6_new == 1 &&
+		       mx.flows6_new_max == NOSNAT_NEW_FLOW6_ENTRIES && mx.pods == 1 && mx.n_vips == 2 &&
+		       mx.n_bes == 3, "metrics of v6: flows6 %llu of %llu, handshakes %llu, pods %llu",
 		       (unsigned long long)mx.flows6, (unsigned long long)mx.flows6_max,
-		       (unsigned long long)mx.pods);
+		       (unsigned long long)mx.flows6_new, (unsigned long long)mx.pods);
+		bpf_map_delete_elem(m.flow6_new, &fk);
+		fk.sport = htons(40000);
 		bpf_map_delete_elem(m.flows6, &fk);
 	}
 
