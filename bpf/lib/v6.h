@@ -253,7 +253,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	gen = maglev_gen(vip_id);
 	if (tag != ~0U) {
-		be = local_by_tag(vip_id, cfg->node_ip, (__u16)tag, id);
+		be = local_by_tag(vip_id, cfg->node_ip, (__u16)(tag & NOSNAT_ID_TAG_MASK), id);
 		gen = GEN_NONE;		/* the ingress node's choice, not this table's */
 	} else {
 		be = maglev_backend(vip_id, flow6_hash(k), id);
@@ -585,7 +585,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 	if (be && f && (tag == ~0U || be->node == cfg->node_ip))
 		id = f->backend_id;
 	else if (tag != ~0U)
-		be = local_by_tag(vip_id, cfg->node_ip, (__u16)tag, &id);
+		be = local_by_tag(vip_id, cfg->node_ip, (__u16)(tag & NOSNAT_ID_TAG_MASK), &id);
 	else
 		be = maglev_backend(vip_id, flow6_hash(&k), &id);
 	if (!be) {
@@ -726,6 +726,39 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
+	/* A flow without an entry (its table lost it, or the VIP moved here)
+	 * that Maglev gives a pod here: the pod's conntrack says whether it has
+	 * the connection. If not, the table changed since it began (a pod
+	 * added): it goes once to the previous table's pod, here or on its
+	 * node (the outer ID says it had its second chance), and is recorded
+	 * so. */
+	if (reason == NOSNAT_R_RECOVERED && be->node == cfg->node_ip && nosnat_have_ct &&
+	    cfg->ct_mark_mask && (tag == ~0U || !(tag & NOSNAT_ID_SECOND_CHANCE))) {
+		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
+		struct nosnat_backend *prev;
+		__u32 pid = 0;
+
+		if (pod && !ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask)) {
+			prev = maglev_prev_backend(vip_id, flow6_hash(&k), &pid);
+			if (prev && pid != id) {
+				flow6_record(&nosnat_flows6, &k, pid, prev, vip_id, 0, GEN_NONE);
+				reason = NOSNAT_R_SECOND_CHANCE;
+				be = prev;
+				id = pid;
+				if (be->node != cfg->node_ip && tag != ~0U) {
+					/* a node sent it: the previous pod is on a third node */
+					count_flow_event(reason);
+					count_backend(id, skb->len);
+					encap6_send(skb, &p, cfg, be->node,
+						    backend_tag(be->addr, be->port) | NOSNAT_ID_SECOND_CHANCE,
+						    0, 0, v);
+					if (v->action == NOSNAT_ACT_ENCAP)
+						v->reason = reason;
+					return;
+				}
+			}
+		}
+	}
 	if (reason != NOSNAT_R_NONE)
 		count_flow_event(reason);
 	count_vip(vip_id, skb->len, new_flow);
@@ -752,7 +785,10 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
-	encap6_send(skb, &p, cfg, be->node, backend_tag(be->addr, be->port), syn, 0, v);
+	encap6_send(skb, &p, cfg, be->node,
+		    backend_tag(be->addr, be->port) |
+			    (reason == NOSNAT_R_SECOND_CHANCE ? NOSNAT_ID_SECOND_CHANCE : 0),
+		    syn, 0, v);
 	if (v->action == NOSNAT_ACT_ENCAP && reason != NOSNAT_R_NONE)
 		v->reason = reason;
 }
@@ -803,7 +839,7 @@ static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
 		return;
 	}
-	tag = bpf_ntohs(p.ip->id) & NOSNAT_ID_TAG_MASK;
+	tag = bpf_ntohs(p.ip->id);	/* the pod's tag, and the second chance's bit */
 	diff = -(__s32)(p.ip_len & 0x3c);
 	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	if (rc == -EINVAL_) {

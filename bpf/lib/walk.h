@@ -355,7 +355,7 @@ static __always_inline void walk_skb(struct __sk_buff *skb, struct verdict *v)
 	 * the outer ID's tag) */
 	verdict_unpack(nosnat_tunnel6_skb(skb), v);
 	if (v->out == OUT_TUNNEL)
-		verdict_unpack(nosnat_walk6_skb(skb, v->ifindex & NOSNAT_ID_TAG_MASK), v);
+		verdict_unpack(nosnat_walk6_skb(skb, v->ifindex & 0xffff), v);
 }
 
 /* The hook-neutral verdict as XDP's return code. */

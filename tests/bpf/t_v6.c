@@ -668,3 +668,62 @@ int t_v6_syn_flood(void)
 	}
 	return 0;
 }
+
+/* A pod added here after flows to pod B began, and this node's table lost
+ * them (the VIP moved here): Maglev now gives some of them the pod here,
+ * which has no conntrack entry of them; they go once to the previous
+ * table's pod, in 6in4 with the second chance's bit, and are recorded so.
+ * The others go to B as they always did. */
+int t_v6_second_chance(void)
+{
+	uint8_t in[512], want[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	int seconds = 0, plain = 0;
+
+	CHECK(ct_kfuncs_available(), "this kernel has no conntrack kfuncs");
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP on B");
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "a pod here");
+	for (uint16_t port = 41000; port < 41064; port++) {
+		struct l4_spec l = tcp6(port, 25, TH_ACK);
+		struct nosnat_flow6_key fk = { .sport = htons(port), .dport = htons(25),
+					       .proto = IPPROTO_TCP };
+		struct nosnat_flow f;
+		struct run r;
+		size_t n = frame6(in, &ip, &l), wn;
+		uint64_t sc = counter(bpf_map__fd(skel->maps.nosnat_flow_ev), NOSNAT_R_SECOND_CHANCE, 0, 1);
+
+		wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
+		stats_snap();
+		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "test run");
+		CHECK(r.tc_ret == TC_ACT_REDIRECT, "port %u: verdict %d (the pod here has no such "
+		      "connection)", port, r.tc_ret);
+		ip6(T6_CLIENT, fk.src);
+		ip6(T6_VIP, fk.dst);
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "port %u: recorded", port);
+		if (stats_moved(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_ENCAP, NOSNAT_R_RECOVERED)) {
+			CHECK_BYTES(&r, want, wn);
+			plain++;
+			continue;
+		}
+		/* its second chance: to B, the bit set, once, and recorded */
+		wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF,
+			      tag6(T6_POD_B, 2525) | NOSNAT_ID_SECOND_CHANCE, &ip, &l);
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_ENCAP, NOSNAT_R_SECOND_CHANCE),
+		      "port %u: counted", port);
+		CHECK(counter(bpf_map__fd(skel->maps.nosnat_flow_ev), NOSNAT_R_SECOND_CHANCE, 0, 1) ==
+		      sc + 1, "flow event");
+		seconds++;
+		/* the flow's next packet goes to B on its entry, no bit */
+		wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
+		stats_snap();
+		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "test run");
+		CHECK_BYTES(&r, want, wn);
+		CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "next");
+	}
+	CHECK(seconds > 0 && plain > 0, "%d second chances, %d to B by the table (64 ports: "
+	      "both kinds expected)", seconds, plain);
+	printf("  info  64 flows without entries: %d second chances, %d to B by the table\n", seconds,
+	       plain);
+	return 0;
+}

@@ -174,3 +174,29 @@ s.sendto(b'm' * 1452, ('$VIP6', 5300))" || return 1
 	[ "$(verdict_packets a xdp drop icmp_frag_needed)" -gt 0 ] || fail "node a counted no packet too big" || return 1
 	echo "the client learned MTU 1480 for the v6 VIP from node a"
 }
+
+# A second pod added on c while the v6 VIP moves to c: c's Maglev table
+# sends some flows to its own pod, which does not have them; the pod's
+# conntrack says so, and they go once to the previous table's pod.
+t_v6_idle_survives_backend_add_and_move() {
+	local rc=0 pid sc
+	mail_vip6 b || return 1
+	idle_start vip6 $VIP6 25 16 1 || return 1
+	nosnat_all backend add "[$VIP6]:25/tcp" "[${POD_IP6[c]}]:2525" --node "${NODE_IP[c]}" >/dev/null &
+	pid=$!
+	lab_announce6 c
+	wait $pid || fail "backend add" || rc=1
+	push_next
+	round_ok vip6 1 16 || {
+		rc=1
+		for n in $NODES; do echo "    == $n"; nosnat_on "$n" stats 2>&1 | grep -v " 0$" | sed 's/^/    /'; done
+	}
+	who client $VIP6 25 >/dev/null || fail "a new connection after the change failed" || rc=1
+	sc=$(flow_event c second_chance)
+	[ "$sc" -gt 0 ] || fail "no flow took a second chance" || rc=1
+	echo "| node c: second_chance $sc, recovered $(flow_event c recovered)"
+	lab_announce6 a
+	idle_stop vip6
+	[ $rc = 0 ] && echo "all 16 idle v6 connections answered after a backend was added as the VIP moved"
+	return $rc
+}
