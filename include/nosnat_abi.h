@@ -51,6 +51,8 @@
 #define NOSNAT_MAP_FLOWS6	"nosnat_flows6"
 #define NOSNAT_MAP_PODS6	"nosnat_pods6"
 #define NOSNAT_MAP_FLOW6_NEW	"nosnat_flow6_new"
+#define NOSNAT_MAP_NODES6	"nosnat_nodes6"
+#define NOSNAT_MAP_BE_NODE6	"nosnat_be_node6"
 /* Every map pinned under the pin dir, once: X(field, map, name). field is
  * the loader's fd of it (struct nosnat_maps), map the BPF map (the
  * skeleton's member), name the pin's name above. The fd struct, the loader's
@@ -85,7 +87,9 @@
 	X(be6, nosnat_be6, NOSNAT_MAP_BE6)			\
 	X(flows6, nosnat_flows6, NOSNAT_MAP_FLOWS6)		\
 	X(pods6, nosnat_pods6, NOSNAT_MAP_PODS6)		\
-	X(flow6_new, nosnat_flow6_new, NOSNAT_MAP_FLOW6_NEW)
+	X(flow6_new, nosnat_flow6_new, NOSNAT_MAP_FLOW6_NEW)	\
+	X(nodes6, nosnat_nodes6, NOSNAT_MAP_NODES6)		\
+	X(be_node6, nosnat_be_node6, NOSNAT_MAP_BE_NODE6)
 
 /* The pins' ABI version: raised whenever a pinned map's layout or meaning
  * changes. attach records it in nosnat_ctl.abi and, over pins of another
@@ -102,8 +106,10 @@
  *   6 - nosnat_cfg: gue_port, encap, decap (cfg is written anew by every
  *       attach, so either build takes the other's pins)
  *   7 - IPv6 VIPs: nosnat_vips6, nosnat_vip6_addr, nosnat_be6,
- *       nosnat_flows6, nosnat_flow6_new, nosnat_pods6 (created empty over
- *       older pins; an older build ignores them) */
+ *       nosnat_flows6, nosnat_flow6_new, nosnat_pods6, nosnat_nodes6,
+ *       nosnat_be_node6 (created empty over older pins; an older build
+ *       ignores them); nosnat_cfg: node_ip6 (cfg is written anew by every
+ *       attach) */
 #define NOSNAT_ABI_VERSION	7
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
@@ -238,8 +244,11 @@ struct nosnat_cfg {
 				 * decap has NOSNAT_DECAP_GUE */
 	__u8 encap;		/* enum nosnat_encap: what this node sends */
 	__u8 decap;		/* NOSNAT_DECAP_*: what it takes from known nodes */
+	__u8 node_ip6[16];	/* this node's IPv6 address on the uplink (all zero:
+				 * none): the source of ip6ip6 to v6 nodes, and
+				 * where they send theirs */
 };
-_Static_assert(sizeof(struct nosnat_cfg) == 28, "nosnat_cfg size");
+_Static_assert(sizeof(struct nosnat_cfg) == 44, "nosnat_cfg size");
 
 #define NOSNAT_DEFAULT_NEW_FLOW_LIMIT	100000
 #define NOSNAT_FRAG_LIFETIME_MS		100	/* a pod's UDP reply's fragments leave within it */
@@ -321,6 +330,9 @@ struct nosnat_vip {
 _Static_assert(sizeof(struct nosnat_vip) == 8, "vip size");
 
 #define NOSNAT_BE_IN_USE	0x1
+#define NOSNAT_BE_NODE6		0x2	/* the pod's node is an IPv6 address (a v6 VIP's
+					 * pod only): node holds its fold, nosnat_be_node6
+					 * the address; ip6ip6 carries its packets */
 
 /* nosnat_backends: array indexed by backend id (unique per VIP + pod:port). */
 struct nosnat_backend {
@@ -592,11 +604,18 @@ _Static_assert(sizeof(struct nosnat_meta) == 24, "meta size (XDP allows 32)");
  * port, weight, vip_id and flags as for v4, and as addr the fold of the
  * pod's v6 address (nosnat_addr6_fold, never 0); nosnat_be6[id] the whole
  * address. The address filters (nosnat_vip_filt, nosnat_pod_filt) hold v6
- * addresses by their fold too. A v6 VIP's nosnat_vip_ids key is
+ * addresses by their fold too. A v6 VIP's pod may be on a node known by
+ * its IPv6 address (an IPv6 node network): its slot then has
+ * NOSNAT_BE_NODE6, node the fold of that address, and nosnat_be_node6[id]
+ * the address; nosnat_nodes6 holds the known v6 node addresses (key: the
+ * 16 bytes, value: 1). A v6 VIP's nosnat_vip_ids key is
  * { fold, port, proto, NOSNAT_VIP_ID_V6 }, and its conntrack mark
  * nosnat_vip_mark(fold, port, proto, mask). */
 #define NOSNAT_FLOW6_ENTRIES	65536
 #define NOSNAT_6IN4_OVERHEAD	20	/* outer IPv4, protocol 41 */
+#define NOSNAT_IP6IP6_OVERHEAD	40	/* outer IPv6, next header 41; its flow label
+					 * carries the pod's tag (and the second
+					 * chance's bit) as IPv4's ID does */
 #define NOSNAT_VIP_ID_V6	6	/* nosnat_vip_id.key.pad of a v6 VIP */
 
 static inline __be32 nosnat_addr6_fold(const __u8 *a)

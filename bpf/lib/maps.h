@@ -317,6 +317,23 @@ struct {
 } nosnat_flows6 SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NOSNAT_MAX_NODES);
+	__type(key, struct nosnat_be6);	/* a v6 node's address */
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_nodes6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NOSNAT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct nosnat_be6);	/* the pod's node's v6 address, or zero */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} nosnat_be_node6 SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, NOSNAT_NEW_FLOW6_ENTRIES);
 	__type(key, struct nosnat_flow6_key);
