@@ -9,11 +9,12 @@
 #   VIP 192.0.2.10 is routed by the router to the announcing node (MetalLB L2
 #   in miniature); lab_announce moves it. Pods listen on 2525, the VIP on 25.
 #
-#   IPv6 beside it (2001:db8::/32), over the same LAN, whose node addresses
-#   stay IPv4 (the common bare-metal case): client 2001:db8:c::2, pods
-#   2001:db8:18:N::2 (N = 1, 2, 3 for a, b, c), v6 VIP 2001:db8::25. Across
-#   the LAN only link-local next hops: router fe80::1, node a fe80::11, b
-#   fe80::12, c fe80::13. A v6 VIP's packets cross between nodes in 6in4.
+#   IPv6 beside it (2001:db8::/32), over the same LAN: client 2001:db8:c::2,
+#   pods 2001:db8:18:N::2 (N = 1, 2, 3 for a, b, c), v6 VIP 2001:db8::25.
+#   Routes across the LAN use link-local next hops (router fe80::1, node a
+#   fe80::11, b fe80::12, c fe80::13); the nodes also have 2001:db8:100::1N
+#   for an IPv6 node network. nosnat knows the nodes by their IPv4
+#   addresses (6in4 between them) unless a test gives it the v6 ones.
 
 LAB=${LAB:-nsn$$}
 LAB_DIR=${LAB_DIR:-/run/nosnat-lab-$$}
@@ -33,6 +34,8 @@ CLIENT6=2001:db8:c::2
 declare -A POD_IP6=([a]=2001:db8:18:1::2 [b]=2001:db8:18:2::2 [c]=2001:db8:18:3::2)
 declare -A POD_NET6=([a]=2001:db8:18:1 [b]=2001:db8:18:2 [c]=2001:db8:18:3)
 declare -A NODE_LL=([a]=fe80::11 [b]=fe80::12 [c]=fe80::13)
+# the nodes' v6 addresses on the LAN, for an IPv6 node network (ip6ip6)
+declare -A NODE_IP6=([a]=2001:db8:100::11 [b]=2001:db8:100::12 [c]=2001:db8:100::13)
 
 nsx() { local ns=$1; shift; ip netns exec "$LAB-$ns" "$@"; }
 # nosnat as the DaemonSet on node $1 would run it
@@ -70,8 +73,10 @@ lab_v6_up() {
 	nsx client ip -6 route add default via 2001:db8:c::1
 	nsx router ip -6 addr add 2001:db8:c::1/64 dev r0 nodad
 	nsx router ip -6 addr add fe80::1/64 dev r1 nodad
+	nsx router ip -6 addr add 2001:db8:100::1/64 dev r1 nodad
 	for n in $NODES; do
 		nsx "$n" ip -6 addr add "${NODE_LL[$n]}/64" dev eth0 nodad || return 1
+		nsx "$n" ip -6 addr add "${NODE_IP6[$n]}/64" dev eth0 nodad || return 1
 		nsx "$n" ip -6 route add default via fe80::1 dev eth0
 		nsx "$n" ip -6 addr add "${POD_NET6[$n]}::1/64" dev pod0 nodad
 		nsx "pod-$n" ip -6 addr add "${POD_IP6[$n]}/64" dev eth0 nodad

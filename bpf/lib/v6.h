@@ -80,6 +80,35 @@ static __always_inline __be32 addr6_fold(const struct in6_addr *a)
 	return f ? f : 1;
 }
 
+/* This node's v6 address folded as a v6 node's slot holds it (0: none). */
+static __always_inline __be32 node6_fold(const struct nosnat_cfg *cfg)
+{
+	const struct in6_addr *a = (const struct in6_addr *)cfg->node_ip6;
+
+	if (!(a->in6_u.u6_addr32[0] | a->in6_u.u6_addr32[1] | a->in6_u.u6_addr32[2] |
+	      a->in6_u.u6_addr32[3]))
+		return 0;
+	return addr6_fold(a);
+}
+
+/* Is be's pod on this node (by its v4 node address, or its v6 one)? */
+static __always_inline int be_here6(const struct nosnat_backend *be, const struct nosnat_cfg *cfg)
+{
+	if (be->flags & NOSNAT_BE_NODE6)
+		return be->node == node6_fold(cfg);
+	return be->node == cfg->node_ip;
+}
+
+/* A tunnel's tag (walk6's tag argument) that came in ip6ip6: this node is
+ * known by its v6 address to the node that sent it. */
+#define TAG_VIA6	0x10000
+
+/* The node address a tagged packet's pod here is known by. */
+static __always_inline __be32 tag_here(const struct nosnat_cfg *cfg, __u32 tag)
+{
+	return (tag & TAG_VIA6) ? node6_fold(cfg) : cfg->node_ip;
+}
+
 static __always_inline int is_vip6_addr(const struct in6_addr *a)
 {
 	struct nosnat_be6 k;
@@ -233,7 +262,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	if (!syn) {
 		f = bpf_map_lookup_elem(&nosnat_flows6, k);
 		be = flow_backend(f, 0);
-		if (be && f && (tag == ~0U || be->node == cfg->node_ip)) {
+		if (be && f && (tag == ~0U || be_here6(be, cfg))) {
 			*id = f->backend_id;
 			*fp = f;
 			return be;
@@ -241,7 +270,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	nf = bpf_map_lookup_elem(&nosnat_flow6_new, k);
 	be = flow_backend(nf, syn);
-	if (be && nf && (tag == ~0U || be->node == cfg->node_ip)) {
+	if (be && nf && (tag == ~0U || be_here6(be, cfg))) {
 		*id = nf->backend_id;
 		if (!syn) {
 			struct nosnat_flow copy = *nf;
@@ -253,7 +282,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	gen = maglev_gen(vip_id);
 	if (tag != ~0U) {
-		be = local_by_tag(vip_id, cfg->node_ip, (__u16)(tag & NOSNAT_ID_TAG_MASK), id);
+		be = local_by_tag(vip_id, tag_here(cfg, tag), (__u16)(tag & NOSNAT_ID_TAG_MASK), id);
 		gen = GEN_NONE;		/* the ingress node's choice, not this table's */
 	} else {
 		be = maglev_backend(vip_id, flow6_hash(k), id);
@@ -271,7 +300,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	 * older one (a client's reused port) is over */
 	if (syn)
 		bpf_map_delete_elem(&nosnat_flows6, k);
-	if (syn && tag == ~0U && be->node != cfg->node_ip && new_flow_limited(cfg)) {
+	if (syn && tag == ~0U && !be_here6(be, cfg) && new_flow_limited(cfg)) {
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return be;
 	}
@@ -394,11 +423,13 @@ static __always_inline int icmp6_rewrite(struct __sk_buff *skb, __u32 csum_off, 
 	return 0;
 }
 
-/* The MSS a v6 SYN (or SYN-ACK) may announce: the uplink's MTU less 6in4,
+/* The MSS a v6 SYN (or SYN-ACK) may announce: the uplink's MTU less the
+ * tunnel (ovh: 6in4's 20 bytes, ip6ip6's 40),
  * the IPv6 header with the extension headers this segment carries, TCP. */
-static __always_inline __u32 mss6_max(const struct nosnat_cfg *cfg, const struct pkt6 *p)
+static __always_inline __u32 mss6_max(const struct nosnat_cfg *cfg, const struct pkt6 *p,
+				      __u32 ovh)
 {
-	return cfg->mtu - NOSNAT_6IN4_OVERHEAD - sizeof(struct tcphdr) -
+	return cfg->mtu - ovh - sizeof(struct tcphdr) -
 	       ((p->l4_off - p->l2_len) & 0x7ff);
 }
 
@@ -484,18 +515,75 @@ static __always_inline int skb_ptb6(struct __sk_buff *skb, const struct pkt6 *p,
 	return 0;
 }
 
-/* p (a v6 VIP packet for a pod on node) in IPv4 to node, out the way the
- * FIB says: a SYN's MSS clamped for the tunnel first. A packet too big for
- * the tunnel is dropped and counted too_big (its sender learns nothing yet:
- * ICMPv6 packet-too-big is for later). */
+/* The way to a v6 node from the kernel's FIB, as skb_route for v4. */
+static __always_inline int skb_route6(struct __sk_buff *skb, const __u8 *src, const __u8 *node,
+				      __u8 tclass, __u16 tot_len, struct route *rt)
+{
+	struct bpf_fib_lookup fib = {
+		.family = 10 /* AF_INET6 */, .l4_protocol = IPPROTO_IPV6, .tot_len = tot_len,
+		.ifindex = skb->ingress_ifindex,
+		.flowinfo = bpf_htonl((__u32)tclass << 20),
+	};
+	long rc;
+
+	__builtin_memcpy(fib.ipv6_src, src, 16);
+	__builtin_memcpy(fib.ipv6_dst, node, 16);
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);
+		__builtin_memcpy(rt->smac, fib.smac, ETH_ALEN);
+		rt->ifindex = fib.ifindex;
+		return 0;
+	}
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		rt->to_tc = NOSNAT_R_NEIGH_FALLBACK;
+		rt->ifindex = fib.ifindex;
+		return rt->ifindex ? 0 : -1;
+	}
+	return -1;
+}
+
+/* The outer IPv6 header of ip6ip6 to node (next header 41, the tag in the
+ * flow label), after the room for it was made at l2_len. */
+static __always_inline int skb_outer6in6(struct __sk_buff *skb, __u32 l2_len, const __u8 *src,
+					 const __u8 *node, __u8 tclass, __u16 tag)
+{
+	struct ipv6hdr o = {
+		.version = 6, .priority = tclass >> 4,
+		.flow_lbl = { (__u8)((tclass & 0xf) << 4), (__u8)(tag >> 8), (__u8)tag },
+		.payload_len = bpf_htons(skb->len - l2_len - sizeof(struct ipv6hdr)),
+		.nexthdr = IPPROTO_IPV6, .hop_limit = 64,
+	};
+
+	__builtin_memcpy(&o.saddr, src, 16);
+	__builtin_memcpy(&o.daddr, node, 16);
+	return bpf_skb_store_bytes(skb, l2_len, &o, sizeof(o), 0) ? -1 : 0;
+}
+
+/* p (a v6 VIP packet for pod id, be, on another node) to that node, out
+ * the way the FIB says: in IPv4 (6in4) to a v4 node, in IPv6 (ip6ip6) to a
+ * v6 one (a SYN's MSS clamped by the caller, encap6_call). A packet too big
+ * for the tunnel gets packet too big back (below). */
 static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
-					const struct nosnat_cfg *cfg, __be32 node, __u16 tag,
-					int syn, int error, struct verdict *v)
+					const struct nosnat_cfg *cfg,
+					const struct nosnat_backend *be, __u32 id, __u16 tag,
+					int error, struct verdict *v)
 {
 	__u32 l2_len = p->l2_len & 0x1f, seg = skb->len - l2_len;
 	__u8 tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
+	int node6 = be->flags & NOSNAT_BE_NODE6;
+	__u32 ovh = node6 ? NOSNAT_IP6IP6_OVERHEAD : NOSNAT_6IN4_OVERHEAD;
+	const struct nosnat_be6 *n6 = NULL;
+	__be32 node = be->node;
 	struct route rt = {};
 
+	if (node6) {
+		n6 = bpf_map_lookup_elem(&nosnat_be_node6, &id);
+		if (!n6 || !node6_fold(cfg)) {	/* no v6 address here to send from */
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_NODE_IP);
+			return;
+		}
+	}
 	if (skb->gso_size) {
 		struct tcphdr *th = (void *)(long)skb->data + (p->l4_off & 0x7ff);
 
@@ -504,7 +592,7 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 		seg = p->l4_off - l2_len + skb->gso_size +
 		      (p->proto == IPPROTO_TCP ? ((th->doff & 0xf) << 2) : 8);
 	}
-	if (cfg->mtu && seg + NOSNAT_6IN4_OVERHEAD > cfg->mtu) {
+	if (cfg->mtu && seg + ovh > cfg->mtu) {
 		/* every v6 packet is DF: its sender learns the tunnel's MTU
 		 * (rate-limited per CPU; a GRO train's sender would get it for
 		 * a segment it never sent; ICMP errors never cause ICMP) */
@@ -512,21 +600,27 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
-		else if (skb_ptb6(skb, p, cfg->mtu - NOSNAT_6IN4_OVERHEAD))
+		else if (skb_ptb6(skb, p, cfg->mtu - ovh))
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else
 			set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
 		return;
 	}
-	if (syn && cfg->mtu)
-		nosnat_mss_clamp_skb(skb, p->l4_off, mss6_max(cfg, p));
-	if (skb_route(skb, cfg->node_ip, node, tclass, seg + NOSNAT_6IN4_OVERHEAD, &rt)) {
+	if (n6 ? skb_route6(skb, cfg->node_ip6, n6->addr, tclass, seg + ovh, &rt)
+	       : skb_route(skb, cfg->node_ip, node, tclass, seg + ovh, &rt)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 		return;
 	}
-	if (bpf_skb_adjust_room(skb, NOSNAT_6IN4_OVERHEAD, BPF_ADJ_ROOM_MAC,
-				BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) ||
-	    skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag)) {
+	if (n6) {
+		if (bpf_skb_adjust_room(skb, NOSNAT_IP6IP6_OVERHEAD, BPF_ADJ_ROOM_MAC,
+					BPF_F_ADJ_ROOM_ENCAP_L3_IPV6) ||
+		    skb_outer6in6(skb, l2_len, cfg->node_ip6, n6->addr, tclass, tag)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
+	} else if (bpf_skb_adjust_room(skb, NOSNAT_6IN4_OVERHEAD, BPF_ADJ_ROOM_MAC,
+				       BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) ||
+		   skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
@@ -537,7 +631,55 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 	}
 	frame_send(CTX_SKB(skb), &rt, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
-		v->reason = NOSNAT_R_NONE;	/* v6 crosses in 6in4, GUE or not */
+		v->reason = NOSNAT_R_NONE;	/* v6 crosses in 6in4 or ip6ip6, GUE or not */
+}
+
+/* encap6_send as a global function: verified once, not again at each of
+ * the walk's three ways to it (6in4 and ip6ip6 doubled what each cost).
+ * args: l2_len | l4_off << 8 | proto << 24 | tag << 32 | error << 49. */
+__attribute__((noinline)) __u64 nosnat_encap6_skb(struct __sk_buff *skb, __u32 id, __u64 args)
+{
+	struct verdict v = { .out = OUT_DROP, .action = NOSNAT_ACT_DROP,
+			     .reason = NOSNAT_R_MALFORMED };
+	const struct nosnat_cfg *cfg = cfg_get();
+	const struct nosnat_backend *be;
+	struct pkt6 p = {};
+	void *data, *data_end;
+
+	if (!skb || !cfg)
+		return verdict_pack(&v);
+	be = bpf_map_lookup_elem(&nosnat_backends, &id);
+	if (!be)
+		return verdict_pack(&v);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	p.l2_len = args & 0x1f;
+	p.l4_off = (args >> 8) & 0x7ff;
+	p.proto = (args >> 24) & 0xff;
+	p.data_end = data_end;
+	p.ip6 = data + p.l2_len;
+	if ((void *)(p.ip6 + 1) > data_end)
+		return verdict_pack(&v);
+	encap6_send(skb, &p, cfg, be, id, (__u16)(args >> 32), (args >> 49) & 1, &v);
+	return verdict_pack(&v);
+}
+
+/* A SYN's MSS is clamped here, for be's tunnel, before the call: called
+ * from within it, the clamp's frame would be a fourth on the stack. */
+static __always_inline void encap6_call(struct __sk_buff *skb, const struct pkt6 *p,
+					const struct nosnat_cfg *cfg,
+					const struct nosnat_backend *be, __u32 id, __u16 tag,
+					int syn, int error, struct verdict *v)
+{
+	__u64 args = (p->l2_len & 0x1f) | (__u64)(p->l4_off & 0x7ff) << 8 |
+		     (__u64)p->proto << 24 | (__u64)tag << 32 | (__u64)(error & 1) << 49;
+
+	if (syn && cfg->mtu)
+		nosnat_mss_clamp_skb(skb, p->l4_off,
+				     mss6_max(cfg, p, (be->flags & NOSNAT_BE_NODE6) ?
+							      NOSNAT_IP6IP6_OVERHEAD :
+							      NOSNAT_6IN4_OVERHEAD));
+	verdict_unpack(nosnat_encap6_skb(skb, id, args), v);
 }
 
 /* An ICMPv6 error to a v6 VIP (p at its outer header; tag as for walk6):
@@ -582,17 +724,17 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 
 	f = bpf_map_lookup_elem(&nosnat_flows6, &k);
 	be = flow_backend(f, 0);
-	if (be && f && (tag == ~0U || be->node == cfg->node_ip))
+	if (be && f && (tag == ~0U || be_here6(be, cfg)))
 		id = f->backend_id;
 	else if (tag != ~0U)
-		be = local_by_tag(vip_id, cfg->node_ip, (__u16)(tag & NOSNAT_ID_TAG_MASK), &id);
+		be = local_by_tag(vip_id, tag_here(cfg, tag), (__u16)(tag & NOSNAT_ID_TAG_MASK), &id);
 	else
 		be = maglev_backend(vip_id, flow6_hash(&k), &id);
 	if (!be) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
-	if (be->node == cfg->node_ip) {
+	if (be_here6(be, cfg)) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 
 		if (!pod || icmp6_rewrite(skb, ic_off + offsetof(struct icmp6_err, check),
@@ -612,7 +754,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		return;
 	}
 	count_backend(id, skb->len);
-	encap6_send(skb, p, cfg, be->node, backend_tag(be->addr, be->port), 0, 1, v);
+	encap6_call(skb, p, cfg, be, id, backend_tag(be->addr, be->port), 0, 1, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		v->reason = NOSNAT_R_ICMP_ERROR;
 }
@@ -644,6 +786,15 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	{
 		struct ipv6hdr *ip6 = data + (off & 0x1f);
 
+		/* IPv6 in IPv6 to this node's v6 address: the tunnel walk
+		 * (tunnel66) is next, called by the entry point (walk_skb) */
+		if (ip6->nexthdr == IPPROTO_IPV6 && tag == ~0U) {
+			cfg = cfg_get();
+			if (cfg && node6_fold(cfg) &&
+			    addr6_eq(&ip6->daddr, (const struct in6_addr *)cfg->node_ip6))
+				v->out = OUT_TUNNEL;
+			return;
+		}
 		/* the common case: not to a VIP address (neighbour discovery,
 		 * router advertisements, MLD, anyone's traffic) */
 		if (!vip_filter_hit(addr6_fold(&ip6->daddr)))
@@ -732,7 +883,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	 * added): it goes once to the previous table's pod, here or on its
 	 * node (the outer ID says it had its second chance), and is recorded
 	 * so. */
-	if (reason == NOSNAT_R_RECOVERED && be->node == cfg->node_ip && nosnat_have_ct &&
+	if (reason == NOSNAT_R_RECOVERED && be_here6(be, cfg) && nosnat_have_ct &&
 	    cfg->ct_mark_mask && (tag == ~0U || !(tag & NOSNAT_ID_SECOND_CHANCE))) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 		struct nosnat_backend *prev;
@@ -745,11 +896,11 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 				reason = NOSNAT_R_SECOND_CHANCE;
 				be = prev;
 				id = pid;
-				if (be->node != cfg->node_ip && tag != ~0U) {
+				if (!be_here6(be, cfg) && tag != ~0U) {
 					/* a node sent it: the previous pod is on a third node */
 					count_flow_event(reason);
 					count_backend(id, skb->len);
-					encap6_send(skb, &p, cfg, be->node,
+					encap6_call(skb, &p, cfg, be, id,
 						    backend_tag(be->addr, be->port) | NOSNAT_ID_SECOND_CHANCE,
 						    0, 0, v);
 					if (v->action == NOSNAT_ACT_ENCAP)
@@ -763,7 +914,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		count_flow_event(reason);
 	count_vip(vip_id, skb->len, new_flow);
 	count_backend(id, skb->len);
-	if (be->node == cfg->node_ip) {
+	if (be_here6(be, cfg)) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 
 		if (!pod) {
@@ -785,7 +936,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
-	encap6_send(skb, &p, cfg, be->node,
+	encap6_call(skb, &p, cfg, be, id,
 		    backend_tag(be->addr, be->port) |
 			    (reason == NOSNAT_R_SECOND_CHANCE ? NOSNAT_ID_SECOND_CHANCE : 0),
 		    syn, 0, v);
@@ -802,8 +953,8 @@ __attribute__((noinline)) __u64 nosnat_walk6_skb(struct __sk_buff *skb, __u32 ta
 	if (!skb)
 		return 0;
 	walk6(skb, &v, tag);
-	/* taken off 6in4, yet not for a VIP:port */
-	if (tag != ~0U && v.action == NOSNAT_ACT_PASS)
+	/* taken off a tunnel, yet not for a VIP:port */
+	if (tag != ~0U && (v.action == NOSNAT_ACT_PASS || v.out == OUT_TUNNEL))
 		set_verdict(&v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ENCAP_NOT_VIP);
 	return verdict_pack(&v);
 }
@@ -876,6 +1027,60 @@ __attribute__((noinline)) __u64 nosnat_tunnel6_skb(struct __sk_buff *skb)
 	if (!skb)
 		return 0;
 	tunnel6(skb, &v);
+	return verdict_pack(&v);
+}
+
+/* IPv6 in IPv6 to this node's v6 address (the walk saw to that): ours only
+ * from a known v6 node and with a v6 VIP inside; taken off, the inner
+ * packet is walked next for a pod here (walk_skb), with the tag the flow
+ * label carries. Anything else leaves as it came. */
+static __always_inline void tunnel66(struct __sk_buff *skb, struct verdict *v)
+{
+	const struct nosnat_cfg *cfg = cfg_get();
+	struct ipv6hdr *o, *in;
+	struct nosnat_be6 src;
+	void *data, *data_end;
+	__u32 off, tag;
+	long rc;
+
+	if (!cfg || ctx_pull(CTX_SKB(skb), V6_PULL_LEN))
+		return;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (l2_proto(data, data_end, &off) != bpf_htons(ETH_P_IPV6))
+		return;
+	o = data + (off & 0x1f);
+	in = (void *)(o + 1);
+	if ((void *)(in + 1) > data_end || o->nexthdr != IPPROTO_IPV6 || in->version != 6 ||
+	    !node6_fold(cfg) || !addr6_eq(&o->daddr, (const struct in6_addr *)cfg->node_ip6))
+		return;
+	if (!is_vip6_addr(&in->daddr))
+		return;		/* someone else's tunnel */
+	__builtin_memcpy(src.addr, &o->saddr, 16);
+	if (!bpf_map_lookup_elem(&nosnat_nodes6, &src)) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC);
+		return;
+	}
+	tag = (__u32)o->flow_lbl[1] << 8 | o->flow_lbl[2];
+	rc = bpf_skb_adjust_room(skb, -(__s32)sizeof(*o), BPF_ADJ_ROOM_MAC,
+				 BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
+	if (rc == -EINVAL_)	/* a kernel before the flag: none is needed, IPv6 stays */
+		rc = bpf_skb_adjust_room(skb, -(__s32)sizeof(*o), BPF_ADJ_ROOM_MAC, 0);
+	if (rc) {
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+		return;
+	}
+	v->out = OUT_TUNNEL;
+	v->ifindex = tag | TAG_VIA6;
+}
+
+__attribute__((noinline)) __u64 nosnat_tunnel66_skb(struct __sk_buff *skb)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!skb)
+		return 0;
+	tunnel66(skb, &v);
 	return verdict_pack(&v);
 }
 
@@ -970,12 +1175,17 @@ static __always_inline int reply6_nat(struct __sk_buff *skb, struct pkt6 *p,
 /* The SYN-ACK tells the client how big its segments may be: clamped for
  * the tunnel a VIP flow may take (after a failover one that began here is
  * encapsulated too). */
-static __always_inline void reply6_clamp(struct __sk_buff *skb, const struct pkt6 *p)
+static __always_inline void reply6_clamp(struct __sk_buff *skb, const struct pkt6 *p, __u32 id)
 {
 	const struct nosnat_cfg *cfg = cfg_get();
+	const struct nosnat_backend *be = bpf_map_lookup_elem(&nosnat_backends, &id);
 
-	if (cfg && cfg->mtu)
-		nosnat_mss_clamp_skb(skb, p->l4_off, mss6_max(cfg, p));
+	/* the tunnel to this pod: ip6ip6 when it is known by its v6 node */
+	if (cfg && cfg->mtu && be)
+		nosnat_mss_clamp_skb(skb, p->l4_off,
+				     mss6_max(cfg, p, (be->flags & NOSNAT_BE_NODE6) ?
+							      NOSNAT_IP6IP6_OVERHEAD :
+							      NOSNAT_6IN4_OVERHEAD));
 }
 
 /* tc egress: a reply of one of this node's v6 pods to a client of a VIP
@@ -1097,7 +1307,7 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 			if (reply6_nat(skb, &p, sl, reason, v))
 				return;
 			if (p.proto == IPPROTO_TCP && syn_ack)
-				reply6_clamp(skb, &p);
+				reply6_clamp(skb, &p, sl->id);
 			return;
 		}
 	}

@@ -342,6 +342,13 @@ static __always_inline void walk_skb(struct __sk_buff *skb, struct verdict *v)
 {
 	if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		verdict_unpack(nosnat_walk6_skb(skb, ~0U), v);
+		if (v->out != OUT_TUNNEL)
+			return;
+		/* ip6ip6 to this node: taken off, then the inner packet
+		 * walked for a pod here (by the flow label's tag) */
+		verdict_unpack(nosnat_tunnel66_skb(skb), v);
+		if (v->out == OUT_TUNNEL)
+			verdict_unpack(nosnat_walk6_skb(skb, v->ifindex), v);
 		return;
 	}
 	verdict_unpack(nosnat_walk_skb(skb), v);

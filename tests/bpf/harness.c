@@ -456,11 +456,15 @@ int setup_netns(void)
 	static const char *const cmds[] = {
 		"ip link set lo up",
 		"sysctl -qw net.ipv4.ip_forward=1",	/* bpf_fib_lookup needs it, as a node does */
+		"sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.conf.default.forwarding=1",
 		"ip link add nsnt0 type veth peer name nsnt1",
 		"ip link set nsnt1 up",
 		"ip link set nsnt0 address 02:00:00:00:00:11 mtu 1500 up",
 		"ip addr add " T_NODE_SELF "/24 dev nsnt0",
 		"ip neigh replace " T_NODE_B " lladdr 02:00:00:00:00:12 dev nsnt0 nud permanent",
+		/* an IPv6 node network beside it: this node and B by v6 addresses */
+		"ip -6 addr add " T6_NODE_SELF "/64 dev nsnt0 nodad",
+		"ip -6 neigh replace " T6_NODE_B " lladdr 02:00:00:00:00:12 dev nsnt0 nud permanent",
 	};
 
 	if (unshare(CLONE_NEWNET)) {

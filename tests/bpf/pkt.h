@@ -20,6 +20,9 @@
 #define T_POD_LOCAL2	"198.18.1.3"
 #define T_POD_B		"198.18.2.2"
 #define T_POD_C		"198.18.3.2"
+#define T6_NODE_SELF	"2001:db8:100::11"	/* the nodes by v6 addresses */
+#define T6_NODE_B	"2001:db8:100::12"	/* neighbour resolved */
+#define T6_NODE_C	"2001:db8:100::13"	/* no neighbour entry */
 
 struct l4_spec {
 	uint8_t proto;			/* IPPROTO_TCP/UDP/...; 0 = none */

@@ -727,3 +727,163 @@ int t_v6_second_chance(void)
 	       plain);
 	return 0;
 }
+
+/* --- an IPv6 node network: ip6ip6 between nodes ---------------------------- */
+
+/* This node's v6 address in cfg, and nodes B and C known by theirs. */
+static int node6_setup(void)
+{
+	struct nosnat_cfg cfg;
+	struct nosnat_be6 n;
+	__u32 zero = 0, one = 1;
+
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	ip6(T6_NODE_SELF, cfg.node_ip6);
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	ip6(T6_NODE_B, n.addr);
+	CHECK(!bpf_map_update_elem(maps.nodes6, &n, &one, BPF_ANY), "nodes6");
+	ip6(T6_NODE_C, n.addr);
+	CHECK(!bpf_map_update_elem(maps.nodes6, &n, &one, BPF_ANY), "nodes6");
+	return 0;
+}
+
+/* The slot of v6 pod pod:port (made by v6_vip on a stand-in v4 node) moved
+ * to the node known by v6 address node6, as the ABI lays it out. */
+static int slot_to_node6(const char *pod, uint16_t port, const char *node6)
+{
+	uint8_t a[16];
+	struct nosnat_be6 n;
+
+	ip6(pod, a);
+	ip6(node6, n.addr);
+	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+		struct nosnat_backend be;
+		struct nosnat_be6 p6;
+
+		if (bpf_map_lookup_elem(maps.backends, &id, &be) || !(be.flags & NOSNAT_BE_IN_USE) ||
+		    be.port != htons(port) || bpf_map_lookup_elem(maps.be6, &id, &p6) ||
+		    memcmp(p6.addr, a, 16))
+			continue;
+		be.flags |= NOSNAT_BE_NODE6;
+		be.node = nosnat_addr6_fold(n.addr);
+		CHECK(!bpf_map_update_elem(maps.backends, &id, &be, BPF_ANY), "slot");
+		CHECK(!bpf_map_update_elem(maps.be_node6, &id, &n, BPF_ANY), "be_node6");
+		return 0;
+	}
+	FAIL("no slot of %s", pod);
+}
+
+/* What this node sends a v6 node: ip6ip6, the tag in the flow label. */
+static size_t to_node6in6(uint8_t *buf, const char *node6, const uint8_t *dmac, uint16_t tag,
+			  const struct ip6_spec *ip, const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2100];
+	size_t in_n = build_ip6(inner, ip, l);
+	struct ip6_spec o = { .hlim = 64, .tclass = ip->tclass, .first_nh = 41 };
+	struct l4_spec pl = { .proto = 41, .payload = inner, .payload_len = in_n };
+	size_t on;
+
+	ip6(T6_NODE_SELF, o.saddr);
+	ip6(node6, o.daddr);
+	on = build_ip6(outer, &o, &pl);
+	outer[2] = tag >> 8;	/* the flow label's low 16 bits */
+	outer[3] = tag & 0xff;
+	return build_eth(buf, dmac, MAC_SELF, 0, 0x86dd, outer, on);
+}
+
+/* ... and what a v6 node sends this one. */
+static size_t from_node6in6(uint8_t *buf, const char *node6, uint16_t tag,
+			    const struct ip6_spec *ip, const struct l4_spec *l)
+{
+	uint8_t inner[2048], outer[2100];
+	size_t in_n = build_ip6(inner, ip, l);
+	struct ip6_spec o = { .hlim = 64 };
+	struct l4_spec pl = { .proto = 41, .payload = inner, .payload_len = in_n };
+	size_t on;
+
+	ip6(node6, o.saddr);
+	ip6(T6_NODE_SELF, o.daddr);
+	on = build_ip6(outer, &o, &pl);
+	outer[2] = tag >> 8;
+	outer[3] = tag & 0xff;
+	return build_eth(buf, MAC_SELF, MAC_B, 0, 0x86dd, outer, on);
+}
+
+int t_v6_node6(void)
+{
+	static uint8_t syn6_opts_1400[20] = { 2, 4, 0x05, 0x78, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,
+					      1, 3, 3, 7 };
+	uint8_t in[2048], want[2100];
+	struct ip6_spec ip = ipv6(T6_CLIENT, "2001:db8::26");
+	struct l4_spec l = tcp6(40160, 25, TH_SYN), w;
+	size_t n, wn;
+
+	CHECK(!node6_setup(), "v6 nodes");
+	CHECK(!v6_vip("2001:db8::26", 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "VIP, pod B");
+	CHECK(!slot_to_node6(T6_POD_B, 2525, T6_NODE_B), "pod B by its node's v6 address");
+
+	/* the SYN: ip6ip6 to B, the tag in the flow label, MSS for 40 bytes */
+	ip.tclass = 0x28;
+	n = frame6(in, &ip, &l);
+	w = l;
+	w.opts = syn6_opts_1400;
+	wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &w);
+	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "SYN");
+	l = tcp6(40160, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "ACK");
+
+	/* too big for 40 bytes more: packet too big, MTU 1460 */
+	{
+		static uint8_t payload[1500 - 40 - 20 - 20];
+		uint8_t msg[56] = { 2, 0, 0, 0, 0, 0, 0x05, 0xb4 };
+		struct ip6_spec back = ipv6("2001:db8::26", T6_CLIENT);
+		struct l4_spec icmp = { .proto = 58, .payload = msg, .payload_len = sizeof(msg) };
+		uint8_t l3[128];
+
+		l.payload = payload;
+		l.payload_len = sizeof(payload);
+		n = frame6(in, &ip, &l);
+		memcpy(msg + 8, in + 14, 48);
+		back.hlim = 64;
+		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
+		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
+			     NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
+	}
+
+	/* a pod here known by this node's v6 address: what B sends it in
+	 * ip6ip6 is taken off and DNATed; its SYN-ACK clamped for 40 bytes */
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "VIP, pod here");
+	CHECK(!slot_to_node6(T6_POD_LOCAL, 2525, T6_NODE_SELF), "pod here by the v6 address");
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40161, 25, TH_SYN);
+	n = from_node6in6(in, T6_NODE_B, tag6(T6_POD_LOCAL, 2525), &ip, &l);
+	ip6(T6_POD_LOCAL, ip.daddr);
+	l.dport = 2525;
+	wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x86dd, want + 1024, build_ip6(want + 1024, &ip, &l));
+	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_NONE), "from B");
+	{
+		struct ip6_spec rip = ipv6(T6_POD_LOCAL, T6_CLIENT);
+		struct l4_spec rl = tcp6(2525, 40161, TH_SYN | TH_ACK);
+
+		n = frame6(in, &rip, &rl);
+		ip6(T6_VIP, rip.saddr);
+		rl.sport = 25;
+		rl.opts = syn6_opts_1400;
+		wn = frame6(want, &rip, &rl);
+		CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "SYN-ACK");
+	}
+
+	/* from a v6 address that is no node: dropped; around a packet for no
+	 * VIP: untouched (someone else's tunnel) */
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40162, 25, TH_SYN);
+	n = from_node6in6(in, "2001:db8:100::66", tag6(T6_POD_LOCAL, 2525), &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC),
+	      "stranger");
+	ip = ipv6(T6_CLIENT, T6_OTHER);
+	n = from_node6in6(in, T6_NODE_B, 0, &ip, &l);
+	CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "not a VIP");
+	return 0;
+}
