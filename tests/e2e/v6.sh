@@ -200,3 +200,53 @@ t_v6_idle_survives_backend_add_and_move() {
 	[ $rc = 0 ] && echo "all 16 idle v6 connections answered after a backend was added as the VIP moved"
 	return $rc
 }
+
+# An IPv6 node network: the nodes know each other by their v6 addresses,
+# and a v6 VIP's packets cross in ip6ip6 (the pod's tag in the flow label).
+t_v6_over_a_v6_node_network() {
+	local n m out rc=0 pids=() i
+	trap 'for n in $NODES; do nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1; done' EXIT
+	for n in $NODES; do
+		nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" --node-ip "${NODE_IP[$n]}" \
+			--node-ip "${NODE_IP6[$n]}" >/dev/null 2>&1 || fail "attach on $n with a v6 node address" || return 1
+		for m in $NODES; do
+			[ "$m" = "$n" ] || nosnat_on "$n" node add "${NODE_IP6[$m]}" >/dev/null ||
+				fail "$n: node add ${NODE_IP6[$m]}" || return 1
+		done
+	done
+	nosnat_all vip add "[$VIP6]:25/tcp" >/dev/null || return 1
+	nosnat_all backend add "[$VIP6]:25/tcp" "[${POD_IP6[b]}]:2525" --node "${NODE_IP6[b]}" \
+		>/dev/null || return 1
+	out=$(pod_sees_client6 b) || return 1
+	echo "| pod b (its node known as ${NODE_IP6[b]}) saw $out"
+	[ "$(verdict_packets a xdp encap any)" -gt 0 ] || fail "node a sent nothing" || rc=1
+	[ "$(verdict_packets b xdp decap any)" -gt 0 ] || fail "node b took nothing off" || rc=1
+	# on the LAN between the nodes: IPv6 in IPv6, and no 6in4
+	nsx lan nft -f - <<-EOF2 || rc=1
+		table bridge nsnlab_6in6 {
+			chain fwd { type filter hook forward priority 0; policy accept;
+				    ip6 nexthdr ipv6 counter; ip protocol ipv6 counter; }
+		}
+	EOF2
+	who client $VIP6 25 >/dev/null || fail "a second connection" || rc=1
+	out=$(nsx lan nft list table bridge nsnlab_6in6)
+	[[ $out == *"ip6 nexthdr ipv6 counter packets 0 "* ]] && fail "no ip6ip6 on the LAN" && rc=1
+	[[ $out == *"ip protocol ipv6 counter packets 0 "* ]] || fail "6in4 on the LAN: $out" || rc=1
+	nsx lan nft delete table bridge nsnlab_6in6
+	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP6 25 20971520) || fail "upload: $out" || rc=1
+	[[ $out == "OK 20971520 [$CLIENT6]:"* ]] || fail "unexpected answer: $out" || rc=1
+	echo "| 20 MiB to pod b: $out"
+	for ((i = 1; i <= 4; i++)); do
+		nsx client timeout 20 "$NSN_TCP" hold $VIP6 25 4 >"$LAB_DIR/hold$i" 2>&1 &
+		pids+=($!)
+	done
+	sleep 1.5
+	lab_announce6 c
+	sleep 0.5
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
+	done
+	lab_announce6 a
+	[ $rc = 0 ] && echo "v6 VIP over a v6 node network: the client's address kept, 20 MiB up, 4 connections held through a failover"
+	return $rc
+}
