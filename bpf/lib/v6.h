@@ -1,8 +1,9 @@
 /* v6.h - IPv6 VIPs, at tc: a client's packet to a v6 VIP goes to its pod,
- * DNATed here or in IPv4 (protocol 41, "6in4") to the pod's node, which
- * takes it off and DNATs it; the pod's replies leave as the VIP (tc
- * egress). Tables: nosnat_vips6, nosnat_flows6, nosnat_pods6 (nosnat_abi.h);
- * VIP ids, Maglev tables and backend slots are shared with IPv4.
+ * DNATed here or to the pod's node, in IPv4 (protocol 41, "6in4") or in
+ * IPv6 (ip6ip6) as the node is known, which takes it off and DNATs it; the
+ * pod's replies leave as the VIP (tc egress). Tables: nosnat_vips6,
+ * nosnat_flows6, nosnat_flow6_new, nosnat_pods6 (nosnat_abi.h); VIP ids,
+ * Maglev tables and backend slots are shared with IPv4.
  *
  * XDP passes every IPv6 packet untouched (the v4 walk stops at its
  * ethertype): the whole v6 walk runs at tc, in global functions of its own,
@@ -685,7 +686,7 @@ static __always_inline void encap6_call(struct __sk_buff *skb, const struct pkt6
 /* An ICMPv6 error to a v6 VIP (p at its outer header; tag as for walk6):
  * if it quotes a reply of a VIP flow (VIP:port -> client), it goes where
  * the flow goes: a pod here gets it as its own error (to the pod, quoting
- * the pod's packet), a pod elsewhere gets it in 6in4. Packet too big above
+ * the pod's packet), a pod elsewhere gets it in its tunnel. Packet too big above
  * all: without it a v6 path with a smaller hop stalls every download. */
 static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 					 const struct nosnat_cfg *cfg, __u32 tag, struct verdict *v)
@@ -759,8 +760,10 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		v->reason = NOSNAT_R_ICMP_ERROR;
 }
 
-/* tag: ~0 for a packet from a client; the outer ID for one a node sent in
- * 6in4 (taken off already): delivered only to a pod here. */
+/* tag: ~0 for a packet from a client; for one a node sent in a tunnel
+ * (taken off already), its tag and second chance's bit (the outer IPv4 ID
+ * or flow label), TAG_VIA6 when the tunnel was ip6ip6: delivered only to a
+ * pod here. */
 static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u32 tag)
 {
 	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
