@@ -962,6 +962,17 @@ __attribute__((noinline)) __u64 nosnat_walk6_skb(struct __sk_buff *skb, __u32 ta
 	return verdict_pack(&v);
 }
 
+/* RFC 6040 on decapsulation: congestion met between the nodes (CE on the
+ * outer header) is kept on an ECN-capable inner packet, whose traffic
+ * class's low two bits are the top of its second byte. */
+static __always_inline void ecn6_decap(struct ipv6hdr *inner, int outer_ce)
+{
+	__u8 *b = (__u8 *)inner;
+
+	if (outer_ce && (b[1] & 0x30))
+		b[1] |= 0x30;
+}
+
 /* 6in4 to this node (p at the outer IPv4 header): ours only from a known
  * node and with a v6 VIP inside; taken off, the inner packet walked for a
  * pod here. Anything else leaves as it came. */
@@ -994,6 +1005,7 @@ static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
 		return;
 	}
 	tag = bpf_ntohs(p.ip->id);	/* the pod's tag, and the second chance's bit */
+	ecn6_decap(inner, (p.ip->tos & INET_ECN_MASK) == INET_ECN_CE);
 	diff = -(__s32)(p.ip_len & 0x3c);
 	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	if (rc == -EINVAL_) {
@@ -1065,6 +1077,7 @@ static __always_inline void tunnel66(struct __sk_buff *skb, struct verdict *v)
 		return;
 	}
 	tag = (__u32)o->flow_lbl[1] << 8 | o->flow_lbl[2];
+	ecn6_decap(in, ((o->flow_lbl[0] >> 4) & INET_ECN_MASK) == INET_ECN_CE);
 	rc = bpf_skb_adjust_room(skb, -(__s32)sizeof(*o), BPF_ADJ_ROOM_MAC,
 				 BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	if (rc == -EINVAL_)	/* a kernel before the flag: none is needed, IPv6 stays */

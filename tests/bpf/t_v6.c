@@ -340,6 +340,26 @@ int t_v6_decap(void)
 		CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "reply");
 	}
 
+	/* congestion met between the nodes (CE outside) is kept on an
+	 * ECN-capable packet (ECT(0) inside): RFC 6040 */
+	{
+		uint8_t inner[512], outer[600];
+		struct ip6_spec e = ipv6(T6_CLIENT, T6_VIP);
+		struct l4_spec el = tcp6(40123, 25, TH_ACK);
+		size_t in_n, on;
+
+		e.tclass = 0x02;	/* ECT(0) */
+		in_n = build_ip6(inner, &e, &el);
+		on = build_tun4(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), tag, 0x03, 41, inner, in_n);
+		n = build_eth(in, MAC_SELF, MAC_ROUTER, 0, 0x0800, outer, on);
+		e.tclass = 0x03;	/* CE */
+		ip6(T6_POD_LOCAL, e.daddr);
+		el.dport = 2525;
+		wn = frame6(want, &e, &el);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_RECOVERED),
+		      "CE kept");
+	}
+
 	/* from a stranger: dropped */
 	ip = ipv6(T6_CLIENT, T6_VIP);
 	l = tcp6(40121, 25, TH_SYN);
@@ -880,6 +900,18 @@ static int node6_rows(void)
 		wn = frame6(want, &rip, &rl);
 		CHECK(!tc_out(in, n, want, wn, NOSNAT_ACT_REPLY_NAT), "SYN-ACK");
 	}
+
+	/* CE on the outer header kept on an ECN-capable inner packet */
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	ip.tclass = 0x01;	/* ECT(1) */
+	l = tcp6(40163, 25, TH_ACK);
+	n = from_node6in6(in, T6_NODE_B, tag6(T6_POD_LOCAL, 2525), &ip, &l);
+	in[14 + 1] |= 0x30;	/* the outer traffic class: CE */
+	ip.tclass = 0x03;
+	ip6(T6_POD_LOCAL, ip.daddr);
+	l.dport = 2525;
+	wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x86dd, want + 1024, build_ip6(want + 1024, &ip, &l));
+	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_RECOVERED), "CE kept");
 
 	/* from a v6 address that is no node: dropped; around a packet for no
 	 * VIP: untouched (someone else's tunnel) */
