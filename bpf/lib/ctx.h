@@ -73,5 +73,6 @@ enum outcome {
 				 * never the verdict a packet leaves with */
 };
 #define TUNNEL_6IN4	2
+#define TUNNEL_GUE6	3	/* GUE (to this node's port) around IPv6 */
 
 #endif

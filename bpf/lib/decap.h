@@ -85,6 +85,12 @@ static __always_inline void handle_tunnel(ctx_t c, struct pkt *p,
 	 * before anything changes: other tunnels leave as they came. The
 	 * exact VIP when the inner header shows it, so that no lookup is
 	 * needed after decapsulation. */
+	/* GUE around an IPv6 packet: tc's v6 tunnel walk (v6.h) takes it */
+	if (c.tc && p->proto == IPPROTO_UDP && inner->version == 6) {
+		v->out = OUT_TUNNEL;
+		v->ifindex = TUNNEL_GUE6;
+		return;
+	}
 	if (!vip_filter_hit(inner->daddr) || (p->proto == IPPROTO_UDP && inner->version != 4))
 		return;
 	vip = inner_vip(inner, p->data_end);

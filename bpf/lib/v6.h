@@ -103,6 +103,8 @@ static __always_inline int be_here6(const struct nosnat_backend *be, const struc
 /* A tunnel's tag (walk6's tag argument) that came in ip6ip6: this node is
  * known by its v6 address to the node that sent it. */
 #define TAG_VIA6	0x10000
+/* ... and one that came in GUE (its decap counted so). */
+#define TAG_GUE		0x20000
 
 /* The node address a tagged packet's pod here is known by. */
 static __always_inline __be32 tag_here(const struct nosnat_cfg *cfg, __u32 tag)
@@ -434,16 +436,16 @@ static __always_inline __u32 mss6_max(const struct nosnat_cfg *cfg, const struct
 	       ((p->l4_off - p->l2_len) & 0x7ff);
 }
 
-/* The outer IPv4 header of 6in4 to node (protocol 41, DF, ID the pod's
- * tag), after the room for it was made at l2_len. */
+/* The outer IPv4 header of 6in4 to node (protocol 41; UDP for GUE; DF, ID
+ * the pod's tag), after the room for it was made at l2_len. */
 static __always_inline int skb_outer6in4(struct __sk_buff *skb, __u32 l2_len, __be32 src,
-					 __be32 node, __u8 tclass, __u16 tag)
+					 __be32 node, __u8 tclass, __u16 tag, __u8 proto)
 {
 	__be16 ip_proto = bpf_htons(ETH_P_IP);
 	struct iphdr o = {
 		.version = 4, .ihl = 5, .tos = tclass, .tot_len = bpf_htons(skb->len - l2_len),
 		.id = bpf_htons(tag), .frag_off = bpf_htons(IP_DF), .ttl = 64,
-		.protocol = IPPROTO_IPV6, .saddr = src, .daddr = node,
+		.protocol = proto, .saddr = src, .daddr = node,
 	};
 
 	o.check = ipv4_hdr_csum(&o);
@@ -561,6 +563,34 @@ static __always_inline int skb_outer6in6(struct __sk_buff *skb, __u32 l2_len, co
 	return bpf_skb_store_bytes(skb, l2_len, &o, sizeof(o), 0) ? -1 : 0;
 }
 
+/* GUE's source port for a v6 flow: the hash of its addresses' folds and
+ * ports, as for v4 (RSS spreads a node pair's flows). */
+static __always_inline __be16 gue6_sport(struct __sk_buff *skb, const struct pkt6 *p)
+{
+	struct ipv6hdr *ip6 = (void *)(long)skb->data + (p->l2_len & 0x1f);
+	__u32 *ports = (void *)(long)skb->data + (p->l4_off & 0x7ff);
+
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end ||
+	    (void *)(ports + 1) > (void *)(long)skb->data_end)
+		return bpf_htons(0xc000);
+	return (__be16)nosnat_gue_sport(addr6_fold(&ip6->saddr), addr6_fold(&ip6->daddr),
+					*ports ^ p->proto);
+}
+
+/* The outer IPv4 and UDP headers of GUE to node (variant 1: the IPv6 packet
+ * right after the UDP header; sum 0), after the room was made at l2_len. */
+static __always_inline int skb_outer_gue6(struct __sk_buff *skb, __u32 l2_len,
+					  const struct nosnat_cfg *cfg, __be32 node, __u8 tclass,
+					  __u16 tag, __be16 sport)
+{
+	struct udphdr u = { .source = sport, .dest = cfg->gue_port,
+			    .len = bpf_htons(skb->len - l2_len - sizeof(struct iphdr)) };
+
+	if (skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag, IPPROTO_UDP))
+		return -1;
+	return bpf_skb_store_bytes(skb, l2_len + sizeof(struct iphdr), &u, sizeof(u), 0) ? -1 : 0;
+}
+
 /* p (a v6 VIP packet for pod id, be, on another node) to that node, out
  * the way the FIB says: in IPv4 (6in4) to a v4 node, in IPv6 (ip6ip6) to a
  * v6 one (a SYN's MSS clamped by the caller, encap6_call). A packet too big
@@ -573,7 +603,10 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 	__u32 l2_len = p->l2_len & 0x1f, seg = skb->len - l2_len;
 	__u8 tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
 	int node6 = be->flags & NOSNAT_BE_NODE6;
-	__u32 ovh = node6 ? NOSNAT_IP6IP6_OVERHEAD : NOSNAT_6IN4_OVERHEAD;
+	/* to a v4 node: 6in4, or GUE when this node sends GUE (a load-time
+	 * constant: the verifier walks one of them) */
+	__u32 ovh = node6 ? NOSNAT_IP6IP6_OVERHEAD :
+		    nosnat_encap_gue ? NOSNAT_GUE_OVERHEAD : NOSNAT_6IN4_OVERHEAD;
 	const struct nosnat_be6 *n6 = NULL;
 	__be32 node = be->node;
 	struct route rt = {};
@@ -619,20 +652,30 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
+	} else if (nosnat_encap_gue) {
+		__be16 sport = gue6_sport(skb, p);
+
+		if (bpf_skb_adjust_room(skb, NOSNAT_GUE_OVERHEAD, BPF_ADJ_ROOM_MAC,
+					BPF_F_ADJ_ROOM_ENCAP_L3_IPV4 | BPF_F_ADJ_ROOM_ENCAP_L4_UDP) ||
+		    skb_outer_gue6(skb, l2_len, cfg, node, tclass, tag, sport)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
+			return;
+		}
 	} else if (bpf_skb_adjust_room(skb, NOSNAT_6IN4_OVERHEAD, BPF_ADJ_ROOM_MAC,
 				       BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) ||
-		   skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag)) {
+		   skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag, IPPROTO_IPV6)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
 	if (rt.to_tc) {		/* the neighbour code resolves the next hop */
-		set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP,
+			    nosnat_encap_gue && !node6 ? NOSNAT_R_GUE : NOSNAT_R_NONE);
 		v->ifindex = rt.ifindex;
 		return;
 	}
-	frame_send(CTX_SKB(skb), &rt, v);
-	if (v->action == NOSNAT_ACT_ENCAP)
-		v->reason = NOSNAT_R_NONE;	/* v6 crosses in 6in4 or ip6ip6, GUE or not */
+	frame_send(CTX_SKB(skb), &rt, v);	/* counts GUE as GUE, else none */
+	if (v->action == NOSNAT_ACT_ENCAP && node6)
+		v->reason = NOSNAT_R_NONE;	/* ip6ip6, GUE or not */
 }
 
 /* encap6_send as a global function: verified once, not again at each of
@@ -933,6 +976,8 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 			return;
 		}
 		set_verdict(v, OUT_PASS, tag == ~0U ? NOSNAT_ACT_LOCAL : NOSNAT_ACT_DECAP, reason);
+		if (tag != ~0U && (tag & TAG_GUE) && reason == NOSNAT_R_NONE)
+			v->reason = NOSNAT_R_GUE;
 		return;
 	}
 	if (tag != ~0U) {	/* a node sent it here, and no pod here has it */
@@ -976,7 +1021,7 @@ static __always_inline void ecn6_decap(struct ipv6hdr *inner, int outer_ce)
 /* 6in4 to this node (p at the outer IPv4 header): ours only from a known
  * node and with a v6 VIP inside; taken off, the inner packet walked for a
  * pod here. Anything else leaves as it came. */
-static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
+static __always_inline void tunnel6(struct __sk_buff *skb, __u32 gue, struct verdict *v)
 {
 	struct pkt p = {};
 	struct ipv6hdr *inner;
@@ -985,13 +1030,19 @@ static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
 	__u16 tag;
 	long rc;
 
+	/* the outer headers: IPv4, and UDP for GUE (the walk checked its
+	 * port), as a number: no branch */
+	__u32 outer;
+
 	if (pkt_parse(CTX_SKB(skb), &p) != PARSE_OK || p.fragment)
 		return;
-	inner = (void *)p.ip + (p.ip_len & 0x3c);
+	outer = (p.ip_len & 0x3c) + ((gue & 1) << 3);
+	inner = (void *)p.ip + (outer & 0x7c);
 	if ((void *)(inner + 1) > p.data_end) {
 		if (ctx_pull(CTX_SKB(skb), V6_PULL_LEN) || pkt_parse(CTX_SKB(skb), &p) != PARSE_OK)
 			return;
-		inner = (void *)p.ip + (p.ip_len & 0x3c);
+		outer = (p.ip_len & 0x3c) + ((gue & 1) << 3);
+		inner = (void *)p.ip + (outer & 0x7c);
 		if ((void *)(inner + 1) > p.data_end)
 			return;
 	}
@@ -1006,7 +1057,7 @@ static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
 	}
 	tag = bpf_ntohs(p.ip->id);	/* the pod's tag, and the second chance's bit */
 	ecn6_decap(inner, (p.ip->tos & INET_ECN_MASK) == INET_ECN_CE);
-	diff = -(__s32)(p.ip_len & 0x3c);
+	diff = -(__s32)(outer & 0x7c);
 	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	if (rc == -EINVAL_) {
 		/* a kernel before the flag: skb->protocol made IPv6 by the
@@ -1035,13 +1086,17 @@ static __always_inline void tunnel6(struct __sk_buff *skb, struct verdict *v)
 	v->ifindex = tag;
 }
 
-__attribute__((noinline)) __u64 nosnat_tunnel6_skb(struct __sk_buff *skb)
+/* gue: the tunnel is GUE (IPv4 + UDP to this node's port), else 6in4. */
+__attribute__((noinline)) __u64 nosnat_tunnel6_skb(struct __sk_buff *skb, __u32 gue)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
 
 	if (!skb)
 		return 0;
-	tunnel6(skb, &v);
+	tunnel6(skb, gue, &v);
+	/* what was taken off, counted by kind (walk6 counts the decap) */
+	if (v.out == OUT_TUNNEL && (gue & 1))
+		v.ifindex |= TAG_GUE;
 	return verdict_pack(&v);
 }
 

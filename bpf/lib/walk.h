@@ -356,11 +356,13 @@ static __always_inline void walk_skb(struct __sk_buff *skb, struct verdict *v)
 		return;
 	if (v->ifindex != TUNNEL_6IN4) {
 		verdict_unpack(nosnat_tunnel_skb(skb, v->ifindex), v);
-		return;
+		/* GUE with IPv6 inside: the v6 tunnel walk, as for 6in4 */
+		if (v->out != OUT_TUNNEL || v->ifindex != TUNNEL_GUE6)
+			return;
 	}
-	/* 6in4: taken off, then the inner packet walked for a pod here (by
-	 * the outer ID's tag) */
-	verdict_unpack(nosnat_tunnel6_skb(skb), v);
+	/* 6in4 (or GUE): taken off, then the inner packet walked for a pod
+	 * here (by the outer ID's tag) */
+	verdict_unpack(nosnat_tunnel6_skb(skb, v->ifindex == TUNNEL_GUE6), v);
 	if (v->out == OUT_TUNNEL)
 		verdict_unpack(nosnat_walk6_skb(skb, v->ifindex & 0xffff), v);
 }
