@@ -258,7 +258,7 @@ static void test_config_file(const char *dir, const char *name)
 
 		EXPECT(rc == 0, "%s does not parse: %s", name, err);
 		if (!rc)
-			rc = config_check_vips(&cfg, 0, node_ip, path, err, sizeof(err));
+			rc = config_check_vips(&cfg, 0, node_ip, NULL, path, err, sizeof(err));
 		EXPECT(rc == -EINVAL, "%s accepted at apply (node %s): %d", name, second + 11, rc);
 		snprintf(want_pos, sizeof(want_pos), "%s:%u:%d: ", path, line, col);
 		EXPECT(rc && !strncmp(err, want_pos, strlen(want_pos)) && strstr(err, want_text),
@@ -341,7 +341,7 @@ static void test_config(const char *fixtures)
 		       cfg.bes[cfg.vips[3].first_be].port == htons(10993), "dual stack: %s, targetPort", vs);
 		EXPECT(!strcmp(vip_str(&cfg.vips[4].vk, vs), "[2001:db8::53]:53/udp") &&
 		       !strcmp(cfg.vips[4].name, "dns6") && cfg.vips[4].n_be == 1, "v6 only: %s", vs);
-		EXPECT(config_check_vips(&cfg, 0, cfg.node, dir, err, sizeof(err)) == 0,
+		EXPECT(config_check_vips(&cfg, 0, cfg.node, NULL, dir, err, sizeof(err)) == 0,
 		       "dual stack refused at apply: %s", err);
 	}
 
@@ -421,11 +421,18 @@ static void fill_metrics(void)
 					   .backends = 1, .active = 1 };
 	inet_pton(AF_INET6, "2001:db8::25", mx.vips[2].key.addr6);
 	mx.vips[2].key.addr = nosnat_addr6_fold(mx.vips[2].key.addr6);
-	mx.n_bes = 4;
+	mx.n_bes = 5;
 	mx.bes[3] = (struct metrics_backend){ .vip = mx.vips[2].key, .node = htonl(0xc633640c),
 					      .port = htons(2525), .packets = 9, .bytes = 900 };
 	inet_pton(AF_INET6, "2001:db8:19:2::10", mx.bes[3].addr6);
 	mx.bes[3].addr = nosnat_addr6_fold(mx.bes[3].addr6);
+	/* a v6 pod on a node of an IPv6 node network: its node label is that address */
+	mx.bes[4] = (struct metrics_backend){ .vip = mx.vips[2].key, .port = htons(2525), .packets = 4,
+					      .bytes = 400 };
+	inet_pton(AF_INET6, "2001:db8:19:3::10", mx.bes[4].addr6);
+	mx.bes[4].addr = nosnat_addr6_fold(mx.bes[4].addr6);
+	inet_pton(AF_INET6, "2001:db8:100::12", mx.bes[4].node6);
+	mx.bes[4].node = nosnat_addr6_fold(mx.bes[4].node6);
 	mx.bes[0] = (struct metrics_backend){ .vip = mx.vips[1].key, .addr = htonl(0xc6120302),
 					      .node = htonl(0xc633640d), .port = htons(2525),
 					      .packets = 30, .bytes = 40000 };
@@ -928,7 +935,7 @@ static void test_kube_isolation(void)
 	EXPECT(strstr(knotes, "service tenant0/big (VIP 192.0.2.20) skipped: 192.0.2.20:25/tcp has 17 "
 			      "backends on this node (at most 16); its last applied state stays") != NULL,
 	       "note: %s", knotes);
-	EXPECT(!config_check_vips(&kout, 0, self, NULL, knotes, sizeof(knotes)) &&
+	EXPECT(!config_check_vips(&kout, 0, self, NULL, NULL, knotes, sizeof(knotes)) &&
 	       !config_check_pod_ids(&kout, 0, NULL, knotes, sizeof(knotes)),
 	       "the result breaks a rule: %s", knotes);
 	/* never applied before: nothing for it */
@@ -1030,9 +1037,9 @@ static void test_show_json(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	const char *want =
-		"{\"node\":\"198.51.100.11\",\"ifindex\":3,\"mtu\":1500,\"encap\":\"gue\","
-		"\"decap\":\"ipip,gue\",\"gue_port\":6080,"
-		"\"nodes\":[\"198.51.100.12\",\"198.51.100.13\"],"
+		"{\"node\":\"198.51.100.11\",\"node_ip6\":\"2001:db8:100::11\",\"ifindex\":3,\"mtu\":1500,"
+		"\"encap\":\"gue\",\"decap\":\"ipip,gue\",\"gue_port\":6080,"
+		"\"nodes\":[\"198.51.100.12\",\"198.51.100.13\",\"2001:db8:100::12\",\"2001:db8:100::13\"],"
 		"\"vips\":[{\"vip\":\"192.0.2.10\",\"port\":25,\"proto\":\"tcp\",\"id\":4,\"active\":1,"
 		"\"backends\":[{\"id\":7,\"address\":\"198.18.1.2\",\"port\":2525,"
 		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true},"
@@ -1042,7 +1049,11 @@ static void test_show_json(void)
 		"\"backends\":[]},"
 		"{\"vip\":\"2001:db8::25\",\"port\":25,\"proto\":\"tcp\",\"id\":6,\"active\":1,"
 		"\"backends\":[{\"id\":11,\"address\":\"2001:db8:19:2::10\",\"port\":2525,"
-		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true}]}]}\n";
+		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true},"
+		"{\"id\":12,\"address\":\"2001:db8:19:3::10\",\"port\":2525,"
+		"\"node\":\"2001:db8:100::12\",\"weight\":1,\"local\":false},"
+		"{\"id\":13,\"address\":\"2001:db8:19:1::10\",\"port\":2525,"
+		"\"node\":\"2001:db8:100::11\",\"weight\":1,\"local\":true}]}]}\n";
 
 	s.tmp = &tmp;
 	s.cfg = (struct nosnat_cfg){ .node_ip = inet_addr("198.51.100.11"), .ifindex = 3, .mtu = 1500,
@@ -1051,6 +1062,21 @@ static void test_show_json(void)
 	s.nodes[0] = inet_addr("198.51.100.13");	/* listed sorted */
 	s.nodes[1] = inet_addr("198.51.100.12");
 	s.n_nodes = 2;
+	inet_pton(AF_INET6, "2001:db8:100::11", s.cfg.node_ip6);
+	inet_pton(AF_INET6, "2001:db8:100::13", s.nodes6[0].addr);	/* listed sorted */
+	inet_pton(AF_INET6, "2001:db8:100::12", s.nodes6[1].addr);
+	s.n_nodes6 = 2;
+	/* v6 pods on v6 nodes: another's (ip6ip6), and this node's by its v6 address */
+	inet_pton(AF_INET6, "2001:db8:19:3::10", s.be6[12].addr);
+	inet_pton(AF_INET6, "2001:db8:100::12", s.be_node6[12].addr);
+	s.be[12] = (struct nosnat_backend){ .addr = nosnat_addr6_fold(s.be6[12].addr), .port = htons(2525),
+					    .node = nosnat_addr6_fold(s.be_node6[12].addr), .weight = 1,
+					    .vip_id = 6, .flags = NOSNAT_BE_IN_USE | NOSNAT_BE_NODE6 };
+	inet_pton(AF_INET6, "2001:db8:19:1::10", s.be6[13].addr);
+	memcpy(s.be_node6[13].addr, s.cfg.node_ip6, 16);
+	s.be[13] = (struct nosnat_backend){ .addr = nosnat_addr6_fold(s.be6[13].addr), .port = htons(2525),
+					    .node = nosnat_addr6_fold(s.cfg.node_ip6), .weight = 1,
+					    .vip_id = 6, .flags = NOSNAT_BE_IN_USE | NOSNAT_BE_NODE6 };
 	s.vips[0] = (struct vip_entry){ .key = { .addr = inet_addr("192.0.2.11"), .port = htons(53),
 						 .proto = IPPROTO_UDP },
 					.val = { .id = 5 } };
