@@ -583,7 +583,7 @@ static int cmd_check(struct ctx *c, int argc, char **argv)
 		return 1;
 	}
 	printf("%s: ok (%zu VIP ports, %zu backends, %zu nodes, %zu Kubernetes services%s)\n", argv[i],
-	       cfg->n_vips, cfg->n_bes, cfg->n_nodes, cfg->n_ksvcs,
+	       cfg->n_vips, cfg->n_bes, cfg->n_nodes + cfg->n_nodes6, cfg->n_ksvcs,
 	       cfg->nodes_from_kube ? ", nodes from Kubernetes" : "");
 	return 0;
 }

@@ -1756,6 +1756,50 @@ out:
 	maps_obj = NULL;
 }
 
+/* The command line of v6 nodes: each refusal one line, before any map is
+ * opened (the pin dir does not exist). */
+static void test_cli_node6(const char *self)
+{
+	static const struct { const char *args, *want; } cases[] = {
+		{ "node add fe80::1", "invalid node address 'fe80::1': link-local (fe80::/10)" },
+		{ "node add ::", "invalid node address '::'" },
+		{ "attach lo --node-ip 2001:db8:100::11 --node-ip 2001:db8:100::12",
+		  "--node-ip '2001:db8:100::12': an IPv6 --node-ip is given already (once per family)" },
+		{ "attach lo --node-ip 198.51.100.11 --node-ip 198.51.100.12",
+		  "--node-ip '198.51.100.12': an IPv4 --node-ip is given already (once per family)" },
+		{ "attach lo --node-ip ff02::1", "invalid --node-ip 'ff02::1': multicast" },
+		{ "backend add 192.0.2.10:25/tcp 198.18.1.2:2525 --node 2001:db8:100::12",
+		  "backend '198.18.1.2:2525' of VIP 192.0.2.10:25/tcp: node 2001:db8:100::12 is IPv6, but an "
+		  "IPv4 VIP's pods need IPv4 nodes" },
+		{ "backend add [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 --node fe80::12",
+		  "invalid --node 'fe80::12': link-local (fe80::/10)" },
+		{ "backend add [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 --node nowhere",
+		  "invalid --node 'nowhere': not an IPv4 or IPv6 address" },
+	};
+	char bin[700], cmd[1200], out[1024];
+
+	snprintf(bin, sizeof(bin), "%.*s/nosnat",
+		 (int)(strrchr(self, '/') ? strrchr(self, '/') - self : 1), strrchr(self, '/') ? self : ".");
+	if (access(bin, X_OK)) {
+		printf("  skip  CLI of v6 nodes: no %s\n", bin);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *p;
+		size_t n;
+		int status;
+
+		snprintf(cmd, sizeof(cmd), "%s --pin-dir /nonexistent/nosnat-unit %s 2>&1", bin, cases[i].args);
+		p = popen(cmd, "r");
+		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+		out[n] = '\0';
+		status = p ? pclose(p) : -1;
+		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(out, cases[i].want) &&
+		       strchr(out, '\n') == out + n - 1, "nosnat %s: exit %d: %s (want %s)", cases[i].args,
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, cases[i].want);
+	}
+}
+
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -1969,6 +2013,7 @@ int main(int argc, char **argv)
 	test_config_node6(fixtures);
 	test_kube_node6();
 	test_state_node6(argv[0]);
+	test_cli_node6(argv[0]);
 	test_kube_creds();
 	test_daemon_lock();
 	if (!passed && !failed)
