@@ -334,13 +334,18 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 			__u16 weight = ep->ready ? 1 : 0;
 			__be32 nip;
 			__u8 nip6[16];
+			const struct kube_node *kn;
 			size_t dup;
 
 			if (!ep->ready && !(ep->serving && ep->terminating))
 				continue;	/* not ready and not draining */
-			if (pod_node(out, node_named(snap, ep->node), !!key.v6, &nip, nip6)) {
-				config_say(log, "service %s/%s: endpoint %s on unknown node '%s' skipped",
-				      svc->ns, svc->name, addr_str(ep->addr, ep->addr6, a), ep->node);
+			kn = node_named(snap, ep->node);
+			if (pod_node(out, kn, !!key.v6, &nip, nip6)) {
+				config_say(log, "service %s/%s: endpoint %s on %s node '%s' skipped",
+					   svc->ns, svc->name, addr_str(ep->addr, ep->addr6, a),
+					   kn && !kn->ip && !key.v6 && addr6_set(kn->ip6)
+						? "IPv6-only (an IPv4 pod needs an IPv4 node)" : "unknown",
+					   ep->node);
 				continue;
 			}
 			for (dup = v->first_be; dup < out->n_bes; dup++)

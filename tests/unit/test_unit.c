@@ -1599,7 +1599,8 @@ static void test_kube_node6(void)
 		const struct config_backend *b = &kout.bes[v6->first_be];
 
 		EXPECT(v4->n_be == 1 && kout.bes[v4->first_be].addr == inet_addr("198.18.1.2") &&
-		       strstr(knotes, "endpoint 198.18.3.2 on unknown node 'node-c' skipped"),
+		       strstr(knotes, "endpoint 198.18.3.2 on IPv6-only (an IPv4 pod needs an IPv4 node) "
+			      "node 'node-c' skipped"),
 		       "a v4 pod on a v6-only Node is skipped: %s", knotes);
 		EXPECT(v6->n_be == 2 && !memcmp(b[0].addr6, pod_a, 16) && b[0].node == nodes[0].ip &&
 		       !addr6_set(b[0].node6), "a v6 pod on a dual-stack Node: its IPv4 address (6in4)");
