@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "apply.h"
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
@@ -1699,6 +1700,61 @@ static void test_state_node6(const char *self)
 	}
 	EXPECT(verify_quiet(&m, &st6b) == 0, "verify with v6 nodes");
 	EXPECT(op_node6_del(&m, &st6, other6) == -EBUSY, "a v6 node with backends deleted");
+
+	/* apply moves the pod to a v4 node and back: the slot stays, its flag,
+	 * fold and nosnat_be_node6 follow */
+	{
+		static const char *yaml[2] = {
+			"node: [198.51.100.11, \"2001:db8:100::11\"]\n"
+			"nodes: [198.51.100.12, 2001:db8:100::12]\n"
+			"services:\n"
+			"  - vip: [192.0.2.10, 2001:db8::25]\n"
+			"    ports: [{port: 25, targetPort: 2525}]\n"
+			"    backends:\n"
+			"      - {address: 2001:db8:19:2::10, node: 198.51.100.12}\n"
+			"      - {address: 2001:db8:19:1::10, node: 2001:db8:100::11}\n",
+			"node: [198.51.100.11, \"2001:db8:100::11\"]\n"
+			"nodes: [198.51.100.12, 2001:db8:100::12]\n"
+			"services:\n"
+			"  - vip: [192.0.2.10, 2001:db8::25]\n"
+			"    ports: [{port: 25, targetPort: 2525}]\n"
+			"    backends:\n"
+			"      - {address: 2001:db8:19:2::10, node: 2001:db8:100::12}\n"
+			"      - {address: 2001:db8:19:1::10, node: 2001:db8:100::11}\n",
+		};
+		char err[512];
+
+		for (int step = 0; step < 2; step++) {
+			int v6node = step == 1;
+
+			EXPECT(!config_parse("node6.yaml", yaml[step], strlen(yaml[step]), &kprev, err, sizeof(err)),
+			       "step %d: %s", step, err);
+			char *out = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&out, &len);
+
+			rc = config_apply(&m, &st6, &kprev, "node6.yaml", 0, f, err, sizeof(err));
+			fclose(f);
+			/* step 0 lists the v4 node too */
+			EXPECT(rc == 2 - step && out &&
+			       strstr(out, v6node ? "~ backend [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 node -> "
+						    "2001:db8:100::12\n"
+						  : "~ backend [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 node -> "
+						    "198.51.100.12\n"),
+			       "step %d: %d changes: %s%s", step, rc, rc < 0 ? err : "", out ? out : "");
+			free(out);
+			EXPECT(!state_read(&m, &st6b) &&
+			       state_find_backend_any(&st6b, id6, nosnat_addr6_fold(pod_r), pod_r, htons(2525)) == br,
+			       "step %d: the pod keeps its slot", step);
+			EXPECT(!bpf_map_lookup_elem(m.be_node6, &br, &got) &&
+			       !memcmp(got.addr, v6node ? other6 : zero6, 16) &&
+			       st6b.be[br].flags == (NOSNAT_BE_IN_USE | (v6node ? NOSNAT_BE_NODE6 : 0)) &&
+			       st6b.be[br].node == (v6node ? nosnat_addr6_fold(other6) : inet_addr("198.51.100.12")),
+			       "step %d: slot flags %#x", step, st6b.be[br].flags);
+			EXPECT(verify_quiet(&m, &st6b) == 0, "step %d: verify", step);
+		}
+		st6.be[br] = st6b.be[br];
+	}
 
 	/* verify: the fold must match, a v4 node's slot has no v6 node */
 	{
