@@ -42,7 +42,7 @@ static int pod_use_cmp(const void *a, const void *b)
 }
 
 static int validate(const struct state *s, const struct config *cfg, __be32 node_ip,
-		    const char *file, char *err, size_t errlen)
+		    const __u8 *node_ip6, const char *file, char *err, size_t errlen)
 {
 	size_t peak = 0;
 	char bs[EP_STR_LEN];
@@ -55,7 +55,7 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	}
 	/* The same rules for every source: a VIP is not this node's address
 	 * (nor a node's), backends on known nodes, the local limit. */
-	rc = config_check_vips(cfg, 0, node_ip, file, err, errlen);
+	rc = config_check_vips(cfg, 0, node_ip, node_ip6, file, err, errlen);
 	if (rc)
 		return rc;
 	/* A pod port answers for at most NOSNAT_POD_IDS VIP ports of a protocol
@@ -141,6 +141,17 @@ struct pending {
 	size_t n_drop;
 };
 
+/* Slot id's node as cb gives it: v4, or a v6 node (NOSNAT_BE_NODE6, the
+ * fold, nosnat_be_node6's address). */
+static void be_set_node(struct state *s, __u32 id, const struct config_backend *cb)
+{
+	s->be[id].node = cb->node;
+	s->be[id].flags &= ~NOSNAT_BE_NODE6;
+	if (addr6_set(cb->node6))
+		s->be[id].flags |= NOSNAT_BE_NODE6;
+	memcpy(s->be_node6[id].addr, cb->node6, sizeof(s->be_node6[id].addr));
+}
+
 /* Converge one VIP's backends; queue its table swap if anything changed. */
 static int converge_vip(const struct nosnat_maps *m, struct state *s, const struct config *cfg,
 			const struct config_vip *cv, int dry, int force, FILE *out,
@@ -151,7 +162,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 	struct vip_entry *v = state_find_vip_any(s, &cv->vk);
 	size_t n_mine = 0;
 	int changes = 0, rc;
-	char vs[VIP_STR_LEN], bs[EP_STR_LEN], n1[INET_ADDRSTRLEN];
+	char vs[VIP_STR_LEN], bs[EP_STR_LEN], n1[ADDR_STR_LEN];
 
 	vip_str(&cv->vk, vs);
 	if (!v) {
@@ -195,24 +206,27 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 		if (id >= 0) {
 			struct nosnat_backend *be = &s->be[id];
 
+			int same_node = state_be_node_is(s, (__u32)id, cb->node, cb->node6);
+
 			keep[id] = 1;
-			if (be->weight == cb->weight && be->node == cb->node)
+			if (be->weight == cb->weight && same_node)
 				continue;
 			if (be->weight != cb->weight)
 				config_say(out, "~ backend %s %s weight %u -> %u", vs, bs, be->weight, cb->weight);
-			if (be->node != cb->node)
-				config_say(out, "~ backend %s %s node -> %s", vs, bs, ip_str(cb->node, n1));
+			if (!same_node)
+				config_say(out, "~ backend %s %s node -> %s", vs, bs, addr_str(cb->node, cb->node6, n1));
 			changes++;
 			if (!dry) {
 				be->weight = cb->weight;
-				be->node = cb->node;
+				be_set_node(s, (__u32)id, cb);
 				rc = be_write(m, s, id, 0);
 				if (rc)
 					return rc;
 			}
 			continue;
 		}
-		config_say(out, "+ backend %s %s node %s weight %u", vs, bs, ip_str(cb->node, n1), cb->weight);
+		config_say(out, "+ backend %s %s node %s weight %u", vs, bs, addr_str(cb->node, cb->node6, n1),
+			   cb->weight);
 		changes++;
 		if (dry)
 			continue;
@@ -224,6 +238,7 @@ static int converge_vip(const struct nosnat_maps *m, struct state *s, const stru
 			.vip_id = v->val.id, .flags = NOSNAT_BE_IN_USE,
 		};
 		memcpy(s->be6[id].addr, cb->addr6, sizeof(s->be6[id].addr));
+		be_set_node(s, (__u32)id, cb);
 		keep[id] = 1;
 		mine[n_mine++] = (__u32)id;
 		rc = be_write(m, s, id, 1);
@@ -264,12 +279,14 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		 const char *file, int dry, FILE *out, char *err, size_t errlen)
 {
 	__be32 node_ip = cfg->has_node ? cfg->node : s->cfg.node_ip;
+	__u8 node_ip6[16];
 	int changes = 0, force = 0, rc;
-	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
+	char a[ADDR_STR_LEN], b[ADDR_STR_LEN], vs[VIP_STR_LEN];
 	struct pending *pd = NULL;
 	struct nosnat_ctl ctl;
 
-	rc = validate(s, cfg, node_ip, file, err, errlen);
+	memcpy(node_ip6, cfg->has_node6 ? cfg->node6 : s->cfg.node_ip6, sizeof(node_ip6));
+	rc = validate(s, cfg, node_ip, node_ip6, file, err, errlen);
 	if (rc)
 		return rc;
 	/* An apply that failed part-way left slots written whose tables may
@@ -286,14 +303,20 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		return rc;
 	}
 
-	if (node_ip != s->cfg.node_ip) {
-		config_say(out, "~ node address %s -> %s", ip_str(s->cfg.node_ip, a), ip_str(node_ip, b));
+	if (node_ip != s->cfg.node_ip || memcmp(node_ip6, s->cfg.node_ip6, sizeof(node_ip6))) {
+		if (node_ip != s->cfg.node_ip)
+			config_say(out, "~ node address %s -> %s", ip_str(s->cfg.node_ip, a), ip_str(node_ip, b));
+		if (memcmp(node_ip6, s->cfg.node_ip6, sizeof(node_ip6)))
+			config_say(out, "~ node IPv6 address %s -> %s",
+				   addr6_set(s->cfg.node_ip6) ? addr_str(0, s->cfg.node_ip6, a) : "none",
+				   addr_str(0, node_ip6, b));
 		changes++;
 		force = 1;	/* which backends are local changes everywhere */
 		if (!dry) {
 			__u32 zero = 0;
 
 			s->cfg.node_ip = node_ip;
+			memcpy(s->cfg.node_ip6, node_ip6, sizeof(node_ip6));
 			if (bpf_map_update_elem(m->cfg, &zero, &s->cfg, BPF_ANY)) {
 				rc = -errno;
 				goto fail;
@@ -325,6 +348,14 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		if (!dry && (rc = node_insert(m, s, cfg->nodes[i])))
 			goto fail;
 	}
+	for (size_t i = 0; i < cfg->n_nodes6; i++) {
+		if (state_has_node6(s, cfg->nodes6[i].addr))
+			continue;
+		config_say(out, "+ node %s", addr_str(0, cfg->nodes6[i].addr, a));
+		changes++;
+		if (!dry && (rc = node6_insert(m, s, cfg->nodes6[i].addr)))
+			goto fail;
+	}
 	pd = calloc(1, sizeof(*pd));
 	if (!pd) {
 		rc = -ENOMEM;
@@ -352,7 +383,8 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 		int used = 0;
 
 		for (int id = 0; id < NOSNAT_MAX_BACKENDS && !used; id++)
-			used = (s->be[id].flags & NOSNAT_BE_IN_USE) && s->be[id].node == n;
+			used = (s->be[id].flags & NOSNAT_BE_IN_USE) && !(s->be[id].flags & NOSNAT_BE_NODE6) &&
+			       s->be[id].node == n;
 		/* only this node's own address can still be in use here */
 		if (config_lists_node(cfg, n) || (used && n == node_ip)) {
 			i++;
@@ -365,6 +397,28 @@ int config_apply(const struct nosnat_maps *m, struct state *s, const struct conf
 			continue;
 		}
 		rc = node_remove(m, s, n);	/* moves the last entry to i */
+		if (rc)
+			goto fail;
+	}
+	for (size_t i = 0; i < s->n_nodes6;) {
+		struct nosnat_be6 n = s->nodes6[i];
+		int used = 0;
+
+		for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS && !used; id++)
+			used = (s->be[id].flags & NOSNAT_BE_IN_USE) && (s->be[id].flags & NOSNAT_BE_NODE6) &&
+			       !memcmp(s->be_node6[id].addr, n.addr, sizeof(n.addr));
+		if (config_lists_node6(cfg, n.addr) ||
+		    (used && !memcmp(n.addr, node_ip6, sizeof(node_ip6)))) {
+			i++;
+			continue;
+		}
+		config_say(out, "- node %s", addr_str(0, n.addr, a));
+		changes++;
+		if (dry) {
+			i++;
+			continue;
+		}
+		rc = node6_remove(m, s, n.addr);	/* moves the last entry to i */
 		if (rc)
 			goto fail;
 	}

@@ -472,6 +472,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	enum attach_hook hook = o->hook;
 	enum encap_via via = o->via;
 	__be32 node_ip = o->node_ip;
+	__u8 node_ip6[16];
 	const struct flow_opts *flow = &o->flow;
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = pin_dir);
 	struct nosnat_bpf *skel = NULL;
@@ -483,7 +484,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	int ifindex, abi, rc;
 	char drv[32] = "", how[160], why_buf[96], tun[96];
 	const char *no_meta = NULL;	/* why XDP runs without the metadata hand-off */
-	char a[INET_ADDRSTRLEN];
+	char a[INET_ADDRSTRLEN], a6[ADDR_STR_LEN + 8];
 
 	ifindex = if_nametoindex(ifname);
 	if (!ifindex) {
@@ -494,6 +495,10 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		err("interface %s has no IPv4 address (give --node-ip)", ifname);
 		return -EADDRNOTAVAIL;
 	}
+	/* an IPv6 node network: given, else the interface's, else none */
+	memcpy(node_ip6, o->node_ip6, sizeof(node_ip6));
+	if (!addr6_set(node_ip6) && iface_ipv6(ifname, node_ip6))
+		memset(node_ip6, 0, sizeof(node_ip6));
 	rc = iface_mtu(ifname, &mtu);
 	if (rc) {
 		err("cannot read the MTU of %s: %s", ifname, strerror(-rc));
@@ -571,6 +576,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	}
 
 	cfg.node_ip = node_ip;
+	memcpy(cfg.node_ip6, node_ip6, sizeof(cfg.node_ip6));
 	cfg.ifindex = ifindex;
 	cfg.mtu = mtu;
 	/* A client segment plus TCP, IP and the outer headers fit the MTU. */
@@ -676,9 +682,14 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	else
 		snprintf(tun + strlen(tun), sizeof(tun) - strlen(tun), ", takes %s off",
 			 decap_name(o->tun.decap));
-	info("attached to %s (ifindex %d, node %s, mtu %u, %s, %s, encapsulated frames via %s, "
+	a6[0] = '\0';
+	if (addr6_set(node_ip6)) {
+		strcpy(a6, " and ");
+		addr_str(0, node_ip6, a6 + 5);
+	}
+	info("attached to %s (ifindex %d, node %s%s, mtu %u, %s, %s, encapsulated frames via %s, "
 	     "conntrack %s), maps in %s",
-	     ifname, ifindex, ip_str(node_ip, a), mtu, how, tun,
+	     ifname, ifindex, ip_str(node_ip, a), a6, mtu, how, tun,
 	     hook == ATTACH_HOOK_TC || cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC ? "tc" : "XDP_TX",
 	     cfg.ct_mark_mask ? "mark bits in use" : "not used", pin_dir);
 	if (cfg.ct_mark_mask)	/* after the one line a failing attach says */

@@ -86,6 +86,8 @@ struct attach_opts {
 	enum xdp_mode mode;
 	enum xdp_meta_use xdp_meta;
 	__be32 node_ip;		/* 0: the interface's first address */
+	__u8 node_ip6[16];	/* zero: the interface's first global IPv6
+				 * address, or none */
 	enum encap_via via;
 	struct flow_opts flow;
 	struct tunnel_opts tun;

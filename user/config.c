@@ -121,18 +121,13 @@ const char *config_not_unicast6(const __u8 *a6)
 	return NULL;
 }
 
-/* A node's address (or a v4 VIP's or pod's): IPv4, and a host's unicast
- * address. The node network is IPv4: a v6 node is refused as such. */
+/* An IPv4 address that is a host's unicast address. */
 static int get_ipv4(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out)
 {
 	const char *s, *why;
-	__u8 a6[16];
 
 	if (get_str(c, n, what, &s))
 		return -EINVAL;
-	if (!parse_ipv6(s, a6))
-		return FAIL_AT(c, n, "%s: %.64s is an IPv6 address; nodes are IPv4 (IPv6 node networks are not supported yet)",
-			       what, s);
 	if (parse_ipv4(s, out) || !*out)
 		return FAIL_AT(c, n, "%s: invalid IPv4 address '%.64s'", what, s);
 	why = config_not_unicast(*out);
@@ -141,7 +136,7 @@ static int get_ipv4(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out
 	return 0;
 }
 
-/* A VIP or pod address of either family, a host's unicast address: v4 in
+/* A VIP, pod or node address of either family, a host's unicast address: v4 in
  * *out (a6 zeroed), v6 in a6 (*out its fold). */
 static int get_ip_any(struct ctx *c, yaml_node_t *n, const char *what, __be32 *out, __u8 *a6)
 {
@@ -217,7 +212,7 @@ static int each_pair(struct ctx *c, yaml_node_t *map, const char *what, const ch
 static int cross_check(struct ctx *c)
 {
 	const struct config *cfg = c->cfg;
-	char vs[VIP_STR_LEN], a[INET_ADDRSTRLEN];
+	char vs[VIP_STR_LEN], a[ADDR_STR_LEN];
 
 	for (size_t i = 0; i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
@@ -226,6 +221,10 @@ static int cross_check(struct ctx *c)
 		    ((cfg->has_node && cfg->node == v->key.addr) || config_lists_node(cfg, v->key.addr)))
 			return failf(c, v->line, v->col, "VIP %s is a node's address",
 				     ip_str(v->key.addr, a));
+		if (v->vk.v6 && ((cfg->has_node6 && !memcmp(cfg->node6, v->vk.addr6, sizeof(cfg->node6))) ||
+				 config_lists_node6(cfg, v->vk.addr6)))
+			return failf(c, v->line, v->col, "VIP %s is a node's address",
+				     vip_addr_str(&v->vk, a));
 		for (size_t b = 0; b < v->n_be; b++) {
 			const struct config_backend *cb = &cfg->bes[v->first_be + b];
 
@@ -252,9 +251,18 @@ static int parse_nodes(struct ctx *c, yaml_node_t *seq)
 	     i < seq->data.sequence.items.top; i++) {
 		yaml_node_t *n = get(c, *i);
 		__be32 a;
+		__u8 a6[16];
 
-		if (!n || get_ipv4(c, n, "node", &a))
+		if (!n || get_ip_any(c, n, "node", &a, a6))
 			return n ? -EINVAL : FAIL_AT(c, seq, "nodes: broken list");
+		if (addr6_set(a6)) {	/* a node of an IPv6 node network */
+			if (config_lists_node6(cfg, a6))
+				return FAIL_AT(c, n, "node %s listed twice", scalar(n));
+			if (cfg->n_nodes6 >= NOSNAT_MAX_NODES)
+				return FAIL_AT(c, n, "more than %d IPv6 nodes", NOSNAT_MAX_NODES);
+			memcpy(cfg->nodes6[cfg->n_nodes6++].addr, a6, sizeof(a6));
+			continue;
+		}
 		for (size_t j = 0; j < cfg->n_nodes; j++)
 			if (cfg->nodes[j] == a)
 				return FAIL_AT(c, n, "node %s listed twice", scalar(n));
@@ -288,8 +296,9 @@ struct service {
 };
 
 struct backend_tmp {
-	__be32 addr, node;	/* addr: v4, or the fold of addr6 */
+	__be32 addr, node;	/* addr: v4, or the fold of addr6; node likewise */
 	__u8 addr6[16];		/* a v6 pod; zero: v4 */
+	__u8 node6[16];		/* a v6 node; zero: v4 */
 	unsigned long weight;
 	int has_addr, has_node;
 };
@@ -358,7 +367,7 @@ static int backend_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	}
 	if (!strcmp(key, "node")) {
 		b->has_node = 1;
-		return get_ipv4(c, v, "node", &b->node);
+		return get_ip_any(c, v, "node", &b->node, b->node6);
 	}
 	return get_uint(c, v, "weight", 0, NOSNAT_MAX_WEIGHT, &b->weight);
 }
@@ -447,8 +456,11 @@ static int service_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_nod
 	return 0;
 }
 
-static int node_known(const struct config *cfg, __be32 node)
+static int node_known(const struct config *cfg, __be32 node, const __u8 *node6)
 {
+	if (addr6_set(node6))
+		return (cfg->has_node6 && !memcmp(cfg->node6, node6, sizeof(cfg->node6))) ||
+		       config_lists_node6(cfg, node6);
 	return (cfg->has_node && cfg->node == node) || config_lists_node(cfg, node);
 }
 
@@ -545,11 +557,19 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 			/* Kubernetes' Nodes come and go: a static backend's node could be
 			 * checked only at run time, where one gone would stop every
 			 * apply, Kubernetes services' too */
-			if (cfg->nodes_from_kube && !node_known(cfg, bt[n_be].node))
+			if (cfg->nodes_from_kube && !node_known(cfg, bt[n_be].node, bt[n_be].node6))
 				return FAIL_AT(c, b, "a static backend's node under 'nodes: kubernetes' "
 					       "(list 'nodes', or give the service by 'service:')");
-			if (!node_known(cfg, bt[n_be].node))
+			if (!node_known(cfg, bt[n_be].node, bt[n_be].node6))
 				return FAIL_AT(c, b, "backend's node is not in 'nodes'");
+			/* IPv4 crosses an IPv4 node network only */
+			if (addr6_set(bt[n_be].node6) && !addr6_set(bt[n_be].addr6)) {
+				char a[ADDR_STR_LEN], nb[ADDR_STR_LEN];
+
+				return FAIL_AT(c, b, "backend %s is IPv4 but its node %s is IPv6: "
+					       "an IPv4 VIP's pods need IPv4 nodes",
+					       addr_str(bt[n_be].addr, NULL, a), addr_str(0, bt[n_be].node6, nb));
+			}
 			for (size_t j = 0; j < n_be; j++)
 				if (bt[j].addr == bt[n_be].addr &&
 				    !memcmp(bt[j].addr6, bt[n_be].addr6, sizeof(bt[j].addr6)))
@@ -611,6 +631,7 @@ static int parse_service(struct ctx *c, yaml_node_t *n)
 				.col = bat[b]->start_mark.column + 1,
 			};
 			memcpy(cb->addr6, bt[b].addr6, sizeof(cb->addr6));
+			memcpy(cb->node6, bt[b].node6, sizeof(cb->node6));
 		}
 		v->n_be = cfg->n_bes - v->first_be;
 	}
@@ -658,6 +679,47 @@ static int top_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t 
 		t->decap = v;
 	else
 		t->services = v;
+	return 0;
+}
+
+/* One of this node's addresses (node:), either family, each once. */
+static int this_node_addr(struct ctx *c, yaml_node_t *n)
+{
+	struct config *cfg = c->cfg;
+	__be32 a;
+	__u8 a6[16];
+
+	if (get_ip_any(c, n, "node", &a, a6))
+		return -EINVAL;
+	if (addr6_set(a6)) {
+		if (cfg->has_node6)
+			return FAIL_AT(c, n, "node: this node has one IPv6 address, not two");
+		memcpy(cfg->node6, a6, sizeof(cfg->node6));
+		cfg->has_node6 = 1;
+		return 0;
+	}
+	if (cfg->has_node)
+		return FAIL_AT(c, n, "node: this node has one IPv4 address, not two");
+	cfg->node = a;
+	cfg->has_node = 1;
+	return 0;
+}
+
+/* node: one address, or a list of one IPv4 and one IPv6 address. */
+static int parse_this_node(struct ctx *c, yaml_node_t *v)
+{
+	if (v->type != YAML_SEQUENCE_NODE)
+		return this_node_addr(c, v);
+	if (v->data.sequence.items.top == v->data.sequence.items.start)
+		return FAIL_AT(c, v, "node is an empty list");
+	for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top; i++) {
+		yaml_node_t *n = get(c, *i);
+
+		if (!n)
+			return FAIL_AT(c, v, "node: broken list");
+		if (this_node_addr(c, n))
+			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -740,10 +802,9 @@ int config_parse(const char *file, const char *buf, size_t len, struct config *c
 	if (rc)
 		goto out;
 	if (t.node) {
-		rc = get_ipv4(&c, t.node, "node", &cfg->node);
+		rc = parse_this_node(&c, t.node);
 		if (rc)
 			goto out;
-		cfg->has_node = 1;
 	}
 	rc = parse_tunnel(&c, &t);
 	if (rc)
@@ -822,9 +883,22 @@ const char *config_vip_problem(const struct config *cfg, __be32 vip, __be32 node
 	return NULL;
 }
 
-const char *config_vip_key_problem(const struct config *cfg, const struct vip_key *k, __be32 node_ip)
+const char *config_vip_key_problem(const struct config *cfg, const struct vip_key *k, __be32 node_ip,
+				   const __u8 *node_ip6)
 {
-	return k->v6 ? config_not_unicast6(k->addr6) : config_vip_problem(cfg, k->addr, node_ip);
+	const char *why;
+
+	if (!k->v6)
+		return config_vip_problem(cfg, k->addr, node_ip);
+	why = config_not_unicast6(k->addr6);
+	if (why)
+		return why;
+	if ((node_ip6 && !memcmp(node_ip6, k->addr6, sizeof(k->addr6))) ||
+	    (cfg->has_node6 && !memcmp(cfg->node6, k->addr6, sizeof(k->addr6))))
+		return "this node's address";
+	if (config_lists_node6(cfg, k->addr6))
+		return "a node's address";
+	return NULL;
 }
 
 static int checkf(char *err, size_t len, const char *file, unsigned int line, unsigned int col, int rc,
@@ -844,14 +918,17 @@ static int checkf(char *err, size_t len, const char *file, unsigned int line, un
 	return rc;
 }
 
-int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const char *file,
-		      char *err, size_t errlen)
+int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const __u8 *node_ip6,
+		      const char *file, char *err, size_t errlen)
 {
-	char vs[VIP_STR_LEN], a[ADDR_STR_LEN], n[INET_ADDRSTRLEN], bs[EP_STR_LEN];
+	char vs[VIP_STR_LEN], a[ADDR_STR_LEN], n[ADDR_STR_LEN], bs[EP_STR_LEN];
+
+	if (node_ip6 && !addr6_set(node_ip6))
+		node_ip6 = NULL;
 
 	for (size_t i = from; i < cfg->n_vips; i++) {
 		const struct config_vip *v = &cfg->vips[i];
-		const char *why = config_vip_key_problem(cfg, &v->vk, node_ip);
+		const char *why = config_vip_key_problem(cfg, &v->vk, node_ip, node_ip6);
 		unsigned int local = 0;
 
 		vip_str(&v->vk, vs);
@@ -865,8 +942,12 @@ int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, con
 		for (size_t b = 0; b < v->n_be; b++) {
 			const struct config_backend *cb = &cfg->bes[v->first_be + b];
 
-			local += node_ip && cb->node == node_ip;
+			int node6 = addr6_set(cb->node6);
+
+			local += node6 ? node_ip6 && !memcmp(cb->node6, node_ip6, sizeof(cb->node6))
+				       : node_ip && cb->node == node_ip;
 			addr_str(cb->addr, cb->addr6, a);
+			addr_str(cb->node, cb->node6, n);
 			if (addr6_set(cb->addr6) != !!v->vk.v6)
 				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
 					      "backend %s of %s is IPv%c: a VIP takes backends of its own family",
@@ -877,14 +958,26 @@ int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, con
 			if (!v->vk.v6 && cb->node == v->key.addr)
 				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
 					      "backend of %s runs on the VIP's address", vs);
+			if (v->vk.v6 && node6 && !memcmp(cb->node6, v->vk.addr6, sizeof(cb->node6)))
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend of %s runs on the VIP's address", vs);
+			if (!v->vk.v6 && node6)
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend %s of %s runs on IPv6 node %s: an IPv4 VIP's pods need IPv4 nodes",
+					      a, vs, n);
+			if (node6 && cb->node != nosnat_addr6_fold(cb->node6))
+				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
+					      "backend %s of %s: node %s without its fold", a, vs, n);
 			why = v->vk.v6 ? config_not_unicast6(cb->addr6) : config_not_unicast(cb->addr);
 			if (why)
 				return checkf(err, errlen, file, cb->line, cb->col, -EINVAL,
 					      "backend %s of %s is %s", a, vs, why);
-			if (cb->node != node_ip && !config_lists_node(cfg, cb->node))
+			if (node6 ? (!node_ip6 || memcmp(cb->node6, node_ip6, sizeof(cb->node6))) &&
+				    !config_lists_node6(cfg, cb->node6)
+				  : cb->node != node_ip && !config_lists_node(cfg, cb->node))
 				return checkf(err, errlen, file, cb->line, cb->col, -EHOSTUNREACH,
 					      "backend %s of %s runs on %s, which is not in nodes",
-					      ep_str(cb->addr, cb->addr6, cb->port, bs), vs, ip_str(cb->node, n));
+					      ep_str(cb->addr, cb->addr6, cb->port, bs), vs, n);
 		}
 		if (local > NOSNAT_MAX_LOCAL)
 			return checkf(err, errlen, file, v->line, v->col, -E2BIG,

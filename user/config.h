@@ -16,7 +16,9 @@
 struct config_backend {
 	__be32 addr;		/* v4 pod; v6: the fold of addr6 */
 	__u8 addr6[16];		/* a v6 pod's address; all zero: v4 */
-	__be32 node;
+	__be32 node;		/* the pod's node: IPv4, or the fold of node6 */
+	__u8 node6[16];		/* a v6 pod's node known by its IPv6 address
+				 * (ip6ip6); all zero: node is IPv4 */
 	__be16 port;		/* pod port (targetPort) */
 	__u16 weight;
 	unsigned int line, col;	/* where it was written, 1-based */
@@ -58,6 +60,8 @@ struct config_kube_service {
 struct config {
 	__be32 node;		/* valid when has_node */
 	int has_node;
+	__u8 node6[16];		/* this node's IPv6 address, valid when has_node6 */
+	int has_node6;
 	unsigned int tun_set;	/* CONFIG_HAS_*: encap, gue_port, decap given */
 	__u8 encap;		/* enum nosnat_encap */
 	__u8 decap;		/* NOSNAT_DECAP_* */
@@ -67,6 +71,8 @@ struct config {
 	size_t n_ksvcs;
 	__be32 nodes[NOSNAT_MAX_NODES];
 	size_t n_nodes;
+	struct nosnat_be6 nodes6[NOSNAT_MAX_NODES];	/* the v6 nodes */
+	size_t n_nodes6;
 	struct config_vip vips[NOSNAT_MAX_VIPS];
 	size_t n_vips;
 	struct config_backend bes[NOSNAT_MAX_BACKENDS];
@@ -78,6 +84,15 @@ static inline int config_lists_node(const struct config *cfg, __be32 node)
 {
 	for (size_t i = 0; i < cfg->n_nodes; i++)
 		if (cfg->nodes[i] == node)
+			return 1;
+	return 0;
+}
+
+/* node6 is in cfg->nodes6. */
+static inline int config_lists_node6(const struct config *cfg, const __u8 *node6)
+{
+	for (size_t i = 0; i < cfg->n_nodes6; i++)
+		if (!__builtin_memcmp(cfg->nodes6[i].addr, node6, sizeof(cfg->nodes6[i].addr)))
 			return 1;
 	return 0;
 }
@@ -105,17 +120,21 @@ const char *config_not_unicast6(const __u8 *a6);
 /* Why vip cannot be a VIP here, NULL when it can: not a unicast address,
  * this node's (node_ip, or cfg's node) or a node's in cfg->nodes. */
 const char *config_vip_problem(const struct config *cfg, __be32 vip, __be32 node_ip);
-/* The same for a VIP of either family (a v6 one: config_not_unicast6). */
-const char *config_vip_key_problem(const struct config *cfg, const struct vip_key *k, __be32 node_ip);
+/* The same for a VIP of either family (a v6 one: config_not_unicast6, this
+ * node's v6 address (node_ip6, may be NULL; or cfg's node6) or a node's in
+ * cfg->nodes6). */
+const char *config_vip_key_problem(const struct config *cfg, const struct vip_key *k, __be32 node_ip,
+				   const __u8 *node_ip6);
 /* The rules every VIP port from index from on must keep, whatever its
- * source (file, command, Kubernetes), with this node's address node_ip
- * (0: unknown): config_vip_problem; not defined twice; its backends
- * unicast, neither the VIP nor on it, on a known node, at most
- * NOSNAT_MAX_LOCAL on this node. 0, or with "[FILE:LINE:COL: ]message" in
- * err: -EINVAL, -EEXIST (twice), -EHOSTUNREACH (unknown node), -E2BIG
- * (local backends). Pure. */
-int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const char *file,
-		      char *err, size_t errlen);
+ * source (file, command, Kubernetes), with this node's addresses node_ip
+ * (0: unknown) and node_ip6 (NULL or zero: none): config_vip_key_problem;
+ * not defined twice; its backends unicast, neither the VIP nor on it, on a
+ * known node (a v6 node: this node's node_ip6 or in nodes6, for a v6 VIP's
+ * backend only), at most NOSNAT_MAX_LOCAL on this node. 0, or with
+ * "[FILE:LINE:COL: ]message" in err: -EINVAL, -EEXIST (twice),
+ * -EHOSTUNREACH (unknown node), -E2BIG (local backends). Pure. */
+int config_check_vips(const struct config *cfg, size_t from, __be32 node_ip, const __u8 *node_ip6,
+		      const char *file, char *err, size_t errlen);
 /* No pod port of the VIP ports from index from on serves more than
  * NOSNAT_POD_IDS VIP ports of one protocol in all of cfg; -EMLINK with the
  * message in err. Quadratic: for a few VIP ports joining (apply sorts). */

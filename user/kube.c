@@ -243,23 +243,48 @@ int kube_parse_node(json_object *o, struct kube_node *n, char *err, size_t errle
 		json_object *a = json_object_array_get_idx(addrs, i);
 		const char *type = str_field(a, "type"), *ip = str_field(a, "address");
 		__be32 v;
+		__u8 v6[16];
 
-		/* the first InternalIP that is a host's unicast address */
-		if (type && ip && !strcmp(type, "InternalIP") && !parse_ipv4(ip, &v) && !config_not_unicast(v)) {
+		/* the first InternalIP of each family that is a host's unicast address */
+		if (!type || !ip || strcmp(type, "InternalIP"))
+			continue;
+		if (!n->ip && !parse_ipv4(ip, &v) && !config_not_unicast(v))
 			n->ip = v;
-			break;
-		}
+		else if (!addr6_set(n->ip6) && !parse_ipv6(ip, v6) && !config_not_unicast6(v6))
+			memcpy(n->ip6, v6, sizeof(v6));
 	}
 	return 0;
 }
 
 /* --- resolution ------------------------------------------------------- */
 
-static __be32 node_ip(const struct kube_snapshot *ks, const char *name)
+static const struct kube_node *node_named(const struct kube_snapshot *ks, const char *name)
 {
 	for (size_t i = 0; i < ks->n_nodes; i++)
 		if (!strcmp(ks->nodes[i].name, name))
-			return ks->nodes[i].ip;
+			return &ks->nodes[i];
+	return NULL;
+}
+
+/* The address of the node a pod of family v6 runs on, as a backend's node
+ * (*node; a v6 one in node6, *node its fold), if out knows that node: v4
+ * for a v4 pod; for a v6 pod v4 when the Node has an IPv4 address (6in4),
+ * else its IPv6 one (ip6ip6). 0, or -ENOENT. */
+static int pod_node(const struct config *out, const struct kube_node *kn, int v6, __be32 *node,
+		    __u8 *node6)
+{
+	memset(node6, 0, 16);
+	*node = 0;
+	if (!kn)
+		return -ENOENT;
+	if (kn->ip || !v6) {
+		*node = kn->ip;
+		return kn->ip && config_lists_node(out, kn->ip) ? 0 : -ENOENT;
+	}
+	if (!addr6_set(kn->ip6) || !config_lists_node6(out, kn->ip6))
+		return -ENOENT;
+	memcpy(node6, kn->ip6, 16);
+	*node = nosnat_addr6_fold(node6);
 	return 0;
 }
 
@@ -308,14 +333,19 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 			const struct kube_endpoint *ep = &sl->eps[e];
 			__u16 weight = ep->ready ? 1 : 0;
 			__be32 nip;
+			__u8 nip6[16];
+			const struct kube_node *kn;
 			size_t dup;
 
 			if (!ep->ready && !(ep->serving && ep->terminating))
 				continue;	/* not ready and not draining */
-			nip = node_ip(snap, ep->node);
-			if (!nip || !config_lists_node(out, nip)) {
-				config_say(log, "service %s/%s: endpoint %s on unknown node '%s' skipped",
-				      svc->ns, svc->name, addr_str(ep->addr, ep->addr6, a), ep->node);
+			kn = node_named(snap, ep->node);
+			if (pod_node(out, kn, !!key.v6, &nip, nip6)) {
+				config_say(log, "service %s/%s: endpoint %s on %s node '%s' skipped",
+					   svc->ns, svc->name, addr_str(ep->addr, ep->addr6, a),
+					   kn && !kn->ip && !key.v6 && addr6_set(kn->ip6)
+						? "IPv6-only (an IPv4 pod needs an IPv4 node)" : "unknown",
+					   ep->node);
 				continue;
 			}
 			for (dup = v->first_be; dup < out->n_bes; dup++)
@@ -333,6 +363,7 @@ static int add_vip_backends(struct config *out, size_t k, const struct config_ku
 				.addr = ep->addr, .node = nip, .port = htons(pod_port), .weight = weight,
 				.line = ks->line, .col = ks->col,
 			};
+			memcpy(out->bes[out->n_bes].node6, nip6, sizeof(nip6));
 			memcpy(out->bes[out->n_bes++].addr6, ep->addr6, sizeof(ep->addr6));
 		}
 	}
@@ -346,12 +377,13 @@ static int add_service(struct kube_resolve *r, struct config *out, size_t k, con
 		       const struct vip_key *vip, char *why, size_t len)
 {
 	const struct config_kube_service *ks = &r->base->ksvcs[k];
-	char a[INET_ADDRSTRLEN];
+	char a[ADDR_STR_LEN];
 
 	/* a VIP is no Node's address, listed or not ('nodes' may be static) */
-	for (size_t i = 0; i < r->snap->n_nodes && !vip->v6; i++)
-		if (r->snap->nodes[i].ip == vip->addr)
-			return bad(why, len, "VIP %s is the address of Node %s", ip_str(vip->addr, a),
+	for (size_t i = 0; i < r->snap->n_nodes; i++)
+		if (vip->v6 ? !memcmp(r->snap->nodes[i].ip6, vip->addr6, sizeof(vip->addr6))
+			    : r->snap->nodes[i].ip == vip->addr)
+			return bad(why, len, "VIP %s is the address of Node %s", vip_addr_str(vip, a),
 				   r->snap->nodes[i].name);
 	for (size_t i = 0; i < svc->n_ports; i++) {
 		const struct kube_port *sp = &svc->ports[i];
@@ -399,7 +431,7 @@ static int add_last_good(struct kube_resolve *r, struct config *out, size_t k)
 	}
 	if (out->n_vips == vips0)
 		return 0;
-	if (!config_check_vips(out, vips0, r->node_ip, NULL, why, sizeof(why)) &&
+	if (!config_check_vips(out, vips0, r->node_ip, r->node_ip6, NULL, why, sizeof(why)) &&
 	    !config_check_pod_ids(out, vips0, NULL, why, sizeof(why)))
 		return 1;
 none:
@@ -418,22 +450,33 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 	memcpy(out, base, sizeof(*out));
 	r->rejected = 0;
 	for (size_t i = 0; i < snap->n_nodes; i++)
-		if (!snap->nodes[i].ip)
-			config_say(log, "node %s: no InternalIP that is a host's unicast IPv4 address, skipped",
+		if (!snap->nodes[i].ip && !addr6_set(snap->nodes[i].ip6))
+			config_say(log, "node %s: no InternalIP that is a host's unicast address, skipped",
 				   snap->nodes[i].name);
 	if (base->nodes_from_kube) {
 		out->n_nodes = 0;
-		for (size_t i = 0; i < snap->n_nodes && out->n_nodes < NOSNAT_MAX_NODES; i++) {
-			if (!snap->nodes[i].ip || config_lists_node(out, snap->nodes[i].ip))
-				continue;
-			out->nodes[out->n_nodes++] = snap->nodes[i].ip;
+		out->n_nodes6 = 0;
+		for (size_t i = 0; i < snap->n_nodes; i++) {
+			const struct kube_node *kn = &snap->nodes[i];
+
+			if (kn->ip && !config_lists_node(out, kn->ip) && out->n_nodes < NOSNAT_MAX_NODES)
+				out->nodes[out->n_nodes++] = kn->ip;
+			if (addr6_set(kn->ip6) && !config_lists_node6(out, kn->ip6) &&
+			    out->n_nodes6 < NOSNAT_MAX_NODES)
+				memcpy(out->nodes6[out->n_nodes6++].addr, kn->ip6, sizeof(kn->ip6));
 		}
 		/* static backends must still be on known nodes */
-		for (size_t b = 0; b < out->n_bes; b++)
-			if (!config_lists_node(out, out->bes[b].node) &&
-			    !(out->has_node && out->node == out->bes[b].node))
+		for (size_t b = 0; b < out->n_bes; b++) {
+			const struct config_backend *cb = &out->bes[b];
+			int known = addr6_set(cb->node6)
+				? config_lists_node6(out, cb->node6) ||
+				  (out->has_node6 && !memcmp(out->node6, cb->node6, sizeof(cb->node6)))
+				: config_lists_node(out, cb->node) || (out->has_node && out->node == cb->node);
+
+			if (!known)
 				return bad(err, errlen, "line %u: backend's node is not a Kubernetes node",
-					   out->bes[b].line);
+					   cb->line);
+		}
 	}
 	/* Each Service on its own: one that breaks a rule (a VIP that is a
 	 * node's address, more local endpoints than the dataplane holds, a
@@ -482,7 +525,7 @@ int kube_resolve(struct kube_resolve *r, struct config *out, char *err, size_t e
 			if (vips[f].addr)
 				rc = add_service(r, out, k, svc, &vips[f], why, sizeof(why));
 		if (!rc)
-			rc = config_check_vips(out, vips0, r->node_ip, NULL, why, sizeof(why));
+			rc = config_check_vips(out, vips0, r->node_ip, r->node_ip6, NULL, why, sizeof(why));
 		if (!rc)
 			rc = config_check_pod_ids(out, vips0, NULL, why, sizeof(why));
 		if (!rc)

@@ -47,7 +47,8 @@ struct kube_slice {
 
 struct kube_node {
 	char name[KUBE_NAME_LEN];
-	__be32 ip;		/* InternalIP */
+	__be32 ip;		/* the first IPv4 InternalIP, 0 if none */
+	__u8 ip6[16];		/* the first IPv6 InternalIP, zero if none */
 };
 
 /* Parse one object; 0 or -EINVAL with a reason in err. */
@@ -73,12 +74,16 @@ struct kube_resolve {
 	const struct config *base;	/* the file */
 	const struct kube_snapshot *snap;
 	__be32 node_ip;			/* this node's address (0: unknown) */
+	__u8 node_ip6[16];		/* its IPv6 address (zero: none) */
 	const struct config *prev;	/* the configuration applied last (NULL: none) */
 	FILE *log;			/* notes, one a line (may be NULL) */
 	size_t rejected;		/* out: Services skipped */
 };
 
-/* Each Service is resolved on its own: one that breaks a rule of
+/* Nodes: the InternalIPs of both families are known nodes (nosnat_nodes,
+ * nosnat_nodes6). A v4 pod's node is its Node's IPv4 address; a v6 pod's
+ * the IPv4 one when the Node has one (6in4), else its IPv6 one (ip6ip6).
+ * Each Service is resolved on its own: one that breaks a rule of
  * config_check_vips / config_check_pod_ids (its VIP a node's address or no
  * unicast one, more endpoints on this node than NOSNAT_MAX_LOCAL, a VIP
  * port twice, a pod port behind too many VIP ports, limits) is skipped and

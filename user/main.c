@@ -140,14 +140,47 @@ static enum attach_hook opt_hook;
 static enum xdp_meta_use opt_xdp_meta;
 static enum encap_via opt_via;
 static __be32 opt_node_ip;
+static __u8 opt_node_ip6[16];
 static unsigned long opt_weight;
 static __be32 opt_node;
+static __u8 opt_node6[16];
 static int opt_json;
 static int opt_node_set;
 static struct flow_opts opt_flow;
 static struct tunnel_opts opt_tun;
 
 static int opt_dry_run;
+
+/* --node-ip ADDR, once per family: an IPv4 address into *ip, an IPv6 one
+ * (a host's unicast address) into ip6. 0, or -EINVAL said. */
+static int node_ip_opt(const char *arg, __be32 *ip, __u8 *ip6)
+{
+	__u8 a6[16];
+	__be32 a;
+
+	if (!parse_ipv6(arg, a6)) {
+		if (config_not_unicast6(a6)) {
+			err("invalid --node-ip '%s': %s", arg, config_not_unicast6(a6));
+			return -EINVAL;
+		}
+		if (addr6_set(ip6)) {
+			err("--node-ip '%s': an IPv6 --node-ip is given already (once per family)", arg);
+			return -EINVAL;
+		}
+		memcpy(ip6, a6, sizeof(a6));
+		return 0;
+	}
+	if (parse_ipv4(arg, &a) || !a) {
+		err("invalid --node-ip '%s': not an IPv4 or IPv6 address", arg);
+		return -EINVAL;
+	}
+	if (*ip) {
+		err("--node-ip '%s': an IPv4 --node-ip is given already (once per family)", arg);
+		return -EINVAL;
+	}
+	*ip = a;
+	return 0;
+}
 
 static int attach_opt(int opt, const char *arg)
 {
@@ -178,10 +211,8 @@ static int attach_opt(int opt, const char *arg)
 		return 0;
 	}
 	if (opt == 'n') {
-		if (parse_ipv4(arg, &opt_node_ip)) {
-			err("invalid --node-ip '%s': not an IPv4 address", arg);
+		if (node_ip_opt(arg, &opt_node_ip, opt_node_ip6))
 			exit(1);
-		}
 		return 0;
 	}
 	return -1;
@@ -218,6 +249,7 @@ static int cmd_attach(struct ctx *c, int argc, char **argv)
 	ao = (struct attach_opts){ .hook = opt_hook, .mode = opt_mode, .xdp_meta = opt_xdp_meta,
 				   .node_ip = opt_node_ip, .via = opt_via, .flow = opt_flow,
 				   .tun = opt_tun };
+	memcpy(ao.node_ip6, opt_node_ip6, sizeof(ao.node_ip6));
 	return dp_attach(&c->st, pin_dir, argv[i], &ao) ? 1 : 0;
 }
 
@@ -239,25 +271,28 @@ static int cmd_node(struct ctx *c, int argc, char **argv)
 {
 	struct state *s = &c->st;
 	struct nosnat_maps m;
-	char a[INET_ADDRSTRLEN];
-	__be32 node;
-	int i = cmd_getopt(argc, argv, NULL, NULL), rc, add;
+	char a[ADDR_STR_LEN];
+	__be32 node = 0;
+	__u8 a6[16] = {};
+	int i = cmd_getopt(argc, argv, NULL, NULL), rc, add, v6;
 
 	if (argc - i != 2 || (strcmp(argv[i], "add") && strcmp(argv[i], "del")))
 		bad_usage("%s", "node takes add|del ADDR");
 	add = !strcmp(argv[i], "add");
-	if (parse_ipv4(argv[i + 1], &node) || !node) {
-		__u8 a6[16];
-
-		err("invalid node address '%s'%s", argv[i + 1], parse_ipv6(argv[i + 1], a6) ? "" :
-		    ": nodes are IPv4 (IPv6 node networks are not supported yet)");
+	v6 = !parse_ipv6(argv[i + 1], a6);
+	if (v6 ? add && config_not_unicast6(a6) : parse_ipv4(argv[i + 1], &node) || !node) {
+		err("invalid node address '%s'%s%s", argv[i + 1], v6 ? ": " : "",
+		    v6 ? config_not_unicast6(a6) : "");
 		return 1;
 	}
 	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_node_add(&m, s, node) : op_node_del(&m, s, node);
+	if (v6)
+		rc = add ? op_node6_add(&m, s, a6) : op_node6_del(&m, s, a6);
+	else
+		rc = add ? op_node_add(&m, s, node) : op_node_del(&m, s, node);
 	maps_close(&m);
-	ip_str(node, a);
+	addr_str(node, a6, a);
 	if (rc == -EEXIST)
 		err("node %s already exists", a);
 	else if (rc == -ENOENT)
@@ -316,14 +351,14 @@ static int cmd_vip(struct ctx *c, int argc, char **argv)
 static int backend_opt(int opt, const char *arg)
 {
 	if (opt == 'N') {
-		__u8 a6[16];
-
-		if (!parse_ipv6(arg, a6)) {
-			err("invalid --node '%s': nodes are IPv4 (IPv6 node networks are not supported yet)", arg);
-			exit(1);
-		}
-		if (parse_ipv4(arg, &opt_node) || !opt_node) {
-			err("invalid --node '%s': not an IPv4 address", arg);
+		if (!parse_ipv6(arg, opt_node6)) {
+			if (config_not_unicast6(opt_node6)) {
+				err("invalid --node '%s': %s", arg, config_not_unicast6(opt_node6));
+				exit(1);
+			}
+			opt_node = nosnat_addr6_fold(opt_node6);
+		} else if (parse_ipv4(arg, &opt_node) || !opt_node) {
+			err("invalid --node '%s': not an IPv4 or IPv6 address", arg);
 			exit(1);
 		}
 		opt_node_set = 1;
@@ -349,13 +384,14 @@ static int cmd_backend(struct ctx *c, int argc, char **argv)
 	struct state *s = &c->st;
 	struct nosnat_maps m;
 	struct vip_key k;
-	char a[INET_ADDRSTRLEN], spec[EP_STR_LEN];
+	char a[ADDR_STR_LEN], spec[EP_STR_LEN];
 	__be32 addr;
 	__u8 a6[16];
 	__be16 port;
 	int i, rc, add;
 
 	opt_weight = 1;
+	memset(opt_node6, 0, sizeof(opt_node6));
 	i = cmd_getopt(argc, argv, o, backend_opt);
 	if (argc - i != 3 || (strcmp(argv[i], "add") && strcmp(argv[i], "del")))
 		bad_usage("%s", "backend takes add|del VIP:PORT/PROTO POD_ADDR[:PORT]");
@@ -384,9 +420,15 @@ static int cmd_backend(struct ctx *c, int argc, char **argv)
 		err("invalid backend '%s': %s", argv[i + 2], config_not_unicast6(a6));
 		return 1;
 	}
+	addr_str(opt_node, opt_node6, a);
+	if (add && !k.v6 && addr6_set(opt_node6)) {
+		err("backend '%s' of VIP %s: node %s is IPv6, but an IPv4 VIP's pods need IPv4 nodes",
+		    argv[i + 2], argv[i + 1], a);
+		return 1;
+	}
 	if (writer_begin(&m, s))
 		return 1;
-	rc = add ? op_backend_add_any(&m, s, &k, addr, a6, port, opt_node, (__u16)opt_weight)
+	rc = add ? op_backend_add_on(&m, s, &k, addr, a6, port, opt_node, opt_node6, (__u16)opt_weight)
 		 : op_backend_del_any(&m, s, &k, addr, a6, port);
 	maps_close(&m);
 	ep_str(addr, a6, port ? port : k.port, spec);
@@ -397,7 +439,9 @@ static int cmd_backend(struct ctx *c, int argc, char **argv)
 	else if (rc == -ESRCH)
 		err("backend %s is not a backend of VIP %s", spec, argv[i + 1]);
 	else if (rc == -EHOSTUNREACH)
-		err("unknown node %s (add it with 'nosnat node add %s')", ip_str(opt_node, a), a);
+		err("unknown node %s (add it with 'nosnat node add %s')", a, a);
+	else if (rc == -EAFNOSUPPORT)
+		err("backend %s: node %s is IPv6, but an IPv4 VIP's pods need IPv4 nodes", spec, a);
 	else if (rc == -E2BIG)
 		err("backend %s: more than %d backends of VIP %s on this node", spec,
 		    NOSNAT_MAX_LOCAL, argv[i + 1]);
@@ -470,7 +514,7 @@ static int cmd_verify(struct ctx *c, int argc, char **argv)
 		err("%d inconsistenc%s in %s", problems, problems == 1 ? "y" : "ies", pin_dir);
 		return 1;
 	}
-	printf("consistent: %zu VIP ports, %zu nodes\n", s->n_vips, s->n_nodes);
+	printf("consistent: %zu VIP ports, %zu nodes\n", s->n_vips, s->n_nodes + s->n_nodes6);
 	return 0;
 }
 
@@ -539,7 +583,7 @@ static int cmd_check(struct ctx *c, int argc, char **argv)
 		return 1;
 	}
 	printf("%s: ok (%zu VIP ports, %zu backends, %zu nodes, %zu Kubernetes services%s)\n", argv[i],
-	       cfg->n_vips, cfg->n_bes, cfg->n_nodes, cfg->n_ksvcs,
+	       cfg->n_vips, cfg->n_bes, cfg->n_nodes + cfg->n_nodes6, cfg->n_ksvcs,
 	       cfg->nodes_from_kube ? ", nodes from Kubernetes" : "");
 	return 0;
 }
@@ -606,10 +650,8 @@ static int run_opt(int opt, const char *arg)
 		ropts.iface = arg;
 		return 0;
 	case 'n':
-		if (parse_ipv4(arg, &ropts.node_ip) || !ropts.node_ip) {
-			err("invalid --node-ip '%s': not an IPv4 address", arg);
+		if (node_ip_opt(arg, &ropts.node_ip, ropts.node_ip6))
 			exit(1);
-		}
 		return 0;
 	case 't':
 		ropts.textfile = arg;
@@ -725,7 +767,7 @@ static int cmd_run(struct ctx *c, int argc, char **argv)
 static const struct cmd cmds[] = {
 	{ "attach", cmd_attach,
 	  "IFACE [--hook auto|xdp|tc] [--mode native|generic] [--xdp-meta auto|off]\n"
-	  "       [--node-ip ADDR] [--encap-via auto|xdp|tc] [--dry-run]\n"
+	  "       [--node-ip ADDR [--node-ip V6ADDR]] [--encap-via auto|xdp|tc] [--dry-run]\n"
 	  "       " FLOW_OPTS_USAGE "\n"
 	  "       " TUNNEL_OPTS_USAGE },
 	{ "detach", cmd_detach, "IFACE" },
@@ -742,7 +784,7 @@ static const struct cmd cmds[] = {
 	{ "health", cmd_health, "" },
 	{ "metrics", cmd_metrics, "[--textfile PATH]" },
 	{ "run", cmd_run,
-	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR] [--textfile PATH]\n"
+	  "--config FILE [--iface IFACE|auto] [--node-ip ADDR [--node-ip V6ADDR]] [--textfile PATH]\n"
 	  "       [--interval SECONDS] [--detach-on-exit] [--hook auto|xdp|tc]\n"
 	  "       [--mode native|generic] [--xdp-meta auto|off] [--encap-via auto|xdp|tc]\n"
 	  "       [--kube | --kubeconfig FILE] [--kube-sa-dir DIR]\n"

@@ -104,6 +104,8 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 			mb->addr = b->addr;
 			memcpy(mb->addr6, s->be6[id].addr, sizeof(mb->addr6));
 			mb->node = b->node;
+			if (b->flags & NOSNAT_BE_NODE6)
+				memcpy(mb->node6, s->be_node6[id].addr, sizeof(mb->node6));
 			mb->port = b->port;
 			rc = percpu_sum(m->be_stat, id, 2, c);
 			if (rc)
@@ -236,7 +238,7 @@ static void vip_family(FILE *f, const char *name, const char *type, const char *
 static void backend_family(FILE *f, const char *name, const char *help,
 			   const struct metrics_backend *bes, size_t n, int bytes)
 {
-	char node[INET_ADDRSTRLEN], bp[EP_STR_LEN];
+	char node[ADDR_STR_LEN], bp[EP_STR_LEN];
 
 	family(f, name, "counter", help);
 	for (size_t i = 0; i < n; i++) {
@@ -244,7 +246,7 @@ static void backend_family(FILE *f, const char *name, const char *help,
 		fprintf(f, "%s{", name);
 		vip_labels(f, &bes[i].vip, NULL);
 		label(f, "backend", bp, 0);
-		label(f, "node", ip_str(bes[i].node, node), 0);
+		label(f, "node", addr_str(bes[i].node, bes[i].node6, node), 0);
 		fprintf(f, "} %llu\n", (unsigned long long)(bytes ? bes[i].bytes : bes[i].packets));
 	}
 }

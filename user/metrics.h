@@ -16,7 +16,8 @@ struct metrics_vip {
 
 struct metrics_backend {
 	struct vip_key vip;
-	__be32 addr, node;	/* addr: a v6 pod's fold */
+	__be32 addr, node;	/* addr: a v6 pod's fold; node: a v6 node's */
+	__u8 node6[16];		/* a v6 node's address; zero: node is v4 */
 	__u8 addr6[16];		/* a v6 pod's address; zero: v4 */
 	__be16 port;
 	uint64_t packets, bytes;

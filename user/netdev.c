@@ -47,6 +47,31 @@ int iface_ipv4(const char *ifname, __be32 *addr)
 	return ipv4_find(ifname, 0, NULL, 0, addr);
 }
 
+int iface_ipv6(const char *ifname, __u8 *addr6)
+{
+	struct ifaddrs *ifa, *i;
+	int rc = -EADDRNOTAVAIL;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		const struct in6_addr *a;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET6 || strcmp(i->ifa_name, ifname))
+			continue;
+		a = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		/* a global address: getifaddrs does not say deprecated or tentative */
+		if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+		    IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_V4MAPPED(a))
+			continue;
+		memcpy(addr6, a, sizeof(*a));
+		rc = 0;
+		break;
+	}
+	freeifaddrs(ifa);
+	return rc;
+}
+
 int iface_by_addr(__be32 addr, char *ifname, size_t len)
 {
 	return addr ? ipv4_find(NULL, addr, ifname, len, NULL) : -EADDRNOTAVAIL;

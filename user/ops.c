@@ -32,6 +32,8 @@ static struct config *desired(struct state *s, const struct be_edit *e)
 	memset(cfg, 0, sizeof(*cfg));
 	memcpy(cfg->nodes, s->nodes, s->n_nodes * sizeof(s->nodes[0]));
 	cfg->n_nodes = s->n_nodes;
+	memcpy(cfg->nodes6, s->nodes6, s->n_nodes6 * sizeof(s->nodes6[0]));
+	cfg->n_nodes6 = s->n_nodes6;
 	be_index_build(s, ix);
 	for (size_t i = 0; i < s->n_vips; i++) {
 		const struct vip_entry *v = &s->vips[i];
@@ -51,7 +53,11 @@ static struct config *desired(struct state *s, const struct be_edit *e)
 			cfg->bes[cfg->n_bes] = (struct config_backend){
 				.addr = b->addr, .node = b->node, .port = b->port, .weight = b->weight,
 			};
-			memcpy(cfg->bes[cfg->n_bes++].addr6, s->be6[ix->ids[k]].addr, sizeof(s->be6[0].addr));
+			memcpy(cfg->bes[cfg->n_bes].addr6, s->be6[ix->ids[k]].addr, sizeof(s->be6[0].addr));
+			if (b->flags & NOSNAT_BE_NODE6)
+				memcpy(cfg->bes[cfg->n_bes].node6, s->be_node6[ix->ids[k]].addr,
+				       sizeof(s->be_node6[0].addr));
+			cfg->n_bes++;
 		}
 		if (edited && e->add)
 			cfg->bes[cfg->n_bes++] = *e->add;
@@ -107,6 +113,37 @@ int op_node_del(const struct nosnat_maps *m, struct state *s, __be32 node)
 	return rc == -EHOSTUNREACH ? -EBUSY : rc;	/* backends still run there */
 }
 
+int op_node6_add(const struct nosnat_maps *m, struct state *s, const __u8 *node6)
+{
+	struct config *cfg;
+
+	if (!addr6_set(node6))
+		return -EINVAL;
+	if (state_has_node6(s, node6))
+		return -EEXIST;
+	if (s->n_nodes6 >= NOSNAT_MAX_NODES)
+		return -ENOSPC;
+	cfg = desired(s, NULL);
+	memcpy(cfg->nodes6[cfg->n_nodes6++].addr, node6, sizeof(cfg->nodes6[0].addr));
+	return converge(m, s, cfg);
+}
+
+int op_node6_del(const struct nosnat_maps *m, struct state *s, const __u8 *node6)
+{
+	struct config *cfg;
+	size_t i;
+	int rc;
+
+	if (!state_has_node6(s, node6))
+		return -ENOENT;
+	cfg = desired(s, NULL);
+	for (i = 0; memcmp(cfg->nodes6[i].addr, node6, sizeof(cfg->nodes6[i].addr)); i++)
+		;
+	cfg->nodes6[i] = cfg->nodes6[--cfg->n_nodes6];
+	rc = converge(m, s, cfg);
+	return rc == -EHOSTUNREACH ? -EBUSY : rc;	/* backends still run there */
+}
+
 int op_vip_add_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k)
 {
 	struct config *cfg;
@@ -136,6 +173,13 @@ int op_vip_del_any(const struct nosnat_maps *m, struct state *s, const struct vi
 int op_backend_add_any(const struct nosnat_maps *m, struct state *s, const struct vip_key *k,
 		       __be32 addr, const __u8 *a6, __be16 port, __be32 node, __u16 weight)
 {
+	return op_backend_add_on(m, s, k, addr, a6, port, node, NULL, weight);
+}
+
+int op_backend_add_on(const struct nosnat_maps *m, struct state *s, const struct vip_key *k,
+		      __be32 addr, const __u8 *a6, __be16 port, __be32 node, const __u8 *node6,
+		      __u16 weight)
+{
 	struct vip_entry *v = state_find_vip_any(s, k);
 	struct config_backend add;
 	struct be_edit e = { .vip = k, .add = &add };
@@ -144,12 +188,21 @@ int op_backend_add_any(const struct nosnat_maps *m, struct state *s, const struc
 		return -ENOENT;
 	if (!port)
 		port = k->port;
+	if (node6 && addr6_set(node6)) {
+		if (!k->v6)
+			return -EAFNOSUPPORT;	/* IPv4 crosses IPv4 node networks only */
+		node = nosnat_addr6_fold(node6);
+	} else {
+		node6 = NULL;
+	}
 	if (weight > NOSNAT_MAX_WEIGHT || !addr || !node || addr6_set(a6) != !!k->v6)
 		return -EINVAL;
 	if (state_find_backend_any(s, v->val.id, addr, a6, port) >= 0)
 		return -EEXIST;
 	add = (struct config_backend){ .addr = addr, .node = node, .port = port, .weight = weight };
 	memcpy(add.addr6, a6, sizeof(add.addr6));
+	if (node6)
+		memcpy(add.node6, node6, sizeof(add.node6));
 	return converge(m, s, desired(s, &e));
 }
 

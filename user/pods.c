@@ -38,7 +38,7 @@ static size_t pod_refs(const struct state *s, struct pod_ref *out)
 
 		/* a slot on its way out still answers its flows until freed */
 		if (!(b->flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)) || b->vip_id >= NOSNAT_MAX_VIPS ||
-		    !known[b->vip_id] || b->node != s->cfg.node_ip || addr6_set(s->be6[id].addr))
+		    !known[b->vip_id] || !state_be_local(s, id) || addr6_set(s->be6[id].addr))
 			continue;	/* v6 pods: nosnat_pods6 */
 		out[n] = (struct pod_ref){
 			.key = { .addr = b->addr, .port = b->port, .proto = vip[b->vip_id].proto },
@@ -136,7 +136,7 @@ int pod6_plan(const struct nosnat_maps *m, const struct state *s)
 		const struct nosnat_backend *b = &s->be[id];
 
 		if (!(b->flags & (NOSNAT_BE_IN_USE | STATE_BE_FREEING)) || b->vip_id >= NOSNAT_MAX_VIPS ||
-		    !known[b->vip_id] || b->node != s->cfg.node_ip || !addr6_set(s->be6[id].addr))
+		    !known[b->vip_id] || !state_be_local(s, id) || !addr6_set(s->be6[id].addr))
 			continue;
 		refs[nr] = (struct pod6_ref){
 			.key = { .port = b->port, .proto = vip[b->vip_id].proto },

@@ -330,22 +330,22 @@ static void retry_if_partial(struct daemon *d)
 	d->retry_s = d->retry_s >= 30 ? 60 : d->retry_s * 2;
 }
 
-/* This node's address as apply sees it: the file's node, else the one
- * attached with (nosnat_cfg.node_ip in the pinned map); 0 when unknown. */
-static __be32 node_address(struct daemon *d)
+/* This node's addresses as apply sees them: the file's node, else the one
+ * attached with (nosnat_cfg.node_ip, node_ip6 in the pinned map); 0 and
+ * zero when unknown. */
+static __be32 node_address(struct daemon *d, __u8 *node6)
 {
 	struct nosnat_maps m;
 	struct nosnat_cfg cfg = {};
 	__u32 zero = 0;
 
-	if (d->base.has_node)
-		return d->base.node;
-	if (maps_open(d->pin_dir, &m))
-		return 0;
-	if (bpf_map_lookup_elem(m.cfg, &zero, &cfg))
-		cfg.node_ip = 0;
-	maps_close(&m);
-	return cfg.node_ip;
+	if (!maps_open(d->pin_dir, &m)) {
+		if (bpf_map_lookup_elem(m.cfg, &zero, &cfg))
+			memset(&cfg, 0, sizeof(cfg));
+		maps_close(&m);
+	}
+	memcpy(node6, d->base.has_node6 ? d->base.node6 : cfg.node_ip6, sizeof(cfg.node_ip6));
+	return d->base.has_node ? d->base.node : cfg.node_ip;
 }
 
 static void apply_kube(struct daemon *d, const char *why)
@@ -368,8 +368,9 @@ static void apply_kube(struct daemon *d, const char *why)
 		return;
 	}
 	mem = open_memstream(&notes, &len);
-	r = (struct kube_resolve){ .base = &d->base, .snap = &snap, .node_ip = node_address(d),
+	r = (struct kube_resolve){ .base = &d->base, .snap = &snap,
 				   .prev = d->have_applied ? &d->applied : NULL, .log = mem };
+	r.node_ip = node_address(d, r.node_ip6);
 	rc = kube_resolve(&r, &d->full, ebuf, sizeof(ebuf));
 	if (mem)
 		fclose(mem);
@@ -531,6 +532,9 @@ int run_daemon(struct ctx *c, const char *pin_dir, const struct run_opts *o)
 	ao = (struct attach_opts){ .hook = o->hook, .mode = o->mode, .xdp_meta = o->xdp_meta,
 				   .node_ip = node_ip, .via = o->via, .flow = o->flow,
 				   .tun = tunnel_in_force(&o->tun, cfg) };
+	/* the v6 node address likewise: flag, config, the interface's */
+	memcpy(ao.node_ip6, addr6_set(o->node_ip6) || !cfg->has_node6 ? o->node_ip6 : cfg->node6,
+	       sizeof(ao.node_ip6));
 	rc = dp_attach(&c->st, pin_dir, ifname, &ao);
 	if (rc)
 		goto out;

@@ -11,6 +11,7 @@ struct run_opts {
 	const char *iface;	/* NULL or "auto": the interface holding the node address */
 	const char *textfile;	/* NULL: no metrics file */
 	__be32 node_ip;		/* 0: from the config's node, else the interface */
+	__u8 node_ip6[16];	/* zero: likewise (else none) */
 	unsigned int interval;	/* seconds between metrics writes */
 	int detach_on_exit;
 	enum attach_hook hook;

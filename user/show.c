@@ -60,6 +60,14 @@ static int json_print(FILE *f, json_object *o)
 	return rc;
 }
 
+/* A slot's node address, either family. */
+static json_object *jnode(const struct state *s, __u32 id)
+{
+	char a[ADDR_STR_LEN];
+
+	return json_object_new_string(state_be_node_str(s, id, a));
+}
+
 static json_object *list_backends_json(const struct state *s, __u32 vip_id)
 {
 	json_object *arr = json_object_new_array();
@@ -74,9 +82,9 @@ static json_object *list_backends_json(const struct state *s, __u32 vip_id)
 		jput(o, "id", json_object_new_int(i));
 		jput(o, "address", jaddr_any(b->addr, s->be6[i].addr));
 		jput(o, "port", json_object_new_int(ntohs(b->port)));
-		jput(o, "node", jaddr(b->node));
+		jput(o, "node", jnode(s, (__u32)i));
 		jput(o, "weight", json_object_new_int(b->weight));
-		jput(o, "local", json_object_new_boolean(b->node == s->cfg.node_ip));
+		jput(o, "local", json_object_new_boolean(state_be_local(s, (__u32)i)));
 		json_object_array_add(arr, o);
 	}
 	return arr;
@@ -94,16 +102,21 @@ static void sorted_vips(const struct state *s, struct vip_entry *out)
 }
 
 /* Column widths of the human listings: at least the v4 ones (VIP 26,
- * BACKEND 22), wider when a v6 VIP or backend needs it. */
+ * BACKEND 22, NODE 16), wider when a v6 VIP, backend or node needs it. */
 struct widths {
-	int vip, be;
+	int vip, be, node;
 };
 
 static struct widths col_widths(const struct state *s)
 {
-	struct widths w = { 26, 22 };
+	struct widths w = { 26, 22, 16 };
 	char buf[VIP_STR_LEN];
 	int n;
+
+	for (__u32 b = 0; b < NOSNAT_MAX_BACKENDS; b++)
+		if ((s->be[b].flags & NOSNAT_BE_IN_USE) &&
+		    (n = (int)strlen(state_be_node_str(s, b, buf))) + 1 > w.node)
+			w.node = n + 1;
 
 	for (size_t i = 0; i < s->n_vips; i++)
 		if ((n = (int)strlen(vip_str(&s->vips[i].vk, buf))) > w.vip)
@@ -122,21 +135,31 @@ static int cmp_be32(const void *x, const void *y)
 	return a < b ? -1 : a > b;
 }
 
+static int cmp_addr6(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct nosnat_be6));
+}
+
 void show_list(FILE *f, const struct state *s, int json)
 {
 	struct vip_entry *v = s->tmp->show_vips;
 	__be32 nodes[NOSNAT_MAX_NODES];
-	char a[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
+	struct nosnat_be6 nodes6[NOSNAT_MAX_NODES];
+	char a[ADDR_STR_LEN], n[ADDR_STR_LEN], vs[VIP_STR_LEN];
 	struct widths w = col_widths(s);
+	int v6 = addr6_set(s->cfg.node_ip6);
 
 	sorted_vips(s, v);
 	memcpy(nodes, s->nodes, s->n_nodes * sizeof(nodes[0]));
 	qsort(nodes, s->n_nodes, sizeof(nodes[0]), cmp_be32);
+	memcpy(nodes6, s->nodes6, s->n_nodes6 * sizeof(nodes6[0]));
+	qsort(nodes6, s->n_nodes6, sizeof(nodes6[0]), cmp_addr6);
 	if (json) {
 		json_object *o = json_object_new_object(), *ns = json_object_new_array(),
 			    *vs_arr = json_object_new_array();
 
 		jput(o, "node", jaddr(s->cfg.node_ip));
+		jput(o, "node_ip6", json_object_new_string(v6 ? addr_str(0, s->cfg.node_ip6, a) : ""));
 		jput(o, "ifindex", json_object_new_int64(s->cfg.ifindex));
 		jput(o, "mtu", json_object_new_int64(s->cfg.mtu));
 		jput(o, "encap", json_object_new_string(encap_name(s->cfg.encap)));
@@ -144,6 +167,8 @@ void show_list(FILE *f, const struct state *s, int json)
 		jput(o, "gue_port", json_object_new_int64(ntohs(s->cfg.gue_port)));
 		for (size_t i = 0; i < s->n_nodes; i++)
 			json_object_array_add(ns, jaddr(nodes[i]));
+		for (size_t i = 0; i < s->n_nodes6; i++)	/* v6 nodes after v4 ones */
+			json_object_array_add(ns, json_object_new_string(addr_str(0, nodes6[i].addr, a)));
 		jput(o, "nodes", ns);
 		for (size_t i = 0; i < s->n_vips; i++) {
 			json_object *e = jvip(&v[i].vk);
@@ -157,14 +182,18 @@ void show_list(FILE *f, const struct state *s, int json)
 		json_print(f, o);
 		return;
 	}
-	fprintf(f, "node %s (ifindex %u, mtu %u, sends %s, takes %s off, GUE port %u)\n",
-		ip_str(s->cfg.node_ip, a), s->cfg.ifindex, s->cfg.mtu, encap_name(s->cfg.encap),
-		decap_name(s->cfg.decap), ntohs(s->cfg.gue_port));
+	fprintf(f, "node %s", ip_str(s->cfg.node_ip, a));
+	if (v6)
+		fprintf(f, ", %s", addr_str(0, s->cfg.node_ip6, a));
+	fprintf(f, " (ifindex %u, mtu %u, sends %s, takes %s off, GUE port %u)\n", s->cfg.ifindex,
+		s->cfg.mtu, encap_name(s->cfg.encap), decap_name(s->cfg.decap), ntohs(s->cfg.gue_port));
 	fprintf(f, "nodes:");
 	for (size_t i = 0; i < s->n_nodes; i++)
 		fprintf(f, " %s", ip_str(nodes[i], a));
-	fprintf(f, "%s\n", s->n_nodes ? "" : " (none)");
-	fprintf(f, "%-*s %-*s %-16s %6s %s\n", w.vip, "VIP", w.be, "BACKEND", "NODE", "WEIGHT", "");
+	for (size_t i = 0; i < s->n_nodes6; i++)
+		fprintf(f, " %s", addr_str(0, nodes6[i].addr, a));
+	fprintf(f, "%s\n", s->n_nodes + s->n_nodes6 ? "" : " (none)");
+	fprintf(f, "%-*s %-*s %-*s %6s %s\n", w.vip, "VIP", w.be, "BACKEND", w.node, "NODE", "WEIGHT", "");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		int any = 0;
 
@@ -176,8 +205,8 @@ void show_list(FILE *f, const struct state *s, int json)
 			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v[i].val.id)
 				continue;
 			ep_str(be->addr, s->be6[b].addr, be->port, bp);
-			fprintf(f, "%-*s %-*s %-16s %6u %s\n", w.vip, any ? "" : vs, w.be, bp, ip_str(be->node, n),
-				be->weight, be->node == s->cfg.node_ip ? "local" :
+			fprintf(f, "%-*s %-*s %-*s %6u %s\n", w.vip, any ? "" : vs, w.be, bp, w.node,
+				state_be_node_str(s, (__u32)b, n), be->weight, state_be_local(s, (__u32)b) ? "local" :
 				!be->weight ? "draining" : "");
 			any = 1;
 		}
@@ -252,7 +281,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 			e = jvip(&v[i].vk);
 			jput(e, "backend", jaddr_any(be->addr, s->be6[b].addr));
 			jput(e, "backend_port", json_object_new_int(ntohs(be->port)));
-			jput(e, "node", jaddr(be->node));
+			jput(e, "node", jnode(s, b));
 			jput(e, "packets", json_object_new_uint64(c[0]));
 			jput(e, "bytes", json_object_new_uint64(c[1]));
 			json_object_array_add(bes, e);
@@ -267,7 +296,7 @@ static int show_stats_json(FILE *f, const struct nosnat_maps *m, const struct st
 int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int json)
 {
 	struct vip_entry *v = s->tmp->show_vips;
-	char n[INET_ADDRSTRLEN], vs[VIP_STR_LEN];
+	char n[ADDR_STR_LEN], vs[VIP_STR_LEN];
 	struct widths w = col_widths(s);
 	uint64_t c[3];
 	int rc;
@@ -296,7 +325,7 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 		fprintf(f, "%-*s %14" PRIu64 " %16" PRIu64 " %10" PRIu64 "\n", w.vip, vip_str(&v[i].vk, vs),
 			c[0], c[1], c[2]);
 	}
-	fprintf(f, "\n%-*s %-*s %-16s %14s %16s\n", w.vip, "VIP", w.be, "BACKEND", "NODE", "PACKETS",
+	fprintf(f, "\n%-*s %-*s %-*s %14s %16s\n", w.vip, "VIP", w.be, "BACKEND", w.node, "NODE", "PACKETS",
 		"BYTES");
 	for (size_t i = 0; i < s->n_vips; i++) {
 		for (__u32 b = 0; b < NOSNAT_MAX_BACKENDS; b++) {
@@ -309,8 +338,8 @@ int show_stats(FILE *f, const struct nosnat_maps *m, const struct state *s, int 
 			if (rc)
 				return rc;
 			ep_str(be->addr, s->be6[b].addr, be->port, bp);
-			fprintf(f, "%-*s %-*s %-16s %14" PRIu64 " %16" PRIu64 "\n", w.vip, vip_str(&v[i].vk, vs), w.be,
-				bp, ip_str(be->node, n), c[0], c[1]);
+			fprintf(f, "%-*s %-*s %-*s %14" PRIu64 " %16" PRIu64 "\n", w.vip, vip_str(&v[i].vk, vs), w.be,
+				bp, w.node, state_be_node_str(s, b, n), c[0], c[1]);
 		}
 	}
 	return 0;

@@ -60,8 +60,22 @@ int state_read(const struct nosnat_maps *m, struct state *s)
 		nkey = nk;
 		nprev = &nkey;
 	}
+	{
+		struct nosnat_be6 n6, n6key, *n6prev = NULL;
+
+		while (!bpf_map_get_next_key(m->nodes6, n6prev, &n6)) {
+			if (s->n_nodes6 >= NOSNAT_MAX_NODES)
+				break;
+			if (!bpf_map_lookup_elem(m->nodes6, &n6, &val))
+				s->nodes6[s->n_nodes6++] = n6;
+			n6key = n6;
+			n6prev = &n6key;
+		}
+	}
 	rc = array_read(m->backends, s->be, sizeof(s->be[0]), NOSNAT_MAX_BACKENDS);
-	return rc ? rc : array_read(m->be6, s->be6, sizeof(s->be6[0]), NOSNAT_MAX_BACKENDS);
+	if (!rc)
+		rc = array_read(m->be6, s->be6, sizeof(s->be6[0]), NOSNAT_MAX_BACKENDS);
+	return rc ? rc : array_read(m->be_node6, s->be_node6, sizeof(s->be_node6[0]), NOSNAT_MAX_BACKENDS);
 }
 
 struct vip_entry *state_find_vip_any(struct state *s, const struct vip_key *k)
@@ -111,6 +125,36 @@ int state_has_node(const struct state *s, __be32 node)
 		if (s->nodes[i] == node)
 			return 1;
 	return 0;
+}
+
+int state_has_node6(const struct state *s, const __u8 *node6)
+{
+	for (size_t i = 0; i < s->n_nodes6; i++)
+		if (!memcmp(s->nodes6[i].addr, node6, sizeof(s->nodes6[i].addr)))
+			return 1;
+	return 0;
+}
+
+int state_be_local(const struct state *s, __u32 id)
+{
+	if (s->be[id].flags & NOSNAT_BE_NODE6)
+		return addr6_set(s->cfg.node_ip6) &&
+		       !memcmp(s->be_node6[id].addr, s->cfg.node_ip6, sizeof(s->cfg.node_ip6));
+	return s->cfg.node_ip && s->be[id].node == s->cfg.node_ip;
+}
+
+int state_be_node_is(const struct state *s, __u32 id, __be32 node, const __u8 *node6)
+{
+	if (!!(s->be[id].flags & NOSNAT_BE_NODE6) != addr6_set(node6))
+		return 0;
+	return s->be[id].node == node &&
+	       !memcmp(s->be_node6[id].addr, node6, sizeof(s->be_node6[id].addr));
+}
+
+const char *state_be_node_str(const struct state *s, __u32 id, char *buf)
+{
+	return addr_str(s->be[id].node, s->be[id].flags & NOSNAT_BE_NODE6 ? s->be_node6[id].addr : NULL,
+			buf);
 }
 
 /* The backend slots of a VIP, in id order (one scan of the slots). */

@@ -26,8 +26,12 @@ struct state {
 	size_t n_vips;
 	struct nosnat_backend be[NOSNAT_MAX_BACKENDS];
 	struct nosnat_be6 be6[NOSNAT_MAX_BACKENDS];	/* a v6 pod's address by slot; zero: v4 */
+	struct nosnat_be6 be_node6[NOSNAT_MAX_BACKENDS];	/* NOSNAT_BE_NODE6: its node's
+								 * v6 address; else zero */
 	__be32 nodes[NOSNAT_MAX_NODES];
 	size_t n_nodes;
+	struct nosnat_be6 nodes6[NOSNAT_MAX_NODES];	/* the known v6 nodes */
+	size_t n_nodes6;
 };
 
 
@@ -42,6 +46,14 @@ int state_find_backend_any(const struct state *s, __u32 vip_id, __be32 addr, con
 struct vip_entry *state_find_vip(struct state *s, const struct nosnat_vip_key *k);
 int state_find_backend(const struct state *s, __u32 vip_id, __be32 addr, __be16 port);
 int state_has_node(const struct state *s, __be32 node);
+int state_has_node6(const struct state *s, const __u8 *node6);
+/* Is slot id's pod on this node: its node this node's v4 address, or (a
+ * NOSNAT_BE_NODE6 slot) its v6 one? */
+int state_be_local(const struct state *s, __u32 id);
+/* Does slot id's node equal node (v4), or node6 when that is set (node its fold)? */
+int state_be_node_is(const struct state *s, __u32 id, __be32 node, const __u8 *node6);
+/* Slot id's node address as text, either family (>= ADDR_STR_LEN bytes). */
+const char *state_be_node_str(const struct state *s, __u32 id, char *buf);
 /* The slots in use by a VIP id, in id order, into ids; returns how many. */
 size_t state_vip_backends(const struct state *s, __u32 vip_id, __u32 *ids);
 

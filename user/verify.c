@@ -65,7 +65,7 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 			if (!(be->flags & NOSNAT_BE_IN_USE) || be->vip_id != v->val.id)
 				continue;
 			active += be->weight > 0;
-			want_local += be->node == s->cfg.node_ip;
+			want_local += state_be_local(s, (__u32)b);
 		}
 		if (active != v->val.active)
 			PROBLEM("%s: active %u, but %u backends take new flows", vs, v->val.active, active);
@@ -75,7 +75,7 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 			const struct nosnat_backend *be = &s->be[local.ids[k] % NOSNAT_MAX_BACKENDS];
 
 			if (local.ids[k] >= NOSNAT_MAX_BACKENDS || !(be->flags & NOSNAT_BE_IN_USE) ||
-			    be->vip_id != v->val.id || be->node != s->cfg.node_ip)
+			    be->vip_id != v->val.id || !state_be_local(s, local.ids[k]))
 				PROBLEM("%s: local list names backend %u wrongly", vs, local.ids[k]);
 		}
 		if (bpf_map_lookup_elem(m->maglev, &v->val.id, &inner_id)) {
@@ -128,6 +128,9 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		const __u8 *a6 = s->be6[b].addr;
 		int v6 = addr6_set(a6);
 
+		if (!(be->flags & NOSNAT_BE_NODE6) && addr6_set(s->be_node6[b].addr))
+			PROBLEM("%s[%d] holds %s, but the slot's node is not IPv6", NOSNAT_MAP_BE_NODE6, b,
+				addr_str(0, s->be_node6[b].addr, a));
 		if (!(be->flags & NOSNAT_BE_IN_USE)) {
 			if (v6 && !(be->flags & STATE_BE_FREEING))
 				PROBLEM("%s[%d] holds %s, but the slot is free", NOSNAT_MAP_BE6, b,
@@ -147,8 +150,22 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 		if (v6 && be->addr != nosnat_addr6_fold(a6))
 			PROBLEM("backend %d (%s): address %#x in %s is not its fold", b, a, ntohl(be->addr),
 				NOSNAT_MAP_BACKENDS);
-		if (be->node != s->cfg.node_ip && !state_has_node(s, be->node))
+		if (be->flags & NOSNAT_BE_NODE6) {
+			const __u8 *n6 = s->be_node6[b].addr;
+
+			if (!v6)
+				PROBLEM("backend %d (%s) is IPv4 but on IPv6 node %s", b, a, addr_str(0, n6, vs));
+			if (!addr6_set(n6))
+				PROBLEM("backend %d (%s) has an IPv6 node but %s[%d] is zero", b, a,
+					NOSNAT_MAP_BE_NODE6, b);
+			else if (be->node != nosnat_addr6_fold(n6))
+				PROBLEM("backend %d (%s): node %#x in %s is not the fold of %s", b, a,
+					ntohl(be->node), NOSNAT_MAP_BACKENDS, addr_str(0, n6, vs));
+			else if (memcmp(n6, s->cfg.node_ip6, sizeof(s->cfg.node_ip6)) && !state_has_node6(s, n6))
+				PROBLEM("backend %d (%s) on unknown node %s", b, a, addr_str(0, n6, vs));
+		} else if (be->node != s->cfg.node_ip && !state_has_node(s, be->node)) {
 			PROBLEM("backend %d (%s) on unknown node %s", b, a, ip_str(be->node, vs));
+		}
 	}
 	{	/* nosnat_pods and nosnat_pod_dir: exactly this node's pods, each with its slots */
 		struct nosnat_pod_key key, cursor, *prev = NULL;

@@ -77,7 +77,7 @@ static int vip_prepare(const struct state *s, __u32 vip_id, int cur, int *inner,
 		memcpy(mb[i].addr6, s->be6[ids[i]].addr, sizeof(mb[i].addr6));
 		if (b->weight)
 			(*active)++;
-		if (b->node == s->cfg.node_ip && local->count < NOSNAT_MAX_LOCAL)
+		if (state_be_local(s, ids[i]) && local->count < NOSNAT_MAX_LOCAL)
 			local->ids[local->count++] = ids[i];
 	}
 	if (!*active)
@@ -390,10 +390,19 @@ int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh)
 		if (rc)
 			return rc;
 	}
-	/* the v6 address first: the slot never names a stale one */
+	/* the v6 addresses first: the slot never names a stale one; a v6
+	 * node's address is zeroed only after the slot stops naming it */
 	if (bpf_map_update_elem(m->be6, &id, &s->be6[id], BPF_ANY))
 		return -errno;
-	return bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY) ? -errno : 0;
+	if ((s->be[id].flags & NOSNAT_BE_NODE6) &&
+	    bpf_map_update_elem(m->be_node6, &id, &s->be_node6[id], BPF_ANY))
+		return -errno;
+	if (bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY))
+		return -errno;
+	if (!(s->be[id].flags & NOSNAT_BE_NODE6) &&
+	    bpf_map_update_elem(m->be_node6, &id, &s->be_node6[id], BPF_ANY))
+		return -errno;
+	return 0;
 }
 
 int be_release(const struct nosnat_maps *m, struct state *s, __u32 id)
@@ -402,7 +411,10 @@ int be_release(const struct nosnat_maps *m, struct state *s, __u32 id)
 	if (bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY))
 		return -errno;
 	memset(&s->be6[id], 0, sizeof(s->be6[id]));
-	return bpf_map_update_elem(m->be6, &id, &s->be6[id], BPF_ANY) ? -errno : 0;
+	if (bpf_map_update_elem(m->be6, &id, &s->be6[id], BPF_ANY))
+		return -errno;
+	memset(&s->be_node6[id], 0, sizeof(s->be_node6[id]));
+	return bpf_map_update_elem(m->be_node6, &id, &s->be_node6[id], BPF_ANY) ? -errno : 0;
 }
 
 int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name)
@@ -437,13 +449,50 @@ int node_remove(const struct nosnat_maps *m, struct state *s, __be32 node)
 	if (!state_has_node(s, node))
 		return -ENOENT;
 	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++)
-		if ((s->be[b].flags & NOSNAT_BE_IN_USE) && s->be[b].node == node)
+		if ((s->be[b].flags & NOSNAT_BE_IN_USE) && !(s->be[b].flags & NOSNAT_BE_NODE6) &&
+		    s->be[b].node == node)
 			return -EBUSY;
 	if (bpf_map_delete_elem(m->nodes, &node))
 		return -errno;
 	for (i = 0; i < s->n_nodes && s->nodes[i] != node; i++)
 		;
 	s->nodes[i] = s->nodes[--s->n_nodes];
+	return 0;
+}
+
+int node6_insert(const struct nosnat_maps *m, struct state *s, const __u8 *node6)
+{
+	struct nosnat_be6 key;
+	__u32 one = 1;
+
+	if (state_has_node6(s, node6))
+		return -EEXIST;
+	if (s->n_nodes6 >= NOSNAT_MAX_NODES)
+		return -ENOSPC;
+	memcpy(key.addr, node6, sizeof(key.addr));
+	if (bpf_map_update_elem(m->nodes6, &key, &one, BPF_NOEXIST))
+		return -errno;
+	s->nodes6[s->n_nodes6++] = key;
+	return 0;
+}
+
+int node6_remove(const struct nosnat_maps *m, struct state *s, const __u8 *node6)
+{
+	struct nosnat_be6 key;
+	size_t i;
+
+	if (!state_has_node6(s, node6))
+		return -ENOENT;
+	for (int b = 0; b < NOSNAT_MAX_BACKENDS; b++)
+		if ((s->be[b].flags & NOSNAT_BE_IN_USE) && (s->be[b].flags & NOSNAT_BE_NODE6) &&
+		    !memcmp(s->be_node6[b].addr, node6, sizeof(key.addr)))
+			return -EBUSY;
+	memcpy(key.addr, node6, sizeof(key.addr));
+	if (bpf_map_delete_elem(m->nodes6, &key))
+		return -errno;
+	for (i = 0; i < s->n_nodes6 && memcmp(s->nodes6[i].addr, node6, sizeof(key.addr)); i++)
+		;
+	s->nodes6[i] = s->nodes6[--s->n_nodes6];
 	return 0;
 }
 
@@ -544,6 +593,8 @@ int vip_remove(const struct nosnat_maps *m, struct state *s, const struct vip_ke
 		bpf_map_update_elem(m->backends, &i, b, BPF_ANY);
 		memset(&s->be6[i], 0, sizeof(s->be6[i]));
 		bpf_map_update_elem(m->be6, &i, &s->be6[i], BPF_ANY);
+		memset(&s->be_node6[i], 0, sizeof(s->be_node6[i]));
+		bpf_map_update_elem(m->be_node6, &i, &s->be_node6[i], BPF_ANY);
 	}
 	{
 		struct nosnat_vip_id vi = {};

@@ -24,6 +24,9 @@ int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *n
  * counters (no backend yet) or removed with its slots, tables and index. */
 int node_insert(const struct nosnat_maps *m, struct state *s, __be32 node);
 int node_remove(const struct nosnat_maps *m, struct state *s, __be32 node);
+/* The same for a v6 node (nosnat_nodes6). */
+int node6_insert(const struct nosnat_maps *m, struct state *s, const __u8 *node6);
+int node6_remove(const struct nosnat_maps *m, struct state *s, const __u8 *node6);
 int vip_create(const struct nosnat_maps *m, struct state *s, const struct vip_key *k);
 int vip_remove(const struct nosnat_maps *m, struct state *s, const struct vip_key *k);
 /* The address filter: bits of addresses, set and tested; written from s's

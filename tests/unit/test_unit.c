@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "apply.h"
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
@@ -258,7 +259,7 @@ static void test_config_file(const char *dir, const char *name)
 
 		EXPECT(rc == 0, "%s does not parse: %s", name, err);
 		if (!rc)
-			rc = config_check_vips(&cfg, 0, node_ip, path, err, sizeof(err));
+			rc = config_check_vips(&cfg, 0, node_ip, NULL, path, err, sizeof(err));
 		EXPECT(rc == -EINVAL, "%s accepted at apply (node %s): %d", name, second + 11, rc);
 		snprintf(want_pos, sizeof(want_pos), "%s:%u:%d: ", path, line, col);
 		EXPECT(rc && !strncmp(err, want_pos, strlen(want_pos)) && strstr(err, want_text),
@@ -341,7 +342,7 @@ static void test_config(const char *fixtures)
 		       cfg.bes[cfg.vips[3].first_be].port == htons(10993), "dual stack: %s, targetPort", vs);
 		EXPECT(!strcmp(vip_str(&cfg.vips[4].vk, vs), "[2001:db8::53]:53/udp") &&
 		       !strcmp(cfg.vips[4].name, "dns6") && cfg.vips[4].n_be == 1, "v6 only: %s", vs);
-		EXPECT(config_check_vips(&cfg, 0, cfg.node, dir, err, sizeof(err)) == 0,
+		EXPECT(config_check_vips(&cfg, 0, cfg.node, NULL, dir, err, sizeof(err)) == 0,
 		       "dual stack refused at apply: %s", err);
 	}
 
@@ -421,11 +422,18 @@ static void fill_metrics(void)
 					   .backends = 1, .active = 1 };
 	inet_pton(AF_INET6, "2001:db8::25", mx.vips[2].key.addr6);
 	mx.vips[2].key.addr = nosnat_addr6_fold(mx.vips[2].key.addr6);
-	mx.n_bes = 4;
+	mx.n_bes = 5;
 	mx.bes[3] = (struct metrics_backend){ .vip = mx.vips[2].key, .node = htonl(0xc633640c),
 					      .port = htons(2525), .packets = 9, .bytes = 900 };
 	inet_pton(AF_INET6, "2001:db8:19:2::10", mx.bes[3].addr6);
 	mx.bes[3].addr = nosnat_addr6_fold(mx.bes[3].addr6);
+	/* a v6 pod on a node of an IPv6 node network: its node label is that address */
+	mx.bes[4] = (struct metrics_backend){ .vip = mx.vips[2].key, .port = htons(2525), .packets = 4,
+					      .bytes = 400 };
+	inet_pton(AF_INET6, "2001:db8:19:3::10", mx.bes[4].addr6);
+	mx.bes[4].addr = nosnat_addr6_fold(mx.bes[4].addr6);
+	inet_pton(AF_INET6, "2001:db8:100::12", mx.bes[4].node6);
+	mx.bes[4].node = nosnat_addr6_fold(mx.bes[4].node6);
 	mx.bes[0] = (struct metrics_backend){ .vip = mx.vips[1].key, .addr = htonl(0xc6120302),
 					      .node = htonl(0xc633640d), .port = htons(2525),
 					      .packets = 30, .bytes = 40000 };
@@ -928,7 +936,7 @@ static void test_kube_isolation(void)
 	EXPECT(strstr(knotes, "service tenant0/big (VIP 192.0.2.20) skipped: 192.0.2.20:25/tcp has 17 "
 			      "backends on this node (at most 16); its last applied state stays") != NULL,
 	       "note: %s", knotes);
-	EXPECT(!config_check_vips(&kout, 0, self, NULL, knotes, sizeof(knotes)) &&
+	EXPECT(!config_check_vips(&kout, 0, self, NULL, NULL, knotes, sizeof(knotes)) &&
 	       !config_check_pod_ids(&kout, 0, NULL, knotes, sizeof(knotes)),
 	       "the result breaks a rule: %s", knotes);
 	/* never applied before: nothing for it */
@@ -1030,9 +1038,9 @@ static void test_show_json(void)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	const char *want =
-		"{\"node\":\"198.51.100.11\",\"ifindex\":3,\"mtu\":1500,\"encap\":\"gue\","
-		"\"decap\":\"ipip,gue\",\"gue_port\":6080,"
-		"\"nodes\":[\"198.51.100.12\",\"198.51.100.13\"],"
+		"{\"node\":\"198.51.100.11\",\"node_ip6\":\"2001:db8:100::11\",\"ifindex\":3,\"mtu\":1500,"
+		"\"encap\":\"gue\",\"decap\":\"ipip,gue\",\"gue_port\":6080,"
+		"\"nodes\":[\"198.51.100.12\",\"198.51.100.13\",\"2001:db8:100::12\",\"2001:db8:100::13\"],"
 		"\"vips\":[{\"vip\":\"192.0.2.10\",\"port\":25,\"proto\":\"tcp\",\"id\":4,\"active\":1,"
 		"\"backends\":[{\"id\":7,\"address\":\"198.18.1.2\",\"port\":2525,"
 		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true},"
@@ -1042,7 +1050,11 @@ static void test_show_json(void)
 		"\"backends\":[]},"
 		"{\"vip\":\"2001:db8::25\",\"port\":25,\"proto\":\"tcp\",\"id\":6,\"active\":1,"
 		"\"backends\":[{\"id\":11,\"address\":\"2001:db8:19:2::10\",\"port\":2525,"
-		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true}]}]}\n";
+		"\"node\":\"198.51.100.11\",\"weight\":1,\"local\":true},"
+		"{\"id\":12,\"address\":\"2001:db8:19:3::10\",\"port\":2525,"
+		"\"node\":\"2001:db8:100::12\",\"weight\":1,\"local\":false},"
+		"{\"id\":13,\"address\":\"2001:db8:19:1::10\",\"port\":2525,"
+		"\"node\":\"2001:db8:100::11\",\"weight\":1,\"local\":true}]}]}\n";
 
 	s.tmp = &tmp;
 	s.cfg = (struct nosnat_cfg){ .node_ip = inet_addr("198.51.100.11"), .ifindex = 3, .mtu = 1500,
@@ -1051,6 +1063,21 @@ static void test_show_json(void)
 	s.nodes[0] = inet_addr("198.51.100.13");	/* listed sorted */
 	s.nodes[1] = inet_addr("198.51.100.12");
 	s.n_nodes = 2;
+	inet_pton(AF_INET6, "2001:db8:100::11", s.cfg.node_ip6);
+	inet_pton(AF_INET6, "2001:db8:100::13", s.nodes6[0].addr);	/* listed sorted */
+	inet_pton(AF_INET6, "2001:db8:100::12", s.nodes6[1].addr);
+	s.n_nodes6 = 2;
+	/* v6 pods on v6 nodes: another's (ip6ip6), and this node's by its v6 address */
+	inet_pton(AF_INET6, "2001:db8:19:3::10", s.be6[12].addr);
+	inet_pton(AF_INET6, "2001:db8:100::12", s.be_node6[12].addr);
+	s.be[12] = (struct nosnat_backend){ .addr = nosnat_addr6_fold(s.be6[12].addr), .port = htons(2525),
+					    .node = nosnat_addr6_fold(s.be_node6[12].addr), .weight = 1,
+					    .vip_id = 6, .flags = NOSNAT_BE_IN_USE | NOSNAT_BE_NODE6 };
+	inet_pton(AF_INET6, "2001:db8:19:1::10", s.be6[13].addr);
+	memcpy(s.be_node6[13].addr, s.cfg.node_ip6, 16);
+	s.be[13] = (struct nosnat_backend){ .addr = nosnat_addr6_fold(s.be6[13].addr), .port = htons(2525),
+					    .node = nosnat_addr6_fold(s.cfg.node_ip6), .weight = 1,
+					    .vip_id = 6, .flags = NOSNAT_BE_IN_USE | NOSNAT_BE_NODE6 };
 	s.vips[0] = (struct vip_entry){ .key = { .addr = inet_addr("192.0.2.11"), .port = htons(53),
 						 .proto = IPPROTO_UDP },
 					.val = { .id = 5 } };
@@ -1427,6 +1454,409 @@ static void test_state6(const char *self)
 	maps_obj = NULL;
 }
 
+/* --- IPv6 node networks ----------------------------------------------- */
+
+static __u8 *a6_of(const char *s, __u8 *buf)
+{
+	EXPECT(inet_pton(AF_INET6, s, buf) == 1, "test address %s", s);
+	return buf;
+}
+
+/* node: and nodes: of both families, backends on v6 nodes, as parsed and
+ * as apply checks them. */
+static void test_config_node6(const char *fixtures)
+{
+	char path[700], err[1200];
+	__u8 self6[16], n12[16], n11[16];
+	size_t on_v6 = 0, on_v4 = 0;
+
+	a6_of("2001:db8:100::11", self6);
+	a6_of("2001:db8:100::12", n12);
+	a6_of("2001:db8:100::11", n11);
+	snprintf(path, sizeof(path), "%s/config/good-node6.yaml", fixtures);
+	EXPECT(config_load(path, &cfg, err, sizeof(err)) == 0, "good-node6: %s", err);
+	EXPECT(cfg.has_node && cfg.node == inet_addr("198.51.100.11") && cfg.has_node6 &&
+	       !memcmp(cfg.node6, self6, 16), "node: one address of each family");
+	EXPECT(cfg.n_nodes == 2 && cfg.n_nodes6 == 2 && config_lists_node6(&cfg, n12) &&
+	       config_lists_node6(&cfg, n11), "nodes: %zu v4, %zu v6", cfg.n_nodes, cfg.n_nodes6);
+	for (size_t i = 0; i < cfg.n_vips; i++)
+		for (size_t b = 0; b < cfg.vips[i].n_be; b++) {
+			const struct config_backend *cb = &cfg.bes[cfg.vips[i].first_be + b];
+
+			if (addr6_set(cb->node6)) {
+				on_v6++;
+				EXPECT(cfg.vips[i].vk.v6 && cb->node == nosnat_addr6_fold(cb->node6),
+				       "a v6 node's backend: v6 VIP, node its fold");
+			} else {
+				on_v4++;
+				EXPECT(cb->node == inet_addr("198.51.100.12"), "a v4 node's backend");
+			}
+		}
+	EXPECT(on_v6 == 2 && on_v4 == 2, "backends on v6 nodes %zu, on v4 nodes %zu", on_v6, on_v4);
+	EXPECT(config_check_vips(&cfg, 0, cfg.node, cfg.node6, path, err, sizeof(err)) == 0,
+	       "good-node6 refused at apply: %s", err);
+	/* without node6 known as this node's, 2001:db8:100::11 is still listed */
+	cfg.has_node6 = 0;
+	EXPECT(config_check_vips(&cfg, 0, cfg.node, NULL, path, err, sizeof(err)) == 0,
+	       "a listed v6 node needs no node6: %s", err);
+	/* a v6 node neither listed nor this node's */
+	cfg.n_nodes6 = 1;	/* 2001:db8:100::11 only */
+	EXPECT(config_check_vips(&cfg, 0, cfg.node, NULL, path, err, sizeof(err)) == -EHOSTUNREACH &&
+	       strstr(err, "2001:db8:100::12, which is not in nodes"), "unknown v6 node: %s", err);
+	/* ... but this node's v6 address is known without a list */
+	cfg.n_nodes6 = 0;
+	memcpy(cfg.nodes6[0].addr, n12, 16);
+	cfg.n_nodes6 = 1;
+	EXPECT(config_check_vips(&cfg, 0, cfg.node, self6, path, err, sizeof(err)) == 0,
+	       "this node's v6 address as a backend's node: %s", err);
+	/* a v4 VIP's backend on a v6 node: one line naming it */
+	for (size_t b = 0; b < cfg.vips[0].n_be; b++) {
+		struct config_backend *cb = &cfg.bes[cfg.vips[0].first_be + b];
+
+		EXPECT(!cfg.vips[0].vk.v6, "the first VIP port is v4");
+		memcpy(cb->node6, n12, 16);
+		cb->node = nosnat_addr6_fold(n12);
+	}
+	EXPECT(config_check_vips(&cfg, 0, cfg.node, self6, path, err, sizeof(err)) == -EINVAL &&
+	       strstr(err, "runs on IPv6 node 2001:db8:100::12: an IPv4 VIP's pods need IPv4 nodes") &&
+	       !strchr(err, '\n'), "a v4 VIP's pod on a v6 node: %s", err);
+}
+
+/* Nodes of both families from Kubernetes: each InternalIP a known node; a
+ * v6 pod's node v4 when its Node has one (6in4), else v6 (ip6ip6). */
+static void test_kube_node6(void)
+{
+	static const char *node_json[] = {
+		"{\"metadata\":{\"name\":\"node-a\"},\"status\":{\"addresses\":["
+		"{\"type\":\"InternalIP\",\"address\":\"2001:db8:100::11\"},"
+		"{\"type\":\"ExternalIP\",\"address\":\"2001:db8:ff::11\"},"
+		"{\"type\":\"InternalIP\",\"address\":\"198.51.100.11\"},"
+		"{\"type\":\"InternalIP\",\"address\":\"2001:db8:100::99\"}]}}",
+		"{\"metadata\":{\"name\":\"node-c\"},\"status\":{\"addresses\":["
+		"{\"type\":\"InternalIP\",\"address\":\"fe80::13\"},"
+		"{\"type\":\"InternalIP\",\"address\":\"2001:db8:100::13\"}]}}",
+	};
+	static const char *svc_json =
+		"{\"kind\":\"Service\",\"metadata\":{\"namespace\":\"mail\",\"name\":\"smtp\"},"
+		"\"spec\":{\"ports\":[{\"name\":\"smtp\",\"protocol\":\"TCP\",\"port\":25}]},"
+		"\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"2001:db8::25\"},{\"ip\":\"192.0.2.10\"}]}}}";
+	static const char *slice4 =
+		"{\"metadata\":{\"namespace\":\"mail\",\"name\":\"smtp-4\",\"labels\":"
+		"{\"kubernetes.io/service-name\":\"smtp\"}},\"addressType\":\"IPv4\","
+		"\"ports\":[{\"name\":\"smtp\",\"port\":2525}],"
+		"\"endpoints\":[{\"addresses\":[\"198.18.1.2\"],\"nodeName\":\"node-a\"},"
+		"{\"addresses\":[\"198.18.3.2\"],\"nodeName\":\"node-c\"}]}";
+	static const char *slice6 =
+		"{\"metadata\":{\"namespace\":\"mail\",\"name\":\"smtp-6\",\"labels\":"
+		"{\"kubernetes.io/service-name\":\"smtp\"}},\"addressType\":\"IPv6\","
+		"\"ports\":[{\"name\":\"smtp\",\"port\":2525}],"
+		"\"endpoints\":[{\"addresses\":[\"2001:db8:19:1::10\"],\"nodeName\":\"node-a\"},"
+		"{\"addresses\":[\"2001:db8:19:3::10\"],\"nodeName\":\"node-c\"}]}";
+	struct kube_node nodes[2];
+	struct kube_service svc;
+	struct kube_slice sl[2];
+	struct kube_snapshot snap = { .svcs = &svc, .n_svcs = 1, .slices = sl, .n_slices = 2,
+				      .nodes = nodes, .n_nodes = 2 };
+	__u8 a11[16], c13[16], pod_a[16], pod_c[16];
+	char err[256];
+	json_object *o;
+
+	a6_of("2001:db8:100::11", a11);
+	a6_of("2001:db8:100::13", c13);
+	a6_of("2001:db8:19:1::10", pod_a);
+	a6_of("2001:db8:19:3::10", pod_c);
+	for (int i = 0; i < 2; i++) {
+		o = js(node_json[i]);
+		EXPECT(o && !kube_parse_node(o, &nodes[i], err, sizeof(err)), "node %d: %s", i, err);
+		json_object_put(o);
+	}
+	EXPECT(nodes[0].ip == inet_addr("198.51.100.11") && !memcmp(nodes[0].ip6, a11, 16),
+	       "a dual-stack Node: the first InternalIP of each family");
+	EXPECT(!nodes[1].ip && !memcmp(nodes[1].ip6, c13, 16), "a v6-only Node (link-local skipped)");
+	o = js(svc_json);
+	EXPECT(o && !kube_parse_service(o, &svc, err, sizeof(err)), "service: %s", err);
+	json_object_put(o);
+	o = js(slice4);
+	EXPECT(o && !kube_parse_slice(o, &sl[0], err, sizeof(err)), "slice4: %s", err);
+	json_object_put(o);
+	o = js(slice6);
+	EXPECT(o && !kube_parse_slice(o, &sl[1], err, sizeof(err)), "slice6: %s", err);
+	json_object_put(o);
+
+	memset(&kbase, 0, sizeof(kbase));
+	kbase.nodes_from_kube = 1;
+	kbase.n_ksvcs = 1;
+	snprintf(kbase.ksvcs[0].ns, sizeof(kbase.ksvcs[0].ns), "mail");
+	snprintf(kbase.ksvcs[0].name, sizeof(kbase.ksvcs[0].name), "smtp");
+	snprintf(kbase.ksvcs[0].label, sizeof(kbase.ksvcs[0].label), "mail/smtp");
+	EXPECT(!resolve(&kbase, &snap, nodes[0].ip, NULL) && krejected == 0, "resolve: %s", knotes);
+	EXPECT(kout.n_nodes == 1 && kout.nodes[0] == nodes[0].ip && kout.n_nodes6 == 2 &&
+	       config_lists_node6(&kout, a11) && config_lists_node6(&kout, c13),
+	       "Kubernetes nodes: %zu v4, %zu v6", kout.n_nodes, kout.n_nodes6);
+	EXPECT(kout.n_vips == 2 && !kout.vips[0].vk.v6 && kout.vips[1].vk.v6, "two VIP ports: %zu",
+	       kout.n_vips);
+	if (kout.n_vips == 2) {
+		const struct config_vip *v4 = &kout.vips[0], *v6 = &kout.vips[1];
+		const struct config_backend *b = &kout.bes[v6->first_be];
+
+		EXPECT(v4->n_be == 1 && kout.bes[v4->first_be].addr == inet_addr("198.18.1.2") &&
+		       strstr(knotes, "endpoint 198.18.3.2 on IPv6-only (an IPv4 pod needs an IPv4 node) "
+			      "node 'node-c' skipped"),
+		       "a v4 pod on a v6-only Node is skipped: %s", knotes);
+		EXPECT(v6->n_be == 2 && !memcmp(b[0].addr6, pod_a, 16) && b[0].node == nodes[0].ip &&
+		       !addr6_set(b[0].node6), "a v6 pod on a dual-stack Node: its IPv4 address (6in4)");
+		EXPECT(v6->n_be == 2 && !memcmp(b[1].addr6, pod_c, 16) && !memcmp(b[1].node6, c13, 16) &&
+		       b[1].node == nosnat_addr6_fold(c13), "a v6 pod on a v6-only Node: its IPv6 address");
+	}
+	/* a v6 VIP that is a Node's v6 address skips the Service */
+	memcpy(svc.lb_ip6, c13, 16);
+	svc.lb_ip = 0;
+	EXPECT(!resolve(&kbase, &snap, nodes[0].ip, NULL) && krejected == 1 && kout.n_vips == 0 &&
+	       strstr(knotes, "VIP 2001:db8:100::13 is the address of Node node-c"),
+	       "a v6 VIP on a Node's address: %s", knotes);
+	kube_slice_free(&sl[0]);
+	kube_slice_free(&sl[1]);
+}
+
+/* v6 nodes and backends on them through the loader, on real maps. */
+static void test_state_node6(const char *self)
+{
+	char obj[700];
+	struct nosnat_maps m;
+	struct vip_key v4 = vk_of("192.0.2.10:25/tcp"), v6 = vk_of("[2001:db8::25]:25/tcp");
+	__u8 self6[16], other6[16], unknown6[16], pod_l[16], pod_r[16], zero6[16] = {};
+	__be32 self_ip = inet_addr("198.51.100.11");
+	struct nosnat_cfg cfg = { .node_ip = self_ip, .mtu = 1500 };
+	struct nosnat_be6 got;
+	__u32 zero = 0, one = 0, id6;
+	int rc, bl, br;
+
+	snprintf(obj, sizeof(obj), "%.*s/nosnat.bpf.o",
+		 (int)(strrchr(self, '/') ? strrchr(self, '/') - self : 1), strrchr(self, '/') ? self : ".");
+	if (geteuid()) {
+		printf("  skip  v6 node round trips: need root for BPF maps\n");
+		return;
+	}
+	a6_of("2001:db8:100::11", self6);
+	a6_of("2001:db8:100::12", other6);
+	a6_of("2001:db8:100::99", unknown6);
+	a6_of("2001:db8:19:1::10", pod_l);
+	a6_of("2001:db8:19:2::10", pod_r);
+	memcpy(cfg.node_ip6, self6, 16);
+	rc = maps_create(obj, &m);
+	EXPECT(!rc, "cannot create the maps of %s: %s", obj, strerror(-rc));
+	if (rc)
+		return;
+	st6.tmp = st6b.tmp = &st6_tmp;
+	EXPECT(!bpf_map_update_elem(m.cfg, &zero, &cfg, BPF_ANY) && !state_read(&m, &st6), "cfg");
+	EXPECT(!memcmp(st6.cfg.node_ip6, self6, 16), "cfg.node_ip6 read back");
+
+	/* node add|del of a v6 node: nosnat_nodes6 */
+	EXPECT(!op_node6_add(&m, &st6, other6), "node add v6");
+	EXPECT(op_node6_add(&m, &st6, other6) == -EEXIST, "v6 node added twice");
+	EXPECT(!bpf_map_lookup_elem(m.nodes6, other6, &one) && one == 1, "nosnat_nodes6 entry");
+	EXPECT(!state_read(&m, &st6b) && st6b.n_nodes6 == 1 && st6b.n_nodes == 0 &&
+	       state_has_node6(&st6b, other6) && !state_has_node6(&st6b, self6), "v6 nodes read back");
+	EXPECT(op_node6_del(&m, &st6, unknown6) == -ENOENT, "unknown v6 node del");
+
+	EXPECT(!op_vip_add_any(&m, &st6, &v4) && !op_vip_add_any(&m, &st6, &v6), "VIPs");
+	id6 = state_find_vip_any(&st6, &v6) ? state_find_vip_any(&st6, &v6)->val.id : 0;
+
+	/* a v6 pod on another v6 node, one on this node's v6 address */
+	EXPECT(!op_backend_add_on(&m, &st6, &v6, nosnat_addr6_fold(pod_r), pod_r, htons(2525), 0, other6, 1),
+	       "backend on a v6 node");
+	EXPECT(!op_backend_add_on(&m, &st6, &v6, nosnat_addr6_fold(pod_l), pod_l, htons(2525), 0, self6, 1),
+	       "backend on this node's v6 address");
+	EXPECT(op_backend_add_on(&m, &st6, &v6, nosnat_addr6_fold(pod_l), pod_l, htons(2526), 0, unknown6,
+				 1) == -EHOSTUNREACH, "backend on an unknown v6 node");
+	EXPECT(op_backend_add_on(&m, &st6, &v4, inet_addr("198.18.1.2"), zero6, htons(2525), 0, other6, 1) ==
+	       -EAFNOSUPPORT, "a v4 VIP's backend on a v6 node");
+	EXPECT(!state_read(&m, &st6b), "read back");
+	EXPECT(state_find_backend(&st6b, st6b.vips[0].val.id, inet_addr("198.18.1.2"), htons(2525)) < 0 &&
+	       state_find_backend(&st6b, st6b.vips[1].val.id, inet_addr("198.18.1.2"), htons(2525)) < 0,
+	       "the refused v4 backend is nowhere");
+	bl = state_find_backend_any(&st6b, id6, nosnat_addr6_fold(pod_l), pod_l, htons(2525));
+	br = state_find_backend_any(&st6b, id6, nosnat_addr6_fold(pod_r), pod_r, htons(2525));
+	EXPECT(bl >= 0 && br >= 0, "slots: %d %d", bl, br);
+	if (bl < 0 || br < 0)
+		goto out;
+	EXPECT(st6b.be[br].flags == (NOSNAT_BE_IN_USE | NOSNAT_BE_NODE6) &&
+	       st6b.be[br].node == nosnat_addr6_fold(other6) && !memcmp(st6b.be_node6[br].addr, other6, 16),
+	       "slot on a v6 node: flags %#x, the fold, nosnat_be_node6", st6b.be[br].flags);
+	EXPECT(!bpf_map_lookup_elem(m.be_node6, &br, &got) && !memcmp(got.addr, other6, 16),
+	       "nosnat_be_node6 in the map");
+	EXPECT(!state_be_local(&st6b, (__u32)br) && state_be_local(&st6b, (__u32)bl), "which is here");
+	{
+		struct nosnat_local local = {};
+		struct nosnat_pod6_key pk = { .port = htons(2525), .proto = IPPROTO_TCP };
+		struct nosnat_pod6 pod;
+
+		EXPECT(!bpf_map_lookup_elem(m.local, &id6, &local) && local.count == 1 &&
+		       local.ids[0] == (__u32)bl, "nosnat_local: the pod on this node's v6 address");
+		memcpy(pk.addr, pod_l, 16);
+		EXPECT(!bpf_map_lookup_elem(m.pods6, &pk, &pod) && pod.count == 1, "nosnat_pods6 has it");
+		memcpy(pk.addr, pod_r, 16);
+		EXPECT(bpf_map_lookup_elem(m.pods6, &pk, &pod), "a pod on another v6 node is not here");
+	}
+	EXPECT(verify_quiet(&m, &st6b) == 0, "verify with v6 nodes");
+	EXPECT(op_node6_del(&m, &st6, other6) == -EBUSY, "a v6 node with backends deleted");
+
+	/* apply moves the pod to a v4 node and back: the slot stays, its flag,
+	 * fold and nosnat_be_node6 follow */
+	{
+		static const char *yaml[2] = {
+			"node: [198.51.100.11, \"2001:db8:100::11\"]\n"
+			"nodes: [198.51.100.12, 2001:db8:100::12]\n"
+			"services:\n"
+			"  - vip: [192.0.2.10, 2001:db8::25]\n"
+			"    ports: [{port: 25, targetPort: 2525}]\n"
+			"    backends:\n"
+			"      - {address: 2001:db8:19:2::10, node: 198.51.100.12}\n"
+			"      - {address: 2001:db8:19:1::10, node: 2001:db8:100::11}\n",
+			"node: [198.51.100.11, \"2001:db8:100::11\"]\n"
+			"nodes: [198.51.100.12, 2001:db8:100::12]\n"
+			"services:\n"
+			"  - vip: [192.0.2.10, 2001:db8::25]\n"
+			"    ports: [{port: 25, targetPort: 2525}]\n"
+			"    backends:\n"
+			"      - {address: 2001:db8:19:2::10, node: 2001:db8:100::12}\n"
+			"      - {address: 2001:db8:19:1::10, node: 2001:db8:100::11}\n",
+		};
+		char err[512];
+
+		for (int step = 0; step < 2; step++) {
+			int v6node = step == 1;
+
+			EXPECT(!config_parse("node6.yaml", yaml[step], strlen(yaml[step]), &kprev, err, sizeof(err)),
+			       "step %d: %s", step, err);
+			char *out = NULL;
+			size_t len = 0;
+			FILE *f = open_memstream(&out, &len);
+
+			rc = config_apply(&m, &st6, &kprev, "node6.yaml", 0, f, err, sizeof(err));
+			fclose(f);
+			/* step 0 lists the v4 node too */
+			EXPECT(rc == 2 - step && out &&
+			       strstr(out, v6node ? "~ backend [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 node -> "
+						    "2001:db8:100::12\n"
+						  : "~ backend [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 node -> "
+						    "198.51.100.12\n"),
+			       "step %d: %d changes: %s%s", step, rc, rc < 0 ? err : "", out ? out : "");
+			free(out);
+			EXPECT(!state_read(&m, &st6b) &&
+			       state_find_backend_any(&st6b, id6, nosnat_addr6_fold(pod_r), pod_r, htons(2525)) == br,
+			       "step %d: the pod keeps its slot", step);
+			EXPECT(!bpf_map_lookup_elem(m.be_node6, &br, &got) &&
+			       !memcmp(got.addr, v6node ? other6 : zero6, 16) &&
+			       st6b.be[br].flags == (NOSNAT_BE_IN_USE | (v6node ? NOSNAT_BE_NODE6 : 0)) &&
+			       st6b.be[br].node == (v6node ? nosnat_addr6_fold(other6) : inet_addr("198.51.100.12")),
+			       "step %d: slot flags %#x", step, st6b.be[br].flags);
+			EXPECT(verify_quiet(&m, &st6b) == 0, "step %d: verify", step);
+		}
+		st6.be[br] = st6b.be[br];
+	}
+
+	/* verify: the fold must match, a v4 node's slot has no v6 node */
+	{
+		struct nosnat_backend bad = st6b.be[br];
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		int problems;
+		__u32 bi = (__u32)br;
+
+		bad.node ^= htonl(1);
+		bpf_map_update_elem(m.backends, &bi, &bad, BPF_ANY);
+		problems = !state_read(&m, &st6b) ? state_verify(&m, &st6b, f) : -1;
+		fclose(f);
+		EXPECT(problems >= 1 && out && strstr(out, "is not the fold of 2001:db8:100::12"),
+		       "verify on a wrong fold: %d: %s", problems, out ? out : "");
+		free(out);
+		bpf_map_update_elem(m.backends, &bi, &st6.be[br], BPF_ANY);
+	}
+
+	/* released: nosnat_be_node6 zeroed; then the node can go */
+	EXPECT(!op_backend_del_any(&m, &st6, &v6, nosnat_addr6_fold(pod_r), pod_r, htons(2525)),
+	       "backend del");
+	EXPECT(!bpf_map_lookup_elem(m.be_node6, &br, &got) && !addr6_set(got.addr),
+	       "nosnat_be_node6 zeroed on release");
+	EXPECT(!op_node6_del(&m, &st6, other6), "v6 node del");
+	{
+		struct nosnat_be6 k;
+
+		EXPECT(bpf_map_get_next_key(m.nodes6, NULL, &k), "nosnat_nodes6 emptied");
+	}
+	EXPECT(verify_quiet(&m, &st6b) == 0, "verify after the v6 node went");
+	{	/* and verify sees a v6 node left in a slot whose node is not v6 */
+		char *out = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&out, &len);
+		struct nosnat_be6 junk, none = {};
+		int problems;
+
+		memcpy(junk.addr, other6, 16);
+		bpf_map_update_elem(m.be_node6, &br, &junk, BPF_ANY);
+		problems = !state_read(&m, &st6b) ? state_verify(&m, &st6b, f) : -1;
+		fclose(f);
+		EXPECT(problems == 1 && out && strstr(out, "nosnat_be_node6[") &&
+		       strstr(out, "the slot's node is not IPv6"), "verify on a stale nosnat_be_node6: %d: %s",
+		       problems, out ? out : "");
+		free(out);
+		bpf_map_update_elem(m.be_node6, &br, &none, BPF_ANY);
+	}
+	/* the VIP deleted with a slot on this node's v6 address: zeroed too */
+	EXPECT(!op_vip_del_any(&m, &st6, &v6), "vip del");
+	EXPECT(!bpf_map_lookup_elem(m.be_node6, &bl, &got) && !addr6_set(got.addr),
+	       "nosnat_be_node6 zeroed with its VIP");
+out:
+	bpf_object__close(maps_obj);
+	maps_obj = NULL;
+}
+
+/* The command line of v6 nodes: each refusal one line, before any map is
+ * opened (the pin dir does not exist). */
+static void test_cli_node6(const char *self)
+{
+	static const struct { const char *args, *want; } cases[] = {
+		{ "node add fe80::1", "invalid node address 'fe80::1': link-local (fe80::/10)" },
+		{ "node add ::", "invalid node address '::'" },
+		{ "attach lo --node-ip 2001:db8:100::11 --node-ip 2001:db8:100::12",
+		  "--node-ip '2001:db8:100::12': an IPv6 --node-ip is given already (once per family)" },
+		{ "attach lo --node-ip 198.51.100.11 --node-ip 198.51.100.12",
+		  "--node-ip '198.51.100.12': an IPv4 --node-ip is given already (once per family)" },
+		{ "attach lo --node-ip ff02::1", "invalid --node-ip 'ff02::1': multicast" },
+		{ "backend add 192.0.2.10:25/tcp 198.18.1.2:2525 --node 2001:db8:100::12",
+		  "backend '198.18.1.2:2525' of VIP 192.0.2.10:25/tcp: node 2001:db8:100::12 is IPv6, but an "
+		  "IPv4 VIP's pods need IPv4 nodes" },
+		{ "backend add [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 --node fe80::12",
+		  "invalid --node 'fe80::12': link-local (fe80::/10)" },
+		{ "backend add [2001:db8::25]:25/tcp [2001:db8:19:2::10]:2525 --node nowhere",
+		  "invalid --node 'nowhere': not an IPv4 or IPv6 address" },
+	};
+	char bin[700], cmd[1200], out[1024];
+
+	snprintf(bin, sizeof(bin), "%.*s/nosnat",
+		 (int)(strrchr(self, '/') ? strrchr(self, '/') - self : 1), strrchr(self, '/') ? self : ".");
+	if (access(bin, X_OK)) {
+		printf("  skip  CLI of v6 nodes: no %s\n", bin);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *p;
+		size_t n;
+		int status;
+
+		snprintf(cmd, sizeof(cmd), "%s --pin-dir /nonexistent/nosnat-unit %s 2>&1", bin, cases[i].args);
+		p = popen(cmd, "r");
+		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+		out[n] = '\0';
+		status = p ? pclose(p) : -1;
+		EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 1 && strstr(out, cases[i].want) &&
+		       strchr(out, '\n') == out + n - 1, "nosnat %s: exit %d: %s (want %s)", cases[i].args,
+		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, cases[i].want);
+	}
+}
+
 static void write_text(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -1637,6 +2067,10 @@ int main(int argc, char **argv)
 	test_parse6();
 	test_maglev6();
 	test_state6(argv[0]);
+	test_config_node6(fixtures);
+	test_kube_node6();
+	test_state_node6(argv[0]);
+	test_cli_node6(argv[0]);
 	test_kube_creds();
 	test_daemon_lock();
 	if (!passed && !failed)
