@@ -436,6 +436,16 @@ static __always_inline __u32 mss6_max(const struct nosnat_cfg *cfg, const struct
 	       ((p->l4_off - p->l2_len) & 0x7ff);
 }
 
+/* The bytes the tunnel to be's node adds: ip6ip6 to a v6 node; to a v4
+ * one GUE where this node sends GUE (a load-time constant: the verifier
+ * walks one of them), else 6in4. */
+static __always_inline __u32 tunnel6_overhead(const struct nosnat_backend *be)
+{
+	if (be->flags & NOSNAT_BE_NODE6)
+		return NOSNAT_IP6IP6_OVERHEAD;
+	return nosnat_encap_gue ? NOSNAT_GUE_OVERHEAD : NOSNAT_6IN4_OVERHEAD;
+}
+
 /* The outer IPv4 header of 6in4 to node (protocol 41; UDP for GUE; DF, ID
  * the pod's tag), after the room for it was made at l2_len. */
 static __always_inline int skb_outer6in4(struct __sk_buff *skb, __u32 l2_len, __be32 src,
@@ -603,10 +613,7 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 	__u32 l2_len = p->l2_len & 0x1f, seg = skb->len - l2_len;
 	__u8 tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
 	int node6 = be->flags & NOSNAT_BE_NODE6;
-	/* to a v4 node: 6in4, or GUE when this node sends GUE (a load-time
-	 * constant: the verifier walks one of them) */
-	__u32 ovh = node6 ? NOSNAT_IP6IP6_OVERHEAD :
-		    nosnat_encap_gue ? NOSNAT_GUE_OVERHEAD : NOSNAT_6IN4_OVERHEAD;
+	__u32 ovh = tunnel6_overhead(be);
 	const struct nosnat_be6 *n6 = NULL;
 	__be32 node = be->node;
 	struct route rt = {};
@@ -719,10 +726,7 @@ static __always_inline void encap6_call(struct __sk_buff *skb, const struct pkt6
 		     (__u64)p->proto << 24 | (__u64)tag << 32 | (__u64)(error & 1) << 49;
 
 	if (syn && cfg->mtu)
-		nosnat_mss_clamp_skb(skb, p->l4_off,
-				     mss6_max(cfg, p, (be->flags & NOSNAT_BE_NODE6) ?
-							      NOSNAT_IP6IP6_OVERHEAD :
-							      NOSNAT_6IN4_OVERHEAD));
+		nosnat_mss_clamp_skb(skb, p->l4_off, mss6_max(cfg, p, tunnel6_overhead(be)));
 	verdict_unpack(nosnat_encap6_skb(skb, id, args), v);
 }
 
@@ -1251,12 +1255,10 @@ static __always_inline void reply6_clamp(struct __sk_buff *skb, const struct pkt
 	const struct nosnat_cfg *cfg = cfg_get();
 	const struct nosnat_backend *be = bpf_map_lookup_elem(&nosnat_backends, &id);
 
-	/* the tunnel to this pod: ip6ip6 when it is known by its v6 node */
+	/* the tunnel to this pod: ip6ip6 when it is known by its v6 node, GUE
+	 * where the nodes send GUE (this node's setting stands for theirs) */
 	if (cfg && cfg->mtu && be)
-		nosnat_mss_clamp_skb(skb, p->l4_off,
-				     mss6_max(cfg, p, (be->flags & NOSNAT_BE_NODE6) ?
-							      NOSNAT_IP6IP6_OVERHEAD :
-							      NOSNAT_6IN4_OVERHEAD));
+		nosnat_mss_clamp_skb(skb, p->l4_off, mss6_max(cfg, p, tunnel6_overhead(be)));
 }
 
 /* tc egress: a reply of one of this node's v6 pods to a client of a VIP

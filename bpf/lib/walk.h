@@ -364,7 +364,7 @@ static __always_inline void walk_skb(struct __sk_buff *skb, struct verdict *v)
 	 * here (by the outer ID's tag) */
 	verdict_unpack(nosnat_tunnel6_skb(skb, v->ifindex == TUNNEL_GUE6), v);
 	if (v->out == OUT_TUNNEL)
-		verdict_unpack(nosnat_walk6_skb(skb, v->ifindex & 0xffff), v);
+		verdict_unpack(nosnat_walk6_skb(skb, v->ifindex), v);
 }
 
 /* The hook-neutral verdict as XDP's return code. */

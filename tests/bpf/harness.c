@@ -310,7 +310,10 @@ int cfg_reset(void)
 	};
 	__u32 zero = 0;
 
-	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
+	/* the last test's VIPs and nodes go under the cfg they were made
+	 * with (a pod on this node's v6 address is this node's only while
+	 * cfg has that address), then the fresh cfg */
+	if (state_read(&maps, &st))
 		return -1;
 	while (st.n_vips)
 		if (op_vip_del_any(&maps, &st, &st.vips[0].vk))
@@ -318,6 +321,11 @@ int cfg_reset(void)
 	while (st.n_nodes)
 		if (op_node_del(&maps, &st, st.nodes[0]))
 			return -1;
+	while (st.n_nodes6)
+		if (op_node6_del(&maps, &st, st.nodes6[0].addr))
+			return -1;
+	if (bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) || state_read(&maps, &st))
+		return -1;
 	map_clear(maps.flows);
 	map_clear(maps.flows6);
 	map_clear(maps.flow6_new);

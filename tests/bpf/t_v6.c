@@ -756,47 +756,43 @@ int t_v6_second_chance(void)
 
 /* --- an IPv6 node network: ip6ip6 between nodes ---------------------------- */
 
-/* This node's v6 address in cfg, and nodes B and C known by theirs. */
+/* This node's v6 address in cfg, and nodes B and C known by theirs (the
+ * loader's ops). */
 static int node6_setup(void)
 {
 	struct nosnat_cfg cfg;
-	struct nosnat_be6 n;
-	__u32 zero = 0, one = 1;
+	__u8 n[16];
+	__u32 zero = 0;
 
 	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
 	ip6(T6_NODE_SELF, cfg.node_ip6);
-	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
-	ip6(T6_NODE_B, n.addr);
-	CHECK(!bpf_map_update_elem(maps.nodes6, &n, &one, BPF_ANY), "nodes6");
-	ip6(T6_NODE_C, n.addr);
-	CHECK(!bpf_map_update_elem(maps.nodes6, &n, &one, BPF_ANY), "nodes6");
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY) && !state_read(&maps, &st), "cfg");
+	ip6(T6_NODE_B, n);
+	CHECK(!op_node6_add(&maps, &st, n), "node B by v6");
+	ip6(T6_NODE_C, n);
+	CHECK(!op_node6_add(&maps, &st, n), "node C by v6");
 	return 0;
 }
 
-/* The slot of v6 pod pod:port (made by v6_vip on a stand-in v4 node) moved
- * to the node known by v6 address node6, as the ABI lays it out. */
-static int slot_to_node6(const char *pod, uint16_t port, const char *node6)
+/* The v6 VIP vip:port/proto with one pod pod:port on the node known by
+ * v6 address node6 (the loader's ops). */
+static int v6_vip_on6(const char *vip, uint16_t port, const char *pod, uint16_t pod_port,
+		      const char *node6)
 {
-	uint8_t a[16];
-	struct nosnat_be6 n;
+	char spec[96];
+	struct vip_key k;
+	__u8 a6[16], n6[16];
+	int rc;
 
-	ip6(pod, a);
-	ip6(node6, n.addr);
-	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
-		struct nosnat_backend be;
-		struct nosnat_be6 p6;
-
-		if (bpf_map_lookup_elem(maps.backends, &id, &be) || !(be.flags & NOSNAT_BE_IN_USE) ||
-		    be.port != htons(port) || bpf_map_lookup_elem(maps.be6, &id, &p6) ||
-		    memcmp(p6.addr, a, 16))
-			continue;
-		be.flags |= NOSNAT_BE_NODE6;
-		be.node = nosnat_addr6_fold(n.addr);
-		CHECK(!bpf_map_update_elem(maps.backends, &id, &be, BPF_ANY), "slot");
-		CHECK(!bpf_map_update_elem(maps.be_node6, &id, &n, BPF_ANY), "be_node6");
-		return 0;
-	}
-	FAIL("no slot of %s", pod);
+	snprintf(spec, sizeof(spec), "[%s]:%u/tcp", vip, port);
+	CHECK(!parse_vip_spec(spec, &k), "VIP spec %s", spec);
+	ip6(pod, a6);
+	ip6(node6, n6);
+	rc = op_vip_add_any(&maps, &st, &k);
+	CHECK(!rc || rc == -EEXIST, "vip add %s: %d", spec, rc);
+	CHECK(!op_backend_add_on(&maps, &st, &k, fold6(a6), a6, htons(pod_port), 0, n6, 1),
+	      "backend add %s on %s", pod, node6);
+	return 0;
 }
 
 /* What this node sends a v6 node: ip6ip6, the tag in the flow label. */
@@ -845,8 +841,7 @@ static int node6_rows(void)
 	size_t n, wn;
 
 	CHECK(!node6_setup(), "v6 nodes");
-	CHECK(!v6_vip("2001:db8::26", 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "VIP, pod B");
-	CHECK(!slot_to_node6(T6_POD_B, 2525, T6_NODE_B), "pod B by its node's v6 address");
+	CHECK(!v6_vip_on6("2001:db8::26", 25, T6_POD_B, 2525, T6_NODE_B), "VIP, pod B by v6 node");
 
 	/* the SYN: ip6ip6 to B, the tag in the flow label, MSS for 40 bytes */
 	ip.tclass = 0x28;
@@ -880,8 +875,7 @@ static int node6_rows(void)
 
 	/* a pod here known by this node's v6 address: what B sends it in
 	 * ip6ip6 is taken off and DNATed; its SYN-ACK clamped for 40 bytes */
-	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "VIP, pod here");
-	CHECK(!slot_to_node6(T6_POD_LOCAL, 2525, T6_NODE_SELF), "pod here by the v6 address");
+	CHECK(!v6_vip_on6(T6_VIP, 25, T6_POD_LOCAL, 2525, T6_NODE_SELF), "VIP, pod here by v6");
 	ip = ipv6(T6_CLIENT, T6_VIP);
 	l = tcp6(40161, 25, TH_SYN);
 	n = from_node6in6(in, T6_NODE_B, tag6(T6_POD_LOCAL, 2525), &ip, &l);
@@ -926,32 +920,77 @@ static int node6_rows(void)
 	return 0;
 }
 
-/* The slots moved to v6 nodes back to the v4 ones the loader made them
- * with, the v6 nodes forgotten: the loader's state as it knows it again. */
-static void node6_undo(void)
-{
-	struct nosnat_be6 zero6 = {}, n;
-
-	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
-		struct nosnat_backend be;
-
-		if (bpf_map_lookup_elem(maps.backends, &id, &be) || !(be.flags & NOSNAT_BE_NODE6))
-			continue;
-		be.flags &= ~NOSNAT_BE_NODE6;
-		be.node = st.be[id].node;
-		bpf_map_update_elem(maps.backends, &id, &be, BPF_ANY);
-		bpf_map_update_elem(maps.be_node6, &id, &zero6, BPF_ANY);
-	}
-	ip6(T6_NODE_B, n.addr);
-	bpf_map_delete_elem(maps.nodes6, &n);
-	ip6(T6_NODE_C, n.addr);
-	bpf_map_delete_elem(maps.nodes6, &n);
-}
-
 int t_v6_node6(void)
 {
-	int rc = node6_rows();
+	return node6_rows();
+}
 
-	node6_undo();
+/* --- GUE carrying v6 ---------------------------------------------------- */
+
+/* GUE's source port for a v6 flow: the hash of the address folds. */
+static uint16_t gue6_sport(const struct ip6_spec *ip, const struct l4_spec *l)
+{
+	uint8_t ports[4] = { l->sport >> 8, l->sport & 0xff, l->dport >> 8, l->dport & 0xff };
+	uint32_t p, h;
+
+	memcpy(&p, ports, 4);
+	h = hash_3words(fold6(ip->saddr), fold6(ip->daddr), p ^ l->proto);
+	return (uint16_t)(0xc000 | ((h ^ (h >> 16)) & 0x3fff));
+}
+
+static int gue6_rows(void)
+{
+	static uint8_t syn6_opts_1412[20] = { 2, 4, 0x05, 0x84, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0,
+					      1, 3, 3, 7 };
+	uint8_t in[1024], want[1200], inner[1024], outer[1100];
+	struct ip6_spec ip = ipv6(T6_CLIENT, "2001:db8::26");
+	struct l4_spec l = tcp6(40170, 25, TH_SYN), w;
+	size_t n, wn, in_n;
+
+	CHECK(!v6_vip("2001:db8::26", 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "VIP, pod B");
+	/* a SYN: IPv4 + UDP to the GUE port, the IPv6 packet right after;
+	 * MSS 1500 - 28 - 40 - 20 */
+	n = frame6(in, &ip, &l);
+	w = l;
+	w.opts = syn6_opts_1412;
+	in_n = build_ip6(inner, &ip, &w);
+	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer,
+		       build_gue(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag6(T6_POD_B, 2525),
+				 gue6_sport(&ip, &l), NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
+	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_GUE), "SYN");
+
+	/* GUE with IPv6 inside, from node B: taken off, DNAT to the pod here */
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "VIP, pod here");
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40171, 25, TH_SYN);
+	in_n = build_ip6(inner, &ip, &l);
+	n = build_eth(in, MAC_SELF, MAC_B, 0, 0x0800, outer,
+		      build_gue(outer, ip4(T_NODE_B), ip4(T_NODE_SELF), tag6(T6_POD_LOCAL, 2525),
+				0xc123, NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
+	ip6(T6_POD_LOCAL, ip.daddr);
+	l.dport = 2525;
+	wn = build_eth(want, MAC_SELF, MAC_B, 0, 0x86dd, inner, build_ip6(inner, &ip, &l));
+	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_DECAP, NOSNAT_R_GUE), "from B");
+	/* ... from a stranger: dropped */
+	ip = ipv6(T6_CLIENT, T6_VIP);
+	l = tcp6(40172, 25, TH_SYN);
+	in_n = build_ip6(inner, &ip, &l);
+	n = build_eth(in, MAC_SELF, MAC_B, 0, 0x0800, outer,
+		      build_gue(outer, ip4(T_STRANGER), ip4(T_NODE_SELF), tag6(T6_POD_LOCAL, 2525),
+				0xc123, NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
+	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_UNKNOWN_ENCAP_SRC),
+	      "stranger");
+	return 0;
+}
+
+int t_v6_gue(void)
+{
+	int rc;
+
+	if (reload_encap(1))
+		FAIL("cannot load the object for GUE");
+	rc = gue6_rows();
+	if (reload_encap(0))
+		FAIL("cannot load the object back for IPIP");
 	return rc;
 }
