@@ -27,6 +27,13 @@ t_gue_carries_vip_traffic() {
 	[ "$(verdict_packets a xdp encap gue)" -gt 0 ] || fail "node a sent no GUE" || return 1
 	[ "$(verdict_packets b xdp decap gue)" -gt 0 ] || fail "node b took no GUE off" || return 1
 	echo "| pod b saw $seen (GUE to port 6080)"
+	# a v6 VIP's packets in GUE too (the IPv6 packet right after the UDP header)
+	mail_vip6 b || return 1
+	local before6
+	before6=$(verdict_packets b xdp decap gue)
+	seen=$(pod_sees_client6 b) || return 1
+	[ "$(verdict_packets b xdp decap gue)" -gt "$before6" ] || fail "node b took no v6 GUE off" || return 1
+	echo "| pod b saw $seen (v6 in GUE)"
 
 	# 20 MiB: segments of a big skb leave as GUE of the uplink's size
 	nosnat_all backend del $VIP:25/tcp "${POD_IP[b]}:2525" >/dev/null || return 1
@@ -39,7 +46,7 @@ t_gue_carries_vip_traffic() {
 	held_through_failover 4 b || rc=1
 	[ "$(verdict_packets b xdp encap gue)" -gt 0 ] || fail "node b never sent GUE" || rc=1
 	lab_announce a
-	[ $rc = 0 ] && echo "remote pod saw the client, 20 MiB up, 4 connections held through a failover, all in GUE"
+	[ $rc = 0 ] && echo "remote pod saw the client (v4 and v6), 20 MiB up, 4 connections held through a failover, all in GUE"
 	return $rc
 }
 

@@ -224,8 +224,8 @@ t_v6_over_a_v6_node_network() {
 	# on the LAN between the nodes: IPv6 in IPv6, and no 6in4
 	nsx lan nft -f - <<-EOF2 || rc=1
 		table bridge nsnlab_6in6 {
-			chain fwd { type filter hook forward priority 0; policy accept;
-				    ip6 nexthdr ipv6 counter; ip protocol ipv6 counter; }
+			chain lan { type filter hook forward priority 0; policy accept;
+				    ip6 nexthdr 41 counter; ip protocol 41 counter; }
 		}
 	EOF2
 	who client $VIP6 25 >/dev/null || fail "a second connection" || rc=1
