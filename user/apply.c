@@ -48,7 +48,9 @@ static int validate(const struct state *s, const struct config *cfg, __be32 node
 	char bs[EP_STR_LEN];
 	int rc;
 
-	if (!node_ip) {
+	/* an address of either family (a node of an IPv6-only node network
+	 * has no IPv4 one) */
+	if (!node_ip && !addr6_set(node_ip6)) {
 		snprintf(err, errlen, "%s:1:1: this node's address is unknown (set 'node' or attach with --node-ip)",
 			 file);
 		return -EINVAL;

@@ -491,14 +491,21 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		err("interface %s not found", ifname);
 		return -ENODEV;
 	}
-	if (!node_ip && iface_ipv4(ifname, &node_ip)) {
-		err("interface %s has no IPv4 address (give --node-ip)", ifname);
-		return -EADDRNOTAVAIL;
-	}
 	/* an IPv6 node network: given, else the interface's, else none */
 	memcpy(node_ip6, o->node_ip6, sizeof(node_ip6));
 	if (!addr6_set(node_ip6) && iface_ipv6(ifname, node_ip6))
 		memset(node_ip6, 0, sizeof(node_ip6));
+	/* a node of an IPv6-only node network has no IPv4 address: its v6
+	 * VIPs work, v4 VIPs pass it untouched (no_node_ip) */
+	if (!node_ip && iface_ipv4(ifname, &node_ip)) {
+		if (!addr6_set(node_ip6)) {
+			err("interface %s has no IPv4 or global IPv6 address (give --node-ip)",
+			    ifname);
+			return -EADDRNOTAVAIL;
+		}
+		node_ip = 0;
+		info("interface %s has no IPv4 address: only IPv6 VIPs are served here", ifname);
+	}
 	rc = iface_mtu(ifname, &mtu);
 	if (rc) {
 		err("cannot read the MTU of %s: %s", ifname, strerror(-rc));

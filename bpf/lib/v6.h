@@ -624,6 +624,9 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_NODE_IP);
 			return;
 		}
+	} else if (!cfg->node_ip) {		/* nor a v4 one */
+		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_NODE_IP);
+		return;
 	}
 	if (skb->gso_size) {
 		struct tcphdr *th = (void *)(long)skb->data + (p->l4_off & 0x7ff);
@@ -878,8 +881,8 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	if (p.proto == IPPROTO_ICMPV6 && !p.fragment) {
 		/* an error's quote in the linear area (errors are small) */
 		cfg = cfg_get();
-		if (!cfg || !cfg->node_ip || ctx_pull(CTX_SKB(skb), V6_PULL_LEN) ||
-		    pkt6_parse(skb, off, &p) != PARSE6_OK)
+		if (!cfg || (!cfg->node_ip && !node6_fold(cfg)) ||
+		    ctx_pull(CTX_SKB(skb), V6_PULL_LEN) || pkt6_parse(skb, off, &p) != PARSE6_OK)
 			return;
 		icmp6_to_vip(skb, &p, cfg, tag, v);
 		return;
@@ -901,7 +904,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	if (!vip)
 		return;		/* a VIP's address, another port: not ours */
 	cfg = cfg_get();
-	if (!cfg || !cfg->node_ip) {
+	if (!cfg || (!cfg->node_ip && !node6_fold(cfg))) {	/* a node address of either family */
 		set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
 		return;
 	}

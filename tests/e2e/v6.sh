@@ -250,3 +250,30 @@ t_v6_over_a_v6_node_network() {
 	[ $rc = 0 ] && echo "v6 VIP over a v6 node network: the client's address kept, 20 MiB up, 4 connections held through a failover"
 	return $rc
 }
+
+# A node of an IPv6-only node network (no IPv4 address on its uplink)
+# attaches, knowing itself by its v6 address; with neither family it is
+# refused in one line.
+t_v6_only_node_attaches() {
+	local ns=$LAB-v6only pins=$LAB_DIR/bpffs/v6only out rc=0
+	trap 'ip netns exec '"$ns"' "$NOSNAT" --pin-dir '"$pins"' detach v6o0 >/dev/null 2>&1; ip netns del '"$ns"' 2>/dev/null' EXIT
+	ip netns add "$ns" || return 1
+	ip -n "$ns" link add v6o0 type veth peer name v6o1 &&
+		ip -n "$ns" link set v6o0 up && ip -n "$ns" link set v6o1 up || return 1
+	mkdir -p "$pins"
+	out=$(ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" attach v6o0 --hook tc 2>&1) &&
+		fail "attached without any address: $out" && rc=1
+	[ "$(printf '%s\n' "$out" | grep -c .)" = 1 ] && [[ $out == *"no IPv4 or global IPv6 address"* ]] ||
+		fail "refusal: $out" || rc=1
+	ip -n "$ns" -6 addr add 2001:db8:100::99/64 dev v6o0 nodad || return 1
+	out=$(ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" attach v6o0 --hook tc 2>&1) ||
+		fail "attach with a v6 address only: $out" || return 1
+	[[ $out == *"only IPv6 VIPs are served here"* ]] || fail "attach said: $out" || rc=1
+	out=$(ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" list --json) || fail "list" || rc=1
+	[ "$(jq -r .node_ip6 <<<"$out")" = 2001:db8:100::99 ] || fail "node_ip6: $out" || rc=1
+	ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" vip add "[$VIP6]:25/tcp" >/dev/null || rc=1
+	ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" backend add "[$VIP6]:25/tcp" \
+		"[${POD_IP6[a]}]:2525" --node 2001:db8:100::99 >/dev/null || fail "a pod here by v6" || rc=1
+	[ $rc = 0 ] && echo "attached by its v6 address alone; refused with none"
+	return $rc
+}
