@@ -800,6 +800,8 @@ static void usage(FILE *f)
 		   "       nosnat --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].usage);
+	fprintf(f, "\naddresses: IPv4 or IPv6, an IPv6 one in brackets when a port follows\n"
+		   "  (vip add [2001:db8::25]:25/tcp, backend add ... [2001:db8:18:2::2]:2525)\n");
 	fprintf(f, "\n'nosnat COMMAND -h' for a command's options. Default pin dir: %s\n",
 		NOSNAT_DEFAULT_PIN_DIR);
 }
