@@ -35,13 +35,22 @@ int nosnat_xdp(struct xdp_md *ctx)
 /* tc ingress: carries out what XDP left in the frame's metadata (a pod's
  * rewrite, a hand-off to the neighbour code; lib/twin.h); the whole walk
  * for anything else XDP passed on, or for every packet with --hook tc. */
-SEC("tc")
-int nosnat_tc_ingress(struct __sk_buff *skb)
+/* What XDP left in the frame's metadata, done by the twin (lib/twin.h), as
+ * a global function: the metadata's copy on its own stack, not on the entry
+ * point's, under which the v6 walk and its encapsulation sit. NO_META:
+ * nothing left (or the twin declined): the walk's. */
+#define NO_META	(~0ULL)
+
+__attribute__((noinline)) __u64 nosnat_twin_skb(struct __sk_buff *skb)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
-	struct nosnat_meta *meta = (void *)(long)skb->data_meta, m = {};
-	void *data = (void *)(long)skb->data;
+	struct nosnat_meta *meta, m = {};
+	void *data;
 
+	if (!skb)
+		return NO_META;
+	meta = (void *)(long)skb->data_meta;
+	data = (void *)(long)skb->data;
 	/* a hand-off needs magic and ifindex only: an older XDP program (the
 	 * moment after an upgrade attached this twin) leaves just those */
 	if ((void *)meta + 8 <= data && meta->magic == NOSNAT_META_MAGIC) {
@@ -52,7 +61,21 @@ int nosnat_tc_ingress(struct __sk_buff *skb)
 		m = *meta;
 		meta->magic = 0;
 	}
-	tc_ingress_run(skb, &m, &v);
+	if (!m.magic || twin_from_xdp(skb, &m, &v))
+		return NO_META;
+	return verdict_pack(&v);
+}
+
+SEC("tc")
+int nosnat_tc_ingress(struct __sk_buff *skb)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+	__u64 twin = nosnat_twin_skb(skb);
+
+	if (twin == NO_META)
+		walk_skb(skb, &v);
+	else
+		verdict_unpack(twin, &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }

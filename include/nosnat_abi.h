@@ -372,6 +372,10 @@ _Static_assert(sizeof(struct nosnat_flow_key) == 16, "flow key size");
 					 * and claimed with the VIP's mark (or absent) */
 #define NOSNAT_FLOW_MAGLEV	0x4	/* the pod is what the VIP's Maglev table of
 					 * generation gen gives the flow's hash */
+#define NOSNAT_FLOW_SENT_ON	0x8	/* nosnat_flows6 of a pod's node: a flow a node
+					 * sent here that no pod here owns, sent on once
+					 * to the previous table's pod on a third node
+					 * (its second chance): its packets follow */
 #define NOSNAT_FLOW_HANDED_ON	0x2	/* nosnat_flow_new: XDP without metadata recorded
 					 * the SYN and passed it on untouched; whoever
 					 * delivers it counts the new flow */

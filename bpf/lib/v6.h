@@ -81,6 +81,14 @@ static __always_inline __be32 addr6_fold(const struct in6_addr *a)
 	return f ? f : 1;
 }
 
+static __always_inline int addr6_eq(const struct in6_addr *a, const struct in6_addr *b)
+{
+	return a->in6_u.u6_addr32[0] == b->in6_u.u6_addr32[0] &&
+	       a->in6_u.u6_addr32[1] == b->in6_u.u6_addr32[1] &&
+	       a->in6_u.u6_addr32[2] == b->in6_u.u6_addr32[2] &&
+	       a->in6_u.u6_addr32[3] == b->in6_u.u6_addr32[3];
+}
+
 /* This node's v6 address folded as a v6 node's slot holds it (0: none). */
 static __always_inline __be32 node6_fold(const struct nosnat_cfg *cfg)
 {
@@ -92,12 +100,21 @@ static __always_inline __be32 node6_fold(const struct nosnat_cfg *cfg)
 	return addr6_fold(a);
 }
 
-/* Is be's pod on this node (by its v4 node address, or its v6 one)? */
-static __always_inline int be_here6(const struct nosnat_backend *be, const struct nosnat_cfg *cfg)
+/* Is pod id (slot be) on this node, by its v4 node address or its v6 one?
+ * A v6 node is compared whole: two node addresses may share a fold (per
+ * rack /64s do), and a pod on the other would be taken for this node's. */
+static __always_inline int be_here6(const struct nosnat_backend *be, __u32 id,
+				    const struct nosnat_cfg *cfg)
 {
-	if (be->flags & NOSNAT_BE_NODE6)
-		return be->node == node6_fold(cfg);
-	return be->node == cfg->node_ip;
+	const struct nosnat_be6 *n6;
+
+	if (!(be->flags & NOSNAT_BE_NODE6))
+		return be->node == cfg->node_ip;
+	if (be->node != node6_fold(cfg))
+		return 0;
+	n6 = bpf_map_lookup_elem(&nosnat_be_node6, &id);
+	return n6 && addr6_eq((const struct in6_addr *)n6->addr,
+			      (const struct in6_addr *)cfg->node_ip6);
 }
 
 /* A tunnel's tag (walk6's tag argument) that came in ip6ip6: this node is
@@ -165,6 +182,8 @@ static __always_inline int parse6(void *data, void *data_end, __u32 off, struct 
 	if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS ||
 	    nh == IPPROTO_FRAGMENT)
 		return PARSE6_MALFORMED;	/* more than we walk: not ours to judge */
+	if (off > 0x7ff)
+		return PARSE6_MALFORMED;	/* headers beyond 2 KiB: not walked */
 	p->proto = nh;
 	p->l4_off = off;
 	return PARSE6_OK;
@@ -232,12 +251,12 @@ static __always_inline __u32 flow6_hash(const struct nosnat_flow6_key *k)
 
 static __always_inline void flow6_record(void *table, const struct nosnat_flow6_key *k, __u32 id,
 					 const struct nosnat_backend *be, __u32 vip_id,
-					 __be32 syn_ack, __u32 gen)
+					 __be32 syn_ack, __u32 gen, __u32 flags)
 {
 	const struct nosnat_vip_id *vi = bpf_map_lookup_elem(&nosnat_vip_ids, &vip_id);
 	struct nosnat_flow f = {
 		.backend_id = id, .backend_addr = be->addr, .syn_ack = syn_ack,
-		.vip_ref = vi ? vi->ref : 0, .flags = NOSNAT_FLOW_MAGLEV, .gen = gen,
+		.vip_ref = vi ? vi->ref : 0, .flags = NOSNAT_FLOW_MAGLEV | flags, .gen = gen,
 	};
 
 	bpf_map_update_elem(table, k, &f, BPF_ANY);
@@ -265,7 +284,8 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	if (!syn) {
 		f = bpf_map_lookup_elem(&nosnat_flows6, k);
 		be = flow_backend(f, 0);
-		if (be && f && (tag == ~0U || be_here6(be, cfg))) {
+		if (be && f && (tag == ~0U || be_here6(be, f->backend_id, cfg) ||
+				(f->flags & NOSNAT_FLOW_SENT_ON))) {
 			*id = f->backend_id;
 			*fp = f;
 			return be;
@@ -273,7 +293,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	nf = bpf_map_lookup_elem(&nosnat_flow6_new, k);
 	be = flow_backend(nf, syn);
-	if (be && nf && (tag == ~0U || be_here6(be, cfg))) {
+	if (be && nf && (tag == ~0U || be_here6(be, nf->backend_id, cfg))) {
 		*id = nf->backend_id;
 		if (!syn) {
 			struct nosnat_flow copy = *nf;
@@ -295,7 +315,7 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 		return NULL;
 	if (!syn && k->proto == IPPROTO_TCP) {
 		*reason = NOSNAT_R_RECOVERED;
-		flow6_record(&nosnat_flows6, k, *id, be, vip_id, 0, gen);
+		flow6_record(&nosnat_flows6, k, *id, be, vip_id, 0, gen, 0);
 		return be;
 	}
 	*new_flow = 1;
@@ -303,11 +323,11 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	 * older one (a client's reused port) is over */
 	if (syn)
 		bpf_map_delete_elem(&nosnat_flows6, k);
-	if (syn && tag == ~0U && !be_here6(be, cfg) && new_flow_limited(cfg)) {
+	if (syn && tag == ~0U && !be_here6(be, *id, cfg) && new_flow_limited(cfg)) {
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return be;
 	}
-	flow6_record(&nosnat_flow6_new, k, *id, be, vip_id, syn_ack, gen);
+	flow6_record(&nosnat_flow6_new, k, *id, be, vip_id, syn_ack, gen, 0);
 	return be;
 }
 
@@ -386,13 +406,6 @@ struct icmp6_err {
 
 #define ICMP6_PULL_LEN	(18 + 40 + 8 + 40 + 8)	/* L2, both IPv6 headers, the quote's ports */
 
-static __always_inline int addr6_eq(const struct in6_addr *a, const struct in6_addr *b)
-{
-	return a->in6_u.u6_addr32[0] == b->in6_u.u6_addr32[0] &&
-	       a->in6_u.u6_addr32[1] == b->in6_u.u6_addr32[1] &&
-	       a->in6_u.u6_addr32[2] == b->in6_u.u6_addr32[2] &&
-	       a->in6_u.u6_addr32[3] == b->in6_u.u6_addr32[3];
-}
 
 /* One party of an ICMPv6 error's flow changed: its address in the outer
  * header (at outer_off: in the pseudo-header the sum covers) and in the
@@ -451,17 +464,27 @@ static __always_inline __u32 tunnel6_overhead(const struct nosnat_backend *be)
 static __always_inline int skb_outer6in4(struct __sk_buff *skb, __u32 l2_len, __be32 src,
 					 __be32 node, __u8 tclass, __u16 tag, __u8 proto)
 {
-	__be16 ip_proto = bpf_htons(ETH_P_IP);
-	struct iphdr o = {
-		.version = 4, .ihl = 5, .tos = tclass, .tot_len = bpf_htons(skb->len - l2_len),
-		.id = bpf_htons(tag), .frag_off = bpf_htons(IP_DF), .ttl = 64,
-		.protocol = proto, .saddr = src, .daddr = node,
-	};
+	/* written in place (built on the stack, the headers would crowd the
+	 * third frame of tc's call chain); the ethertype is 2 bytes before */
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct iphdr *o = data + (l2_len & 0x1f);
+	__be16 *ethertype = data + ((l2_len - 2) & 0x1e);
 
-	o.check = ipv4_hdr_csum(&o);
-	if (bpf_skb_store_bytes(skb, l2_len, &o, sizeof(o), 0) ||
-	    bpf_skb_store_bytes(skb, l2_len - 2, &ip_proto, sizeof(ip_proto), 0))
+	if ((void *)(o + 1) > data_end || (void *)(ethertype + 1) > data_end)
 		return -1;
+	o->version = 4;
+	o->ihl = 5;
+	o->tos = tclass;
+	o->tot_len = bpf_htons(skb->len - l2_len);
+	o->id = bpf_htons(tag);
+	o->frag_off = bpf_htons(IP_DF);
+	o->ttl = 64;
+	o->protocol = proto;
+	o->check = 0;
+	o->saddr = src;
+	o->daddr = node;
+	o->check = ipv4_hdr_csum(o);
+	*ethertype = bpf_htons(ETH_P_IP);
 	return 0;
 }
 
@@ -475,7 +498,10 @@ struct ptb6_msg {
 	struct ipv6hdr ip;
 	struct icmp6_err icmp;
 	__u8 quote[PTB6_QUOTE];
+	__u8 macs[2 * ETH_ALEN];	/* the frame's, then swapped: not sent */
+	__u8 swapped[2 * ETH_ALEN];
 };
+#define PTB6_LEN	offsetof(struct ptb6_msg, macs)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -487,16 +513,17 @@ struct {
 /* Turn p into packet too big (MTU mtu) back to its sender, from the
  * address it was sent to, MACs swapped: it goes back out of the interface
  * it came in on. */
-static __always_inline int skb_ptb6(struct __sk_buff *skb, const struct pkt6 *p, __u32 mtu)
+static __always_inline int skb_ptb6(struct __sk_buff *skb, __u32 l2_len, __u32 mtu)
 {
-	__u32 l2_len = p->l2_len & 0x1f, zero = 0;
+	__u32 zero = 0;
+
+	l2_len &= 0x1f;
 	struct ptb6_msg *m = bpf_map_lookup_elem(&nosnat_ptb6_msg, &zero);
-	__u8 macs[2 * ETH_ALEN], swapped[2 * ETH_ALEN];
 	__s64 sum;
 	__u64 s;
 
 	if (!m || bpf_skb_load_bytes(skb, l2_len, m->quote, sizeof(m->quote)) ||
-	    bpf_skb_load_bytes(skb, 0, macs, sizeof(macs)))
+	    bpf_skb_load_bytes(skb, 0, m->macs, sizeof(m->macs)))
 		return -1;
 	__builtin_memset(&m->ip, 0, sizeof(m->ip) + sizeof(m->icmp));
 	m->ip.version = 6;
@@ -519,38 +546,52 @@ static __always_inline int skb_ptb6(struct __sk_buff *skb, const struct pkt6 *p,
 	    bpf_htonl(IPPROTO_ICMPV6);
 	s = (s & 0xffffffff) + (s >> 32);
 	m->icmp.check = csum_fold((__u32)s);
-	__builtin_memcpy(swapped, macs + ETH_ALEN, ETH_ALEN);
-	__builtin_memcpy(swapped + ETH_ALEN, macs, ETH_ALEN);
-	if (bpf_skb_change_tail(skb, l2_len + sizeof(*m), 0) ||
-	    bpf_skb_store_bytes(skb, 0, swapped, sizeof(swapped), 0) ||
-	    bpf_skb_store_bytes(skb, l2_len, m, sizeof(*m), 0))
+	__builtin_memcpy(m->swapped, m->macs + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(m->swapped + ETH_ALEN, m->macs, ETH_ALEN);
+	if (bpf_skb_change_tail(skb, l2_len + PTB6_LEN, 0) ||
+	    bpf_skb_store_bytes(skb, 0, m->swapped, sizeof(m->swapped), 0) ||
+	    bpf_skb_store_bytes(skb, l2_len, m, PTB6_LEN, 0))
 		return -1;
 	return 0;
 }
 
 /* The way to a v6 node from the kernel's FIB, as skb_route for v4. */
+/* The v6 FIB query, in a per-CPU scratch element: on the stack its 64
+ * bytes would crowd the third frame of tc's call chain. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} nosnat_fib6 SEC(".maps");
+
 static __always_inline int skb_route6(struct __sk_buff *skb, const __u8 *src, const __u8 *node,
 				      __u8 tclass, __u16 tot_len, struct route *rt)
 {
-	struct bpf_fib_lookup fib = {
-		.family = 10 /* AF_INET6 */, .l4_protocol = IPPROTO_IPV6, .tot_len = tot_len,
-		.ifindex = skb->ingress_ifindex,
-		.flowinfo = bpf_htonl((__u32)tclass << 20),
-	};
+	__u32 zero = 0;
+	struct bpf_fib_lookup *fib = bpf_map_lookup_elem(&nosnat_fib6, &zero);
 	long rc;
 
-	__builtin_memcpy(fib.ipv6_src, src, 16);
-	__builtin_memcpy(fib.ipv6_dst, node, 16);
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	if (!fib)
+		return -1;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = 10;	/* AF_INET6 */
+	fib->l4_protocol = IPPROTO_IPV6;
+	fib->tot_len = tot_len;
+	fib->ifindex = skb->ingress_ifindex;
+	fib->flowinfo = bpf_htonl((__u32)tclass << 20);
+	__builtin_memcpy(fib->ipv6_src, src, 16);
+	__builtin_memcpy(fib->ipv6_dst, node, 16);
+	rc = bpf_fib_lookup(skb, fib, sizeof(*fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
-		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);
-		__builtin_memcpy(rt->smac, fib.smac, ETH_ALEN);
-		rt->ifindex = fib.ifindex;
+		__builtin_memcpy(rt->dmac, fib->dmac, ETH_ALEN);
+		__builtin_memcpy(rt->smac, fib->smac, ETH_ALEN);
+		rt->ifindex = fib->ifindex;
 		return 0;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		rt->to_tc = NOSNAT_R_NEIGH_FALLBACK;
-		rt->ifindex = fib.ifindex;
+		rt->ifindex = fib->ifindex;
 		return rt->ifindex ? 0 : -1;
 	}
 	return -1;
@@ -561,21 +602,37 @@ static __always_inline int skb_route6(struct __sk_buff *skb, const __u8 *src, co
 static __always_inline int skb_outer6in6(struct __sk_buff *skb, __u32 l2_len, const __u8 *src,
 					 const __u8 *node, __u8 tclass, __u16 tag)
 {
-	struct ipv6hdr o = {
-		.version = 6, .priority = tclass >> 4,
-		.flow_lbl = { (__u8)((tclass & 0xf) << 4), (__u8)(tag >> 8), (__u8)tag },
-		.payload_len = bpf_htons(skb->len - l2_len - sizeof(struct ipv6hdr)),
-		.nexthdr = IPPROTO_IPV6, .hop_limit = 64,
-	};
+	void *data = (void *)(long)skb->data, *data_end = (void *)(long)skb->data_end;
+	struct ipv6hdr *o = data + (l2_len & 0x1f);
 
-	__builtin_memcpy(&o.saddr, src, 16);
-	__builtin_memcpy(&o.daddr, node, 16);
-	return bpf_skb_store_bytes(skb, l2_len, &o, sizeof(o), 0) ? -1 : 0;
+	if ((void *)(o + 1) > data_end)
+		return -1;
+	o->version = 6;
+	o->priority = tclass >> 4;
+	o->flow_lbl[0] = (__u8)((tclass & 0xf) << 4);
+	o->flow_lbl[1] = (__u8)(tag >> 8);
+	o->flow_lbl[2] = (__u8)tag;
+	o->payload_len = bpf_htons(skb->len - l2_len - sizeof(struct ipv6hdr));
+	o->nexthdr = IPPROTO_IPV6;
+	o->hop_limit = 64;
+	__builtin_memcpy(&o->saddr, src, 16);
+	__builtin_memcpy(&o->daddr, node, 16);
+	return 0;
 }
 
 /* GUE's source port for a v6 flow: the hash of its addresses' folds and
  * ports, as for v4 (RSS spreads a node pair's flows). */
-static __always_inline __be16 gue6_sport(struct __sk_buff *skb, const struct pkt6 *p)
+/* What the encapsulation needs of a v6 packet: where its headers are, its
+ * transport and traffic class (kept small: its frame is the third on the
+ * stack, under the entry point's and the walk's). */
+struct enc6 {
+	__u16 l2_len;
+	__u16 l4_off;
+	__u8 proto;
+	__u8 tclass;
+};
+
+static __always_inline __be16 gue6_sport(struct __sk_buff *skb, const struct enc6 *p)
 {
 	struct ipv6hdr *ip6 = (void *)(long)skb->data + (p->l2_len & 0x1f);
 	__u32 *ports = (void *)(long)skb->data + (p->l4_off & 0x7ff);
@@ -593,25 +650,31 @@ static __always_inline int skb_outer_gue6(struct __sk_buff *skb, __u32 l2_len,
 					  const struct nosnat_cfg *cfg, __be32 node, __u8 tclass,
 					  __u16 tag, __be16 sport)
 {
-	struct udphdr u = { .source = sport, .dest = cfg->gue_port,
-			    .len = bpf_htons(skb->len - l2_len - sizeof(struct iphdr)) };
+	struct udphdr *u;
 
 	if (skb_outer6in4(skb, l2_len, cfg->node_ip, node, tclass, tag, IPPROTO_UDP))
 		return -1;
-	return bpf_skb_store_bytes(skb, l2_len + sizeof(struct iphdr), &u, sizeof(u), 0) ? -1 : 0;
+	u = (void *)(long)skb->data + (l2_len & 0x1f) + sizeof(struct iphdr);
+	if ((void *)(u + 1) > (void *)(long)skb->data_end)
+		return -1;
+	u->source = sport;
+	u->dest = cfg->gue_port;
+	u->len = bpf_htons(skb->len - l2_len - sizeof(struct iphdr));
+	u->check = 0;
+	return 0;
 }
 
 /* p (a v6 VIP packet for pod id, be, on another node) to that node, out
  * the way the FIB says: in IPv4 (6in4) to a v4 node, in IPv6 (ip6ip6) to a
  * v6 one (a SYN's MSS clamped by the caller, encap6_call). A packet too big
  * for the tunnel gets packet too big back (below). */
-static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
+static __always_inline void encap6_send(struct __sk_buff *skb, const struct enc6 *p,
 					const struct nosnat_cfg *cfg,
 					const struct nosnat_backend *be, __u32 id, __u16 tag,
 					int error, struct verdict *v)
 {
 	__u32 l2_len = p->l2_len & 0x1f, seg = skb->len - l2_len;
-	__u8 tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
+	__u8 tclass = p->tclass;
 	int node6 = be->flags & NOSNAT_BE_NODE6;
 	__u32 ovh = tunnel6_overhead(be);
 	const struct nosnat_be6 *n6 = NULL;
@@ -644,7 +707,7 @@ static __always_inline void encap6_send(struct __sk_buff *skb, struct pkt6 *p,
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else if (rate_over(RATE_ICMP, NOSNAT_ICMP_PER_SEC))
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_LIMITED);
-		else if (skb_ptb6(skb, p, cfg->mtu - ovh))
+		else if (skb_ptb6(skb, l2_len, cfg->mtu - ovh))
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_TOO_BIG);
 		else
 			set_verdict(v, OUT_TX, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_FRAG_NEEDED);
@@ -697,24 +760,22 @@ __attribute__((noinline)) __u64 nosnat_encap6_skb(struct __sk_buff *skb, __u32 i
 			     .reason = NOSNAT_R_MALFORMED };
 	const struct nosnat_cfg *cfg = cfg_get();
 	const struct nosnat_backend *be;
-	struct pkt6 p = {};
-	void *data, *data_end;
+	struct ipv6hdr *ip6;
+	struct enc6 e;
 
 	if (!skb || !cfg)
 		return verdict_pack(&v);
 	be = bpf_map_lookup_elem(&nosnat_backends, &id);
 	if (!be)
 		return verdict_pack(&v);
-	data = (void *)(long)skb->data;
-	data_end = (void *)(long)skb->data_end;
-	p.l2_len = args & 0x1f;
-	p.l4_off = (args >> 8) & 0x7ff;
-	p.proto = (args >> 24) & 0xff;
-	p.data_end = data_end;
-	p.ip6 = data + p.l2_len;
-	if ((void *)(p.ip6 + 1) > data_end)
+	e.l2_len = args & 0x1f;
+	e.l4_off = (args >> 8) & 0x7ff;
+	e.proto = (args >> 24) & 0xff;
+	ip6 = (void *)(long)skb->data + e.l2_len;
+	if ((void *)(ip6 + 1) > (void *)(long)skb->data_end)
 		return verdict_pack(&v);
-	encap6_send(skb, &p, cfg, be, id, (__u16)(args >> 32), (args >> 49) & 1, &v);
+	e.tclass = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	encap6_send(skb, &e, cfg, be, id, (__u16)(args >> 32), (args >> 49) & 1, &v);
 	return verdict_pack(&v);
 }
 
@@ -775,7 +836,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 
 	f = bpf_map_lookup_elem(&nosnat_flows6, &k);
 	be = flow_backend(f, 0);
-	if (be && f && (tag == ~0U || be_here6(be, cfg)))
+	if (be && f && (tag == ~0U || be_here6(be, f->backend_id, cfg)))
 		id = f->backend_id;
 	else if (tag != ~0U)
 		be = local_by_tag(vip_id, tag_here(cfg, tag), (__u16)(tag & NOSNAT_ID_TAG_MASK), &id);
@@ -785,7 +846,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
-	if (be_here6(be, cfg)) {
+	if (be_here6(be, id, cfg)) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 
 		if (!pod || icmp6_rewrite(skb, ic_off + offsetof(struct icmp6_err, check),
@@ -804,10 +865,15 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_ICMP_NO_FLOW);
 		return;
 	}
-	count_backend(id, skb->len);
-	encap6_call(skb, p, cfg, be, id, backend_tag(be->addr, be->port), 0, 1, v);
-	if (v->action == NOSNAT_ACT_ENCAP)
-		v->reason = NOSNAT_R_ICMP_ERROR;
+	{
+		__u32 len = skb->len;
+
+		encap6_call(skb, p, cfg, be, id, backend_tag(be->addr, be->port), 0, 1, v);
+		if (v->action == NOSNAT_ACT_ENCAP) {
+			v->reason = NOSNAT_R_ICMP_ERROR;
+			count_backend(id, len);
+		}
+	}
 }
 
 /* tag: ~0 for a packet from a client; for one a node sent in a tunnel
@@ -823,8 +889,8 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	struct nosnat_flow *f = NULL;
 	struct pkt6 p = {};
 	__be16 sport = 0, dport = 0;
-	__u32 off, id = 0, reason = NOSNAT_R_NONE;
-	int rc, syn = 0, new_flow = 0;
+	__u32 off, id = 0, reason = NOSNAT_R_NONE, len = skb->len;
+	int rc, syn = 0, new_flow = 0, sent_on;
 
 	if (l2_proto(data, data_end, &off) != bpf_htons(ETH_P_IPV6))
 		return;
@@ -894,13 +960,27 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		return;
 	}
 
-	struct nosnat_vip6_key vk = { .port = dport, .proto = p.proto };
 	struct nosnat_flow6_key k = { .sport = sport, .dport = dport, .proto = p.proto };
 
-	__builtin_memcpy(vk.addr, &p.ip6->daddr, 16);
 	__builtin_memcpy(k.src, &p.ip6->saddr, 16);
 	__builtin_memcpy(k.dst, &p.ip6->daddr, 16);
-	vip = bpf_map_lookup_elem(&nosnat_vips6, &vk);
+	/* the VIP's key laid over the flow key's tail, whose place it takes
+	 * for the lookup (the walk's frame is the second of three on the
+	 * stack): the destination, then port and protocol */
+	{
+		struct nosnat_vip6_key *vk = (void *)k.dst;
+		__be16 sp = k.sport;
+		__u8 pr = k.proto;
+
+		vk->port = dport;
+		vk->proto = pr;
+		vk->pad = 0;
+		vip = bpf_map_lookup_elem(&nosnat_vips6, vk);
+		k.sport = sp;
+		k.dport = dport;
+		k.proto = pr;
+		k.pad[0] = k.pad[1] = k.pad[2] = 0;
+	}
 	if (!vip)
 		return;		/* a VIP's address, another port: not ours */
 	cfg = cfg_get();
@@ -936,7 +1016,7 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 	 * added): it goes once to the previous table's pod, here or on its
 	 * node (the outer ID says it had its second chance), and is recorded
 	 * so. */
-	if (reason == NOSNAT_R_RECOVERED && be_here6(be, cfg) && nosnat_have_ct &&
+	if (reason == NOSNAT_R_RECOVERED && be_here6(be, id, cfg) && nosnat_have_ct &&
 	    cfg->ct_mark_mask && (tag == ~0U || !(tag & NOSNAT_ID_SECOND_CHANCE))) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 		struct nosnat_backend *prev;
@@ -944,30 +1024,29 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 
 		if (pod && !ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask)) {
 			prev = maglev_prev_backend(vip_id, flow6_hash(&k), &pid);
+			/* a previous pod here must prove it has the connection;
+			 * one elsewhere is its node's to judge */
+			if (prev && pid != id && be_here6(prev, pid, cfg)) {
+				const struct nosnat_be6 *ppod = bpf_map_lookup_elem(&nosnat_be6, &pid);
+
+				if (!ppod || !ct6_claim(skb, &k, ppod, prev->port, cfg->ct_mark_mask))
+					prev = NULL;
+			}
 			if (prev && pid != id) {
-				flow6_record(&nosnat_flows6, &k, pid, prev, vip_id, 0, GEN_NONE);
+				/* recorded: on the pod's node, a flow sent on to a
+				 * third node is followed there from now on */
+				flow6_record(&nosnat_flows6, &k, pid, prev, vip_id, 0, GEN_NONE,
+					     tag != ~0U && !be_here6(prev, pid, cfg) ?
+						     NOSNAT_FLOW_SENT_ON : 0);
 				reason = NOSNAT_R_SECOND_CHANCE;
 				be = prev;
 				id = pid;
-				if (!be_here6(be, cfg) && tag != ~0U) {
-					/* a node sent it: the previous pod is on a third node */
-					count_flow_event(reason);
-					count_backend(id, skb->len);
-					encap6_call(skb, &p, cfg, be, id,
-						    backend_tag(be->addr, be->port) | NOSNAT_ID_SECOND_CHANCE,
-						    0, 0, v);
-					if (v->action == NOSNAT_ACT_ENCAP)
-						v->reason = reason;
-					return;
-				}
 			}
 		}
 	}
 	if (reason != NOSNAT_R_NONE)
 		count_flow_event(reason);
-	count_vip(vip_id, skb->len, new_flow);
-	count_backend(id, skb->len);
-	if (be_here6(be, cfg)) {
+	if (be_here6(be, id, cfg)) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 
 		if (!pod) {
@@ -985,18 +1064,24 @@ static __always_inline void walk6(struct __sk_buff *skb, struct verdict *v, __u3
 		set_verdict(v, OUT_PASS, tag == ~0U ? NOSNAT_ACT_LOCAL : NOSNAT_ACT_DECAP, reason);
 		if (tag != ~0U && (tag & TAG_GUE) && reason == NOSNAT_R_NONE)
 			v->reason = NOSNAT_R_GUE;
+		count_vip(vip_id, len, new_flow);
+		count_backend(id, len);
 		return;
 	}
-	if (tag != ~0U) {	/* a node sent it here, and no pod here has it */
+	sent_on = reason == NOSNAT_R_SECOND_CHANCE || (f && (f->flags & NOSNAT_FLOW_SENT_ON));
+	if (tag != ~0U && !sent_on) {	/* a node sent it here, and no pod here has it */
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
 	encap6_call(skb, &p, cfg, be, id,
-		    backend_tag(be->addr, be->port) |
-			    (reason == NOSNAT_R_SECOND_CHANCE ? NOSNAT_ID_SECOND_CHANCE : 0),
+		    backend_tag(be->addr, be->port) | (sent_on ? NOSNAT_ID_SECOND_CHANCE : 0),
 		    syn, 0, v);
-	if (v->action == NOSNAT_ACT_ENCAP && reason != NOSNAT_R_NONE)
+	if (v->action != NOSNAT_ACT_ENCAP)
+		return;		/* too big, no route: not delivered, not counted so */
+	if (reason != NOSNAT_R_NONE)
 		v->reason = reason;
+	count_vip(vip_id, len, new_flow);
+	count_backend(id, len);
 }
 
 /* tc ingress: a v6 packet, walked on its own (global: verified once, its
@@ -1017,12 +1102,15 @@ __attribute__((noinline)) __u64 nosnat_walk6_skb(struct __sk_buff *skb, __u32 ta
 /* RFC 6040 on decapsulation: congestion met between the nodes (CE on the
  * outer header) is kept on an ECN-capable inner packet, whose traffic
  * class's low two bits are the top of its second byte. */
-static __always_inline void ecn6_decap(struct ipv6hdr *inner, int outer_ce)
+static __always_inline void ecn6_decap(struct __sk_buff *skb, const struct ipv6hdr *inner,
+				       __u32 off, int outer_ce)
 {
-	__u8 *b = (__u8 *)inner;
+	__u8 b = ((const __u8 *)inner)[1] | 0x30;
 
-	if (outer_ce && (b[1] & 0x30))
-		b[1] |= 0x30;
+	/* the store keeps a complete sum (CHECKSUM_COMPLETE) right: IPv6 has
+	 * no header sum whose change would cancel this one */
+	if (outer_ce && (((const __u8 *)inner)[1] & 0x30))
+		bpf_skb_store_bytes(skb, off + 1, &b, 1, BPF_F_RECOMPUTE_CSUM);
 }
 
 /* 6in4 to this node (p at the outer IPv4 header): ours only from a known
@@ -1063,7 +1151,8 @@ static __always_inline void tunnel6(struct __sk_buff *skb, __u32 gue, struct ver
 		return;
 	}
 	tag = bpf_ntohs(p.ip->id);	/* the pod's tag, and the second chance's bit */
-	ecn6_decap(inner, (p.ip->tos & INET_ECN_MASK) == INET_ECN_CE);
+	ecn6_decap(skb, inner, (p.l2_len & 0x1f) + (outer & 0x7c),
+		   (p.ip->tos & INET_ECN_MASK) == INET_ECN_CE);
 	diff = -(__s32)(outer & 0x7c);
 	rc = bpf_skb_adjust_room(skb, diff, BPF_ADJ_ROOM_MAC, BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	if (rc == -EINVAL_) {
@@ -1139,7 +1228,8 @@ static __always_inline void tunnel66(struct __sk_buff *skb, struct verdict *v)
 		return;
 	}
 	tag = (__u32)o->flow_lbl[1] << 8 | o->flow_lbl[2];
-	ecn6_decap(in, ((o->flow_lbl[0] >> 4) & INET_ECN_MASK) == INET_ECN_CE);
+	ecn6_decap(skb, in, (off & 0x1f) + sizeof(*o),
+		   ((o->flow_lbl[0] >> 4) & INET_ECN_MASK) == INET_ECN_CE);
 	rc = bpf_skb_adjust_room(skb, -(__s32)sizeof(*o), BPF_ADJ_ROOM_MAC,
 				 BPF_F_ADJ_ROOM_DECAP_L3_IPV6);
 	if (rc == -EINVAL_)	/* a kernel before the flag: none is needed, IPv6 stays */
