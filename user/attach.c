@@ -658,6 +658,12 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		if (rc)
 			goto out;
 	}
+	/* IPv6 promises every path 1280 bytes: through ip6ip6 (40 more) an
+	 * uplink below 1320 cannot, and packet too big cannot say less */
+	if (addr6_set(node_ip6) && mtu < 1280 + NOSNAT_IP6IP6_OVERHEAD)
+		err("warning: %s's MTU %u is below %u: a v6 VIP's pods on nodes known by v6 "
+		    "addresses (ip6ip6) lose 1280-byte packets, IPv6's least",
+		    ifname, mtu, 1280 + NOSNAT_IP6IP6_OVERHEAD);
 	if (mtu > NOSNAT_MAX_MTU && hook != ATTACH_HOOK_TC && !(cfg.flags & NOSNAT_CFG_ENCAP_VIA_TC))
 		err("warning: %s's MTU %u is above %u: a larger packet with a partial checksum "
 		    "cannot be completed for XDP_TX and is dropped (--encap-via tc has no such limit)",

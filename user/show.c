@@ -158,7 +158,8 @@ void show_list(FILE *f, const struct state *s, int json)
 		json_object *o = json_object_new_object(), *ns = json_object_new_array(),
 			    *vs_arr = json_object_new_array();
 
-		jput(o, "node", jaddr(s->cfg.node_ip));
+		/* a node of an IPv6-only node network has no v4 address: "" */
+		jput(o, "node", s->cfg.node_ip ? jaddr(s->cfg.node_ip) : json_object_new_string(""));
 		jput(o, "node_ip6", json_object_new_string(v6 ? addr_str(0, s->cfg.node_ip6, a) : ""));
 		jput(o, "ifindex", json_object_new_int64(s->cfg.ifindex));
 		jput(o, "mtu", json_object_new_int64(s->cfg.mtu));
@@ -182,9 +183,13 @@ void show_list(FILE *f, const struct state *s, int json)
 		json_print(f, o);
 		return;
 	}
-	fprintf(f, "node %s", ip_str(s->cfg.node_ip, a));
-	if (v6)
-		fprintf(f, ", %s", addr_str(0, s->cfg.node_ip6, a));
+	if (s->cfg.node_ip) {
+		fprintf(f, "node %s", ip_str(s->cfg.node_ip, a));
+		if (v6)
+			fprintf(f, ", %s", addr_str(0, s->cfg.node_ip6, a));
+	} else {		/* an IPv6-only node network */
+		fprintf(f, "node %s", v6 ? addr_str(0, s->cfg.node_ip6, a) : "(none)");
+	}
 	fprintf(f, " (ifindex %u, mtu %u, sends %s, takes %s off, GUE port %u)\n", s->cfg.ifindex,
 		s->cfg.mtu, encap_name(s->cfg.encap), decap_name(s->cfg.decap), ntohs(s->cfg.gue_port));
 	fprintf(f, "nodes:");

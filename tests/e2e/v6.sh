@@ -270,7 +270,8 @@ t_v6_only_node_attaches() {
 		fail "attach with a v6 address only: $out" || return 1
 	[[ $out == *"only IPv6 VIPs are served here"* ]] || fail "attach said: $out" || rc=1
 	out=$(ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" list --json) || fail "list" || rc=1
-	[ "$(jq -r .node_ip6 <<<"$out")" = 2001:db8:100::99 ] || fail "node_ip6: $out" || rc=1
+	[ "$(jq -r .node_ip6 <<<"$out")" = 2001:db8:100::99 ] && [ "$(jq -r .node <<<"$out")" = "" ] ||
+		fail "node, node_ip6: $out" || rc=1
 	ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" vip add "[$VIP6]:25/tcp" >/dev/null || rc=1
 	ip netns exec "$ns" "$NOSNAT" --pin-dir "$pins" backend add "[$VIP6]:25/tcp" \
 		"[${POD_IP6[a]}]:2525" --node 2001:db8:100::99 >/dev/null || fail "a pod here by v6" || rc=1
