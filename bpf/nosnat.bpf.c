@@ -37,18 +37,15 @@ int nosnat_xdp(struct xdp_md *ctx)
  * for anything else XDP passed on, or for every packet with --hook tc. */
 /* What XDP left in the frame's metadata, done by the twin (lib/twin.h), as
  * a global function: the metadata's copy on its own stack, not on the entry
- * point's, under which the v6 walk and its encapsulation sit. NO_META:
+ * point's, under which the v6 walk and its encapsulation sit. TWIN_NO_META:
  * nothing left (or the twin declined): the walk's. */
-#define NO_META	(~0ULL)
-
 __attribute__((noinline)) __u64 nosnat_twin_skb(struct __sk_buff *skb)
 {
-	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
 	struct nosnat_meta *meta, m = {};
 	void *data;
 
 	if (!skb)
-		return NO_META;
+		return TWIN_NO_META;
 	meta = (void *)(long)skb->data_meta;
 	data = (void *)(long)skb->data;
 	/* a hand-off needs magic and ifindex only: an older XDP program (the
@@ -61,21 +58,15 @@ __attribute__((noinline)) __u64 nosnat_twin_skb(struct __sk_buff *skb)
 		m = *meta;
 		meta->magic = 0;
 	}
-	if (!m.magic || twin_from_xdp(skb, &m, &v))
-		return NO_META;
-	return verdict_pack(&v);
+	return twin_run(skb, &m);
 }
 
 SEC("tc")
 int nosnat_tc_ingress(struct __sk_buff *skb)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
-	__u64 twin = nosnat_twin_skb(skb);
 
-	if (twin == NO_META)
-		walk_skb(skb, &v);
-	else
-		verdict_unpack(twin, &v);
+	tc_ingress_run(skb, nosnat_twin_skb(skb), &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }

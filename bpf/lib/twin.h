@@ -201,14 +201,28 @@ static __attribute__((noinline)) int twin_from_xdp(struct __sk_buff *skb,
 	return 0;
 }
 
-/* tc ingress with what XDP left (m; magic 0: nothing): the twin's part, or
- * the whole walk. */
-static __always_inline void tc_ingress_run(struct __sk_buff *skb, const struct nosnat_meta *m,
-					   struct verdict *v)
+/* tc ingress with what XDP left (m; magic 0: nothing): the twin's verdict
+ * packed, or TWIN_NO_META when the walk is to do the packet. Called from a
+ * global function of the entry point's (nosnat.bpf.c), so that m's copy
+ * sits on that function's stack, not under the walk's. */
+#define TWIN_NO_META	(~0ULL)
+
+static __always_inline __u64 twin_run(struct __sk_buff *skb, const struct nosnat_meta *m)
 {
-	if (m->magic && !twin_from_xdp(skb, m, v))
-		return;
-	walk_skb(skb, v);
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+
+	if (!m->magic || twin_from_xdp(skb, m, &v))
+		return TWIN_NO_META;
+	return verdict_pack(&v);
+}
+
+/* tc ingress's verdict: the twin's, else the walk's. */
+static __always_inline void tc_ingress_run(struct __sk_buff *skb, __u64 twin, struct verdict *v)
+{
+	if (twin == TWIN_NO_META)
+		walk_skb(skb, v);
+	else
+		verdict_unpack(twin, v);
 }
 
 #endif

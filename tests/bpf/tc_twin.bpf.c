@@ -18,13 +18,22 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct nosnat_meta twin_meta;
 
+/* nosnat_twin_skb's part, the metadata from twin_meta */
+__attribute__((noinline)) __u64 tc_twin_meta(struct __sk_buff *skb)
+{
+	struct nosnat_meta m = twin_meta;
+
+	if (!skb)
+		return TWIN_NO_META;
+	return twin_run(skb, &m);
+}
+
 SEC("tc")
 int tc_twin(struct __sk_buff *skb)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
-	struct nosnat_meta m = twin_meta;
 
-	tc_ingress_run(skb, &m, &v);
+	tc_ingress_run(skb, tc_twin_meta(skb), &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }
