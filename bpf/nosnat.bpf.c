@@ -32,9 +32,6 @@ int nosnat_xdp(struct xdp_md *ctx)
 	return xdp_ret(&v);
 }
 
-/* tc ingress: carries out what XDP left in the frame's metadata (a pod's
- * rewrite, a hand-off to the neighbour code; lib/twin.h); the whole walk
- * for anything else XDP passed on, or for every packet with --hook tc. */
 /* What XDP left in the frame's metadata, done by the twin (lib/twin.h), as
  * a global function: the metadata's copy on its own stack, not on the entry
  * point's, under which the v6 walk and its encapsulation sit. TWIN_NO_META:
@@ -61,12 +58,20 @@ __attribute__((noinline)) __u64 nosnat_twin_skb(struct __sk_buff *skb)
 	return twin_run(skb, &m);
 }
 
+/* tc ingress: carries out what XDP left in the frame's metadata (a pod's
+ * rewrite, a hand-off to the neighbour code; lib/twin.h); the whole walk
+ * for anything else XDP passed on, or for every packet with --hook tc. A
+ * frame without metadata (every one with --hook tc or without XDP's
+ * metadata) skips the twin's call. */
 SEC("tc")
 int nosnat_tc_ingress(struct __sk_buff *skb)
 {
 	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+	__u64 twin = TWIN_NO_META;
 
-	tc_ingress_run(skb, nosnat_twin_skb(skb), &v);
+	if ((void *)(long)skb->data_meta < (void *)(long)skb->data)
+		twin = nosnat_twin_skb(skb);
+	tc_ingress_run(skb, twin, &v);
 	count_verdict(NOSNAT_HOOK_TC_INGRESS, &v, skb->len);
 	return tc_ret(skb, &v);
 }

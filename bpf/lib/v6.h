@@ -404,8 +404,6 @@ struct icmp6_err {
 	__be32 rest;		/* the MTU of packet too big */
 };
 
-#define ICMP6_PULL_LEN	(18 + 40 + 8 + 40 + 8)	/* L2, both IPv6 headers, the quote's ports */
-
 
 /* One party of an ICMPv6 error's flow changed: its address in the outer
  * header (at outer_off: in the pseudo-header the sum covers) and in the
@@ -1252,6 +1250,25 @@ __attribute__((noinline)) __u64 nosnat_tunnel66_skb(struct __sk_buff *skb)
 	return verdict_pack(&v);
 }
 
+/* Does a flow table prove that the v6 flow fk went to pod slot sl (the
+ * pod's address folded: fold)? The table asked first, then the other: a
+ * flow is among the handshakes until the client's second packet. */
+static __always_inline int flow6_proves(const struct nosnat_flow6_key *fk,
+					const struct nosnat_pod6_slot *sl, __be32 fold,
+					int handshake_first)
+{
+	const struct nosnat_flow *f;
+
+	for (int t = 0; t < 2; t++) {
+		f = bpf_map_lookup_elem((t ^ handshake_first) ? (void *)&nosnat_flow6_new
+							      : (void *)&nosnat_flows6, fk);
+		if (f && f->backend_id == sl->id && f->backend_addr == fold &&
+		    f->vip_ref == sl->vip_ref)
+			return 1;
+	}
+	return 0;
+}
+
 /* tc egress: an ICMPv6 error a pod sends about a v6 VIP flow (port
  * unreachable for a UDP client, packet too big) leaves as the VIP's,
  * quoting the client's packet as the client sent it; else the client's
@@ -1297,21 +1314,13 @@ static __always_inline void icmp6_from_pod(struct __sk_buff *skb, __u32 off, str
 	__builtin_memcpy(fk.src, &q->saddr, 16);
 	for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
 		const struct nosnat_pod6_slot *sl = &pod->slots[i];
-		struct nosnat_flow *f;
 
 		if (i >= pod->count)
 			break;
 		__builtin_memcpy(fk.dst, sl->vip_addr, 16);
 		fk.dport = sl->vip_port;
-		f = bpf_map_lookup_elem(&nosnat_flows6, &fk);
-		if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-		    f->vip_ref != sl->vip_ref) {
-			/* about a flow's first datagram: still a handshake */
-			f = bpf_map_lookup_elem(&nosnat_flow6_new, &fk);
-			if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-			    f->vip_ref != sl->vip_ref)
-				continue;
-		}
+		if (!flow6_proves(&fk, sl, fold, 0))	/* a first datagram's: a handshake's */
+			continue;
 		if (icmp6_rewrite(skb, ic_off + offsetof(struct icmp6_err, check),
 				  (off & 0x1f) + offsetof(struct ipv6hdr, saddr),
 				  ic_off + sizeof(*ic) + offsetof(struct ipv6hdr, daddr),
@@ -1439,7 +1448,6 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 		}
 		for (__u32 i = 0; i < NOSNAT_POD_IDS; i++) {
 			const struct nosnat_pod6_slot *sl = &pod->slots[i];
-			struct nosnat_flow *f;
 
 			if (i >= pod->count)
 				break;
@@ -1456,19 +1464,8 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 					continue;
 				bpf_map_update_elem(&nosnat_flows6, &fk, &nf, BPF_ANY);
 				count_flow_event(reason);
-			} else {
-				/* a handshake's flow is among the handshakes until the
-				 * client's next packet: a SYN-ACK asks there first */
-				f = bpf_map_lookup_elem(syn_ack ? (void *)&nosnat_flow6_new
-								: (void *)&nosnat_flows6, &fk);
-				if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-				    f->vip_ref != sl->vip_ref) {
-					f = bpf_map_lookup_elem(syn_ack ? (void *)&nosnat_flows6
-									: (void *)&nosnat_flow6_new, &fk);
-					if (!f || f->backend_id != sl->id || f->backend_addr != fold ||
-					    f->vip_ref != sl->vip_ref)
-						continue;
-				}
+			} else if (!flow6_proves(&fk, sl, fold, syn_ack)) {
+				continue;	/* a SYN-ACK asks the handshakes first */
 			}
 			if (reply6_nat(skb, &p, sl, reason, v))
 				return;
