@@ -55,10 +55,12 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, v & 0xffff);
 }
 
-size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4)
+/* The L4 header and payload at t, its sum over the pseudo-header whose
+ * address words add up to addr_sum (ICMPv6, protocol 58, gets its sum too;
+ * ICMP for IPv4 comes whole from the caller); returns its length. */
+static size_t build_l4(uint8_t *t, const struct l4_spec *l4, uint32_t addr_sum)
 {
-	size_t ihl = 20 + ip->opts_len, l4len = 0;
-	uint8_t *h = buf, *t = buf + ihl;
+	size_t l4len = 0;
 	uint16_t c;
 
 	if (l4->proto == IPPROTO_TCP) {
@@ -75,7 +77,7 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 		copy(t + 20, l4->opts, l4->opts_len);
 		copy(t + thl, l4->payload, l4->payload_len);
 		l4len = thl + l4->payload_len;
-		c = csum16(t, l4len, pseudo_sum(ip->saddr, ip->daddr, IPPROTO_TCP, l4len));
+		c = csum16(t, l4len, addr_sum + IPPROTO_TCP + (uint32_t)l4len);
 		memcpy(t + 16, &c, 2);
 	} else if (l4->proto == IPPROTO_UDP) {
 		l4len = 8 + l4->payload_len;
@@ -85,7 +87,7 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 		put16(t + 6, 0);
 		copy(t + 8, l4->payload, l4->payload_len);
 		if (!l4->udp_no_csum) {
-			c = csum16(t, l4len, pseudo_sum(ip->saddr, ip->daddr, IPPROTO_UDP, l4len));
+			c = csum16(t, l4len, addr_sum + IPPROTO_UDP + (uint32_t)l4len);
 			if (!c)
 				c = 0xffff;
 			memcpy(t + 6, &c, 2);
@@ -93,7 +95,22 @@ size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4
 	} else if (l4->payload_len) {
 		copy(t, l4->payload, l4->payload_len);
 		l4len = l4->payload_len;
+		if (l4->proto == 58 && l4len >= 4) {
+			put16(t + 2, 0);
+			c = csum16(t, l4len, addr_sum + 58 + (uint32_t)l4len);
+			memcpy(t + 2, &c, 2);
+		}
 	}
+	return l4len;
+}
+
+size_t build_ip(uint8_t *buf, const struct ip_spec *ip, const struct l4_spec *l4)
+{
+	size_t ihl = 20 + ip->opts_len;
+	uint8_t *h = buf;
+	size_t l4len = build_l4(buf + ihl, l4, pseudo_sum(ip->saddr, ip->daddr, 0, 0));
+	uint16_t c;
+
 	h[0] = 0x40 | (uint8_t)(ihl / 4);
 	h[1] = ip->tos;
 	put16(h + 2, (uint16_t)(ihl + l4len));
@@ -127,50 +144,14 @@ void ip6(const char *s, uint8_t out[16])
 
 size_t build_ip6(uint8_t *buf, const struct ip6_spec *ip, const struct l4_spec *l4)
 {
-	uint8_t *h = buf, *t = buf + 40 + ip->ext_len;
-	size_t l4len = 0;
+	uint8_t *h = buf;
 	uint32_t sum = 0;
-	uint16_t c;
+	size_t l4len;
 
 	for (int i = 0; i < 16; i += 2)
 		sum += (uint32_t)(ip->saddr[i] << 8 | ip->saddr[i + 1]) +
 		       (uint32_t)(ip->daddr[i] << 8 | ip->daddr[i + 1]);
-	if (l4->proto == IPPROTO_TCP) {
-		size_t thl = 20 + l4->opts_len;
-
-		memset(t, 0, thl);
-		put16(t, l4->sport);
-		put16(t + 2, l4->dport);
-		put32(t + 4, l4->seq);
-		put32(t + 8, l4->ack);
-		t[12] = (uint8_t)((thl / 4) << 4);
-		t[13] = l4->flags;
-		put16(t + 14, 64240);
-		copy(t + 20, l4->opts, l4->opts_len);
-		copy(t + thl, l4->payload, l4->payload_len);
-		l4len = thl + l4->payload_len;
-		c = csum16(t, l4len, sum + IPPROTO_TCP + (uint32_t)l4len);
-		memcpy(t + 16, &c, 2);
-	} else if (l4->proto == IPPROTO_UDP) {
-		l4len = 8 + l4->payload_len;
-		put16(t, l4->sport);
-		put16(t + 2, l4->dport);
-		put16(t + 4, (uint16_t)l4len);
-		put16(t + 6, 0);
-		copy(t + 8, l4->payload, l4->payload_len);
-		c = csum16(t, l4len, sum + IPPROTO_UDP + (uint32_t)l4len);
-		if (!c)
-			c = 0xffff;
-		memcpy(t + 6, &c, 2);
-	} else if (l4->payload_len) {	/* ICMPv6: the caller's bytes, sum filled in */
-		copy(t, l4->payload, l4->payload_len);
-		l4len = l4->payload_len;
-		if (l4->proto == 58 && l4len >= 4) {
-			put16(t + 2, 0);
-			c = csum16(t, l4len, sum + 58 + (uint32_t)l4len);
-			memcpy(t + 2, &c, 2);
-		}
-	}
+	l4len = build_l4(buf + 40 + ip->ext_len, l4, sum);
 	h[0] = 0x60 | (ip->tclass >> 4);
 	h[1] = (uint8_t)(ip->tclass << 4);
 	h[2] = h[3] = 0;
