@@ -330,6 +330,15 @@ int cfg_reset(void)
 	map_clear(maps.flows6);
 	map_clear(maps.flow6_new);
 	hs_clear(maps.flows_new);
+	{	/* every CPU's budgets fresh: an earlier test's ICMP or new
+		 * flows must not spend this one's second */
+		static __u64 zero_rates[256 * 2];	/* a window per CPU: second, count */
+		int fd = bpf_map__fd(skel->maps.nosnat_rate);
+
+		for (__u32 k = 0; k < bpf_map__max_entries(skel->maps.nosnat_rate); k++)
+			if (bpf_map_update_elem(fd, &k, zero_rates, BPF_ANY))
+				return -1;
+	}
 	{	/* no next hop cached by an earlier test */
 		static struct nosnat_nexthop none[256];
 		int fd = bpf_map__fd(skel->maps.nosnat_nexthop);
