@@ -32,6 +32,19 @@ int nosnat_xdp(struct xdp_md *ctx)
 	return xdp_ret(&v);
 }
 
+/* XDP's v6 walk (lib/v6.h: walk6, as tc's), tail-called by nosnat_xdp's
+ * walk (walk.h) for a frame that may be a v6 VIP's. */
+SEC("xdp")
+int nosnat_xdp6(struct xdp_md *ctx)
+{
+	struct verdict v = { .out = OUT_PASS, .action = NOSNAT_ACT_PASS };
+	__u64 len = ctx->data_end - ctx->data;
+
+	walk6(CTX_XDP(ctx), &v, ~0U);
+	count_verdict(NOSNAT_HOOK_XDP, &v, len);
+	return xdp_ret(&v);
+}
+
 /* What XDP left in the frame's metadata, done by the twin (lib/twin.h), as
  * a global function: the metadata's copy on its own stack, not on the entry
  * point's, under which the v6 walk and its encapsulation sit. TWIN_NO_META:

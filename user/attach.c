@@ -238,6 +238,44 @@ static void link_pin_path(char *buf, size_t len, const char *pin_dir, const char
 	snprintf(buf, len, "%s/xdp_link_%s", pin_dir, ifname);
 }
 
+static void jmp_pin_path(char *buf, size_t len, const char *pin_dir, const char *ifname)
+{
+	snprintf(buf, len, "%s/xdp6_jmp_%s", pin_dir, ifname);
+}
+
+/* XDP's v6 walk (nosnat_xdp6) in the slot XDP's entry point tail-calls,
+ * the array pinned beside the interface's XDP link: a program array
+ * empties when no file holds it, and the loader's exit would take XDP's
+ * v6 walk away. The pin of an earlier load is replaced: that load's XDP
+ * program, until the link's update, finds its slot empty, and tc walks
+ * its v6 frames meanwhile. */
+static int xdp6_jmp_pin(const char *pin_dir, const char *ifname, struct nosnat_bpf *skel)
+{
+	int map_fd = bpf_map__fd(skel->maps.nosnat_xdp6_jmp);
+	int prog_fd = bpf_program__fd(skel->progs.nosnat_xdp6);
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int rc;
+
+	if (bpf_map_update_elem(map_fd, &zero, &prog_fd, BPF_ANY)) {
+		rc = -errno;
+		err("cannot set XDP's v6 walk in nosnat_xdp6_jmp: %s", strerror(-rc));
+		return rc;
+	}
+	jmp_pin_path(path, sizeof(path), pin_dir, ifname);
+	if (unlink(path) && errno != ENOENT) {
+		rc = -errno;
+		err("cannot replace %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (bpf_obj_pin(map_fd, path)) {
+		rc = -errno;
+		err("cannot pin XDP's v6 walk at %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 /* The XDP mode the program on ifindex runs in: "native", "generic",
  * "offloaded", or "unknown". */
 static const char *xdp_mode_name(int ifindex)
@@ -326,6 +364,8 @@ static int detach_xdp(const char *pin_dir, const char *ifname)
 	char path[PATH_MAX];
 	int fd;
 
+	jmp_pin_path(path, sizeof(path), pin_dir, ifname);
+	unlink(path);	/* XDP's v6 walk: gone with the link */
 	link_pin_path(path, sizeof(path), pin_dir, ifname);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -634,6 +674,9 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	if (rc)
 		goto out;
 	if (hook != ATTACH_HOOK_TC) {
+		rc = xdp6_jmp_pin(pin_dir, ifname, skel);
+		if (rc)
+			goto out;	/* tc runs it all meanwhile: cfg says so */
 		rc = attach_xdp(pin_dir, ifname, ifindex, bpf_program__fd(skel->progs.nosnat_xdp), mode,
 				hook == ATTACH_HOOK_AUTO);
 		if (rc && hook == ATTACH_HOOK_AUTO && xdp_refused(rc)) {

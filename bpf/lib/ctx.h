@@ -36,6 +36,12 @@ static __always_inline __u32 ctx_ingress_ifindex(ctx_t c)
 	return c.tc ? ctx_skb(c)->ingress_ifindex : ctx_xdp(c)->ingress_ifindex;
 }
 
+/* The packet's bytes: an skb's, its fragments too; a frame's. */
+static __always_inline __u32 ctx_len(ctx_t c)
+{
+	return c.tc ? ctx_skb(c)->len : (__u32)(ctx_xdp(c)->data_end - ctx_xdp(c)->data);
+}
+
 /* The whole packet is in [data, data_end) at XDP; an skb may keep its
  * payload in fragments beyond data_end. */
 static __always_inline int ctx_linear(ctx_t c)

@@ -20,6 +20,12 @@ static __always_inline void set_verdict(struct verdict *v, __u32 out, __u32 acti
 	v->reason = reason;
 }
 
+/* Passed on for tc to finish, untouched: counted as that at XDP alone. */
+static __always_inline void to_tc(struct verdict *v)
+{
+	set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC);
+}
+
 /* A verdict in one scalar, for the walk's global functions to return. */
 static __always_inline __u64 verdict_pack(const struct verdict *v)
 {

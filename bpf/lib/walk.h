@@ -75,12 +75,6 @@ static __always_inline int xdp_finishes_syn(struct xdp_md *ctx, const struct pkt
 	return 0;
 }
 
-/* Passed on for tc to finish, untouched: counted as that at XDP alone. */
-static __always_inline void to_tc(struct verdict *v)
-{
-	set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC);
-}
-
 /* UDP that may be to the GUE port (its header not in the linear area: may
  * be), before the walk reads its ports: a GUE packet's inner headers are
  * wanted in the linear area too. */
@@ -174,7 +168,8 @@ static __always_inline void xdp_tunnel(struct xdp_md *ctx, struct pkt *p,
 			return;
 		if ((void *)(inner + 1) > p->data_end)
 			set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
-		else if (vip_filter_hit(inner->daddr))
+		else if (inner->version == 6 ? inner6_maybe(inner, p->data_end)
+					     : vip_filter_hit(inner->daddr))
 			to_tc(v);
 		return;
 	}
@@ -192,8 +187,16 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 	int rc, cand = WALK_NOT_OURS;
 
 	rc = parse_l2_l3(ctx_data(c), ctx_data_end(c), &p, ctx_linear(c));
-	if (rc == PARSE_NOT_IPV4)
+	if (rc == PARSE_NOT_IPV4) {
+		/* a v6 VIP's frame, maybe: XDP's v6 walk (v6.h), a program of
+		 * its own, is next. Its slot empty (a moment of an upgrade),
+		 * the frame passes on untouched, and tc ingress walks it.
+		 * Here, not before the walk: a test ahead of it split the
+		 * states the verifier walks it in (54k instructions more). */
+		if (!c.tc && xdp_v6_maybe(ctx_xdp(c)))
+			bpf_tail_call(ctx_xdp(c), &nosnat_xdp6_jmp, 0);
 		return;
+	}
 	if (c.tc && (rc == PARSE_MALFORMED || (cand = walk_candidate(&p)))) {
 		/* headers may sit beyond the linear area: pulled, read again;
 		 * a VIP's TCP or UDP packet whose headers are all there
@@ -283,10 +286,16 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		icmp_to_vip(c, &p, cfg, 0, 0, v);
 		return;
 	}
-	if (c.tc && p.proto == IPPROTO_IPV6 && !p.fragment) {
-		/* 6in4 to this node: the v6 tunnel walk (v6.h) is next */
+	if (p.proto == IPPROTO_IPV6 && !p.fragment) {
+		/* 6in4 to this node: the v6 tunnel walk (v6.h) is next, at tc;
+		 * XDP passes it on */
 		cfg = cfg_get();
 		if (cfg && cfg->node_ip && p.ip->daddr == cfg->node_ip) {
+			if (!c.tc) {
+				if (inner6_maybe((void *)p.ip + (p.ip_len & 0x3c), p.data_end))
+					to_tc(v);
+				return;
+			}
 			v->out = OUT_TUNNEL;
 			v->ifindex = TUNNEL_6IN4;
 		}

@@ -104,9 +104,15 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	if (rc)
 		return rc;
 	/* passed on untouched, no metadata (with metadata too: GUE to this
-	 * node, a driver without room): tc ingress walks it whole */
-	if (r->ret == XDP_PASS && counter(maps.stats, to_tc, 0, 2) != before)
+	 * node, a driver without room, XDP's v6 walk): tc ingress walks it
+	 * whole. Untouched it must be: tc walks what XDP leaves. */
+	if (r->ret == XDP_PASS && counter(maps.stats, to_tc, 0, 2) != before) {
+		if (r->meta_len || r->len != len || memcmp(r->pkt, in, len)) {
+			fprintf(stderr, "    XDP passed a frame on for tc, but changed it\n");
+			return -EBADMSG;
+		}
 		return run_tc_walk(in, len, ifindex, r);
+	}
 	if (test_mode == MODE_XDP_META)
 		return run_twin(r, ifindex);
 	return 0;
@@ -535,5 +541,14 @@ int setup_skel(void)
 	skel->rodata->nosnat_encap_gue = test_encap_gue;
 	if (nosnat_bpf__load(skel))
 		return -1;
+	/* XDP's v6 walk in the slot XDP's entry point tail-calls, as attach
+	 * fills it */
+	{
+		__u32 zero = 0;
+		int fd = bpf_program__fd(skel->progs.nosnat_xdp6);
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_xdp6_jmp), &zero, &fd, BPF_ANY))
+			return -1;
+	}
 	return reload_maps();
 }

@@ -90,18 +90,37 @@ static uint16_t tag6(const char *pod, uint16_t port)
 	return backend_tag(fold6(a), htons(port));
 }
 
-/* tc ingress on a frame: verdict, bytes, one counter. */
+/* A frame through the uplink's ingress as the test mode runs it: XDP's v6
+ * walk, then tc's when XDP passed it on (or tc's alone): the verdict (tc's,
+ * or XDP's own: tc's redirect stands for XDP_TX and XDP_REDIRECT), the
+ * bytes, one counter at the hook that finished it. */
 static int tc_in(const uint8_t *in, size_t n, int tc_ret, const uint8_t *want, size_t wn,
 		 __u32 action, __u32 reason)
 {
 	struct run r;
 
 	stats_snap();
-	CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "test run");
-	CHECK(r.tc_ret == tc_ret, "verdict %d, want %d", r.tc_ret, tc_ret);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	if (last_via_tc)
+		CHECK(r.tc_ret == tc_ret, "verdict %d, want %d", r.tc_ret, tc_ret);
+	else
+		CHECK(tc_ret == TC_ACT_OK ? r.ret == XDP_PASS
+		      : tc_ret == TC_ACT_REDIRECT ? r.ret == XDP_TX || r.ret == XDP_REDIRECT
+						  : r.ret == XDP_DROP,
+		      "XDP's verdict %u, want tc's %d", r.ret, tc_ret);
 	if (want)
 		CHECK_BYTES(&r, want, wn);
-	CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS, action, reason), "counter");
+	CHECK(stats_moved(NOSNAT_HOOK_XDP, action, reason), "counter");
+	return 0;
+}
+
+/* ... and which hook finished it: XDP's v6 walk (xdp 1) or tc's. */
+static int tc_in_at(int xdp, const uint8_t *in, size_t n, int tc_ret, const uint8_t *want,
+		    size_t wn, __u32 action, __u32 reason)
+{
+	CHECK(!tc_in(in, n, tc_ret, want, wn, action, reason), "run");
+	CHECK(last_via_tc == (test_mode == MODE_TC || !xdp), "finished at %s, want %s",
+	      last_via_tc ? "tc" : "XDP", test_mode == MODE_TC || !xdp ? "tc" : "XDP");
 	return 0;
 }
 
@@ -135,11 +154,20 @@ int t_v6_local(void)
 
 	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
 
-	/* XDP leaves every v6 packet to tc, untouched and uncounted */
+	/* XDP's v6 walk leaves a pod here to tc (which knows the skb's kind
+	 * of sum), untouched, counted as passed on; a v6 packet to no VIP
+	 * address stays in XDP's entry point, untouched and uncounted */
 	if (test_mode != MODE_TC) {
+		struct ip6_spec other = ipv6(T6_CLIENT, T6_OTHER);
 		struct run r;
 
 		n = frame6(in, &ip, &l);
+		stats_snap();
+		CHECK(!run_xdp_only(in, n, 1, &r), "xdp run");
+		CHECK(r.ret == XDP_PASS, "xdp verdict %u", r.ret);
+		CHECK_BYTES(&r, in, n);
+		CHECK(stats_moved(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC), "xdp counter");
+		n = frame6(in, &other, &l);
 		stats_snap();
 		CHECK(!run_xdp_only(in, n, 1, &r), "xdp run");
 		CHECK(r.ret == XDP_PASS, "xdp verdict %u", r.ret);
@@ -258,11 +286,45 @@ int t_v6_remote(void)
 	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &w);
 	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "SYN");
 
-	/* the flow's next packet: the same way, untouched inside */
+	/* the flow's next packet: the same way, untouched inside (tc's:
+	 * it ends the handshake, the flow moves to the established ones) */
 	l = tcp6(40110, 25, TH_ACK);
 	n = frame6(in, &ip, &l);
 	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
-	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "ACK");
+	CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
+	      "ACK");
+
+	/* established: XDP sends it itself, the same bytes */
+	l = tcp6(40110, 25, TH_ACK | TH_PSH);
+	l.payload = (const uint8_t *)"EHLO mail.example\r\n";
+	l.payload_len = 19;
+	n = frame6(in, &ip, &l);
+	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
+	CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
+	      "established");
+	/* ... with a partial sum (a local sender's, through a veth): XDP makes
+	 * it whole before the frame leaves (nobody after would); tc leaves it
+	 * for the kernel to finish inside the tunnel */
+	{
+		uint8_t part[2048];
+		size_t l4 = 14 + 40;
+		uint32_t sum = 0;
+		uint16_t psum;
+
+		memcpy(part, in, n);
+		for (int i = 0; i < 16; i++)	/* the pseudo-header's share */
+			sum += (uint32_t)part[22 + 2 * i] << 8 | part[23 + 2 * i];
+		sum += (uint32_t)(n - l4) + IPPROTO_TCP;
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		psum = htons((uint16_t)sum);
+		memcpy(part + l4 + 16, &psum, 2);
+		wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
+		if (test_mode == MODE_TC)
+			memcpy(want + 14 + 20 + 40 + 16, &psum, 2);
+		CHECK(!tc_in_at(1, part, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+				NOSNAT_R_NONE), "partial sum");
+	}
 
 	/* a segment that fills the uplink has no room for 6in4: its sender
 	 * gets packet too big (MTU 1480) from the address it sent to,
@@ -280,8 +342,9 @@ int t_v6_remote(void)
 		memcpy(msg + 8, in + 14, 48);
 		back.hlim = 64;
 		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
-		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
-			     NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
+		/* XDP passes it on: packet too big is built at tc */
+		CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
+				NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
 	}
 
 	/* a pod on node C, whose neighbour is unresolved: the neighbour code
@@ -297,6 +360,16 @@ int t_v6_remote(void)
 		wn = to_node6(want, T_NODE_C, MAC_SELF, MAC_ROUTER, tag6(T6_POD_C, 2525), &ic, &w);
 		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
 		      "to C");
+		/* established, too: XDP cannot write the MACs, tc's neighbour
+		 * code does */
+		for (int i = 0; i < 2; i++) {
+			l = tcp6(40111, 25, TH_ACK);
+			n = frame6(in, &ic, &l);
+			wn = to_node6(want, T_NODE_C, MAC_SELF, MAC_ROUTER, tag6(T6_POD_C, 2525),
+				      &ic, &l);
+			CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+					NOSNAT_R_NONE), "to C, %d", i);
+		}
 	}
 
 	/* a client's ACK with no flow (this node's table lost it): the same
@@ -850,10 +923,18 @@ static int node6_rows(void)
 	w.opts = syn6_opts_1400;
 	wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &w);
 	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "SYN");
+	/* the ACK ends the handshake (tc's); the next is established: XDP
+	 * sends it in ip6ip6 itself, the same bytes */
+	for (int i = 0; i < 2; i++) {
+		l = tcp6(40160, 25, i ? TH_ACK | TH_PSH : TH_ACK);
+		l.payload = i ? (const uint8_t *)"QUIT\r\n" : NULL;
+		l.payload_len = i ? 6 : 0;
+		n = frame6(in, &ip, &l);
+		wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &l);
+		CHECK(!tc_in_at(i, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+				NOSNAT_R_NONE), "ACK %d", i);
+	}
 	l = tcp6(40160, 25, TH_ACK);
-	n = frame6(in, &ip, &l);
-	wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &l);
-	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "ACK");
 
 	/* too big for 40 bytes more: packet too big, MTU 1460 */
 	{
@@ -869,8 +950,9 @@ static int node6_rows(void)
 		memcpy(msg + 8, in + 14, 48);
 		back.hlim = 64;
 		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
-		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
-			     NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
+		/* XDP passes it on: packet too big is built at tc */
+		CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
+				NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
 	}
 
 	/* a pod here known by this node's v6 address: what B sends it in
@@ -958,6 +1040,20 @@ static int gue6_rows(void)
 		       build_gue(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag6(T6_POD_B, 2525),
 				 gue6_sport(&ip, &l), NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
 	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_GUE), "SYN");
+	/* the ACK ends the handshake (tc's); the next is established: XDP
+	 * sends it in GUE itself, the same bytes */
+	for (int i = 0; i < 2; i++) {
+		l = tcp6(40170, 25, i ? TH_ACK | TH_PSH : TH_ACK);
+		l.payload = i ? (const uint8_t *)"QUIT\r\n" : NULL;
+		l.payload_len = i ? 6 : 0;
+		n = frame6(in, &ip, &l);
+		in_n = build_ip6(inner, &ip, &l);
+		wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer,
+			       build_gue(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag6(T6_POD_B, 2525),
+					 gue6_sport(&ip, &l), NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
+		CHECK(!tc_in_at(i, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+				NOSNAT_R_GUE), "established %d", i);
+	}
 
 	/* GUE with IPv6 inside, from node B: taken off, DNAT to the pod here */
 	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "VIP, pod here");

@@ -55,6 +55,14 @@ t_v6_upload_and_failover() {
 		fail "upload failed: $out" || return 1
 	[[ $out == "OK 20971520 [$CLIENT6]:"* ]] || fail "unexpected answer: $out" || return 1
 	echo "| pod c: $out"
+	# with XDP, its own v6 walk sent the established flow's packets
+	if [ "$E2E_MODE" != tc ]; then
+		local at_xdp at_tc
+		at_xdp=$(stat_json a | jq '[.verdicts[] | select(.hook=="xdp" and .action=="encap") | .packets] | add // 0')
+		at_tc=$(stat_json a | jq '[.verdicts[] | select(.hook=="tc_ingress" and .action=="encap") | .packets] | add // 0')
+		echo "| node a: $at_xdp packets into 6in4 at XDP, $at_tc at tc"
+		[ "$at_xdp" -gt 1000 ] || fail "XDP's v6 walk sent $at_xdp packets of the upload" || return 1
+	fi
 
 	# the VIP moves from a to b (MetalLB's NDP in miniature): held v6
 	# connections to c go on
