@@ -287,6 +287,10 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
 	bpf_map_update_elem(table, k, &f, BPF_ANY);
 }
 
+static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
+					 const struct nosnat_backend *be, __u32 id,
+					 const struct nosnat_cfg *cfg, int writes);
+
 /* The pod of a v6 VIP packet. A SYN looks only at the handshakes (a SYN
  * again goes where the first went), a later packet at the established
  * flows first, then at the handshakes, whose entry it moves over (the
@@ -297,10 +301,15 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
  * its next packet picks the same pod again); a TCP packet past its SYN
  * (recovered: its entry was lost) among the established flows. On the
  * pod's node (tag: the outer ID the ingress node sent, else ~0) only a pod
- * here will do: the flow's, else the one the ingress node chose. */
+ * here will do: the flow's, else the one the ingress node chose.
+ * XDP (xdp_declines6) takes only a pod on another node, and asks before
+ * anything is written whether it can send the packet: if not, NULL with
+ * *reason NOSNAT_R_TO_TC, nothing changed, and tc's walk picks again. A
+ * recovery (a flow's entry lost) is always tc's: it may need conntrack. */
 static __always_inline struct nosnat_backend *
-pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *cfg, int syn,
-      __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason, int *new_flow, struct nosnat_flow **fp)
+pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip_id,
+      const struct nosnat_cfg *cfg, int syn, __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason,
+      int *new_flow, struct nosnat_flow **fp)
 {
 	struct nosnat_flow *f = NULL, *nf;
 	struct nosnat_backend *be = NULL;
@@ -311,6 +320,8 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 		be = flow_backend(f, 0);
 		if (be && f && (tag == ~0U || be_here6(be, f->backend_id, cfg) ||
 				(f->flags & NOSNAT_FLOW_SENT_ON))) {
+			if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
+				goto to_tc;
 			*id = f->backend_id;
 			*fp = f;
 			return be;
@@ -319,6 +330,8 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	nf = bpf_map_lookup_elem(&nosnat_flow6_new, k);
 	be = flow_backend(nf, syn);
 	if (be && nf && (tag == ~0U || be_here6(be, nf->backend_id, cfg))) {
+		if (xdp_declines6(c, p, be, nf->backend_id, cfg, !syn))
+			goto to_tc;
 		*id = nf->backend_id;
 		if (!syn) {
 			struct nosnat_flow copy = *nf;
@@ -338,6 +351,10 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	if (!be || (syn && !be->weight))
 		return NULL;
+	if (!c.tc && !syn && k->proto == IPPROTO_TCP)
+		goto to_tc;		/* a recovery */
+	if (xdp_declines6(c, p, be, *id, cfg, 1))
+		goto to_tc;
 	if (!syn && k->proto == IPPROTO_TCP) {
 		*reason = NOSNAT_R_RECOVERED;
 		flow6_record(&nosnat_flows6, k, *id, be, vip_id, 0, gen, 0);
@@ -354,6 +371,9 @@ pick6(const struct nosnat_flow6_key *k, __u32 vip_id, const struct nosnat_cfg *c
 	}
 	flow6_record(&nosnat_flow6_new, k, *id, be, vip_id, syn_ack, gen, 0);
 	return be;
+to_tc:
+	*reason = NOSNAT_R_TO_TC;
+	return NULL;
 }
 
 /* The conntrack mark of a v6 VIP: nosnat_vip_mark of its address's fold. */
@@ -620,6 +640,38 @@ static __always_inline int route6(ctx_t c, const __u8 *src, const __u8 *node, __
 	return -1;
 }
 
+/* XDP: does it leave p (for pod id, be) to tc? A pod here always (tc
+ * rewrites it, knowing the skb's kind of sum); --encap-via tc. writes:
+ * the pick is about to write a flow table, so XDP must be sure that it
+ * can send the packet: it fits the tunnel, its headers are within the
+ * reach of the MSS clamp and of a partial sum's completion, the next hop
+ * is known (an established flow's packet
+ * finds out in encap6_send, the pick having written nothing). */
+static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
+					 const struct nosnat_backend *be, __u32 id,
+					 const struct nosnat_cfg *cfg, int writes)
+{
+	const struct nosnat_be6 *n6;
+	struct route rt = {};
+	__u32 bytes;
+
+	if (c.tc)
+		return 0;
+	if (be_here6(be, id, cfg) || (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC))
+		return 1;
+	if (!writes)
+		return 0;
+	/* within what the MSS clamp and a partial sum's completion reach */
+	bytes = ctx_len(c) - (p->l2_len & 0x1f) + tunnel6_overhead(be);
+	if (p->l4_off > L4_MAX_OFFSET || ctx_len(c) > NOSNAT_MAX_MTU ||
+	    (cfg->mtu && bytes > cfg->mtu))
+		return 1;
+	if (!(be->flags & NOSNAT_BE_NODE6))
+		return nosnat_route(ctx_xdp(c), be->node, (__u16)bytes, &rt) || rt.to_tc;
+	n6 = bpf_map_lookup_elem(&nosnat_be_node6, &id);
+	return !n6 || route6(c, cfg->node_ip6, n6->addr, 0, (__u16)bytes, &rt) || rt.to_tc;
+}
+
 /* The outer IPv6 header of ip6ip6 to node (next header 41, the tag in the
  * flow label), after the room for it was made at l2_len. */
 static __always_inline int outer6in6(ctx_t c, __u32 l2_len, const __u8 *src, const __u8 *node,
@@ -653,6 +705,7 @@ struct enc6 {
 	__u16 l4_off;
 	__u8 proto;
 	__u8 tclass;
+	__u8 syn;		/* XDP clamps a SYN's MSS itself */
 };
 
 static __always_inline __be16 gue6_sport(ctx_t c, const struct enc6 *p)
@@ -834,6 +887,10 @@ static __always_inline void encap6_send(ctx_t c, const struct enc6 *p,
 		to_tc(v);
 		return;
 	}
+	/* a SYN's MSS, for the tunnel (at tc the caller clamped it) */
+	if (!c.tc && p->syn && cfg->mtu)
+		nosnat_mss_clamp_xdp(ctx_xdp(c), p->l4_off,
+				     cfg->mtu - ovh - sizeof(struct tcphdr) - ((p->l4_off - l2_len) & 0x7ff));
 	/* read before the room is made: GUE's source port, the flow's hash */
 	sport = nosnat_encap_gue && !n6 ? gue6_sport(c, p) : 0;
 	if (!c.tc) {
@@ -872,7 +929,8 @@ static __always_inline void encap6_send(ctx_t c, const struct enc6 *p,
 
 /* encap6_send as a global function per hook: verified once, not again at
  * each of the walk's three ways to it (6in4 and ip6ip6 doubled what each
- * cost). args: l2_len | l4_off << 8 | proto << 24 | tag << 32 | error << 49. */
+ * cost). args: l2_len | l4_off << 8 | proto << 24 | tag << 32 | error << 49 |
+ * syn << 50. */
 static __always_inline __u64 encap6_run(ctx_t c, __u32 id, __u64 args)
 {
 	struct verdict v = { .out = OUT_DROP, .action = NOSNAT_ACT_DROP,
@@ -890,6 +948,7 @@ static __always_inline __u64 encap6_run(ctx_t c, __u32 id, __u64 args)
 	e.l2_len = args & 0x1f;
 	e.l4_off = (args >> 8) & 0x7ff;
 	e.proto = (args >> 24) & 0xff;
+	e.syn = (args >> 50) & 1;
 	ip6 = ctx_data(c) + e.l2_len;
 	if ((void *)(ip6 + 1) > ctx_data_end(c))
 		return verdict_pack(&v);
@@ -927,7 +986,8 @@ static __always_inline void encap6_call(ctx_t c, const struct pkt6 *p,
 					int syn, int error, struct verdict *v)
 {
 	__u64 args = (p->l2_len & 0x1f) | (__u64)(p->l4_off & 0x7ff) << 8 |
-		     (__u64)p->proto << 24 | (__u64)tag << 32 | (__u64)(error & 1) << 49;
+		     (__u64)p->proto << 24 | (__u64)tag << 32 | (__u64)(error & 1) << 49 |
+		     (__u64)(syn & 1) << 50;
 
 	if (!c.tc) {
 		verdict_unpack(nosnat_encap6_xdp(ctx_xdp(c), id, args), v);
@@ -1020,38 +1080,13 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 	}
 }
 
-/* XDP's part of the v6 walk: an established flow's packet (in
- * nosnat_flows6; not a SYN) for a pod on another node goes into its tunnel
- * here, when it can leave as a frame (encap6_send). The rest is tc's, passed
- * on untouched before anything changes: a SYN and a flow's second packet
- * (each changes the flow tables), a pod here (tc rewrites it, knowing the
- * skb's kind of sum), ICMPv6, tunnels to this node. */
-static __always_inline void xdp_walk6_flow(ctx_t c, struct pkt6 *p,
-					   const struct nosnat_flow6_key *k,
-					   const struct nosnat_cfg *cfg, __u32 vip_id, int syn,
-					   __u32 len, struct verdict *v)
-{
-	struct nosnat_flow *f = syn ? NULL : bpf_map_lookup_elem(&nosnat_flows6, k);
-	struct nosnat_backend *be = flow_backend(f, 0);
-	__u32 id;
-
-	if (!be || !f || be_here6(be, f->backend_id, cfg)) {
-		to_tc(v);
-		return;
-	}
-	id = f->backend_id;
-	encap6_call(c, p, cfg, be, id,
-		    backend_tag(be->addr, be->port) |
-			    (f->flags & NOSNAT_FLOW_SENT_ON ? NOSNAT_ID_SECOND_CHANCE : 0),
-		    0, 0, v);
-	if (v->action != NOSNAT_ACT_ENCAP)
-		return;		/* passed on, or not delivered */
-	count_vip(vip_id, len, 0);
-	count_backend(id, len);
-}
-
-/* The v6 walk, written once for both hooks (XDP finishes what
- * xdp_walk6_flow says). tag: ~0 for a packet from a client; for one a node
+/* The v6 walk, written once for both hooks. XDP finishes a packet for a
+ * pod on another node that it can send as a frame (pick6, encap6_send);
+ * the rest it passes on untouched, before anything changes, and tc walks
+ * it: a pod here (tc rewrites it, knowing the skb's kind of sum), a flow
+ * whose entry is lost (its recovery may need conntrack), a packet too big
+ * for the tunnel (tc builds packet too big), a next hop the neighbour code
+ * is to resolve, ICMPv6, tunnels to this node. tag: ~0 for a packet from a client; for one a node
  * sent in a tunnel (taken off already, at tc), its tag and second chance's
  * bit (the outer IPv4 ID or flow label), TAG_VIA6 when the tunnel was
  * ip6ip6: delivered only to a pod here. */
@@ -1192,13 +1227,12 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 	}
 	__u32 vip_id = vip->id;
 
-	if (!c.tc) {
-		xdp_walk6_flow(c, &p, &k, cfg, vip_id, syn, len, v);
-		return;
-	}
-	be = pick6(&k, vip_id, cfg, syn, syn_ack, tag, &id, &reason, &new_flow, &f);
+	be = pick6(c, &p, &k, vip_id, cfg, syn, syn_ack, tag, &id, &reason, &new_flow, &f);
 	if (!be) {
-		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
+		if (!c.tc && reason == NOSNAT_R_TO_TC)
+			to_tc(v);	/* nothing changed: tc's walk picks */
+		else
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_NO_BACKEND);
 		return;
 	}
 	/* A flow without an entry (its table lost it, or the VIP moved here)
@@ -1207,7 +1241,7 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 	 * added): it goes once to the previous table's pod, here or on its
 	 * node (the outer ID says it had its second chance), and is recorded
 	 * so. */
-	if (reason == NOSNAT_R_RECOVERED && be_here6(be, id, cfg) && nosnat_have_ct &&
+	if (c.tc && reason == NOSNAT_R_RECOVERED && be_here6(be, id, cfg) && nosnat_have_ct &&
 	    cfg->ct_mark_mask && (tag == ~0U || !(tag & NOSNAT_ID_SECOND_CHANCE))) {
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 		struct nosnat_backend *prev;
@@ -1237,7 +1271,7 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 	}
 	if (reason != NOSNAT_R_NONE)
 		count_flow_event(reason);
-	if (be_here6(be, id, cfg)) {
+	if (c.tc && be_here6(be, id, cfg)) {	/* XDP left it to tc (pick6) */
 		const struct nosnat_be6 *pod = bpf_map_lookup_elem(&nosnat_be6, &id);
 
 		if (!pod) {

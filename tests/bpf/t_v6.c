@@ -114,6 +114,19 @@ static int tc_in(const uint8_t *in, size_t n, int tc_ret, const uint8_t *want, s
 	return 0;
 }
 
+/* The id of v6 VIP vip:25/tcp. */
+static __u32 v6_vip_id(const char *vip)
+{
+	uint8_t a[16];
+
+	ip6(vip, a);
+	for (size_t i = 0; i < st.n_vips; i++)
+		if (st.vips[i].vk.v6 && !memcmp(st.vips[i].vk.addr6, a, 16) &&
+		    st.vips[i].vk.port == htons(25))
+			return st.vips[i].val.id;
+	return ~0U;
+}
+
 /* ... and which hook finished it: XDP's v6 walk (xdp 1) or tc's. */
 static int tc_in_at(int xdp, const uint8_t *in, size_t n, int tc_ret, const uint8_t *want,
 		    size_t wn, __u32 action, __u32 reason)
@@ -284,15 +297,29 @@ int t_v6_remote(void)
 	w = l;
 	w.opts = syn6_opts_1420;
 	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &w);
-	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "SYN");
+	/* a pod elsewhere whose next hop is known: XDP's walk picks, records
+	 * and clamps, as tc's would */
+	CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
+	      "SYN");
+	CHECK(counter(maps.vip_stat, v6_vip_id(T6_VIP), 2, 3) == 1, "the new flow counted");
 
-	/* the flow's next packet: the same way, untouched inside (tc's:
-	 * it ends the handshake, the flow moves to the established ones) */
+	/* the flow's next packet: the same way, untouched inside (it ends
+	 * the handshake, the flow moves to the established ones) */
 	l = tcp6(40110, 25, TH_ACK);
 	n = frame6(in, &ip, &l);
 	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
-	CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
+	CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
 	      "ACK");
+	{
+		struct nosnat_flow6_key fk = { .sport = htons(40110), .dport = htons(25),
+					       .proto = IPPROTO_TCP };
+		struct nosnat_flow f;
+
+		ip6(T6_CLIENT, fk.src);
+		ip6(T6_VIP, fk.dst);
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) &&
+		      bpf_map_lookup_elem(maps.flow6_new, &fk, &f), "the handshake over");
+	}
 
 	/* established: XDP sends it itself, the same bytes */
 	l = tcp6(40110, 25, TH_ACK | TH_PSH);
@@ -358,8 +385,12 @@ int t_v6_remote(void)
 		w = l;
 		w.opts = syn6_opts_1420;
 		wn = to_node6(want, T_NODE_C, MAC_SELF, MAC_ROUTER, tag6(T6_POD_C, 2525), &ic, &w);
-		CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
-		      "to C");
+		/* XDP cannot send it: passed on before the pick wrote anything,
+		 * the new flow counted once, by tc */
+		CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+				NOSNAT_R_NONE), "to C");
+		CHECK(counter(maps.vip_stat, v6_vip_id("2001:db8::26"), 2, 3) == 1,
+		      "the new flow counted once");
 		/* established, too: XDP cannot write the MACs, tc's neighbour
 		 * code does */
 		for (int i = 0; i < 2; i++) {
@@ -378,8 +409,8 @@ int t_v6_remote(void)
 	l = tcp6(40110, 25, TH_ACK);
 	n = frame6(in, &ip, &l);
 	wn = to_node6(want, T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), &ip, &l);
-	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_RECOVERED),
-	      "recovered");
+	CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+			NOSNAT_R_RECOVERED), "recovered");
 	return 0;
 }
 
@@ -713,22 +744,33 @@ int t_v6_syn_flood(void)
 	for (uint16_t p = 0; p < 8; p++) {
 		l = tcp6(40150 + p, 25, TH_SYN);
 		n = frame6(in, &ip, &l);
-		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "SYN");
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "SYN");
 		l = tcp6(40150 + p, 25, TH_ACK);
 		n = frame6(in, &ip, &l);
-		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "ACK");
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "ACK");
 	}
 	established = count_entries_of(maps.flows6);
 	CHECK(established == 8, "%llu established", (unsigned long long)established);
-	/* the flood: every SYN from another address and port */
+	/* the flood: every SYN from another address and port (through XDP's
+	 * walk first in the XDP modes: it records those to pod B itself) */
 	ip = ipv6("2001:db8:f100::", T6_VIP);
+	stats_snap();
 	for (uint32_t i = 0; i < NOSNAT_NEW_FLOW6_ENTRIES + NOSNAT_NEW_FLOW6_ENTRIES / 4; i++) {
 		ip.saddr[13] = (uint8_t)(i >> 16);
 		ip.saddr[14] = (uint8_t)(i >> 8);
 		ip.saddr[15] = (uint8_t)i;
 		l = tcp6((uint16_t)(1024 + (i & 0x7fff)), 25, TH_SYN);
 		n = frame6(in, &ip, &l);
-		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "flood SYN %u", i);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "flood SYN %u", i);
+	}
+	if (test_mode != MODE_TC) {	/* those to pod B, XDP sent */
+		__u32 at_xdp = nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+		__u32 limited = nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_ENCAP,
+						 NOSNAT_R_NEW_FLOW_LIMITED);
+		uint64_t sent = counter(maps.stats, at_xdp, 0, 2) - stats_now[at_xdp] +
+				counter(maps.stats, limited, 0, 2) - stats_now[limited];
+
+		CHECK(sent > 4096, "XDP sent %llu flood SYNs to pod B", (unsigned long long)sent);
 	}
 	CHECK(count_entries_of(maps.flows6) == established, "the flood reached the established flows");
 	CHECK(count_entries_of(maps.flow6_new) <= NOSNAT_NEW_FLOW6_ENTRIES, "handshakes");
@@ -749,12 +791,12 @@ int t_v6_syn_flood(void)
 		l = tcp6(40150 + p, 25, TH_ACK);
 		n = frame6(in, &ip, &l);
 		stats_snap();
-		CHECK(!run_tc_walk(in, n, dummy_ifindex, &r), "ACK");
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r), "ACK");
 		{
 			struct nosnat_backend be;
 
 			CHECK(!bpf_map_lookup_elem(maps.backends, &f.backend_id, &be), "slot");
-			CHECK(stats_moved(NOSNAT_HOOK_TC_INGRESS,
+			CHECK(stats_moved(NOSNAT_HOOK_XDP,
 					  be.node == ip4(T_NODE_SELF) ? NOSNAT_ACT_LOCAL : NOSNAT_ACT_ENCAP,
 					  NOSNAT_R_NONE), "flow %u's pod", p);
 		}
@@ -922,16 +964,17 @@ static int node6_rows(void)
 	w = l;
 	w.opts = syn6_opts_1400;
 	wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &w);
-	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE), "SYN");
-	/* the ACK ends the handshake (tc's); the next is established: XDP
-	 * sends it in ip6ip6 itself, the same bytes */
+	CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE),
+	      "SYN");
+	/* the ACK ends the handshake; the next is established: XDP sends
+	 * each in ip6ip6 itself, the same bytes */
 	for (int i = 0; i < 2; i++) {
 		l = tcp6(40160, 25, i ? TH_ACK | TH_PSH : TH_ACK);
 		l.payload = i ? (const uint8_t *)"QUIT\r\n" : NULL;
 		l.payload_len = i ? 6 : 0;
 		n = frame6(in, &ip, &l);
 		wn = to_node6in6(want, T6_NODE_B, MAC_B, tag6(T6_POD_B, 2525), &ip, &l);
-		CHECK(!tc_in_at(i, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+		CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
 				NOSNAT_R_NONE), "ACK %d", i);
 	}
 	l = tcp6(40160, 25, TH_ACK);
@@ -1039,9 +1082,10 @@ static int gue6_rows(void)
 	wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer,
 		       build_gue(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag6(T6_POD_B, 2525),
 				 gue6_sport(&ip, &l), NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
-	CHECK(!tc_in(in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_GUE), "SYN");
-	/* the ACK ends the handshake (tc's); the next is established: XDP
-	 * sends it in GUE itself, the same bytes */
+	CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP, NOSNAT_R_GUE),
+	      "SYN");
+	/* the ACK ends the handshake; the next is established: XDP sends
+	 * each in GUE itself, the same bytes */
 	for (int i = 0; i < 2; i++) {
 		l = tcp6(40170, 25, i ? TH_ACK | TH_PSH : TH_ACK);
 		l.payload = i ? (const uint8_t *)"QUIT\r\n" : NULL;
@@ -1051,7 +1095,7 @@ static int gue6_rows(void)
 		wn = build_eth(want, MAC_B, MAC_SELF, 0, 0x0800, outer,
 			       build_gue(outer, ip4(T_NODE_SELF), ip4(T_NODE_B), tag6(T6_POD_B, 2525),
 					 gue6_sport(&ip, &l), NOSNAT_DEFAULT_GUE_PORT, inner, in_n));
-		CHECK(!tc_in_at(i, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
+		CHECK(!tc_in_at(1, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_ENCAP,
 				NOSNAT_R_GUE), "established %d", i);
 	}
 
