@@ -202,7 +202,8 @@ int t_packet_fuzz(void)
 		CHECK(r.ret <= XDP_REDIRECT && r.ret != XDP_ABORTED, "run %zu: XDP verdict %u", i, r.ret);
 		verdicts[r.ret]++;
 		tc_walks += last_via_tc;	/* passed on (or --hook tc): tc's walk ran */
-		if (test_mode == MODE_XDP_META && r.tc_ret >= 0) {	/* XDP left the tc twin work: it can do it */
+		/* XDP left the tc twin work (not passed on for tc's walk): it can do it */
+		if (test_mode == MODE_XDP_META && !last_via_tc && r.tc_ret >= 0) {
 			twin_runs++;
 			CHECK(r.tc_ret == (r.meta.magic == NOSNAT_META_LOCAL ? TC_ACT_OK : TC_ACT_REDIRECT),
 			      "run %zu: the twin's verdict %d on XDP's %x", i, r.tc_ret, r.meta.magic);
