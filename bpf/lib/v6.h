@@ -654,6 +654,7 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
 	const struct nosnat_be6 *n6;
 	struct route rt = {};
 	__u32 bytes;
+	__u8 tclass;
 
 	if (c.tc)
 		return 0;
@@ -666,10 +667,14 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
 	if (p->l4_off > L4_MAX_OFFSET || ctx_len(c) > NOSNAT_MAX_MTU ||
 	    (cfg->mtu && bytes > cfg->mtu))
 		return 1;
+	/* the question encap6_send asks again, asked the same way: the
+	 * packet's traffic class, its outer length */
+	tclass = (p->ip6->priority << 4) | (p->ip6->flow_lbl[0] >> 4);
 	if (!(be->flags & NOSNAT_BE_NODE6))
-		return nosnat_route(ctx_xdp(c), be->node, (__u16)bytes, &rt) || rt.to_tc;
+		return nosnat_route(ctx_xdp(c), be->node, (__u32)tclass << 16 | (__u16)bytes, &rt) ||
+		       rt.to_tc;
 	n6 = bpf_map_lookup_elem(&nosnat_be_node6, &id);
-	return !n6 || route6(c, cfg->node_ip6, n6->addr, 0, (__u16)bytes, &rt) || rt.to_tc;
+	return !n6 || route6(c, cfg->node_ip6, n6->addr, tclass, (__u16)bytes, &rt) || rt.to_tc;
 }
 
 /* The outer IPv6 header of ip6ip6 to node (next header 41, the tag in the
