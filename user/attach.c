@@ -244,16 +244,11 @@ static void jmp_pin_path(char *buf, size_t len, const char *pin_dir, const char 
 }
 
 /* XDP's v6 walk (nosnat_xdp6) in the slot XDP's entry point tail-calls,
- * the array pinned beside the interface's XDP link: a program array
- * empties when no file holds it, and the loader's exit would take XDP's
- * v6 walk away. The pin of an earlier load is replaced: that load's XDP
- * program, until the link's update, finds its slot empty, and tc walks
- * its v6 frames meanwhile. */
-static int xdp6_jmp_pin(const char *pin_dir, const char *ifname, struct nosnat_bpf *skel)
+ * before the program is attached (the skeleton holds the array meanwhile). */
+static int xdp6_jmp_fill(struct nosnat_bpf *skel)
 {
 	int map_fd = bpf_map__fd(skel->maps.nosnat_xdp6_jmp);
 	int prog_fd = bpf_program__fd(skel->progs.nosnat_xdp6);
-	char path[PATH_MAX];
 	__u32 zero = 0;
 	int rc;
 
@@ -262,6 +257,20 @@ static int xdp6_jmp_pin(const char *pin_dir, const char *ifname, struct nosnat_b
 		err("cannot set XDP's v6 walk in nosnat_xdp6_jmp: %s", strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+/* The array pinned beside the interface's XDP link once that holds this
+ * load's program: a program array empties when no file holds it, and the
+ * loader's exit would take XDP's v6 walk away. The pin of the earlier load
+ * is replaced, and its array empties: its program is gone by then. An
+ * attach that failed leaves the earlier pin, for the program still there. */
+static int xdp6_jmp_pin(const char *pin_dir, const char *ifname, struct nosnat_bpf *skel)
+{
+	int map_fd = bpf_map__fd(skel->maps.nosnat_xdp6_jmp);
+	char path[PATH_MAX];
+	int rc;
+
 	jmp_pin_path(path, sizeof(path), pin_dir, ifname);
 	if (unlink(path) && errno != ENOENT) {
 		rc = -errno;
@@ -674,7 +683,7 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	if (rc)
 		goto out;
 	if (hook != ATTACH_HOOK_TC) {
-		rc = xdp6_jmp_pin(pin_dir, ifname, skel);
+		rc = xdp6_jmp_fill(skel);
 		if (rc)
 			goto out;	/* tc runs it all meanwhile: cfg says so */
 		rc = attach_xdp(pin_dir, ifname, ifindex, bpf_program__fd(skel->progs.nosnat_xdp), mode,
@@ -687,6 +696,13 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		} else if (rc) {
 			goto out;	/* tc runs it all meanwhile: cfg says so */
 		}
+	}
+	/* without the pin, XDP passes v6 on (its slot empties at exit): tc
+	 * runs it all meanwhile, as cfg says */
+	if (hook != ATTACH_HOOK_TC) {
+		rc = xdp6_jmp_pin(pin_dir, ifname, skel);
+		if (rc)
+			goto out;
 	}
 	if (hook == ATTACH_HOOK_TC) {
 		/* HOOK_TC is in force already: tc finishes whatever an XDP
