@@ -93,13 +93,15 @@ int expect_tc_walk(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, 
 int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 {
 	__u32 to_tc = nosnat_stat_slot(NOSNAT_HOOK_XDP, NOSNAT_ACT_PASS, NOSNAT_R_TO_TC);
-	uint64_t before;
+	uint64_t before, ev[NOSNAT_R_MAX];
 	int rc;
 
 	last_via_tc = 0;
 	if (test_mode == MODE_TC)
 		return run_tc_walk(in, len, ifindex, r);
 	before = counter(maps.stats, to_tc, 0, 2);
+	for (__u32 i = 0; i < NOSNAT_R_MAX; i++)
+		ev[i] = counter(maps.flow_ev, i, 0, 1);
 	rc = run_xdp_only(in, len, ifindex, r);
 	if (rc)
 		return rc;
@@ -111,6 +113,11 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 			fprintf(stderr, "    XDP passed a frame on for tc, but changed it\n");
 			return -EBADMSG;
 		}
+		for (__u32 i = 0; i < NOSNAT_R_MAX; i++)
+			if (counter(maps.flow_ev, i, 0, 1) != ev[i]) {
+				fprintf(stderr, "    XDP passed a frame on for tc, but counted flow event %u\n", i);
+				return -EBADMSG;
+			}
 		return run_tc_walk(in, len, ifindex, r);
 	}
 	if (test_mode == MODE_XDP_META)
