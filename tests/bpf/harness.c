@@ -35,6 +35,10 @@ int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r)
 }
 
 int test_mode;		/* enum test_mode: which way the uplink's ingress runs */
+/* run_xdp also proves that a frame XDP passed on for tc left the flow-event
+ * counters as they were (row by row; a flood's every packet would take
+ * twice NOSNAT_R_MAX reads more, and the floods measure budgets per second) */
+int handoff_strict;
 int test_encap_gue;	/* the object loaded as with --encap gue */
 int last_via_tc;	/* the last run_xdp's verdict was tc ingress's walk */
 
@@ -100,7 +104,7 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	if (test_mode == MODE_TC)
 		return run_tc_walk(in, len, ifindex, r);
 	before = counter(maps.stats, to_tc, 0, 2);
-	for (__u32 i = 0; i < NOSNAT_R_MAX; i++)
+	for (__u32 i = 0; handoff_strict && i < NOSNAT_R_MAX; i++)
 		ev[i] = counter(maps.flow_ev, i, 0, 1);
 	rc = run_xdp_only(in, len, ifindex, r);
 	if (rc)
@@ -113,7 +117,7 @@ int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r)
 			fprintf(stderr, "    XDP passed a frame on for tc, but changed it\n");
 			return -EBADMSG;
 		}
-		for (__u32 i = 0; i < NOSNAT_R_MAX; i++)
+		for (__u32 i = 0; handoff_strict && i < NOSNAT_R_MAX; i++)
 			if (counter(maps.flow_ev, i, 0, 1) != ev[i]) {
 				fprintf(stderr, "    XDP passed a frame on for tc, but counted flow event %u\n", i);
 				return -EBADMSG;

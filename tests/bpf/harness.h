@@ -95,6 +95,7 @@ extern uint8_t syn_opts_1440[20];
 /* harness.c */
 void hexdiff(const uint8_t *got, size_t glen, const uint8_t *want, size_t wlen);
 int run_xdp(const uint8_t *in, size_t len, int ifindex, struct run *r);
+extern int handoff_strict;
 int run_xdp_only(const uint8_t *in, size_t len, int ifindex, struct run *r);
 int run_twin(struct run *r, int ifindex);
 void twin_unload(void);

@@ -98,9 +98,13 @@ static int tc_in(const uint8_t *in, size_t n, int tc_ret, const uint8_t *want, s
 		 __u32 action, __u32 reason)
 {
 	struct run r;
+	int rc;
 
 	stats_snap();
-	CHECK(!run_xdp(in, n, dummy_ifindex, &r), "test run");
+	handoff_strict = 1;
+	rc = run_xdp(in, n, dummy_ifindex, &r);
+	handoff_strict = 0;
+	CHECK(!rc, "test run: %d", rc);
 	if (last_via_tc)
 		CHECK(r.tc_ret == tc_ret, "verdict %d, want %d", r.tc_ret, tc_ret);
 	else
