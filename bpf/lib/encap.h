@@ -187,15 +187,16 @@ static __always_inline int outer_ipv4_place(void *data, void *data_end, struct p
 	return 0;
 }
 
-/* XDP: prepend the outer headers by moving the frame's head. */
-static __always_inline int xdp_encap(struct xdp_md *ctx, struct pkt *p, const struct outer_hdr *o)
+/* XDP: room for grow bytes of outer headers between L2 (l2_len bytes, up
+ * to two tags) and L3: the frame's head moved, the L2 header after it. */
+static __always_inline int xdp_head_grow(struct xdp_md *ctx, __u32 l2_len, __u32 grow)
 {
-	__u32 l2_len = p->l2_len, grow = outer_len();
 	struct l2_hdr l2;
 	void *data, *data_end;
 
-	/* Plain Ethernet: the old header ends up 20 or 28 bytes in, clear of
-	 * the new one, and is copied across. VLAN tags would overlap: saved. */
+	grow &= 0x3f;
+	/* Plain Ethernet: the old header ends up 20 bytes in or more, clear
+	 * of the new one, and is copied across. VLAN tags would overlap: saved. */
 	if (l2_len != sizeof(struct ethhdr) &&
 	    l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
 		return -1;
@@ -209,10 +210,17 @@ static __always_inline int xdp_encap(struct xdp_md *ctx, struct pkt *p, const st
 		if (data + sizeof(struct ethhdr) > data_end || from + sizeof(struct ethhdr) > data_end)
 			return -1;
 		eth_move(data, from);
-	} else if (l2_restore(data, data_end, l2_len, &l2)) {
-		return -1;
+		return 0;
 	}
-	return outer_ipv4_place(data, data_end, p, o);
+	return l2_restore(data, data_end, l2_len, &l2);
+}
+
+/* XDP: prepend the outer headers by moving the frame's head. */
+static __always_inline int xdp_encap(struct xdp_md *ctx, struct pkt *p, const struct outer_hdr *o)
+{
+	if (xdp_head_grow(ctx, p->l2_len, outer_len()))
+		return -1;
+	return outer_ipv4_place((void *)(long)ctx->data, (void *)(long)ctx->data_end, p, o);
 }
 
 /* Set by the loader when the kernel lets XDP programs call

@@ -126,30 +126,32 @@ __attribute__((noinline)) int nosnat_l4_sum(struct xdp_md *ctx, __u64 l4_off, __
 /* Turn a partial check into a complete one, in software, before the packet
  * leaves as a frame (XDP_TX): nobody downstream would finish it. The
  * partial value in the check field is the pseudo-header's share of the sum. */
-static __always_inline int l4_csum_complete(struct xdp_md *ctx, struct pkt *p)
+static __always_inline int l4_csum_finish(struct xdp_md *ctx, __u32 off, __u32 len, __u8 proto)
 {
-	void *data = (void *)(long)ctx->data;
-	__u32 len = bpf_ntohs(p->ip->tot_len) - p->ip_len;
-	__u32 off = (__u32)((void *)p->l4 - data);
-	__u32 check_off = off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
-							  : offsetof(struct udphdr, check));
+	__u32 check_off = off + (proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
+						 : offsetof(struct udphdr, check));
 	__sum16 *check;
 	int sum;
 
-	if (!p->l4)
-		return -1;
 	sum = nosnat_l4_sum(ctx, off, len);
 	if (sum < 0)
 		return -1;
 	/* pointers are taken afresh after the call */
-	data = (void *)(long)ctx->data;
-	check = data + (check_off & 0xff);
+	check = (void *)(long)ctx->data + (check_off & 0xff);
 	if ((void *)(check + 1) > (void *)(long)ctx->data_end)
 		return -1;
 	*check = (__u16)~(__u16)sum;
-	if (!*check && p->proto == IPPROTO_UDP)
+	if (!*check && proto == IPPROTO_UDP)
 		*check = 0xffff;
 	return 0;
+}
+
+static __always_inline int l4_csum_complete(struct xdp_md *ctx, struct pkt *p)
+{
+	if (!p->l4)
+		return -1;
+	return l4_csum_finish(ctx, (__u32)((void *)p->l4 - (void *)(long)ctx->data),
+			      bpf_ntohs(p->ip->tot_len) - p->ip_len, p->proto);
 }
 
 /* p's pointers again after a helper that may have moved the frame (which

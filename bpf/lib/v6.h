@@ -768,57 +768,6 @@ static __always_inline int xdp_csum_partial6(ctx_t c, const struct enc6 *p)
 	return *check == (__u16)sum;
 }
 
-/* XDP: a partial L4 sum made whole before the frame leaves (nobody after
- * XDP_TX would finish it), as for v4 (nat.h); -1 untouched: beyond what
- * nosnat_l4_sum reaches (headers past 128 bytes, a frame past
- * NOSNAT_MAX_MTU), for tc. */
-static __always_inline int xdp_csum_complete6(struct xdp_md *ctx, const struct enc6 *p)
-{
-	__u32 off = p->l4_off & 0x7ff;
-	__u32 check_off = off + (p->proto == IPPROTO_TCP ? offsetof(struct tcphdr, check)
-							  : offsetof(struct udphdr, check));
-	__u16 *check;
-	int sum;
-
-	sum = nosnat_l4_sum(ctx, off, (__u32)(ctx->data_end - ctx->data) - off);
-	if (sum < 0)
-		return -1;
-	check = (void *)(long)ctx->data + (check_off & 0xff);
-	if ((void *)(check + 1) > (void *)(long)ctx->data_end)
-		return -1;
-	*check = (__u16)~(__u16)sum;
-	if (!*check && p->proto == IPPROTO_UDP)
-		*check = 0xffff;
-	return 0;
-}
-
-/* XDP: room for ovh bytes of outer headers between L2 and the IPv6 header:
- * the frame's head moved, its L2 header (tags and all) after it. */
-static __always_inline int xdp6_room(struct xdp_md *ctx, __u32 l2_len, __u32 ovh)
-{
-	struct l2_hdr l2;
-	void *data, *data_end;
-
-	ovh &= 0x3f;
-	if (l2_len != sizeof(struct ethhdr) &&
-	    l2_save((void *)(long)ctx->data, (void *)(long)ctx->data_end, l2_len, &l2))
-		return -1;
-	if (bpf_xdp_adjust_head(ctx, -(int)ovh))
-		return -1;
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	if (l2_len == sizeof(struct ethhdr)) {
-		void *from = data + ovh;
-
-		/* the old header ends up 20 bytes in at least: clear of the new */
-		if (data + sizeof(struct ethhdr) > data_end || from + sizeof(struct ethhdr) > data_end)
-			return -1;
-		eth_move(data, from);
-		return 0;
-	}
-	return l2_restore(data, data_end, l2_len, &l2);
-}
-
 /* p (a v6 VIP packet for pod id, be, on another node) to that node, out
  * the way the FIB says: in IPv4 (6in4) to a v4 node, in IPv6 (ip6ip6) to a
  * v6 one (a SYN's MSS clamped by the caller, encap6_call). A packet too big
@@ -885,10 +834,11 @@ static __always_inline void encap6_send(ctx_t c, const struct enc6 *p,
 		return;
 	}
 	/* the neighbour code's, at tc; a partial sum XDP cannot make whole
-	 * too (made whole only now: a frame passed on keeps the sum the skb
-	 * expects) */
+	 * too (as v4's, nat.h; made whole only now: a frame passed on keeps
+	 * the sum the skb expects) */
 	if (!c.tc && (rt.to_tc || (xdp_csum_partial6(c, p) &&
-				   xdp_csum_complete6(ctx_xdp(c), p)))) {
+				   l4_csum_finish(ctx_xdp(c), p->l4_off & 0x7ff,
+						  ctx_len(c) - (p->l4_off & 0x7ff), p->proto)))) {
 		to_tc(v);
 		return;
 	}
@@ -899,7 +849,7 @@ static __always_inline void encap6_send(ctx_t c, const struct enc6 *p,
 	/* read before the room is made: GUE's source port, the flow's hash */
 	sport = nosnat_encap_gue && !n6 ? gue6_sport(c, p) : 0;
 	if (!c.tc) {
-		if (xdp6_room(ctx_xdp(c), l2_len, ovh)) {
+		if (xdp_head_grow(ctx_xdp(c), l2_len, ovh)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
