@@ -141,6 +141,30 @@ static int tc_in_at(int xdp, const uint8_t *in, size_t n, int tc_ret, const uint
 	return 0;
 }
 
+/* A segment of payload bytes on l's flow (ip: client -> vip) that fills
+ * the uplink but not its tunnel: its sender gets packet too big (MTU mtu)
+ * from the address it sent to, quoting its IPv6 header and 8 bytes, built
+ * at tc (XDP passes it on). */
+static int too_big6(const struct ip6_spec *ip, struct l4_spec l, const char *vip,
+		    size_t payload, uint32_t mtu)
+{
+	static uint8_t zeros[1500], in[2048], want[256];
+	uint8_t msg[56] = { 2, 0, 0, 0, 0, 0, (uint8_t)(mtu >> 8), (uint8_t)mtu };
+	struct ip6_spec back = ipv6(vip, T6_CLIENT);
+	struct l4_spec icmp = { .proto = 58, .payload = msg, .payload_len = sizeof(msg) };
+	uint8_t l3[128];
+	size_t n, wn;
+
+	l.payload = zeros;
+	l.payload_len = payload;
+	n = frame6(in, ip, &l);
+	memcpy(msg + 8, in + 14, 48);
+	back.hlim = 64;
+	wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
+	return tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
+			NOSNAT_R_ICMP_FRAG_NEEDED);
+}
+
 static int tc_out_why(const uint8_t *in, size_t n, const uint8_t *want, size_t wn, __u32 action,
 		      __u32 reason)
 {
@@ -360,23 +384,7 @@ int t_v6_remote(void)
 	/* a segment that fills the uplink has no room for 6in4: its sender
 	 * gets packet too big (MTU 1480) from the address it sent to,
 	 * quoting its IPv6 header and 8 bytes */
-	{
-		static uint8_t payload[1500 - 40 - 20];
-		uint8_t msg[56] = { 2, 0, 0, 0, 0, 0, 0x05, 0xc8 };
-		struct ip6_spec back = ipv6(T6_VIP, T6_CLIENT);
-		struct l4_spec icmp = { .proto = 58, .payload = msg, .payload_len = sizeof(msg) };
-		uint8_t l3[128];
-
-		l.payload = payload;
-		l.payload_len = sizeof(payload);
-		n = frame6(in, &ip, &l);
-		memcpy(msg + 8, in + 14, 48);
-		back.hlim = 64;
-		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
-		/* XDP passes it on: packet too big is built at tc */
-		CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
-				NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
-	}
+	CHECK(!too_big6(&ip, l, T6_VIP, 1500 - 40 - 20, 1480), "too big");
 
 	/* a pod on node C, whose neighbour is unresolved: the neighbour code
 	 * writes the MACs on the way out */
@@ -984,23 +992,7 @@ static int node6_rows(void)
 	l = tcp6(40160, 25, TH_ACK);
 
 	/* too big for 40 bytes more: packet too big, MTU 1460 */
-	{
-		static uint8_t payload[1500 - 40 - 20 - 20];
-		uint8_t msg[56] = { 2, 0, 0, 0, 0, 0, 0x05, 0xb4 };
-		struct ip6_spec back = ipv6("2001:db8::26", T6_CLIENT);
-		struct l4_spec icmp = { .proto = 58, .payload = msg, .payload_len = sizeof(msg) };
-		uint8_t l3[128];
-
-		l.payload = payload;
-		l.payload_len = sizeof(payload);
-		n = frame6(in, &ip, &l);
-		memcpy(msg + 8, in + 14, 48);
-		back.hlim = 64;
-		wn = build_eth(want, MAC_ROUTER, MAC_SELF, 0, 0x86dd, l3, build_ip6(l3, &back, &icmp));
-		/* XDP passes it on: packet too big is built at tc */
-		CHECK(!tc_in_at(0, in, n, TC_ACT_REDIRECT, want, wn, NOSNAT_ACT_DROP,
-				NOSNAT_R_ICMP_FRAG_NEEDED), "too big");
-	}
+	CHECK(!too_big6(&ip, l, "2001:db8::26", 1500 - 40 - 20 - 20, 1460), "too big");
 
 	/* a pod here known by this node's v6 address: what B sends it in
 	 * ip6ip6 is taken off and DNATed; its SYN-ACK clamped for 40 bytes */
