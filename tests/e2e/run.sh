@@ -79,19 +79,20 @@ mail_vip() {
 	done
 }
 
-# held_through_failover N NODE: N connections held (echoes for 4 s) while
-# the VIP moves to NODE; a new connection after the move; each held one
-# must finish. Output in $LAB_DIR/hold1..N.
+# held_through_failover N NODE [VIP]: N connections held (echoes for 4 s)
+# while the VIP ($VIP, or a v6 one) moves to NODE; a new connection after
+# the move; each held one must finish. Output in $LAB_DIR/hold1..N.
 held_through_failover() {
-	local n=$1 to=$2 pids=() i rc=0
+	local n=$1 to=$2 vip=${3:-$VIP} pids=() i rc=0
 	for ((i = 1; i <= n; i++)); do
-		nsx client timeout 20 "$NSN_TCP" hold $VIP 25 4 >"$LAB_DIR/hold$i" 2>&1 &
+		nsx client timeout 20 "$NSN_TCP" hold "$vip" 25 4 >"$LAB_DIR/hold$i" 2>&1 &
 		pids+=($!)
 	done
 	sleep 1.5
-	lab_announce "$to"	# MetalLB moves the VIP
+	# MetalLB moves the VIP (ARP, or NDP for a v6 one)
+	if [[ $vip == *:* ]]; then lab_announce6 "$to"; else lab_announce "$to"; fi
 	sleep 0.5
-	who client $VIP 25 >/dev/null || fail "new connection after failover failed" || rc=1
+	who client "$vip" 25 >/dev/null || fail "new connection after failover failed" || rc=1
 	for i in "${!pids[@]}"; do
 		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
 	done

@@ -47,7 +47,7 @@ t_v6_pods_see_the_client() {
 }
 
 t_v6_upload_and_failover() {
-	local out pids=() i rc=0
+	local out rc=0
 	local xdp_before=0
 	mail_vip6 c || return 1
 	[ "$E2E_MODE" != tc ] && xdp_before=$(stat_json a | jq '[.verdicts[] | select(.hook=="xdp" and .action=="encap") | .packets] | add // 0')
@@ -69,17 +69,7 @@ t_v6_upload_and_failover() {
 
 	# the VIP moves from a to b (MetalLB's NDP in miniature): held v6
 	# connections to c go on
-	for ((i = 1; i <= 4; i++)); do
-		nsx client timeout 20 "$NSN_TCP" hold $VIP6 25 4 >"$LAB_DIR/hold$i" 2>&1 &
-		pids+=($!)
-	done
-	sleep 1.5
-	lab_announce6 b
-	sleep 0.5
-	who client $VIP6 25 >/dev/null || fail "new connection after failover failed" || rc=1
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
-	done
+	held_through_failover 4 b $VIP6 || rc=1
 	[ "$(verdict_packets b xdp encap any)" -gt 0 ] || fail "node b never sent to c" || rc=1
 	lab_announce6 a
 	[ $rc = 0 ] && echo "20 MiB up to a remote pod, 4 v6 connections held through a failover"
@@ -215,7 +205,7 @@ t_v6_idle_survives_backend_add_and_move() {
 # An IPv6 node network: the nodes know each other by their v6 addresses,
 # and a v6 VIP's packets cross in ip6ip6 (the pod's tag in the flow label).
 t_v6_over_a_v6_node_network() {
-	local n m out rc=0 pids=() i
+	local n m out rc=0
 	trap 'for n in $NODES; do nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" >/dev/null 2>&1; done' EXIT
 	for n in $NODES; do
 		nosnat_on "$n" attach eth0 "${ATTACH_ARGS[@]}" --node-ip "${NODE_IP[$n]}" \
@@ -247,16 +237,7 @@ t_v6_over_a_v6_node_network() {
 	out=$(nsx client timeout 60 "$NSN_TCP" upload $VIP6 25 20971520) || fail "upload: $out" || rc=1
 	[[ $out == "OK 20971520 [$CLIENT6]:"* ]] || fail "unexpected answer: $out" || rc=1
 	echo "| 20 MiB to pod b: $out"
-	for ((i = 1; i <= 4; i++)); do
-		nsx client timeout 20 "$NSN_TCP" hold $VIP6 25 4 >"$LAB_DIR/hold$i" 2>&1 &
-		pids+=($!)
-	done
-	sleep 1.5
-	lab_announce6 c
-	sleep 0.5
-	for i in "${!pids[@]}"; do
-		wait "${pids[$i]}" || { fail "held connection $((i + 1)) broke: $(cat "$LAB_DIR/hold$((i + 1))")"; rc=1; }
-	done
+	held_through_failover 4 c $VIP6 || rc=1
 	lab_announce6 a
 	[ $rc = 0 ] && echo "v6 VIP over a v6 node network: the client's address kept, 20 MiB up, 4 connections held through a failover"
 	return $rc
