@@ -120,6 +120,54 @@ int xdp_meta_probe(void)
 	return rc;
 }
 
+/* Does the kernel let a program with bpf-to-bpf calls tail-call (x86-64
+ * JITs since 5.10; other JITs later)? XDP's entry point has both when it
+ * tail-calls its v6 walk. 1: yes; 0: no (or cannot tell): XDP passes v6
+ * on to tc, and the program loads. */
+int xdp_tail_call_probe(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6, .src_reg = BPF_REG_1 },
+		{ .code = BPF_JMP | BPF_CALL, .src_reg = BPF_PSEUDO_CALL, .imm = 7 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1, .src_reg = BPF_REG_6 },
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_2, .src_reg = BPF_PSEUDO_MAP_FD },
+		{ 0 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_3, .imm = 0 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_tail_call },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },	/* the subprogram */
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	char log[4096] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, o);
+	int map, fd, rc;
+
+	map = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "nosnat_probe", 4, 4, 1, NULL);
+	if (map < 0)
+		return 0;
+	insns[3].imm = map;
+	/* no log: a log that does not fit fails a program that verified */
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "nosnat_probe", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), &o);
+	if (fd < 0) {
+		rc = errno;
+		o.log_buf = log;
+		o.log_size = sizeof(log);
+		o.log_level = 1;
+		fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "nosnat_probe", "GPL", insns,
+				   sizeof(insns) / sizeof(insns[0]), &o);
+		debug("probing tail calls beside bpf-to-bpf calls: %s: %s", strerror(rc), log);
+		if (fd >= 0)
+			close(fd);
+		close(map);
+		return 0;
+	}
+	close(fd);
+	close(map);
+	return 1;
+}
+
 void flow_opts_default(struct flow_opts *f)
 {
 	f->new_flow_limit = NOSNAT_DEFAULT_NEW_FLOW_LIMIT;
@@ -610,6 +658,12 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 		}
 	}
 	skel->rodata->nosnat_xdp_meta = meta;
+	if (hook != ATTACH_HOOK_TC) {
+		skel->rodata->nosnat_xdp6_tail = xdp_tail_call_probe();
+		if (!skel->rodata->nosnat_xdp6_tail)
+			info("%s: the kernel refuses tail calls beside bpf-to-bpf calls: XDP passes "
+			     "IPv6 on to tc ingress, which walks it", ifname);
+	}
 	skel->rodata->nosnat_encap_gue = o->tun.encap == NOSNAT_ENCAP_GUE;
 	/* a table of another size is carried over like another layout (migrate.c) */
 	bpf_map__set_max_entries(skel->maps.nosnat_flows, flow->flow_entries);

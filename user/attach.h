@@ -107,6 +107,7 @@ int parse_xdp_mode(const char *s, enum xdp_mode *mode);		/* native|generic */
 /* Whether this kernel lets an XDP program call bpf_xdp_adjust_meta: 1 yes,
  * 0 no, -errno when it cannot tell. */
 int xdp_meta_probe(void);
+int xdp_tail_call_probe(void);
 int dp_detach(const char *pin_dir, const char *ifname);
 int dp_health(const char *pin_dir, FILE *out);
 /* 1 while the maps are pinned, the XDP link holds ifname (unless the

@@ -1275,6 +1275,11 @@ struct {
 	__type(value, __u32);
 } nosnat_xdp6_jmp SEC(".maps");
 
+/* Set by the loader where the kernel lets a program with bpf-to-bpf calls
+ * tail-call (xdp_tail_call_probe): when 0 the tail call is dead code the
+ * verifier never sees, and XDP passes v6 on to tc, which walks it. */
+const volatile __u32 nosnat_xdp6_tail = 0;
+
 /* Could this frame be a v6 VIP's? Its destination in the VIP address
  * filter (an untagged frame: a tagged one is left to tc). The rest of the
  * node's v6 traffic (neighbour discovery, anyone's) stays in XDP's entry

@@ -193,7 +193,7 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		 * the frame passes on untouched, and tc ingress walks it.
 		 * Here, not before the walk: a test ahead of it split the
 		 * states the verifier walks it in (54k instructions more). */
-		if (!c.tc && xdp_v6_maybe(ctx_xdp(c)))
+		if (!c.tc && nosnat_xdp6_tail && xdp_v6_maybe(ctx_xdp(c)))
 			bpf_tail_call(ctx_xdp(c), &nosnat_xdp6_jmp, 0);
 		return;
 	}

@@ -40,6 +40,7 @@ int test_mode;		/* enum test_mode: which way the uplink's ingress runs */
  * twice NOSNAT_R_MAX reads more, and the floods measure budgets per second) */
 int handoff_strict;
 int test_encap_gue;	/* the object loaded as with --encap gue */
+int test_no_xdp6_tail;	/* ... as on a kernel that refuses XDP's v6 tail call */
 int last_via_tc;	/* the last run_xdp's verdict was tc ingress's walk */
 
 /* tc ingress's verdict as the XDP verdict a test expects of the walk:
@@ -550,6 +551,7 @@ int setup_skel(void)
 	skel->rodata->nosnat_have_ct = ct_kfuncs_available();
 	skel->rodata->nosnat_xdp_meta = test_mode == MODE_XDP_META;
 	skel->rodata->nosnat_encap_gue = test_encap_gue;
+	skel->rodata->nosnat_xdp6_tail = !test_no_xdp6_tail && xdp_tail_call_probe();
 	if (nosnat_bpf__load(skel))
 		return -1;
 	/* XDP's v6 walk in the slot XDP's entry point tail-calls, as attach

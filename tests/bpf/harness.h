@@ -71,6 +71,7 @@ enum test_mode {
 #define MODE_BIT(m)	(1u << (m))
 extern int test_mode;
 extern int test_encap_gue;
+extern int test_no_xdp6_tail;
 int reload_encap(int gue);
 extern int last_via_tc;
 int verdict_is(const struct run *r, uint32_t want);
@@ -199,6 +200,7 @@ int t_v6_syn_flood(void);
 int t_v6_second_chance(void);
 int t_v6_node6(void);
 int t_v6_gue(void);
+int t_v6_without_xdp_tail_call(void);
 int t_v6_verify_mark_collision(void);
 
 /* t_gue.c */
