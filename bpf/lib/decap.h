@@ -146,8 +146,9 @@ static __always_inline void handle_tunnel(ctx_t c, struct pkt *p,
 			.sport = sport, .dport = dport, .proto = p->proto,
 		};
 		int syn = tcp_syn(p);
+		struct route rt = {};	/* second chance: on to the pod's node */
 		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .from_node = 1,
-				     .second_ok = !(tag & NOSNAT_ID_SECOND_CHANCE) };
+				     .second_ok = !(tag & NOSNAT_ID_SECOND_CHANCE), .rt = &rt };
 		struct pick pk = {};
 
 		select_local_backend(&k, vip_id, cfg, tag & NOSNAT_ID_TAG_MASK, syn,

@@ -58,12 +58,12 @@ static __always_inline __u16 mss_max_for(const struct pkt *p, const struct nosna
  * known, else through the neighbour code. An ICMP error that does not fit
  * is dropped: ICMP errors never cause ICMP. */
 static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosnat_cfg *cfg,
-				       __be32 node, __u16 id, int l4, struct verdict *v)
+				       __be32 node, __u16 id, int l4, struct route *rt,
+				       int known, struct verdict *v)
 {
 	__u64 bytes = bpf_ntohs(p->ip->tot_len);
 	__u64 seg = c.tc ? skb_segment_len(ctx_skb(c), p) : bytes;
 	struct outer_hdr o;
-	struct route rt = {};
 	__u32 grow;
 
 	outer_hdr_of(p, cfg, node, id, &o);
@@ -96,7 +96,7 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 	if (c.tc) {
 		struct __sk_buff *skb = ctx_skb(c);
 
-		if (skb_route(skb, cfg->node_ip, node, o.tos, (__u16)(bytes + grow), &rt)) {
+		if (skb_route(skb, cfg->node_ip, node, o.tos, (__u16)(bytes + grow), rt)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 			return;
 		}
@@ -110,19 +110,22 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		if (rt.to_tc) {
+		if (rt->to_tc) {
 			set_verdict(v, OUT_NEIGH, NOSNAT_ACT_ENCAP, NOSNAT_R_NEIGH_FALLBACK);
-			v->ifindex = rt.ifindex;
+			v->ifindex = rt->ifindex;
 			return;
 		}
-		frame_send(c, &rt, v);
+		frame_send(c, rt, v);
 		return;
 	}
-	if (nosnat_route(ctx_xdp(c), node, (__u32)o.tos << 16 | (__u16)(bytes + grow), &rt)) {
+	/* known: XDP asked for the way before anything changed
+	 * (xdp_sends_to), to the same node with the same TOS and length */
+	if (!known &&
+	    nosnat_route(ctx_xdp(c), node, (__u32)o.tos << 16 | (__u16)(bytes + grow), rt)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 		return;
 	}
-	if (!rt.to_tc) {
+	if (!rt->to_tc) {
 		if (l4 && l4_csum_partial(p) && l4_csum_complete(ctx_xdp(c), p)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
@@ -139,7 +142,7 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
-	xdp_encap_forward(ctx_xdp(c), &rt, v);
+	xdp_encap_forward(ctx_xdp(c), rt, v);
 }
 
 /* A VIP packet for a pod here. tc rewrites it with the skb's checksum
@@ -182,9 +185,11 @@ static __always_inline int local_rewrite(ctx_t c, struct pkt *p, const struct no
 struct deliver {
 	const struct nosnat_flow_key *k;	/* the client's flow to the VIP */
 	const struct nosnat_cfg *cfg;
+	struct route *rt;	/* the way to the pod's node, when it is sent there */
 	int syn;		/* tcp_syn() */
 	int from_node;		/* arrived in IPIP from another node */
 	int second_ok;		/* may still be sent on once (no second chance yet) */
+	int rt_known;		/* XDP: *rt asked for already (xdp_sends_to) */
 };
 
 /* Does this node's conntrack hold the pod be's connection for flow k, with
@@ -374,7 +379,7 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 	if (second && !d->from_node)
 		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0, 0);
 	id = backend_tag(be->addr, be->port) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
-	encap_send(c, p, cfg, be->node, id, 1, v);
+	encap_send(c, p, cfg, be->node, id, 1, d->rt, d->rt_known, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		count_delivered(pk, bytes);
 	/* how the pod was found, unless how the frame left is news (the
@@ -465,7 +470,9 @@ static __always_inline void icmp_to_vip(ctx_t c, struct pkt *p,
 	{
 		__u64 bytes = bpf_ntohs(p->ip->tot_len);	/* before the outer header */
 
-		encap_send(c, p, cfg, be->node, backend_tag(be->addr, be->port), 0, v);
+		struct route rt = {};
+
+		encap_send(c, p, cfg, be->node, backend_tag(be->addr, be->port), 0, &rt, 0, v);
 		if (v->action == NOSNAT_ACT_ENCAP)
 			count_backend(id, bytes);
 	}

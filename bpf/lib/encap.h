@@ -296,6 +296,22 @@ struct route {
 	__u8 smac[ETH_ALEN];
 };
 
+/* This CPU's answer for the way to node during the current tick, for
+ * packets that came in where ctx's did: 1, in rt. */
+static __always_inline int route_cached(struct xdp_md *ctx, __be32 node, struct route *rt)
+{
+	__u32 slot = nosnat_nexthop_slot(node);
+	struct nosnat_nexthop *nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
+
+	if (!nh || nh->node != node || nh->tick != tick_now() ||
+	    nh->in_ifindex != ctx->ingress_ifindex)
+		return 0;
+	__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
+	__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
+	rt->ifindex = nh->out_ifindex;
+	return 1;
+}
+
 /* The way to node for a packet of tot_len bytes (outer header included,
  * in the low 16 bits of tos_len; its TOS above) from this node; -1 when
  * there is none. A global function: verified once, not at every path to
@@ -318,15 +334,11 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 	}
 	/* A route lookup costs as much as the rest of the path: reuse this
 	 * CPU's answer for the node during the current tick. */
+	if (route_cached(ctx, node, rt))
+		return 0;
 	slot = nosnat_nexthop_slot(node);
 	nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
 	now = tick_now();
-	if (nh && nh->node == node && nh->tick == now && nh->in_ifindex == ctx->ingress_ifindex) {
-		__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
-		__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
-		rt->ifindex = nh->out_ifindex;
-		return 0;
-	}
 	fib.family = AF_INET;
 	fib.tos = (__u8)(tos_len >> 16);
 	fib.l4_protocol = IPPROTO_IPIP;

@@ -718,6 +718,30 @@ reply_flow_ct(struct __sk_buff *skb, const struct nosnat_pod_key *pk, __be32 cli
 	return NULL;
 }
 
+/* A client's packet (not a SYN) of an established flow: its entry (this
+ * CPU's copy, else the LRU's, then copied) unless superseded by a newer
+ * handshake, as pk. 0, pk untouched: no such entry. */
+static __always_inline int pick_established(const struct nosnat_flow_key *k, __be32 seq,
+					    struct pick *pk)
+{
+	struct nosnat_backend *be;
+	struct nosnat_flow *f;
+	int f_lru;
+
+	f = flow_lookup_lru(k, &f_lru);
+	be = flow_backend(f, 0);
+	if (!be || flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), seq))
+		return 0;
+	if (f_lru)
+		flow_cache_fill(k, f);
+	pk->be = be;
+	pk->f = f;
+	pk->id = f->backend_id;
+	pk->vip_id = nosnat_vip_ref_id(f->vip_ref);
+	pk->state = PICK_ESTABLISHED;
+	return 1;
+}
+
 /* Ingress node, no usable entry in nosnat_flows: a SYN (or a UDP packet)
  * goes to nosnat_flow_new unless this CPU is over its new-flow budget and
  * the pod is elsewhere (Maglev alone then; the flow's next packet records
@@ -789,29 +813,15 @@ static __always_inline int ingress_pick(const struct nosnat_flow_key *k,
 					const struct nosnat_cfg *cfg, int syn, __be32 syn_ack,
 					__be32 seq, struct pick *pk)
 {
-	struct nosnat_flow *f = NULL;
 	struct nosnat_vip *vip;
-	int f_lru;
 
 	/* a SYN: its handshake's entry if it is one again, else a new pick
 	 * (flow_superseded: no look at nosnat_flows) */
 	if (syn) {
 		if (flow_again(k, ANY_VIP, 0, syn_ack, pk))
 			return 1;
-	} else {
-		f = flow_lookup_lru(k, &f_lru);
-		pk->be = flow_backend(f, 0);
-		if (pk->be &&
-		    !flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), seq)) {
-			if (f_lru)
-				flow_cache_fill(k, f);
-			pk->f = f;
-			pk->id = f->backend_id;
-			pk->vip_id = nosnat_vip_ref_id(f->vip_ref);
-			pk->state = PICK_ESTABLISHED;
-			return 1;
-		}
-		pk->be = NULL;
+	} else if (pick_established(k, seq, pk)) {
+		return 1;
 	}
 	vip = vip_lookup(k->dst, k->dport, k->proto);
 	if (!vip)

@@ -23,35 +23,29 @@
  * send to. All else is passed on untouched, and tc ingress does the whole
  * walk. Could XDP send it to node? */
 static __always_inline int xdp_sends_to(struct xdp_md *ctx, const struct pkt *p,
-					const struct nosnat_cfg *cfg, __be32 node)
+					const struct nosnat_cfg *cfg, __be32 node, struct route *rt)
 {
 	__u32 bytes = bpf_ntohs(p->ip->tot_len) + outer_len();
-	struct route rt = {};
 
 	if (node == cfg->node_ip || (cfg->flags & NOSNAT_CFG_ENCAP_VIA_TC) ||
 	    (cfg->mtu && bytes > cfg->mtu))
 		return 0;
-	return !nosnat_route(ctx, node, (__u32)p->ip->tos << 16 | (__u16)bytes, &rt) && !rt.to_tc;
+	/* this CPU's answer of this tick asked for here, without the call */
+	return route_cached(ctx, node, rt) ||
+	       (!nosnat_route(ctx, node, (__u32)p->ip->tos << 16 | (__u16)bytes, rt) && !rt->to_tc);
 }
 
 /* An established flow's packet (not a SYN) is known to be XDP's before
- * anything changes (a flow recorded, a budget spent, a counter moved). */
+ * anything changes (a flow recorded, a budget spent, a counter moved). Its
+ * pick is then made (pk), and the walk does not make it again. A newer
+ * handshake on the flow's addresses and ports: no pick, tc promotes it. */
 static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
 					const struct nosnat_flow_key *k,
-					const struct nosnat_cfg *cfg)
+					const struct nosnat_cfg *cfg, struct pick *pk,
+					struct route *rt)
 {
-	struct nosnat_flow *f;
-	struct nosnat_backend *be;
-	int f_lru;
-
-	f = flow_lookup_lru(k, &f_lru);
-	be = flow_backend(f, 0);
-	/* a newer handshake on the flow's addresses and ports: tc promotes it */
-	if (!be || flow_superseded(k, f, f_lru, nosnat_vip_ref_id(f->vip_ref), tcp_seq_of(p)))
-		return 0;
-	if (f_lru)
-		flow_cache_fill(k, f);
-	return xdp_sends_to(ctx, p, cfg, be->node);
+	return pick_established(k, tcp_seq_of(p), pk) &&
+	       xdp_sends_to(ctx, p, cfg, pk->be->node, rt);
 }
 
 /* A SYN is picked first: what the pick changed, a flow recorded in
@@ -61,11 +55,13 @@ static __always_inline int xdp_finishes(struct xdp_md *ctx, const struct pkt *p,
  * too. */
 static __always_inline int xdp_finishes_syn(struct xdp_md *ctx, const struct pkt *p,
 					    const struct nosnat_flow_key *k,
-					    const struct nosnat_cfg *cfg, struct pick *pk)
+					    const struct nosnat_cfg *cfg, struct pick *pk,
+					    struct route *rt)
 {
 	struct nosnat_flow *nf;
 
-	if (pk->new_flow == NEW_FLOW_SPOOFED || !pk->be || xdp_sends_to(ctx, p, cfg, pk->be->node))
+	if (pk->new_flow == NEW_FLOW_SPOOFED || !pk->be ||
+	    xdp_sends_to(ctx, p, cfg, pk->be->node, rt))
 		return 1;
 	if (pk->new_flow == 1 && !pk->handed_on) {
 		nf = hs_lookup(k);
@@ -250,7 +246,8 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 			.sport = sport, .dport = dport, .proto = p.proto,
 		};
 		int syn = tcp_syn(&p);
-		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1 };
+		struct route rt = {};
+		struct deliver d = { .k = &k, .cfg = cfg, .syn = syn, .second_ok = 1, .rt = &rt };
 		struct pick pk = {};
 
 		/* a driver that refused metadata room where the kernel allows it
@@ -258,18 +255,23 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		 * program loaded without it keeps the established fast path and
 		 * new flows to pods on other nodes */
 		if (!c.tc && !finish_all &&
-		    (nosnat_xdp_meta || (!syn && !xdp_finishes(ctx_xdp(c), &p, &k, cfg)))) {
+		    (nosnat_xdp_meta ||
+		     (!syn && !xdp_finishes(ctx_xdp(c), &p, &k, cfg, &pk, &rt)))) {
 			if (vip_lookup(k.dst, k.dport, k.proto))
 				to_tc(v);
 			return;
 		}
-		if (!ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), tcp_seq_of(&p), &pk))
+		/* picked already: XDP's established flow (xdp_finishes) */
+		if (!pk.state && !ingress_pick(&k, cfg, syn, syn_ack_of(&p, syn), tcp_seq_of(&p), &pk))
 			return;		/* no VIP:port of that address */
 		if (!c.tc && !finish_all && syn &&
-		    !xdp_finishes_syn(ctx_xdp(c), &p, &k, cfg, &pk)) {
+		    !xdp_finishes_syn(ctx_xdp(c), &p, &k, cfg, &pk, &rt)) {
 			to_tc(v);
 			return;
 		}
+		/* what XDP without metadata finishes, it knows the way of
+		 * (xdp_sends_to): not asked again */
+		d.rt_known = !c.tc && !finish_all;
 		vip_deliver(c, &p, &pk, &d, v);
 		return;
 	}
