@@ -216,6 +216,19 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 		return;
 	}
 	if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
+		if (!vip_filter_hit(p.ip->daddr)) {
+			/* the common case: not a VIP address. TCP is gone
+			 * before its header is read; UDP may be GUE */
+			if (p.proto == IPPROTO_TCP || p.fragment)
+				return;
+			if (parse_ports(&p, &sport, &dport) != PARSE_OK) {
+				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
+				return;
+			}
+			if (!gue_for_node(&p, dport, cfg_get()))
+				return;
+			goto tunnel;
+		}
 		if (p.fragment) {
 			if (is_vip_addr(p.ip->daddr))
 				set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FRAGMENT);
@@ -227,12 +240,6 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 			else
 				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
 			return;
-		}
-		if (!vip_filter_hit(p.ip->daddr)) {
-			/* the common case: not a VIP address, nor GUE */
-			if (p.proto == IPPROTO_TCP || !gue_for_node(&p, dport, cfg_get()))
-				return;
-			goto tunnel;
 		}
 		cfg = cfg_get();
 		if (!cfg || !cfg->node_ip) {
