@@ -297,19 +297,35 @@ struct route {
 };
 
 /* This CPU's answer for the way to node during the current tick, for
- * packets that came in where ctx's did: 1, in rt. */
-static __always_inline int route_cached(struct xdp_md *ctx, __be32 node, struct route *rt)
+ * packets that came in on in_ifindex: 1, in rt. Both hooks keep it. */
+static __always_inline int route_cached(__u32 in_ifindex, __be32 node, struct route *rt)
 {
 	__u32 slot = nosnat_nexthop_slot(node);
 	struct nosnat_nexthop *nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
 
-	if (!nh || nh->node != node || nh->tick != tick_now() ||
-	    nh->in_ifindex != ctx->ingress_ifindex)
+	if (!nh || nh->node != node || nh->tick != tick_now() || nh->in_ifindex != in_ifindex)
 		return 0;
 	__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
 	rt->ifindex = nh->out_ifindex;
 	return 1;
+}
+
+/* The FIB's answer (a resolved neighbour) kept for the rest of the tick. */
+static __always_inline void route_remember(__u32 in_ifindex, __be32 node,
+					   const struct bpf_fib_lookup *fib)
+{
+	__u32 slot = nosnat_nexthop_slot(node);
+	struct nosnat_nexthop *nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
+
+	if (!nh)
+		return;
+	nh->node = node;
+	nh->in_ifindex = in_ifindex;
+	nh->out_ifindex = fib->ifindex;
+	nh->tick = tick_now();
+	__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
 }
 
 /* The way to node for a packet of tot_len bytes (outer header included,
@@ -321,8 +337,6 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 {
 	const struct nosnat_cfg *cfg = cfg_get();
 	struct bpf_fib_lookup fib = {};
-	struct nosnat_nexthop *nh;
-	__u32 slot, now;
 	long rc;
 
 	if (!ctx || !rt || !cfg)
@@ -334,11 +348,8 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 	}
 	/* A route lookup costs as much as the rest of the path: reuse this
 	 * CPU's answer for the node during the current tick. */
-	if (route_cached(ctx, node, rt))
+	if (route_cached(ctx->ingress_ifindex, node, rt))
 		return 0;
-	slot = nosnat_nexthop_slot(node);
-	nh = bpf_map_lookup_elem(&nosnat_nexthop, &slot);
-	now = tick_now();
 	fib.family = AF_INET;
 	fib.tos = (__u8)(tos_len >> 16);
 	fib.l4_protocol = IPPROTO_IPIP;
@@ -351,14 +362,7 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(rt->smac, fib.smac, ETH_ALEN);
 		rt->ifindex = fib.ifindex;
-		if (nh) {
-			nh->node = node;
-			nh->in_ifindex = ctx->ingress_ifindex;
-			nh->out_ifindex = fib.ifindex;
-			nh->tick = now;
-			__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
-			__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
-		}
+		route_remember(ctx->ingress_ifindex, node, &fib);
 		return 0;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH) {

@@ -48,7 +48,8 @@ static __always_inline int skb_dnat(struct __sk_buff *skb, struct pkt *p, __be32
 /* The interface towards node, from the kernel's FIB, and its neighbour's
  * and its own MAC when the neighbour is resolved (rt->to_tc 0) or not
  * (NOSNAT_R_NEIGH_FALLBACK: the neighbour code resolves it on the way
- * out). -1: no route. */
+ * out). -1: no route. A resolved answer is this CPU's for the rest of the
+ * tick, as at XDP (nosnat_route): the FIB is asked once per node and tick. */
 static __always_inline int skb_route(struct __sk_buff *skb, __be32 src, __be32 node, __u8 tos,
 				     __u16 tot_len, struct route *rt)
 {
@@ -56,12 +57,16 @@ static __always_inline int skb_route(struct __sk_buff *skb, __be32 src, __be32 n
 		.family = AF_INET, .tos = tos, .l4_protocol = IPPROTO_IPIP, .tot_len = tot_len,
 		.ifindex = skb->ingress_ifindex, .ipv4_src = src, .ipv4_dst = node,
 	};
-	long rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	long rc;
 
+	if (route_cached(skb->ingress_ifindex, node, rt))
+		return 0;
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);
 		__builtin_memcpy(rt->smac, fib.smac, ETH_ALEN);
 		rt->ifindex = fib.ifindex;
+		route_remember(skb->ingress_ifindex, node, &fib);
 		return 0;
 	}
 	/* the sizes were checked already (segments, for a GRO train) */

@@ -31,7 +31,7 @@ static __always_inline int xdp_sends_to(struct xdp_md *ctx, const struct pkt *p,
 	    (cfg->mtu && bytes > cfg->mtu))
 		return 0;
 	/* this CPU's answer of this tick asked for here, without the call */
-	return route_cached(ctx, node, rt) ||
+	return route_cached(ctx->ingress_ifindex, node, rt) ||
 	       (!nosnat_route(ctx, node, (__u32)p->ip->tos << 16 | (__u16)bytes, rt) && !rt->to_tc);
 }
 
