@@ -362,8 +362,10 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 	}
 	*new_flow = 1;
 	/* a new connection on these addresses and ports: the entry of an
-	 * older one (a client's reused port) is over */
-	if (syn)
+	 * older one (a client's reused port) is over. Looked for first: a
+	 * delete takes the bucket's lock, and nearly every SYN is a new
+	 * client's, with no entry to delete */
+	if (syn && bpf_map_lookup_elem(&nosnat_flows6, k))
 		bpf_map_delete_elem(&nosnat_flows6, k);
 	if (syn && tag == ~0U && !be_here6(be, *id, cfg) && new_flow_limited(cfg)) {
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
