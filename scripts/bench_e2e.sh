@@ -269,4 +269,5 @@ awk -F'\t' -v OFS='\t' '
 			printf "%s", first[k, 1]; for (c = 2; c <= 13; c++) printf "\t%s", first[k, c]; printf "\n"
 		}
 	}' "$RAW" >"$OUT"
+printf 'e2e_rounds\t%s\n' "$ROUNDS" >>"$OUT"	# how many runs each median is of
 cat "$OUT"

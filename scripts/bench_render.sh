@@ -153,7 +153,12 @@ awk -F'\t' -v repeat="$REPEAT" '
 	awk -F'\t' '$1 == "e2e" && $11 != "-" && !($11 in seen) { seen[$11] = 1
 			printf "- `--hook %s`: %s\n", $11, $12 }
 		$1 == "e2e" && $13 != "" { lab = $13 }
+		$1 == "e2e_rounds" { rounds = $2 + 0 }
 		END {
+			if (rounds > 1)
+				printf "- every row run %d times, in turns; each column is the median\n", rounds
+			else if (rounds == 1)
+				print "- every row run once"
 			if (lab == "wire")
 				print "- uplinks like a NIC'"'"'s (`BENCH_E2E_WIRE=1`): every node receives MTU-sized frames and coalesces them (GRO), whatever runs on it"
 			else
