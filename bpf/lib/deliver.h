@@ -49,7 +49,9 @@ static __always_inline __u16 mss_max_for(const struct pkt *p, const struct nosna
 }
 
 /* Encapsulate p to node with outer ID id (IPIP or GUE: nosnat_cfg) and
- * send it. l4: p is TCP/UDP, whose sum may be the partial (offload) kind.
+ * send it, the way to node in *rt (known: XDP asked for it already, before
+ * it changed anything). l4: p is TCP/UDP, whose sum may be the partial
+ * (offload) kind.
  * XDP: a frame it sends gets the sum completed and its SYN's MSS clamped
  * here; a frame for the tc twin keeps its sum as it came, and the twin
  * clamps, knowing which kind the skb holds. tc: the skb keeps its sum as it
@@ -96,7 +98,8 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 	if (c.tc) {
 		struct __sk_buff *skb = ctx_skb(c);
 
-		if (skb_route(skb, cfg->node_ip, node, o.tos, (__u16)(bytes + grow), rt)) {
+		/* a GRO train's segments are what must fit the route */
+		if (skb_route(skb, cfg->node_ip, node, o.tos, (__u16)(seg + grow), rt)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);
 			return;
 		}
@@ -118,8 +121,8 @@ static __always_inline void encap_send(ctx_t c, struct pkt *p, const struct nosn
 		frame_send(c, rt, v);
 		return;
 	}
-	/* known: XDP asked for the way before anything changed
-	 * (xdp_sends_to), to the same node with the same TOS and length */
+	/* known: XDP asked for the way to this node before anything changed
+	 * (xdp_sends_to), with the same TOS and length */
 	if (!known &&
 	    nosnat_route(ctx_xdp(c), node, (__u32)o.tos << 16 | (__u16)(bytes + grow), rt)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_FIB_FAILED);

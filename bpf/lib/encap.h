@@ -308,6 +308,7 @@ static __always_inline int route_cached(__u32 in_ifindex, __be32 node, struct ro
 	__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
 	__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
 	rt->ifindex = nh->out_ifindex;
+	rt->to_tc = 0;
 	return 1;
 }
 
