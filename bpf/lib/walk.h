@@ -241,6 +241,10 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
 			return;
 		}
+		/* GUE to this node, whose address shares its filter bit with a
+		 * VIP's (no VIP is a node's address: apply refuses it) */
+		if (p.proto == IPPROTO_UDP && gue_for_node(&p, dport, cfg_get()))
+			goto tunnel;
 		cfg = cfg_get();
 		if (!cfg || !cfg->node_ip) {
 			if (vip_lookup(p.ip->daddr, dport, p.proto))

@@ -15,6 +15,10 @@ enum case_setup {
 	VIP_DRAINING,		/* VIP:25/tcp with one backend of weight 0 */
 	DNS_LOCAL,		/* VIP:53/udp -> the local pod's 5353 */
 	MAIL_REMOTE,		/* VIP:25/tcp -> node B's pod's 2525 */
+	MAIL_LOCAL_NODE_BIT,	/* MAIL_LOCAL, and a VIP (UDP 4789) at an address
+				 * whose bit in the VIP address filter is this
+				 * node's address's: the filter says "maybe a VIP"
+				 * of everything sent to the node */
 };
 
 enum case_out {
@@ -213,6 +217,10 @@ static const struct pkt_case cases[] = {
 	  .setup = MAIL_LOCAL, .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP,
 	  .proto = IPPROTO_TCP, .sport = 40021, .dport = 25, .flags = TH_SYN,
 	  .ipip_from = T_NODE_B, DECAP_GUE },
+	{ .name = "GUE from a node, this node's address sharing a VIP's filter bit: decapsulated",
+	  .setup = MAIL_LOCAL_NODE_BIT, .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP,
+	  .proto = IPPROTO_TCP, .sport = 40028, .dport = 25, .flags = TH_SYN,
+	  .ipip_from = T_NODE_B, DECAP_GUE },
 	{ .name = "GUE to a VIP from an unknown source: dropped", .setup = MAIL_LOCAL,
 	  .frame = F_GUE, .src = T_CLIENT, .dst = T_VIP, .proto = IPPROTO_TCP, .sport = 40022,
 	  .dport = 25, .flags = TH_SYN, .ipip_from = T_STRANGER, DROP(NOSNAT_R_UNKNOWN_ENCAP_SRC) },
@@ -390,6 +398,22 @@ int pkt_case_run(size_t i)
 	case MAIL_REMOTE:
 		CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
 		break;
+	case MAIL_LOCAL_NODE_BIT: {
+		__u32 bit = nosnat_addr_filter_bit(ip4(T_NODE_SELF)), a;
+		char addr[INET_ADDRSTRLEN];
+
+		CHECK(!mail_vip(T_POD_LOCAL, 2525, T_NODE_SELF), "mail VIP");
+		/* 198.18.0.0/15 holds 2^17 addresses for 2^16 bits */
+		for (a = 0; a < (1u << 17); a++)
+			if (nosnat_addr_filter_bit(htonl(0xc6120000u + a)) == bit &&
+			    htonl(0xc6120000u + a) != ip4(T_VIP))
+				break;
+		CHECK(a < (1u << 17), "no address in 198.18.0.0/15 shares the node's bit");
+		CHECK(inet_ntop(AF_INET, &(__be32){ htonl(0xc6120000u + a) }, addr, sizeof(addr)),
+		      "address");
+		CHECK(!add_vip(addr, 4789, IPPROTO_UDP), "the VIP sharing the node's bit");
+		break;
+	}
 	}
 
 	if (c->decap) {
