@@ -337,7 +337,7 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 					   struct route *rt)
 {
 	const struct nosnat_cfg *cfg = cfg_get();
-	struct bpf_fib_lookup fib = {};
+	struct bpf_fib_lookup fib;
 	long rc;
 
 	if (!ctx || !rt || !cfg)
@@ -351,6 +351,7 @@ __attribute__((noinline)) int nosnat_route(struct xdp_md *ctx, __be32 node, __u3
 	 * CPU's answer for the node during the current tick. */
 	if (route_cached(ctx->ingress_ifindex, node, rt))
 		return 0;
+	__builtin_memset(&fib, 0, sizeof(fib));	/* only when the FIB is asked */
 	fib.family = AF_INET;
 	fib.tos = (__u8)(tos_len >> 16);
 	fib.l4_protocol = IPPROTO_IPIP;

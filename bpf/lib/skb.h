@@ -53,14 +53,17 @@ static __always_inline int skb_dnat(struct __sk_buff *skb, struct pkt *p, __be32
 static __always_inline int skb_route(struct __sk_buff *skb, __be32 src, __be32 node, __u8 tos,
 				     __u16 tot_len, struct route *rt)
 {
-	struct bpf_fib_lookup fib = {
-		.family = AF_INET, .tos = tos, .l4_protocol = IPPROTO_IPIP, .tot_len = tot_len,
-		.ifindex = skb->ingress_ifindex, .ipv4_src = src, .ipv4_dst = node,
-	};
 	long rc;
 
 	if (route_cached(skb->ingress_ifindex, node, rt))
 		return 0;
+
+	/* filled only when the FIB is asked */
+	struct bpf_fib_lookup fib = {
+		.family = AF_INET, .tos = tos, .l4_protocol = IPPROTO_IPIP, .tot_len = tot_len,
+		.ifindex = skb->ingress_ifindex, .ipv4_src = src, .ipv4_dst = node,
+	};
+
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		__builtin_memcpy(rt->dmac, fib.dmac, ETH_ALEN);

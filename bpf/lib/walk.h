@@ -218,8 +218,9 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 	if (p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) {
 		if (!vip_filter_hit(p.ip->daddr)) {
 			/* the common case: not a VIP address. TCP is gone
-			 * before its header is read; UDP may be GUE */
-			if (p.proto == IPPROTO_TCP || p.fragment)
+			 * before its header is read, and UDP unless it may be
+			 * GUE to this node (its port, read as tc's pull does) */
+			if (p.proto == IPPROTO_TCP || p.fragment || !gue_port_maybe(&p))
 				return;
 			if (parse_ports(&p, &sport, &dport) != PARSE_OK) {
 				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
@@ -241,11 +242,11 @@ static __always_inline void dp_walk(ctx_t c, struct verdict *v, int finish_all)
 				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_MALFORMED);
 			return;
 		}
+		cfg = cfg_get();
 		/* GUE to this node, whose address shares its filter bit with a
 		 * VIP's (no VIP is a node's address: apply refuses it) */
-		if (p.proto == IPPROTO_UDP && gue_for_node(&p, dport, cfg_get()))
+		if (p.proto == IPPROTO_UDP && gue_for_node(&p, dport, cfg))
 			goto tunnel;
-		cfg = cfg_get();
 		if (!cfg || !cfg->node_ip) {
 			if (vip_lookup(p.ip->daddr, dport, p.proto))
 				set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
