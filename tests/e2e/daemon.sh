@@ -65,8 +65,11 @@ t_run_follows_configmap() {
 	new_conns_reach b || rc=1
 	for i in "${on_b[@]}"; do
 		wait "${pids[$((i - 1))]}" || {
-			# seen twice in a full tc run after the flood tests, never
-			# alone: what each node dropped, for whoever sees it next
+			# (seen in full runs, never alone: pod b's log still held an
+			# earlier test's connection from the same client port, so one
+			# of pod c's was counted here; run.sh now empties the pods'
+			# logs before each test) what each node dropped, to tell a
+			# real break from that
 			fail "connection $i to the remaining pod broke: $(cat "$LAB_DIR/hold$i"); drops: $(for n in $NODES; do printf '%s: ' "$n"; nosnat_on "$n" stats 2>&1 | grep -i drop | tr -s ' \n' ' '; done)"
 			rc=1
 		}

@@ -515,9 +515,13 @@ int main(int argc, char **argv)
 			char msg[64];
 
 			snprintf(msg, sizeof(msg), "ping%d\n", n);
+			errno = 0;
 			if (write_all(s, msg, strlen(msg)) || read_line(s, line, sizeof(line)) < 0 ||
 			    strncmp(line, msg, strlen(msg) - 1)) {
-				fprintf(stderr, "hold: echo %d lost\n", n);
+				/* a reset, a timeout (no answer in 5 s) or an end */
+				fprintf(stderr, "hold: echo %d lost: %s\n", n,
+					errno == EAGAIN ? "no answer in 5 s" :
+					errno ? strerror(errno) : "closed or garbled");
 				return 1;
 			}
 			n++;

@@ -5,6 +5,7 @@
 # survive, pmtu, gue). The lab is built once, nosnat's config is reset before
 # each test, and everything is torn down in a trap. Usage: run.sh [NAME-SUBSTRING]
 #   E2E_SHELL=1  open a shell inside the lab when a test fails (debugging)
+#   E2E_REPEAT=N run the chosen tests N times over (hunting a rare failure)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../scripts/lab.sh
@@ -64,6 +65,9 @@ reset_config() {
 			nosnat_on "$n" vip del "$k" || return 1
 		done
 		nsx "$n" ip neigh flush dev eth0 2>/dev/null
+		# a test finds its own connections in the pods' logs by client
+		# port: one an earlier test's connection used must not count
+		: >"$LAB_DIR/pod-$n.log"
 	done
 	lab_announce a
 	lab_announce6 a
@@ -124,7 +128,9 @@ if [ "$E2E_MODE" = xdp ] && [ "$(stat_json a | jq .dataplane.xdp_metadata)" != t
 	exit 0
 fi
 
-for t in $TESTS; do
+REPEAT=${E2E_REPEAT:-1}
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "e2e: E2E_REPEAT is a count, not '$REPEAT'"; echo "e2e: 0 passed, 1 failed"; exit 2; }
+for t in $(for ((r = 0; r < REPEAT; r++)); do echo "$TESTS"; done); do
 	if ! reset_config >"$LOG" 2>&1; then
 		echo "  FAIL  $t (config reset)"
 		sed 's/^/    /' "$LOG"
