@@ -836,6 +836,72 @@ int t_v6_syn_flood(void)
 	return 0;
 }
 
+/* nosnat_flow6_new keeps a list per CPU: a SYN flood on one CPU, larger
+ * than the whole table, evicts only that CPU's handshakes; those another
+ * CPU recorded stay (one shared list would have given them up). */
+int t_v6_flood_spares_other_cpus(void)
+{
+	int share = NOSNAT_NEW_FLOW6_ENTRIES / libbpf_num_possible_cpus(), rc = 1;
+	uint8_t in[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct l4_spec l;
+	cpu_set_t old, one;
+	uint64_t kept;
+	size_t n;
+	struct run r;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		printf("  info  one CPU online: no other CPU to spare\n");
+		return 0;
+	}
+	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		goto out;
+	for (uint16_t p = 0; p < 8; p++) {	/* 8 handshakes on CPU 0 */
+		l = tcp6(40150 + p, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		if (run6(in, n, &r))
+			goto out;
+	}
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		goto out;
+	ip = ipv6("2001:db8:f100::", T6_VIP);
+	for (uint32_t i = 0; i < NOSNAT_NEW_FLOW6_ENTRIES + NOSNAT_NEW_FLOW6_ENTRIES / 4; i++) {
+		ip.saddr[13] = (uint8_t)(i >> 16);
+		ip.saddr[14] = (uint8_t)(i >> 8);
+		ip.saddr[15] = (uint8_t)i;
+		l = tcp6((uint16_t)(1024 + (i & 0x7fff)), 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		if (run6(in, n, &r))
+			goto out;
+	}
+	rc = 0;
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+	CHECK(rc == 0, "SYNs on CPUs 0 and 1");
+	kept = count_entries_of(maps.flow6_new);
+	CHECK(kept <= (uint64_t)share + 8, "%llu handshakes kept, CPU 1's share %d",
+	      (unsigned long long)kept, share);
+	for (uint16_t p = 0; p < 8; p++) {
+		struct nosnat_flow6_key fk = { .sport = htons(40150 + p), .dport = htons(25),
+					       .proto = IPPROTO_TCP };
+		struct nosnat_flow f;
+
+		ip6(T6_CLIENT, fk.src);
+		ip6(T6_VIP, fk.dst);
+		CHECK(!bpf_map_lookup_elem(maps.flow6_new, &fk, &f),
+		      "CPU 0's handshake %u evicted by CPU 1's flood", p);
+	}
+	printf("  info  %u SYNs on CPU 1: %llu handshakes kept (a share of %d), CPU 0's 8 all there\n",
+	       NOSNAT_NEW_FLOW6_ENTRIES + NOSNAT_NEW_FLOW6_ENTRIES / 4, (unsigned long long)kept, share);
+	return 0;
+}
+
 /* A pod added here after flows to pod B began, and this node's table lost
  * them (the VIP moved here): Maglev now gives some of them the pod here,
  * which has no conntrack entry of them; they go once to the previous
