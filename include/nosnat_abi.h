@@ -109,11 +109,8 @@
  *       nosnat_flows6, nosnat_flow6_new, nosnat_pods6, nosnat_nodes6,
  *       nosnat_be_node6 (created empty over older pins; an older build
  *       ignores them); nosnat_cfg: node_ip6 (cfg is written anew by every
- *       attach)
- *   8 - nosnat_flow6_new: one LRU list per CPU (BPF_F_NO_COMMON_LRU) where
- *       every possible CPU is online; either build carries the other's
- *       handshakes over (migrate.c: the flags differ) */
-#define NOSNAT_ABI_VERSION	8
+ *       attach) */
+#define NOSNAT_ABI_VERSION	7
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -649,10 +646,9 @@ struct nosnat_be6 {
 
 /* nosnat_flows6 key: the client's 5-tuple towards the v6 VIP; value struct
  * nosnat_flow as for v4 (backend_addr: the fold). nosnat_flow6_new, an LRU
- * of the same layout (a list per CPU where every possible CPU is online),
- * holds v6 flows that have shown only their first packet (a SYN, a UDP
- * datagram): a flood churns that table alone, and the flow's next packet
- * moves its entry to nosnat_flows6. */
+ * of the same layout, holds v6 flows that have shown only their first
+ * packet (a SYN, a UDP datagram): a flood churns that table alone, and the
+ * flow's next packet moves its entry to nosnat_flows6. */
 #define NOSNAT_NEW_FLOW6_ENTRIES	16384
 struct nosnat_flow6_key {
 	__u8 src[16];

@@ -562,22 +562,6 @@ static void conntrack_note(void)
 		    "recovery is in force", f ? "nf_conntrack_count 0" : "nf_conntrack not loaded");
 }
 
-/* nosnat_flow6_new keeps one LRU list per CPU (BPF_F_NO_COMMON_LRU, in
- * the object): a v6 SYN takes a free entry of its CPU's list or evicts
- * that list's oldest, and no lock is shared by every CPU (about 15% of a v6
- * new flow at XDP here). The kernel gives each possible CPU an equal share
- * of the entries: where some possible CPUs are not online, their shares
- * would sit unused, so the table keeps one list, as before. */
-static void flow6_new_lists(struct nosnat_bpf *skel)
-{
-	int possible = libbpf_num_possible_cpus();
-	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	struct bpf_map *m = skel->maps.nosnat_flow6_new;
-
-	if (possible <= 0 || online != possible)
-		bpf_map__set_map_flags(m, bpf_map__map_flags(m) & ~BPF_F_NO_COMMON_LRU);
-}
-
 int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	      const struct attach_opts *o)
 {
@@ -683,7 +667,6 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	skel->rodata->nosnat_encap_gue = o->tun.encap == NOSNAT_ENCAP_GUE;
 	/* a table of another size is carried over like another layout (migrate.c) */
 	bpf_map__set_max_entries(skel->maps.nosnat_flows, flow->flow_entries);
-	flow6_new_lists(skel);
 	rc = pins_migrate_begin(skel->obj, pin_dir, &mg);
 	if (rc)
 		goto out;
@@ -1142,7 +1125,6 @@ int dp_memlock(const struct flow_opts *fo, FILE *out)
 		return -errno;
 	}
 	bpf_map__set_max_entries(skel->maps.nosnat_flows, fo->flow_entries);
-	flow6_new_lists(skel);
 	bpf_object__for_each_map(m, skel->obj) {
 		LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = bpf_map__map_flags(m));
 		enum bpf_map_type t = bpf_map__type(m);

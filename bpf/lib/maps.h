@@ -338,9 +338,6 @@ struct {
 	__uint(max_entries, NOSNAT_NEW_FLOW6_ENTRIES);
 	__type(key, struct nosnat_flow6_key);
 	__type(value, struct nosnat_flow);
-	/* a list per CPU; attach takes the flag off where some possible CPU
-	 * is offline (user/attach.c, flow6_new_lists) */
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flow6_new SEC(".maps");
 
