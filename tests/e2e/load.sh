@@ -47,6 +47,7 @@ under_load() {
 
 act_restart_loader() {
 	kill -TERM "$(cat "$LAB_DIR/run-a.pid")" && wait "$(cat "$LAB_DIR/run-a.pid")"
+	: >"$LAB_DIR/run-a.log"	# the new daemon's start line, not the first one's
 	daemon_start a
 	wait_for 5 grep -q "start: configuration applied" "$LAB_DIR/run-a.log"
 }

@@ -66,8 +66,10 @@ reset_config() {
 		done
 		nsx "$n" ip neigh flush dev eth0 2>/dev/null
 		# a test finds its own connections in the pods' logs by client
-		# port: one an earlier test's connection used must not count
+		# port, and its daemons' lines in theirs: an earlier test's
+		# connection on the same port, or line, must not count
 		: >"$LAB_DIR/pod-$n.log"
+		rm -f "$LAB_DIR/run-$n.log" "$LAB_DIR/krun-$n.log"
 	done
 	lab_announce a
 	lab_announce6 a
@@ -112,6 +114,8 @@ done
 # ---------------------------------------------------------------------------
 
 TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")
+REPEAT=${E2E_REPEAT:-1}
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "e2e: E2E_REPEAT is a count, not '$REPEAT'"; echo "e2e: 0 passed, 1 failed"; exit 2; }
 [ -n "$TESTS" ] || { echo "e2e: no test matches '${1:-}'"; echo "e2e: 0 passed, 1 failed"; exit 1; }
 
 echo "e2e: building the lab ($LAB), mode $E2E_MODE: ${ATTACH_ARGS[*]}"
@@ -128,8 +132,6 @@ if [ "$E2E_MODE" = xdp ] && [ "$(stat_json a | jq .dataplane.xdp_metadata)" != t
 	exit 0
 fi
 
-REPEAT=${E2E_REPEAT:-1}
-[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "e2e: E2E_REPEAT is a count, not '$REPEAT'"; echo "e2e: 0 passed, 1 failed"; exit 2; }
 for t in $(for ((r = 0; r < REPEAT; r++)); do echo "$TESTS"; done); do
 	if ! reset_config >"$LOG" 2>&1; then
 		echo "  FAIL  $t (config reset)"
