@@ -109,8 +109,12 @@
  *       nosnat_flows6, nosnat_flow6_new, nosnat_pods6, nosnat_nodes6,
  *       nosnat_be_node6 (created empty over older pins; an older build
  *       ignores them); nosnat_cfg: node_ip6 (cfg is written anew by every
- *       attach) */
-#define NOSNAT_ABI_VERSION	7
+ *       attach)
+ *   8 - nosnat_flow6_new an array of sets (struct nosnat_hs6_set) instead
+ *       of an LRU hash, as nosnat_flow_new at 5: an older build refuses
+ *       these pins (detach first to go back), a newer one carries an LRU's
+ *       v6 handshakes into the sets */
+#define NOSNAT_ABI_VERSION	8
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -645,10 +649,12 @@ struct nosnat_be6 {
 };
 
 /* nosnat_flows6 key: the client's 5-tuple towards the v6 VIP; value struct
- * nosnat_flow as for v4 (backend_addr: the fold). nosnat_flow6_new, an LRU
- * of the same layout, holds v6 flows that have shown only their first
- * packet (a SYN, a UDP datagram): a flood churns that table alone, and the
- * flow's next packet moves its entry to nosnat_flows6. */
+ * nosnat_flow as for v4 (backend_addr: the fold). nosnat_flow6_new, sets
+ * of the same keys and values (struct nosnat_hs6_set, as nosnat_flow_new's
+ * for v4), holds v6 flows that have shown only their first packet (a SYN,
+ * a UDP datagram): a flood churns that table alone, and the flow's next
+ * packet moves its entry to nosnat_flows6. The key is 8-byte aligned: the
+ * sets' hash and compare read it as five words. */
 #define NOSNAT_NEW_FLOW6_ENTRIES	16384
 struct nosnat_flow6_key {
 	__u8 src[16];
@@ -657,8 +663,55 @@ struct nosnat_flow6_key {
 	__be16 dport;
 	__u8 proto;
 	__u8 pad[3];
-};
+} __attribute__((aligned(8)));
 _Static_assert(sizeof(struct nosnat_flow6_key) == 40, "flow6 key size");
+
+#define NOSNAT_HS6_SET_BITS	12
+#define NOSNAT_HS6_SETS		(1U << NOSNAT_HS6_SET_BITS)
+_Static_assert(NOSNAT_HS6_SETS * NOSNAT_HS_WAYS == NOSNAT_NEW_FLOW6_ENTRIES, "v6 handshake sets");
+
+struct nosnat_hs6_set {
+	struct nosnat_flow6_key key[NOSNAT_HS_WAYS];
+	struct nosnat_flow flow[NOSNAT_HS_WAYS];
+	__u32 check[NOSNAT_HS_WAYS];	/* nosnat_hs6_check of the way, 0 when empty */
+	__u32 next;			/* the way an insert into a full set takes */
+	__u32 pad[3];
+};
+
+/* A v6 key's five words, folded (the addresses' halves) into three. */
+static inline void nosnat_flow6_fold(const struct nosnat_flow6_key *k, __u64 *src, __u64 *dst,
+				     __u64 *rest)
+{
+	const __u64 *w = (const __u64 *)k;
+
+	*src = w[0] ^ w[1];
+	*dst = w[2] ^ w[3];
+	*rest = w[4];
+}
+
+/* As nosnat_hs_set_of and nosnat_hs_check, for a v6 key (the same rule: a
+ * change to either is a change of the pins' ABI version). */
+static inline __u32 nosnat_hs6_set_of(const struct nosnat_flow6_key *k)
+{
+	__u64 a, b, c, h;
+
+	nosnat_flow6_fold(k, &a, &b, &c);
+	h = a * 0x9e3779b97f4a7c15ULL ^ b * 0xc2b2ae3d27d4eb4fULL ^ c * 0x165667b19e3779f9ULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return (__u32)(h >> (64 - NOSNAT_HS6_SET_BITS));
+}
+
+static inline __u32 nosnat_hs6_check(const struct nosnat_flow6_key *k, const struct nosnat_flow *f)
+{
+	__u64 a, b, c, h;
+
+	nosnat_flow6_fold(k, &a, &b, &c);
+	h = a * 0xff51afd7ed558ccdULL ^ b * 0xc4ceb9fe1a85ec53ULL ^ c * 0x27d4eb2f165667c5ULL ^
+	    (((__u64)f->backend_id << 32) | f->backend_addr) * 0x9e3779b97f4a7c15ULL ^
+	    (__u64)f->vip_ref * 0xc2b2ae3d27d4eb4fULL;
+	return (__u32)(h >> 32) | 1;
+}
 
 /* nosnat_pods6: this node's v6 pods as their replies show them, as
  * nosnat_pods for v4 (no directory: v6 replies take the hash lookup). */

@@ -81,118 +81,130 @@ int zero_percpu(int fd, __u32 key, size_t value_size)
 	return rc;
 }
 
-int hs_way_live(const struct nosnat_hs_set *s, unsigned int w)
-{
-	return s->check[w] && s->key[w].proto && s->check[w] == nosnat_hs_check(&s->key[w], &s->flow[w]);
-}
-
 static int hs_key_eq(const struct nosnat_flow_key *a, const struct nosnat_flow_key *b)
 {
 	return a->src == b->src && a->dst == b->dst && a->sport == b->sport && a->dport == b->dport &&
 	       a->proto == b->proto;
 }
 
-int hs_get(int fd, const struct nosnat_flow_key *k, struct nosnat_flow *f)
+static int hs6_key_eq(const struct nosnat_flow6_key *a, const struct nosnat_flow6_key *b)
 {
-	struct nosnat_hs_set s;
-	__u32 i = nosnat_hs_set_of(k);
-
-	if (bpf_map_lookup_elem(fd, &i, &s))
-		return -errno;
-	for (unsigned int w = 0; w < NOSNAT_HS_WAYS; w++)
-		if (hs_key_eq(&s.key[w], k) && hs_way_live(&s, w)) {
-			*f = s.flow[w];
-			return 0;
-		}
-	return -ENOENT;
+	return !memcmp(a, b, sizeof(*a));
 }
 
-static unsigned int hs_way_for(struct nosnat_hs_set *s, const struct nosnat_flow_key *k, int evict)
-{
-	unsigned int w, free = NOSNAT_HS_WAYS;
-
-	for (w = 0; w < NOSNAT_HS_WAYS; w++)
-		if (hs_key_eq(&s->key[w], k))
-			return w;
-	for (w = NOSNAT_HS_WAYS; w-- > 0;)
-		if (!s->check[w])
-			free = w;
-	if (free < NOSNAT_HS_WAYS || !evict)
-		return free;
-	w = s->next & (NOSNAT_HS_WAYS - 1);
-	s->next = w + 1;
-	return w;
+/* The handshake tables' operations (mapio.h), written once for v4's sets
+ * (hs_*) and v6's (hs6_*), as the dataplane's are (lib/lookup.h, HS_TABLE). */
+#define HS_USER(sfx, set_t, key_t, n_sets, set_of, check_of, key_eq)			\
+int hs##sfx##_way_live(const set_t *s, unsigned int w)					\
+{											\
+	return s->check[w] && s->key[w].proto && s->check[w] == check_of(&s->key[w], &s->flow[w]); \
+}											\
+											\
+int hs##sfx##_get(int fd, const key_t *k, struct nosnat_flow *f)			\
+{											\
+	set_t s;									\
+	__u32 i = set_of(k);								\
+											\
+	if (bpf_map_lookup_elem(fd, &i, &s))						\
+		return -errno;								\
+	for (unsigned int w = 0; w < NOSNAT_HS_WAYS; w++)				\
+		if (key_eq(&s.key[w], k) && hs##sfx##_way_live(&s, w)) {		\
+			*f = s.flow[w];							\
+			return 0;							\
+		}									\
+	return -ENOENT;									\
+}											\
+											\
+static unsigned int hs##sfx##_way_for(set_t *s, const key_t *k, int evict)		\
+{											\
+	unsigned int w, free = NOSNAT_HS_WAYS;						\
+											\
+	for (w = 0; w < NOSNAT_HS_WAYS; w++)						\
+		if (key_eq(&s->key[w], k))						\
+			return w;							\
+	for (w = NOSNAT_HS_WAYS; w-- > 0;)						\
+		if (!s->check[w])							\
+			free = w;							\
+	if (free < NOSNAT_HS_WAYS || !evict)						\
+		return free;								\
+	w = s->next & (NOSNAT_HS_WAYS - 1);						\
+	s->next = w + 1;								\
+	return w;									\
+}											\
+											\
+static void hs##sfx##_write_way(set_t *s, unsigned int w, const key_t *k,		\
+				const struct nosnat_flow *f)				\
+{											\
+	s->key[w] = *k;									\
+	s->flow[w] = *f;								\
+	s->check[w] = check_of(k, f);							\
+}											\
+											\
+int hs##sfx##_put(int fd, const key_t *k, const struct nosnat_flow *f)			\
+{											\
+	set_t s;									\
+	__u32 i = set_of(k);								\
+											\
+	if (bpf_map_lookup_elem(fd, &i, &s))						\
+		return -errno;								\
+	hs##sfx##_write_way(&s, hs##sfx##_way_for(&s, k, 1), k, f);			\
+	return bpf_map_update_elem(fd, &i, &s, BPF_ANY) ? -errno : 0;			\
+}											\
+											\
+int hs##sfx##_place(set_t *sets, const key_t *k, const struct nosnat_flow *f)		\
+{											\
+	set_t *s = &sets[set_of(k)];							\
+	unsigned int w = hs##sfx##_way_for(s, k, 0);					\
+											\
+	if (w >= NOSNAT_HS_WAYS)							\
+		return -ENOSPC;								\
+	hs##sfx##_write_way(s, w, k, f);						\
+	return 0;									\
+}											\
+											\
+long hs##sfx##_count(int fd)								\
+{											\
+	set_t *sets = calloc(n_sets, sizeof(*sets));					\
+	long n = 0;									\
+											\
+	if (!sets)									\
+		return -1;								\
+	if (array_read(fd, sets, sizeof(*sets), n_sets)) {				\
+		free(sets);								\
+		return -1;								\
+	}										\
+	for (__u32 i = 0; i < n_sets; i++)						\
+		for (unsigned int w = 0; w < NOSNAT_HS_WAYS; w++)			\
+			n += hs##sfx##_way_live(&sets[i], w);				\
+	free(sets);									\
+	return n;									\
+}											\
+											\
+int hs##sfx##_write_all(int fd, const set_t *sets)					\
+{											\
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);						\
+	__u32 *keys = calloc(n_sets, sizeof(*keys)), count = n_sets;			\
+	int rc = -ENOMEM;								\
+											\
+	if (keys) {									\
+		for (__u32 i = 0; i < n_sets; i++)					\
+			keys[i] = i;							\
+		rc = bpf_map_update_batch(fd, keys, sets, &count, &opts) ? -errno : 0;	\
+	}										\
+	free(keys);									\
+	return rc;									\
+}											\
+											\
+int hs##sfx##_clear(int fd)								\
+{											\
+	set_t *sets = calloc(n_sets, sizeof(*sets));					\
+	int rc = sets ? hs##sfx##_write_all(fd, sets) : -ENOMEM;			\
+											\
+	free(sets);									\
+	return rc;									\
 }
 
-static void hs_write_way(struct nosnat_hs_set *s, unsigned int w, const struct nosnat_flow_key *k,
-			 const struct nosnat_flow *f)
-{
-	s->key[w] = *k;
-	s->flow[w] = *f;
-	s->check[w] = nosnat_hs_check(k, f);
-}
-
-int hs_put(int fd, const struct nosnat_flow_key *k, const struct nosnat_flow *f)
-{
-	struct nosnat_hs_set s;
-	__u32 i = nosnat_hs_set_of(k);
-
-	if (bpf_map_lookup_elem(fd, &i, &s))
-		return -errno;
-	hs_write_way(&s, hs_way_for(&s, k, 1), k, f);
-	return bpf_map_update_elem(fd, &i, &s, BPF_ANY) ? -errno : 0;
-}
-
-int hs_place(struct nosnat_hs_set *sets, const struct nosnat_flow_key *k,
-	     const struct nosnat_flow *f)
-{
-	struct nosnat_hs_set *s = &sets[nosnat_hs_set_of(k)];
-	unsigned int w = hs_way_for(s, k, 0);
-
-	if (w >= NOSNAT_HS_WAYS)
-		return -ENOSPC;
-	hs_write_way(s, w, k, f);
-	return 0;
-}
-
-long hs_count(int fd)
-{
-	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
-	long n = 0;
-
-	if (!sets)
-		return -1;
-	if (array_read(fd, sets, sizeof(*sets), NOSNAT_HS_SETS)) {
-		free(sets);
-		return -1;
-	}
-	for (__u32 i = 0; i < NOSNAT_HS_SETS; i++)
-		for (unsigned int w = 0; w < NOSNAT_HS_WAYS; w++)
-			n += hs_way_live(&sets[i], w);
-	free(sets);
-	return n;
-}
-
-int hs_write_all(int fd, const struct nosnat_hs_set *sets)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	__u32 *keys = calloc(NOSNAT_HS_SETS, sizeof(*keys)), count = NOSNAT_HS_SETS;
-	int rc = -ENOMEM;
-
-	if (keys) {
-		for (__u32 i = 0; i < NOSNAT_HS_SETS; i++)
-			keys[i] = i;
-		rc = bpf_map_update_batch(fd, keys, sets, &count, &opts) ? -errno : 0;
-	}
-	free(keys);
-	return rc;
-}
-
-int hs_clear(int fd)
-{
-	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
-	int rc = sets ? hs_write_all(fd, sets) : -ENOMEM;
-
-	free(sets);
-	return rc;
-}
+HS_USER(, struct nosnat_hs_set, struct nosnat_flow_key, NOSNAT_HS_SETS, nosnat_hs_set_of,
+	nosnat_hs_check, hs_key_eq)
+HS_USER(6, struct nosnat_hs6_set, struct nosnat_flow6_key, NOSNAT_HS6_SETS, nosnat_hs6_set_of,
+	nosnat_hs6_check, hs6_key_eq)

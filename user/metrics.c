@@ -135,12 +135,12 @@ int metrics_collect(const struct nosnat_maps *m, const struct state *s, struct m
 	info_len = sizeof(info);
 	if (!bpf_obj_get_info_by_fd(m->flows6, &info, &info_len))
 		mx->flows6_max = info.max_entries;
-	mx->flows6_new = count_entries(m->flow6_new, sizeof(struct nosnat_flow6_key),
-				       sizeof(struct nosnat_flow));
-	memset(&info, 0, sizeof(info));
-	info_len = sizeof(info);
-	if (!bpf_obj_get_info_by_fd(m->flow6_new, &info, &info_len))
-		mx->flows6_new_max = info.max_entries;
+	{
+		long hs = hs6_count(m->flow6_new);
+
+		mx->flows6_new = hs > 0 ? (uint64_t)hs : 0;
+	}
+	mx->flows6_new_max = NOSNAT_NEW_FLOW6_ENTRIES;	/* sets x ways */
 	mx->cfg_flags = s->cfg.flags;
 	mx->cfg_encap = s->cfg.encap;
 	mx->cfg_decap = s->cfg.decap;
@@ -339,7 +339,7 @@ void metrics_render(FILE *f, struct metrics *mx)
 	scalar_family(f, "nosnat_flow6_table_entries", "gauge",
 		      "Flows of IPv6 VIPs in their flow table.", mx->flows6);
 	scalar_family(f, "nosnat_new_flow6_table_capacity", "gauge",
-		      "Size of the handshake table of IPv6 VIPs (LRU: flows before the "
+		      "Size of the handshake table of IPv6 VIPs (sets of 4: flows before the "
 		      "client's second packet).", mx->flows6_new_max);
 	scalar_family(f, "nosnat_new_flow6_table_entries", "gauge",
 		      "Flows of IPv6 VIPs in their handshake table.", mx->flows6_new);
@@ -376,7 +376,7 @@ void metrics_render(FILE *f, struct metrics *mx)
 	scalar_family(f, "nosnat_local_pods", "gauge",
 		      "Local pod address:port pairs whose replies are matched to VIP flows.", mx->pods);
 	scalar_family(f, "nosnat_new_flow_table_capacity", "gauge",
-		      "Size of the table of flows that have not completed a handshake (LRU).",
+		      "Size of the table of flows that have not completed a handshake (sets of 4).",
 		      NOSNAT_NEW_FLOW_ENTRIES);
 	scalar_family(f, "nosnat_new_flow_table_entries", "gauge",
 		      "Flows that have not completed a handshake.", mx->flows_new);

@@ -22,14 +22,13 @@ enum migrate_kind { MIG_REFUSE, MIG_FLOWS, MIG_STATS, MIG_FRESH, MIG_HANDSHAKES 
 
 static enum migrate_kind kind_of(const char *name, __u32 old_type)
 {
-	/* the v6 flows and handshakes: the same values under a longer key */
-	if (!strcmp(name, NOSNAT_MAP_FLOWS) || !strcmp(name, NOSNAT_MAP_FLOWS6) ||
-	    !strcmp(name, NOSNAT_MAP_FLOW6_NEW))
+	/* the v6 flows: the same values under a longer key */
+	if (!strcmp(name, NOSNAT_MAP_FLOWS) || !strcmp(name, NOSNAT_MAP_FLOWS6))
 		return MIG_FLOWS;
-	/* handshakes: an older build's LRU hash is read entry by entry into
-	 * the sets; sets of another layout start empty (a handshake under
-	 * way then recovers as a lost one) */
-	if (!strcmp(name, NOSNAT_MAP_FLOWS_NEW))
+	/* handshakes, v4's and v6's: an older build's LRU hash is read entry
+	 * by entry into the sets; sets of another layout start empty (a
+	 * handshake under way then recovers as a lost one) */
+	if (!strcmp(name, NOSNAT_MAP_FLOWS_NEW) || !strcmp(name, NOSNAT_MAP_FLOW6_NEW))
 		return old_type == BPF_MAP_TYPE_LRU_HASH ? MIG_HANDSHAKES : MIG_FRESH;
 	if (!strcmp(name, NOSNAT_MAP_STATS))
 		return MIG_STATS;
@@ -187,7 +186,8 @@ static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migr
 		mg->n++;
 		if (mm->kind == MIG_FLOWS)
 			rc = flows_read(mm, mi.key_size, mi.value_size, mm->new_value_size);
-		else if (mm->kind == MIG_HANDSHAKES && mi.key_size == sizeof(struct nosnat_flow_key))
+		else if (mm->kind == MIG_HANDSHAKES && (mi.key_size == sizeof(struct nosnat_flow_key) ||
+							 mi.key_size == sizeof(struct nosnat_flow6_key)))
 			rc = flows_read(mm, mi.key_size, mi.value_size, sizeof(struct nosnat_flow));
 		else if (mm->kind == MIG_STATS)
 			rc = stats_read(mm, mi.max_entries);
@@ -209,17 +209,31 @@ static int migrate_pass(struct bpf_object *obj, const char *pin_dir, struct migr
 	return rc;
 }
 
-/* An older build's handshakes (an LRU hash) into this build's sets. */
+/* An older build's handshakes (an LRU hash, v4's or v6's by its key) into
+ * this build's sets. */
 static int handshakes_write(int fd, const struct migrated_map *mm, size_t *placed)
 {
-	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
+	const struct nosnat_flow *vals = mm->vals;
 	int rc;
+
+	if (mm->key_size == sizeof(struct nosnat_flow6_key)) {
+		struct nosnat_hs6_set *sets6 = calloc(NOSNAT_HS6_SETS, sizeof(*sets6));
+
+		if (!sets6)
+			return -ENOMEM;
+		for (size_t e = 0; e < mm->n; e++)
+			*placed += !hs6_place(sets6, (const struct nosnat_flow6_key *)mm->keys + e,
+					      vals + e);
+		rc = hs6_write_all(fd, sets6);
+		free(sets6);
+		return rc;
+	}
+	struct nosnat_hs_set *sets = calloc(NOSNAT_HS_SETS, sizeof(*sets));
 
 	if (!sets)
 		return -ENOMEM;
 	for (size_t e = 0; e < mm->n; e++)
-		*placed += !hs_place(sets, (const struct nosnat_flow_key *)mm->keys + e,
-				     (const struct nosnat_flow *)mm->vals + e);
+		*placed += !hs_place(sets, (const struct nosnat_flow_key *)mm->keys + e, vals + e);
 	rc = hs_write_all(fd, sets);
 	free(sets);
 	return rc;

@@ -69,18 +69,93 @@ static __always_inline struct nosnat_hs_set *hs_set(const struct nosnat_flow_key
 	return bpf_map_lookup_elem(&nosnat_flow_new, &i);
 }
 
-/* The way of set s that holds k's handshake, or -1. A global function:
- * its loop is verified once, not at each of the table's many callers. */
-__attribute__((noinline)) int nosnat_hs_way(struct nosnat_hs_set *s,
-					    const struct nosnat_flow_key *k)
-{
-	if (!s || !k)
-		return -1;
-	for (int w = 0; w < NOSNAT_HS_WAYS; w++)
-		if (flow_key_eq(&s->key[w], k) && s->check[w] == nosnat_hs_check(k, &s->flow[w]))
-			return w;
-	return -1;
+/* A handshake table's operations (nosnat_abi.h: nosnat_flow_new's sets for
+ * v4, nosnat_flow6_new's for v6), written once for a set type, its key
+ * type, the key's equality and the way's check; sfx names them (none for
+ * v4: nosnat_hs_way, ...; 6: nosnat_hs6_way, ...).
+ *
+ * nosnat_hs<sfx>_way: the way of set s that holds k's handshake, or -1. A
+ * global function: its loop is verified once, not at each of the table's
+ * many callers.
+ *
+ * nosnat_hs<sfx>_record: a handshake recorded in set s: k's own way, else a
+ * free one, else the way the set filled longest ago. The check goes last,
+ * after a barrier: a reader meanwhile sees a way that is not k's.
+ *
+ * nosnat_hs<sfx>_take: a copy of k's handshake into *out, taken only if the
+ * way still holds k with a matching check after the copy (another CPU may
+ * have taken it meanwhile); its way, or -1.
+ *
+ * hs<sfx>_free_way: way w of set s freed, if it still holds k's handshake. */
+#define HS_TABLE(sfx, set_t, key_t, key_eq, check_of)					\
+__attribute__((noinline)) int nosnat_hs##sfx##_way(set_t *s, const key_t *k)		\
+{											\
+	if (!s || !k)									\
+		return -1;								\
+	for (int w = 0; w < NOSNAT_HS_WAYS; w++)					\
+		if (key_eq(&s->key[w], k) && s->check[w] == check_of(k, &s->flow[w]))	\
+			return w;							\
+	return -1;									\
+}											\
+											\
+__attribute__((noinline)) int nosnat_hs##sfx##_record(set_t *s, const key_t *k,		\
+						      const struct nosnat_flow *f)	\
+{											\
+	__u32 w = NOSNAT_HS_WAYS, free = NOSNAT_HS_WAYS;				\
+											\
+	if (!s || !k || !f)								\
+		return -1;								\
+	for (int i = NOSNAT_HS_WAYS - 1; i >= 0; i--) {					\
+		if (key_eq(&s->key[i], k))						\
+			w = i;								\
+		if (!s->check[i])							\
+			free = i;							\
+	}										\
+	if (w == NOSNAT_HS_WAYS) {							\
+		if (free < NOSNAT_HS_WAYS) {						\
+			w = free;							\
+		} else {								\
+			w = s->next & (NOSNAT_HS_WAYS - 1);				\
+			s->next = w + 1;						\
+		}									\
+	}										\
+	w &= NOSNAT_HS_WAYS - 1;							\
+	s->check[w] = 0;								\
+	asm volatile("" ::: "memory");							\
+	s->key[w] = *k;									\
+	s->flow[w] = *f;								\
+	asm volatile("" ::: "memory");							\
+	s->check[w] = check_of(k, f);							\
+	return 0;									\
+}											\
+											\
+__attribute__((noinline)) int nosnat_hs##sfx##_take(set_t *s, const key_t *k,		\
+						    struct nosnat_flow *out)		\
+{											\
+	if (!s || !k || !out)								\
+		return -1;								\
+	for (int w = 0; w < NOSNAT_HS_WAYS; w++) {					\
+		if (!key_eq(&s->key[w], k) || s->check[w] != check_of(k, &s->flow[w]))	\
+			continue;							\
+		*out = s->flow[w];							\
+		asm volatile("" ::: "memory");						\
+		if (key_eq(&s->key[w], k) && s->check[w] == check_of(k, out))		\
+			return w;							\
+		return -1;								\
+	}										\
+	return -1;									\
+}											\
+											\
+static __always_inline void hs##sfx##_free_way(set_t *s, int w, const key_t *k)	\
+{											\
+	w &= NOSNAT_HS_WAYS - 1;							\
+	if (key_eq(&s->key[w], k)) {							\
+		s->check[w] = 0;							\
+		s->key[w].proto = 0;							\
+	}										\
 }
+
+HS_TABLE(, struct nosnat_hs_set, struct nosnat_flow_key, flow_key_eq, nosnat_hs_check)
 
 /* nosnat_hs_way inlined: for local_owner's subprogram, one call deeper
  * than the stack allows a global function. */
@@ -107,79 +182,12 @@ static __always_inline struct nosnat_flow *hs_lookup(const struct nosnat_flow_ke
 	return &s->flow[w & (NOSNAT_HS_WAYS - 1)];
 }
 
-/* Record a handshake in set s: k's own way, else a free one, else the way
- * the set filled longest ago. The check goes last, after a barrier: a
- * reader meanwhile sees a way that is not k's. */
-__attribute__((noinline)) int nosnat_hs_record(struct nosnat_hs_set *s,
-					       const struct nosnat_flow_key *k,
-					       const struct nosnat_flow *f)
-{
-	__u32 w = NOSNAT_HS_WAYS, free = NOSNAT_HS_WAYS;
-
-	if (!s || !k || !f)
-		return -1;
-	for (int i = NOSNAT_HS_WAYS - 1; i >= 0; i--) {
-		if (flow_key_eq(&s->key[i], k))
-			w = i;
-		if (!s->check[i])
-			free = i;
-	}
-	if (w == NOSNAT_HS_WAYS) {
-		if (free < NOSNAT_HS_WAYS) {
-			w = free;
-		} else {
-			w = s->next & (NOSNAT_HS_WAYS - 1);
-			s->next = w + 1;
-		}
-	}
-	w &= NOSNAT_HS_WAYS - 1;
-	s->check[w] = 0;
-	asm volatile("" ::: "memory");
-	s->key[w] = *k;
-	s->flow[w] = *f;
-	asm volatile("" ::: "memory");
-	s->check[w] = nosnat_hs_check(k, f);
-	return 0;
-}
-
-/* A copy of k's handshake into *out, taken only if the way still holds k
- * with a matching check after the copy (another CPU may have taken it
- * meanwhile); its way, or -1. */
-__attribute__((noinline)) int nosnat_hs_take(struct nosnat_hs_set *s,
-					     const struct nosnat_flow_key *k,
-					     struct nosnat_flow *out)
-{
-	if (!s || !k || !out)
-		return -1;
-	for (int w = 0; w < NOSNAT_HS_WAYS; w++) {
-		if (!flow_key_eq(&s->key[w], k) || s->check[w] != nosnat_hs_check(k, &s->flow[w]))
-			continue;
-		*out = s->flow[w];
-		asm volatile("" ::: "memory");
-		if (flow_key_eq(&s->key[w], k) && s->check[w] == nosnat_hs_check(k, out))
-			return w;
-		return -1;
-	}
-	return -1;
-}
-
 static __always_inline void hs_record(const struct nosnat_flow_key *k, const struct nosnat_flow *f)
 {
 	struct nosnat_hs_set *s = hs_set(k);
 
 	if (s)
 		nosnat_hs_record(s, k, f);
-}
-
-/* Way w of set s freed, if it still holds k's handshake. */
-static __always_inline void hs_free_way(struct nosnat_hs_set *s, int w,
-					const struct nosnat_flow_key *k)
-{
-	w &= NOSNAT_HS_WAYS - 1;
-	if (flow_key_eq(&s->key[w], k)) {
-		s->check[w] = 0;
-		s->key[w].proto = 0;
-	}
 }
 
 /* k's handshake is over (promoted, or stale): its way freed. */

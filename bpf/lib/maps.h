@@ -334,10 +334,10 @@ struct {
 } nosnat_be_node6 SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, NOSNAT_NEW_FLOW6_ENTRIES);
-	__type(key, struct nosnat_flow6_key);
-	__type(value, struct nosnat_flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);	/* sets of handshakes (nosnat_abi.h) */
+	__uint(max_entries, NOSNAT_HS6_SETS);
+	__type(key, __u32);
+	__type(value, struct nosnat_hs6_set);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } nosnat_flow6_new SEC(".maps");
 

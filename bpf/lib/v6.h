@@ -274,6 +274,40 @@ static __always_inline __u32 flow6_hash(const struct nosnat_flow6_key *k)
 				k->proto);
 }
 
+static __always_inline int flow6_key_eq(const struct nosnat_flow6_key *a,
+					const struct nosnat_flow6_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
+}
+
+/* nosnat_flow6_new's sets: nosnat_hs6_way, _record, _take, hs6_free_way */
+HS_TABLE(6, struct nosnat_hs6_set, struct nosnat_flow6_key, flow6_key_eq, nosnat_hs6_check)
+
+static __always_inline struct nosnat_hs6_set *hs6_set(const struct nosnat_flow6_key *k)
+{
+	__u32 i = nosnat_hs6_set_of(k);
+
+	return bpf_map_lookup_elem(&nosnat_flow6_new, &i);
+}
+
+/* k's v6 handshake entry, or NULL. */
+static __always_inline struct nosnat_flow *hs6_lookup(const struct nosnat_flow6_key *k)
+{
+	struct nosnat_hs6_set *s = hs6_set(k);
+	int w;
+
+	if (!s)
+		return NULL;
+	w = nosnat_hs6_way(s, k);
+	if (w < 0)
+		return NULL;
+	return &s->flow[w & (NOSNAT_HS_WAYS - 1)];
+}
+
+/* Flow k recorded in nosnat_flows6 (table: that map) or among the
+ * handshakes (NULL). */
 static __always_inline void flow6_record(void *table, const struct nosnat_flow6_key *k, __u32 id,
 					 const struct nosnat_backend *be, __u32 vip_id,
 					 __be32 syn_ack, __u32 gen, __u32 flags)
@@ -283,8 +317,15 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
 		.backend_id = id, .backend_addr = be->addr, .syn_ack = syn_ack,
 		.vip_ref = vi ? vi->ref : 0, .flags = NOSNAT_FLOW_MAGLEV | flags, .gen = gen,
 	};
+	struct nosnat_hs6_set *s;
 
-	bpf_map_update_elem(table, k, &f, BPF_ANY);
+	if (table) {
+		bpf_map_update_elem(table, k, &f, BPF_ANY);
+		return;
+	}
+	s = hs6_set(k);
+	if (s)
+		nosnat_hs6_record(s, k, &f);
 }
 
 static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
@@ -313,7 +354,9 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 {
 	struct nosnat_flow *f = NULL, *nf;
 	struct nosnat_backend *be = NULL;
+	struct nosnat_hs6_set *hs;
 	__u32 gen;
+	int w;
 
 	if (!syn) {
 		f = bpf_map_lookup_elem(&nosnat_flows6, k);
@@ -327,17 +370,24 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 			return be;
 		}
 	}
-	nf = bpf_map_lookup_elem(&nosnat_flow6_new, k);
+	hs = hs6_set(k);
+	w = hs ? nosnat_hs6_way(hs, k) : -1;
+	nf = w >= 0 && hs ? &hs->flow[w & (NOSNAT_HS_WAYS - 1)] : NULL;
 	be = flow_backend(nf, syn);
 	if (be && nf && (tag == ~0U || be_here6(be, nf->backend_id, cfg))) {
 		if (xdp_declines6(c, p, be, nf->backend_id, cfg, !syn))
 			goto to_tc;
 		*id = nf->backend_id;
-		if (!syn) {
-			struct nosnat_flow copy = *nf;
+		if (!syn && hs) {
+			/* the handshake is over: its entry moves, a copy still
+			 * k's once taken (another CPU may have reused the way) */
+			struct nosnat_flow copy;
 
-			bpf_map_update_elem(&nosnat_flows6, k, &copy, BPF_ANY);
-			bpf_map_delete_elem(&nosnat_flow6_new, k);
+			w = nosnat_hs6_take(hs, k, &copy);
+			if (w >= 0) {
+				bpf_map_update_elem(&nosnat_flows6, k, &copy, BPF_ANY);
+				hs6_free_way(hs, w, k);
+			}
 		}
 		return be;
 	}
@@ -371,7 +421,7 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return be;
 	}
-	flow6_record(&nosnat_flow6_new, k, *id, be, vip_id, syn_ack, gen, 0);
+	flow6_record(NULL, k, *id, be, vip_id, syn_ack, gen, 0);
 	return be;
 to_tc:
 	*reason = NOSNAT_R_TO_TC;
@@ -1476,8 +1526,7 @@ static __always_inline int flow6_proves(const struct nosnat_flow6_key *fk,
 	const struct nosnat_flow *f;
 
 	for (int t = 0; t < 2; t++) {
-		f = bpf_map_lookup_elem((t ^ handshake_first) ? (void *)&nosnat_flow6_new
-							      : (void *)&nosnat_flows6, fk);
+		f = (t ^ handshake_first) ? hs6_lookup(fk) : bpf_map_lookup_elem(&nosnat_flows6, fk);
 		if (f && f->backend_id == sl->id && f->backend_addr == fold &&
 		    f->vip_ref == sl->vip_ref)
 			return 1;

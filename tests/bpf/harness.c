@@ -346,7 +346,7 @@ int cfg_reset(void)
 		return -1;
 	map_clear(maps.flows);
 	map_clear(maps.flows6);
-	map_clear(maps.flow6_new);
+	hs6_clear(maps.flow6_new);
 	hs_clear(maps.flows_new);
 	{	/* every CPU's budgets fresh: an earlier test's ICMP or new
 		 * flows must not spend this one's second */

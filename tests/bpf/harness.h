@@ -197,6 +197,7 @@ int t_v6_decap(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);
 int t_v6_syn_flood(void);
+int t_v6_handshake_sets(void);
 int t_v6_second_chance(void);
 int t_v6_node6(void);
 int t_v6_gue(void);

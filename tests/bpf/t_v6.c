@@ -244,7 +244,7 @@ int t_v6_local(void)
 	CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "SYN");
 	ip6(T6_CLIENT, fk.src);
 	ip6(T6_VIP, fk.dst);
-	CHECK(!bpf_map_lookup_elem(maps.flow6_new, &fk, &f), "handshake recorded");
+	CHECK(!hs6_get(maps.flow6_new, &fk, &f), "handshake recorded");
 	CHECK(f.syn_ack == htonl(1001), "flow's syn_ack %x", ntohl(f.syn_ack));
 	CHECK(bpf_map_lookup_elem(maps.flows6, &fk, &f), "a handshake among the established flows");
 
@@ -274,7 +274,7 @@ int t_v6_local(void)
 		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "data");
 		/* the client's first packet after its SYN: the flow established */
 		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "flow established");
-		CHECK(bpf_map_lookup_elem(maps.flow6_new, &fk, &f), "still a handshake");
+		CHECK(hs6_get(maps.flow6_new, &fk, &f), "still a handshake");
 
 		ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
 		l = tcp6(2525, 40100, TH_ACK | TH_PSH);
@@ -366,7 +366,7 @@ int t_v6_remote(void)
 		ip6(T6_CLIENT, fk.src);
 		ip6(T6_VIP, fk.dst);
 		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) &&
-		      bpf_map_lookup_elem(maps.flow6_new, &fk, &f), "the handshake over");
+		      hs6_get(maps.flow6_new, &fk, &f), "the handshake over");
 	}
 
 	/* established: XDP sends it itself, the same bytes */
@@ -759,6 +759,77 @@ int t_v6_verify_mark_collision(void)
 	return 0;
 }
 
+/* nosnat_flow6_new's sets, as v4's (t_handshake_sets): five SYNs whose v6
+ * keys share a set of four ways leave the first one's entry to the fifth;
+ * the next packet of a flow moves its entry to nosnat_flows6 and frees its
+ * way; a way whose check does not match (torn by two writers) reads as
+ * empty. */
+int t_v6_handshake_sets(void)
+{
+	enum { WAYS = NOSNAT_HS_WAYS, N = NOSNAT_HS_WAYS + 1 };
+	struct nosnat_flow6_key keys[N], k = { .dport = htons(25), .proto = IPPROTO_TCP };
+	struct ip6_spec ip;
+	struct l4_spec l;
+	struct nosnat_hs6_set set;
+	struct nosnat_flow f;
+	uint8_t in[512], pod[16];
+	__u32 target = 0;
+	int found = 0;
+	size_t n;
+	struct run r;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	ip6(T6_POD_LOCAL, pod);
+	ip6("2001:db8:f200::", k.src);
+	ip6(T6_VIP, k.dst);
+	for (uint32_t c = 1; c < 65536 && found < N; c++) {
+		k.src[14] = (uint8_t)(c >> 8);
+		k.src[15] = (uint8_t)c;
+		k.sport = htons((uint16_t)(40000 + (c & 0xff)));
+		if (!found)
+			target = nosnat_hs6_set_of(&k);
+		if (nosnat_hs6_set_of(&k) == target)
+			keys[found++] = k;
+	}
+	CHECK(found == N, "only %d keys for one set", found);
+	for (int i = 0; i < N; i++) {
+		ip = ipv6("2001:db8:f200::", T6_VIP);
+		memcpy(ip.saddr, keys[i].src, 16);
+		l = tcp6(ntohs(keys[i].sport), 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(!run6(in, n, &r), "SYN %d", i);
+		CHECK(!hs6_get(maps.flow6_new, &keys[i], &f) && f.backend_addr == fold6(pod),
+		      "SYN %d's handshake recorded", i);
+	}
+	CHECK(hs6_get(maps.flow6_new, &keys[0], &f), "the oldest handshake of the full set stayed");
+	for (int i = 1; i < N; i++)
+		CHECK(!hs6_get(maps.flow6_new, &keys[i], &f), "handshake %d evicted early", i);
+	CHECK(hs6_count(maps.flow6_new) == WAYS, "%ld handshakes, want %d",
+	      hs6_count(maps.flow6_new), WAYS);
+
+	/* the client's next packet: the entry moves, its way is free */
+	ip = ipv6("2001:db8:f200::", T6_VIP);
+	memcpy(ip.saddr, keys[2].src, 16);
+	l = tcp6(ntohs(keys[2].sport), 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	CHECK(!run6(in, n, &r), "ACK");
+	CHECK(!bpf_map_lookup_elem(maps.flows6, &keys[2], &f) && f.backend_addr == fold6(pod) &&
+	      hs6_get(maps.flow6_new, &keys[2], &f), "the ACK's handshake moved to the established");
+	CHECK(hs6_count(maps.flow6_new) == WAYS - 1, "%ld handshakes after the move",
+	      hs6_count(maps.flow6_new));
+
+	/* a torn way: as if another CPU wrote half of it */
+	CHECK(!bpf_map_lookup_elem(maps.flow6_new, &target, &set), "read the set");
+	for (int w = 0; w < WAYS; w++)
+		if (!memcmp(&set.key[w], &keys[1], sizeof(keys[1])))
+			set.flow[w].backend_id ^= 1;
+	CHECK(!bpf_map_update_elem(maps.flow6_new, &target, &set, BPF_ANY), "tear a way");
+	CHECK(hs6_get(maps.flow6_new, &keys[1], &f), "a torn way read as a handshake");
+	CHECK(hs6_count(maps.flow6_new) == WAYS - 2, "%ld handshakes with one torn",
+	      hs6_count(maps.flow6_new));
+	return 0;
+}
+
 /* A v6 SYN flood, more SYNs than the handshake table holds: it churns that
  * table alone; the established flows stay (their pod, their replies). */
 int t_v6_syn_flood(void)
@@ -805,10 +876,10 @@ int t_v6_syn_flood(void)
 		CHECK(sent > 4096, "XDP sent %llu flood SYNs to pod B", (unsigned long long)sent);
 	}
 	CHECK(count_entries_of(maps.flows6) == established, "the flood reached the established flows");
-	CHECK(count_entries_of(maps.flow6_new) <= NOSNAT_NEW_FLOW6_ENTRIES, "handshakes");
+	CHECK(hs6_count(maps.flow6_new) <= NOSNAT_NEW_FLOW6_ENTRIES, "handshakes");
 	printf("  info  %u flood SYNs: %llu handshakes kept (%u), %llu established\n",
 	       NOSNAT_NEW_FLOW6_ENTRIES + NOSNAT_NEW_FLOW6_ENTRIES / 4,
-	       (unsigned long long)count_entries_of(maps.flow6_new), NOSNAT_NEW_FLOW6_ENTRIES,
+	       (unsigned long long)hs6_count(maps.flow6_new), NOSNAT_NEW_FLOW6_ENTRIES,
 	       (unsigned long long)established);
 	/* each established flow still goes to its pod, exactly as before */
 	ip = ipv6(T6_CLIENT, T6_VIP);

@@ -105,6 +105,7 @@ const struct test tests[] = {
 	{ "IPv6 in 6in4 from a known node: taken off + DNAT to the tagged pod, CE kept; strangers dropped", t_v6_decap, 0 },
 	{ "IPv6 extension headers skipped, fragments dropped, ND/RA/echo and other ports untouched", t_v6_headers, 0 },
 	{ "ICMPv6 errors about v6 VIP flows: packet too big to the pod (here, in 6in4, taken off), the pod's own as the VIP's", t_v6_icmp, 0 },
+	{ "IPv6 handshake sets: a full set gives its oldest way to a new SYN, an ACK moves its entry, a torn way reads as empty", t_v6_handshake_sets, 0 },
 	{ "IPv6 SYN flood beyond the handshake table: established v6 flows stay, each with its pod", t_v6_syn_flood, 0 },
 	{ "IPv6 flow without an entry whose new pod here lacks it: once to the previous table's pod, recorded", t_v6_second_chance, 0 },
 	{ "IPv6 over an IPv6 node network: ip6ip6 with the tag in the flow label, MSS and MTU for 40 bytes, taken off from known v6 nodes only", t_v6_node6, 0 },

@@ -72,6 +72,8 @@ t_bpftool_shows_fields() {
 	# the handshake table's sets, by field: each way's key, flow and check
 	bpftool -j map dump pinned "$d/nosnat_flow_new" | jq -e '.[0].formatted.value | (.key | length == 4) and (.flow[0] | has("backend_id") and has("syn_ack")) and has("check")' >/dev/null \
 		|| fail "nosnat_flow_new not shown with field names" || return 1
+	bpftool -j map dump pinned "$d/nosnat_flow6_new" | jq -e '.[0].formatted.value | (.key | length == 4) and (.key[0].src | length == 16) and (.flow[0] | has("backend_id")) and has("check")' >/dev/null \
+		|| fail "nosnat_flow6_new not shown with field names" || return 1
 	echo "$vips" | jq -c '.[0].formatted'
 }
 

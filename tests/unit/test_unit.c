@@ -16,6 +16,7 @@
 #include "attach.h"
 #include "config.h"
 #include "maglev.h"
+#include "mapio.h"
 #include "metrics.h"
 #include "kube.h"
 #include "kube_creds.h"
@@ -1378,14 +1379,14 @@ static void test_state6(const char *self)
 		memcpy(fk.dst, v6.addr6, 16);
 		EXPECT(!bpf_map_update_elem(m.flows6, &fk, &fl, BPF_ANY), "a v6 flow");
 		fk.sport = htons(40001);
-		EXPECT(!bpf_map_update_elem(m.flow6_new, &fk, &fl, BPF_ANY), "a v6 handshake");
+		EXPECT(!hs6_put(m.flow6_new, &fk, &fl), "a v6 handshake");
 		EXPECT(!metrics_collect(&m, &st6b, &mx) && mx.flows6 == 1 &&
 		       mx.flows6_max == NOSNAT_FLOW6_ENTRIES && mx.flows6_new == 1 &&
 		       mx.flows6_new_max == NOSNAT_NEW_FLOW6_ENTRIES && mx.pods == 1 && mx.n_vips == 2 &&
 		       mx.n_bes == 3, "metrics of v6: flows6 %llu of %llu, handshakes %llu, pods %llu",
 		       (unsigned long long)mx.flows6, (unsigned long long)mx.flows6_max,
 		       (unsigned long long)mx.flows6_new, (unsigned long long)mx.pods);
-		bpf_map_delete_elem(m.flow6_new, &fk);
+		hs6_clear(m.flow6_new);
 		fk.sport = htons(40000);
 		bpf_map_delete_elem(m.flows6, &fk);
 	}
