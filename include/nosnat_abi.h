@@ -677,12 +677,18 @@ struct nosnat_hs6_set {
 	__u32 next;			/* the way an insert into a full set takes */
 	__u32 pad[3];
 };
+_Static_assert(sizeof(struct nosnat_hs6_set) ==
+	       NOSNAT_HS_WAYS * (sizeof(struct nosnat_flow6_key) + sizeof(struct nosnat_flow) + 4) + 16,
+	       "v6 handshake set size");
+
+/* A v6 key read as five words (may_alias: the key is bytes to C). */
+typedef __u64 __attribute__((may_alias)) nosnat_key_word;
 
 /* A v6 key's five words, folded (the addresses' halves) into three. */
 static inline void nosnat_flow6_fold(const struct nosnat_flow6_key *k, __u64 *src, __u64 *dst,
 				     __u64 *rest)
 {
-	const __u64 *w = (const __u64 *)k;
+	const nosnat_key_word *w = (const nosnat_key_word *)k;
 
 	*src = w[0] ^ w[1];
 	*dst = w[2] ^ w[3];

@@ -277,7 +277,7 @@ static __always_inline __u32 flow6_hash(const struct nosnat_flow6_key *k)
 static __always_inline int flow6_key_eq(const struct nosnat_flow6_key *a,
 					const struct nosnat_flow6_key *b)
 {
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	const nosnat_key_word *x = (const nosnat_key_word *)a, *y = (const nosnat_key_word *)b;
 
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
 }
@@ -352,7 +352,7 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
       const struct nosnat_cfg *cfg, int syn, __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason,
       int *new_flow, struct nosnat_flow **fp)
 {
-	struct nosnat_flow *f = NULL, *nf;
+	struct nosnat_flow *f = NULL, hc;
 	struct nosnat_backend *be = NULL;
 	struct nosnat_hs6_set *hs;
 	__u32 gen;
@@ -370,24 +370,19 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 			return be;
 		}
 	}
+	/* the handshake: a copy still k's once taken (another CPU may give
+	 * the way to another flow meanwhile), decided on and moved as taken */
 	hs = hs6_set(k);
-	w = hs ? nosnat_hs6_way(hs, k) : -1;
-	nf = w >= 0 && hs ? &hs->flow[w & (NOSNAT_HS_WAYS - 1)] : NULL;
-	be = flow_backend(nf, syn);
-	if (be && nf && (tag == ~0U || be_here6(be, nf->backend_id, cfg))) {
-		if (xdp_declines6(c, p, be, nf->backend_id, cfg, !syn))
+	w = hs ? nosnat_hs6_take(hs, k, &hc) : -1;
+	be = w >= 0 ? flow_backend(&hc, syn) : NULL;
+	if (be && nosnat_vip_ref_id(hc.vip_ref) == vip_id &&
+	    (tag == ~0U || be_here6(be, hc.backend_id, cfg))) {
+		if (xdp_declines6(c, p, be, hc.backend_id, cfg, !syn))
 			goto to_tc;
-		*id = nf->backend_id;
-		if (!syn && hs) {
-			/* the handshake is over: its entry moves, a copy still
-			 * k's once taken (another CPU may have reused the way) */
-			struct nosnat_flow copy;
-
-			w = nosnat_hs6_take(hs, k, &copy);
-			if (w >= 0) {
-				bpf_map_update_elem(&nosnat_flows6, k, &copy, BPF_ANY);
-				hs6_free_way(hs, w, k);
-			}
+		*id = hc.backend_id;
+		if (!syn && hs) {	/* the handshake is over: its entry moves */
+			bpf_map_update_elem(&nosnat_flows6, k, &hc, BPF_ANY);
+			hs6_free_way(hs, w, k);
 		}
 		return be;
 	}

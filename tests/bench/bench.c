@@ -286,6 +286,29 @@ static void bench_hs_fill(int fd)
 	free(sets);
 }
 
+/* The same for the v6 handshake sets (clients 2001:db8:1913::/64). */
+static void bench_hs6_fill(int fd)
+{
+	struct nosnat_hs6_set *sets = calloc(NOSNAT_HS6_SETS, sizeof(*sets));
+	struct nosnat_flow f = { .backend_id = 1, .backend_addr = 1 };
+
+	if (!sets)
+		return;
+	for (__u32 i = 0; i < 4 * NOSNAT_NEW_FLOW6_ENTRIES; i++) {
+		struct nosnat_flow6_key k = { .dport = htons(25), .proto = IPPROTO_TCP };
+
+		ip6("2001:db8:1913::", k.src);
+		k.src[13] = (uint8_t)(i >> 16);
+		k.src[14] = (uint8_t)(i >> 8);
+		k.src[15] = (uint8_t)i;
+		ip6("2001:db8::25", k.dst);
+		k.sport = htons((uint16_t)(1 + (i & 0x7fff)));
+		hs6_place(sets, &k, &f);
+	}
+	hs6_write_all(fd, sets);
+	free(sets);
+}
+
 /* This load's cost of one head move by the harness (see bench_xdp_grow),
  * to take off the paths that change the frame's size. */
 static double bench_head_move;
@@ -803,8 +826,10 @@ static void bench_paths6(uint32_t repeat)
 	bench_path("xdp: non-VIP v6 packet (pass)", pkt, n, 0, 1, 1, repeat);
 	bench_path_tc("tc: non-VIP v6 packet (pass)", pkt, n, 0, 1, repeat, NOSNAT_ACT_PASS);
 	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::25", 40001, 25, TH_SYN);
-	if (bench_wanted("tc: v6 VIP SYN, new flow, local pod"))
+	if (bench_wanted("tc: v6 VIP SYN, new flow, local pod")) {
 		bench_lru_scramble6(maps.flows6);
+		bench_hs6_fill(maps.flow6_new);
+	}
 	bench_path_tc("tc: v6 VIP SYN, new flow, local pod", pkt, n, 1, 1, repeat, NOSNAT_ACT_LOCAL);
 	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::25", 40002, 25, TH_ACK);
 	bench_establish6(pkt, n, 1);
@@ -812,6 +837,8 @@ static void bench_paths6(uint32_t repeat)
 	n = bench_frame6(pkt, "2001:db8:18:1::2", "2001:db8:c::2", 2525, 40002, TH_ACK);
 	bench_path("tc egress: v6 reply NAT", pkt, n, 0, 1, 0, repeat);
 	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::26", 40003, 25, TH_SYN);
+	if (bench_wanted("tc: v6 VIP SYN, new flow, 6in4"))
+		bench_hs6_fill(maps.flow6_new);
 	bench_path_tc("tc: v6 VIP SYN, new flow, 6in4", pkt, n, 1, dummy_ifindex, repeat,
 		      NOSNAT_ACT_ENCAP);
 	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::26", 40004, 25, TH_ACK);
@@ -821,6 +848,8 @@ static void bench_paths6(uint32_t repeat)
 	/* XDP's v6 walk (a tail call away) sends it itself */
 	bench_path_xdp6("xdp: v6 VIP established flow, 6in4", pkt, n, 0, repeat);
 	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::26", 40005, 25, TH_SYN);
+	if (bench_wanted("xdp: v6 VIP SYN, new flow, 6in4"))
+		bench_hs6_fill(maps.flow6_new);
 	bench_path_xdp6("xdp: v6 VIP SYN, new flow, 6in4", pkt, n, 1, repeat);
 }
 
