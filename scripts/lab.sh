@@ -25,6 +25,11 @@ NSN_FLOOD=${NSN_FLOOD:-$ROOT/build/nsn_flood}
 XDP_PASS_OBJ=${XDP_PASS_OBJ:-$ROOT/build/xdp_pass.bpf.o}
 VIP=192.0.2.10
 CLIENT=203.0.113.2
+# the client's second address, for its connections to a pod's own address:
+# from CLIENT, one could leave from a port a VIP connection to that pod uses
+# too, and the pod would see both as one 4-tuple (a clash no NAT-less path
+# can tell apart)
+CLIENT_DIRECT=203.0.113.3
 NODES="a b c"
 declare -A NODE_IP=([a]=198.51.100.11 [b]=198.51.100.12 [c]=198.51.100.13)
 declare -A POD_IP=([a]=198.18.1.2 [b]=198.18.2.2 [c]=198.18.3.2)
@@ -103,6 +108,7 @@ lab_up() {
 
 	ip link add c0 netns "$LAB-client" type veth peer name r0 netns "$LAB-router"
 	nsx client ip addr add $CLIENT/24 dev c0
+	nsx client ip addr add $CLIENT_DIRECT/24 dev c0
 	nsx client ip link set c0 up
 	lab_csum_sw client c0
 	nsx client ip route add default via 203.0.113.1

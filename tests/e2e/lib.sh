@@ -55,9 +55,11 @@ pod_sees_client() {
 
 # idle_start NAME HOST PORT N ROUNDS: N idle connections from the client
 idle_start() {
-	local name=$1
+	local name=$1 src=""
+	# to a pod's own address: from the client's second address (lab.sh)
+	[ "$2" = "$VIP" ] || [[ $2 == *:* ]] || src=$CLIENT_DIRECT
 	: >"$LAB_DIR/$name.status"
-	nsx client timeout 600 "$NSN_TCP" idle "$2" "$3" "$4" "$5" "$LAB_DIR/$name.status" \
+	NSN_TCP_SRC=$src nsx client timeout 600 "$NSN_TCP" idle "$2" "$3" "$4" "$5" "$LAB_DIR/$name.status" \
 		>"$LAB_DIR/$name.out" 2>&1 &
 	echo $! >"$LAB_DIR/$name.pid"
 	wait_for 10 grep -q "^idling $4" "$LAB_DIR/$name.status" ||

@@ -252,9 +252,11 @@ static int server(int port, const char *log)
 	}
 }
 
-/* host: an IPv4 or IPv6 address (no brackets) */
+/* host: an IPv4 or IPv6 address (no brackets); from srcport (0: any) and,
+ * for IPv4, from the address in NSN_TCP_SRC if set */
 static int dial(const char *host, int port, int srcport)
 {
+	const char *src = getenv("NSN_TCP_SRC");
 	struct sockaddr_storage a = {};
 	struct sockaddr_in *a4 = (void *)&a;
 	struct sockaddr_in6 *a6 = (void *)&a;
@@ -275,10 +277,15 @@ static int dial(const char *host, int port, int srcport)
 		return -1;
 	}
 	s = socket(a.ss_family, SOCK_STREAM, 0);
-	if (srcport) {
+	if (srcport || (src && *src && a.ss_family == AF_INET)) {
 		struct sockaddr_storage l = { .ss_family = a.ss_family };
 
 		((struct sockaddr_in *)&l)->sin_port = htons(srcport);	/* same place in both */
+		if (src && *src && a.ss_family == AF_INET &&
+		    inet_pton(AF_INET, src, &((struct sockaddr_in *)&l)->sin_addr) != 1) {
+			fprintf(stderr, "bad NSN_TCP_SRC %s\n", src);
+			return -1;
+		}
 		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		if (bind(s, (struct sockaddr *)&l, alen)) {
 			perror("bind");
