@@ -86,7 +86,10 @@ static __always_inline struct nosnat_hs_set *hs_set(const struct nosnat_flow_key
  * way still holds k with a matching check after the copy (another CPU may
  * have taken it meanwhile); its way, or -1.
  *
- * hs<sfx>_free_way: way w of set s freed, if it still holds k's handshake. */
+ * hs<sfx>_free_way: way w of set s freed, if it still holds k's handshake.
+ *
+ * hs<sfx>_lookup: k's handshake entry, or NULL (its set from hs<sfx>_set,
+ * which the table defines before it instantiates these). */
 #define HS_TABLE(sfx, set_t, key_t, key_eq, check_of)					\
 __attribute__((noinline)) int nosnat_hs##sfx##_way(set_t *s, const key_t *k)		\
 {											\
@@ -153,6 +156,19 @@ static __always_inline void hs##sfx##_free_way(set_t *s, int w, const key_t *k)	
 		s->check[w] = 0;							\
 		s->key[w].proto = 0;							\
 	}										\
+}											\
+											\
+static __always_inline struct nosnat_flow *hs##sfx##_lookup(const key_t *k)		\
+{											\
+	set_t *s = hs##sfx##_set(k);							\
+	int w;										\
+											\
+	if (!s)										\
+		return NULL;								\
+	w = nosnat_hs##sfx##_way(s, k);							\
+	if (w < 0)									\
+		return NULL;								\
+	return &s->flow[w & (NOSNAT_HS_WAYS - 1)];					\
 }
 
 HS_TABLE(, struct nosnat_hs_set, struct nosnat_flow_key, flow_key_eq, nosnat_hs_check)
@@ -166,20 +182,6 @@ static __always_inline int hs_way_inline(struct nosnat_hs_set *s, const struct n
 		if (flow_key_eq(&s->key[w], k) && s->check[w] == nosnat_hs_check(k, &s->flow[w]))
 			return w;
 	return -1;
-}
-
-/* k's handshake entry, or NULL. */
-static __always_inline struct nosnat_flow *hs_lookup(const struct nosnat_flow_key *k)
-{
-	struct nosnat_hs_set *s = hs_set(k);
-	int w;
-
-	if (!s)
-		return NULL;
-	w = nosnat_hs_way(s, k);
-	if (w < 0)
-		return NULL;
-	return &s->flow[w & (NOSNAT_HS_WAYS - 1)];
 }
 
 static __always_inline void hs_record(const struct nosnat_flow_key *k, const struct nosnat_flow *f)

@@ -282,9 +282,6 @@ static __always_inline int flow6_key_eq(const struct nosnat_flow6_key *a,
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
 }
 
-/* nosnat_flow6_new's sets: nosnat_hs6_way, _record, _take, hs6_free_way */
-HS_TABLE(6, struct nosnat_hs6_set, struct nosnat_flow6_key, flow6_key_eq, nosnat_hs6_check)
-
 static __always_inline struct nosnat_hs6_set *hs6_set(const struct nosnat_flow6_key *k)
 {
 	__u32 i = nosnat_hs6_set_of(k);
@@ -292,19 +289,9 @@ static __always_inline struct nosnat_hs6_set *hs6_set(const struct nosnat_flow6_
 	return bpf_map_lookup_elem(&nosnat_flow6_new, &i);
 }
 
-/* k's v6 handshake entry, or NULL. */
-static __always_inline struct nosnat_flow *hs6_lookup(const struct nosnat_flow6_key *k)
-{
-	struct nosnat_hs6_set *s = hs6_set(k);
-	int w;
-
-	if (!s)
-		return NULL;
-	w = nosnat_hs6_way(s, k);
-	if (w < 0)
-		return NULL;
-	return &s->flow[w & (NOSNAT_HS_WAYS - 1)];
-}
+/* nosnat_flow6_new's sets: nosnat_hs6_way, _record, _take, hs6_free_way,
+ * hs6_lookup */
+HS_TABLE(6, struct nosnat_hs6_set, struct nosnat_flow6_key, flow6_key_eq, nosnat_hs6_check)
 
 /* Flow k recorded in nosnat_flows6 (table: that map) or among the
  * handshakes (NULL). */
