@@ -315,14 +315,45 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
 		nosnat_hs6_record(s, k, &f);
 }
 
+/* Is a TCP packet (sequence number seq) on established flow f's addresses
+ * and ports at the ingress node a newer connection's (a client's reused
+ * port)? As v4's flow_superseded: a flow recorded under the VIP's Maglev
+ * table in force names the pod the newer connection's SYN picked too;
+ * otherwise a handshake in nosnat_flow6_new whose SYN this segment is
+ * within 64 KiB of supersedes it. Without one, a flow whose pod Maglev
+ * still gives is made current again, so that it pays this once per change
+ * of its VIP's table. */
+static __always_inline int flow6_superseded(const struct nosnat_flow6_key *k,
+					    struct nosnat_flow *f, __be32 seq)
+{
+	__u32 vip_id = nosnat_vip_ref_id(f->vip_ref), gen, id;
+	struct nosnat_backend *be;
+	struct nosnat_flow *nf;
+
+	if (k->proto != IPPROTO_TCP || flow_current(f, vip_id))
+		return 0;
+	nf = hs6_lookup(k);
+	if (nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW)
+		return 1;
+	gen = maglev_gen(vip_id);
+	be = maglev_backend(vip_id, flow6_hash(k), &id);
+	if (be && id == f->backend_id && be->addr == f->backend_addr &&
+	    maglev_gen_after(vip_id, gen) == gen && !(gen & 1)) {
+		f->gen = gen;
+		f->flags |= NOSNAT_FLOW_MAGLEV;
+	}
+	return 0;
+}
+
 static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
 					 const struct nosnat_backend *be, __u32 id,
 					 const struct nosnat_cfg *cfg, int writes);
 
 /* The pod of a v6 VIP packet. A SYN looks only at the handshakes (a SYN
  * again goes where the first went), a later packet at the established
- * flows first, then at the handshakes, whose entry it moves over (the
- * handshake is over). Failing both, the VIP's Maglev table picks, and the
+ * flows first (at the ingress node, unless a newer handshake on its
+ * addresses and ports supersedes the entry: flow6_superseded), then at
+ * the handshakes, whose entry it moves over (the handshake is over). Failing both, the VIP's Maglev table picks, and the
  * flow is recorded: a flow's first packet (a SYN, a UDP datagram) among
  * the handshakes, so that a flood churns that small table alone (and,
  * above this CPU's new-flow budget, a SYN to a pod elsewhere not at all:
@@ -336,8 +367,8 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
  * recovery (a flow's entry lost) is always tc's: it may need conntrack. */
 static __always_inline struct nosnat_backend *
 pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip_id,
-      const struct nosnat_cfg *cfg, int syn, __be32 syn_ack, __u32 tag, __u32 *id, __u32 *reason,
-      int *new_flow, struct nosnat_flow **fp)
+      const struct nosnat_cfg *cfg, int syn, __be32 syn_ack, __be32 seq, __u32 tag, __u32 *id,
+      __u32 *reason, int *new_flow, struct nosnat_flow **fp)
 {
 	struct nosnat_flow *f = NULL, hc;
 	struct nosnat_backend *be = NULL;
@@ -348,8 +379,9 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 	if (!syn) {
 		f = bpf_map_lookup_elem(&nosnat_flows6, k);
 		be = flow_backend(f, 0);
-		if (be && f && (tag == ~0U || be_here6(be, f->backend_id, cfg) ||
-				(f->flags & NOSNAT_FLOW_SENT_ON))) {
+		if (be && f &&
+		    (tag == ~0U ? !flow6_superseded(k, f, seq)
+				: be_here6(be, f->backend_id, cfg) || (f->flags & NOSNAT_FLOW_SENT_ON))) {
 			if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
 				goto to_tc;
 			*id = f->backend_id;
@@ -393,11 +425,13 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 		return be;
 	}
 	*new_flow = 1;
-	/* a new connection on these addresses and ports: the entry of an
-	 * older one (a client's reused port) is over. Looked for first: a
-	 * delete takes the bucket's lock, and nearly every SYN is a new
-	 * client's, with no entry to delete */
-	if (syn && bpf_map_lookup_elem(&nosnat_flows6, k))
+	/* a new connection on these addresses and ports to a pod here, or on
+	 * the pod's node: the entry of an older one (a client's reused port)
+	 * is over, and the new one's conntrack entry is claimed anew. Looked
+	 * for first: a delete takes the bucket's lock, and nearly every SYN
+	 * is a new client's, with no entry to delete. A pod elsewhere: the
+	 * ingress node does not look (flow6_superseded) */
+	if (syn && (tag != ~0U || be_here6(be, *id, cfg)) && bpf_map_lookup_elem(&nosnat_flows6, k))
 		bpf_map_delete_elem(&nosnat_flows6, k);
 	if (syn && tag == ~0U && !be_here6(be, *id, cfg) && new_flow_limited(cfg)) {
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
@@ -1199,7 +1233,7 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 		set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
 		return;
 	}
-	__be32 syn_ack = 0;
+	__be32 syn_ack = 0, seq = 0;
 
 	if (p.proto == IPPROTO_TCP) {
 		struct tcphdr *th = data + (p.l4_off & 0x7ff);
@@ -1207,8 +1241,9 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 		if ((void *)(th + 1) > data_end)
 			return;
 		syn = th->syn && !th->ack;
+		seq = th->seq;
 		if (syn)
-			syn_ack = bpf_htonl(bpf_ntohl(th->seq) + 1);
+			syn_ack = bpf_htonl(bpf_ntohl(seq) + 1);
 	}
 	if (tag == ~0U && syn && is_vip6_addr(&p.ip6->saddr)) {
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
@@ -1216,7 +1251,7 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 	}
 	__u32 vip_id = vip->id;
 
-	be = pick6(c, &p, &k, vip_id, cfg, syn, syn_ack, tag, &id, &reason, &new_flow, &f);
+	be = pick6(c, &p, &k, vip_id, cfg, syn, syn_ack, seq, tag, &id, &reason, &new_flow, &f);
 	if (!be) {
 		if (!c.tc && reason == NOSNAT_R_TO_TC)
 			to_tc(v);	/* nothing changed: tc's walk picks */

@@ -193,6 +193,7 @@ int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint1
 	   const char *node);
 int t_v6_local(void);
 int t_v6_remote(void);
+int t_v6_port_reuse_after_change(void);
 int t_v6_decap(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);

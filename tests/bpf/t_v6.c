@@ -446,6 +446,123 @@ int t_v6_remote(void)
 	return 0;
 }
 
+/* A v6 client reuses a port of an established flow after the VIP's table
+ * changed (a pod added), its pods on another node: the SYN neither reads
+ * nor deletes the old entry. The first packet after the SYN finds that
+ * entry recorded under the older table and a handshake it belongs to, and
+ * the handshake's pod gets the whole new connection; a flow without a new
+ * SYN stays where it was, its entry made current again where Maglev still
+ * gives its pod (as v4's, t_port_reuse_after_change). */
+#define T6_POD_B2	"2001:db8:18:2::3"
+
+/* A frame to a pod of the VIP on node B (XDP_TX, or tc's redirect): which
+ * pod (1: T6_POD_B, 2: T6_POD_B2), by its exact bytes; 0: neither. */
+static int to_b_pod(const uint8_t *in, size_t n, const struct ip6_spec *ip,
+		    const struct l4_spec *l)
+{
+	static uint8_t want[2][2100];
+	struct l4_spec w = *l;
+	size_t wn[2];
+	struct run r;
+
+	if (w.flags & TH_SYN)
+		w.opts = syn6_opts_1420;
+	wn[0] = to_node6(want[0], T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B, 2525), ip, &w);
+	wn[1] = to_node6(want[1], T_NODE_B, MAC_B, MAC_SELF, tag6(T6_POD_B2, 2525), ip, &w);
+	if (run6(in, n, &r) ||
+	    !(last_via_tc ? r.tc_ret == TC_ACT_REDIRECT : r.ret == XDP_TX || r.ret == XDP_REDIRECT))
+		return 0;
+	for (int i = 0; i < 2; i++)
+		if (r.len == wn[i] && !memcmp(r.pkt, want[i], wn[i]))
+			return i + 1;
+	return 0;
+}
+
+int t_v6_port_reuse_after_change(void)
+{
+	enum { PORTS = 32 };
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct nosnat_flow6_key fk = { .dport = htons(25), .proto = IPPROTO_TCP };
+	int again[PORTS] = { 0 }, to1 = 0, to2 = 0, old = 0, current = 0;
+	uint8_t in[512], b[16], b2[16];
+	struct nosnat_flow f;
+	struct l4_spec l;
+	__u32 vip_id, gen;
+	size_t n;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP");
+	vip_id = v6_vip_id(T6_VIP);
+	ip6(T6_POD_B, b);
+	ip6(T6_POD_B2, b2);
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {	/* connections to pod 1 */
+		l = tcp6(p, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "SYN %u", p);
+		l = tcp6(p, 25, TH_ACK);
+		l.seq = 1001;
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "ACK %u", p);
+		fk.sport = htons(p);
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) && f.backend_addr == fold6(b) &&
+		      (f.flags & NOSNAT_FLOW_MAGLEV), "flow %u established, by Maglev", p);
+	}
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B2, 2525, T_NODE_B), "pod 2");
+	/* a SYN again on ports until one went to each pod: the old entry
+	 * stays (the SYN looked nowhere but among the handshakes) */
+	for (int i = 0; i < PORTS && (!to2 || !to1); i++) {
+		uint16_t p = (uint16_t)(40130 + i);
+
+		l = tcp6(p, 25, TH_SYN);
+		l.seq = 5000;
+		n = frame6(in, &ip, &l);
+		again[i] = to_b_pod(in, n, &ip, &l);
+		CHECK(again[i], "SYN again %u: to neither pod", p);
+		fk.sport = htons(p);
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) && f.backend_addr == fold6(b),
+		      "SYN again %u: the older connection's entry untouched", p);
+		to1 += again[i] == 1;
+		to2 += again[i] == 2;
+	}
+	CHECK(to1 && to2, "of %d reused ports none went to the new pod, or all did", PORTS);
+	/* every connection's next packets: a new one's to its SYN's pod, the
+	 * old entry replaced where that is pod 2; an old one's (no SYN again)
+	 * to pod 1, where it was, pod 2 Maglev's pick for some of them now */
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < PORTS; i++) {
+			uint16_t p = (uint16_t)(40130 + i);
+			int want = again[i] ? again[i] : 1;
+
+			l = tcp6(p, 25, TH_ACK);
+			l.seq = again[i] ? 5001 + 100 * (uint32_t)round : 90000;
+			n = frame6(in, &ip, &l);
+			CHECK(to_b_pod(in, n, &ip, &l) == want, "port %u, packet %d: want pod %d",
+			      p, round, want);
+			fk.sport = htons(p);
+			CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) &&
+			      f.backend_addr == fold6(want == 2 ? b2 : b),
+			      "port %u's entry names pod %d", p, want);
+			CHECK(hs6_get(maps.flow6_new, &fk, &f), "port %u: a handshake left", p);
+			if (!again[i])
+				old += 1;
+		}
+	}
+	CHECK(old, "no old connection left without a SYN again");
+	/* an old connection whose pod Maglev still gives is current again:
+	 * its entry has the generation in force */
+	CHECK(!bpf_map_lookup_elem(maps.vip_gen, &vip_id, &gen) && !(gen & 1), "the VIP's gen");
+	for (int i = 0; i < PORTS; i++) {
+		if (again[i])
+			continue;
+		fk.sport = htons((uint16_t)(40130 + i));
+		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "an old entry");
+		current += f.gen == gen && (f.flags & NOSNAT_FLOW_MAGLEV);
+	}
+	CHECK(current, "no old connection was made current again");
+	return 0;
+}
+
 int t_v6_decap(void)
 {
 	uint8_t in[512], want[512];
