@@ -439,7 +439,10 @@ static __always_inline int flow_newer_handshake(const struct nosnat_flow_key *k,
 {
 	struct nosnat_flow *nf = hs_lookup(k);
 
-	return nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW;
+	/* a handshake whose pod or VIP is gone supersedes nothing: the
+	 * older entry, still valid, stays */
+	return nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW &&
+	       flow_backend(nf, 0);
 }
 
 /* A SYN looks up only nosnat_flow_new: an established flow on the same
@@ -811,6 +814,15 @@ static __always_inline void select_backend(const struct nosnat_flow_key *k,
 	pk->new_flow = 1;
 	if (pk->be->node != cfg->node_ip && new_flow_limited(cfg)) {
 		pk->reason = NOSNAT_R_NEW_FLOW_LIMITED;
+		/* no handshake recorded, so none can supersede an older
+		 * connection's entry on these addresses and ports (a reused
+		 * port): it is over now, and the next packet picks as this
+		 * SYN did. Above the budget only: a delete is dearer than the
+		 * lookup that nearly always misses */
+		if (syn && bpf_map_lookup_elem(&nosnat_flows, k)) {
+			bpf_map_delete_elem(&nosnat_flows, k);
+			flow_cache_drop(k);
+		}
 		return;
 	}
 	flow_record(&nosnat_flow_new, k, pk->id, pk->be, vip->id, syn_ack, NOSNAT_FLOW_MAGLEV, gen);

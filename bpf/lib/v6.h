@@ -333,7 +333,8 @@ static __always_inline int flow6_superseded(const struct nosnat_flow6_key *k,
 	if (k->proto != IPPROTO_TCP || flow_current(f, vip_id))
 		return 0;
 	nf = hs6_lookup(k);
-	if (nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW)
+	if (nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW &&
+	    flow_backend(nf, 0))
 		return 1;
 	gen = maglev_gen(vip_id);
 	be = maglev_backend(vip_id, flow6_hash(k), &id);
@@ -374,7 +375,7 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 	struct nosnat_backend *be = NULL;
 	struct nosnat_hs6_set *hs;
 	__u32 gen;
-	int w;
+	int w, limited;
 
 	if (!syn) {
 		f = bpf_map_lookup_elem(&nosnat_flows6, k);
@@ -430,10 +431,14 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 	 * is over, and the new one's conntrack entry is claimed anew. Looked
 	 * for first: a delete takes the bucket's lock, and nearly every SYN
 	 * is a new client's, with no entry to delete. A pod elsewhere: the
-	 * ingress node does not look (flow6_superseded) */
-	if (syn && (tag != ~0U || be_here6(be, *id, cfg)) && bpf_map_lookup_elem(&nosnat_flows6, k))
+	 * ingress node does not look (flow6_superseded), unless above the
+	 * new-flow budget: nothing is recorded then, so no handshake can
+	 * supersede the older entry */
+	limited = syn && tag == ~0U && !be_here6(be, *id, cfg) && new_flow_limited(cfg);
+	if (syn && (tag != ~0U || be_here6(be, *id, cfg) || limited) &&
+	    bpf_map_lookup_elem(&nosnat_flows6, k))
 		bpf_map_delete_elem(&nosnat_flows6, k);
-	if (syn && tag == ~0U && !be_here6(be, *id, cfg) && new_flow_limited(cfg)) {
+	if (limited) {
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return be;
 	}

@@ -131,6 +131,7 @@ int t_remote_syn(void);
 int t_mss_odd_offset(void);
 int t_remote_no_neigh(void);
 int t_port_reuse_after_change(void);
+int t_port_reuse_limited(void);
 int t_handshake_sets(void);
 int t_syn_no_neigh(void);
 int t_existing_flow_sticks(void);
@@ -194,6 +195,7 @@ int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint1
 int t_v6_local(void);
 int t_v6_remote(void);
 int t_v6_port_reuse_after_change(void);
+int t_v6_port_reuse_limited(void);
 int t_v6_decap(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);

@@ -198,6 +198,87 @@ int t_port_reuse_after_change(void)
 	return 0;
 }
 
+/* Above the new-flow budget a SYN for a pod elsewhere is not recorded, so
+ * no handshake can supersede an older connection's entry on a reused port
+ * once the table changed: the limited SYN ends that entry itself, and the
+ * new connection's next packets go where its SYN went, Maglev's pod now,
+ * not to the old entry's. */
+int t_port_reuse_limited(void)
+{
+	enum { PORTS = 32 };
+	__u16 tag2 = backend_tag(ip4(T_POD_B2), htons(2525));
+	__u32 zero = 0, slot = nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP,
+						 NOSNAT_R_NEW_FLOW_LIMITED);
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct nosnat_cfg cfg;
+	struct nosnat_flow f;
+	uint64_t limited0;
+	int to2 = 0, rc = -1;
+	cpu_set_t one, old;
+	uint8_t in[256];
+	struct l4_spec l;
+	struct run r;
+	size_t n;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {	/* connections to pod 1 */
+		l = tcp(p, 25, TH_SYN);
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "SYN %u", p);
+		l = tcp(p, 25, TH_ACK);
+		l.seq = 1001;
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK %u", p);
+	}
+	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B2, 2525, T_NODE_B, 1), "pod 2");
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	cfg.new_flow_limit = 1;
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+	usleep(1100000);	/* a fresh second of this CPU's budget */
+	l = tcp(40169, 25, TH_SYN);	/* the second's one recorded SYN */
+	n = frame(in, &ip, &l, 0);
+	if (run_xdp(in, n, dummy_ifindex, &r) || !verdict_is(&r, XDP_TX))
+		goto out;
+	limited0 = counter(maps.stats, slot, 0, 2);
+	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {
+		struct nosnat_flow_key fk = client_flow(p);
+		__u16 tag;
+
+		l = tcp(p, 25, TH_SYN);
+		l.seq = 5000;
+		n = frame(in, &ip, &l, 0);
+		if (run_xdp(in, n, dummy_ifindex, &r) || !verdict_is(&r, XDP_TX))
+			goto out;
+		tag = outer_tag(&r);
+		if (!bpf_map_lookup_elem(maps.flows, &fk, &f) || !hs_get(maps.flows_new, &fk, &f)) {
+			fprintf(stderr, "    limited SYN %u: the older entry or a handshake left\n", p);
+			goto out;
+		}
+		for (int i = 0; i < 2; i++) {
+			l = tcp(p, 25, TH_ACK);
+			l.seq = 5001 + 100 * (uint32_t)i;
+			n = frame(in, &ip, &l, 0);
+			if (run_xdp(in, n, dummy_ifindex, &r) || !verdict_is(&r, XDP_TX) ||
+			    outer_tag(&r) != tag) {
+				fprintf(stderr, "    port %u, packet %d: not to its SYN's pod\n", p, i);
+				goto out;
+			}
+		}
+		to2 += tag == tag2;
+	}
+	rc = counter(maps.stats, slot, 0, 2) - limited0 == PORTS ? 0 : -2;
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+	CHECK(rc != -2, "not every SYN again was limited");
+	CHECK(!rc, "run");
+	CHECK(to2, "no reused port went to the new pod");
+	return 0;
+}
+
 static int pod_bit(const char *addr)
 {
 	static struct nosnat_addr_filter f;

@@ -526,6 +526,22 @@ int t_v6_port_reuse_after_change(void)
 		to2 += again[i] == 2;
 	}
 	CHECK(to1 && to2, "of %d reused ports none went to the new pod, or all did", PORTS);
+	/* a straggler of an older connection on a port whose new SYN went to
+	 * pod 2, far from that SYN's sequence number: still pod 1, the
+	 * handshake left for the new connection */
+	for (int i = 0; i < PORTS; i++) {
+		if (again[i] != 2)
+			continue;
+		l = tcp6((uint16_t)(40130 + i), 25, TH_ACK);
+		l.seq = 90000;
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "an old connection's straggler on port %u",
+		      40130 + i);
+		fk.sport = htons((uint16_t)(40130 + i));
+		CHECK(!hs6_get(maps.flow6_new, &fk, &f), "port %u: the new handshake taken",
+		      40130 + i);
+		break;
+	}
 	/* every connection's next packets: a new one's to its SYN's pod, the
 	 * old entry replaced where that is pod 2; an old one's (no SYN again)
 	 * to pod 1, where it was, pod 2 Maglev's pick for some of them now */
@@ -560,6 +576,84 @@ int t_v6_port_reuse_after_change(void)
 		current += f.gen == gen && (f.flags & NOSNAT_FLOW_MAGLEV);
 	}
 	CHECK(current, "no old connection was made current again");
+	return 0;
+}
+
+/* ... and as v4's (t_port_reuse_limited): a SYN above the new-flow budget,
+ * recorded nowhere, ends the older connection's entry itself. */
+int t_v6_port_reuse_limited(void)
+{
+	enum { PORTS = 32 };
+	__u32 zero = 0, slot = nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP,
+						 NOSNAT_R_NEW_FLOW_LIMITED);
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct nosnat_flow6_key fk = { .dport = htons(25), .proto = IPPROTO_TCP };
+	struct nosnat_cfg cfg;
+	struct nosnat_flow f;
+	uint64_t limited0;
+	int to2 = 0, rc = -1;
+	cpu_set_t one, old;
+	uint8_t in[512];
+	struct l4_spec l;
+	size_t n;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP");
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {	/* connections to pod 1 */
+		l = tcp6(p, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "SYN %u", p);
+		l = tcp6(p, 25, TH_ACK);
+		l.seq = 1001;
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "ACK %u", p);
+	}
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B2, 2525, T_NODE_B), "pod 2");
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	cfg.new_flow_limit = 1;
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+	usleep(1100000);	/* a fresh second of this CPU's budget */
+	l = tcp6(40169, 25, TH_SYN);	/* the second's one recorded SYN */
+	n = frame6(in, &ip, &l);
+	if (!to_b_pod(in, n, &ip, &l))
+		goto out;
+	limited0 = counter(maps.stats, slot, 0, 2);
+	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {
+		int pod;
+
+		l = tcp6(p, 25, TH_SYN);
+		l.seq = 5000;
+		n = frame6(in, &ip, &l);
+		pod = to_b_pod(in, n, &ip, &l);
+		fk.sport = htons(p);
+		if (!pod || !bpf_map_lookup_elem(maps.flows6, &fk, &f) ||
+		    !hs6_get(maps.flow6_new, &fk, &f)) {
+			fprintf(stderr, "    limited SYN %u: to neither pod, or the older entry or a "
+					"handshake left\n", p);
+			goto out;
+		}
+		for (int i = 0; i < 2; i++) {
+			l = tcp6(p, 25, TH_ACK);
+			l.seq = 5001 + 100 * (uint32_t)i;
+			n = frame6(in, &ip, &l);
+			if (to_b_pod(in, n, &ip, &l) != pod) {
+				fprintf(stderr, "    port %u, packet %d: not to its SYN's pod\n", p, i);
+				goto out;
+			}
+		}
+		to2 += pod == 2;
+	}
+	rc = counter(maps.stats, slot, 0, 2) - limited0 == PORTS ? 0 : -2;
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+	CHECK(rc != -2, "not every SYN again was limited");
+	CHECK(!rc, "run");
+	CHECK(to2, "no reused port went to the new pod");
 	return 0;
 }
 
