@@ -196,6 +196,7 @@ int t_v6_local(void);
 int t_v6_remote(void);
 int t_v6_port_reuse_after_change(void);
 int t_v6_port_reuse_limited(void);
+int t_v6_reused_port_here(void);
 int t_v6_decap(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);

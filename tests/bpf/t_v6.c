@@ -657,6 +657,62 @@ out:
 	return 0;
 }
 
+/* A SYN on a reused client port to a pod here, at the ingress node and on
+ * the pod's node (from node B in 6in4): the older connection's entry is
+ * ended by the SYN (the new connection's conntrack entry is claimed anew
+ * by its next packet), which then records the new one from its
+ * handshake. */
+int t_v6_reused_port_here(void)
+{
+	uint16_t tag = tag6(T6_POD_LOCAL, 2525);
+	struct nosnat_flow6_key fk = { .dport = htons(25), .proto = IPPROTO_TCP };
+	uint8_t in[512], want[512];
+	struct nosnat_flow f;
+	struct ip6_spec ip;
+	struct l4_spec l;
+	size_t n, wn;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	for (int from_b = 0; from_b < 2; from_b++) {
+		uint16_t port = (uint16_t)(40180 + from_b);
+		__u32 action = from_b ? NOSNAT_ACT_DECAP : NOSNAT_ACT_LOCAL;
+		static const uint32_t seqs[2] = { 1000, 5000 };
+
+		fk.sport = htons(port);
+		for (int c = 0; c < 2; c++) {	/* the old connection, then the new */
+			ip = ipv6(T6_CLIENT, T6_VIP);
+			l = tcp6(port, 25, TH_SYN);
+			l.seq = seqs[c];
+			n = from_b ? frame6in4(in, T_NODE_B, tag, &ip, &l) : frame6(in, &ip, &l);
+			ip6(T6_POD_LOCAL, ip.daddr);
+			l.dport = 2525;
+			wn = frame6(want, &ip, &l);
+			CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, action, NOSNAT_R_NONE),
+			      "%s: SYN of connection %d", from_b ? "from B" : "here", c);
+			CHECK(bpf_map_lookup_elem(maps.flows6, &fk, &f),
+			      "%s: connection %d's SYN left an entry among the established",
+			      from_b ? "from B" : "here", c);
+			CHECK(!hs6_get(maps.flow6_new, &fk, &f) && f.syn_ack == htonl(seqs[c] + 1),
+			      "%s: connection %d's handshake", from_b ? "from B" : "here", c);
+			ip = ipv6(T6_CLIENT, T6_VIP);
+			l = tcp6(port, 25, TH_ACK);
+			l.seq = seqs[c] + 1;
+			n = from_b ? frame6in4(in, T_NODE_B, tag, &ip, &l) : frame6(in, &ip, &l);
+			ip6(T6_POD_LOCAL, ip.daddr);
+			l.dport = 2525;
+			wn = frame6(want, &ip, &l);
+			CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, action, NOSNAT_R_NONE),
+			      "%s: ACK of connection %d", from_b ? "from B" : "here", c);
+			CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) &&
+			      f.syn_ack == htonl(seqs[c] + 1) && f.backend_addr == fold6(ip.daddr),
+			      "%s: connection %d's entry", from_b ? "from B" : "here", c);
+		}
+	}
+	return 0;
+}
+
 int t_v6_decap(void)
 {
 	uint8_t in[512], want[512];

@@ -105,6 +105,7 @@ const struct test tests[] = {
 	{ "IPv6 VIP, pod on another node: 6in4, MSS for 20 bytes, packet too big back, neighbour code, recovered", t_v6_remote, 0 },
 	{ "IPv6: a client port reused after the table changed: the SYN leaves the old entry, its pod gets the whole new connection, the old ones stay", t_v6_port_reuse_after_change, 0 },
 	{ "IPv6: a SYN on a reused client port above the new-flow budget ends the older entry: the new connection follows its SYN", t_v6_port_reuse_limited, 0 },
+	{ "IPv6: a SYN on a reused client port to a pod here (directly, and from a node in 6in4) ends the older entry; the new connection's replaces it", t_v6_reused_port_here, 0 },
 	{ "IPv6 in 6in4 from a known node: taken off + DNAT to the tagged pod, CE kept; strangers dropped", t_v6_decap, 0 },
 	{ "IPv6 extension headers skipped, fragments dropped, ND/RA/echo and other ports untouched", t_v6_headers, 0 },
 	{ "ICMPv6 errors about v6 VIP flows: packet too big to the pod (here, in 6in4, taken off), the pod's own as the VIP's", t_v6_icmp, 0 },
