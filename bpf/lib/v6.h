@@ -322,7 +322,8 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
  * otherwise a handshake in nosnat_flow6_new whose SYN this segment is
  * within 64 KiB of supersedes it. Without one, a flow whose pod Maglev
  * still gives is made current again, so that it pays this once per change
- * of its VIP's table. */
+ * of its VIP's table (a write XDP may make and then pass the packet on:
+ * tc's walk would make the same). */
 static __always_inline int flow6_superseded(const struct nosnat_flow6_key *k,
 					    struct nosnat_flow *f, __be32 seq)
 {
@@ -354,8 +355,8 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
  * again goes where the first went), a later packet at the established
  * flows first (at the ingress node, unless a newer handshake on its
  * addresses and ports supersedes the entry: flow6_superseded), then at
- * the handshakes, whose entry it moves over (the handshake is over). Failing both, the VIP's Maglev table picks, and the
- * flow is recorded: a flow's first packet (a SYN, a UDP datagram) among
+ * the handshakes, whose entry it moves over (the handshake is over).
+ * Failing both, the VIP's Maglev table picks, and the flow is recorded: a flow's first packet (a SYN, a UDP datagram) among
  * the handshakes, so that a flood churns that small table alone (and,
  * above this CPU's new-flow budget, a SYN to a pod elsewhere not at all:
  * its next packet picks the same pod again); a TCP packet past its SYN
