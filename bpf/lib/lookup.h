@@ -435,14 +435,32 @@ static __always_inline int flow_current(const struct nosnat_flow *f, __u32 vip_i
  * sender must hit that window, as it must a TCP receive window. */
 #define HANDSHAKE_SEQ_WINDOW	(1U << 16)
 
-static __always_inline int flow_newer_handshake(const struct nosnat_flow_key *k, __be32 seq)
+/* Either family's handshake entry nf (NULL: none): a handshake whose pod
+ * or VIP is gone supersedes nothing, the older entry, still valid, stays. */
+static __always_inline int handshake_holds(const struct nosnat_flow *nf, __be32 seq)
 {
-	struct nosnat_flow *nf = hs_lookup(k);
-
-	/* a handshake whose pod or VIP is gone supersedes nothing: the
-	 * older entry, still valid, stays */
 	return nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW &&
 	       flow_backend(nf, 0);
+}
+
+static __always_inline int flow_newer_handshake(const struct nosnat_flow_key *k, __be32 seq)
+{
+	return handshake_holds(hs_lookup(k), seq);
+}
+
+/* An entry not current and not superseded: current again if the VIP's
+ * Maglev table in force (hash: the flow's) still gives its pod. */
+static __always_inline void flow_make_current(struct nosnat_flow *f, __u32 vip_id, __u32 hash)
+{
+	struct nosnat_backend *be;
+	__u32 gen = maglev_gen(vip_id), id;
+
+	be = maglev_backend(vip_id, hash, &id);
+	if (be && id == f->backend_id && be->addr == f->backend_addr &&
+	    maglev_gen_after(vip_id, gen) == gen && !(gen & 1)) {
+		f->gen = gen;
+		f->flags |= NOSNAT_FLOW_MAGLEV;
+	}
 }
 
 /* A SYN looks up only nosnat_flow_new: an established flow on the same
@@ -452,30 +470,21 @@ static __always_inline int flow_newer_handshake(const struct nosnat_flow_key *k,
  * not by Maglev: second chance, recovery), the new connection's first
  * packets find it first: a TCP packet of such a flow checks for a newer
  * handshake in nosnat_flow_new (flow_newer_handshake), and if there is
- * one the flow is superseded (the
- * handshake's entry is promoted over it). Without one, a flow whose pod
- * Maglev still gives is made current again (only the LRU's entry, f_lru),
- * so that it pays the check once per change of its VIP's table. */
+ * one the flow is superseded (the handshake's entry is promoted over it).
+ * Without one, a flow whose pod Maglev still gives is made current again
+ * (only the LRU's entry, f_lru: flow_make_current), so that it pays the
+ * check once per change of its VIP's table. */
 static __always_inline int flow_superseded(const struct nosnat_flow_key *k,
 					   struct nosnat_flow *f, int f_lru, __u32 vip_id,
 					   __be32 seq)
 {
-	struct nosnat_backend *be;
-	__u32 gen, id;
-
 	/* this CPU's copy is made only of an entry found not superseded, and
 	 * a SYN that records a handshake drops it (flow_record) */
 	if (!f_lru || k->proto != IPPROTO_TCP || flow_current(f, vip_id))
 		return 0;
 	if (flow_newer_handshake(k, seq))
 		return 1;
-	gen = maglev_gen(vip_id);
-	be = maglev_backend(vip_id, flow_hash(k), &id);
-	if (be && id == f->backend_id && be->addr == f->backend_addr &&
-	    maglev_gen_after(vip_id, gen) == gen && !(gen & 1)) {
-		f->gen = gen;
-		f->flags |= NOSNAT_FLOW_MAGLEV;
-	}
+	flow_make_current(f, vip_id, flow_hash(k));
 	return 0;
 }
 

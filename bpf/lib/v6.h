@@ -327,23 +327,13 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
 static __always_inline int flow6_superseded(const struct nosnat_flow6_key *k,
 					    struct nosnat_flow *f, __be32 seq)
 {
-	__u32 vip_id = nosnat_vip_ref_id(f->vip_ref), gen, id;
-	struct nosnat_backend *be;
-	struct nosnat_flow *nf;
+	__u32 vip_id = nosnat_vip_ref_id(f->vip_ref);
 
 	if (k->proto != IPPROTO_TCP || flow_current(f, vip_id))
 		return 0;
-	nf = hs6_lookup(k);
-	if (nf && nf->syn_ack && bpf_ntohl(seq) - bpf_ntohl(nf->syn_ack) < HANDSHAKE_SEQ_WINDOW &&
-	    flow_backend(nf, 0))
+	if (handshake_holds(hs6_lookup(k), seq))
 		return 1;
-	gen = maglev_gen(vip_id);
-	be = maglev_backend(vip_id, flow6_hash(k), &id);
-	if (be && id == f->backend_id && be->addr == f->backend_addr &&
-	    maglev_gen_after(vip_id, gen) == gen && !(gen & 1)) {
-		f->gen = gen;
-		f->flags |= NOSNAT_FLOW_MAGLEV;
-	}
+	flow_make_current(f, vip_id, flow6_hash(k));
 	return 0;
 }
 
