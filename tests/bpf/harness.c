@@ -316,6 +316,31 @@ void map_clear(int fd)
 	} while (more);
 }
 
+/* A new-flow budget of limit SYNs a second, this process on CPU 0 (whose
+ * budget that is) just after the start of one of the budget's seconds
+ * (bpf_ktime_get_ns() >> 30, CLOCK_MONOTONIC): a test has all of it
+ * before the count starts again. *old: the affinity to restore. */
+int new_flow_budget_cpu0(__u32 limit, cpu_set_t *old)
+{
+	struct nosnat_cfg cfg;
+	struct timespec ts;
+	cpu_set_t one;
+	__u32 zero = 0;
+	uint64_t now;
+
+	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
+	cfg.new_flow_limit = limit;
+	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
+	CHECK(!sched_getaffinity(0, sizeof(*old), old), "affinity");
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+	CHECK(!clock_gettime(CLOCK_MONOTONIC, &ts), "clock");
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	usleep((useconds_t)(((((now >> 30) + 1) << 30) - now) / 1000 + 1000));
+	return 0;
+}
+
 int cfg_reset(void)
 {
 	struct nosnat_cfg cfg = {

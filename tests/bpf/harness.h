@@ -108,6 +108,7 @@ int stats_moved(__u32 hook, __u32 action, __u32 reason);
 uint64_t count_entries_of(int fd);
 void map_clear(int fd);
 int cfg_reset(void);
+int new_flow_budget_cpu0(__u32 limit, cpu_set_t *old);
 int cfg_flags(__u32 set, __u32 clear);
 int ct_use(int on);
 struct nosnat_flow_key client_flow(uint16_t sport);

@@ -128,6 +128,28 @@ static __u16 outer_tag(const struct run *r)
 	return (__u16)(ntohs(*(const __be16 *)(r->pkt + 14 + 4)) & NOSNAT_ID_TAG_MASK);
 }
 
+/* count connections from the client on ports first, ... to the VIP, its
+ * pods on node B: SYN and ACK, each sent by XDP_TX (or tc's redirect). */
+static int connect_to_b(uint16_t first, int count)
+{
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	uint8_t in[256];
+	struct l4_spec l;
+	struct run r;
+	size_t n;
+
+	for (uint16_t p = first; p < first + count; p++) {
+		l = tcp(p, 25, TH_SYN);
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "SYN %u", p);
+		l = tcp(p, 25, TH_ACK);
+		l.seq = 1001;
+		n = frame(in, &ip, &l, 0);
+		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK %u", p);
+	}
+	return 0;
+}
+
 int t_port_reuse_after_change(void)
 {
 	enum { PORTS = 32 };
@@ -142,16 +164,10 @@ int t_port_reuse_after_change(void)
 	size_t n;
 
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
-	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {	/* connections to pod 1 */
+	CHECK(!connect_to_b(40130, PORTS), "connections to pod 1");
+	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {
 		struct nosnat_flow_key fk = client_flow(p);
 
-		l = tcp(p, 25, TH_SYN);
-		n = frame(in, &ip, &l, 0);
-		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "SYN %u", p);
-		l = tcp(p, 25, TH_ACK);
-		l.seq = 1001;
-		n = frame(in, &ip, &l, 0);
-		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK %u", p);
 		CHECK(!bpf_map_lookup_elem(maps.flows, &fk, &f) && f.backend_addr == ip4(T_POD_B) &&
 		      (f.flags & NOSNAT_FLOW_MAGLEV), "flow %u established, by Maglev", p);
 	}
@@ -207,42 +223,27 @@ int t_port_reuse_limited(void)
 {
 	enum { PORTS = 32 };
 	__u16 tag2 = backend_tag(ip4(T_POD_B2), htons(2525));
-	__u32 zero = 0, slot = nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP,
-						 NOSNAT_R_NEW_FLOW_LIMITED);
+	__u32 slot;
 	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
-	struct nosnat_cfg cfg;
 	struct nosnat_flow f;
 	uint64_t limited0;
 	int to2 = 0, rc = -1;
-	cpu_set_t one, old;
+	cpu_set_t old;
 	uint8_t in[256];
 	struct l4_spec l;
 	struct run r;
 	size_t n;
 
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
-	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {	/* connections to pod 1 */
-		l = tcp(p, 25, TH_SYN);
-		n = frame(in, &ip, &l, 0);
-		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "SYN %u", p);
-		l = tcp(p, 25, TH_ACK);
-		l.seq = 1001;
-		n = frame(in, &ip, &l, 0);
-		CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK %u", p);
-	}
+	CHECK(!connect_to_b(40170, PORTS), "connections to pod 1");
 	CHECK(!add_be(T_VIP, 25, IPPROTO_TCP, T_POD_B2, 2525, T_NODE_B, 1), "pod 2");
-	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-	cfg.new_flow_limit = 1;
-	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
-	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
-	usleep(1100000);	/* a fresh second of this CPU's budget */
+	CHECK(!new_flow_budget_cpu0(1, &old), "budget");
 	l = tcp(40169, 25, TH_SYN);	/* the second's one recorded SYN */
 	n = frame(in, &ip, &l, 0);
 	if (run_xdp(in, n, dummy_ifindex, &r) || !verdict_is(&r, XDP_TX))
 		goto out;
+	/* counted by the hook that finished it (walk_hook: this run's) */
+	slot = nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP, NOSNAT_R_NEW_FLOW_LIMITED);
 	limited0 = counter(maps.stats, slot, 0, 2);
 	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {
 		struct nosnat_flow_key fk = client_flow(p);

@@ -512,18 +512,11 @@ int t_new_flow_limit(void)
 	struct run r;
 	__u32 zero = 0;
 	size_t n, fn = 0;
-	cpu_set_t one, old;
+	cpu_set_t old;
 	int rc = -1, limited = 0, recorded = 0;
 
 	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
-	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-	cfg.new_flow_limit = 3;
-	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
-	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
-	usleep(1100000);	/* a fresh second of this CPU's budget */
+	CHECK(!new_flow_budget_cpu0(3, &old), "budget");
 	for (uint16_t p = 0; p < 5; p++) {
 		struct l4_spec l = tcp((uint16_t)(40400 + p), 25, TH_SYN);
 		struct nosnat_flow_key fk = client_flow((uint16_t)(40400 + p));

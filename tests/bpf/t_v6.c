@@ -478,6 +478,27 @@ static int to_b_pod(const uint8_t *in, size_t n, const struct ip6_spec *ip,
 	return 0;
 }
 
+/* count v6 connections from the client on ports first, ... to the VIP,
+ * all to pod 1 (T6_POD_B): SYN and ACK, exact bytes. */
+static int connect6_to_b(uint16_t first, int count)
+{
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	uint8_t in[512];
+	struct l4_spec l;
+	size_t n;
+
+	for (uint16_t p = first; p < first + count; p++) {
+		l = tcp6(p, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "SYN %u", p);
+		l = tcp6(p, 25, TH_ACK);
+		l.seq = 1001;
+		n = frame6(in, &ip, &l);
+		CHECK(to_b_pod(in, n, &ip, &l) == 1, "ACK %u", p);
+	}
+	return 0;
+}
+
 int t_v6_port_reuse_after_change(void)
 {
 	enum { PORTS = 32 };
@@ -496,14 +517,8 @@ int t_v6_port_reuse_after_change(void)
 	ip6(T6_POD_B2, b2);
 	ip6(T6_CLIENT, fk.src);
 	ip6(T6_VIP, fk.dst);
-	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {	/* connections to pod 1 */
-		l = tcp6(p, 25, TH_SYN);
-		n = frame6(in, &ip, &l);
-		CHECK(to_b_pod(in, n, &ip, &l) == 1, "SYN %u", p);
-		l = tcp6(p, 25, TH_ACK);
-		l.seq = 1001;
-		n = frame6(in, &ip, &l);
-		CHECK(to_b_pod(in, n, &ip, &l) == 1, "ACK %u", p);
+	CHECK(!connect6_to_b(40130, PORTS), "connections to pod 1");
+	for (uint16_t p = 40130; p < 40130 + PORTS; p++) {
 		fk.sport = htons(p);
 		CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) && f.backend_addr == fold6(b) &&
 		      (f.flags & NOSNAT_FLOW_MAGLEV), "flow %u established, by Maglev", p);
@@ -584,15 +599,13 @@ int t_v6_port_reuse_after_change(void)
 int t_v6_port_reuse_limited(void)
 {
 	enum { PORTS = 32 };
-	__u32 zero = 0, slot = nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP,
-						 NOSNAT_R_NEW_FLOW_LIMITED);
+	__u32 slot;
 	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
 	struct nosnat_flow6_key fk = { .dport = htons(25), .proto = IPPROTO_TCP };
-	struct nosnat_cfg cfg;
 	struct nosnat_flow f;
 	uint64_t limited0;
 	int to2 = 0, rc = -1;
-	cpu_set_t one, old;
+	cpu_set_t old;
 	uint8_t in[512];
 	struct l4_spec l;
 	size_t n;
@@ -600,28 +613,15 @@ int t_v6_port_reuse_limited(void)
 	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP");
 	ip6(T6_CLIENT, fk.src);
 	ip6(T6_VIP, fk.dst);
-	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {	/* connections to pod 1 */
-		l = tcp6(p, 25, TH_SYN);
-		n = frame6(in, &ip, &l);
-		CHECK(to_b_pod(in, n, &ip, &l) == 1, "SYN %u", p);
-		l = tcp6(p, 25, TH_ACK);
-		l.seq = 1001;
-		n = frame6(in, &ip, &l);
-		CHECK(to_b_pod(in, n, &ip, &l) == 1, "ACK %u", p);
-	}
+	CHECK(!connect6_to_b(40170, PORTS), "connections to pod 1");
 	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B2, 2525, T_NODE_B), "pod 2");
-	CHECK(!bpf_map_lookup_elem(maps.cfg, &zero, &cfg), "cfg");
-	cfg.new_flow_limit = 1;
-	CHECK(!bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY), "cfg");
-	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
-	CPU_ZERO(&one);
-	CPU_SET(0, &one);
-	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
-	usleep(1100000);	/* a fresh second of this CPU's budget */
+	CHECK(!new_flow_budget_cpu0(1, &old), "budget");
 	l = tcp6(40169, 25, TH_SYN);	/* the second's one recorded SYN */
 	n = frame6(in, &ip, &l);
 	if (!to_b_pod(in, n, &ip, &l))
 		goto out;
+	/* counted by the hook that finished it (walk_hook: this run's) */
+	slot = nosnat_stat_slot(walk_hook(), NOSNAT_ACT_ENCAP, NOSNAT_R_NEW_FLOW_LIMITED);
 	limited0 = counter(maps.stats, slot, 0, 2);
 	for (uint16_t p = 40170; p < 40170 + PORTS; p++) {
 		int pod;
