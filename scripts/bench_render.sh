@@ -88,6 +88,7 @@ awk -F'\t' -v repeat="$REPEAT" '
 	$1 == "katran_info" { info[$2] = $3 }
 	$1 == "cpu" { cpu = $2 }
 	$1 == "katran" { k = $2; n[k]++; line[k, n[k]] = $0; r[k, n[k]] = $5
+		if (k ~ /one packet per test run/) cold = 1
 		if (!(k in seen)) { seen[k] = 1; order[++m] = k } }
 	END {
 		if (!m) {
@@ -109,8 +110,8 @@ awk -F'\t' -v repeat="$REPEAT" '
 			for (x = 1; x <= c; x++) for (y = x + 1; y <= c; y++)
 				if (r[k, idx[y]] < r[k, idx[x]]) { t = idx[x]; idx[x] = idx[y]; idx[y] = t }
 			split(line[k, idx[int((c + 1) / 2)]], f, "\t")
-			name = f[2]; sub(/, Katran LRU [0-9]+\/CPU$/, "", name)
-			how = f[9] == "xdp+tc" ? "XDP pass + tc walk" : "XDP"
+			name = f[2]; sub(/, Katran LRU [0-9]+\/CPU$/, "", name); sub(/, tc$/, "", name)
+			how = f[9] == "xdp+tc" ? "XDP pass + tc walk" : f[9] == "tc" ? "tc (`--hook tc`)" : "XDP"
 			printf "| %s | %d | %.0f | %.0f | **%.2f** | %.0f | %.2f | %s |\n", name, f[8], f[3], f[4], f[5], f[6], f[7], how
 		}
 		printf "\nConditions: Katran commit `%s` (from %s), built by `scripts/katran_build.sh`\n", info["commit"], info["source"]
@@ -128,6 +129,13 @@ awk -F'\t' -v repeat="$REPEAT" '
 		printf "counters after every row (every round reached it with the row'"'"'s verdict; no LRU miss\n"
 		printf "on the established row, one per SYN on the others; no fallback LRU, no drop; after\n"
 		printf "new flows its LRU holds them): a row that took another path fails the bench.\n"
+		if (cold) {
+			printf "\nThe rows \"one packet per test run\" run every program once per `BPF_PROG_TEST_RUN`,\n"
+			printf "a fresh frame (for tc a fresh skb) each time, a syscall apart, so each starts with\n"
+			printf "cold caches: 4000 runs per program per round, in turns (the XDP harness alone, nosnat'"'"'s\n"
+			printf "XDP, the minimal balancer, Katran, the tc harness alone, nosnat'"'"'s tc walk), every\n"
+			printf "table full and evicting before the first, Katran'"'"'s output frame checked after each run.\n"
+		}
 	}' "$OUT" >"$T/katran"
 # the CPU columns only when bench_e2e.sh measured them (BENCH_E2E_CPU=1)
 {

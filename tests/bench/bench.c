@@ -428,7 +428,7 @@ static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
  * turn), so that no program always runs first or after the same one. */
 static void bench_order(int r, int n, int *order)
 {
-	int left[5], fact = 1, k = r;
+	int left[8], fact = 1, k = r;
 
 	for (int i = 0; i < n; i++) {
 		left[i] = i;
@@ -583,6 +583,118 @@ static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size
 	return 0;
 }
 
+/* New flows one packet per test run, against Katran in the same way.
+ * tc cannot run a program again on the skb it encapsulated (above), so
+ * tc's own new flow for a pod elsewhere is timed one skb per test run,
+ * a syscall apart: the program starts with cold caches each time. Set
+ * against Katran's XDP in a hot loop that would compare two conditions,
+ * not two programs; here every program gets one fresh packet per run,
+ * in turns, BENCH_FRESH_ROUNDS runs each per round: the XDP harness alone,
+ * nosnat's XDP, the minimal balancer and Katran (each run's output frame
+ * checked), then the tc harness alone and nosnat's tc walk. Every table
+ * is full and evicting before the first timed run. */
+#define BENCH_COLD_NAME "new flow (SYN), IPIP, one packet per test run"
+static int bench_cold_new_flow(int model_fd, const uint8_t *pkt, size_t len, uint32_t warm)
+{
+	enum { X_EMPTY, X_NOSNAT, X_MODEL, X_KATRAN, T_EMPTY, T_NOSNAT, UNITS };
+	int hx = bpf_program__fd(bskel->progs.bench_xdp), xarr = bpf_map__fd(bskel->maps.bench_xdp_next);
+	int ht = bpf_program__fd(bskel->progs.bench_tc), tarr = bpf_map__fd(bskel->maps.bench_tc_next);
+	int fds[UNITS] = { bpf_program__fd(bskel->progs.bench_xdp_empty),
+			   bpf_program__fd(skel->progs.nosnat_xdp), model_fd, katran_prog_fd(),
+			   bpf_program__fd(bskel->progs.bench_tc_empty),
+			   bpf_program__fd(skel->progs.nosnat_tc_ingress) };
+	__u32 slot = nosnat_stat_slot(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	double x[BENCH_RUNS], tcv[BENCH_RUNS], k[BENCH_RUNS], m[BENCH_RUNS];
+	double xk[BENCH_RUNS], tk[BENCH_RUNS], mk[BENCH_RUNS];
+	uint64_t tc_before, rounds = 0;
+	int n = 0, xdp_tx = 1;
+	__u32 zero = 0;
+	__u64 round0 = 0;
+	char kname[128], tname[128];
+
+	snprintf(kname, sizeof(kname), BENCH_COLD_NAME ", Katran LRU %u/CPU", katran_lru_entries());
+	snprintf(tname, sizeof(tname), BENCH_COLD_NAME ", tc, Katran LRU %u/CPU", katran_lru_entries());
+	if (!bench_wanted(BENCH_COLD_NAME) && !bench_wanted(kname) && !bench_wanted(tname))
+		return 0;
+	bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
+	bench_hs_fill(maps.flows_new);
+	bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
+	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
+	/* Katran's and the minimal balancer's LRUs full (nosnat's handshake
+	 * sets are, by bench_hs_fill): every timed flow evicts another */
+	if (bench_run(hx, fds[X_KATRAN], xarr, pkt, len, 1, dummy_ifindex, 1, warm) < 0 ||
+	    bench_run(hx, fds[X_MODEL], xarr, pkt, len, 1, dummy_ifindex, 1, warm) < 0)
+		return -1;
+	katran_row_begin();
+	tc_before = counter(maps.stats, slot, 0, 2);
+	for (int r = 0; r < BENCH_RUNS; r++) {
+		double t[UNITS];
+		int order[UNITS], ok = 1;
+
+		bench_order(r, UNITS, order);
+		for (int i = 0; i < UNITS; i++) {
+			int u = order[i], tc = u >= T_EMPTY;
+			double sum = 0;
+
+			for (uint32_t j = 0; j < BENCH_FRESH_ROUNDS && ok; j++) {
+				double d = bench_run(tc ? ht : hx, fds[u], tc ? tarr : xarr, pkt, len, 1,
+						     dummy_ifindex, !tc, 1);
+
+				if (d < 0) {
+					ok = 0;
+					break;
+				}
+				sum += d;
+				if (u == X_KATRAN && !katran_out_ok(KATRAN_NEW_FLOW, pkt, len, bench_out,
+								   bench_out_len, bench_ret, 1)) {
+					fprintf(stderr, "bench: FAIL Katran, %s: its output frame (verdict %u, "
+						"%u bytes) is not the row's\n", kname, bench_ret, bench_out_len);
+					return -1;
+				}
+				if (u == X_NOSNAT && bench_ret != XDP_TX)
+					xdp_tx = 0;
+			}
+			t[u] = sum / BENCH_FRESH_ROUNDS;
+		}
+		if (!ok)
+			continue;
+		rounds += BENCH_FRESH_ROUNDS;
+		x[n] = t[X_NOSNAT] - t[X_EMPTY];
+		m[n] = t[X_MODEL] - t[X_EMPTY];
+		k[n] = t[X_KATRAN] - t[X_EMPTY];
+		tcv[n] = t[T_NOSNAT] - t[T_EMPTY];
+		if (x[n] <= 0 || m[n] <= 0 || k[n] <= 0 || tcv[n] <= 0)
+			continue;
+		xk[n] = x[n] / k[n];
+		mk[n] = m[n] / k[n];
+		tk[n] = tcv[n] / k[n];
+		n++;
+	}
+	if (katran_row_check(KATRAN_NEW_FLOW, kname, rounds))
+		return -1;
+	if (counter(maps.stats, slot, 0, 2) - tc_before < rounds) {
+		fprintf(stderr, "bench: FAIL %s: nosnat's tc walk encapsulated %llu of %llu packets\n",
+			tname, (unsigned long long)(counter(maps.stats, slot, 0, 2) - tc_before),
+			(unsigned long long)rounds);
+		return -1;
+	}
+	if (!n)
+		return 0;
+	/* nosnat's XDP row only where XDP did the work itself (XDP_TX) */
+	if (xdp_tx) {
+		fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t%.1f\t%.3f\t%u\t%s\n", kname, median(x, n),
+			median(k, n), median(xk, n), median(m, n), median(mk, n), katran_lru_entries(),
+			"xdp");
+		printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f\n", kname,
+		       median(x, n), median(k, n), median(xk, n));
+	}
+	fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t%.1f\t%.3f\t%u\t%s\n", tname, median(tcv, n),
+		median(k, n), median(tk, n), median(m, n), median(mk, n), katran_lru_entries(), "tc");
+	printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f\n", tname, median(tcv, n),
+	       median(k, n), median(tk, n));
+	return 0;
+}
+
 /* The minimal IPIP balancer (bench.bpf.c), its maps filled as nosnat's are
  * for the encapsulated rows: one VIP, its backends on another node, the
  * established frame's flow recorded. Checked before it is timed: both
@@ -708,6 +820,11 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 				 kt ? KATRAN_NEW_FLOW : BENCH_KATRAN_NONE, kname))
 			goto fail;
 	}
+	/* the same new flows, one packet per test run (tc's own among them),
+	 * against Katran at the new-flow table's size */
+	if (kt && bench_wanted(BENCH_COLD_NAME) &&
+	    (katran_set_lru(KATRAN_LRU_SMALL) || bench_cold_new_flow(fd, syn, syn_len, 2 * KATRAN_LRU_SMALL)))
+		goto fail;
 	if (kt)
 		katran_unload();
 	return 0;
