@@ -425,16 +425,18 @@ static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
 }
 
 /* The order of round r's runs: the r-th permutation of n (n! of them in
- * turn), so that no program always runs first or after the same one. */
+ * turn), so that no program always runs first or after the same one. With
+ * more permutations than rounds, every (n!/BENCH_RUNS)-th: the first 31 of
+ * 720 would all start with the same program. */
 static void bench_order(int r, int n, int *order)
 {
-	int left[8], fact = 1, k = r;
+	int left[8], fact = 1, k;
 
 	for (int i = 0; i < n; i++) {
 		left[i] = i;
 		fact *= i + 1;
 	}
-	k %= fact;
+	k = (fact > BENCH_RUNS ? r * (fact / BENCH_RUNS) : r) % fact;
 	for (int i = 0; i < n; i++) {
 		int m = n - i, pick;
 
