@@ -134,7 +134,9 @@ awk -F'\t' -v repeat="$REPEAT" '
 			printf "a fresh frame (for tc a fresh skb) each time, a syscall apart, so each starts with\n"
 			printf "cold caches: 4000 runs per program per round, in turns (the XDP harness alone, nosnat'"'"'s\n"
 			printf "XDP, the minimal balancer, Katran, the tc harness alone, nosnat'"'"'s tc walk), every\n"
-			printf "table full and evicting before the first, Katran'"'"'s output frame checked after each run.\n"
+			printf "table full and evicting before the first, Katran'"'"'s output frame checked after each\n"
+			printf "timed run. Like every row, each shows its own median load, so their Katran figures\n"
+			printf "can differ.\n"
 		}
 	}' "$OUT" >"$T/katran"
 # the CPU columns only when bench_e2e.sh measured them (BENCH_E2E_CPU=1)

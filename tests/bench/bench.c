@@ -426,8 +426,8 @@ static void bench_refs(const uint8_t *pkt, size_t len, uint32_t repeat)
 
 /* The order of round r's runs: the r-th permutation of n (n! of them in
  * turn), so that no program always runs first or after the same one. With
- * more permutations than rounds, every (n!/BENCH_RUNS)-th: the first 31 of
- * 720 would all start with the same program. */
+ * more permutations than rounds, the rounds spread evenly over all n!: the
+ * first 31 of 720 would all start with the same program. */
 static void bench_order(int r, int n, int *order)
 {
 	int left[8], fact = 1, k;
@@ -436,7 +436,7 @@ static void bench_order(int r, int n, int *order)
 		left[i] = i;
 		fact *= i + 1;
 	}
-	k = (fact > BENCH_RUNS ? r * (fact / BENCH_RUNS) : r) % fact;
+	k = fact > BENCH_RUNS ? (int)((long long)r * fact / BENCH_RUNS) : r % fact;
 	for (int i = 0; i < n; i++) {
 		int m = n - i, pick;
 
@@ -585,18 +585,25 @@ static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size
 	return 0;
 }
 
+/* Katran's per-CPU LRU sizes: nosnat's new-flow table's, its flow table's */
+#define KATRAN_LRU_SMALL NOSNAT_NEW_FLOW_ENTRIES
+#define KATRAN_LRU_LARGE NOSNAT_FLOW_ENTRIES
+
 /* New flows one packet per test run, against Katran in the same way.
- * tc cannot run a program again on the skb it encapsulated (above), so
- * tc's own new flow for a pod elsewhere is timed one skb per test run,
- * a syscall apart: the program starts with cold caches each time. Set
+ * tc cannot run nosnat's walk again on the skb it encapsulated (above), so
+ * tc's own new flow for a pod elsewhere is timed one skb per test run, a
+ * syscall apart: the program starts with cold caches each time. Set
  * against Katran's XDP in a hot loop that would compare two conditions,
- * not two programs; here every program gets one fresh packet per run,
- * in turns, BENCH_FRESH_ROUNDS runs each per round: the XDP harness alone,
- * nosnat's XDP, the minimal balancer and Katran (each run's output frame
- * checked), then the tc harness alone and nosnat's tc walk. Every table
- * is full and evicting before the first timed run. */
+ * not two programs; here every program gets one fresh packet per run, in
+ * turns, min(repeat, BENCH_FRESH_ROUNDS) runs each per round: the XDP
+ * harness alone, nosnat's XDP (where XDP itself sends a new flow on), the
+ * minimal balancer and Katran (its output frame checked after each run),
+ * then the tc harness alone and nosnat's tc walk. Katran's LRU is at the
+ * new-flow table's size; every table is full and evicting before the
+ * first timed run, and both programs' counters are checked after the row
+ * against the runs each made. */
 #define BENCH_COLD_NAME "new flow (SYN), IPIP, one packet per test run"
-static int bench_cold_new_flow(int model_fd, const uint8_t *pkt, size_t len, uint32_t warm)
+static int bench_cold_new_flow(int model_fd, const uint8_t *pkt, size_t len, uint32_t repeat)
 {
 	enum { X_EMPTY, X_NOSNAT, X_MODEL, X_KATRAN, T_EMPTY, T_NOSNAT, UNITS };
 	int hx = bpf_program__fd(bskel->progs.bench_xdp), xarr = bpf_map__fd(bskel->maps.bench_xdp_next);
@@ -606,39 +613,52 @@ static int bench_cold_new_flow(int model_fd, const uint8_t *pkt, size_t len, uin
 			   bpf_program__fd(bskel->progs.bench_tc_empty),
 			   bpf_program__fd(skel->progs.nosnat_tc_ingress) };
 	__u32 slot = nosnat_stat_slot(NOSNAT_HOOK_TC_INGRESS, NOSNAT_ACT_ENCAP, NOSNAT_R_NONE);
+	uint32_t runs = repeat < BENCH_FRESH_ROUNDS ? repeat : BENCH_FRESH_ROUNDS;
 	double x[BENCH_RUNS], tcv[BENCH_RUNS], k[BENCH_RUNS], m[BENCH_RUNS];
 	double xk[BENCH_RUNS], tk[BENCH_RUNS], mk[BENCH_RUNS];
-	uint64_t tc_before, rounds = 0;
-	int n = 0, xdp_tx = 1;
+	uint64_t tc_before, krounds = 0, trounds = 0, moved;
+	int n = 0, with_xdp, units[UNITS], nu = 0;
 	__u32 zero = 0;
 	__u64 round0 = 0;
 	char kname[128], tname[128];
 
-	snprintf(kname, sizeof(kname), BENCH_COLD_NAME ", Katran LRU %u/CPU", katran_lru_entries());
-	snprintf(tname, sizeof(tname), BENCH_COLD_NAME ", tc, Katran LRU %u/CPU", katran_lru_entries());
-	if (!bench_wanted(BENCH_COLD_NAME) && !bench_wanted(kname) && !bench_wanted(tname))
+	snprintf(kname, sizeof(kname), BENCH_COLD_NAME ", Katran LRU %u/CPU", KATRAN_LRU_SMALL);
+	snprintf(tname, sizeof(tname), BENCH_COLD_NAME ", tc, Katran LRU %u/CPU", KATRAN_LRU_SMALL);
+	if (!bench_wanted(kname) && !bench_wanted(tname))
 		return 0;
+	if (katran_set_lru(KATRAN_LRU_SMALL))
+		return -1;
 	bench_lru_scramble(maps.flows, sizeof(struct nosnat_flow));
 	bench_hs_fill(maps.flows_new);
 	bench_lru_scramble(bpf_map__fd(bskel->maps.bench_model_flows), sizeof(__u32));
 	bpf_map_update_elem(bpf_map__fd(bskel->maps.bench_round), &zero, &round0, BPF_ANY);
 	/* Katran's and the minimal balancer's LRUs full (nosnat's handshake
 	 * sets are, by bench_hs_fill): every timed flow evicts another */
-	if (bench_run(hx, fds[X_KATRAN], xarr, pkt, len, 1, dummy_ifindex, 1, warm) < 0 ||
-	    bench_run(hx, fds[X_MODEL], xarr, pkt, len, 1, dummy_ifindex, 1, warm) < 0)
+	if (bench_run(hx, fds[X_KATRAN], xarr, pkt, len, 1, dummy_ifindex, 1, 2 * KATRAN_LRU_SMALL) < 0 ||
+	    bench_run(hx, fds[X_MODEL], xarr, pkt, len, 1, dummy_ifindex, 1, 2 * NOSNAT_FLOW_ENTRIES) < 0 ||
+	    bench_run(hx, fds[X_NOSNAT], xarr, pkt, len, 1, dummy_ifindex, 1, 1) < 0)
 		return -1;
+	/* nosnat's XDP in the row where it sends the new flow on itself (else
+	 * it passes it to tc, whose walk is the tc unit) */
+	with_xdp = bench_ret == XDP_TX;
+	if (!with_xdp)
+		printf("  note  %s: nosnat's XDP passes a new flow to tc (verdict %u): tc's walk alone\n",
+		       kname, bench_ret);
+	for (int u = 0; u < UNITS; u++)
+		if (u != X_NOSNAT || with_xdp)
+			units[nu++] = u;
 	katran_row_begin();
 	tc_before = counter(maps.stats, slot, 0, 2);
 	for (int r = 0; r < BENCH_RUNS; r++) {
-		double t[UNITS];
+		double t[UNITS] = { 0 };
 		int order[UNITS], ok = 1;
 
-		bench_order(r, UNITS, order);
-		for (int i = 0; i < UNITS; i++) {
-			int u = order[i], tc = u >= T_EMPTY;
+		bench_order(r, nu, order);
+		for (int i = 0; i < nu && ok; i++) {
+			int u = units[order[i]], tc = u >= T_EMPTY;
 			double sum = 0;
 
-			for (uint32_t j = 0; j < BENCH_FRESH_ROUNDS && ok; j++) {
+			for (uint32_t j = 0; j < runs; j++) {
 				double d = bench_run(tc ? ht : hx, fds[u], tc ? tarr : xarr, pkt, len, 1,
 						     dummy_ifindex, !tc, 1);
 
@@ -647,51 +667,57 @@ static int bench_cold_new_flow(int model_fd, const uint8_t *pkt, size_t len, uin
 					break;
 				}
 				sum += d;
-				if (u == X_KATRAN && !katran_out_ok(KATRAN_NEW_FLOW, pkt, len, bench_out,
-								   bench_out_len, bench_ret, 1)) {
-					fprintf(stderr, "bench: FAIL Katran, %s: its output frame (verdict %u, "
-						"%u bytes) is not the row's\n", kname, bench_ret, bench_out_len);
+				if (u == X_KATRAN) {
+					krounds++;
+					if (!katran_out_ok(KATRAN_NEW_FLOW, pkt, len, bench_out, bench_out_len,
+							   bench_ret, 1)) {
+						fprintf(stderr, "bench: FAIL Katran, %s: its output frame (verdict "
+							"%u, %u bytes) is not the row's\n", kname, bench_ret,
+							bench_out_len);
+						return -1;
+					}
+				} else if (u == T_NOSNAT) {
+					trounds++;
+				} else if (u == X_NOSNAT && bench_ret != XDP_TX) {
+					fprintf(stderr, "bench: FAIL %s: nosnat's XDP verdict %u changed within "
+						"the row\n", kname, bench_ret);
 					return -1;
 				}
-				if (u == X_NOSNAT && bench_ret != XDP_TX)
-					xdp_tx = 0;
 			}
-			t[u] = sum / BENCH_FRESH_ROUNDS;
+			t[u] = sum / runs;
 		}
 		if (!ok)
 			continue;
-		rounds += BENCH_FRESH_ROUNDS;
 		x[n] = t[X_NOSNAT] - t[X_EMPTY];
 		m[n] = t[X_MODEL] - t[X_EMPTY];
 		k[n] = t[X_KATRAN] - t[X_EMPTY];
 		tcv[n] = t[T_NOSNAT] - t[T_EMPTY];
-		if (x[n] <= 0 || m[n] <= 0 || k[n] <= 0 || tcv[n] <= 0)
+		if ((with_xdp && x[n] <= 0) || m[n] <= 0 || k[n] <= 0 || tcv[n] <= 0)
 			continue;
 		xk[n] = x[n] / k[n];
 		mk[n] = m[n] / k[n];
 		tk[n] = tcv[n] / k[n];
 		n++;
 	}
-	if (katran_row_check(KATRAN_NEW_FLOW, kname, rounds))
+	if (katran_row_check(KATRAN_NEW_FLOW, kname, krounds))
 		return -1;
-	if (counter(maps.stats, slot, 0, 2) - tc_before < rounds) {
+	moved = counter(maps.stats, slot, 0, 2) - tc_before;
+	if (moved != trounds) {
 		fprintf(stderr, "bench: FAIL %s: nosnat's tc walk encapsulated %llu of %llu packets\n",
-			tname, (unsigned long long)(counter(maps.stats, slot, 0, 2) - tc_before),
-			(unsigned long long)rounds);
+			tname, (unsigned long long)moved, (unsigned long long)trounds);
 		return -1;
 	}
 	if (!n)
 		return 0;
-	/* nosnat's XDP row only where XDP did the work itself (XDP_TX) */
-	if (xdp_tx) {
+	if (with_xdp) {
 		fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t%.1f\t%.3f\t%u\t%s\n", kname, median(x, n),
-			median(k, n), median(xk, n), median(m, n), median(mk, n), katran_lru_entries(),
+			median(k, n), median(xk, n), median(m, n), median(mk, n), KATRAN_LRU_SMALL,
 			"xdp");
 		printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f\n", kname,
 		       median(x, n), median(k, n), median(xk, n));
 	}
 	fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t%.1f\t%.3f\t%u\t%s\n", tname, median(tcv, n),
-		median(k, n), median(tk, n), median(m, n), median(mk, n), katran_lru_entries(), "tc");
+		median(k, n), median(tk, n), median(m, n), median(mk, n), KATRAN_LRU_SMALL, "tc");
 	printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f\n", tname, median(tcv, n),
 	       median(k, n), median(tk, n));
 	return 0;
@@ -713,9 +739,6 @@ static int model_check(int fd, const uint8_t *pkt, size_t len, __be32 node)
 	return r.pkt[14 + 9] == IPPROTO_IPIP && daddr == node ? 0 : -1;
 }
 
-/* Katran's per-CPU LRU sizes: nosnat's new-flow table's, its flow table's */
-#define KATRAN_LRU_SMALL NOSNAT_NEW_FLOW_ENTRIES
-#define KATRAN_LRU_LARGE NOSNAT_FLOW_ENTRIES
 static int bench_katran_info;
 
 /* Katran's object, if any (and if katran.c is linked in: a tree that only
@@ -824,8 +847,7 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 	}
 	/* the same new flows, one packet per test run (tc's own among them),
 	 * against Katran at the new-flow table's size */
-	if (kt && bench_wanted(BENCH_COLD_NAME) &&
-	    (katran_set_lru(KATRAN_LRU_SMALL) || bench_cold_new_flow(fd, syn, syn_len, 2 * KATRAN_LRU_SMALL)))
+	if (kt && bench_cold_new_flow(fd, syn, syn_len, repeat))
 		goto fail;
 	if (kt)
 		katran_unload();
