@@ -449,26 +449,29 @@ static __always_inline __u32 vip6_mark(const __u8 *vip, __be16 port, __u8 proto,
 /* The pod's conntrack entry of flow k (the client's tuple to pod:port)
  * gets the VIP's mark, unless it has one: this node's durable record that
  * the connection came through the VIP, for its replies when the flow's
- * entry is gone (evicted, or every map wiped by an upgrade). 1: marked. */
-static __always_inline int ct6_claim(struct __sk_buff *skb, const struct nosnat_flow6_key *k,
-				     const struct nosnat_be6 *pod, __be16 pod_port, __u32 mask)
+ * entry is gone (evicted, or every map wiped by an upgrade). CT_OURS:
+ * marked; CT_OTHER: another VIP's mark; CT_NONE: no such connection (or
+ * one that has ended, as ct_check says). */
+static __always_inline enum ct_found ct6_claim(struct __sk_buff *skb,
+					       const struct nosnat_flow6_key *k,
+					       const struct nosnat_be6 *pod, __be16 pod_port,
+					       __u32 mask)
 {
 	struct bpf_sock_tuple6___nosnat t = { .sport = k->sport, .dport = pod_port };
+	enum ct_found r = CT_NONE;
 	struct nf_conn *ct;
-	int ours;
 
 	__builtin_memcpy(t.saddr, k->src, 16);
 	__builtin_memcpy(t.daddr, pod->addr, 16);
 	ct = ct6_lookup_skb(skb, &t, k->proto);
 	if (!ct)
-		return 0;
-	ours = k->proto != IPPROTO_TCP || (ct->proto.tcp.state != CT_TCP_TIME_WAIT &&
-					   ct->proto.tcp.state != CT_TCP_CLOSE);
-	if (ours)
-		ours = ct_claim(ct, vip6_mark(k->dst, k->dport, k->proto, mask), mask, CT_CLAIM,
-				k->proto == IPPROTO_TCP) == CT_OURS;
+		return CT_NONE;
+	if (k->proto != IPPROTO_TCP || (ct->proto.tcp.state != CT_TCP_TIME_WAIT &&
+					ct->proto.tcp.state != CT_TCP_CLOSE))
+		r = ct_claim(ct, vip6_mark(k->dst, k->dport, k->proto, mask), mask, CT_CLAIM,
+			     k->proto == IPPROTO_TCP);
 	bpf_ct_release(ct);
-	return ours;
+	return r;
 }
 
 /* dst VIP:port -> pod:pod_port. The L4 sum takes the address change
@@ -1267,14 +1270,15 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 		struct nosnat_backend *prev;
 		__u32 pid = 0;
 
-		if (pod && !ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask)) {
+		if (pod && ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask) != CT_OURS) {
 			prev = maglev_prev_backend(vip_id, flow6_hash(&k), &pid);
 			/* a previous pod here must prove it has the connection;
 			 * one elsewhere is its node's to judge */
 			if (prev && pid != id && be_here6(prev, pid, cfg)) {
 				const struct nosnat_be6 *ppod = bpf_map_lookup_elem(&nosnat_be6, &pid);
 
-				if (!ppod || !ct6_claim(skb, &k, ppod, prev->port, cfg->ct_mark_mask))
+				if (!ppod ||
+				    ct6_claim(skb, &k, ppod, prev->port, cfg->ct_mark_mask) != CT_OURS)
 					prev = NULL;
 			}
 			if (prev && pid != id) {
@@ -1298,10 +1302,18 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;
 		}
-		/* past the SYN, once per flow: the pod's conntrack entry marked */
+		/* past the SYN, once per flow: the pod's conntrack entry marked;
+		 * none there (conntrack tracks nothing here, say): said once a
+		 * flow, as v4 does, and no proof will come, so not asked again */
 		if (f && !syn && !(f->flags & NOSNAT_FLOW_CT_SEEN) && nosnat_have_ct &&
-		    cfg->ct_mark_mask && ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask))
-			f->flags |= NOSNAT_FLOW_CT_SEEN;
+		    cfg->ct_mark_mask) {
+			enum ct_found r = ct6_claim(skb, &k, pod, be->port, cfg->ct_mark_mask);
+
+			if (r == CT_NONE)
+				count_flow_event(NOSNAT_R_CT_UNTRACKED);
+			if (r != CT_OTHER)
+				f->flags |= NOSNAT_FLOW_CT_SEEN;
+		}
 		if (skb_dnat6(skb, &p, pod, be->port, 1)) {
 			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 			return;

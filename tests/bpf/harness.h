@@ -194,6 +194,7 @@ int t_verify_mark_collision(void);
 int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
 	   const char *node);
 int t_v6_local(void);
+int t_v6_untracked_counted(void);
 int t_v6_remote(void);
 int t_v6_port_reuse_after_change(void);
 int t_v6_port_reuse_limited(void);

@@ -318,6 +318,46 @@ int t_v6_local(void)
 	return 0;
 }
 
+/* A v6 flow to a pod here past its handshake that conntrack does not hold
+ * (no netfilter rule in this namespace makes it track): counted once,
+ * ct_untracked, as v4's, and the flow marked as seen, so that its later
+ * packets do not ask conntrack again; every packet still delivered. */
+int t_v6_untracked_counted(void)
+{
+	uint8_t in[512], want[512];
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP), wip;
+	struct l4_spec l = tcp6(40195, 25, TH_SYN), wl;
+	struct nosnat_flow6_key fk = { .sport = htons(40195), .dport = htons(25),
+				       .proto = IPPROTO_TCP };
+	struct nosnat_flow f;
+	uint64_t before;
+	size_t n, wn;
+
+	CHECK(ct_kfuncs_available(), "this kernel has no conntrack kfuncs");
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_LOCAL, 2525, T_NODE_SELF), "v6 VIP");
+	before = counter(maps.flow_ev, NOSNAT_R_CT_UNTRACKED, 0, 1);
+	for (int i = 0; i < 5; i++) {	/* SYN, then four packets past it */
+		l = tcp6(40195, 25, i ? TH_ACK : TH_SYN);
+		n = frame6(in, &ip, &l);
+		wip = ip;
+		wl = l;
+		ip6(T6_POD_LOCAL, wip.daddr);
+		wl.dport = 2525;
+		wn = frame6(want, &wip, &wl);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "packet %d", i);
+		/* the first packet past the SYN moves the handshake's entry;
+		 * conntrack is asked from the next on, once */
+		CHECK(counter(maps.flow_ev, NOSNAT_R_CT_UNTRACKED, 0, 1) - before == (i > 1),
+		      "after packet %d: untracked counted %llu times", i,
+		      (unsigned long long)(counter(maps.flow_ev, NOSNAT_R_CT_UNTRACKED, 0, 1) - before));
+	}
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f), "flow established");
+	CHECK(f.flags & NOSNAT_FLOW_CT_SEEN, "flow not marked as seen: flags %#x", f.flags);
+	return 0;
+}
+
 /* What this node sends node B for ip/l: 6in4, the outer ID the pod's tag. */
 static size_t to_node6(uint8_t *buf, const char *node, const uint8_t *dmac, const uint8_t *smac,
 		       uint16_t id, const struct ip6_spec *ip, const struct l4_spec *l)

@@ -102,6 +102,7 @@ const struct test tests[] = {
 	{ "IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK", t_ipip_known_node, 0 },
 	{ "tc egress rewrites replies only of a client's flow through the VIP", t_tc_reply, 0 },
 	{ "IPv6 VIP, pod here: DNAT at tc, the reply as the VIP, MSS clamped; XDP passes v6", t_v6_local, 0 },
+	{ "IPv6 flow to a pod here past its handshake that conntrack does not hold: counted once, ct_untracked, not asked again", t_v6_untracked_counted, 0 },
 	{ "IPv6 VIP, pod on another node: 6in4, MSS for 20 bytes, packet too big back, neighbour code, recovered", t_v6_remote, 0 },
 	{ "IPv6: a client port reused after the table changed: the SYN leaves the old entry, its pod gets the whole new connection, the old ones stay", t_v6_port_reuse_after_change, 0 },
 	{ "IPv6: a SYN on a reused client port above the new-flow budget ends the older entry: the new connection follows its SYN", t_v6_port_reuse_limited, 0 },
