@@ -346,8 +346,9 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
  * flows first (at the ingress node, unless a newer handshake on its
  * addresses and ports supersedes the entry: flow6_superseded), then at
  * the handshakes, whose entry it moves over (the handshake is over).
- * Failing both, the VIP's Maglev table picks, and the flow is recorded: a flow's first packet (a SYN, a UDP datagram) among
- * the handshakes, so that a flood churns that small table alone (and,
+ * Failing both, the VIP's Maglev table picks, and the flow is recorded:
+ * a flow's first packet (a SYN, a UDP datagram) among the handshakes,
+ * so that a flood churns that small table alone (and,
  * above this CPU's new-flow budget, a SYN to a pod elsewhere not at all:
  * its next packet picks the same pod again); a TCP packet past its SYN
  * (recovered: its entry was lost) among the established flows. On the
