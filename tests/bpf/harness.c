@@ -341,6 +341,21 @@ int new_flow_budget_cpu0(__u32 limit, cpu_set_t *old)
 	return 0;
 }
 
+/* The end of a reused-port test under the budget new_flow_budget_cpu0
+ * set: the affinity it changed back, then the test's verdicts. rc: 0 when
+ * every port's packets followed its SYN's pod; the ports' SYNs counted as
+ * limited at stats slot since limited0, every one; to2: ports whose new
+ * connection went to the new pod (some must). */
+int reuse_limited_done(const cpu_set_t *old, int rc, __u32 slot, uint64_t limited0, uint64_t ports,
+		       int to2)
+{
+	sched_setaffinity(0, sizeof(*old), old);
+	CHECK(!rc, "run");
+	CHECK(counter(maps.stats, slot, 0, 2) - limited0 == ports, "not every SYN again was limited");
+	CHECK(to2, "no reused port went to the new pod");
+	return 0;
+}
+
 int cfg_reset(void)
 {
 	struct nosnat_cfg cfg = {

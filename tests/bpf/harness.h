@@ -109,6 +109,8 @@ uint64_t count_entries_of(int fd);
 void map_clear(int fd);
 int cfg_reset(void);
 int new_flow_budget_cpu0(__u32 limit, cpu_set_t *old);
+int reuse_limited_done(const cpu_set_t *old, int rc, __u32 slot, uint64_t limited0, uint64_t ports,
+		       int to2);
 int cfg_flags(__u32 set, __u32 clear);
 int ct_use(int on);
 struct nosnat_flow_key client_flow(uint16_t sport);
