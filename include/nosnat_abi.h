@@ -482,6 +482,24 @@ static inline __u32 nosnat_nexthop_slot(__be32 node)
 	return ((__u32)node * 0x9e3779b1U) >> 22;	/* top 10 bits */
 }
 
+/* nosnat_nexthop6: the same for nodes known by a v6 address (ip6ip6), the
+ * whole address compared. Not pinned: a cache, empty with every load. */
+#define NOSNAT_NEXTHOP6_SLOTS	256
+struct nosnat_nexthop6 {
+	__u32 node[4];		/* the remote node's v6 address */
+	__u32 in_ifindex;
+	__u32 out_ifindex;
+	__u32 tick;
+	__u8 dmac[6];
+	__u8 smac[6];
+};
+_Static_assert(sizeof(struct nosnat_nexthop6) == 40, "nexthop6 size");
+
+static inline __u32 nosnat_nexthop6_slot(const __u32 *node)
+{
+	return ((node[0] ^ node[1] ^ node[2] ^ node[3]) * 0x9e3779b1U) >> 24;	/* top 8 bits */
+}
+
 /* nosnat_pods: this node's pods as their replies show them (address, port,
  * protocol) -> the backend slots they fill, one per VIP:port they serve. A
  * reply is rewritten to the VIP only if the flow table holds the matching

@@ -676,13 +676,38 @@ struct {
 	__type(value, struct bpf_fib_lookup);
 } nosnat_fib6 SEC(".maps");
 
+/* This CPU's answer for the way to a v6 node during the current tick, as
+ * nosnat_nexthop's for v4 nodes (encap.h, route_cached): a v6 FIB lookup
+ * costs more than the rest of an established packet's path. A resolved
+ * neighbour only, the whole address compared. Not pinned: a cache, empty
+ * with every load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NOSNAT_NEXTHOP6_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nosnat_nexthop6);
+} nosnat_nexthop6 SEC(".maps");
+
 static __always_inline int route6(ctx_t c, const __u8 *src, const __u8 *node, __u8 tclass,
 				  __u16 tot_len, struct route *rt)
 {
-	__u32 zero = 0;
-	struct bpf_fib_lookup *fib = bpf_map_lookup_elem(&nosnat_fib6, &zero);
+	/* node: a map value's address (nosnat_be_node6), 4-byte aligned */
+	const __u32 *w = (const __u32 *)node;
+	__u32 zero = 0, in = ctx_ingress_ifindex(c);
+	__u32 slot = nosnat_nexthop6_slot(w);
+	struct nosnat_nexthop6 *nh = bpf_map_lookup_elem(&nosnat_nexthop6, &slot);
+	struct bpf_fib_lookup *fib;
 	long rc;
 
+	if (nh && nh->tick == tick_now() && nh->in_ifindex == in && nh->node[0] == w[0] &&
+	    nh->node[1] == w[1] && nh->node[2] == w[2] && nh->node[3] == w[3]) {
+		__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
+		__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
+		rt->ifindex = nh->out_ifindex;
+		rt->to_tc = 0;
+		return 0;
+	}
+	fib = bpf_map_lookup_elem(&nosnat_fib6, &zero);
 	if (!fib)
 		return -1;
 	__builtin_memset(fib, 0, sizeof(*fib));
@@ -698,6 +723,17 @@ static __always_inline int route6(ctx_t c, const __u8 *src, const __u8 *node, __
 		__builtin_memcpy(rt->dmac, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(rt->smac, fib->smac, ETH_ALEN);
 		rt->ifindex = fib->ifindex;
+		if (nh) {	/* kept for the rest of the tick */
+			nh->node[0] = w[0];
+			nh->node[1] = w[1];
+			nh->node[2] = w[2];
+			nh->node[3] = w[3];
+			nh->in_ifindex = in;
+			nh->out_ifindex = fib->ifindex;
+			nh->tick = tick_now();
+			__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
+			__builtin_memcpy(nh->smac, fib->smac, ETH_ALEN);
+		}
 		return 0;
 	}
 	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {

@@ -405,6 +405,14 @@ int cfg_reset(void)
 			if (bpf_map_update_elem(fd, &slot, none, BPF_ANY))
 				return -1;
 	}
+	{	/* nor a v6 node's */
+		static struct nosnat_nexthop6 none[256];
+		int fd = bpf_map__fd(skel->maps.nosnat_nexthop6);
+
+		for (__u32 slot = 0; slot < NOSNAT_NEXTHOP6_SLOTS; slot++)
+			if (bpf_map_update_elem(fd, &slot, none, BPF_ANY))
+				return -1;
+	}
 	if (op_node_add(&maps, &st, ip4(T_NODE_B)) || op_node_add(&maps, &st, ip4(T_NODE_C)))
 		return -1;
 	return 0;

@@ -195,6 +195,12 @@ int t_verify_mark_collision(void);
 /* The v6 VIP vip:port/proto with one pod pod:pod_port on node (the loader's ops). */
 int v6_vip(const char *vip, uint16_t port, uint8_t proto, const char *pod, uint16_t pod_port,
 	   const char *node);
+/* This node's v6 address (T6_NODE_SELF) in cfg, nodes B and C known by
+ * theirs; a v6 VIP whose one pod is on the node known by v6 address node6
+ * (ip6ip6 between them). */
+int node6_setup(void);
+int v6_vip_on6(const char *vip, uint16_t port, const char *pod, uint16_t pod_port,
+	       const char *node6);
 int t_v6_local(void);
 int t_v6_untracked_counted(void);
 int t_v6_remote(void);
@@ -202,6 +208,7 @@ int t_v6_port_reuse_after_change(void);
 int t_v6_port_reuse_limited(void);
 int t_v6_reused_port_here(void);
 int t_v6_decap(void);
+int t_v6_nexthop_cache(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);
 int t_v6_syn_flood(void);

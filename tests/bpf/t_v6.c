@@ -1294,7 +1294,7 @@ int t_v6_second_chance(void)
 
 /* This node's v6 address in cfg, and nodes B and C known by theirs (the
  * loader's ops). */
-static int node6_setup(void)
+int node6_setup(void)
 {
 	struct nosnat_cfg cfg;
 	__u8 n[16];
@@ -1312,8 +1312,8 @@ static int node6_setup(void)
 
 /* The v6 VIP vip:port/proto with one pod pod:port on the node known by
  * v6 address node6 (the loader's ops). */
-static int v6_vip_on6(const char *vip, uint16_t port, const char *pod, uint16_t pod_port,
-		      const char *node6)
+int v6_vip_on6(const char *vip, uint16_t port, const char *pod, uint16_t pod_port,
+	       const char *node6)
 {
 	char spec[96];
 	struct vip_key k;
@@ -1453,6 +1453,105 @@ static int node6_rows(void)
 int t_v6_node6(void)
 {
 	return node6_rows();
+}
+
+/* This CPU's cached way to v6 node node6 (the newest tick of any CPU's). */
+static int nexthop6_read(const char *node6, struct nosnat_nexthop6 *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), found = -1;
+	struct nosnat_nexthop6 vals[256];
+	__u32 a[4], slot;
+
+	ip6(node6, (uint8_t *)a);
+	slot = nosnat_nexthop6_slot(a);
+	if (ncpu > 256 || bpf_map_lookup_elem(bpf_map__fd(skel->maps.nosnat_nexthop6), &slot, vals))
+		return -1;
+	for (int c = 0; c < ncpu; c++)
+		if (!memcmp(vals[c].node, a, 16) && (found < 0 || (int)(vals[c].tick - out->tick) > 0)) {
+			*out = vals[c];
+			found = 0;
+		}
+	return found;
+}
+
+/* nh written for every CPU in the slot of the address in nh (or of
+ * slot_of, when it is another address's slot). */
+static int nexthop6_write(const struct nosnat_nexthop6 *nh, const __u32 *slot_of)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct nosnat_nexthop6 vals[256];
+	__u32 slot = nosnat_nexthop6_slot(slot_of ? slot_of : nh->node);
+
+	if (ncpu > 256)
+		return -1;
+	for (int c = 0; c < ncpu; c++)
+		vals[c] = *nh;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_nexthop6), &slot, vals, BPF_ANY);
+}
+
+/* One packet of the flow in, through the walk that sends it; its frame. */
+static int node6_send(const uint8_t *in, size_t n, struct run *r)
+{
+	if (test_mode == MODE_TC || !skel->rodata->nosnat_xdp6_tail)
+		return run_tc_walk(in, n, dummy_ifindex, r) || r->tc_ret != TC_ACT_REDIRECT ? -1 : 0;
+	return run_xdp(in, n, dummy_ifindex, r) || !verdict_is(r, XDP_TX) ? -1 : 0;
+}
+
+/* The way to a v6 node is looked up once per tick and CPU, as a v4 node's:
+ * a cached answer is used within its tick and for its own address and
+ * incoming interface only, never after. */
+int t_v6_nexthop_cache(void)
+{
+	static const uint8_t forged[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	uint8_t in[256];
+	struct ip6_spec ip = ipv6(T6_CLIENT, "2001:db8::26");
+	struct l4_spec l = tcp6(40170, 25, TH_SYN);
+	struct nosnat_nexthop6 nh, now, other;
+	struct run r;
+	size_t n;
+	int tries;
+
+	CHECK(!node6_setup(), "v6 nodes");
+	CHECK(!v6_vip_on6("2001:db8::26", 25, T6_POD_B, 2525, T6_NODE_B), "VIP, pod B by v6 node");
+	n = frame6(in, &ip, &l);
+	CHECK(!node6_send(in, n, &r), "SYN");
+	l = tcp6(40170, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	CHECK(!node6_send(in, n, &r) && !memcmp(r.pkt, MAC_B, 6), "first packet");
+	CHECK(!nexthop6_read(T6_NODE_B, &nh), "no cache entry");
+	CHECK(!memcmp(nh.dmac, MAC_B, 6) && !memcmp(nh.smac, MAC_SELF, 6) &&
+	      nh.out_ifindex == (__u32)dummy_ifindex && nh.in_ifindex == (__u32)dummy_ifindex,
+	      "cache entry content");
+
+	/* within the tick: the cached MACs are used (shown by forging one) */
+	for (tries = 0; tries < 5; tries++) {
+		CHECK(!nexthop6_read(T6_NODE_B, &nh), "entry");
+		memcpy(nh.dmac, forged, 6);
+		CHECK(!nexthop6_write(&nh, NULL), "forge");
+		CHECK(!node6_send(in, n, &r), "cached");
+		CHECK(!nexthop6_read(T6_NODE_B, &now), "entry");
+		if (now.tick == nh.tick)
+			break;	/* else the tick ended in between: try again */
+	}
+	CHECK(tries < 5, "the tick kept ending");
+	CHECK(!memcmp(r.pkt, forged, 6), "cached next hop not used within its tick");
+
+	/* another address in the slot, another incoming interface, an
+	 * earlier tick: each looked up again */
+	other = nh;
+	other.node[3] ^= htonl(1);
+	CHECK(!nexthop6_write(&other, nh.node), "another address");
+	CHECK(!node6_send(in, n, &r) && !memcmp(r.pkt, MAC_B, 6), "another address's way used");
+	nh.in_ifindex += 1000;
+	CHECK(!nexthop6_write(&nh, NULL), "another interface");
+	CHECK(!node6_send(in, n, &r) && !memcmp(r.pkt, MAC_B, 6), "another interface's way used");
+	nh.in_ifindex -= 1000;
+	nh.tick -= 1;
+	CHECK(!nexthop6_write(&nh, NULL), "age");
+	CHECK(!node6_send(in, n, &r) && !memcmp(r.pkt, MAC_B, 6), "stale next hop used");
+	CHECK(!nexthop6_read(T6_NODE_B, &now) && !memcmp(now.dmac, MAC_B, 6) &&
+	      now.tick != nh.tick, "entry not refreshed");
+	return 0;
 }
 
 /* --- GUE carrying v6 ---------------------------------------------------- */
