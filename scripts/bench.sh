@@ -29,21 +29,23 @@ fi
 if [ "${2:-}" = --smoke ]; then
 	n=$(grep -c '^path' "$OUT")
 	# every path ran and took time, and the minimal balancer ran in turns
-	# with nosnat (and Katran, where it was built, its five rows and tc's
-	# walk one packet per test run; nosnat's XDP that way too where XDP
+	# with nosnat (and Katran, where it was built, its five rows in IPv4 and
+	# in IPv6 and tc's walk one packet per test run; nosnat's XDP that way too where XDP
 	# itself sends a new flow on); no cost is judged (a few thousand rounds
 	# on a shared machine can put a cheap path below the harness noise)
 	k=$(grep -c '^katran	' "$OUT" || true)
+	k6=$(grep -c '^katran	v6: ' "$OUT" || true)
 	kc=$(grep -c '^katran	new flow (SYN), IPIP, one packet per test run, tc, ' "$OUT" || true)
 	k_ok=0
 	if [ -z "${NOSNAT_KATRAN_OBJ:-}" ]; then
 		[ "$k" != 0 ] || k_ok=1
 	else
-		# 7: the five, and new flows one packet per test run by nosnat's
-		# XDP and by tc's walk; 6 where XDP passes new flows on to tc
+		# 7 in IPv4: the five, and new flows one packet per test run by
+		# nosnat's XDP and by tc's walk; 6 where XDP passes new flows on
+		# to tc. And the five again in IPv6 (ip6ip6).
 		want_k=7
-		! grep -q '^katran	.*	xdp+tc$' "$OUT" || want_k=6
-		[ "$kc" != 1 ] || [ "$k" != "$want_k" ] || k_ok=1
+		! grep -q '^katran	[^v].*	xdp+tc$' "$OUT" || want_k=6
+		[ "$kc" != 1 ] || [ "$k6" != 5 ] || [ "$((k - k6))" != "$want_k" ] || k_ok=1
 	fi
 	if [ "$n" -ge 9 ] && grep -q '^versus	established flow, IPIP	' "$OUT" && [ "$k_ok" = 1 ] &&
 		! awk -F'\t' '$1 == "path" && !($4 > 0 && $5 > 0) { bad = 1 } END { exit !bad }' "$OUT"; then

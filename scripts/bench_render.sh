@@ -112,7 +112,11 @@ awk -F'\t' -v repeat="$REPEAT" '
 			split(line[k, idx[int((c + 1) / 2)]], f, "\t")
 			name = f[2]; sub(/, Katran LRU [0-9]+\/CPU$/, "", name); sub(/, tc$/, "", name)
 			how = f[9] == "xdp+tc" ? "XDP pass + tc walk" : f[9] == "tc" ? "tc (`--hook tc`)" : "XDP"
-			printf "| %s | %d | %.0f | %.0f | **%.2f** | %.0f | %.2f | %s |\n", name, f[8], f[3], f[4], f[5], f[6], f[7], how
+			if (f[6] == "-")	# no minimal balancer (IPv6)
+				printf "| %s | %d | %.0f | %.0f | **%.2f** | - | - | %s |\n", name, f[8], f[3], f[4], f[5], how
+			else
+				printf "| %s | %d | %.0f | %.0f | **%.2f** | %.0f | %.2f | %s |\n", name, f[8], f[3], f[4], f[5], f[6], f[7], how
+			if (name ~ /^v6: /) v6 = 1
 		}
 		printf "\nConditions: Katran commit `%s` (from %s), built by `scripts/katran_build.sh`\n", info["commit"], info["source"]
 		printf "with %s and `%s`: its default features (IPIP encapsulation, per-CPU LRUs in\n", info["clang"], info["defines"]
@@ -129,6 +133,13 @@ awk -F'\t' -v repeat="$REPEAT" '
 		printf "counters after every row (every round reached it with the row'"'"'s verdict; no LRU miss\n"
 		printf "on the established row, one per SYN on the others; no fallback LRU, no drop; after\n"
 		printf "new flows its LRU holds them): a row that took another path fails the bench.\n"
+		if (v6) {
+			printf "\nThe rows \"v6: ...\" are the same packets in IPv6: a v6 VIP whose backends are on a\n"
+			printf "node known by its v6 address, so both send ip6ip6 (Katran'"'"'s reals flagged `F_IPV6`,\n"
+			printf "its output checked as ip6ip6 to that address with the inner packet as it came;\n"
+			printf "nosnat'"'"'s frames checked before timing). The minimal balancer has no IPv6 (\"-\").\n"
+			printf "Katran'"'"'s LRU holds both families'"'"' flows; nosnat'"'"'s v6 flows have tables of their own.\n"
+		}
 		if (cold) {
 			printf "\nThe rows \"one packet per test run\" run every program once per `BPF_PROG_TEST_RUN`,\n"
 			printf "a fresh frame (for tc a fresh skb) each time, a syscall apart, so each starts with\n"

@@ -457,7 +457,9 @@ static void bench_order(int r, int n, int *order)
  * taken per round and its median kept (with the median cost of each).
  * Katran's output frame is checked after each of its runs, its counters
  * after the row. with_versus: write the nosnat / minimal line (a row
- * measured again for a second LRU size of Katran's does not).
+ * measured again for a second LRU size of Katran's does not). model_fd < 0:
+ * no minimal balancer in the turns (it has no IPv6), only nosnat and
+ * Katran.
  *
  * Where this kernel gives XDP no metadata, nosnat's XDP passes a new flow
  * (and a repeated SYN) on to tc ingress, whose walk does the work: then
@@ -475,7 +477,7 @@ static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size
 	int kfd = katran_row != BENCH_KATRAN_NONE ? katran_prog_fd() : -1;
 	int progs[4] = { bpf_program__fd(bskel->progs.bench_xdp_empty),
 			 bpf_program__fd(skel->progs.nosnat_xdp), model_fd, kfd };
-	int np = kfd >= 0 ? 4 : 3, tc_unit = -1;
+	int np = kfd >= 0 ? 4 : 3, tc_unit = -1, model = model_fd >= 0;
 	int ht = bpf_program__fd(bskel->progs.bench_tc), tarr = bpf_map__fd(bskel->maps.bench_tc_next);
 	int tempty = bpf_program__fd(bskel->progs.bench_tc_empty);
 	int tnosnat = bpf_program__fd(skel->progs.nosnat_tc_ingress);
@@ -522,6 +524,8 @@ static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size
 				tc = tn - te;
 				continue;
 			}
+			if (p == 2 && !model)
+				continue;
 			t[p] = bench_run(harness, progs[p], arr, pkt, len, vary, dummy_ifindex, 1, repeat);
 			if (p == 1 && t[p] >= 0 && resized && to_tc != (bench_ret == XDP_PASS)) {
 				fprintf(stderr, "bench: FAIL %s: nosnat's XDP verdict %u changed within the row\n",
@@ -539,13 +543,13 @@ static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size
 			}
 		}
 		f = t[0];
-		if (f < 0 || t[1] < 0 || t[2] < 0 || t[2] - f - extra <= 0 ||
+		if (f < 0 || t[1] < 0 || (model && (t[2] < 0 || t[2] - f - extra <= 0)) ||
 		    (kfd >= 0 && (t[3] < 0 || t[3] - f - extra <= 0)) || (to_tc && t[tc_unit] < 0))
 			continue;
 		/* nosnat's XDP pass leaves the frame's size alone: no head move */
 		a[n] = to_tc ? t[1] - f + tc : t[1] - f - extra;
-		b[n] = t[2] - f - extra;
-		ab[n] = a[n] / b[n];
+		b[n] = model ? t[2] - f - extra : 0;
+		ab[n] = model ? a[n] / b[n] : 0;
 		if (kfd >= 0) {
 			k[n] = t[3] - f - extra;
 			ak[n] = a[n] / k[n];
@@ -568,19 +572,24 @@ static int bench_versus(const char *name, int model_fd, const uint8_t *pkt, size
 	if (to_tc)
 		printf("  note  %s: nosnat's XDP passes it to tc (no XDP metadata on this kernel): "
 		       "nosnat's figure is that pass plus tc's walk\n", name);
-	if (with_versus) {
+	if (with_versus && model) {
 		fprintf(bout, "versus\t%s\t%.1f\t%.1f\t%.3f\t%s\n", name, median(a, n), median(b, n),
 			median(ab, n), path);
 		printf("  versus: %-36s nosnat %7.1f ns, minimal %7.1f ns, ratio %.2f\n", name,
 		       median(a, n), median(b, n), median(ab, n));
 	}
-	if (kfd >= 0) {
+	if (kfd >= 0 && model) {
 		fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t%.1f\t%.3f\t%u\t%s\n", katran_name,
 			median(a, n), median(k, n), median(ak, n), median(b, n), median(bk, n),
 			katran_lru_entries(), path);
 		printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f "
 		       "(minimal / Katran %.2f)\n", katran_name, median(a, n), median(k, n),
 		       median(ak, n), median(bk, n));
+	} else if (kfd >= 0) {	/* no minimal balancer: "-" in its columns */
+		fprintf(bout, "katran\t%s\t%.1f\t%.1f\t%.3f\t-\t-\t%u\t%s\n", katran_name,
+			median(a, n), median(k, n), median(ak, n), katran_lru_entries(), path);
+		printf("  katran: %-46s nosnat %7.1f ns, Katran %7.1f ns, ratio %.2f\n", katran_name,
+		       median(a, n), median(k, n), median(ak, n));
 	}
 	return 0;
 }
@@ -808,7 +817,7 @@ static int bench_model(const uint8_t *other, size_t other_len, const uint8_t *sy
 	/* Katran, where scripts/katran_build.sh built it: a fresh load with
 	 * each of nosnat's, its frames checked before any row */
 	kt = bench_katran_obj();
-	if (kt && katran_load(kt, node, macs.dst, other, other_len, ack, ack_len, syn, syn_len, rsyn,
+	if (kt && katran_load(kt, node, NULL, macs.dst, other, other_len, ack, ack_len, syn, syn_len, rsyn,
 			      rsyn_len, KATRAN_LRU_SMALL)) {
 		fprintf(stderr, "bench: FAIL Katran (%s) could not be measured\n", kt);
 		return -1;
@@ -992,6 +1001,107 @@ static void bench_paths6(uint32_t repeat)
 	if (bench_wanted("xdp: v6 VIP SYN, new flow, 6in4"))
 		bench_hs6_fill(maps.flow6_new);
 	bench_path_xdp6("xdp: v6 VIP SYN, new flow, 6in4", pkt, n, 1, repeat);
+	/* a pod on a node known by its v6 address: ip6ip6 */
+	if (!bench_wanted("ip6ip6") || node6_setup() ||
+	    v6_vip_on6("2001:db8::27", 25, "2001:db8:18:3::2", 2525, T6_NODE_B))
+		return;
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::27", 40006, 25, TH_ACK);
+	bench_establish6(pkt, n, dummy_ifindex);
+	bench_path_xdp6("xdp: v6 VIP established flow, ip6ip6", pkt, n, 0, repeat);
+	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::27", 40007, 25, TH_SYN);
+	if (bench_wanted("xdp: v6 VIP SYN, new flow, ip6ip6"))
+		bench_hs6_fill(maps.flow6_new);
+	bench_path_xdp6("xdp: v6 VIP SYN, new flow, ip6ip6", pkt, n, 1, repeat);
+}
+
+/* nosnat's v6 frame for a pod on node B known by its v6 address: ip6ip6
+ * (next header 41) to T6_NODE_B, 40 bytes more, the inner IPv6 header and
+ * TCP's first 16 bytes as sent (a SYN's MSS is clamped: its option and
+ * sum change); sent by XDP itself or by tc's walk where XDP passes it on. */
+static int nosnat_ip6ip6_ok(const uint8_t *pkt, size_t len)
+{
+	struct run r;
+	uint8_t node[16];
+	int ok;
+
+	ip6(T6_NODE_B, node);
+	if (run_xdp_only(pkt, len, dummy_ifindex, &r))
+		return 0;
+	if (r.ret == XDP_PASS && run_tc_walk(pkt, len, dummy_ifindex, &r))
+		return 0;
+	ok = r.len == len + 40 && r.pkt[12] == 0x86 && r.pkt[13] == 0xdd && r.pkt[14 + 6] == 41 &&
+	     !memcmp(r.pkt + 14 + 24, node, 16) && !memcmp(r.pkt + 14 + 40, pkt + 14, 40 + 16);
+	if (!ok)
+		fprintf(stderr, "bench: nosnat's v6 frame did not leave in ip6ip6 to node B (verdict %u, "
+			"%u bytes)\n", r.ret, r.len);
+	return ok;
+}
+
+/* IPv6 against Katran, alike: a v6 VIP whose backends are on a node known
+ * by its v6 address, so that both send ip6ip6 (Katran: reals flagged
+ * F_IPV6; nosnat: the node by v6 address). The rows of the v4 table, in
+ * the same turns less the minimal balancer (it has no IPv6). Only where
+ * Katran was built: nosnat's own v6 paths are in the per-packet table. */
+static int bench_katran6(uint32_t repeat)
+{
+	static const uint8_t gw[6] = { 2, 0, 0, 0, 0, 1 };
+	uint8_t other[512], ack[512], syn[512], rsyn[512], node[16];
+	size_t other_n, ack_n, syn_n, rsyn_n;
+	const char *kt = bench_katran_obj();
+	struct nosnat_cfg cfg;
+	__u32 zero = 0;
+
+	if (!kt || !(bench_wanted("v6: ") || bench_wanted("ip6ip6")))
+		return 0;
+	cfg_reset();
+	if (!bpf_map_lookup_elem(maps.cfg, &zero, &cfg)) {	/* as the v4 rows */
+		cfg.new_flow_limit = 100000000;
+		bpf_map_update_elem(maps.cfg, &zero, &cfg, BPF_ANY);
+	}
+	if (node6_setup() || v6_vip_on6("2001:db8::26", 25, "2001:db8:18:2::2", 2525, T6_NODE_B)) {
+		fprintf(stderr, "bench: v6 nodes for the Katran rows\n");
+		return -1;
+	}
+	other_n = bench_frame6(other, "2001:db8:c::2", "2001:db8::99", 40000, 25, TH_ACK);
+	ack_n = bench_frame6(ack, "2001:db8:c::2", "2001:db8::26", 40020, 25, TH_ACK);
+	syn_n = bench_frame6(syn, "2001:db8:c::2", "2001:db8::26", 40021, 25, TH_SYN);
+	rsyn_n = bench_frame6(rsyn, "2001:db8:c::2", "2001:db8::26", 40022, 25, TH_SYN);
+	bench_establish6(ack, ack_n, dummy_ifindex);
+	if (!nosnat_ip6ip6_ok(ack, ack_n) || !nosnat_ip6ip6_ok(rsyn, rsyn_n) ||
+	    !nosnat_ip6ip6_ok(syn, syn_n))
+		return -1;
+	ip6(T6_NODE_B, node);
+	if (katran_load(kt, 0, node, gw, other, other_n, ack, ack_n, syn, syn_n, rsyn, rsyn_n,
+			KATRAN_LRU_SMALL)) {
+		fprintf(stderr, "bench: FAIL Katran (%s) could not be measured with IPv6\n", kt);
+		return -1;
+	}
+	printf("nosnat (v6, pod on a node known by its v6 address) against Katran, in turns:\n");
+	if (bench_versus("v6: non-VIP packet", -1, other, other_n, 0, repeat, 0, 0, KATRAN_NON_VIP,
+			 "v6: non-VIP packet") ||
+	    bench_versus("v6: established flow, ip6ip6", -1, ack, ack_n, 0, repeat, 1, 0,
+			 KATRAN_ESTABLISHED, "v6: established flow, ip6ip6") ||
+	    bench_versus("v6: SYN, one 5-tuple again, ip6ip6", -1, rsyn, rsyn_n, 0, repeat, 1, 0,
+			 KATRAN_SYN_AGAIN, "v6: SYN, one 5-tuple again, ip6ip6"))
+		goto fail;
+	for (int i = 0; i < 2; i++) {
+		static const __u32 lru[2] = { KATRAN_LRU_SMALL, KATRAN_LRU_LARGE };
+		char kname[96];
+
+		snprintf(kname, sizeof(kname), "v6: new flow (SYN), ip6ip6, Katran LRU %u/CPU", lru[i]);
+		if (!bench_wanted(kname))
+			continue;
+		bench_lru_scramble6(maps.flows6);
+		bench_hs6_fill(maps.flow6_new);
+		if (katran_set_lru(lru[i]) ||
+		    bench_versus(kname, -1, syn, syn_n, 1, repeat, 1, 0, KATRAN_NEW_FLOW, kname))
+			goto fail;
+	}
+	katran_unload();
+	return 0;
+fail:
+	katran_unload();
+	return -1;
 }
 
 static int bench_paths(uint32_t repeat)
@@ -1101,7 +1211,8 @@ static int bench_paths(uint32_t repeat)
 			   dummy_ifindex, repeat);
 	bench_refs(pkt, n, repeat);
 	other_n = bench_frame_for(other, T_CLIENT, T_OTHER, 40000, 25, TH_ACK);
-	return bench_model(other, other_n, syn, syn_n, pkt, n, rsyn, rsyn_n, repeat);
+	return bench_model(other, other_n, syn, syn_n, pkt, n, rsyn, rsyn_n, repeat) ||
+	       bench_katran6(repeat);
 }
 
 /* The rows of encapsulated paths again, loaded to send GUE: a frame is

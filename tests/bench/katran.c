@@ -4,7 +4,8 @@
  * minimal balancer. The object is built from Katran's own sources by
  * scripts/katran_build.sh and opened here at run time; this file only
  * fills its maps, as Katran's loader (katran/lib/KatranLb.cpp) does for one
- * IPv4 TCP VIP with IPIP backends, and checks what it does.
+ * TCP VIP, IPv4 with IPIP backends or IPv6 with ip6ip6 backends (reals
+ * flagged F_IPV6), and checks what it does.
  *
  * The map layouts below are Katran's (balancer_structs.h), written out for
  * the maps' keys and values; their sizes are checked against the object's
@@ -70,6 +71,7 @@ enum {
 };
 
 #define KT_VIP_NUM	7	/* the VIP's number (its Maglev ring's place) */
+#define KT_F_IPV6	1	/* a real's flags: reached over IPv6 (ip6ip6) */
 #define KT_REALS	10	/* backends in use, numbered from 1 as Katran's */
 #define KT_MAX_CPUS	1024
 
@@ -79,7 +81,9 @@ static struct {
 	uint32_t max_vips, ring_size, lru_entries;
 	int inner[KT_MAX_CPUS];
 	int ncpus;
+	int v6;			/* the VIP and its reals are IPv6 */
 	__be32 node;
+	uint8_t node6[16];
 	uint8_t gw_mac[6];
 	struct kt_stats before[KT_NCOUNTERS];
 } kt = { .obj = NULL };
@@ -156,17 +160,28 @@ static int read_counters(struct kt_stats *c)
 	return 0;
 }
 
+static int is_v6(const uint8_t *frame)
+{
+	return frame[12] == 0x86 && frame[13] == 0xdd;
+}
+
 static struct kt_flow_key flow_of(const uint8_t *frame)
 {
-	const uint8_t *ip = frame + 14, *l4 = ip + 20;
+	const uint8_t *ip = frame + 14, *l4 = ip + (is_v6(frame) ? 40 : 20);
 	struct kt_flow_key k;
 
 	memset(&k, 0, sizeof(k));
-	memcpy(&k.src[0], ip + 12, 4);
-	memcpy(&k.dst[0], ip + 16, 4);
+	if (is_v6(frame)) {
+		memcpy(k.src, ip + 8, 16);
+		memcpy(k.dst, ip + 24, 16);
+		k.proto = ip[6];
+	} else {
+		memcpy(&k.src[0], ip + 12, 4);
+		memcpy(&k.dst[0], ip + 16, 4);
+		k.proto = ip[9];
+	}
 	memcpy(&k.sport, l4, 2);
 	memcpy(&k.dport, l4 + 2, 2);
-	k.proto = ip[9];
 	return k;
 }
 
@@ -211,14 +226,21 @@ int katran_set_lru(uint32_t entries)
 	kt.lru_entries = entries;
 	if (cpu < 0 || cpu >= kt.ncpus)
 		return -1;
-	{	/* other clients (198.19.0.0/16) in and out in a shuffled order */
+	{	/* other clients (198.19.0.0/16, 2001:db8:1913::/64) in and out
+		 * in a shuffled order */
 		struct kt_flow_key *keys = calloc(entries, sizeof(*keys));
 
 		if (!keys)
 			return -1;
 		for (__u32 i = 0; i < entries; i++) {
-			keys[i].src[0] = htonl(0xc6130000u | (i & 0xffff));
-			keys[i].dst[0] = ip4(T_VIP);
+			if (kt.v6) {
+				ip6("2001:db8:1913::", (uint8_t *)keys[i].src);
+				keys[i].src[3] = htonl(i & 0xffff);
+				ip6("2001:db8::25", (uint8_t *)keys[i].dst);
+			} else {
+				keys[i].src[0] = htonl(0xc6130000u | (i & 0xffff));
+				keys[i].dst[0] = ip4(T_VIP);
+			}
 			keys[i].sport = htons((uint16_t)(1 + (i >> 16)));
 			keys[i].dport = htons(25);
 			keys[i].proto = IPPROTO_TCP;
@@ -259,12 +281,37 @@ static int encap_ok(const uint8_t *in, size_t in_len, const uint8_t *out, size_t
 	return !memcmp(out + 34, in + 14, in_len - 14);
 }
 
+/* ... and of a v6 frame: ip6ip6 to the backend's node (its v6 address),
+ * the gateway's MAC, the inner packet as it came. The outer source is
+ * Katran's own (its prefix and the client's address and port), not
+ * checked. */
+static int encap6_ok(const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len,
+		     uint32_t verdict, int vary)
+{
+	const uint8_t *oip = out + 14, *inner = out + 14 + 40;
+
+	if (verdict != XDP_TX || out_len != in_len + 40)
+		return 0;
+	if (memcmp(out, kt.gw_mac, 6) || memcmp(out + 6, in, 6) || !is_v6(out))
+		return 0;
+	if ((oip[0] >> 4) != 6 || oip[6] != 41 /* IPv6 in IPv6 */ ||
+	    (size_t)((oip[4] << 8) | oip[5]) != in_len - 14 || memcmp(oip + 24, kt.node6, 16))
+		return 0;
+	/* the inner IPv6 header, less the bytes the harness varies (the
+	 * client's address: 14 + 14, 14 + 15 and 14 + 21 of the frame) */
+	if (vary)
+		return !memcmp(inner, in + 14, 14) && !memcmp(inner + 16, in + 14 + 16, 5) &&
+		       !memcmp(inner + 22, in + 14 + 22, in_len - 14 - 22);
+	return !memcmp(inner, in + 14, in_len - 14);
+}
+
 int katran_out_ok(enum katran_row row, const uint8_t *in, size_t in_len, const uint8_t *out,
 		  size_t out_len, uint32_t verdict, int vary)
 {
 	if (row == KATRAN_NON_VIP)
 		return verdict == XDP_PASS && out_len == in_len && !memcmp(out, in, in_len);
-	return encap_ok(in, in_len, out, out_len, verdict, vary);
+	return is_v6(in) ? encap6_ok(in, in_len, out, out_len, verdict, vary)
+			 : encap_ok(in, in_len, out, out_len, verdict, vary);
 }
 
 static int check_frame(enum katran_row row, const char *what, const uint8_t *in, size_t len)
@@ -291,7 +338,8 @@ void katran_unload(void)
 	kt.obj = NULL;
 }
 
-int katran_load(const char *path, __be32 node, const uint8_t gw_mac[6], const uint8_t *other,
+int katran_load(const char *path, __be32 node, const uint8_t *node6, const uint8_t gw_mac[6],
+		const uint8_t *other,
 		size_t other_len, const uint8_t *ack, size_t ack_len, const uint8_t *syn,
 		size_t syn_len, const uint8_t *rsyn, size_t rsyn_len, uint32_t lru_entries)
 {
@@ -310,6 +358,13 @@ int katran_load(const char *path, __be32 node, const uint8_t gw_mac[6], const ui
 	for (int i = 0; i < KT_MAX_CPUS; i++)
 		kt.inner[i] = -1;
 	kt.node = node;
+	kt.v6 = is_v6(ack);
+	if (kt.v6 && !node6) {
+		fprintf(stderr, "katran: v6 frames and no v6 node\n");
+		return -1;
+	}
+	if (kt.v6)
+		memcpy(kt.node6, node6, 16);
 	memcpy(kt.gw_mac, gw_mac, 6);
 	kt.obj = bpf_object__open_file(path, NULL);
 	if (!kt.obj) {
@@ -353,9 +408,10 @@ int katran_load(const char *path, __be32 node, const uint8_t gw_mac[6], const ui
 	}
 
 	/* the VIP: the established frame's destination, port and protocol */
+	fk = flow_of(ack);
 	memset(&vk, 0, sizeof(vk));
-	memcpy(&vk.addr[0], ack + 14 + 16, 4);
-	memcpy(&vk.port, ack + 14 + 20 + 2, 2);
+	memcpy(vk.addr, fk.dst, sizeof(vk.addr));
+	vk.port = fk.dport;
 	vk.proto = IPPROTO_TCP;
 	memset(&ctl, 0, sizeof(ctl));
 	memcpy(ctl.mac, gw_mac, 6);
@@ -366,7 +422,12 @@ int katran_load(const char *path, __be32 node, const uint8_t gw_mac[6], const ui
 		struct kt_real r;
 
 		memset(&r, 0, sizeof(r));
-		r.addr[0] = node;
+		if (kt.v6) {
+			memcpy(r.addr, kt.node6, 16);
+			r.flags = KT_F_IPV6;
+		} else {
+			r.addr[0] = node;
+		}
 		if (bpf_map_update_elem(kt.reals, &i, &r, BPF_ANY))
 			goto fail_errno;
 	}

@@ -22,8 +22,11 @@ KATRAN_WEAK const char *katran_obj_path(void);
  * backends on node `node`, the default gateway's MAC `gw_mac`, per-CPU LRUs
  * of lru_entries, the established frame's flow recorded on this CPU. Then
  * check its output frames (IPIP to node, the inner packet untouched; the
- * non-VIP frame passed unchanged). 0 or -1 with the reason on stderr. */
-KATRAN_WEAK int katran_load(const char *path, __be32 node, const uint8_t gw_mac[6], const uint8_t *other,
+ * non-VIP frame passed unchanged). IPv6 frames make the VIP an IPv6 one,
+ * its backends on the node of v6 address node6 (16 bytes; else unused),
+ * sent in ip6ip6. 0 or -1 with the reason on stderr. */
+KATRAN_WEAK int katran_load(const char *path, __be32 node, const uint8_t *node6, const uint8_t gw_mac[6],
+		const uint8_t *other,
 		size_t other_len, const uint8_t *ack, size_t ack_len, const uint8_t *syn,
 		size_t syn_len, const uint8_t *rsyn, size_t rsyn_len, uint32_t lru_entries);
 KATRAN_WEAK void katran_unload(void);
