@@ -132,14 +132,18 @@ static __always_inline __be32 tag_here(const struct nosnat_cfg *cfg, __u32 tag)
 	return (tag & TAG_VIA6) ? node6_fold(cfg) : cfg->node_ip;
 }
 
-static __always_inline int is_vip6_addr(const struct in6_addr *a)
+/* a, which the address filter let through: a VIP's address? */
+static __always_inline int vip6_addr_known(const struct in6_addr *a)
 {
 	struct nosnat_be6 k;
 
-	if (!vip_filter_hit(addr6_fold(a)))
-		return 0;
 	__builtin_memcpy(k.addr, a, 16);
 	return bpf_map_lookup_elem(&nosnat_vip6_addr, &k) != NULL;
+}
+
+static __always_inline int is_vip6_addr(const struct in6_addr *a)
+{
+	return vip_filter_hit(addr6_fold(a)) && vip6_addr_known(a);
 }
 
 /* A tunnel's inner IPv6 header at inner: to a v6 VIP address, maybe (the
@@ -1190,10 +1194,13 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 			return;
 		}
 		/* the common case: not to a VIP address (neighbour discovery,
-		 * router advertisements, MLD, anyone's traffic) */
+		 * router advertisements, MLD, anyone's traffic). Past the
+		 * filter, a TCP or UDP packet's VIP:port lookup below says
+		 * whether it is ours; whatever else is done to a packet (a
+		 * malformed one or a fragment dropped, ICMPv6 walked) is done
+		 * only once its address is known to be a VIP's: a stranger
+		 * sharing a VIP's filter bit passes untouched */
 		if (!vip_filter_hit(addr6_fold(&ip6->daddr)))
-			return;
-		if (!is_vip6_addr(&ip6->daddr))
 			return;
 	}
 	/* headers may sit beyond the linear area: pulled, read again; a
@@ -1204,6 +1211,10 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 	data_end = p.data_end;
 	if (rc != PARSE6_OK || ((p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP) &&
 				!p.fragment && parse6_ports(&p, data, &sport, &dport))) {
+		struct ipv6hdr *ip6 = ctx_data(c) + (off & 0x1f);
+
+		if ((void *)(ip6 + 1) > ctx_data_end(c) || !vip6_addr_known(&ip6->daddr))
+			return;
 		/* at XDP the frame holds it all: cut short */
 		if (!c.tc || ctx_pull(c, V6_PULL_LEN)) {
 			if (!c.tc)
@@ -1221,6 +1232,10 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_MALFORMED);
 		return;
 	}
+	if (p.proto != IPPROTO_TCP && p.proto != IPPROTO_UDP && p.proto != IPPROTO_ICMPV6)
+		return;		/* the kernel's */
+	if ((p.fragment || p.proto == IPPROTO_ICMPV6) && !vip6_addr_known(&p.ip6->daddr))
+		return;		/* not to a VIP's address */
 	if (p.proto == IPPROTO_ICMPV6 && !p.fragment) {
 		if (!c.tc) {
 			to_tc(v);

@@ -907,6 +907,48 @@ int t_v6_headers(void)
 	ip = ipv6(T6_VIP, T6_VIP);
 	n = frame6(in, &ip, &l);
 	CHECK(!tc_in(in, n, TC_ACT_SHOT, NULL, 0, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED), "spoofed");
+
+	/* an address that is no VIP's but shares the VIP's address-filter
+	 * bit: its packets cut short, its fragments and its ICMPv6 errors
+	 * pass untouched, as its TCP does (only a VIP's are dropped or
+	 * walked) */
+	{
+		static const uint8_t frag[8] = { IPPROTO_TCP, 0, 0, 1, 0, 0, 0x12, 0x35 };
+		uint8_t vip[16], twin[16], err[56] = { 1, 4 };	/* port unreachable */
+		struct l4_spec icmp = { .proto = 58, .payload = err, .payload_len = sizeof(err) };
+		__u32 bit;
+		int found = 0;
+
+		ip6(T6_VIP, vip);
+		bit = nosnat_addr_filter_bit(nosnat_addr6_fold(vip));
+		memcpy(twin, vip, 16);
+		for (uint32_t i = 1; i < (1u << 20) && !found; i++) {
+			twin[12] = (uint8_t)(i >> 16);
+			twin[14] = (uint8_t)(i >> 8);
+			twin[15] = (uint8_t)i;
+			found = memcmp(twin, vip, 16) &&
+				nosnat_addr_filter_bit(nosnat_addr6_fold(twin)) == bit;
+		}
+		CHECK(found, "no address of 2001:db8::/96 shares the VIP's bit");
+		ip = ipv6(T6_CLIENT, T6_VIP);
+		memcpy(ip.daddr, twin, 16);
+		l = tcp6(40134, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "twin: SYN");
+		CHECK(!tc_in(in, n - 8, TC_ACT_OK, in, n - 8, NOSNAT_ACT_PASS, NOSNAT_R_NONE),
+		      "twin: cut");
+		ip.ext = frag;
+		ip.ext_len = sizeof(frag);
+		ip.first_nh = 44;
+		n = frame6(in, &ip, &l);
+		CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE),
+		      "twin: fragment");
+		ip = ipv6("2001:db8:c::1", T6_VIP);
+		memcpy(ip.daddr, twin, 16);
+		memcpy(err + 8, in + 14, 48);
+		n = frame6(in, &ip, &icmp);
+		CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE), "twin: ICMPv6");
+	}
 	return 0;
 }
 
