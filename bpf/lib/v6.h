@@ -695,15 +695,17 @@ struct {
 static __always_inline int route6(ctx_t c, const __u8 *src, const __u8 *node, __u8 tclass,
 				  __u16 tot_len, struct route *rt)
 {
-	/* node: a map value's address (nosnat_be_node6), 4-byte aligned */
+	/* node: a map value's address (nosnat_be_node6), 4-byte aligned.
+	 * Little is kept across the FIB call: this frame is the third of
+	 * XDP's chain, whose stack 6.1 counts in 32-byte steps */
 	const __u32 *w = (const __u32 *)node;
-	__u32 zero = 0, in = ctx_ingress_ifindex(c);
-	__u32 slot = nosnat_nexthop6_slot(w);
-	struct nosnat_nexthop6 *nh = bpf_map_lookup_elem(&nosnat_nexthop6, &slot);
+	__u32 key = nosnat_nexthop6_slot(w);
+	struct nosnat_nexthop6 *nh = bpf_map_lookup_elem(&nosnat_nexthop6, &key);
 	struct bpf_fib_lookup *fib;
 	long rc;
 
-	if (nh && nh->tick == tick_now() && nh->in_ifindex == in && nh->node[0] == w[0] &&
+	if (nh && nh->tick == tick_now() && nh->in_ifindex == ctx_ingress_ifindex(c) &&
+	    nh->node[0] == w[0] &&
 	    nh->node[1] == w[1] && nh->node[2] == w[2] && nh->node[3] == w[3]) {
 		__builtin_memcpy(rt->dmac, nh->dmac, ETH_ALEN);
 		__builtin_memcpy(rt->smac, nh->smac, ETH_ALEN);
@@ -711,7 +713,8 @@ static __always_inline int route6(ctx_t c, const __u8 *src, const __u8 *node, __
 		rt->to_tc = 0;
 		return 0;
 	}
-	fib = bpf_map_lookup_elem(&nosnat_fib6, &zero);
+	key = 0;
+	fib = bpf_map_lookup_elem(&nosnat_fib6, &key);
 	if (!fib)
 		return -1;
 	__builtin_memset(fib, 0, sizeof(*fib));
@@ -727,12 +730,15 @@ static __always_inline int route6(ctx_t c, const __u8 *src, const __u8 *node, __
 		__builtin_memcpy(rt->dmac, fib->dmac, ETH_ALEN);
 		__builtin_memcpy(rt->smac, fib->smac, ETH_ALEN);
 		rt->ifindex = fib->ifindex;
-		if (nh) {	/* kept for the rest of the tick */
+		/* kept for the rest of the tick (the slot found again) */
+		key = nosnat_nexthop6_slot(w);
+		nh = bpf_map_lookup_elem(&nosnat_nexthop6, &key);
+		if (nh) {
 			nh->node[0] = w[0];
 			nh->node[1] = w[1];
 			nh->node[2] = w[2];
 			nh->node[3] = w[3];
-			nh->in_ifindex = in;
+			nh->in_ifindex = ctx_ingress_ifindex(c);
 			nh->out_ifindex = fib->ifindex;
 			nh->tick = tick_now();
 			__builtin_memcpy(nh->dmac, fib->dmac, ETH_ALEN);
