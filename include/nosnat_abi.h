@@ -684,6 +684,15 @@ struct nosnat_flow6_key {
 } __attribute__((aligned(8)));
 _Static_assert(sizeof(struct nosnat_flow6_key) == 40, "flow6 key size");
 
+/* nosnat_flow6_cache: per-CPU copies of busy v6 flows' entries, each valid
+ * during the jiffy it was made in (bpf/lib/v6.h). Not pinned: empty with
+ * every load. */
+struct nosnat_flow6_cache_entry {
+	struct nosnat_flow6_key key;
+	struct nosnat_flow flow;
+	__u64 jiffy;
+};
+
 #define NOSNAT_HS6_SET_BITS	12
 #define NOSNAT_HS6_SETS		(1U << NOSNAT_HS6_SET_BITS)
 _Static_assert(NOSNAT_HS6_SETS * NOSNAT_HS_WAYS == NOSNAT_NEW_FLOW6_ENTRIES, "v6 handshake sets");

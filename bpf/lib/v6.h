@@ -286,6 +286,53 @@ static __always_inline int flow6_key_eq(const struct nosnat_flow6_key *a,
 	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] && x[4] == y[4];
 }
 
+/* Per-CPU direct-mapped copies of busy v6 flows' entries, as v4's
+ * nosnat_flow_cache (lookup.h, flow_lookup): valid during the jiffy they
+ * were made in, checked like the entry (flow_backend), taken only while
+ * current (flow_current), and made only of an entry found not superseded.
+ * Every write of an entry in nosnat_flows6 on this CPU ends its copy here;
+ * another CPU's ends with its jiffy. Not pinned: empty with every load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1 << FLOW_CACHE_BITS);
+	__type(key, __u32);
+	__type(value, struct nosnat_flow6_cache_entry);
+} nosnat_flow6_cache SEC(".maps");
+
+/* This CPU's slot for k (by a multiplicative hash of its words; the slot
+ * may hold another flow's copy). */
+static __always_inline struct nosnat_flow6_cache_entry *
+flow6_cache_slot(const struct nosnat_flow6_key *k)
+{
+	const nosnat_key_word *w = (const nosnat_key_word *)k;
+	__u64 h = (w[0] ^ w[1]) * 0x9e3779b97f4a7c15ULL ^ (w[2] ^ w[3] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL;
+	__u32 idx = (__u32)(h >> (64 - FLOW_CACHE_BITS));
+
+	return bpf_map_lookup_elem(&nosnat_flow6_cache, &idx);
+}
+
+/* End this CPU's copy of k, if it holds one (the slot emptied whatever it
+ * holds, as v4's flow_cache_drop). */
+static __always_inline void flow6_cache_drop(const struct nosnat_flow6_key *k)
+{
+	struct nosnat_flow6_cache_entry *c = flow6_cache_slot(k);
+
+	if (c)
+		c->jiffy = 0;
+}
+
+static __always_inline void flow6_cache_fill(const struct nosnat_flow6_key *k,
+					     const struct nosnat_flow *f)
+{
+	struct nosnat_flow6_cache_entry *c = flow6_cache_slot(k);
+
+	if (c) {
+		c->key = *k;
+		c->flow = *f;
+		c->jiffy = bpf_jiffies64();
+	}
+}
+
 static __always_inline struct nosnat_hs6_set *hs6_set(const struct nosnat_flow6_key *k)
 {
 	__u32 i = nosnat_hs6_set_of(k);
@@ -310,6 +357,7 @@ static __always_inline void flow6_record(void *table, const struct nosnat_flow6_
 	};
 	struct nosnat_hs6_set *s;
 
+	flow6_cache_drop(k);	/* an established entry, or a newer handshake */
 	if (table) {
 		bpf_map_update_elem(table, k, &f, BPF_ANY);
 		return;
@@ -374,6 +422,24 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 	int w, limited;
 
 	if (!syn) {
+		/* at the ingress node, a busy flow's packets find this CPU's
+		 * copy made during the same jiffy (an array, not a hash of
+		 * the 40-byte key), taken while current. Its slot is not kept
+		 * across calls: the walk's frame is the second of three */
+		struct nosnat_flow6_cache_entry *ce = tag == ~0U ? flow6_cache_slot(k) : NULL;
+
+		if (ce && ce->jiffy == bpf_jiffies64() && flow6_key_eq(&ce->key, k)) {
+			f = &ce->flow;
+			be = flow_backend(f, 0);
+			if (be && (k->proto != IPPROTO_TCP ||
+				   flow_current(f, nosnat_vip_ref_id(f->vip_ref)))) {
+				if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
+					goto to_tc;
+				*id = f->backend_id;
+				*fp = f;
+				return be;
+			}
+		}
 		f = bpf_map_lookup_elem(&nosnat_flows6, k);
 		be = flow_backend(f, 0);
 		if (be && f &&
@@ -381,6 +447,12 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 				: be_here6(be, f->backend_id, cfg) || (f->flags & NOSNAT_FLOW_SENT_ON))) {
 			if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
 				goto to_tc;
+			/* not superseded: this CPU's copy, unless the walk is to
+			 * write the entry (a pod here whose conntrack entry is
+			 * still to be claimed: CT_SEEN, walk6) */
+			if (tag == ~0U && ((f->flags & NOSNAT_FLOW_CT_SEEN) || !nosnat_have_ct ||
+					   !cfg->ct_mark_mask || !be_here6(be, f->backend_id, cfg)))
+				flow6_cache_fill(k, f);
 			*id = f->backend_id;
 			*fp = f;
 			return be;
@@ -397,6 +469,7 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 			goto to_tc;
 		*id = hc.backend_id;
 		if (!syn && hs) {	/* the handshake is over: its entry moves */
+			flow6_cache_drop(k);
 			bpf_map_update_elem(&nosnat_flows6, k, &hc, BPF_ANY);
 			hs6_free_way(hs, w, k);
 		}
@@ -432,8 +505,10 @@ pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip
 	 * supersede the older entry */
 	limited = syn && tag == ~0U && !be_here6(be, *id, cfg) && new_flow_limited(cfg);
 	if (syn && (tag != ~0U || be_here6(be, *id, cfg) || limited) &&
-	    bpf_map_lookup_elem(&nosnat_flows6, k))
+	    bpf_map_lookup_elem(&nosnat_flows6, k)) {
+		flow6_cache_drop(k);
 		bpf_map_delete_elem(&nosnat_flows6, k);
+	}
 	if (limited) {
 		*reason = NOSNAT_R_NEW_FLOW_LIMITED;
 		return be;
@@ -1369,7 +1444,7 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 
 			if (r == CT_NONE)
 				count_flow_event(NOSNAT_R_CT_UNTRACKED);
-			if (r != CT_OTHER)
+			if (r != CT_OTHER)	/* f is the entry: pick6 copies none without */
 				f->flags |= NOSNAT_FLOW_CT_SEEN;
 		}
 		if (skb_dnat6(skb, &p, pod, be->port, 1)) {
@@ -1810,6 +1885,7 @@ static __always_inline void reply6(struct __sk_buff *skb, struct verdict *v)
 				if (!cfg || vip6_mark(sl->vip_addr, sl->vip_port, p.proto,
 						      cfg->ct_mark_mask) != mark)
 					continue;
+				flow6_cache_drop(&fk);
 				bpf_map_update_elem(&nosnat_flows6, &fk, &nf, BPF_ANY);
 				count_flow_event(reason);
 			} else if (!flow6_proves(&fk, sl, fold, syn_ack)) {

@@ -405,6 +405,15 @@ int cfg_reset(void)
 			if (bpf_map_update_elem(fd, &slot, none, BPF_ANY))
 				return -1;
 	}
+	{	/* no copy of a v6 flow of an earlier test (a VIP and pod of the
+		 * same ids and addresses within the jiffy would take it) */
+		static struct nosnat_flow6_cache_entry none[256];
+		int fd = bpf_map__fd(skel->maps.nosnat_flow6_cache);
+
+		for (__u32 slot = 0; slot < bpf_map__max_entries(skel->maps.nosnat_flow6_cache); slot++)
+			if (bpf_map_update_elem(fd, &slot, none, BPF_ANY))
+				return -1;
+	}
 	{	/* nor a v6 node's */
 		static struct nosnat_nexthop6 none[256];
 		int fd = bpf_map__fd(skel->maps.nosnat_nexthop6);

@@ -209,6 +209,7 @@ int t_v6_port_reuse_limited(void);
 int t_v6_reused_port_here(void);
 int t_v6_decap(void);
 int t_v6_nexthop_cache(void);
+int t_v6_flow_cache(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);
 int t_v6_syn_flood(void);

@@ -544,6 +544,180 @@ static int connect6_to_b(uint16_t first, int count)
 	return 0;
 }
 
+/* This CPU's copy of k in nosnat_flow6_cache (CPU cpu's), its slot in
+ * *slot; -1: none. */
+static int flow6_copy(const struct nosnat_flow6_key *k, int cpu, __u32 *slot,
+		      struct nosnat_flow6_cache_entry *e)
+{
+	int fd = bpf_map__fd(skel->maps.nosnat_flow6_cache), ncpu = libbpf_num_possible_cpus();
+	static struct nosnat_flow6_cache_entry vals[256];
+
+	if (ncpu > 256)
+		return -1;
+	for (__u32 i = 0; i < bpf_map__max_entries(skel->maps.nosnat_flow6_cache); i++) {
+		if (bpf_map_lookup_elem(fd, &i, vals))
+			return -1;
+		if (!memcmp(&vals[cpu].key, k, sizeof(*k)) && vals[cpu].jiffy) {
+			*slot = i;
+			*e = vals[cpu];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* e written to slot for every CPU. */
+static int flow6_copy_write(__u32 slot, const struct nosnat_flow6_cache_entry *e)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	static struct nosnat_flow6_cache_entry vals[256];
+
+	if (ncpu > 256)
+		return -1;
+	for (int c = 0; c < ncpu; c++)
+		vals[c] = *e;
+	return bpf_map_update_elem(bpf_map__fd(skel->maps.nosnat_flow6_cache), &slot, vals, BPF_ANY);
+}
+
+/* A busy v6 flow's packets take this CPU's copy of its entry, made during
+ * the same jiffy: used within its jiffy (a forged pod in it is followed),
+ * never after, never once its VIP's table changed (not current), never
+ * once a SYN on its addresses and ports recorded a handshake, never to a
+ * pod removed. */
+static int v6_flow_cache_rows(int cpu)
+{
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct nosnat_flow6_key fk = { .sport = htons(40180), .dport = htons(25),
+				       .proto = IPPROTO_TCP };
+	struct nosnat_flow6_cache_entry e, now;
+	struct nosnat_flow other = { 0 }, f;
+	uint8_t in[512];
+	struct l4_spec l;
+	__u32 slot;
+	size_t n;
+	int pod, got = 0, tries, found = 0;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP");
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B2, 2525, T_NODE_B), "pod 2");
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	/* the flow: SYN, the ACK that ends the handshake, an established
+	 * packet that finds the entry and copies it */
+	l = tcp6(40180, 25, TH_SYN);
+	n = frame6(in, &ip, &l);
+	pod = to_b_pod(in, n, &ip, &l);
+	CHECK(pod, "SYN to neither pod");
+	l = tcp6(40180, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	CHECK(to_b_pod(in, n, &ip, &l) == pod, "ACK");
+	CHECK(to_b_pod(in, n, &ip, &l) == pod, "established");
+	CHECK(!flow6_copy(&fk, cpu, &slot, &e), "no copy of the entry on this CPU");
+	CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) && !memcmp(&e.flow, &f, sizeof(f)),
+	      "the copy is not the entry");
+	/* the other pod's entry (a flow of another port Maglev gives it) */
+	for (uint16_t p = 40181; p < 40181 + 64 && !found; p++) {
+		struct nosnat_flow6_key ok = fk;
+
+		l = tcp6(p, 25, TH_SYN);
+		n = frame6(in, &ip, &l);
+		if (to_b_pod(in, n, &ip, &l) == 3 - pod) {
+			l = tcp6(p, 25, TH_ACK);
+			n = frame6(in, &ip, &l);
+			CHECK(to_b_pod(in, n, &ip, &l) == 3 - pod, "other pod's ACK");
+			ok.sport = htons(p);
+			CHECK(!bpf_map_lookup_elem(maps.flows6, &ok, &other), "other pod's entry");
+			found = 1;
+		}
+	}
+	CHECK(found && other.backend_id != f.backend_id, "no port went to the other pod");
+
+	/* within its jiffy: the copy is followed (a forged pod in it) */
+	l = tcp6(40180, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	for (tries = 0; tries < 10; tries++) {
+		CHECK(to_b_pod(in, n, &ip, &l) == pod, "the entry's pod");
+		CHECK(!flow6_copy(&fk, cpu, &slot, &e), "copy");
+		e.flow.backend_id = other.backend_id;
+		e.flow.backend_addr = other.backend_addr;
+		CHECK(!flow6_copy_write(slot, &e), "forge");
+		got = to_b_pod(in, n, &ip, &l);
+		CHECK(!flow6_copy(&fk, cpu, &slot, &now), "copy after");
+		if (now.jiffy == e.jiffy)
+			break;	/* else the jiffy ended in between: again */
+	}
+	CHECK(tries < 10, "the jiffy kept ending");
+	CHECK(got == 3 - pod, "a copy within its jiffy not followed (pod %d)", got);
+
+	/* made in an earlier jiffy: not followed, made again of the entry */
+	e.jiffy -= 1;
+	CHECK(!flow6_copy_write(slot, &e), "age");
+	CHECK(to_b_pod(in, n, &ip, &l) == pod, "an older jiffy's copy followed");
+	CHECK(!flow6_copy(&fk, cpu, &slot, &now) && now.flow.backend_id != other.backend_id,
+	      "copy not made again");
+
+	/* not current (its VIP's table changed since): not followed */
+	for (tries = 0; tries < 10; tries++) {
+		CHECK(!flow6_copy(&fk, cpu, &slot, &e), "copy");
+		e.flow.backend_id = other.backend_id;
+		e.flow.backend_addr = other.backend_addr;
+		e.flow.gen += 2;
+		CHECK(!flow6_copy_write(slot, &e), "forge");
+		got = to_b_pod(in, n, &ip, &l);
+		CHECK(!flow6_copy(&fk, cpu, &slot, &now), "copy after");
+		if (now.jiffy == e.jiffy)
+			break;
+	}
+	CHECK(tries < 10, "the jiffy kept ending");
+	CHECK(got == pod && now.flow.backend_id != other.backend_id,
+	      "a copy of another table's followed (pod %d)", got);
+
+	/* a SYN on its addresses and ports records a handshake: the copy ends */
+	CHECK(!flow6_copy(&fk, cpu, &slot, &e), "copy");
+	e.flow.backend_id = other.backend_id;
+	e.flow.backend_addr = other.backend_addr;
+	CHECK(!flow6_copy_write(slot, &e), "forge");
+	l = tcp6(40180, 25, TH_SYN);
+	l.seq = 70000;
+	n = frame6(in, &ip, &l);
+	CHECK(to_b_pod(in, n, &ip, &l), "SYN again");
+	CHECK(flow6_copy(&fk, cpu, &slot, &now), "a SYN left the copy");
+
+	/* its pod removed: not followed */
+	l = tcp6(40180, 25, TH_ACK);
+	l.seq = 70001;
+	n = frame6(in, &ip, &l);
+	CHECK(to_b_pod(in, n, &ip, &l) == pod, "the new connection");
+	CHECK(!flow6_copy(&fk, cpu, &slot, &e), "copy");
+	e.flow.backend_id = other.backend_id;
+	e.flow.backend_addr = other.backend_addr;
+	CHECK(!flow6_copy_write(slot, &e), "forge");
+	{
+		struct vip_key vk;
+		__u8 a6[16];
+
+		ip6(3 - pod == 1 ? T6_POD_B : T6_POD_B2, a6);
+		CHECK(!parse_vip_spec("[" T6_VIP "]:25/tcp", &vk) &&
+		      !op_backend_del_any(&maps, &st, &vk, fold6(a6), a6, htons(2525)),
+		      "the other pod removed");
+	}
+	CHECK(to_b_pod(in, n, &ip, &l) == pod, "a removed pod's copy followed");
+	return 0;
+}
+
+int t_v6_flow_cache(void)
+{
+	cpu_set_t one, old;
+	int rc;
+
+	CHECK(!sched_getaffinity(0, sizeof(old), &old), "affinity");
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	CHECK(!sched_setaffinity(0, sizeof(one), &one), "to CPU 0");
+	rc = v6_flow_cache_rows(0);
+	sched_setaffinity(0, sizeof(old), &old);
+	return rc;
+}
+
 int t_v6_port_reuse_after_change(void)
 {
 	enum { PORTS = 32 };
