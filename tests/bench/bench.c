@@ -1002,7 +1002,8 @@ static void bench_paths6(uint32_t repeat)
 		bench_hs6_fill(maps.flow6_new);
 	bench_path_xdp6("xdp: v6 VIP SYN, new flow, 6in4", pkt, n, 1, repeat);
 	/* a pod on a node known by its v6 address: ip6ip6 */
-	if (!bench_wanted("ip6ip6") || node6_setup() ||
+	if (!(bench_wanted("xdp: v6 VIP established flow, ip6ip6") ||
+	      bench_wanted("xdp: v6 VIP SYN, new flow, ip6ip6")) || node6_setup() ||
 	    v6_vip_on6("2001:db8::27", 25, "2001:db8:18:3::2", 2525, T6_NODE_B))
 		return;
 	n = bench_frame6(pkt, "2001:db8:c::2", "2001:db8::27", 40006, 25, TH_ACK);
@@ -1051,8 +1052,22 @@ static int bench_katran6(uint32_t repeat)
 	struct nosnat_cfg cfg;
 	__u32 zero = 0;
 
-	if (!kt || !(bench_wanted("v6: ") || bench_wanted("ip6ip6")))
+	if (!kt)
 		return 0;
+	{	/* any of its rows wanted (NOSNAT_BENCH_PATH) */
+		static const char *const rows[] = {
+			"v6: non-VIP packet", "v6: established flow, ip6ip6",
+			"v6: SYN, one 5-tuple again, ip6ip6",
+			"v6: new flow (SYN), ip6ip6, Katran LRU 65536/CPU",
+			"v6: new flow (SYN), ip6ip6, Katran LRU 262144/CPU",
+		};
+		int any = 0;
+
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			any |= bench_wanted(rows[i]);
+		if (!any)
+			return 0;
+	}
 	cfg_reset();
 	if (!bpf_map_lookup_elem(maps.cfg, &zero, &cfg)) {	/* as the v4 rows */
 		cfg.new_flow_limit = 100000000;
