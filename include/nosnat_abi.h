@@ -684,15 +684,6 @@ struct nosnat_flow6_key {
 } __attribute__((aligned(8)));
 _Static_assert(sizeof(struct nosnat_flow6_key) == 40, "flow6 key size");
 
-/* nosnat_flow6_cache: per-CPU copies of busy v6 flows' entries, each valid
- * during the jiffy it was made in (bpf/lib/v6.h). Not pinned: empty with
- * every load. */
-struct nosnat_flow6_cache_entry {
-	struct nosnat_flow6_key key;
-	struct nosnat_flow flow;
-	__u64 jiffy;
-};
-
 #define NOSNAT_HS6_SET_BITS	12
 #define NOSNAT_HS6_SETS		(1U << NOSNAT_HS6_SET_BITS)
 _Static_assert(NOSNAT_HS6_SETS * NOSNAT_HS_WAYS == NOSNAT_NEW_FLOW6_ENTRIES, "v6 handshake sets");
@@ -744,6 +735,26 @@ static inline __u32 nosnat_hs6_check(const struct nosnat_flow6_key *k, const str
 	    (((__u64)f->backend_id << 32) | f->backend_addr) * 0x9e3779b97f4a7c15ULL ^
 	    (__u64)f->vip_ref * 0xc2b2ae3d27d4eb4fULL;
 	return (__u32)(h >> 32) | 1;
+}
+
+/* nosnat_flow6_cache: per-CPU copies of busy v6 flows' entries, each valid
+ * during the jiffy it was made in (bpf/lib/v6.h), a slot by the key's
+ * folded words (another flow's copy may hold it). Not pinned: empty with
+ * every load. */
+#define NOSNAT_FLOW6_CACHE_BITS	10
+struct nosnat_flow6_cache_entry {
+	struct nosnat_flow6_key key;
+	struct nosnat_flow flow;
+	__u64 jiffy;
+};
+
+static inline __u32 nosnat_flow6_cache_slot(const struct nosnat_flow6_key *k)
+{
+	__u64 a, b, c;
+
+	nosnat_flow6_fold(k, &a, &b, &c);
+	return (__u32)((a * 0x9e3779b97f4a7c15ULL ^ (b ^ c) * 0xc2b2ae3d27d4eb4fULL) >>
+		       (64 - NOSNAT_FLOW6_CACHE_BITS));
 }
 
 /* nosnat_pods6: this node's v6 pods as their replies show them, as

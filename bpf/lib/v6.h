@@ -294,19 +294,16 @@ static __always_inline int flow6_key_eq(const struct nosnat_flow6_key *a,
  * another CPU's ends with its jiffy. Not pinned: empty with every load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1 << FLOW_CACHE_BITS);
+	__uint(max_entries, 1 << NOSNAT_FLOW6_CACHE_BITS);
 	__type(key, __u32);
 	__type(value, struct nosnat_flow6_cache_entry);
 } nosnat_flow6_cache SEC(".maps");
 
-/* This CPU's slot for k (by a multiplicative hash of its words; the slot
- * may hold another flow's copy). */
+/* This CPU's slot for k (the slot may hold another flow's copy). */
 static __always_inline struct nosnat_flow6_cache_entry *
 flow6_cache_slot(const struct nosnat_flow6_key *k)
 {
-	const nosnat_key_word *w = (const nosnat_key_word *)k;
-	__u64 h = (w[0] ^ w[1]) * 0x9e3779b97f4a7c15ULL ^ (w[2] ^ w[3] ^ w[4]) * 0xc2b2ae3d27d4eb4fULL;
-	__u32 idx = (__u32)(h >> (64 - FLOW_CACHE_BITS));
+	__u32 idx = nosnat_flow6_cache_slot(k);
 
 	return bpf_map_lookup_elem(&nosnat_flow6_cache, &idx);
 }
