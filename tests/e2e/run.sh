@@ -6,6 +6,7 @@
 # each test, and everything is torn down in a trap. Usage: run.sh [NAME-SUBSTRING]
 #   E2E_SHELL=1  open a shell inside the lab when a test fails (debugging)
 #   E2E_REPEAT=N run the chosen tests N times over (hunting a rare failure)
+#   E2E_AREAS='dataplane v6 ...' only these areas' tests (default: all)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../scripts/lab.sh
@@ -105,15 +106,24 @@ held_through_failover() {
 	return $rc
 }
 
-# The tests, one file per area.
-for area in dataplane daemon kube load survive pmtu gue v6; do
+# The tests, one file per area (their helpers shared: every file is read).
+AREAS="dataplane daemon kube load survive pmtu gue v6"
+for area in $AREAS; do
 	# shellcheck source=/dev/null
 	source "$ROOT/tests/e2e/$area.sh"
 done
 
 # ---------------------------------------------------------------------------
 
+# E2E_AREAS: only the tests of these areas
 TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")
+if [ -n "${E2E_AREAS:-}" ]; then
+	in_areas=$(for area in $E2E_AREAS; do
+		[ -f "$ROOT/tests/e2e/$area.sh" ] || { echo "e2e: no area '$area'" >&2; exit 1; }
+		grep -o '^t_[a-z0-9_]*' "$ROOT/tests/e2e/$area.sh"
+	done) || { echo "e2e: 0 passed, 1 failed"; exit 2; }
+	TESTS=$(grep -xF -- "$in_areas" <<<"$TESTS")
+fi
 REPEAT=${E2E_REPEAT:-1}
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "e2e: E2E_REPEAT is a count, not '$REPEAT'"; echo "e2e: 0 passed, 1 failed"; exit 2; }
 [ -n "$TESTS" ] || { echo "e2e: no test matches '${1:-}'"; echo "e2e: 0 passed, 1 failed"; exit 1; }
