@@ -288,16 +288,6 @@ static __always_inline __u64 key_word(__u32 lo, __u32 hi)
 #endif
 }
 
-/* struct nosnat_vip6_key's last word: port, proto, pad 0. */
-static __always_inline __u32 vip6_key_tail(__be16 port, __u8 proto)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (__u32)proto << 16 | port;
-#else
-	return (__u32)port << 16 | (__u32)proto << 8;
-#endif
-}
-
 /* struct nosnat_flow6_key's last word: sport, dport, proto, pad 0. */
 static __always_inline __u64 flow6_key_tail(__be16 sport, __be16 dport, __u8 proto)
 {
@@ -306,6 +296,15 @@ static __always_inline __u64 flow6_key_tail(__be16 sport, __be16 dport, __u8 pro
 #else
 	return (__u64)sport << 48 | (__u64)dport << 32 | (__u64)proto << 24;
 #endif
+}
+
+/* struct nosnat_vip6_key's last word (port, proto, pad 0) from a flow
+ * key's last word: its bytes 2-5 (dport, proto, a pad byte). The same
+ * shift in either byte order: little-endian drops sport's low bytes,
+ * big-endian keeps the low 32 bits of what sport no longer tops. */
+static __always_inline __u32 vip6_key_tail(__u64 flow_tail)
+{
+	return (__u32)(flow_tail >> 16);
 }
 
 /* A v6 key is written in whole words, as the words it is read in (the
@@ -442,11 +441,66 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
 					 const struct nosnat_backend *be, __u32 id,
 					 const struct nosnat_cfg *cfg, int writes);
 
-/* The pod of a v6 VIP packet. A SYN looks only at the handshakes (a SYN
- * again goes where the first went), a later packet at the established
- * flows first (at the ingress node, unless a newer handshake on its
- * addresses and ports supersedes the entry: flow6_superseded), then at
- * the handshakes, whose entry it moves over (the handshake is over).
+/* An established v6 flow's pod (a packet past the SYN), found before its
+ * VIP is: the entry names the VIP it was recorded for, whose reference
+ * flow_backend checks is still the one that VIP key holds, so no VIP
+ * lookup is needed (as v4's ingress_pick). At the ingress node, this
+ * CPU's copy made during the same jiffy (an array, not a hash of the
+ * 40-byte key), taken while current; else the entry, unless a newer
+ * handshake on its addresses and ports supersedes it (flow6_superseded).
+ * On the pod's node (tag) only a pod here, or a flow it sent on. NULL
+ * when neither says; with *reason NOSNAT_R_TO_TC when XDP declines it
+ * (xdp_declines6). */
+static __always_inline struct nosnat_backend *
+pick6_established(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k,
+		  const struct nosnat_cfg *cfg, __be32 seq, __u32 tag, __u32 *id, __u32 *reason,
+		  struct nosnat_flow **fp)
+{
+	struct nosnat_flow *f;
+	struct nosnat_backend *be;
+	/* the copy's slot is not kept across calls: the walk's frame is the
+	 * second of three */
+	struct nosnat_flow6_cache_entry *ce = tag == ~0U ? flow6_cache_slot(k) : NULL;
+
+	if (ce && ce->jiffy == bpf_jiffies64() && flow6_key_eq(&ce->key, k)) {
+		f = &ce->flow;
+		be = flow_backend(f, 0);
+		if (be && (k->proto != IPPROTO_TCP ||
+			   flow_current(f, nosnat_vip_ref_id(f->vip_ref)))) {
+			if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
+				goto to_tc;
+			*id = f->backend_id;
+			*fp = f;
+			return be;
+		}
+	}
+	f = bpf_map_lookup_elem(&nosnat_flows6, k);
+	be = flow_backend(f, 0);
+	if (be && f &&
+	    (tag == ~0U ? !flow6_superseded(k, f, seq)
+			: be_here6(be, f->backend_id, cfg) || (f->flags & NOSNAT_FLOW_SENT_ON))) {
+		if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
+			goto to_tc;
+		/* not superseded: this CPU's copy, unless the walk is to
+		 * write the entry (a pod here whose conntrack entry is still
+		 * to be claimed: CT_SEEN, walk6) */
+		if (tag == ~0U && ((f->flags & NOSNAT_FLOW_CT_SEEN) || !nosnat_have_ct ||
+				   !cfg->ct_mark_mask || !be_here6(be, f->backend_id, cfg)))
+			flow6_cache_fill(k, f);
+		*id = f->backend_id;
+		*fp = f;
+		return be;
+	}
+	return NULL;
+to_tc:
+	*reason = NOSNAT_R_TO_TC;
+	return NULL;
+}
+
+/* The pod of a v6 VIP packet that pick6_established did not place. A SYN
+ * looks only at the handshakes (a SYN again goes where the first went), a
+ * later packet at the handshakes, whose entry it moves over (the
+ * handshake is over).
  * Failing both, the VIP's Maglev table picks, and the flow is recorded:
  * a flow's first packet (a SYN, a UDP datagram) among the handshakes,
  * so that a flood churns that small table alone (and,
@@ -461,52 +515,15 @@ static __always_inline int xdp_declines6(ctx_t c, const struct pkt6 *p,
  * recovery (a flow's entry lost) is always tc's: it may need conntrack. */
 static __always_inline struct nosnat_backend *
 pick6(ctx_t c, const struct pkt6 *p, const struct nosnat_flow6_key *k, __u32 vip_id,
-      const struct nosnat_cfg *cfg, int syn, __be32 syn_ack, __be32 seq, __u32 tag, __u32 *id,
-      __u32 *reason, int *new_flow, struct nosnat_flow **fp)
+      const struct nosnat_cfg *cfg, int syn, __be32 syn_ack, __u32 tag, __u32 *id,
+      __u32 *reason, int *new_flow)
 {
-	struct nosnat_flow *f = NULL, hc;
+	struct nosnat_flow hc;
 	struct nosnat_backend *be = NULL;
 	struct nosnat_hs6_set *hs;
 	__u32 gen;
 	int w, limited;
 
-	if (!syn) {
-		/* at the ingress node, a busy flow's packets find this CPU's
-		 * copy made during the same jiffy (an array, not a hash of
-		 * the 40-byte key), taken while current. Its slot is not kept
-		 * across calls: the walk's frame is the second of three */
-		struct nosnat_flow6_cache_entry *ce = tag == ~0U ? flow6_cache_slot(k) : NULL;
-
-		if (ce && ce->jiffy == bpf_jiffies64() && flow6_key_eq(&ce->key, k)) {
-			f = &ce->flow;
-			be = flow_backend(f, 0);
-			if (be && (k->proto != IPPROTO_TCP ||
-				   flow_current(f, nosnat_vip_ref_id(f->vip_ref)))) {
-				if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
-					goto to_tc;
-				*id = f->backend_id;
-				*fp = f;
-				return be;
-			}
-		}
-		f = bpf_map_lookup_elem(&nosnat_flows6, k);
-		be = flow_backend(f, 0);
-		if (be && f &&
-		    (tag == ~0U ? !flow6_superseded(k, f, seq)
-				: be_here6(be, f->backend_id, cfg) || (f->flags & NOSNAT_FLOW_SENT_ON))) {
-			if (xdp_declines6(c, p, be, f->backend_id, cfg, 0))
-				goto to_tc;
-			/* not superseded: this CPU's copy, unless the walk is to
-			 * write the entry (a pod here whose conntrack entry is
-			 * still to be claimed: CT_SEEN, walk6) */
-			if (tag == ~0U && ((f->flags & NOSNAT_FLOW_CT_SEEN) || !nosnat_have_ct ||
-					   !cfg->ct_mark_mask || !be_here6(be, f->backend_id, cfg)))
-				flow6_cache_fill(k, f);
-			*id = f->backend_id;
-			*fp = f;
-			return be;
-		}
-	}
 	/* the handshake: a copy still k's once taken (another CPU may give
 	 * the way to another flow meanwhile), decided on and moved as taken */
 	hs = hs6_set(k);
@@ -1388,26 +1405,12 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 
 	struct nosnat_flow6_key k;
 
-	/* in whole words (key6_addr). The VIP's key laid over the flow
-	 * key's tail, whose place it takes for the lookup (the walk's frame
-	 * is the second of three on the stack): the destination, then port
-	 * and protocol in one word */
+	/* in whole words (key6_addr) */
 	flow6_key_addrs(&k, p.ip6);
-	{
-		struct nosnat_vip6_key *vk = (void *)k.dst;
+	((nosnat_key_word *)&k)[4] = flow6_key_tail(sport, dport, p.proto);
 
-		*(__u32 *)&vk->port = vip6_key_tail(dport, p.proto);
-		vip = bpf_map_lookup_elem(&nosnat_vips6, vk);
-		((nosnat_key_word *)&k)[4] = flow6_key_tail(sport, dport, p.proto);
-	}
-	if (!vip)
-		return;		/* a VIP's address, another port: not ours */
-	cfg = cfg_get();
-	if (!cfg || (!cfg->node_ip && !node6_fold(cfg))) {	/* a node address of either family */
-		set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
-		return;
-	}
-	__be32 syn_ack = 0, seq = 0;
+	__be32 seq = 0;
+	__u32 vip_id;
 
 	if (p.proto == IPPROTO_TCP) {
 		struct tcphdr *th = data + (p.l4_off & 0x7ff);
@@ -1416,16 +1419,45 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 			return;
 		syn = th->syn && !th->ack;
 		seq = th->seq;
-		if (syn)
-			syn_ack = bpf_htonl(bpf_ntohl(seq) + 1);
 	}
-	if (tag == ~0U && syn && is_vip6_addr(&p.ip6->saddr)) {
-		set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
-		return;
-	}
-	__u32 vip_id = vip->id;
+	cfg = cfg_get();
+	/* a node address of either family, else nothing is ours to send */
+	be = NULL;
+	if (!syn && cfg && (cfg->node_ip || node6_fold(cfg)))
+		be = pick6_established(c, &p, &k, cfg, seq, tag, &id, &reason, &f);
+	if (be) {
+		vip_id = nosnat_vip_ref_id(f->vip_ref);
+	} else {
+		if (reason == NOSNAT_R_TO_TC) {
+			to_tc(v);	/* nothing changed: tc's walk picks */
+			return;
+		}
+		/* the VIP's key laid over the flow key's tail, whose place it
+		 * takes for the lookup (the walk's frame is the second of
+		 * three on the stack): the destination, then port and
+		 * protocol in one word */
+		{
+			struct nosnat_vip6_key *vk = (void *)k.dst;
+			__u64 tail = ((nosnat_key_word *)&k)[4];
 
-	be = pick6(c, &p, &k, vip_id, cfg, syn, syn_ack, seq, tag, &id, &reason, &new_flow, &f);
+			*(__u32 *)&vk->port = vip6_key_tail(tail);
+			vip = bpf_map_lookup_elem(&nosnat_vips6, vk);
+			((nosnat_key_word *)&k)[4] = tail;
+		}
+		if (!vip)
+			return;		/* a VIP's address, another port: not ours */
+		if (!cfg || (!cfg->node_ip && !node6_fold(cfg))) {
+			set_verdict(v, OUT_PASS, NOSNAT_ACT_PASS, NOSNAT_R_NO_NODE_IP);
+			return;
+		}
+		if (tag == ~0U && syn && is_vip6_addr(&p.ip6->saddr)) {
+			set_verdict(v, OUT_DROP, NOSNAT_ACT_DROP, NOSNAT_R_SPOOFED);
+			return;
+		}
+		vip_id = vip->id;
+		be = pick6(c, &p, &k, vip_id, cfg, syn, syn ? bpf_htonl(bpf_ntohl(seq) + 1) : 0, tag,
+			   &id, &reason, &new_flow);
+	}
 	if (!be) {
 		if (!c.tc && reason == NOSNAT_R_TO_TC)
 			to_tc(v);	/* nothing changed: tc's walk picks */
