@@ -210,6 +210,7 @@ int t_v6_reused_port_here(void);
 int t_v6_decap(void);
 int t_v6_nexthop_cache(void);
 int t_v6_flow_cache(void);
+int t_v6_stale_entry(void);
 int t_v6_headers(void);
 int t_v6_icmp(void);
 int t_v6_syn_flood(void);

@@ -712,6 +712,47 @@ int t_v6_flow_cache(void)
 	return rc;
 }
 
+/* An established v6 flow's entry is found before its VIP is (the walk
+ * trusts the VIP reference the entry was recorded under): once the VIP is
+ * deleted and its id given to another port of the address, neither the
+ * entry, still in the table, nor this CPU's copy of it is followed. The
+ * flow's next packet passes untouched, as a stranger's. */
+int t_v6_stale_entry(void)
+{
+	struct ip6_spec ip = ipv6(T6_CLIENT, T6_VIP);
+	struct nosnat_flow6_key fk = { .sport = htons(40190), .dport = htons(25),
+				       .proto = IPPROTO_TCP };
+	struct vip_key vk;
+	struct nosnat_flow f;
+	uint8_t in[512];
+	struct l4_spec l;
+	__u32 old_vip;
+	size_t n;
+
+	CHECK(!v6_vip(T6_VIP, 25, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "v6 VIP");
+	old_vip = st.vips[0].val.id;
+	ip6(T6_CLIENT, fk.src);
+	ip6(T6_VIP, fk.dst);
+	l = tcp6(40190, 25, TH_SYN);
+	n = frame6(in, &ip, &l);
+	CHECK(to_b_pod(in, n, &ip, &l) == 1, "SYN");
+	l = tcp6(40190, 25, TH_ACK);
+	n = frame6(in, &ip, &l);
+	CHECK(to_b_pod(in, n, &ip, &l) == 1, "ACK");
+	CHECK(to_b_pod(in, n, &ip, &l) == 1, "established (its copy made)");
+	CHECK(to_b_pod(in, n, &ip, &l) == 1, "established (its copy)");
+	CHECK(!parse_vip_spec("[" T6_VIP "]:25/tcp", &vk) && !op_vip_del_any(&maps, &st, &vk),
+	      "VIP deleted");
+	CHECK(!v6_vip(T6_VIP, 587, IPPROTO_TCP, T6_POD_B, 2525, T_NODE_B), "another port");
+	CHECK(st.vips[0].val.id == old_vip, "the test needs the VIP id reused (%u, was %u)",
+	      st.vips[0].val.id, old_vip);
+	CHECK(!bpf_map_lookup_elem(maps.flows6, &fk, &f) &&
+	      nosnat_vip_ref_id(f.vip_ref) == old_vip, "the entry left in the table");
+	CHECK(!tc_in(in, n, TC_ACT_OK, in, n, NOSNAT_ACT_PASS, NOSNAT_R_NONE),
+	      "a deleted VIP's flow followed");
+	return 0;
+}
+
 int t_v6_port_reuse_after_change(void)
 {
 	enum { PORTS = 32 };

@@ -116,6 +116,7 @@ const struct test tests[] = {
 	{ "IPv6 over an IPv6 node network: ip6ip6 with the tag in the flow label, MSS and MTU for 40 bytes, taken off from known v6 nodes only", t_v6_node6, 0 },
 	{ "IPv6 node network: the way to a v6 node cached per tick and CPU, for its address and incoming interface only (XDP and tc)", t_v6_nexthop_cache, 0 },
 	{ "IPv6 flow cache: a busy flow's copy followed within its jiffy, never after, never once not current, a SYN's handshake or its pod's removal ends it", t_v6_flow_cache, 0 },
+	{ "IPv6: an established flow's entry is followed only while its VIP lives: deleted, its id given to another port, the flow passes untouched", t_v6_stale_entry, 0 },
 	{ "IPv6 in GUE (a node that sends GUE): exact bytes out, taken off from a node, strangers dropped", t_v6_gue, 0 },
 	{ "IPv6 where the kernel refuses XDP's v6 tail call: XDP passes v6 on untouched, tc walks it, the same bytes", t_v6_without_xdp_tail_call, XDP_BOTH },
 	{ "decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)", t_decap_keeps_ce, 0 },
