@@ -7,6 +7,7 @@
 #   E2E_SHELL=1  open a shell inside the lab when a test fails (debugging)
 #   E2E_REPEAT=N run the chosen tests N times over (hunting a rare failure)
 #   E2E_AREAS='dataplane v6 ...' only these areas' tests (default: all)
+#   E2E_SKIP_AREAS='kube ...'     not these areas' tests
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../../scripts/lab.sh
@@ -115,14 +116,26 @@ done
 
 # ---------------------------------------------------------------------------
 
-# E2E_AREAS: only the tests of these areas
+# area_tests AREA...: the tests those areas' files define
+area_tests() {
+	local area
+	for area in "$@"; do
+		[ -f "$ROOT/tests/e2e/$area.sh" ] || { echo "e2e: no area '$area'" >&2; return 1; }
+		grep -o '^t_[a-z0-9_]*' "$ROOT/tests/e2e/$area.sh"
+	done
+}
+
+# E2E_AREAS: only the tests of these areas; E2E_SKIP_AREAS: not those
 TESTS=$(declare -F | awk '{print $3}' | grep '^t_' | grep -- "${1:-}")
 if [ -n "${E2E_AREAS:-}" ]; then
-	in_areas=$(for area in $E2E_AREAS; do
-		[ -f "$ROOT/tests/e2e/$area.sh" ] || { echo "e2e: no area '$area'" >&2; exit 1; }
-		grep -o '^t_[a-z0-9_]*' "$ROOT/tests/e2e/$area.sh"
-	done) || { echo "e2e: 0 passed, 1 failed"; exit 2; }
+	# shellcheck disable=SC2086 # a list of area names
+	in_areas=$(area_tests $E2E_AREAS) || { echo "e2e: 0 passed, 1 failed"; exit 2; }
 	TESTS=$(grep -xF -- "$in_areas" <<<"$TESTS")
+fi
+if [ -n "${E2E_SKIP_AREAS:-}" ]; then
+	# shellcheck disable=SC2086 # a list of area names
+	skipped=$(area_tests $E2E_SKIP_AREAS) || { echo "e2e: 0 passed, 1 failed"; exit 2; }
+	TESTS=$(grep -vxF -- "$skipped" <<<"$TESTS")
 fi
 REPEAT=${E2E_REPEAT:-1}
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "e2e: E2E_REPEAT is a count, not '$REPEAT'"; echo "e2e: 0 passed, 1 failed"; exit 2; }
