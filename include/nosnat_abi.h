@@ -113,8 +113,11 @@
  *   8 - nosnat_flow6_new an array of sets (struct nosnat_hs6_set) instead
  *       of an LRU hash, as nosnat_flow_new at 5: an older build refuses
  *       these pins (detach first to go back), a newer one carries an LRU's
- *       v6 handshakes into the sets */
-#define NOSNAT_ABI_VERSION	8
+ *       v6 handshakes into the sets
+ *   9 - nosnat_backends: tag (was padding; written by every apply and by
+ *       attach over older pins; either build takes the other's pins: a
+ *       program finding no tag computes it, an older one ignores it) */
+#define NOSNAT_ABI_VERSION	9
 
 /* Maps pinned by earlier versions that no version uses now: X(name). attach
  * refuses pins holding one (their flows cannot be carried over), detach
@@ -346,9 +349,15 @@ struct nosnat_backend {
 	__u16 weight;		/* 0 = drain */
 	__u32 vip_id;
 	__u32 flags;		/* NOSNAT_BE_IN_USE */
-	__u32 pad;
+	__u32 tag;		/* NOSNAT_BE_TAG_KNOWN | backend_tag(addr, port), as the
+				 * loader wrote it; 0 from a build before ABI 9, and
+				 * then the programs compute it (backend_tag_of) */
 };
 _Static_assert(sizeof(struct nosnat_backend) == 24, "backend size");
+
+/* The backend's tag is in nosnat_backend.tag: the programs need not hash
+ * its address and port for every packet sent to its node. */
+#define NOSNAT_BE_TAG_KNOWN	0x10000
 
 /* nosnat_local: per VIP id, the backends that run on this node. */
 struct nosnat_local {

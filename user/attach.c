@@ -717,6 +717,8 @@ int dp_attach(struct state *st, const char *pin_dir, const char *ifname,
 	if (!rc)
 		rc = state_read(&maps, st);
 	if (!rc)
+		rc = be_tags_fill(&maps, st);
+	if (!rc)
 		rc = vip_index_sync(&maps, st);
 	if (!rc)
 		rc = pods_sync(&maps, st);

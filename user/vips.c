@@ -17,6 +17,7 @@
 #include "pods.h"
 #include "scratch.h"
 #include "vips.h"
+#include "../bpf/lib/hash.h"
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524		/* the kernel's "operation not supported" */
@@ -397,11 +398,29 @@ int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh)
 	if ((s->be[id].flags & NOSNAT_BE_NODE6) &&
 	    bpf_map_update_elem(m->be_node6, &id, &s->be_node6[id], BPF_ANY))
 		return -errno;
+	s->be[id].tag = backend_tag_word(&s->be[id]);
 	if (bpf_map_update_elem(m->backends, &id, &s->be[id], BPF_ANY))
 		return -errno;
 	if (!(s->be[id].flags & NOSNAT_BE_NODE6) &&
 	    bpf_map_update_elem(m->be_node6, &id, &s->be_node6[id], BPF_ANY))
 		return -errno;
+	return 0;
+}
+
+/* Pins of a build before ABI 9 hold backends without their tags: written
+ * in place (nothing else of the slot changes), so that the programs need
+ * not compute them. A tag already there is checked, not trusted. */
+int be_tags_fill(const struct nosnat_maps *m, struct state *s)
+{
+	for (__u32 id = 0; id < NOSNAT_MAX_BACKENDS; id++) {
+		struct nosnat_backend *be = &s->be[id];
+
+		if (!(be->flags & NOSNAT_BE_IN_USE) || be->tag == backend_tag_word(be))
+			continue;
+		be->tag = backend_tag_word(be);
+		if (bpf_map_update_elem(m->backends, &id, be, BPF_EXIST))
+			return -errno;
+	}
 	return 0;
 }
 

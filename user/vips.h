@@ -17,6 +17,7 @@ int vip_sync_many(const struct nosnat_maps *m, struct state *s, struct vip_entry
 int be_alloc(const struct state *s);
 int be_write(const struct nosnat_maps *m, struct state *s, __u32 id, int fresh);
 int be_release(const struct nosnat_maps *m, struct state *s, __u32 id);
+int be_tags_fill(const struct nosnat_maps *m, struct state *s);
 int vip_set_name(const struct nosnat_maps *m, struct vip_entry *v, const char *name);
 /* The primitives of the apply engine (apply.c), each checking its own
  * preconditions (-EEXIST, -ENOENT, -ENOSPC, -EBUSY) with no map touched:

@@ -889,7 +889,7 @@ __attribute__((noinline)) __u64 nosnat_local_scan(__u32 vip_id, __u32 node_ip, _
 		be = backend_get(bid, vip_id);
 		if (!be || be->node != node_ip)
 			continue;
-		if (backend_tag(be->addr, be->port) == tag && (!syn || be->weight))
+		if (backend_tag_of(be) == tag && (!syn || be->weight))
 			return LOCAL_HERE | LOCAL_TAGGED | bid;
 		if (be->weight && (!have_fallback || (hash % (i + 1)) == 0)) {
 			fallback = bid;
@@ -932,7 +932,7 @@ static __always_inline void select_local_backend(const struct nosnat_flow_key *k
 	    /* the ingress node tagged another pod: its client's newer
 	     * connection on a reused port, if a handshake here says so (else
 	     * the entry wins: a VIP that moved to a node whose table differs) */
-	    !(f_lru && k->proto == IPPROTO_TCP && backend_tag(be->addr, be->port) != tag &&
+	    !(f_lru && k->proto == IPPROTO_TCP && backend_tag_of(be) != tag &&
 	      flow_newer_handshake(k, seq))) {
 		if (f_lru)
 			flow_cache_fill(k, f);

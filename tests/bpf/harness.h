@@ -155,6 +155,7 @@ int t_ipip_known_node(void);
 int t_tc_reply(void);
 int t_icmp_frag_needed(void);
 int t_mss_clamp_ip_options(void);
+int t_backend_tag_older_pins(void);
 int t_backend_removed_flow_moves(void);
 int t_partial_checksums(void);
 int t_csum_equal_to_pseudo(void);

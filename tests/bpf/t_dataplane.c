@@ -634,6 +634,67 @@ int t_mss_clamp_ip_options(void)
 	return 0;
 }
 
+/* The outer ID's tag is the one the loader wrote into the backend's slot;
+ * pins of a build before ABI 9 hold none, and the programs compute it
+ * then, until attach writes it in (be_tags_fill). */
+int t_backend_tag_older_pins(void)
+{
+	uint8_t in[256], want[256];
+	struct ip_spec ip = ipv4(T_CLIENT, T_VIP);
+	struct l4_spec l = tcp(40065, 25, TH_SYN);
+	__u16 tag = backend_tag(ip4(T_POD_B), htons(2525));
+	__u16 other = (tag ^ 0x2a5a) & NOSNAT_ID_TAG_MASK;
+	struct nosnat_backend be;
+	struct run r;
+	__u32 id = 0;
+	size_t n, wn;
+
+	CHECK(!mail_vip(T_POD_B, 2525, T_NODE_B), "mail VIP");
+	for (; id < NOSNAT_MAX_BACKENDS; id++)
+		if ((st.be[id].flags & NOSNAT_BE_IN_USE) && st.be[id].addr == ip4(T_POD_B))
+			break;
+	CHECK(id < NOSNAT_MAX_BACKENDS, "pod B's slot");
+	CHECK(!bpf_map_lookup_elem(maps.backends, &id, &be) && be.tag == (NOSNAT_BE_TAG_KNOWN | tag),
+	      "tag written by apply: %#x", be.tag);
+	n = frame(in, &ip, &l, 0);
+	l.opts = syn_opts_1440;		/* clamped for the tunnel */
+	wn = encap_frame(want, T_NODE_B, tag, &ip, &l);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "SYN: verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+
+	/* an older build's slot: no tag, computed */
+	l = tcp(40065, 25, TH_ACK);
+	n = frame(in, &ip, &l, 0);
+	wn = encap_frame(want, T_NODE_B, tag, &ip, &l);
+	be.tag = 0;
+	CHECK(!bpf_map_update_elem(maps.backends, &id, &be, BPF_EXIST), "tag cleared");
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK: verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+
+	/* the slot's tag is what is sent, not computed again */
+	be.tag = NOSNAT_BE_TAG_KNOWN | other;
+	CHECK(!bpf_map_update_elem(maps.backends, &id, &be, BPF_EXIST), "tag set");
+	wn = encap_frame(want, T_NODE_B, other, &ip, &l);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK: verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+
+	/* attach over such pins writes the tag in, and nothing else */
+	be.tag = 0;
+	CHECK(!bpf_map_update_elem(maps.backends, &id, &be, BPF_EXIST), "tag cleared");
+	CHECK(!state_read(&maps, &st) && !be_tags_fill(&maps, &st), "tags filled");
+	{
+		struct nosnat_backend now;
+
+		be.tag = NOSNAT_BE_TAG_KNOWN | tag;
+		CHECK(!bpf_map_lookup_elem(maps.backends, &id, &now) && !memcmp(&now, &be, sizeof(be)),
+		      "slot after the fill: tag %#x", now.tag);
+	}
+	wn = encap_frame(want, T_NODE_B, tag, &ip, &l);
+	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK: verdict %u", r.ret);
+	CHECK_BYTES(&r, want, wn);
+	return 0;
+}
+
 int t_backend_removed_flow_moves(void)
 {
 	uint8_t in[256], want[256];

@@ -91,6 +91,7 @@ const struct test tests[] = {
 	{ "SYN to VIP, remote backend: IPIP, MSS clamped, XDP_TX/redirect", t_remote_syn, 0 },
 	{ "MSS option at an odd offset clamped with a valid checksum", t_mss_odd_offset, 0 },
 	{ "MSS clamped for a client whose packets carry IP options", t_mss_clamp_ip_options, 0 },
+	{ "the outer ID's tag from the backend's slot; computed where older pins hold none", t_backend_tag_older_pins, 0 },
 	{ "remote backend, next hop unresolved (or veth uplink): handed to tc", t_remote_no_neigh, META_ONLY },
 	{ "new flow, pod elsewhere, next hop unresolved: tc's neighbour code, the flow counted once", t_syn_no_neigh, 0 },
 	{ "existing flow keeps its backend after a backend is added", t_existing_flow_sticks, 0 },
