@@ -15,6 +15,7 @@
 #include "pods.h"
 #include "scratch.h"
 #include "verify.h"
+#include "../bpf/lib/hash.h"
 #include "vips.h"
 
 int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
@@ -147,6 +148,10 @@ int state_verify(const struct nosnat_maps *m, const struct state *s, FILE *out)
 			}
 		if (!owner)
 			PROBLEM("backend %d (%s) belongs to no VIP", b, a);
+		if (be->tag && be->tag != backend_tag_word(be))	/* 0: an older build's slot */
+			PROBLEM("backend %d (%s): tag %#x in %s, not its own %#x (its node would "
+				"take its packets for another pod's)", b, a, be->tag, NOSNAT_MAP_BACKENDS,
+				backend_tag_word(be));
 		if (v6 && be->addr != nosnat_addr6_fold(a6))
 			PROBLEM("backend %d (%s): address %#x in %s is not its fold", b, a, ntohl(be->addr),
 				NOSNAT_MAP_BACKENDS);

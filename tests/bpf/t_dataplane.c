@@ -671,12 +671,29 @@ int t_backend_tag_older_pins(void)
 	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK: verdict %u", r.ret);
 	CHECK_BYTES(&r, want, wn);
 
-	/* the slot's tag is what is sent, not computed again */
+	CHECK(!state_read(&maps, &st) && state_verify(&maps, &st, stderr) == 0, "verify: none is right");
+
+	/* the slot's tag is what is sent, not computed again; verify says
+	 * it is wrong */
 	be.tag = NOSNAT_BE_TAG_KNOWN | other;
 	CHECK(!bpf_map_update_elem(maps.backends, &id, &be, BPF_EXIST), "tag set");
 	wn = encap_frame(want, T_NODE_B, other, &ip, &l);
 	CHECK(!run_xdp(in, n, dummy_ifindex, &r) && verdict_is(&r, XDP_TX), "ACK: verdict %u", r.ret);
 	CHECK_BYTES(&r, want, wn);
+	{
+		char *buf = NULL, line[160];
+		size_t len = 0;
+		FILE *out = open_memstream(&buf, &len);
+		int problems;
+
+		CHECK(out && !state_read(&maps, &st), "read");
+		problems = state_verify(&maps, &st, out);
+		fclose(out);
+		snprintf(line, sizeof(line), "backend %u (%s): tag %#x in nosnat_backends, not its own %#x",
+			 id, T_POD_B, NOSNAT_BE_TAG_KNOWN | other, NOSNAT_BE_TAG_KNOWN | tag);
+		CHECK(problems == 1 && strstr(buf, line), "%d problems: %s", problems, buf);
+		free(buf);
+	}
 
 	/* attach over such pins writes the tag in, and nothing else */
 	be.tag = 0;
