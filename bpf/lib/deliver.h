@@ -381,7 +381,7 @@ static __always_inline void vip_deliver(ctx_t c, struct pkt *p, struct pick *pk,
 	 * packets go there directly, without the second-chance bit. */
 	if (second && !d->from_node)
 		flow_record(&nosnat_flow_new, d->k, pk->id, be, pk->vip_id, 0, 0, 0);
-	id = backend_tag_of(be) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
+	id = backend_tag_of(be, c.tc) | (second ? NOSNAT_ID_SECOND_CHANCE : 0);
 	encap_send(c, p, cfg, be->node, id, 1, d->rt, d->rt_known, v);
 	if (v->action == NOSNAT_ACT_ENCAP)
 		count_delivered(pk, bytes);
@@ -475,7 +475,7 @@ static __always_inline void icmp_to_vip(ctx_t c, struct pkt *p,
 
 		struct route rt = {};
 
-		encap_send(c, p, cfg, be->node, backend_tag_of(be), 0, &rt, 0, v);
+		encap_send(c, p, cfg, be->node, backend_tag_of(be, c.tc), 0, &rt, 0, v);
 		if (v->action == NOSNAT_ACT_ENCAP)
 			count_backend(id, bytes);
 	}

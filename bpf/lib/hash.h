@@ -48,18 +48,6 @@ static __always_inline __u16 backend_tag(__be32 addr, __be16 port)
 	return (__u16)(h ^ (h >> 16)) & NOSNAT_ID_TAG_MASK;
 }
 
-/* be's tag: as the loader wrote it, else computed (pins of a build before
- * ABI 9). The hash is a chain of 21 dependent steps: 4 ns of an established
- * flow's packet to another node, measured. */
-static __always_inline __u16 backend_tag_of(const struct nosnat_backend *be)
-{
-	__u32 t = be->tag;
-
-	if (t & NOSNAT_BE_TAG_KNOWN)
-		return (__u16)(t & NOSNAT_ID_TAG_MASK);
-	return backend_tag(be->addr, be->port);
-}
-
 /* The tag word the loader writes for be (nosnat_backend.tag). */
 static __always_inline __u32 backend_tag_word(const struct nosnat_backend *be)
 {

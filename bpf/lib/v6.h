@@ -1341,7 +1341,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 	{
 		__u32 len = skb->len;
 
-		encap6_call(CTX_SKB(skb), p, cfg, be, id, backend_tag_of(be), 0, 1, 0, v);
+		encap6_call(CTX_SKB(skb), p, cfg, be, id, backend_tag_of(be, 1), 0, 1, 0, v);
 		if (v->action == NOSNAT_ACT_ENCAP) {
 			v->reason = NOSNAT_R_ICMP_ERROR;
 			count_backend(id, len);
@@ -1597,7 +1597,7 @@ static __always_inline void walk6(ctx_t c, struct verdict *v, __u32 tag)
 		return;
 	}
 	encap6_call(c, &p, cfg, be, id,
-		    backend_tag_of(be) | (sent_on ? NOSNAT_ID_SECOND_CHANCE : 0),
+		    backend_tag_of(be, 1) | (sent_on ? NOSNAT_ID_SECOND_CHANCE : 0),
 		    syn, 0, c.tc ? 0 : ENCAP6_COUNT(vip_id, new_flow), v);
 	/* counted only if sent (one too big or without a route was not
 	 * delivered): at XDP by the call, at tc here */
