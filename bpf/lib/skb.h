@@ -31,9 +31,12 @@ static __always_inline int skb_dnat(struct __sk_buff *skb, struct pkt *p, __be32
 	__be32 vip = p->ip->daddr;
 	__be16 vip_port;
 
-	if (!p->l4 || (void *)(port + 1) > p->data_end)
+	int no_sum;
+
+	if (!p->l4 || (void *)(port + 3) > p->data_end)	/* through UDP's check */
 		return -1;
 	vip_port = *port;
+	no_sum = p->proto == IPPROTO_UDP && !port[2];	/* UDP's check, 0: none */
 	/* headers in place (the prologue made the linear part private) */
 	csum_replace4(&p->ip->check, vip, pod);
 	p->ip->daddr = pod;
@@ -42,6 +45,12 @@ static __always_inline int skb_dnat(struct __sk_buff *skb, struct pkt *p, __be32
 	    bpf_l4_csum_replace(skb, csum_off, vip_port, pod_port,
 				(pseudo & BPF_F_MARK_MANGLED_0) | sizeof(pod_port)))
 		return -1;
+	/* A complete sum (CHECKSUM_COMPLETE, a NIC's) covers the port: the
+	 * helpers keep it where the L4 sum's change offsets the port's, but a
+	 * datagram without a sum has none, and the port's change is added.
+	 * (The address's change is offset by the IP header's sum.) */
+	if (no_sum)
+		bpf_csum_update(skb, (__u16)~vip_port + (__u32)pod_port);
 	return 0;
 }
 

@@ -675,7 +675,7 @@ static __always_inline int skb_nat6(struct __sk_buff *skb, struct pkt6 *p,
 	__u64 sum = 0;
 	__u32 diff;
 
-	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 2) > data_end)
+	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 4) > data_end)
 		return skb_dnat6(skb, p, to, to_port, dst);
 	a = dst ? (__u32 *)&ip6->daddr : (__u32 *)&ip6->saddr;
 	__builtin_memcpy(w, to->addr, sizeof(w));
@@ -690,6 +690,14 @@ static __always_inline int skb_nat6(struct __sk_buff *skb, struct pkt6 *p,
 	diff = (__u32)((sum & 0xffffffff) + (sum >> 32));
 	old_port = ports[dst ? 1 : 0];
 	ports[dst ? 1 : 0] = to_port;
+	/* a datagram without a sum (0, a tunnel's, RFC 6935): the helpers
+	 * leave it, and a complete sum takes the port's change too */
+	if (mangled && !ports[3]) {
+		__u32 pd = (__u16)~old_port + (__u32)to_port;
+
+		diff += pd;
+		diff += diff < pd;
+	}
 	if (bpf_l4_csum_replace(skb, csum_off, 0, diff, BPF_F_PSEUDO_HDR | mangled) ||
 	    bpf_l4_csum_replace(skb, csum_off, old_port, to_port, mangled | sizeof(to_port)))
 		return -1;
@@ -1289,7 +1297,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		return;		/* not an error (echo, ND, MLD): the kernel's */
 	q = (void *)(ic + 1);
 	ports = (void *)(q + 1);
-	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 2) > data_end)
+	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 4) > data_end)
 		return;
 	qproto = q->nexthdr;
 	/* about a packet from the VIP (a pod's reply): quoted source = VIP */

@@ -43,6 +43,28 @@ int test_encap_gue;	/* the object loaded as with --encap gue */
 int test_no_xdp6_tail;	/* ... as on a kernel that refuses XDP's v6 tail call */
 int last_via_tc;	/* the last run_xdp's verdict was tc ingress's walk */
 
+/* tc runs get skbs with a complete checksum (CHECKSUM_COMPLETE, as a NIC's
+ * receive path makes), which the kernel checks after the run */
+int test_csum_complete;
+
+static __u32 tc_run_flags(void)
+{
+	return test_csum_complete ? BPF_F_TEST_SKB_CHECKSUM_COMPLETE : 0;
+}
+
+/* Does this kernel make such skbs (Linux 6.11+)? 1 yes, 0 no, -1 unknown. */
+int csum_complete_probe(void)
+{
+	uint8_t arp[60] = { [12] = 0x08, [13] = 0x06 }, out[128];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = arp, .data_size_in = sizeof(arp),
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1,
+		    .flags = BPF_F_TEST_SKB_CHECKSUM_COMPLETE);
+
+	if (!bpf_prog_test_run_opts(bpf_program__fd(skel->progs.nosnat_tc_egress), &o))
+		return 1;
+	return errno == EINVAL ? 0 : -1;
+}
+
 /* tc ingress's verdict as the XDP verdict a test expects of the walk:
  * TC_ACT_REDIRECT stands for XDP_TX (out of the uplink again, as nearly
  * every test's frame goes); tests where it went elsewhere say so. */
@@ -63,7 +85,7 @@ int run_tc_walk(const uint8_t *in, size_t len, int ifindex, struct run *r)
 	uint8_t pkt[sizeof(r->out)];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = (uint32_t)len,
 		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1,
-		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in));
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in), .flags = tc_run_flags());
 
 	memcpy(pkt, in, len);	/* in may be r->pkt */
 	if (bpf_prog_test_run_opts(bpf_program__fd(skel->progs.nosnat_tc_ingress), &o))
@@ -179,7 +201,7 @@ int run_twin(struct run *r, int ifindex)
 	uint8_t pkt[sizeof(r->out)];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_out = r->out,
 		    .data_size_out = sizeof(r->out), .repeat = 1,
-		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in));
+		    .ctx_in = &ctx_in, .ctx_size_in = sizeof(ctx_in), .flags = tc_run_flags());
 
 	if (r->ret != XDP_PASS || r->meta_len != sizeof(meta))
 		return 0;
@@ -219,7 +241,8 @@ void twin_unload(void)
 int run_tc(int prog_fd, const uint8_t *in, size_t len, struct run *r)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
+		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1,
+		    .flags = tc_run_flags());
 
 	if (bpf_prog_test_run_opts(prog_fd, &o))
 		return -errno;

@@ -72,6 +72,11 @@ enum test_mode {
 extern int test_mode;
 extern int test_encap_gue;
 extern int test_no_xdp6_tail;
+extern int test_csum_complete;
+int csum_complete_probe(void);
+#ifndef BPF_F_TEST_SKB_CHECKSUM_COMPLETE
+#define BPF_F_TEST_SKB_CHECKSUM_COMPLETE (1U << 2)	/* Linux 6.11+ */
+#endif
 int reload_encap(int gue);
 extern int last_via_tc;
 int verdict_is(const struct run *r, uint32_t want);

@@ -315,6 +315,16 @@ int t_v6_local(void)
 		wn = frame6(want, &ip, &u);
 		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "udp");
 
+		/* without a sum (0: a tunnel's, RFC 6935): 0 it stays */
+		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40102, .dport = 53,
+				      .payload = "query", .payload_len = 5, .udp_no_csum = 1 };
+		ip = ipv6(T6_CLIENT, T6_VIP);
+		n = frame6(in, &ip, &u);
+		ip6(T6_POD_LOCAL, ip.daddr);
+		u.dport = 5353;
+		wn = frame6(want, &ip, &u);
+		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "udp, no sum");
+
 		ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
 		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 5353, .dport = 40101,
 				      .payload = "answer", .payload_len = 6 };

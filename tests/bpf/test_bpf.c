@@ -82,6 +82,8 @@ static const char *const mode_names[MODE_MAX] = {
 	[MODE_XDP_META] = "xdp", [MODE_XDP_NOMETA] = "xdp-nometa", [MODE_TC] = "tc",
 };
 
+static int t_csum_complete(void);
+
 const struct test tests[] = {
 	{ "every program verified in under 500k instructions", verifier_budget, 0 },
 	{ "every program verified in under 500k instructions, loaded to send GUE", t_gue_budget, 0 },
@@ -158,7 +160,63 @@ const struct test tests[] = {
 	{ "ICMP error about a remote VIP flow: encapsulated, rewritten on the pod's node", t_icmp_error_remote, 0 },
 	{ "ICMP: truncated quote, unknown VIP flow, not a VIP flow, echo", t_icmp_not_ours, 0 },
 	{ "a pod's port unreachable for a UDP VIP flow leaves as the VIP's", t_icmp_from_pod, 0 },
+	{ "a NIC's complete checksum (CHECKSUM_COMPLETE) stays true on every path up to a pod here", t_csum_complete, 0 },
 };
+
+/* A NIC's receive path gives skbs a complete checksum (CHECKSUM_COMPLETE:
+ * skb->csum, the sum of the packet from its IP header on), and the stack
+ * trusts it: what tc passes up must keep it true, or the kernel reports a
+ * "hw csum failure" and sums the packet again in software. The kernel's
+ * test run makes such skbs (6.11+) and fails a run that left skb->csum
+ * wrong (EBADMSG): every test whose packets go up to a pod here, again so.
+ * (A packet sent out, encapsulated or an ICMP error, leaves through a
+ * device, which reads no such sum.) */
+static const char *const up_the_stack[] = {
+	"SYN to VIP, local backend: DNAT + flow entry for the replies",
+	"IPIP from a known node: decap + DNAT to the tagged pod; tc SYN-ACK",
+	"a complete checksum equal to the pseudo-header sum: valid on every rewriting path",
+	"decapsulation keeps the outer CE mark on an ECN-capable inner packet (RFC 6040)",
+	"ICMP error about a local VIP flow: the pod's own (frag needed, 8/40/all L4 bytes, time exceeded)",
+	"IPv6 VIP, pod here: DNAT at tc, the reply as the VIP, MSS clamped; XDP passes v6",
+	"IPv6 in 6in4 from a known node: taken off + DNAT to the tagged pod, CE kept; strangers dropped",
+	"ICMPv6 errors about v6 VIP flows: packet too big to the pod (here, in 6in4, taken off), the pod's own as the VIP's",
+	"UDP to the VIP, with a checksum: delivered",
+	"UDP to the VIP, checksum 0 (none): delivered",
+	"IPIP from a node, a SYN for the pod here: decapsulated, DNAT",
+	"GUE from a node, a SYN for the pod here: decapsulated, DNAT",
+	"IPv4 options: delivered with them",
+	"QinQ: delivered with both tags",
+};
+
+static int t_csum_complete(void)
+{
+	const size_t n_tests = sizeof(tests) / sizeof(tests[0]);
+	int rc = 0, have = csum_complete_probe();
+
+	CHECK(have >= 0, "probe");
+	if (!have) {
+		printf("  info  this kernel makes no CHECKSUM_COMPLETE test skbs (before 6.11): not run\n");
+		return 0;
+	}
+	for (size_t k = 0; k < sizeof(up_the_stack) / sizeof(up_the_stack[0]); k++) {
+		size_t i;
+		int r;
+
+		for (i = 0; i < n_tests + pkt_cases_count(); i++)
+			if (!strcmp(up_the_stack[k], i < n_tests ? tests[i].name : pkt_case_name(i - n_tests)))
+				break;
+		CHECK(i < n_tests + pkt_cases_count(), "no test '%s'", up_the_stack[k]);
+		CHECK(!cfg_reset(), "map reset");
+		test_csum_complete = 1;
+		r = i < n_tests ? tests[i].fn() : pkt_case_run(i - n_tests);
+		test_csum_complete = 0;
+		if (r) {
+			fprintf(stderr, "    with a complete checksum: %s\n", up_the_stack[k]);
+			rc = -1;
+		}
+	}
+	return rc;
+}
 
 /* The tests in one mode: the object loaded as that mode loads it. */
 static void run_mode(int argc, char **argv, int *passed, int *failed, int first_mode)
