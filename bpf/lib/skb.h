@@ -30,7 +30,6 @@ static __always_inline int skb_dnat(struct __sk_buff *skb, struct pkt *p, __be32
 	__be16 *port = p->l4 + 2;	/* destination port: TCP and UDP alike */
 	__be32 vip = p->ip->daddr;
 	__be16 vip_port;
-
 	int no_sum;
 
 	if (!p->l4 || (void *)(port + 3) > p->data_end)	/* through UDP's check */

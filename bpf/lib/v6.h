@@ -1297,7 +1297,7 @@ static __always_inline void icmp6_to_vip(struct __sk_buff *skb, struct pkt6 *p,
 		return;		/* not an error (echo, ND, MLD): the kernel's */
 	q = (void *)(ic + 1);
 	ports = (void *)(q + 1);
-	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 4) > data_end)
+	if ((void *)(ip6 + 1) > data_end || (void *)(ports + 2) > data_end)
 		return;
 	qproto = q->nexthdr;
 	/* about a packet from the VIP (a pod's reply): quoted source = VIP */
