@@ -302,28 +302,24 @@ int t_v6_local(void)
 	n = frame6(in, &ip, &l);
 	CHECK(!tc_out(in, n, in, n, NOSNAT_ACT_PASS), "not a VIP flow's reply");
 
-	/* UDP with its checksum */
+	/* UDP with its checksum, and without one (0: a tunnel's, RFC 6935),
+	 * which 0 it stays */
 	{
-		struct l4_spec u = { .proto = IPPROTO_UDP, .sport = 40101, .dport = 53,
-				     .payload = "query", .payload_len = 5 };
+		struct l4_spec u;
 
 		CHECK(!v6_vip(T6_VIP, 53, IPPROTO_UDP, T6_POD_LOCAL, 5353, T_NODE_SELF), "udp VIP");
-		ip = ipv6(T6_CLIENT, T6_VIP);
-		n = frame6(in, &ip, &u);
-		ip6(T6_POD_LOCAL, ip.daddr);
-		u.dport = 5353;
-		wn = frame6(want, &ip, &u);
-		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "udp");
-
-		/* without a sum (0: a tunnel's, RFC 6935): 0 it stays */
-		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40102, .dport = 53,
-				      .payload = "query", .payload_len = 5, .udp_no_csum = 1 };
-		ip = ipv6(T6_CLIENT, T6_VIP);
-		n = frame6(in, &ip, &u);
-		ip6(T6_POD_LOCAL, ip.daddr);
-		u.dport = 5353;
-		wn = frame6(want, &ip, &u);
-		CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE), "udp, no sum");
+		for (int no_sum = 0; no_sum < 2; no_sum++) {
+			u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 40101 + no_sum,
+					      .dport = 53, .payload = "query", .payload_len = 5,
+					      .udp_no_csum = no_sum };
+			ip = ipv6(T6_CLIENT, T6_VIP);
+			n = frame6(in, &ip, &u);
+			ip6(T6_POD_LOCAL, ip.daddr);
+			u.dport = 5353;
+			wn = frame6(want, &ip, &u);
+			CHECK(!tc_in(in, n, TC_ACT_OK, want, wn, NOSNAT_ACT_LOCAL, NOSNAT_R_NONE),
+			      "udp%s", no_sum ? ", no sum" : "");
+		}
 
 		ip = ipv6(T6_POD_LOCAL, T6_CLIENT);
 		u = (struct l4_spec){ .proto = IPPROTO_UDP, .sport = 5353, .dport = 40101,
